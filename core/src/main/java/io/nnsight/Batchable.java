@@ -1,0 +1,55 @@
+package io.nnsight;
+
+import java.util.List;
+
+/**
+ * How a model turns the inputs of several invokes into one batched forward pass: nnsight's {@code
+ * Batchable} contract.
+ *
+ * <p>Each {@link Tracer#invoke(Object, java.util.function.Supplier) invoke} with an input is one group
+ * of batch rows. The trace {@linkplain #prepare prepares} every invoke's input, learning how many rows
+ * it adds, then {@linkplain #combine combines} all of them into the arguments of a single forward call.
+ * During the forward, each invoke sees only its own rows of every tensor whose first dimension is the
+ * batch. An input that adds no rows (batch size 0) carries options: its named arguments are passed to
+ * the forward call as they are.
+ *
+ * <p>{@link NNsight#wrap(org.bytedeco.pytorch.Module)} uses a batching for tensors: an input is a
+ * {@code Tensor} (its first dimension is the batch) or an {@link Inputs} of tensors and other values,
+ * and invokes are combined by concatenating tensors along the first dimension. A language model
+ * supplies its own, which tokenizes strings and pads prompts of different lengths.
+ */
+public interface Batchable {
+    /**
+     * One invoke's input, prepared for the forward call.
+     *
+     * @param inputs the forward arguments this input stands for
+     * @param batchSize the number of batch rows the input adds; 0 for options without rows
+     */
+    record Prepared(Inputs inputs, int batchSize) {
+        /** Checks the batch size. */
+        public Prepared {
+            if (batchSize < 0) {
+                throw new IllegalArgumentException("batchSize must be >= 0, got " + batchSize);
+            }
+        }
+    }
+
+    /**
+     * Prepares one invoke's input.
+     *
+     * @param input what the user passed to {@code trace} or {@code invoke}
+     * @return the forward arguments and the number of batch rows
+     * @throws IllegalArgumentException when this model cannot take such an input; the message says what
+     *     it takes
+     */
+    Prepared prepare(Object input);
+
+    /**
+     * Combines the prepared inputs of several invokes, in invoke order, into one batch. Called only when
+     * there are at least two.
+     *
+     * @param rows prepared inputs, each with a batch size above 0
+     * @return the arguments of the one forward call
+     */
+    Inputs combine(List<Prepared> rows);
+}

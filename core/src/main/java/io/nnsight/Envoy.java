@@ -1,0 +1,282 @@
+package io.nnsight;
+
+import io.nnsight.internal.Describe;
+import io.nnsight.internal.ForwardMethod;
+import io.nnsight.internal.Mediator;
+import io.nnsight.internal.Paths;
+import io.nnsight.internal.TraceRun;
+import io.nnsight.spi.Traceable;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * One module of a wrapped model, addressed by its path: the handle through which intervention code reads
+ * and changes the module's inputs and output while the model runs.
+ *
+ * <p>Envoys form a tree that mirrors the module tree: {@link #get(String) get("layers.3.mlp")} walks it by
+ * dotted path (list indices are path segments), iterating an envoy visits its children, and {@link
+ * #toString()} prints the tree.
+ *
+ * <p>Inside a {@linkplain NNsight#trace trace} body, {@link #output()}, {@link #input()} and {@link
+ * #inputs()} suspend the body until the model reaches this module, and then return the live values: an
+ * in-place edit of the returned tensor changes what the model computes next. {@link #setOutput},
+ * {@link #setInput} and {@link #setInputs} replace the values instead, and {@link #skip} replaces the
+ * module's whole computation. Each invoke sees only its own batch rows.
+ *
+ * <pre>{@code
+ * Tensor logits = model.trace(x, tr -> {
+ *     model.get("layers.0").output().mul_(2);            // edit in place
+ *     model.get("layers.1").setOutput(zeros(1, 64));     // replace
+ *     return model.get("head").output();
+ * });
+ * }</pre>
+ *
+ * <p>Within one invoke, modules must be read in the order the model runs them ({@link
+ * OutOfOrderException} otherwise), and each read is of the invoke's current iteration (the first call of
+ * the module, unless {@link Tracer#iter} or {@link Tracer#next} moved it).
+ */
+public class Envoy implements Iterable<Envoy> {
+    private final NNsight root;
+    private final String path;
+    private final Module module;
+    private final int index;
+    private final Map<String, Envoy> children = new LinkedHashMap<>();
+
+    Envoy(NNsight root, String path, Module module, int index) {
+        this.root = root == null ? (NNsight) this : root;
+        this.path = path;
+        this.module = module;
+        this.index = index;
+    }
+
+    void addChild(String name, Envoy child) {
+        children.put(name, child);
+    }
+
+    // ---- the tree ----
+
+    /** The dotted path of this module from the root, like {@code "layers.3.mlp"}; empty for the root. */
+    public String path() {
+        return path;
+    }
+
+    /** The last segment of the path (empty for the root). */
+    public String name() {
+        int dot = path.lastIndexOf('.');
+        return dot < 0 ? path : path.substring(dot + 1);
+    }
+
+    /** The module itself. */
+    public Module module() {
+        return module;
+    }
+
+    /** The direct children, in registration order. */
+    public List<Envoy> children() {
+        return Collections.unmodifiableList(new ArrayList<>(children.values()));
+    }
+
+    /** Iterates over the direct children. */
+    @Override
+    public Iterator<Envoy> iterator() {
+        return children().iterator();
+    }
+
+    /**
+     * The envoy of the module at {@code path}, relative to this one (for example {@code "layers.3.mlp"}).
+     *
+     * @throws IllegalArgumentException when there is no such module; the message names the missing segment,
+     *     what exists there and the close matches
+     */
+    public Envoy get(String path) {
+        Objects.requireNonNull(path, "path");
+        if (path.isEmpty()) {
+            return this;
+        }
+        Envoy envoy = this;
+        for (String segment : path.split("\\.", -1)) {
+            Envoy child = envoy.children.get(segment);
+            if (child == null) {
+                throw new IllegalArgumentException(noSuchModule(path, envoy, segment));
+            }
+            envoy = child;
+        }
+        return envoy;
+    }
+
+    private String noSuchModule(String wanted, Envoy parent, String segment) {
+        String full = join(this.path, wanted);
+        StringBuilder message = new StringBuilder("No module at '").append(full).append("': ")
+                .append(parent.path.isEmpty() ? "the root module" : "'" + parent.path + "'");
+        if (parent.children.isEmpty()) {
+            message.append(" has no children");
+        } else {
+            message.append(" has no child '").append(segment).append("'; its children are ")
+                    .append(String.join(", ", parent.children.keySet()));
+        }
+        List<String> close = Paths.closest(full, root.allPaths(), 3);
+        if (!close.isEmpty()) {
+            message.append(". Close matches: ").append(String.join(", ", close));
+        }
+        return message.toString();
+    }
+
+    static String join(String parent, String child) {
+        return parent.isEmpty() ? child : parent + "." + child;
+    }
+
+    void collectPaths(List<String> into) {
+        into.add(path);
+        for (Envoy child : children.values()) {
+            child.collectPaths(into);
+        }
+    }
+
+    // ---- reading and changing values, inside a trace ----
+
+    /**
+     * The output of this module in the current invoke: suspends the body until the module has run.
+     *
+     * @throws ClassCastException when the module's output is not a tensor; use {@link #output(Class)}
+     * @throws OutOfOrderException when the model already ran past this module in this invoke
+     */
+    public Tensor output() {
+        Object value = requester("output()").readOutput(traceableIndex("output()"));
+        if (value instanceof Tensor) {
+            return (Tensor) value;
+        }
+        throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value)
+                + ", not a Tensor; read it with output(" + (value == null ? "Object" : value.getClass().getSimpleName())
+                + ".class)");
+    }
+
+    /** The output of this module as a {@code type}, for modules whose output is not a single tensor. */
+    public <T> T output(Class<T> type) {
+        String what = "output(" + type.getSimpleName() + ".class)";
+        Object value = requester(what).readOutput(traceableIndex(what));
+        if (value != null && !type.isInstance(value)) {
+            throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value) + ", not a "
+                    + type.getSimpleName());
+        }
+        return type.cast(value);
+    }
+
+    /** Replaces this module's output (this invoke's rows of it): the rest of the model sees {@code value}. */
+    public void setOutput(Object value) {
+        requester("setOutput(...)").replaceOutput(traceableIndex("setOutput(...)"), value);
+    }
+
+    /**
+     * The first argument of this module's call in the current invoke (the first named argument if there
+     * is no positional one): suspends the body until the module is called.
+     */
+    public Tensor input() {
+        Object value = inputs().first();
+        if (value instanceof Tensor) {
+            return (Tensor) value;
+        }
+        throw new ClassCastException("the first argument of " + describe() + " is " + Describe.value(value)
+                + ", not a Tensor; read it from inputs()");
+    }
+
+    /** All arguments of this module's call in the current invoke: suspends the body until the module is called. */
+    public Inputs inputs() {
+        return requester("inputs()").readInputs(traceableIndex("inputs()"));
+    }
+
+    /** Replaces the first argument of this module's call: the module runs on {@code value}. */
+    public void setInput(Object value) {
+        setInputs(inputs().withFirst(value));
+    }
+
+    /** Replaces all arguments of this module's call. */
+    public void setInputs(Inputs inputs) {
+        Objects.requireNonNull(inputs, "inputs");
+        requester("setInputs(...)").replaceInputs(traceableIndex("setInputs(...)"), inputs);
+    }
+
+    /**
+     * Skips this module's next call: it does not run, and {@code value} is its output. A skip replaces the
+     * computation for the whole batch, so every invoke with an input must skip the same call (each with
+     * its rows), or one invoke without input must skip it with a value for the whole batch.
+     */
+    public void skip(Object value) {
+        requester("skip(...)").skip(traceableIndex("skip(...)"), value);
+    }
+
+    private Mediator requester(String what) {
+        TraceRun run = root.target().run();
+        if (run == null) {
+            throw new IllegalStateException(describe() + "." + what + " can only be used inside a trace body, e.g. "
+                    + "model.trace(input, tr -> model.get(\"" + path + "\").output())");
+        }
+        return run.requester(describe() + "." + what);
+    }
+
+    private int traceableIndex(String what) {
+        if (index < 0) {
+            throw new TraceException(describe() + "." + what + ": " + describe() + " is a "
+                    + module.getClass().getSimpleName() + ", a module whose calls nnsight cannot see: build the model "
+                    + "from io.nnsight.nn modules (or subclasses of HookedModule), or run with the nnsight agent");
+        }
+        return index;
+    }
+
+    private String describe() {
+        return path.isEmpty() ? "model" : path;
+    }
+
+    // ---- calling the module directly ----
+
+    /**
+     * Runs this module's {@code forward} on {@code arguments} directly. Inside a trace the call is not part
+     * of the traced run: no invoke sees it (this is how a logit lens applies the final norm and head to an
+     * intermediate output).
+     */
+    public Tensor call(Object... arguments) {
+        Object value = ForwardMethod.call(module, Inputs.of(arguments));
+        if (value instanceof Tensor) {
+            return (Tensor) value;
+        }
+        throw new ClassCastException(describe() + ".forward returned " + Describe.value(value) + ", not a Tensor");
+    }
+
+    // ---- printing ----
+
+    /** The module tree below this envoy, one module per line, like PyTorch prints a module. */
+    @Override
+    public String toString() {
+        StringBuilder text = new StringBuilder();
+        print(text, "", "");
+        return text.toString();
+    }
+
+    private void print(StringBuilder text, String indent, String label) {
+        text.append(indent).append(label).append(describeModule());
+        if (children.isEmpty()) {
+            text.append('\n');
+            return;
+        }
+        text.append("(\n");
+        for (Map.Entry<String, Envoy> child : children.entrySet()) {
+            child.getValue().print(text, indent + "  ", "(" + child.getKey() + "): ");
+        }
+        text.append(indent).append(")\n");
+    }
+
+    private String describeModule() {
+        if (module instanceof Traceable) {
+            String description = ((Traceable) module).describe();
+            return children.isEmpty() ? description : description.replaceFirst("\\(\\)$", "");
+        }
+        String name = module.name().getString();
+        return name.substring(name.lastIndexOf(':') + 1) + (children.isEmpty() ? "()" : "");
+    }
+}

@@ -1,0 +1,187 @@
+package io.nnsight;
+
+import io.nnsight.internal.ForwardMethod;
+import io.nnsight.internal.TensorBatchable;
+import io.nnsight.internal.TraceContext;
+import io.nnsight.internal.TraceRun;
+import io.nnsight.internal.TraceTarget;
+import io.nnsight.spi.HookPoint;
+import io.nnsight.spi.Traceable;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.StringSharedModuleDict;
+
+/**
+ * A wrapped model: the root {@link Envoy} of its module tree, and the entry point for traces.
+ *
+ * <pre>{@code
+ * NNsight model = NNsight.wrap(new Mlp());
+ * Tensor hidden = model.trace(x, tr -> model.get("layers.3").output());
+ * }</pre>
+ *
+ * <p>{@link #trace(Object, TraceBody)} runs the model on an input while the body runs interleaved with
+ * it: each read of a module's output suspends the body until the module has run, hands it the live value,
+ * and lets the model continue only when the body asks for something later. The body's return value is the
+ * trace's result.
+ *
+ * <p><b>Which modules a trace can see.</b> A module is traceable when its calls pass through a hook point
+ * ({@link Traceable}): the building blocks of {@code io.nnsight.nn} and subclasses of {@code HookedModule}
+ * are. Native libtorch modules ({@code LinearImpl}...) appear in the tree but cannot be read without the
+ * nnsight agent. Outside traces the hooks are idle and the model runs at bare speed.
+ *
+ * <p><b>Memory.</b> Each trace owns the native memory of the tensors made while it runs and frees it when
+ * it ends, except the tensors in its result and those passed to {@link #save}. A freed tensor used later
+ * fails with JavaCPP's "This pointer address is NULL" instead of crashing.
+ *
+ * <p><b>Errors.</b> An exception thrown by intervention code or by the model reaches the caller of {@code
+ * trace} with its own type, and with a stack trace that starts at the line that threw it; the tracing
+ * engine's frames are hidden unless {@code -Dnnsight.debug=true} (or {@code NNSIGHT_DEBUG=1}). The model
+ * and the wrapper stay usable.
+ *
+ * <p><b>Threads.</b> Traces of one wrapper run one at a time (a second thread waits). Several wrappers on
+ * one model are independent; an unreachable wrapper is garbage collected and its hooks removed.
+ */
+public class NNsight extends Envoy {
+    private final TraceTarget target;
+    private final List<String> paths = new ArrayList<>();
+
+    /**
+     * Wraps a model whose input is a {@code Tensor} (its first dimension is the batch) or an {@link Inputs}
+     * of tensors: the trace calls the model's public {@code forward} method that takes those arguments.
+     */
+    public static NNsight wrap(Module model) {
+        return wrap(model, TensorBatchable.INSTANCE);
+    }
+
+    /** Wraps a model whose inputs are prepared and batched by {@code batchable}. */
+    public static NNsight wrap(Module model, Batchable batchable) {
+        Objects.requireNonNull(model, "model");
+        return new NNsight(model, batchable, inputs -> ForwardMethod.call(model, inputs));
+    }
+
+    /**
+     * Wraps a model that is run by {@code forward}, for wrappers of particular kinds of models.
+     *
+     * @param forward runs the model on batched inputs; it must not reference this wrapper, or the wrapper
+     *     could never be garbage collected
+     */
+    protected NNsight(Module model, Batchable batchable, Function<Inputs, Object> forward) {
+        // A traceable root is the first module indexed, so its index is 0.
+        super(null, "", Objects.requireNonNull(model, "model"), model instanceof Traceable ? 0 : -1);
+        LibTorch.initialize();
+        Map<Module, Integer> indices = new IdentityHashMap<>();
+        List<HookPoint> hookPoints = new ArrayList<>();
+        List<String> traceablePaths = new ArrayList<>();
+        index(model, "", indices, hookPoints, traceablePaths);
+        buildTree(this, model, indices, hookPoints, traceablePaths);
+        collectPaths(paths);
+        this.target = new TraceTarget(this, forward, Objects.requireNonNull(batchable, "batchable"), hookPoints,
+                traceablePaths.toArray(new String[0]));
+    }
+
+    private static int index(Module module, String path, Map<Module, Integer> indices, List<HookPoint> hookPoints,
+            List<String> traceablePaths) {
+        if (!(module instanceof Traceable)) {
+            return -1;
+        }
+        return indices.computeIfAbsent(module, m -> {
+            hookPoints.add(((Traceable) m).hookPoint());
+            traceablePaths.add(path);
+            return hookPoints.size() - 1;
+        });
+    }
+
+    private void buildTree(Envoy envoy, Module module, Map<Module, Integer> indices, List<HookPoint> hookPoints,
+            List<String> traceablePaths) {
+        for (Map.Entry<String, Module> child : children(module).entrySet()) {
+            String path = join(envoy.path(), child.getKey());
+            Module childModule = child.getValue();
+            Envoy childEnvoy = new Envoy(this, path, childModule, index(childModule, path, indices, hookPoints, traceablePaths));
+            envoy.addChild(child.getKey(), childEnvoy);
+            buildTree(childEnvoy, childModule, indices, hookPoints, traceablePaths);
+        }
+    }
+
+    private static Map<String, Module> children(Module module) {
+        if (module instanceof Traceable) {
+            return ((Traceable) module).namedChildren();
+        }
+        Map<String, Module> children = new java.util.LinkedHashMap<>();
+        StringSharedModuleDict dict = module.named_children();
+        for (long i = 0; i < dict.size(); i++) {
+            children.put(dict.get(i).key().getString(), dict.get(i).value());
+        }
+        return children;
+    }
+
+    TraceTarget target() {
+        return target;
+    }
+
+    List<String> allPaths() {
+        return paths;
+    }
+
+    /**
+     * Runs the model on {@code input} with {@code body} interleaved, and returns the body's result.
+     *
+     * <p>An input with batch rows (a tensor) makes the body the trace's one invoke. An input without rows
+     * carries options only: the body then sets up invokes, as in {@link #trace(TraceBody)}.
+     *
+     * @param input the model's input (for {@link #wrap(Module)}: a {@code Tensor} or an {@link Inputs})
+     * @param body the intervention
+     * @return what {@code body} returned; tensors in it stay valid after the trace
+     */
+    public <R> R trace(Object input, TraceBody<R> body) {
+        Objects.requireNonNull(input, "input: for a trace whose invokes give the inputs, call trace(body)");
+        return run(input, body);
+    }
+
+    /**
+     * Runs a trace whose inputs come from invokes: {@code body} runs first, before the model, and calls
+     * {@link Tracer#invoke(Object, java.util.function.Supplier) tr.invoke(input, ...)} for each input; then
+     * the model runs once on all of them, batched, with the invokes' bodies interleaved.
+     *
+     * @return what {@code body} returned (typically invoke handles, whose results are readable now)
+     */
+    public <R> R trace(TraceBody<R> body) {
+        return run(null, body);
+    }
+
+    @SuppressWarnings("unchecked")
+    private <R> R run(Object input, TraceBody<R> body) {
+        Objects.requireNonNull(body, "body");
+        TraceRun run = new TraceRun(target);
+        Tracer tracer = new Tracer(run);
+        return (R) run.execute(input, () -> body.run(tracer));
+    }
+
+    /**
+     * Keeps {@code value} (and every tensor in it) valid after the trace ends, for values the body does
+     * not return: stored in a holder, a field or a list. Returns {@code value}.
+     *
+     * <pre>{@code
+     * List<Tensor> seen = new ArrayList<>();
+     * model.trace(x, tr -> {
+     *     seen.add(NNsight.save(model.get("layer1").output()));
+     *     return null;
+     * });
+     * }</pre>
+     *
+     * @throws IllegalStateException outside a trace, where values are not freed and need no saving
+     */
+    public static <T> T save(T value) {
+        TraceRun run = TraceContext.current();
+        if (run == null) {
+            throw new IllegalStateException("NNsight.save(...) can only be called inside a trace: it keeps a value "
+                    + "past the end of the trace that made it, and values made outside traces are not freed by nnsight");
+        }
+        run.save(value);
+        return value;
+    }
+}

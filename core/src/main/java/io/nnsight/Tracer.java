@@ -1,0 +1,116 @@
+package io.nnsight;
+
+import io.nnsight.internal.BarrierState;
+import io.nnsight.internal.Mediator;
+import io.nnsight.internal.StepLoop;
+import io.nnsight.internal.TraceRun;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+/**
+ * What a trace body controls besides reading and writing modules: the trace's invokes, barriers between
+ * them, iteration over repeated calls, and stopping the run.
+ *
+ * <p>A trace given an input runs its body as its one invoke. A trace given no input runs its body first,
+ * before the model, to set up invokes; each {@linkplain #invoke(Object, Supplier) invoke} adds its input's
+ * rows to one batched forward pass and its body runs on those rows only:
+ *
+ * <pre>{@code
+ * List<Invoke<Tensor>> outputs = model.trace(tr -> List.of(
+ *         tr.invoke(a, () -> model.get("head").output()),
+ *         tr.invoke(b, () -> model.get("head").output())));
+ * Tensor headOfB = outputs.get(1).get();
+ * }</pre>
+ */
+public final class Tracer {
+    private final TraceRun run;
+
+    Tracer(TraceRun run) {
+        this.run = run;
+    }
+
+    /**
+     * Adds an invoke: {@code input}'s batch rows join the forward pass, and {@code body} runs interleaved
+     * with it, seeing only those rows. Call it in the body of a trace that was given no input.
+     *
+     * @return the invoke's handle; its result is readable once the trace has returned
+     */
+    public <R> Invoke<R> invoke(Object input, Supplier<R> body) {
+        Objects.requireNonNull(input, "input: for an invoke that sees the whole batch, call invoke(body)");
+        return new Invoke<>(run.addInvoke(input, Objects.requireNonNull(body, "body")));
+    }
+
+    /** Adds an invoke whose body returns nothing; see {@link #invoke(Object, Supplier)}. */
+    public Invoke<Void> invoke(Object input, Runnable body) {
+        Objects.requireNonNull(body, "body");
+        return invoke(input, () -> {
+            body.run();
+            return null;
+        });
+    }
+
+    /**
+     * Adds an invoke without input: its body sees the whole batch of the other invokes. Use it to read
+     * modules in another order than an input invoke does, or to change every row at once.
+     */
+    public <R> Invoke<R> invoke(Supplier<R> body) {
+        return new Invoke<>(run.addInvoke(null, Objects.requireNonNull(body, "body")));
+    }
+
+    /** Adds an invoke without input whose body returns nothing; see {@link #invoke(Supplier)}. */
+    public Invoke<Void> invoke(Runnable body) {
+        Objects.requireNonNull(body, "body");
+        return invoke(() -> {
+            body.run();
+            return null;
+        });
+    }
+
+    /** A barrier for {@code participants} invokes; see {@link Barrier}. */
+    public Barrier barrier(int participants) {
+        BarrierState state = new BarrierState(participants);
+        return new Barrier(state, run);
+    }
+
+    /**
+     * Ends the model's forward pass as soon as the calling invoke hands control back: when its body returns
+     * or next asks for a value. Modules after that point do not run; values already read or saved are
+     * kept. A value asked for after the stop fails with {@link NotReachedException}.
+     */
+    public void stop() {
+        run.stop();
+    }
+
+    /**
+     * A loop over iterations, for a plain {@code for} statement: each pass sets the iteration that this
+     * invoke's reads and writes address. See {@link Steps}.
+     *
+     * <pre>{@code
+     * for (int step : tr.iter(Steps.range(0, 3))) {
+     *     outputs.add(model.get("layer").output());   // the output of call 'step'
+     * }
+     * }</pre>
+     *
+     * <p>Leaving the loop with {@code break} keeps the iteration of the step where it broke.
+     */
+    public Iterable<Integer> iter(Steps steps) {
+        Objects.requireNonNull(steps, "steps");
+        return () -> new StepLoop(run.requester("tr.iter(" + steps + ")"), steps);
+    }
+
+    /** A loop over every iteration the run makes: {@code iter(Steps.all())}. */
+    public Iterable<Integer> all() {
+        return iter(Steps.all());
+    }
+
+    /** Moves this invoke to the next iteration: later reads and writes address the modules' next calls. */
+    public void next() {
+        Mediator mediator = run.requester("tr.next()");
+        mediator.iteration(mediator.iteration() + 1);
+    }
+
+    /** The iteration this invoke's reads and writes address now (0 unless moved by a loop or {@link #next()}). */
+    public int iteration() {
+        return run.requester("tr.iteration()").iteration();
+    }
+}

@@ -1,0 +1,469 @@
+package io.nnsight.internal;
+
+import io.nnsight.Inputs;
+import io.nnsight.NotReachedException;
+import io.nnsight.OutOfOrderException;
+import io.nnsight.TraceException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.function.Function;
+import org.bytedeco.pytorch.Tensor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The model side of one trace: it runs the invokes' bodies in step with the forward pass.
+ *
+ * <p>Each module call the model makes offers two values, its inputs and then its output, to the bodies
+ * that wait for them ({@link Provider}s). At each one the bodies are served in invoke order: a body
+ * waiting for exactly this value (module, inputs or output, iteration) gets it, narrowed to its batch
+ * rows, and runs until it asks for something else; replacements it makes are what the model continues
+ * with. Exactly one side runs at any time.
+ *
+ * <p>Every call of every module is counted, so a request for a value the model already passed fails at
+ * once ({@link OutOfOrderException}), and a request still open when the forward ends fails too ({@link
+ * NotReachedException}). Only modules some body waits for do more than count.
+ */
+public final class Interleaver {
+    private static final Logger LOG = LoggerFactory.getLogger(Interleaver.class);
+    private static final int CANCEL_ATTEMPTS = 1000;
+
+    /**
+     * Thrown from a module hook to end the forward pass early: after {@link #stop()} or when a body
+     * failed. An {@code Error} so that the model's own {@code catch (Exception e)} lets it pass; it never
+     * reaches the user.
+     */
+    public static final class Halt extends Error {
+        private static final long serialVersionUID = 1L;
+        private static final Halt INSTANCE = new Halt();
+
+        private Halt() {
+            super("the trace ended the forward pass early", null, false, false);
+        }
+    }
+
+    private final String[] paths;
+    private final Mediator[] mediators;
+    private final int batchSize;
+    private final boolean gradEnabled;
+    private final Thread modelThread = Thread.currentThread();
+
+    private final int[] inputCalls;
+    private final int[] outputCalls;
+    private final int[] waiting;
+
+    private boolean bodyRunning;
+    private Mediator current;
+    private Provider provider;
+    private int live;
+    private boolean runEnded;
+    private boolean stopRequested;
+    private Throwable failure;
+
+    /**
+     * An interleaver for one trace.
+     *
+     * @param paths the path of each traceable module, by index
+     * @param mediators the invokes, in order
+     * @param batchSize the rows of the batched input
+     * @param gradEnabled the autograd mode the bodies run with (the caller's)
+     */
+    public Interleaver(String[] paths, List<Mediator> mediators, int batchSize, boolean gradEnabled) {
+        this.paths = paths;
+        this.mediators = mediators.toArray(new Mediator[0]);
+        this.batchSize = batchSize;
+        this.gradEnabled = gradEnabled;
+        this.inputCalls = new int[paths.length];
+        this.outputCalls = new int[paths.length];
+        this.waiting = new int[paths.length];
+        this.live = this.mediators.length;
+    }
+
+    boolean gradEnabled() {
+        return gradEnabled;
+    }
+
+    // ---- the trace's lifecycle ----
+
+    /**
+     * Runs every body until it first waits for the model.
+     *
+     * @throws Halt when a body failed or stopped the run before the model started
+     */
+    public void start() {
+        for (Mediator mediator : mediators) {
+            drive(mediator, null);
+            haltIfNeeded();
+        }
+    }
+
+    /** Whether the model should run: no body asked to stop before it started. */
+    public boolean stopRequested() {
+        return stopRequested;
+    }
+
+    /**
+     * Called once the forward pass returned or was stopped: answers the bodies still waiting (an open
+     * request fails, an iteration loop ends), and lets them run to their end.
+     */
+    public void end() {
+        runEnded = true;
+        boolean progress = true;
+        while (live > 0 && progress) {
+            progress = false;
+            for (Mediator mediator : mediators) {
+                if (mediator.pending instanceof Signal.Wait) {
+                    Signal.Wait wait = (Signal.Wait) mediator.pending;
+                    unwait(mediator);
+                    drive(mediator, wait.action() == Signal.Action.STEP ? Boolean.FALSE : notReached(wait));
+                    progress = true;
+                }
+            }
+            if (!progress) {
+                for (Mediator mediator : mediators) {
+                    if (mediator.pending instanceof Signal.Arrival) {
+                        BarrierState barrier = ((Signal.Arrival) mediator.pending).barrier();
+                        mediator.pending = null;
+                        drive(mediator, barrierNotReached(barrier));
+                        progress = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Ends every body that is still suspended: it gets a cancellation at its suspension point, so its
+     * {@code finally} blocks run and its thread ends. Safe to call in any state.
+     */
+    public void cancel() {
+        runEnded = true;
+        for (Mediator mediator : mediators) {
+            if (!mediator.isStarted() || mediator.done) {
+                continue;
+            }
+            if (!mediator.resumed) {
+                mediator.done = true; // never ran a line: nothing to unwind
+                live--;
+                continue;
+            }
+            if (mediator.pending instanceof Signal.Wait) {
+                unwait(mediator);
+            }
+            mediator.pending = null;
+            for (int attempt = 0; !mediator.done; attempt++) {
+                if (attempt == CANCEL_ATTEMPTS) {
+                    LOG.error("{} keeps running after being cancelled {} times (does it catch Throwable?); abandoning it",
+                            mediator.name(), CANCEL_ATTEMPTS);
+                    break;
+                }
+                Object signal = resume(mediator, Reply.CANCEL);
+                if (signal instanceof Signal.Finished || signal instanceof Throwable) {
+                    finish(mediator, finished(signal));
+                }
+            }
+        }
+    }
+
+    /** The first failure of a body (or of the trace's own checks), or {@code null}. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    // ---- the hooks ----
+
+    /** Whether module calls on the current thread are part of the run (and not made by a body). */
+    public boolean isObserving() {
+        return live > 0 && !bodyRunning && !runEnded && Thread.currentThread() == modelThread;
+    }
+
+    /**
+     * One call of the traceable module {@code module}: serves its inputs and output to the bodies waiting
+     * for them.
+     *
+     * @param proceed runs the module's computation on (possibly replaced) inputs
+     * @return the output, possibly replaced
+     * @throws Halt when the run must end early
+     */
+    public Object call(int module, Inputs inputs, Function<Inputs, Object> proceed) {
+        int iteration = inputCalls[module];
+        Object skipped = null;
+        boolean skip = false;
+        if (waiting[module] > 0) {
+            Provider served = serve(module, Provider.Kind.INPUT, iteration, inputs);
+            inputs = (Inputs) served.value;
+            if (served.skips != null) {
+                skipped = combineSkips(served);
+                skip = true;
+            }
+        }
+        inputCalls[module] = iteration + 1;
+        Object output = skip ? skipped : proceed.apply(inputs);
+        if (waiting[module] > 0) {
+            output = serve(module, Provider.Kind.OUTPUT, iteration, output).value;
+        }
+        outputCalls[module] = Math.max(outputCalls[module], iteration + 1);
+        return output;
+    }
+
+    private Provider serve(int module, Provider.Kind kind, int iteration, Object value) {
+        Provider served = new Provider(module, kind, iteration, value);
+        Provider outer = provider;
+        provider = served;
+        try {
+            for (Mediator mediator : mediators) {
+                if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
+                    Signal.Wait wait = (Signal.Wait) mediator.pending;
+                    unwait(mediator);
+                    drive(mediator, act(mediator, wait, served));
+                    haltIfNeeded();
+                }
+            }
+        } finally {
+            provider = outer;
+        }
+        return served;
+    }
+
+    private void haltIfNeeded() {
+        if (failure != null || stopRequested) {
+            throw Halt.INSTANCE;
+        }
+    }
+
+    // ---- driving bodies ----
+
+    /** Resumes a body with {@code reply} and handles what it does until it waits for a later value or ends. */
+    private void drive(Mediator mediator, Object reply) {
+        while (true) {
+            Object signal = resume(mediator, reply);
+            if (signal instanceof Signal.Wait) {
+                Signal.Wait wait = (Signal.Wait) signal;
+                if (provider != null && provider.matches(wait)) {
+                    reply = act(mediator, wait, provider);
+                } else if (hasPassed(wait)) {
+                    reply = wait.action() == Signal.Action.STEP ? Boolean.TRUE : outOfOrder(wait);
+                } else if (runEnded) {
+                    reply = wait.action() == Signal.Action.STEP ? Boolean.FALSE : notReached(wait);
+                } else {
+                    mediator.pending = wait;
+                    waiting[wait.module()]++;
+                    return;
+                }
+            } else if (signal instanceof Signal.Arrival) {
+                Signal.Arrival arrival = (Signal.Arrival) signal;
+                mediator.pending = arrival;
+                for (Mediator released : arrival.barrier().arrive(mediator)) {
+                    released.pending = null;
+                    drive(released, Reply.ACK);
+                    if (failure != null) {
+                        return;
+                    }
+                }
+                return;
+            } else {
+                finish(mediator, finished(signal));
+                return;
+            }
+        }
+    }
+
+    private Object resume(Mediator mediator, Object reply) {
+        current = mediator;
+        bodyRunning = true;
+        mediator.resumed = true;
+        try {
+            return mediator.resume(reply);
+        } finally {
+            bodyRunning = false;
+            current = null;
+        }
+    }
+
+    private static Signal.Finished finished(Object signal) {
+        if (signal instanceof Signal.Finished) {
+            return (Signal.Finished) signal;
+        }
+        return new Signal.Finished(null, (Throwable) signal);
+    }
+
+    private void finish(Mediator mediator, Signal.Finished finished) {
+        mediator.finish(finished);
+        live--;
+        Throwable error = finished.failure();
+        if (error != null && !(error instanceof Reply.Cancellation)) {
+            fail(error);
+        }
+    }
+
+    private void fail(Throwable error) {
+        if (failure == null) {
+            failure = error;
+        } else if (failure != error) {
+            failure.addSuppressed(error);
+        }
+    }
+
+    private void unwait(Mediator mediator) {
+        waiting[((Signal.Wait) mediator.pending).module()]--;
+        mediator.pending = null;
+    }
+
+    /** The mediator whose body is running now, or {@code null} when the model side runs. */
+    public Mediator current() {
+        return current;
+    }
+
+    /** Ends the forward pass as soon as the running body hands control back. */
+    public void stop() {
+        stopRequested = true;
+    }
+
+    // ---- serving one request ----
+
+    private Object act(Mediator mediator, Signal.Wait wait, Provider served) {
+        switch (wait.action()) {
+            case READ:
+                return TensorBatching.narrow(served.value, mediator.group(), batchSize);
+            case REPLACE:
+                try {
+                    served.value = replaced(mediator, wait, served);
+                    return Reply.ACK;
+                } catch (TraceException e) {
+                    String message = e.getMessage();
+                    return new Reply.Fault(() -> new TraceException(message));
+                }
+            case SKIP:
+                served.addSkip(new Provider.Skip(mediator.group(), wait.value(), mediator.name()));
+                return Reply.ACK;
+            case STEP:
+                return Boolean.TRUE;
+            default:
+                throw new AssertionError(wait.action());
+        }
+    }
+
+    private Object replaced(Mediator mediator, Signal.Wait wait, Provider served) {
+        String what = "the " + served.kind.noun + " of " + name(served.module);
+        Object replacement = wait.value();
+        BatchGroup group = mediator.group();
+        if (group == null || group.covers(batchSize)) {
+            if (served.value instanceof Tensor && !(replacement instanceof Tensor)) {
+                throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Describe.value(replacement));
+            }
+            return replacement;
+        }
+        return TensorBatching.splice(served.value, replacement, group, batchSize, what);
+    }
+
+    private Object combineSkips(Provider served) {
+        List<Provider.Skip> skips = served.skips;
+        for (int i = skips.size() - 1; i >= 0; i--) {
+            BatchGroup group = skips.get(i).group();
+            if (group == null || group.covers(batchSize)) {
+                return skips.get(i).value();
+            }
+        }
+        List<Provider.Skip> ordered = new ArrayList<>(skips);
+        ordered.sort(Comparator.comparingInt(skip -> skip.group().start()));
+        int next = 0;
+        List<Tensor> parts = new ArrayList<>(ordered.size());
+        for (Provider.Skip skip : ordered) {
+            if (skip.group().start() != next) {
+                break;
+            }
+            if (!(skip.value() instanceof Tensor) || !TensorBatching.isBatched((Tensor) skip.value(), skip.group().size())) {
+                fail(new TraceException(skip.invoke() + " skips " + name(served.module) + " with "
+                        + Describe.value(skip.value()) + "; it must give a Tensor with its " + skip.group().size()
+                        + " batch row(s) first"));
+                throw Halt.INSTANCE;
+            }
+            parts.add((Tensor) skip.value());
+            next = skip.group().end();
+        }
+        if (next != batchSize) {
+            fail(new TraceException(name(served.module) + " is skipped by " + invokeNames(skips) + " but not by "
+                    + invokesWithoutSkip(skips) + ": a skip replaces the module's whole computation, so every invoke "
+                    + "with an input must skip it (or one invoke without input must skip it for the whole batch)"));
+            throw Halt.INSTANCE;
+        }
+        return TensorBatching.cat(parts);
+    }
+
+    private static String invokeNames(List<Provider.Skip> skips) {
+        List<String> names = new ArrayList<>();
+        for (Provider.Skip skip : skips) {
+            names.add(skip.invoke());
+        }
+        return String.join(", ", names);
+    }
+
+    private String invokesWithoutSkip(List<Provider.Skip> skips) {
+        List<String> names = new ArrayList<>();
+        for (Mediator mediator : mediators) {
+            if (mediator.group() != null && skips.stream().noneMatch(skip -> skip.invoke().equals(mediator.name()))) {
+                names.add(mediator.name());
+            }
+        }
+        return String.join(", ", names);
+    }
+
+    // ---- errors ----
+
+    private boolean hasPassed(Signal.Wait wait) {
+        int[] calls = wait.kind() == Provider.Kind.INPUT ? inputCalls : outputCalls;
+        return calls[wait.module()] > wait.iteration();
+    }
+
+    private Reply.Fault outOfOrder(Signal.Wait wait) {
+        String message = "Asked for " + describe(wait) + ", but the forward pass has already run past it: it is at "
+                + position() + " now. Inside one invoke, read modules in the order the model runs them; to read an "
+                + "earlier module after a later one, read it in a separate invoke.";
+        return new Reply.Fault(() -> new OutOfOrderException(message));
+    }
+
+    private Reply.Fault notReached(Signal.Wait wait) {
+        int calls = inputCalls[wait.module()];
+        String module = name(wait.module());
+        String why;
+        if (stopRequested) {
+            why = "tr.stop() ended the run before that";
+        } else if (calls == 0) {
+            why = module + " was not called during this run; check that the model's forward calls it (through its hook "
+                    + "point: a module whose computation bypasses it is invisible to traces)";
+        } else {
+            why = module + " ran " + calls + (calls == 1 ? " time" : " times") + ", so its iterations are 0.." + (calls - 1);
+        }
+        String message = describe(wait) + " was never reached: " + why + ".";
+        return new Reply.Fault(() -> new NotReachedException(message));
+    }
+
+    private Reply.Fault barrierNotReached(BarrierState barrier) {
+        String message = "A barrier for " + barrier.participants() + " invokes was reached by only " + barrier.arrivedCount()
+                + " when the run ended: every participant must call await().";
+        return new Reply.Fault(() -> new TraceException(message));
+    }
+
+    private String describe(Signal.Wait wait) {
+        String module = name(wait.module());
+        String call = wait.iteration() == 0 ? "" : " (iteration " + wait.iteration() + ")";
+        if (wait.action() == Signal.Action.SKIP) {
+            return "the call of " + module + call + " to skip";
+        }
+        return "the " + wait.kind().noun + " of " + module + call;
+    }
+
+    private String position() {
+        if (provider == null) {
+            return runEnded ? "its end" : "its start";
+        }
+        String call = provider.iteration == 0 ? "" : " (iteration " + provider.iteration + ")";
+        return "the " + provider.kind.noun + " of " + name(provider.module) + call;
+    }
+
+    private String name(int module) {
+        return paths[module].isEmpty() ? "the root module" : paths[module];
+    }
+}

@@ -1,0 +1,208 @@
+package io.nnsight.internal;
+
+import io.nnsight.Inputs;
+import io.nnsight.internal.engine.Coroutine;
+import java.util.function.Supplier;
+import org.bytedeco.pytorch.GradMode;
+
+/**
+ * One invoke: its body running as a coroutine, the batch rows it owns, and where it stands.
+ *
+ * <p>The body side calls the {@code read}/{@code replace}/{@code skip} methods (through {@code Envoy}),
+ * which suspend the body until the model reaches the requested module call. The model side, the {@link
+ * Interleaver}, resumes the body with the value.
+ */
+public final class Mediator {
+    private final int order;
+    private final String name;
+    private final BatchGroup group;
+    private final Supplier<?> body;
+
+    private Interleaver interleaver;
+    private Coroutine coroutine;
+
+    // Model side: what the body waits for, and how it ended.
+    Signal pending;
+    boolean resumed;
+    boolean done;
+    private Object result;
+    private Throwable failure;
+
+    // Body side: the iteration requests read, and the innermost iteration loop.
+    private int iteration;
+    private StepLoop loop;
+    private boolean gradModeChanged;
+
+    /**
+     * An invoke.
+     *
+     * @param order its position among the trace's invokes; they are served in this order
+     * @param name how messages name it, like {@code "invoke 1"}
+     * @param group its batch rows, or {@code null} for an invoke without input, which sees the whole batch
+     * @param body the intervention code
+     */
+    public Mediator(int order, String name, BatchGroup group, Supplier<?> body) {
+        this.order = order;
+        this.name = name;
+        this.group = group;
+        this.body = body;
+    }
+
+    public int order() {
+        return order;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public BatchGroup group() {
+        return group;
+    }
+
+    /** The body's return value, once it has ended normally. */
+    public Object result() {
+        return result;
+    }
+
+    /** The body's failure, once it has ended by throwing. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** Whether the body has ended. */
+    public boolean isDone() {
+        return done;
+    }
+
+    // ---- model side ----
+
+    void start(Interleaver owner, Coroutine coroutine) {
+        this.interleaver = owner;
+        this.coroutine = coroutine;
+    }
+
+    Supplier<?> body() {
+        return body;
+    }
+
+    Object resume(Object reply) {
+        return coroutine.resume(reply);
+    }
+
+    void finish(Signal.Finished finished) {
+        done = true;
+        result = finished.result();
+        failure = finished.failure();
+        pending = null;
+        coroutine.close();
+    }
+
+    boolean isStarted() {
+        return coroutine != null;
+    }
+
+    boolean isRunningOnThisThread() {
+        return coroutine != null && coroutine.isCurrent();
+    }
+
+    // ---- body side ----
+
+    /** Reads the inputs of {@code module}'s call at the current iteration. */
+    public Inputs readInputs(int module) {
+        return (Inputs) exchange(wait(module, Provider.Kind.INPUT, Signal.Action.READ, null));
+    }
+
+    /** Reads the output of {@code module}'s call at the current iteration. */
+    public Object readOutput(int module) {
+        return exchange(wait(module, Provider.Kind.OUTPUT, Signal.Action.READ, null));
+    }
+
+    /** Replaces the inputs of {@code module}'s call at the current iteration. */
+    public void replaceInputs(int module, Inputs inputs) {
+        exchange(wait(module, Provider.Kind.INPUT, Signal.Action.REPLACE, inputs));
+    }
+
+    /** Replaces the output of {@code module}'s call at the current iteration. */
+    public void replaceOutput(int module, Object output) {
+        exchange(wait(module, Provider.Kind.OUTPUT, Signal.Action.REPLACE, output));
+    }
+
+    /** Skips the computation of {@code module} at the current iteration, its output becoming {@code value}. */
+    public void skip(int module, Object value) {
+        exchange(wait(module, Provider.Kind.INPUT, Signal.Action.SKIP, value));
+    }
+
+    /** Waits at a barrier until all its participants have arrived. */
+    public void arrive(BarrierState barrier) {
+        exchange(new Signal.Arrival(barrier));
+    }
+
+    /** Waits until {@code module} is called for the {@code step}-th time; false when the run ends first. */
+    boolean awaitStep(int module, int step) {
+        return (Boolean) exchange(new Signal.Wait(module, Provider.Kind.INPUT, step, Signal.Action.STEP, null));
+    }
+
+    private Signal.Wait wait(int module, Provider.Kind kind, Signal.Action action, Object value) {
+        if (loop != null) {
+            loop.noteRequest(module);
+        }
+        return new Signal.Wait(module, kind, iteration, action, value);
+    }
+
+    private Object exchange(Signal signal) {
+        leaveThread();
+        Object reply = coroutine.suspend(signal);
+        enterThread();
+        if (reply == Reply.CANCEL) {
+            throw new Reply.Cancellation();
+        }
+        if (reply instanceof Reply.Fault) {
+            throw ((Reply.Fault) reply).error().get();
+        }
+        return reply == Reply.ACK ? null : reply;
+    }
+
+    /**
+     * Gives the body's thread the trace's autograd mode. libtorch keeps the mode per native thread, and a
+     * virtual thread may run on another carrier after each suspension, so this runs at every resumption.
+     */
+    void enterThread() {
+        boolean wanted = interleaver.gradEnabled();
+        gradModeChanged = GradMode.is_enabled() != wanted;
+        if (gradModeChanged) {
+            GradMode.set_enabled(wanted);
+        }
+    }
+
+    /** Gives the thread back the autograd mode it had before {@link #enterThread()}. */
+    void leaveThread() {
+        if (gradModeChanged) {
+            GradMode.set_enabled(!interleaver.gradEnabled());
+            gradModeChanged = false;
+        }
+    }
+
+    /** The iteration that requests read now. */
+    public int iteration() {
+        return iteration;
+    }
+
+    /** Sets the iteration that later requests read. */
+    public void iteration(int iteration) {
+        this.iteration = iteration;
+    }
+
+    StepLoop loop() {
+        return loop;
+    }
+
+    void loop(StepLoop loop) {
+        this.loop = loop;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

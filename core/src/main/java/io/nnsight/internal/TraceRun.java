@@ -1,0 +1,278 @@
+package io.nnsight.internal;
+
+import io.nnsight.Batchable;
+import io.nnsight.Inputs;
+import io.nnsight.TraceException;
+import io.nnsight.internal.engine.Engine;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GradMode;
+
+/**
+ * One trace, from the call of {@code trace} to its return: prepares and batches the invokes' inputs, runs
+ * the model with an {@link Interleaver}, and cleans up whatever happens (no body left running, no hook
+ * active, the trace's native memory freed except for the values it returns or saves).
+ */
+public final class TraceRun {
+    /** One invoke of the trace, before and after the run. */
+    public static final class Invocation {
+        private final String name;
+        private final Batchable.Prepared prepared;
+        private final Supplier<?> body;
+        private Mediator mediator;
+        private boolean complete;
+
+        private Invocation(String name, Batchable.Prepared prepared, Supplier<?> body) {
+            this.name = name;
+            this.prepared = prepared;
+            this.body = body;
+        }
+
+        /**
+         * The value the invoke's body returned.
+         *
+         * @throws IllegalStateException before the trace has returned
+         */
+        public Object result() {
+            if (!complete) {
+                throw new IllegalStateException("the result of " + name + " is available once the trace has returned");
+            }
+            return mediator.result();
+        }
+    }
+
+    private final TraceTarget target;
+    private final Engine engine = Engine.current();
+    private final TraceMemory memory = new TraceMemory();
+    private final Thread caller = Thread.currentThread();
+    private final List<Invocation> invocations = new ArrayList<>();
+    private final List<Object> saved = new ArrayList<>();
+
+    private volatile Interleaver interleaver;
+    private Invocation implicit;
+    private boolean settingUp;
+
+    /** A trace of {@code target}, on the calling thread. */
+    public TraceRun(TraceTarget target) {
+        this.target = target;
+    }
+
+    TraceTarget target() {
+        return target;
+    }
+
+    Interleaver interleaver() {
+        return interleaver;
+    }
+
+    boolean isObserving() {
+        Interleaver running = interleaver;
+        return running != null && running.isObserving();
+    }
+
+    /**
+     * Runs the trace.
+     *
+     * @param input the trace's input: with batch rows, the body becomes the trace's one invoke; without
+     *     (options, or {@code null}), the body runs first, on this thread, and sets up invokes
+     * @param body the trace body
+     * @return the trace's result: the body's return value
+     */
+    public Object execute(Object input, Supplier<?> body) {
+        target.begin(this);
+        TraceContext.enter(this);
+        memory.enterThread();
+        try {
+            Batchable.Prepared options = null;
+            if (input != null) {
+                Batchable.Prepared prepared = target.batchable().prepare(input);
+                if (prepared.batchSize() > 0) {
+                    implicit = new Invocation("the trace body", prepared, body);
+                    invocations.add(implicit);
+                } else {
+                    options = prepared;
+                }
+            }
+            Object result = null;
+            if (implicit == null) {
+                settingUp = true;
+                try {
+                    result = body.get();
+                } finally {
+                    settingUp = false;
+                }
+            }
+            runModel(options);
+            if (implicit != null) {
+                result = implicit.mediator.result();
+            }
+            keepResults(result);
+            return result;
+        } catch (Throwable error) {
+            StackTraces.clean(error, new Throwable().getStackTrace());
+            throw StackTraces.rethrow(error);
+        } finally {
+            memory.close();
+            TraceContext.leave(this);
+            target.finish();
+        }
+    }
+
+    private void runModel(Batchable.Prepared options) {
+        List<Batchable.Prepared> rows = new ArrayList<>();
+        List<Mediator> mediators = new ArrayList<>(invocations.size());
+        int batchSize = 0;
+        for (Invocation invocation : invocations) {
+            BatchGroup group = null;
+            if (invocation.prepared != null) {
+                group = new BatchGroup(batchSize, invocation.prepared.batchSize());
+                batchSize += invocation.prepared.batchSize();
+                rows.add(invocation.prepared);
+            }
+            invocation.mediator = new Mediator(mediators.size(), invocation.name, group, invocation.body);
+            mediators.add(invocation.mediator);
+        }
+        if (rows.isEmpty()) {
+            throw new TraceException(invocations.isEmpty()
+                    ? "this trace has no input to run the model on: pass one to trace(input, body), or call "
+                            + "tr.invoke(input, body) in the trace body"
+                    : "no invoke of this trace has an input, so the model has nothing to run on: at least one must be "
+                            + "tr.invoke(input, body)");
+        }
+        Inputs batched = rows.size() == 1 ? rows.get(0).inputs() : target.batchable().combine(rows);
+        if (options != null) {
+            batched = withOptions(batched, options.inputs());
+        }
+
+        Interleaver running = new Interleaver(target.paths(), mediators, batchSize, GradMode.is_enabled());
+        for (Mediator mediator : mediators) {
+            String threadName = "nnsight-" + mediator.name().replace(' ', '-');
+            mediator.start(running, engine.create(threadName, () -> runBody(mediator)));
+        }
+        interleaver = running;
+        try {
+            try {
+                running.start();
+                if (!running.stopRequested()) {
+                    target.forward().apply(batched);
+                }
+            } catch (Interleaver.Halt halt) {
+                // A body stopped the run or failed; the interleaver knows which.
+            }
+            if (running.failure() == null) {
+                running.end();
+            }
+        } finally {
+            running.cancel();
+            interleaver = null;
+            for (Invocation invocation : invocations) {
+                invocation.complete = true;
+            }
+        }
+        if (running.failure() != null) {
+            throw StackTraces.rethrow(running.failure());
+        }
+    }
+
+    private static Inputs withOptions(Inputs batched, Inputs options) {
+        if (!options.positional().isEmpty()) {
+            throw new IllegalArgumentException("an input without batch rows carries options, which must be named: "
+                    + options);
+        }
+        Map<String, Object> named = new LinkedHashMap<>(batched.named());
+        named.putAll(options.named());
+        return Inputs.of(batched.positional(), named);
+    }
+
+    private Object runBody(Mediator mediator) {
+        TraceContext.enter(this);
+        PointerScope scope = memory.enterThread();
+        mediator.enterThread();
+        try {
+            return new Signal.Finished(mediator.body().get(), null);
+        } catch (Throwable failure) {
+            return new Signal.Finished(null, failure);
+        } finally {
+            mediator.leaveThread();
+            memory.leaveThread(scope);
+            TraceContext.leave(this);
+        }
+    }
+
+    private void keepResults(Object result) {
+        memory.keep(result);
+        for (Object value : saved) {
+            memory.keep(value);
+        }
+        for (Invocation invocation : invocations) {
+            memory.keep(invocation.mediator.result());
+        }
+    }
+
+    // ---- what the tracer and envoys ask for ----
+
+    /**
+     * Adds an invoke; only in a trace body that was given no input, before the model runs.
+     *
+     * @param input the invoke's input, or {@code null} for an invoke that sees the whole batch
+     */
+    public Invocation addInvoke(Object input, Supplier<?> body) {
+        if (!settingUp || Thread.currentThread() != caller) {
+            if (implicit != null) {
+                throw new TraceException("tr.invoke(...) inside an invoke: this trace was given an input, so its body is "
+                        + "itself an invoke. To batch several inputs, pass no input to trace and call tr.invoke(input, "
+                        + "body) for each one.");
+            }
+            throw new TraceException("tr.invoke(...) inside an invoke: invokes are set up in the trace body, before "
+                    + "the model runs, not inside other invokes.");
+        }
+        Batchable.Prepared prepared = null;
+        if (input != null) {
+            prepared = target.batchable().prepare(input);
+            if (prepared.batchSize() == 0) {
+                throw new IllegalArgumentException("the input of an invoke must add batch rows; " + prepared.inputs()
+                        + " has none (options belong to trace(options, body))");
+            }
+        }
+        Invocation invocation = new Invocation("invoke " + invocations.size(), prepared, body);
+        invocations.add(invocation);
+        return invocation;
+    }
+
+    /**
+     * The invoke whose body calls, for a request named {@code what}.
+     *
+     * @throws TraceException in the set-up body of a trace without input
+     * @throws IllegalStateException on a thread that runs no invoke body of this trace
+     */
+    public Mediator requester(String what) {
+        Interleaver running = interleaver;
+        if (running != null) {
+            Mediator mediator = running.current();
+            if (mediator != null && mediator.isRunningOnThisThread()) {
+                return mediator;
+            }
+        }
+        if (settingUp && Thread.currentThread() == caller) {
+            throw new TraceException(what + " must be called inside an invoke: this trace was given no input, so its "
+                    + "body only sets up invokes. Move the call into tr.invoke(input, () -> ...).");
+        }
+        throw new IllegalStateException(what + " can only be called from the body of an invoke of the running trace, "
+                + "on the thread that runs it");
+    }
+
+    /** Ends the model's forward pass once the calling body hands control back. */
+    public void stop() {
+        requester("tr.stop()");
+        interleaver.stop();
+    }
+
+    /** Keeps {@code value} (and the tensors in it) alive after the trace. */
+    public void save(Object value) {
+        saved.add(value);
+    }
+}

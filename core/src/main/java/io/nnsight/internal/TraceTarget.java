@@ -1,0 +1,103 @@
+package io.nnsight.internal;
+
+import io.nnsight.Batchable;
+import io.nnsight.Inputs;
+import io.nnsight.spi.HookPoint;
+import io.nnsight.spi.ModuleHook;
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * What traces of one wrapper need: how to run the model, how to batch its inputs, its traceable modules,
+ * and the hooks on them.
+ *
+ * <p>Each traceable module gets one hook when the wrapper is made. A hook is idle unless a trace of this
+ * wrapper runs on the calling thread, so a wrapped model runs at bare speed outside traces, and several
+ * wrappers on one model do not see each other's traces. The hooks reference this target, never the
+ * wrapper itself: when the wrapper becomes unreachable, a {@link Cleaner} removes them.
+ */
+public final class TraceTarget {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final Function<Inputs, Object> forward;
+    private final Batchable batchable;
+    private final String[] paths;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile TraceRun run;
+
+    /**
+     * Hooks the given modules.
+     *
+     * @param owner the wrapper; the hooks are removed when it is garbage collected
+     * @param forward runs the model on batched inputs; must not reference {@code owner}
+     * @param hookPoints the hook point of each traceable module, by index
+     * @param paths the path of each traceable module, by index
+     */
+    public TraceTarget(Object owner, Function<Inputs, Object> forward, Batchable batchable, List<HookPoint> hookPoints,
+            String[] paths) {
+        this.forward = forward;
+        this.batchable = batchable;
+        this.paths = paths;
+        List<HookPoint.Registration> registrations = new ArrayList<>(hookPoints.size());
+        for (int index = 0; index < hookPoints.size(); index++) {
+            registrations.add(hookPoints.get(index).add(new TraceHook(this, index)));
+        }
+        CLEANER.register(owner, () -> registrations.forEach(HookPoint.Registration::close));
+    }
+
+    Function<Inputs, Object> forward() {
+        return forward;
+    }
+
+    Batchable batchable() {
+        return batchable;
+    }
+
+    String[] paths() {
+        return paths;
+    }
+
+    /** The trace running now, or {@code null}. */
+    public TraceRun run() {
+        return run;
+    }
+
+    void begin(TraceRun starting) {
+        if (TraceContext.isInside(this)) {
+            throw new io.nnsight.TraceException("a trace of this model is already running on this thread: a trace "
+                    + "cannot be started inside another trace of the same wrapper; use several invokes in one trace");
+        }
+        lock.lock();
+        run = starting;
+    }
+
+    void finish() {
+        run = null;
+        lock.unlock();
+    }
+
+    /** The hook on one module: idle unless this target's trace runs on the calling thread. */
+    private static final class TraceHook implements ModuleHook {
+        private final TraceTarget target;
+        private final int index;
+
+        TraceHook(TraceTarget target, int index) {
+            this.target = target;
+            this.index = index;
+        }
+
+        @Override
+        public boolean isActive() {
+            TraceRun run = target.run;
+            return run != null && run.isObserving();
+        }
+
+        @Override
+        public Object around(Inputs inputs, Function<Inputs, Object> proceed) {
+            return target.run.interleaver().call(index, inputs, proceed);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package io.nnsight.internal.engine;
+
+import java.util.function.Supplier;
+
+/**
+ * Runs intervention bodies as coroutines: code that can stop in the middle, hand a value to the model's
+ * thread, and continue later where it stopped. Every engine gives the same semantics; they differ in
+ * what a hand-off costs.
+ *
+ * <p>The protocol is a strict ping-pong: the model side calls {@link Coroutine#resume}, the body runs
+ * until it calls {@link Coroutine#suspend} or returns, and only then does {@code resume} return. Exactly
+ * one side runs at any time, so the values the two sides share need no locks.
+ */
+public interface Engine {
+    /** A short name for logs and benchmarks, like {@code "threads"}. */
+    String name();
+
+    /**
+     * Creates a coroutine that runs {@code body} when first resumed.
+     *
+     * @param name names the coroutine (and its thread, if it has one) in stack dumps
+     * @param body the code to run; its return value (or the {@code Throwable} it throws) is what the last
+     *     {@code resume} returns
+     */
+    Coroutine create(String name, Supplier<Object> body);
+
+    /** The engine in use: the thread engine, the one that needs nothing but the JDK. */
+    static Engine current() {
+        return ThreadEngine.INSTANCE;
+    }
+}

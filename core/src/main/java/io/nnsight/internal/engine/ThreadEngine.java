@@ -1,0 +1,170 @@
+package io.nnsight.internal.engine;
+
+import java.lang.reflect.Method;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
+
+/**
+ * Runs each body on its own thread, with a strict hand-off through two volatile slots and {@link
+ * LockSupport#park park}/{@link LockSupport#unpark unpark}: no busy waiting, no locks. On JDK 21 and
+ * later the threads are virtual threads (looked up at run time, as this library compiles for Java 17);
+ * before that they are platform daemon threads. Each thread ends with its body; none outlives a trace.
+ */
+public final class ThreadEngine implements Engine {
+    /** The one instance. */
+    public static final ThreadEngine INSTANCE = new ThreadEngine();
+
+    private static final ThreadFactory VIRTUAL_THREADS = virtualThreadFactory();
+
+    private ThreadEngine() {}
+
+    @Override
+    public String name() {
+        return "threads";
+    }
+
+    /** Whether bodies run on virtual threads (JDK 21+). */
+    public static boolean usesVirtualThreads() {
+        return VIRTUAL_THREADS != null;
+    }
+
+    @Override
+    public Coroutine create(String name, Supplier<Object> body) {
+        return new ThreadCoroutine(name, body);
+    }
+
+    private static Thread newThread(String name, Runnable task) {
+        Thread thread;
+        if (VIRTUAL_THREADS != null) {
+            thread = VIRTUAL_THREADS.newThread(task);
+        } else {
+            thread = new Thread(task);
+            thread.setDaemon(true);
+        }
+        thread.setName(name);
+        return thread;
+    }
+
+    private static ThreadFactory virtualThreadFactory() {
+        try {
+            Method ofVirtual = Thread.class.getMethod("ofVirtual");
+            Object builder = ofVirtual.invoke(null);
+            Method factory = ofVirtual.getReturnType().getMethod("factory");
+            return (ThreadFactory) factory.invoke(builder);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null; // before JDK 21: platform threads
+        }
+    }
+
+    private static final class ThreadCoroutine implements Coroutine {
+        private static final Object NULL = new Object();
+
+        private final Thread worker;
+        private volatile Thread caller;
+        private volatile Object toBody;
+        private volatile Object toCaller;
+        private volatile boolean done;
+        private boolean started;
+
+        ThreadCoroutine(String name, Supplier<Object> body) {
+            this.worker = newThread(name, () -> run(body));
+        }
+
+        private void run(Supplier<Object> body) {
+            awaitReply();
+            Object result;
+            try {
+                result = body.get();
+            } catch (Throwable failure) {
+                result = failure; // bodies report their own failures; this only guards the hand-off
+            } finally {
+                done = true;
+            }
+            toCaller = result == null ? NULL : result;
+            LockSupport.unpark(caller);
+        }
+
+        @Override
+        public Object resume(Object reply) {
+            if (done) {
+                throw new IllegalStateException("the body has already ended");
+            }
+            caller = Thread.currentThread();
+            toBody = reply == null ? NULL : reply;
+            if (started) {
+                LockSupport.unpark(worker);
+            } else {
+                started = true;
+                worker.start();
+            }
+            boolean interrupted = false;
+            Object signal;
+            while ((signal = toCaller) == null) {
+                LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+            toCaller = null;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return signal == NULL ? null : signal;
+        }
+
+        @Override
+        public Object suspend(Object signal) {
+            if (Thread.currentThread() != worker) {
+                throw new IllegalStateException("suspend() called outside the coroutine's body");
+            }
+            toCaller = signal == null ? NULL : signal;
+            LockSupport.unpark(caller);
+            return awaitReply();
+        }
+
+        private Object awaitReply() {
+            boolean interrupted = false;
+            Object reply;
+            while ((reply = toBody) == null) {
+                LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+            toBody = null;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return reply == NULL ? null : reply;
+        }
+
+        @Override
+        public boolean isDone() {
+            return done;
+        }
+
+        @Override
+        public boolean isCurrent() {
+            return Thread.currentThread() == worker;
+        }
+
+        @Override
+        public void close() {
+            if (!started) {
+                return;
+            }
+            if (!done) {
+                throw new IllegalStateException("the body of " + worker.getName() + " has not ended");
+            }
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    worker.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -20,8 +20,9 @@ import java.util.OptionalInt;
  *
  * <p>An unbounded loop ({@link #all()}, {@link #from(int)}) ends when the run ends: the loop's {@code
  * hasNext()} waits until the next iteration starts, or returns {@code false} once the run is over, so the
- * code after the loop runs. Iteration {@code n} is taken to start when the first module the loop read in
- * its first step is called for the {@code n}-th time.
+ * code after the loop runs (but every module has run by then: read later modules inside the loop, or in
+ * another invoke). Iteration {@code n} is taken to start when the first module the loop read in its first
+ * step is called for the {@code n}-th time.
  */
 public final class Steps {
     private final int[] explicit; // sorted, distinct; null for a range

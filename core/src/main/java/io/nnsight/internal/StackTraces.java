@@ -36,18 +36,19 @@ public final class StackTraces {
         if (error == null || !seen.add(error)) {
             return;
         }
+        boolean debug = Debug.enabled();
         StackTraceElement[] frames = error.getStackTrace();
         boolean fromBody = false;
         List<StackTraceElement> kept = new ArrayList<>(frames.length + callerFrames.length);
         for (StackTraceElement frame : frames) {
             fromBody |= frame.getClassName().startsWith(ENGINE_PACKAGE);
-            if (Debug.enabled() || !isHidden(frame)) {
+            if (debug || !isHidden(frame)) {
                 kept.add(frame);
             }
         }
         if (fromBody) {
             for (StackTraceElement frame : callerFrames) {
-                if (Debug.enabled() || !isHidden(frame)) {
+                if (debug || !isHidden(frame)) {
                     kept.add(frame);
                 }
             }

@@ -2,6 +2,7 @@ package io.nnsight.internal.engine;
 
 import java.lang.reflect.Method;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
@@ -16,12 +17,18 @@ public final class ThreadEngine implements Engine {
     public static final ThreadEngine INSTANCE = new ThreadEngine();
 
     private static final ThreadFactory VIRTUAL_THREADS = virtualThreadFactory();
+    private static final AtomicInteger LIVE_BODIES = new AtomicInteger();
 
     private ThreadEngine() {}
 
     @Override
     public String name() {
         return "threads";
+    }
+
+    /** The number of body threads running now, across all traces: 0 whenever no trace runs. */
+    public static int liveBodies() {
+        return LIVE_BODIES.get();
     }
 
     /** Whether bodies run on virtual threads (JDK 21+). */
@@ -72,6 +79,15 @@ public final class ThreadEngine implements Engine {
         }
 
         private void run(Supplier<Object> body) {
+            LIVE_BODIES.incrementAndGet();
+            try {
+                runBody(body);
+            } finally {
+                LIVE_BODIES.decrementAndGet();
+            }
+        }
+
+        private void runBody(Supplier<Object> body) {
             awaitReply();
             Object result;
             try {

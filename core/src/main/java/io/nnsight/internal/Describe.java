@@ -34,7 +34,8 @@ public final class Describe {
         if (!tensor.defined()) {
             return "Tensor(undefined)";
         }
-        return "Tensor" + shape(tensor) + " " + tensor.scalar_type().name();
+        // JavaCPP returns enum instances of its own (name() is null); toString() gives the type name.
+        return "Tensor" + shape(tensor) + " " + tensor.scalar_type();
     }
 
     /** The shape of a tensor as {@code [1, 10]}. */

@@ -1,0 +1,57 @@
+package io.nnsight.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class StackTracesTest {
+    private static StackTraceElement frame(String type, String method) {
+        return new StackTraceElement(type, method, type + ".java", 1);
+    }
+
+    @Test
+    void clean_removesEngineFrames_andAppendsTheCallerOfABody() {
+        RuntimeException error = new RuntimeException("boom");
+        error.setStackTrace(new StackTraceElement[] {
+            frame("io.nnsight.internal.Mediator", "exchange"),
+            frame("io.nnsight.Envoy", "output"),
+            frame("com.example.Study", "lambda$run$0"),
+            frame("io.nnsight.internal.TraceRun", "runBody"),
+            frame("io.nnsight.internal.engine.ThreadEngine$ThreadCoroutine", "run"),
+            frame("java.lang.Thread", "run")
+        });
+        StackTraceElement[] caller = {
+            frame("io.nnsight.internal.TraceRun", "execute"), frame("io.nnsight.NNsight", "trace"),
+            frame("com.example.Study", "run"), frame("com.example.Study", "main")
+        };
+
+        StackTraces.clean(error, caller);
+
+        assertArrayEquals(new StackTraceElement[] {
+            frame("com.example.Study", "lambda$run$0"), frame("com.example.Study", "run"), frame("com.example.Study", "main")
+        }, error.getStackTrace());
+    }
+
+    @Test
+    void clean_keepsAModelErrorsOwnFrames_withoutTheCaller() {
+        RuntimeException error = new RuntimeException("shape");
+        error.setStackTrace(new StackTraceElement[] {
+            frame("org.bytedeco.pytorch.global.torch", "linear"),
+            frame("io.nnsight.nn.Linear", "lambda$forward$0"),
+            frame("io.nnsight.spi.HookPoint", "call"),
+            frame("com.example.Study", "main")
+        });
+
+        StackTraces.clean(error, new StackTraceElement[] {frame("com.example.Study", "main")});
+
+        assertEquals(3, error.getStackTrace().length);
+        assertEquals("io.nnsight.nn.Linear", error.getStackTrace()[1].getClassName());
+    }
+
+    @Test
+    void isHidden_doesNotHideClassesThatMerelyShareAPrefix() {
+        assertEquals(false, StackTraces.isHidden(frame("io.nnsight.EnvoyTest", "test")));
+        assertEquals(true, StackTraces.isHidden(frame("io.nnsight.Envoy$1", "x")));
+    }
+}

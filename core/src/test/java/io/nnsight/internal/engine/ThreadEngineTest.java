@@ -1,0 +1,101 @@
+package io.nnsight.internal.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ThreadEngineTest {
+    private final Engine engine = ThreadEngine.INSTANCE;
+
+    @Test
+    void resumeAndSuspend_pingPong_inStrictOrder() {
+        List<String> log = new ArrayList<>();
+        Coroutine[] self = new Coroutine[1];
+        Coroutine coroutine = engine.create("test-body", () -> {
+            log.add("body starts");
+            Object reply = self[0].suspend("first");
+            log.add("body got " + reply);
+            reply = self[0].suspend("second");
+            log.add("body got " + reply);
+            return "done";
+        });
+        self[0] = coroutine;
+
+        assertEquals("first", coroutine.resume(null));
+        log.add("model");
+        assertEquals("second", coroutine.resume(1));
+        log.add("model");
+        assertEquals("done", coroutine.resume(2));
+        coroutine.close();
+
+        assertTrue(coroutine.isDone());
+        assertEquals(List.of("body starts", "model", "body got 1", "model", "body got 2"), log);
+        assertEquals(0, ThreadEngine.liveBodies());
+    }
+
+    @Test
+    void bodyThatThrows_endsWithTheThrowable() {
+        Coroutine coroutine = engine.create("failing-body", () -> {
+            throw new IllegalStateException("boom");
+        });
+
+        Object last = coroutine.resume(null);
+        coroutine.close();
+
+        assertEquals("boom", ((IllegalStateException) last).getMessage());
+    }
+
+    @Test
+    void isCurrent_onlyInsideTheBody() {
+        Coroutine[] self = new Coroutine[1];
+        self[0] = engine.create("current-body", () -> self[0].isCurrent());
+
+        assertFalse(self[0].isCurrent());
+        assertEquals(Boolean.TRUE, self[0].resume(null));
+        self[0].close();
+    }
+
+    @Test
+    void suspend_outsideTheBody_fails() {
+        Coroutine coroutine = engine.create("idle-body", () -> null);
+
+        assertThrows(IllegalStateException.class, () -> coroutine.suspend("x"));
+        coroutine.resume(null);
+        coroutine.close();
+    }
+
+    @Test
+    void interruptedCaller_stillWaitsForTheBody_andKeepsItsInterrupt() {
+        Coroutine[] self = new Coroutine[1];
+        self[0] = engine.create("slow-body", () -> {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                return "interrupted";
+            }
+            return "slept";
+        });
+
+        Thread.currentThread().interrupt();
+        Object result = self[0].resume(null);
+        boolean interrupted = Thread.interrupted();
+        self[0].close();
+
+        assertEquals("slept", result);
+        assertTrue(interrupted);
+    }
+
+    @Test
+    void neverStartedCoroutine_closesWithoutAThread() {
+        Coroutine coroutine = engine.create("never", () -> null);
+
+        coroutine.close();
+
+        assertEquals(0, ThreadEngine.liveBodies());
+    }
+}

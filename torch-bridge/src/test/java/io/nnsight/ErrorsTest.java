@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.Linear;
-import io.nnsight.nn.Sequential;
 import io.nnsight.nn.TensorModule;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,28 +16,15 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * nnsight's {@code test_debug.py}: out-of-order reads, errors in intervention code, requests that are never
  * served; and after each, a model and wrapper that work normally.
  */
-class ErrorsTest {
-    private Sequential net;
-    private NNsight model;
-    private Tensor input;
-
-    @BeforeEach
-    void setUp() {
-        net = Models.tiny();
-        model = NNsight.wrap(net);
-        input = Models.tinyInput();
-    }
-
+class ErrorsTest extends TinyModelFixture {
     @AfterEach
     void modelStillWorks() {
-        Models.assertNoBodyThreads();
         Tensor output = model.trace(input, tr -> model.get("layer2").output());
         assertTrue(same(net.forward(input), output), "the wrapper gives wrong results after the error");
     }

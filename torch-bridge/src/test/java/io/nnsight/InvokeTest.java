@@ -13,33 +13,12 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Several invokes batched into one forward pass: rows, empty invokes, sharing values, barriers, skips. */
-class InvokeTest {
-    private Sequential net;
-    private NNsight model;
-    private Tensor a;
-    private Tensor b;
-
-    @BeforeEach
-    void setUp() {
-        net = Models.tiny();
-        model = NNsight.wrap(net);
-        a = torch.rand(1, 5);
-        b = torch.rand(2, 5);
-    }
-
-    @AfterEach
-    void noBodyLeft() {
-        Models.assertNoBodyThreads();
-    }
-
-    private Linear layer(String name) {
-        return (Linear) model.get(name).module();
-    }
+class InvokeTest extends TinyModelFixture {
+    private final Tensor a = torch.rand(1, 5);
+    private final Tensor b = torch.rand(2, 5);
 
     @Test
     void eachInvoke_seesOnlyItsOwnRows() {

@@ -16,31 +16,13 @@ import java.util.function.BooleanSupplier;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * nnsight's {@code test_memory_cleanup.py}, for native memory: each trace frees what it made and did not
  * return or save; wrappers, tracers and models are garbage collected.
  */
-class MemoryTest {
-    private Sequential net;
-    private NNsight model;
-    private Tensor input;
-
-    @BeforeEach
-    void setUp() {
-        net = Models.tiny();
-        model = NNsight.wrap(net);
-        input = Models.tinyInput();
-    }
-
-    @AfterEach
-    void noBodyLeft() {
-        Models.assertNoBodyThreads();
-    }
-
+class MemoryTest extends TinyModelFixture {
     @Test
     void valuesNotReturnedOrSaved_areFreedWhenTheTraceEnds() {
         AtomicReference<Tensor> leaked = new AtomicReference<>();

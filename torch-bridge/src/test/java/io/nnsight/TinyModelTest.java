@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.nn.Linear;
-import io.nnsight.nn.Sequential;
 import io.nnsight.spi.HookPoint;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,32 +17,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** nnsight's {@code test_tiny.py}, on its tiny model: Linear(5, 10) then Linear(10, 2), input rand(1, 5). */
-class TinyModelTest {
-    private Sequential net;
-    private NNsight model;
-    private Tensor input;
-
-    @BeforeEach
-    void setUp() {
-        net = Models.tiny();
-        model = NNsight.wrap(net);
-        input = Models.tinyInput();
-    }
-
-    @AfterEach
-    void noBodyLeft() {
-        Models.assertNoBodyThreads();
-    }
-
-    private Linear layer(String name) {
-        return (Linear) model.get(name).module();
-    }
-
+class TinyModelTest extends TinyModelFixture {
     @Test
     void trace_returnsOutput_equalToTheModuleRunByHand() {
         Tensor hidden = model.trace(input, tr -> model.get("layer2").output());

@@ -64,13 +64,41 @@ public final class ThreadEngine implements Engine {
         }
     }
 
-    private static final class ThreadCoroutine implements Coroutine {
+    /**
+     * A one-value mailbox between two threads: {@code put} stores a value and wakes the receiver, {@code
+     * take} parks until a value is there. Interrupts do not end the wait (the other side will answer); the
+     * interrupt status is kept for the caller.
+     */
+    private static final class Mailbox {
         private static final Object NULL = new Object();
 
+        private volatile Object value;
+
+        void put(Object message, Thread receiver) {
+            value = message == null ? NULL : message;
+            LockSupport.unpark(receiver);
+        }
+
+        Object take() {
+            boolean interrupted = false;
+            Object message;
+            while ((message = value) == null) {
+                LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+            value = null;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return message == NULL ? null : message;
+        }
+    }
+
+    private static final class ThreadCoroutine implements Coroutine {
         private final Thread worker;
+        private final Mailbox toBody = new Mailbox();
+        private final Mailbox toCaller = new Mailbox();
         private volatile Thread caller;
-        private volatile Object toBody;
-        private volatile Object toCaller;
         private volatile boolean done;
         private boolean started;
 
@@ -81,24 +109,19 @@ public final class ThreadEngine implements Engine {
         private void run(Supplier<Object> body) {
             LIVE_BODIES.incrementAndGet();
             try {
-                runBody(body);
+                toBody.take();
+                Object result;
+                try {
+                    result = body.get();
+                } catch (Throwable failure) {
+                    result = failure; // bodies report their own failures; this only guards the hand-off
+                } finally {
+                    done = true;
+                }
+                toCaller.put(result, caller);
             } finally {
                 LIVE_BODIES.decrementAndGet();
             }
-        }
-
-        private void runBody(Supplier<Object> body) {
-            awaitReply();
-            Object result;
-            try {
-                result = body.get();
-            } catch (Throwable failure) {
-                result = failure; // bodies report their own failures; this only guards the hand-off
-            } finally {
-                done = true;
-            }
-            toCaller = result == null ? NULL : result;
-            LockSupport.unpark(caller);
         }
 
         @Override
@@ -107,24 +130,14 @@ public final class ThreadEngine implements Engine {
                 throw new IllegalStateException("the body has already ended");
             }
             caller = Thread.currentThread();
-            toBody = reply == null ? NULL : reply;
             if (started) {
-                LockSupport.unpark(worker);
+                toBody.put(reply, worker);
             } else {
                 started = true;
+                toBody.put(reply, null);
                 worker.start();
             }
-            boolean interrupted = false;
-            Object signal;
-            while ((signal = toCaller) == null) {
-                LockSupport.park(this);
-                interrupted |= Thread.interrupted();
-            }
-            toCaller = null;
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            return signal == NULL ? null : signal;
+            return toCaller.take();
         }
 
         @Override
@@ -132,23 +145,8 @@ public final class ThreadEngine implements Engine {
             if (Thread.currentThread() != worker) {
                 throw new IllegalStateException("suspend() called outside the coroutine's body");
             }
-            toCaller = signal == null ? NULL : signal;
-            LockSupport.unpark(caller);
-            return awaitReply();
-        }
-
-        private Object awaitReply() {
-            boolean interrupted = false;
-            Object reply;
-            while ((reply = toBody) == null) {
-                LockSupport.park(this);
-                interrupted |= Thread.interrupted();
-            }
-            toBody = null;
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            return reply == NULL ? null : reply;
+            toCaller.put(signal, caller);
+            return toBody.take();
         }
 
         @Override

@@ -45,11 +45,6 @@ public final class ForwardMethod {
 
     private ForwardMethod() {}
 
-    /** Whether {@code module}'s class has a public {@code forward} method. */
-    public static boolean exists(Object module) {
-        return !CANDIDATES.get(module.getClass()).isEmpty();
-    }
-
     /**
      * Calls {@code module.forward(...)} with {@code inputs}.
      *

@@ -31,11 +31,6 @@ public final class ThreadEngine implements Engine {
         return LIVE_BODIES.get();
     }
 
-    /** Whether bodies run on virtual threads (JDK 21+). */
-    public static boolean usesVirtualThreads() {
-        return VIRTUAL_THREADS != null;
-    }
-
     @Override
     public Coroutine create(String name, Supplier<Object> body) {
         return new ThreadCoroutine(name, body);

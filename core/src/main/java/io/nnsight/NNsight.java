@@ -61,7 +61,7 @@ public class NNsight extends Envoy {
     /** Wraps a model whose inputs are prepared and batched by {@code batchable}. */
     public static NNsight wrap(Module model, Batchable batchable) {
         Objects.requireNonNull(model, "model");
-        return new NNsight(model, batchable, inputs -> ForwardMethod.call(model, inputs));
+        return new NNsight(model, batchable, inputs -> ForwardMethod.call(model, inputs), Map.of());
     }
 
     /**
@@ -69,8 +69,11 @@ public class NNsight extends Envoy {
      *
      * @param forward runs the model on batched inputs; it must not reference this wrapper, or the wrapper
      *     could never be garbage collected
+     * @param attachments traceable modules that are not part of the model but that its runners call (a
+     *     language model's {@code generator}); they become children of the root envoy, after the model's own
      */
-    protected NNsight(Module model, Batchable batchable, Function<Inputs, Object> forward) {
+    protected NNsight(Module model, Batchable batchable, Function<Inputs, Object> forward,
+            Map<String, ? extends Module> attachments) {
         // A traceable root is the first module indexed, so its index is 0.
         super(null, "", Objects.requireNonNull(model, "model"), model instanceof Traceable ? 0 : -1);
         LibTorch.initialize();
@@ -78,7 +81,8 @@ public class NNsight extends Envoy {
         List<HookPoint> hookPoints = new ArrayList<>();
         List<String> traceablePaths = new ArrayList<>();
         index(model, "", indices, hookPoints, traceablePaths);
-        buildTree(this, model, indices, hookPoints, traceablePaths);
+        buildTree(this, children(model), indices, hookPoints, traceablePaths);
+        buildTree(this, attachments, indices, hookPoints, traceablePaths);
         collectPaths(paths);
         this.target = new TraceTarget(this, forward, Objects.requireNonNull(batchable, "batchable"), hookPoints,
                 traceablePaths.toArray(new String[0]));
@@ -96,14 +100,14 @@ public class NNsight extends Envoy {
         });
     }
 
-    private void buildTree(Envoy envoy, Module module, Map<Module, Integer> indices, List<HookPoint> hookPoints,
-            List<String> traceablePaths) {
-        for (Map.Entry<String, Module> child : children(module).entrySet()) {
+    private void buildTree(Envoy envoy, Map<String, ? extends Module> children, Map<Module, Integer> indices,
+            List<HookPoint> hookPoints, List<String> traceablePaths) {
+        for (Map.Entry<String, ? extends Module> child : children.entrySet()) {
             String path = join(envoy.path(), child.getKey());
             Module childModule = child.getValue();
             Envoy childEnvoy = new Envoy(this, path, childModule, index(childModule, path, indices, hookPoints, traceablePaths));
             envoy.addChild(child.getKey(), childEnvoy);
-            buildTree(childEnvoy, childModule, indices, hookPoints, traceablePaths);
+            buildTree(childEnvoy, children(childModule), indices, hookPoints, traceablePaths);
         }
     }
 
@@ -153,12 +157,22 @@ public class NNsight extends Envoy {
         return run(null, body);
     }
 
-    @SuppressWarnings("unchecked")
     private <R> R run(Object input, TraceBody<R> body) {
+        return trace(input, body, target.forward());
+    }
+
+    /**
+     * Runs a trace whose model is run by {@code forward} instead of the wrapper's own forward call: how a
+     * generation runs the model once per step inside one trace. Each call of a module is a new iteration.
+     *
+     * @param input as for {@link #trace(Object, TraceBody)}, or {@code null} for a trace that sets up invokes
+     */
+    @SuppressWarnings("unchecked")
+    protected final <R> R trace(Object input, TraceBody<R> body, Function<Inputs, Object> forward) {
         Objects.requireNonNull(body, "body");
         TraceRun run = new TraceRun(target);
         Tracer tracer = new Tracer(run);
-        return (R) run.execute(input, () -> body.run(tracer));
+        return (R) run.execute(input, () -> body.run(tracer), forward);
     }
 
     /**

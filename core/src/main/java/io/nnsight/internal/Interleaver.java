@@ -58,6 +58,7 @@ public final class Interleaver {
     private Provider provider;
     private int live;
     private boolean runEnded;
+    private boolean stepsEnded;
     private boolean stopRequested;
     private Throwable failure;
 
@@ -130,6 +131,22 @@ public final class Interleaver {
                         break;
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Called by a model runner that loops (a generation) once it will make no further step: iteration
+     * loops waiting for the next step end now, so the code after them runs while the runner finishes
+     * (and can still read what the runner calls last).
+     */
+    public void endSteps() {
+        stepsEnded = true;
+        for (Mediator mediator : mediators) {
+            if (mediator.pending instanceof Signal.Wait && ((Signal.Wait) mediator.pending).action() == Signal.Action.STEP) {
+                unwait(mediator);
+                drive(mediator, Boolean.FALSE);
+                haltIfNeeded();
             }
         }
     }
@@ -241,7 +258,9 @@ public final class Interleaver {
             Object signal = resume(mediator, reply);
             if (signal instanceof Signal.Wait) {
                 Signal.Wait wait = (Signal.Wait) signal;
-                if (provider != null && provider.matches(wait)) {
+                if (stepsEnded && wait.action() == Signal.Action.STEP) {
+                    reply = Boolean.FALSE;
+                } else if (provider != null && provider.matches(wait)) {
                     reply = act(mediator, wait, provider);
                 } else if (hasPassed(wait)) {
                     reply = wait.action() == Signal.Action.STEP ? Boolean.TRUE : outOfOrder(wait);

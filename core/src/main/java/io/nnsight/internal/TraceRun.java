@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
@@ -80,9 +81,10 @@ public final class TraceRun {
      * @param input the trace's input: with batch rows, the body becomes the trace's one invoke; without
      *     (options, or {@code null}), the body runs first, on this thread, and sets up invokes
      * @param body the trace body
+     * @param forward runs the model on the batched inputs (once, or several times, as a generation does)
      * @return the trace's result: the body's return value
      */
-    public Object execute(Object input, Supplier<?> body) {
+    public Object execute(Object input, Supplier<?> body, Function<Inputs, Object> forward) {
         target.begin(this);
         TraceContext.enter(this);
         memory.enterThread();
@@ -106,7 +108,7 @@ public final class TraceRun {
                     settingUp = false;
                 }
             }
-            runModel(options);
+            runModel(options, forward);
             if (implicit != null) {
                 result = implicit.mediator.result();
             }
@@ -122,7 +124,7 @@ public final class TraceRun {
         }
     }
 
-    private void runModel(Batchable.Prepared options) {
+    private void runModel(Batchable.Prepared options, Function<Inputs, Object> forward) {
         List<Batchable.Prepared> rows = new ArrayList<>();
         List<Mediator> mediators = new ArrayList<>(invocations.size());
         int batchSize = 0;
@@ -158,7 +160,7 @@ public final class TraceRun {
             try {
                 running.start();
                 if (!running.stopRequested()) {
-                    target.forward().apply(batched);
+                    forward.apply(batched);
                 }
             } catch (Interleaver.Halt halt) {
                 // A body stopped the run or failed; the interleaver knows which.
@@ -269,6 +271,14 @@ public final class TraceRun {
     public void stop() {
         requester("tr.stop()");
         interleaver.stop();
+    }
+
+    /**
+     * Tells the bodies that the model runner will make no further step; see {@link Interleaver#endSteps()}.
+     * Called on the model's thread, between module calls.
+     */
+    public void endSteps() {
+        interleaver.endSteps();
     }
 
     /** Keeps {@code value} (and the tensors in it) alive after the trace. */

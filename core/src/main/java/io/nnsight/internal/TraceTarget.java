@@ -48,7 +48,8 @@ public final class TraceTarget {
         CLEANER.register(owner, () -> registrations.forEach(HookPoint.Registration::close));
     }
 
-    Function<Inputs, Object> forward() {
+    /** Runs the model once on batched inputs: what a plain trace does. */
+    public Function<Inputs, Object> forward() {
         return forward;
     }
 

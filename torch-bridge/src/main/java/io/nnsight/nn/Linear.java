@@ -31,6 +31,21 @@ public final class Linear extends HookedModule implements TensorModule {
         this.optionalBias = persistent(withBias ? new TensorOptional(bias) : new TensorOptional());
     }
 
+    /**
+     * A layer over existing parameters, which it shares: a language model's output layer tied to its
+     * embedding is {@code new Linear(embedding.weight(), null)}.
+     *
+     * @param weight shape {@code [out, in]}
+     * @param bias shape {@code [out]}, or {@code null}
+     */
+    public Linear(Tensor weight, Tensor bias) {
+        this.inFeatures = weight.size(1);
+        this.outFeatures = weight.size(0);
+        this.weight = registerParameter("weight", weight);
+        this.bias = bias == null ? null : registerParameter("bias", bias);
+        this.optionalBias = persistent(bias == null ? new TensorOptional() : new TensorOptional(bias));
+    }
+
     static Tensor uniform(double bound, long... shape) {
         return torch.rand(shape).mul_(new Scalar(2 * bound)).sub_(new Scalar(bound));
     }

@@ -1,0 +1,224 @@
+package io.nnsight.lm;
+
+import io.nnsight.Envoy;
+import io.nnsight.Inputs;
+import io.nnsight.NNsight;
+import io.nnsight.TraceBody;
+import io.nnsight.lm.internal.Configs;
+import io.nnsight.lm.internal.GenerationLoop;
+import io.nnsight.lm.internal.Generator;
+import io.nnsight.lm.internal.PromptBatching;
+import io.nnsight.lm.internal.WeightLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * A causal language model with Hugging Face's module names and weights, its tokenizer, and generation:
+ * nnsight's {@code LanguageModel}.
+ *
+ * <pre>{@code
+ * LanguageModel lm = LanguageModel.load("path/to/stories260K");       // a Hugging Face model folder
+ * Tensor logits = lm.trace("Once upon a time", tr -> lm.get("lm_head").output());
+ *
+ * List<Tensor> steps = lm.generate("Once upon a time", Generation.maxNewTokens(5), tr -> {
+ *     List<Tensor> tokens = new ArrayList<>();
+ *     for (int step : tr.all()) {
+ *         tokens.add(lm.get("generator.streamer").output());   // the token chosen at this step
+ *     }
+ *     return tokens;
+ * });
+ * }</pre>
+ *
+ * <p><b>Inputs</b> of {@code trace}, {@code generate} and their invokes: a prompt ({@code String}), several
+ * prompts ({@code List<String>}), token ids ({@code long[]}, {@code int[]}, {@code long[][]} or an integer
+ * {@code Tensor}), or {@link Inputs} with named {@code input_ids} and {@code attention_mask}. Prompts of
+ * different lengths are padded on the left, with an attention mask and positions counted from each
+ * prompt's first real token, so a batched prompt gives the same logits as the prompt alone. The model's
+ * root takes the named inputs {@code input_ids}, {@code attention_mask} and {@code past_key_values} and
+ * returns the logits, {@code [batch, tokens, vocab]}.
+ *
+ * <p><b>Architectures:</b> {@code llama} ({@code model.embed_tokens}, {@code model.layers.N.self_attn},
+ * {@code model.layers.N.mlp}, {@code model.norm}, {@code lm_head}) and {@code gpt2} ({@code
+ * transformer.wte}, {@code transformer.h.N.attn}, {@code transformer.h.N.mlp}, {@code transformer.ln_f},
+ * {@code lm_head}). Weights load from {@code model.safetensors} (or a sharded index) as float32; the model
+ * runs in evaluation mode.
+ *
+ * <p><b>Generation:</b> each step is one forward pass, so step {@code n} is iteration {@code n} of every
+ * module (step 0 runs the prompt); see {@link io.nnsight.Tracer#iter}. {@code generator.streamer} is called
+ * at each step with the new tokens, and {@code generator} once at the end with all ids.
+ */
+public final class LanguageModel extends NNsight {
+    private final CausalLM model;
+    private final Tokenizer tokenizer;
+    private final PromptBatching batching;
+    private final Generator generator;
+    private final long[] eos;
+    private final Path folder;
+    private final String architecture;
+
+    private LanguageModel(CausalLM model, Tokenizer tokenizer, PromptBatching batching, Generator generator, long[] eos,
+            Path folder, String architecture) {
+        super((Module) model, batching, model::forward, Map.of("generator", generator));
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.batching = batching;
+        this.generator = generator;
+        this.eos = eos;
+        this.folder = folder;
+        this.architecture = architecture;
+    }
+
+    /** Options of {@link #load(String, Options)}. */
+    public static final class Options {
+        private final Path tokenizer;
+
+        private Options(Path tokenizer) {
+            this.tokenizer = tokenizer;
+        }
+
+        /** The defaults: the folder's own {@code tokenizer.json}. */
+        public static Options defaults() {
+            return new Options(null);
+        }
+
+        /** Uses another {@code tokenizer.json} than the model folder's. */
+        public Options tokenizer(Path tokenizerJson) {
+            return new Options(Objects.requireNonNull(tokenizerJson, "tokenizerJson"));
+        }
+    }
+
+    /** Loads the model in a Hugging Face model folder; see {@link #load(String, Options)}. */
+    public static LanguageModel load(String model) {
+        return load(model, Options.defaults());
+    }
+
+    /**
+     * Loads the model in a Hugging Face model folder: {@code config.json}, {@code model.safetensors} (or
+     * {@code model.safetensors.index.json} and its shards), {@code tokenizer.json} and, if present, {@code
+     * generation_config.json}.
+     *
+     * @throws IllegalArgumentException when the folder is missing or incomplete, the architecture is not
+     *     implemented, the weights do not fit the architecture, or the tokenizer does not fit the model
+     */
+    public static LanguageModel load(String model, Options options) {
+        Path folder = Path.of(model);
+        if (!Files.isDirectory(folder)) {
+            throw new IllegalArgumentException("no model folder at " + folder.toAbsolutePath()
+                    + ": give the path of a Hugging Face model folder (with config.json, model.safetensors and "
+                    + "tokenizer.json)");
+        }
+        Path configFile = folder.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new IllegalArgumentException(folder + " has no config.json, so it is not a Hugging Face model folder; "
+                    + "it holds " + listing(folder));
+        }
+        Configs config = Configs.read(configFile);
+        String architecture = config.architecture();
+        Configs generationConfig = Files.isRegularFile(folder.resolve("generation_config.json"))
+                ? Configs.read(folder.resolve("generation_config.json"))
+                : null;
+        long[] eos = pick(generationConfig, config, "eos_token_id");
+        long[] bos = pick(generationConfig, config, "bos_token_id");
+        long[] pad = pick(generationConfig, config, "pad_token_id");
+        CausalLM causal = config.build();
+        WeightLoader.load((Module) causal, folder, causal.tiesOutputToEmbedding());
+        ((Module) causal).eval();
+        Path tokenizerFile = options.tokenizer != null ? options.tokenizer : folder.resolve("tokenizer.json");
+        Tokenizer tokenizer = Tokenizer.load(tokenizerFile, bos.length > 0 ? bos[0] : -1, eos.length > 0 ? eos[0] : -1,
+                pad.length > 0 ? pad[0] : -1);
+        if (tokenizer.vocabularySize() > causal.vocabularySize()) {
+            throw new IllegalArgumentException(tokenizerFile + " has " + tokenizer.vocabularySize() + " tokens but the "
+                    + "model's vocabulary has " + causal.vocabularySize() + " (config.json vocab_size): the tokenizer does "
+                    + "not belong to this model");
+        }
+        PromptBatching batching = new PromptBatching(tokenizer, causal.contextLength());
+        return new LanguageModel(causal, tokenizer, batching, new Generator(), eos, folder, architecture);
+    }
+
+    private static long[] pick(Configs preferred, Configs fallback, String key) {
+        long[] ids = preferred == null ? new long[0] : preferred.tokenIds(key);
+        return ids.length > 0 ? ids : fallback.tokenIds(key);
+    }
+
+    private static String listing(Path folder) {
+        try (Stream<Path> files = Files.list(folder)) {
+            List<String> names = files.map(path -> path.getFileName().toString()).sorted().collect(Collectors.toList());
+            return names.isEmpty() ? "nothing" : String.join(", ", names);
+        } catch (java.io.IOException e) {
+            return "files that cannot be listed (" + e.getMessage() + ")";
+        }
+    }
+
+    /** The tokenizer. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The architecture ({@code model_type} of {@code config.json}): {@code "llama"} or {@code "gpt2"}. */
+    public String architecture() {
+        return architecture;
+    }
+
+    /** The folder the model was loaded from. */
+    public Path folder() {
+        return folder;
+    }
+
+    /** The number of decoder layers. */
+    public int layerCount() {
+        return model.layers();
+    }
+
+    /** The envoy of the generator: its output is all ids of a generation; {@code streamer}'s, each step's tokens. */
+    public Envoy generator() {
+        return get("generator");
+    }
+
+    /**
+     * Generates from {@code input} with {@code body} interleaved, and returns the body's result.
+     *
+     * @param input a prompt, prompts or token ids (see the class description), or options-free {@code null}
+     *     is not allowed: use {@link #generate(Generation, TraceBody)} to generate from invokes
+     */
+    public <R> R generate(Object input, Generation generation, TraceBody<R> body) {
+        Objects.requireNonNull(input, "input: to generate from several invokes, call generate(generation, body)");
+        return trace(input, body, loop(generation));
+    }
+
+    /**
+     * Generates from the inputs of the body's invokes, all together: the body runs first and calls {@code
+     * tr.invoke(prompt, ...)} for each prompt.
+     */
+    public <R> R generate(Generation generation, TraceBody<R> body) {
+        return trace(null, body, loop(generation));
+    }
+
+    /** Generates from {@code input}: the ids and texts. */
+    public Generated generate(Object input, Generation generation) {
+        Tensor tokens = generate(input, generation, tr -> generator().output());
+        long prompt = batching.prepare(input).inputs().tensor("input_ids").size(1);
+        List<String> texts = new ArrayList<>();
+        for (long row = 0; row < tokens.size(0); row++) {
+            Tensor generated = tokens.select(0, row).narrow(0, prompt, tokens.size(1) - prompt);
+            long[] ids = new long[(int) generated.size(0)];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = generated.select(0, i).item_long();
+            }
+            texts.add(tokenizer.decode(ids));
+        }
+        return new Generated(tokens, texts);
+    }
+
+    private GenerationLoop loop(Generation generation) {
+        Objects.requireNonNull(generation, "generation");
+        return new GenerationLoop(model, (Generator) generator().module(), generation, batching, eos, tokenizer.pad());
+    }
+}

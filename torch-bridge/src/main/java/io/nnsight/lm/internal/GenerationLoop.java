@@ -1,0 +1,114 @@
+package io.nnsight.lm.internal;
+
+import io.nnsight.Inputs;
+import io.nnsight.internal.TraceContext;
+import io.nnsight.internal.TraceRun;
+import io.nnsight.lm.CausalLM;
+import io.nnsight.lm.Generation;
+import io.nnsight.lm.KvCache;
+import java.util.function.Function;
+import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.T_TensorTensor_T;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * Runs a generation inside a trace: the prompt, then one step per new token with the key/value cache,
+ * each step a forward pass of the model (so each step is a new iteration of every module), and finally
+ * the {@link Generator} with all ids.
+ */
+public final class GenerationLoop implements Function<Inputs, Object> {
+    private final CausalLM model;
+    private final Generator generator;
+    private final Generation generation;
+    private final PromptBatching batching;
+    private final long[] eos;
+    private final long pad;
+
+    /**
+     * @param eos the ids that end a sequence
+     * @param pad the id that fills a sequence after it ended
+     */
+    public GenerationLoop(CausalLM model, Generator generator, Generation generation, PromptBatching batching, long[] eos,
+            long pad) {
+        this.model = model;
+        this.generator = generator;
+        this.generation = generation;
+        this.batching = batching;
+        this.eos = eos;
+        this.pad = pad;
+    }
+
+    @Override
+    public Object apply(Inputs prompt) {
+        Tensor ids = prompt.tensor("input_ids");
+        Tensor mask = prompt.tensor("attention_mask");
+        batching.checkLength(ids.size(1), generation.maxNewTokens());
+        long batch = ids.size(0);
+        KvCache cache = new KvCache(model.layers());
+        GeneratorOptional random = generation.seed() == null
+                ? new GeneratorOptional()
+                : new GeneratorOptional(torch.createCPUGenerator(generation.seed()));
+        Tensor all = ids;
+        Tensor next = ids;
+        Tensor finished = torch.zeros(new long[] {batch}, new TensorOptions(ScalarType.Bool));
+        Tensor ones = torch.ones(new long[] {batch, 1}, new TensorOptions(ScalarType.Long));
+        for (int step = 0; step < generation.maxNewTokens(); step++) {
+            Tensor logits = model.forward(Inputs.of()
+                    .with("input_ids", next)
+                    .with("attention_mask", mask)
+                    .with("past_key_values", cache));
+            Tensor token = pick(logits.select(1, logits.size(1) - 1), random);
+            token = torch.where(finished, new Scalar(pad), token);
+            next = generator.streamer().forward(token.unsqueeze(1));
+            all = torch.cat(new TensorVector(all, next), 1);
+            mask = torch.cat(new TensorVector(mask, ones), 1);
+            if (generation.stopAtEos() && eos.length > 0) {
+                finished = finished.logical_or(isEos(next.squeeze(1)));
+                if (torch.all(finished).item_bool()) {
+                    break;
+                }
+            }
+        }
+        TraceRun run = TraceContext.current();
+        if (run != null) {
+            run.endSteps();
+        }
+        return generator.forward(all);
+    }
+
+    private Tensor isEos(Tensor tokens) {
+        Tensor hit = tokens.eq(new Scalar(eos[0]));
+        for (int i = 1; i < eos.length; i++) {
+            hit = hit.logical_or(tokens.eq(new Scalar(eos[i])));
+        }
+        return hit;
+    }
+
+    /** The next token of each row from the last position's logits {@code [batch, vocab]}. */
+    private Tensor pick(Tensor logits, GeneratorOptional random) {
+        if (!generation.sampling()) {
+            return torch.argmax(logits, new LongOptional(-1), false);
+        }
+        Tensor scores = logits.div(new Scalar(generation.temperature()));
+        if (generation.topK() > 0 && generation.topK() < scores.size(-1)) {
+            Tensor kth = torch.topk(scores, generation.topK()).get0().narrow(-1, generation.topK() - 1, 1);
+            scores = scores.masked_fill(scores.lt(kth), new Scalar(Double.NEGATIVE_INFINITY));
+        }
+        if (generation.topP() < 1) {
+            T_TensorTensor_T sorted = torch.sort(scores, -1, true);
+            Tensor probabilities = torch.softmax(sorted.get0(), -1);
+            Tensor before = probabilities.cumsum(-1).sub(probabilities);
+            Tensor dropSorted = before.gt(new Scalar(generation.topP()));
+            Tensor drop = torch.zeros_like(dropSorted).scatter(-1, sorted.get1(), dropSorted);
+            scores = scores.masked_fill(drop, new Scalar(Double.NEGATIVE_INFINITY));
+        }
+        Tensor probabilities = torch.softmax(scores, -1);
+        return torch.multinomial(probabilities, 1, false, random).squeeze(1);
+    }
+}

@@ -1,0 +1,166 @@
+package io.nnsight.lm.internal;
+
+import io.nnsight.Batchable;
+import io.nnsight.Inputs;
+import io.nnsight.internal.Describe;
+import io.nnsight.lm.Tokenizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * A language model's inputs: a prompt, several prompts, or token ids, tokenized and left-padded into
+ * {@code input_ids} and {@code attention_mask} (1 for real tokens, 0 for padding), as Hugging Face's
+ * tokenizers do with {@code padding_side="left"}.
+ */
+public final class PromptBatching implements Batchable {
+    private final Tokenizer tokenizer;
+    private final int contextLength;
+
+    public PromptBatching(Tokenizer tokenizer, int contextLength) {
+        this.tokenizer = tokenizer;
+        this.contextLength = contextLength;
+    }
+
+    /**
+     * Prepares a {@code String}, a {@code List<String>}, token ids ({@code long[]}, {@code int[]}, {@code
+     * long[][]}, an integer {@code Tensor} of shape {@code [tokens]} or {@code [batch, tokens]}), or an
+     * {@link Inputs} with named {@code input_ids} and, optionally, {@code attention_mask}.
+     */
+    @Override
+    public Prepared prepare(Object input) {
+        if (input instanceof Inputs) {
+            Inputs inputs = (Inputs) input;
+            Tensor ids = inputs.tensor("input_ids");
+            if (ids == null) {
+                throw new IllegalArgumentException("a language model's Inputs must name its token ids \"input_ids\"; got "
+                        + inputs);
+            }
+            Tensor mask = inputs.tensor("attention_mask");
+            ids = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
+            return prepared(ids, mask == null ? torch.ones_like(ids) : mask.dim() == 1 ? mask.unsqueeze(0) : mask);
+        }
+        return prepared(rows(input));
+    }
+
+    private List<long[]> rows(Object input) {
+        List<long[]> rows = new ArrayList<>();
+        if (input instanceof String) {
+            rows.add(encode((String) input));
+        } else if (input instanceof List && !((List<?>) input).isEmpty() && ((List<?>) input).get(0) instanceof String) {
+            for (Object prompt : (List<?>) input) {
+                rows.add(encode((String) prompt));
+            }
+        } else if (input instanceof long[]) {
+            rows.add((long[]) input);
+        } else if (input instanceof int[]) {
+            rows.add(Arrays.stream((int[]) input).asLongStream().toArray());
+        } else if (input instanceof long[][]) {
+            rows.addAll(Arrays.asList((long[][]) input));
+        } else if (input instanceof Tensor) {
+            Tensor ids = (Tensor) input;
+            Tensor matrix = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
+            for (long row = 0; row < matrix.size(0); row++) {
+                rows.add(toLongs(matrix.select(0, row)));
+            }
+        } else {
+            throw new IllegalArgumentException("a language model takes a prompt (String), prompts (List<String>), token "
+                    + "ids (long[], int[], long[][] or an integer Tensor) or Inputs with \"input_ids\"; got "
+                    + Describe.value(input));
+        }
+        return rows;
+    }
+
+    private long[] encode(String prompt) {
+        long[] ids = tokenizer.encode(prompt);
+        if (ids.length == 0 && tokenizer.bos() >= 0) {
+            return new long[] {tokenizer.bos()}; // an empty prompt starts from BOS
+        }
+        return ids;
+    }
+
+    private static long[] toLongs(Tensor row) {
+        long[] values = new long[(int) row.size(0)];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = row.select(0, i).item_long();
+        }
+        return values;
+    }
+
+    private Prepared prepared(List<long[]> rows) {
+        int longest = 0;
+        for (long[] row : rows) {
+            if (row.length == 0) {
+                throw new IllegalArgumentException("a prompt has no tokens, and the tokenizer has no BOS token to start from");
+            }
+            longest = Math.max(longest, row.length);
+        }
+        long[] ids = new long[rows.size() * longest];
+        long[] mask = new long[rows.size() * longest];
+        for (int r = 0; r < rows.size(); r++) {
+            long[] row = rows.get(r);
+            int padding = longest - row.length;
+            Arrays.fill(ids, r * longest, r * longest + padding, tokenizer.pad());
+            System.arraycopy(row, 0, ids, r * longest + padding, row.length);
+            Arrays.fill(mask, r * longest + padding, (r + 1) * longest, 1);
+        }
+        return prepared(torch.tensor(ids).reshape(rows.size(), longest), torch.tensor(mask).reshape(rows.size(), longest));
+    }
+
+    private Prepared prepared(Tensor ids, Tensor mask) {
+        checkLength(ids.size(1), 0);
+        long vocabulary = tokenizer.vocabularySize();
+        if (ids.numel() > 0 && (ids.max().item_long() >= vocabulary || ids.min().item_long() < 0)) {
+            throw new IllegalArgumentException("token ids must be in [0, " + vocabulary + "), got values from "
+                    + ids.min().item_long() + " to " + ids.max().item_long());
+        }
+        return new Prepared(Inputs.of().with("input_ids", ids).with("attention_mask", mask), (int) ids.size(0));
+    }
+
+    /**
+     * Checks that {@code tokens} plus {@code newTokens} fit the model's context.
+     *
+     * @throws IllegalArgumentException naming both lengths and the context
+     */
+    public void checkLength(long tokens, int newTokens) {
+        if (tokens + newTokens > contextLength) {
+            throw new IllegalArgumentException("a prompt of " + tokens + " tokens"
+                    + (newTokens > 0 ? " plus " + newTokens + " new tokens" : "") + " is longer than the model's context of "
+                    + contextLength + " tokens");
+        }
+    }
+
+    /** Left-pads the prompts of several invokes to the longest and stacks them. */
+    @Override
+    public Inputs combine(List<Prepared> rows) {
+        long longest = 0;
+        for (Prepared row : rows) {
+            longest = Math.max(longest, row.inputs().tensor("input_ids").size(1));
+        }
+        Tensor[] ids = new Tensor[rows.size()];
+        Tensor[] masks = new Tensor[rows.size()];
+        for (int i = 0; i < rows.size(); i++) {
+            Inputs row = rows.get(i).inputs();
+            ids[i] = leftPad(row.tensor("input_ids"), longest, tokenizer.pad());
+            masks[i] = leftPad(row.tensor("attention_mask"), longest, 0);
+        }
+        return Inputs.of().with("input_ids", torch.cat(new TensorVector(ids), 0))
+                .with("attention_mask", torch.cat(new TensorVector(masks), 0));
+    }
+
+    private static Tensor leftPad(Tensor rows, long length, long value) {
+        Tensor longs = rows.to(ScalarType.Long);
+        long padding = length - rows.size(1);
+        if (padding == 0) {
+            return longs;
+        }
+        Tensor pad = torch.full(new long[] {rows.size(0), padding}, new Scalar(value), new TensorOptions(ScalarType.Long));
+        return torch.cat(new TensorVector(pad, longs), 1);
+    }
+}

@@ -1,0 +1,236 @@
+package io.nnsight.safetensors;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * One open <a href="https://huggingface.co/docs/safetensors">safetensors</a> file: the list of its
+ * tensors, their types and shapes, and their values as libtorch tensors.
+ *
+ * <pre>{@code
+ * try (SafeTensors file = SafeTensors.open(Path.of("model.safetensors"))) {
+ *     Tensor embedding = file.tensor("model.embed_tokens.weight");    // a new tensor, stored dtype
+ *     file.copyInto("lm_head.weight", lmHead.weight());                 // into an existing parameter
+ * }
+ * }</pre>
+ *
+ * <p>{@link #open} reads and checks the whole header, so a file that opens is consistent: every tensor
+ * has a supported {@link DType} and its bytes lie inside the file and match its type and shape. Tensor
+ * data is read only when asked for, straight from the file into the memory of the tensor that receives it,
+ * in pieces of at most 1 GiB, so files and tensors larger than 2 GiB are fine. The file stays open, but
+ * nothing of it is mapped or cached, until {@link #close}. A model split over several files is read with
+ * {@link Weights}.
+ *
+ * <p><b>Byte order.</b> safetensors stores values little-endian, and this reader copies bytes unchanged
+ * into libtorch tensors, which hold values in the platform's byte order. Every platform Bytedeco builds
+ * libtorch for (x86-64, ARM64) is little-endian; {@link #open} refuses to run on a big-endian one.
+ *
+ * <p><b>Native memory.</b> The tensors returned by {@link #tensor} are JavaCPP objects that belong, as
+ * usual, to the innermost {@link org.bytedeco.javacpp.PointerScope} open on the calling thread (to the
+ * garbage collector without one); close them or their scope when done. The reader itself holds no native
+ * memory and frees the temporaries it makes before returning.
+ *
+ * <p><b>Threads.</b> The reading methods may be called from several threads at once; {@link #close} must
+ * not run while they do.
+ */
+public final class SafeTensors implements Closeable {
+    /** The largest piece read at once: a {@link ByteBuffer} holds at most 2 GiB. */
+    private static final int MAX_READ_BYTES = 1 << 30;
+
+    private final Path file;
+    private final FileChannel channel;
+    private final Header header;
+    private volatile boolean closed;
+
+    private SafeTensors(Path file, FileChannel channel, Header header) {
+        this.file = file;
+        this.channel = channel;
+        this.header = header;
+    }
+
+    /**
+     * Opens a safetensors file and reads its header; no tensor data is read yet.
+     *
+     * @param file the {@code .safetensors} file
+     * @return the open file, to be closed by the caller, preferably with try-with-resources
+     * @throws NoSuchFileException if {@code file} does not exist
+     * @throws SafeTensorsFormatException if {@code file} is not a valid safetensors file: shorter than 8
+     *     bytes, a header length past the end of the file, a header that is not a JSON object, an
+     *     unsupported dtype, or data offsets outside the data section or not matching dtype and shape
+     * @throws IOException if {@code file} is a folder or cannot be read
+     * @throws UnsupportedOperationException on a big-endian platform
+     */
+    public static SafeTensors open(Path file) throws IOException {
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new UnsupportedOperationException("safetensors data is little-endian and this reader does not "
+                    + "swap bytes, but this platform (" + System.getProperty("os.arch") + ") is big-endian");
+        }
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + " is a folder, not a safetensors file; open a model folder with Weights.open");
+        }
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new NoSuchFileException(file.toString(), null, "no such safetensors file");
+        }
+        try {
+            return new SafeTensors(file, channel, Header.read(file, channel));
+        } catch (IOException | RuntimeException e) {
+            try {
+                channel.close();
+            } catch (IOException closeFailure) {
+                e.addSuppressed(closeFailure);
+            }
+            throw e;
+        }
+    }
+
+    /** Returns the path this file was opened with. */
+    public Path file() {
+        return file;
+    }
+
+    /** Returns the names of all tensors, in the order the header lists them; the set cannot be modified. */
+    public Set<String> names() {
+        ensureOpen();
+        return header.tensors().keySet();
+    }
+
+    /**
+     * Returns the type, shape and position of a tensor, read from the header (no data is read).
+     *
+     * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
+     */
+    public TensorInfo info(String name) {
+        ensureOpen();
+        TensorInfo info = header.tensors().get(Objects.requireNonNull(name, "name"));
+        if (info == null) {
+            throw new IllegalArgumentException(Names.unknownTensor(name, header.tensors().keySet(), file));
+        }
+        return info;
+    }
+
+    /**
+     * Returns the header's {@code "__metadata__"} map of free-form strings (for example {@code format=pt}),
+     * empty if the header has none; the map cannot be modified.
+     */
+    public Map<String, String> metadata() {
+        ensureOpen();
+        return header.metadata();
+    }
+
+    /**
+     * Reads a tensor into a new CPU tensor of its stored type and shape, which owns its memory and does not
+     * depend on this file staying open.
+     *
+     * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
+     * @throws UncheckedIOException if reading the file fails
+     */
+    public Tensor tensor(String name) {
+        TensorInfo info = info(name);
+        Tensor tensor;
+        try (TensorOptions options = new TensorOptions(info.dtype().scalarType())) {
+            tensor = torch.empty(info.shape(), options, null);
+        }
+        try {
+            readInto(info, tensor);
+        } catch (RuntimeException e) {
+            tensor.close();
+            throw e;
+        }
+        return tensor;
+    }
+
+    /**
+     * Copies a tensor into an existing tensor of exactly the same shape, converting the values to the
+     * destination's type and device: an {@link DType#F16} or {@link DType#BF16} weight loads into a
+     * float32 parameter. The copy runs with autograd off, so {@code destination} may be a parameter that
+     * requires grad; nothing is recorded for backpropagation.
+     *
+     * @throws IllegalArgumentException if there is no tensor {@code name} (the message lists the closest
+     *     names), or if the destination's shape differs from the stored one (the message names the tensor,
+     *     the file and both shapes)
+     * @throws UncheckedIOException if reading the file fails
+     */
+    public void copyInto(String name, Tensor destination) {
+        Objects.requireNonNull(destination, "destination");
+        TensorInfo info = info(name);
+        long[] destinationShape = shapeOf(destination);
+        if (!Arrays.equals(info.shape(), destinationShape)) {
+            throw new IllegalArgumentException("Cannot copy tensor \"" + name + "\" from " + file + ": it has shape "
+                    + Arrays.toString(info.shape()) + " but the destination has shape "
+                    + Arrays.toString(destinationShape));
+        }
+        try (NoGradGuard noGrad = new NoGradGuard(); Tensor source = tensor(name)) {
+            destination.copy_(source);
+        }
+    }
+
+    /** Closes the file. Closing again has no effect; every other method then throws {@link IllegalStateException}. */
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        channel.close();
+    }
+
+    @Override
+    public String toString() {
+        return "SafeTensors[" + file + ", " + header.tensors().size() + " tensors" + (closed ? ", closed]" : "]");
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException(file + " is closed");
+        }
+    }
+
+    /** Reads the bytes of {@code info} into the memory of {@code tensor}, a new contiguous CPU tensor. */
+    private void readInto(TensorInfo info, Tensor tensor) {
+        long size = info.byteSize();
+        if (size == 0) {
+            return;
+        }
+        BytePointer memory = new BytePointer(tensor.data_ptr());
+        long start = header.dataStart() + info.dataBegin();
+        try {
+            for (long done = 0; done < size; ) {
+                int length = (int) Math.min(size - done, MAX_READ_BYTES);
+                BytePointer piece = memory.getPointer(done);
+                ByteBuffer buffer = piece.limit(length).asByteBuffer();
+                Header.readFully(file, channel, buffer, start + done);
+                done += length;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read tensor \"" + info.name() + "\" from " + file, e);
+        }
+    }
+
+    private static long[] shapeOf(Tensor tensor) {
+        if (!tensor.defined()) {
+            throw new IllegalArgumentException("The destination tensor is undefined");
+        }
+        long[] shape = new long[(int) tensor.dim()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = tensor.size(i);
+        }
+        return shape;
+    }
+}

@@ -1,0 +1,34 @@
+package io.nnsight.lm;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The models and fixtures in {@code ../shared}, beside the project's root. */
+final class Shared {
+    private Shared() {}
+
+    /** {@code shared/<relative>}, found in the nearest ancestor of the working directory that has it. */
+    static Path path(String relative) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path candidate = dir.resolve("shared").resolve(relative);
+            if (Files.exists(candidate)) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("shared/" + relative + " not found beside the project (expected ../shared)");
+    }
+
+    /** A reference.json as a JSON object. */
+    static JsonObject reference(String relative) {
+        try {
+            return JsonParser.parseString(Files.readString(path(relative), StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

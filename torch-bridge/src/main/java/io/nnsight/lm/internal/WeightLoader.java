@@ -2,7 +2,6 @@ package io.nnsight.lm.internal;
 
 import io.nnsight.safetensors.Weights;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -23,8 +22,8 @@ public final class WeightLoader {
      * Loads every parameter of {@code model} from the weights in {@code folder}.
      *
      * @param tiedOutput whether the model's {@code lm_head.weight} is its embedding's, which checkpoints omit
-     * @throws IllegalArgumentException when weights are missing or have the wrong shape; the message names
-     *     them and the folder
+     * @throws IllegalArgumentException when the weight files are missing or unreadable, or weights are missing
+     *     or have the wrong shape; the message names them and the folder
      */
     public static void load(Module model, Path folder, boolean tiedOutput) {
         try (Weights weights = Weights.open(folder)) {
@@ -50,7 +49,7 @@ public final class WeightLoader {
                 LOG.debug("{} holds {} tensors the model does not use: {}", folder, unused.size(), unused);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the weights in " + folder + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException("cannot load the weights of " + folder + ": " + e.getMessage(), e);
         }
     }
 }

@@ -204,17 +204,25 @@ public final class LanguageModel extends NNsight {
     /** Generates from {@code input}: the ids and texts. */
     public Generated generate(Object input, Generation generation) {
         Tensor tokens = generate(input, generation, tr -> generator().output());
-        long prompt = batching.prepare(input).inputs().tensor("input_ids").size(1);
+        int prompt = (int) batching.prepare(input).inputs().tensor("input_ids").size(1);
         List<String> texts = new ArrayList<>();
         for (long row = 0; row < tokens.size(0); row++) {
-            Tensor generated = tokens.select(0, row).narrow(0, prompt, tokens.size(1) - prompt);
-            long[] ids = new long[(int) generated.size(0)];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = generated.select(0, i).item_long();
-            }
-            texts.add(tokenizer.decode(ids));
+            long[] ids = longs(tokens.select(0, row));
+            // Decoding the whole sequence keeps the spaces a tokenizer attaches to a word's first token.
+            String all = tokenizer.decode(ids);
+            String before = tokenizer.decode(java.util.Arrays.copyOf(ids, prompt));
+            texts.add(all.startsWith(before) ? all.substring(before.length())
+                    : tokenizer.decode(java.util.Arrays.copyOfRange(ids, prompt, ids.length)));
         }
         return new Generated(tokens, texts);
+    }
+
+    private static long[] longs(Tensor vector) {
+        long[] values = new long[(int) vector.size(0)];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = vector.select(0, i).item_long();
+        }
+        return values;
     }
 
     private GenerationLoop loop(Generation generation) {

@@ -103,6 +103,11 @@ public final class Tokenizer implements AutoCloseable {
         return tokenizer.decode(ids, true);
     }
 
+    /** The text of one token, special tokens included (for showing tokens one by one). */
+    public String token(long id) {
+        return tokenizer.decode(new long[] {id}, false);
+    }
+
     /** The number of tokens the tokenizer knows (largest id + 1). */
     public int vocabularySize() {
         return size;

@@ -44,12 +44,12 @@ public enum DType {
         this.scalarType = scalarType;
     }
 
-    /** Returns the number of bytes one element of this type occupies in the file, for example 2 for {@link #BF16}. */
+    /** {@return the number of bytes one element of this type occupies in the file, for example 2 for {@link #BF16}} */
     public int byteSize() {
         return byteSize;
     }
 
-    /** Returns the libtorch element type that holds values of this type unchanged, for example {@code Half} for {@link #F16}. */
+    /** {@return the libtorch element type that holds values of this type unchanged, for example {@code Half} for {@link #F16}} */
     public ScalarType scalarType() {
         return scalarType;
     }

@@ -23,7 +23,7 @@ final class Json {
     /**
      * Parses {@code utf8} as one strict JSON object (no comments, no trailing data, no NaN).
      *
-     * @param what how the message calls the document, for example "header"
+     * @param what how error messages call the document, for example "the header"
      */
     static JsonObject parseObject(Path file, ByteBuffer utf8, String what) throws SafeTensorsFormatException {
         String text;
@@ -32,23 +32,44 @@ final class Json {
         } catch (CharacterCodingException e) {
             throw new SafeTensorsFormatException(file, what + " is not valid UTF-8", e);
         }
-        JsonElement root;
-        boolean trailingData;
-        try {
-            JsonReader reader = new JsonReader(new StringReader(text));
-            reader.setStrictness(Strictness.STRICT);
-            root = JsonParser.parseReader(reader);
-            trailingData = reader.peek() != JsonToken.END_DOCUMENT;
-        } catch (JsonParseException | IOException e) {
-            throw new SafeTensorsFormatException(file, what + " is not valid JSON: " + e.getMessage(), e);
+        if (text.isBlank()) {
+            throw new SafeTensorsFormatException(file, what + " is empty");
         }
-        if (trailingData) {
+        JsonReader reader = new JsonReader(new StringReader(text));
+        reader.setStrictness(Strictness.STRICT);
+        JsonElement root;
+        try {
+            root = JsonParser.parseReader(reader);
+        } catch (JsonParseException e) {
+            Throwable reason = e.getCause() != null ? e.getCause() : e;
+            throw new SafeTensorsFormatException(file, what + " is not valid JSON: " + describe(reason), e);
+        }
+        if (!atEnd(reader)) {
             throw new SafeTensorsFormatException(file, what + " has data after its JSON object");
         }
         if (!root.isJsonObject()) {
             throw new SafeTensorsFormatException(file, what + " is not a JSON object but " + abbreviate(root));
         }
         return root.getAsJsonObject();
+    }
+
+    private static boolean atEnd(JsonReader reader) {
+        try {
+            return reader.peek() == JsonToken.END_DOCUMENT;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Returns Gson's description of a syntax error without what only helps Gson's own users: the advice to
+     * parse leniently and the link to its troubleshooting guide.
+     */
+    private static String describe(Throwable syntaxError) {
+        String message = String.valueOf(syntaxError.getMessage());
+        int end = message.indexOf('\n');
+        return (end < 0 ? message : message.substring(0, end))
+                .replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON");
     }
 
     /** Returns {@code element} as a string, or null if it is not a JSON string. */

@@ -103,12 +103,12 @@ public final class SafeTensors implements Closeable {
         }
     }
 
-    /** Returns the path this file was opened with. */
+    /** {@return the path this file was opened with} */
     public Path file() {
         return file;
     }
 
-    /** Returns the names of all tensors, in the order the header lists them; the set cannot be modified. */
+    /** {@return the names of all tensors, in the order the header lists them; the set cannot be modified} */
     public Set<String> names() {
         ensureOpen();
         return header.tensors().keySet();
@@ -117,6 +117,8 @@ public final class SafeTensors implements Closeable {
     /**
      * Returns the type, shape and position of a tensor, read from the header (no data is read).
      *
+     * @param name the tensor's name, one of {@link #names()}
+     * @return what the header says about the tensor
      * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
      */
     public TensorInfo info(String name) {
@@ -129,8 +131,8 @@ public final class SafeTensors implements Closeable {
     }
 
     /**
-     * Returns the header's {@code "__metadata__"} map of free-form strings (for example {@code format=pt}),
-     * empty if the header has none; the map cannot be modified.
+     * {@return the header's {@code "__metadata__"} map of free-form strings (for example {@code
+     * format=pt}), empty if the header has none; the map cannot be modified}
      */
     public Map<String, String> metadata() {
         ensureOpen();
@@ -141,6 +143,8 @@ public final class SafeTensors implements Closeable {
      * Reads a tensor into a new CPU tensor of its stored type and shape, which owns its memory and does not
      * depend on this file staying open.
      *
+     * @param name the tensor's name, one of {@link #names()}
+     * @return a new tensor holding a copy of the stored values
      * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
      * @throws UncheckedIOException if reading the file fails
      */
@@ -165,6 +169,8 @@ public final class SafeTensors implements Closeable {
      * float32 parameter. The copy runs with autograd off, so {@code destination} may be a parameter that
      * requires grad; nothing is recorded for backpropagation.
      *
+     * @param name the tensor's name, one of {@link #names()}
+     * @param destination the tensor to overwrite, of any type and device, with the stored shape
      * @throws IllegalArgumentException if there is no tensor {@code name} (the message lists the closest
      *     names), or if the destination's shape differs from the stored one (the message names the tensor,
      *     the file and both shapes)

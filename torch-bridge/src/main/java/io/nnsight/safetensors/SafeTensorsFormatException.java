@@ -25,7 +25,7 @@ public final class SafeTensorsFormatException extends IOException {
         this.file = file;
     }
 
-    /** Returns the file that is not valid. */
+    /** {@return the file that is not valid} */
     public Path file() {
         return file;
     }

@@ -33,16 +33,16 @@ public record TensorInfo(String name, DType dtype, long[] shape, long dataBegin,
     public TensorInfo {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(dtype, "dtype");
-        shape = shape.clone();
+        shape = Objects.requireNonNull(shape, "shape").clone();
     }
 
-    /** Returns a copy of the shape: the size of each dimension, outermost first; empty for a scalar. */
+    /** {@return a copy of the shape: the size of each dimension, outermost first; empty for a scalar} */
     @Override
     public long[] shape() {
         return shape.clone();
     }
 
-    /** Returns the number of elements, the product of the shape: 1 for a scalar, 0 if any dimension is 0. */
+    /** {@return the number of elements, the product of the shape: 1 for a scalar, 0 if any dimension is 0} */
     public long numel() {
         long numel = 1;
         for (long size : shape) {
@@ -51,7 +51,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, long dataBegin,
         return numel;
     }
 
-    /** Returns the number of bytes the tensor occupies in the file, {@code dataEnd - dataBegin}. */
+    /** {@return the number of bytes the tensor occupies in the file, {@code dataEnd - dataBegin}} */
     public long byteSize() {
         return dataEnd - dataBegin;
     }

@@ -170,15 +170,15 @@ public final class Weights implements Closeable {
                 : "[" + listed + ", and " + (entries.size() - LISTED_ENTRIES) + " more]";
     }
 
-    /** Returns the model folder these weights were opened from. */
+    /** {@return the model folder these weights were opened from} */
     public Path folder() {
         return folder;
     }
 
     /**
-     * Returns the names of all tensors, in file order for a single file and in {@code "weight_map"} order
-     * for shards; the set cannot be modified. A tensor that a shard holds but the index does not name is
-     * left out.
+     * {@return the names of all tensors, in file order for a single file and in {@code "weight_map"}
+     * order for shards; the set cannot be modified} A tensor that a shard holds but the index does not
+     * name is left out.
      */
     public Set<String> names() {
         ensureOpen();
@@ -188,6 +188,8 @@ public final class Weights implements Closeable {
     /**
      * Returns the type, shape and position of a tensor in the file that holds it; see {@link SafeTensors#info}.
      *
+     * @param name the tensor's name, one of {@link #names()}
+     * @return what the header of the tensor's file says about it
      * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
      */
     public TensorInfo info(String name) {
@@ -197,6 +199,8 @@ public final class Weights implements Closeable {
     /**
      * Reads a tensor into a new CPU tensor of its stored type and shape; see {@link SafeTensors#tensor}.
      *
+     * @param name the tensor's name, one of {@link #names()}
+     * @return a new tensor holding a copy of the stored values
      * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
      * @throws UncheckedIOException if reading the file fails
      */
@@ -208,6 +212,8 @@ public final class Weights implements Closeable {
      * Copies a tensor into an existing tensor of exactly the same shape, converting the values to the
      * destination's type and device, with autograd off; see {@link SafeTensors#copyInto}.
      *
+     * @param name the tensor's name, one of {@link #names()}
+     * @param destination the tensor to overwrite, of any type and device, with the stored shape
      * @throws IllegalArgumentException if there is no tensor {@code name} (the message lists the closest
      *     names), or if the shapes differ (the message names the tensor, its file and both shapes)
      * @throws UncheckedIOException if reading the file fails

@@ -9,11 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The models and fixtures in {@code ../shared}, beside the project's root. */
-final class Shared {
+public final class Shared {
     private Shared() {}
 
     /** {@code shared/<relative>}, found in the nearest ancestor of the working directory that has it. */
-    static Path path(String relative) {
+    public static Path path(String relative) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
             Path candidate = dir.resolve("shared").resolve(relative);
             if (Files.exists(candidate)) {
@@ -24,7 +24,7 @@ final class Shared {
     }
 
     /** A reference.json as a JSON object. */
-    static JsonObject reference(String relative) {
+    public static JsonObject reference(String relative) {
         try {
             return JsonParser.parseString(Files.readString(path(relative), StandardCharsets.UTF_8)).getAsJsonObject();
         } catch (IOException e) {

@@ -1,4 +1,4 @@
-package io.nnsight.examples;
+package io.nnsight.cli;
 
 import io.nnsight.Barrier;
 import io.nnsight.Envoy;
@@ -13,19 +13,15 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * A tour of nnsight on a model the project builds itself (the 12-layer MLP of nnsight's benchmark, with a
- * fixed seed): reading an activation, an ablation, a logit lens, and activation patching between two
- * inputs batched in one forward pass. Needs no download.
+ * The offline tour of {@code nnsight demo}, on a model the project builds itself (the 12-layer MLP of
+ * nnsight's benchmark, with a fixed seed): reading an activation, an ablation, a logit lens, and
+ * activation patching between two inputs batched in one forward pass. Needs no download.
  */
-public final class Demo {
-    private Demo() {}
-
-    public static void main(String[] args) {
-        run(System.out);
-    }
+final class MlpTour {
+    private MlpTour() {}
 
     /** Runs the tour, printing to {@code out}. */
-    public static void run(PrintStream out) {
+    static void run(PrintStream out) {
         torch.manual_seed(0);
         NNsight model = NNsight.wrap(new Mlp(64, 12, 10));
         Tensor x = torch.randn(1, 64);

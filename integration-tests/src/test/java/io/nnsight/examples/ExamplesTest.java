@@ -1,24 +1,17 @@
 package io.nnsight.examples;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.NNsight;
-import io.nnsight.internal.engine.ThreadEngine;
 import io.nnsight.nn.Mlp;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
-/** The README's example and demo, run as a user would, and a short memory soak. */
-class DemoTest {
+/** The README's example, run as a user would, and a short memory soak. */
+class ExamplesTest {
     @Test
     void readmeExample_zeroingABlock_changesTheHeadOutput_asTheModelRunByHandSays() {
         torch.manual_seed(0);
@@ -37,20 +30,6 @@ class DemoTest {
             h = mlp.layers().get(i).forward(h);
         }
         assertTrue(torch.allclose(mlp.head().forward(h), logits));
-    }
-
-    @Test
-    void demo_runsAllItsSteps() {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        Demo.run(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-        String printed = bytes.toString(StandardCharsets.UTF_8);
-
-        assertTrue(printed.contains("layers.5 output: shape [1, 64]"), printed);
-        Matcher lens = Pattern.compile("logit lens, prediction after each block: \\[([0-9, ]+)]").matcher(printed);
-        assertTrue(lens.find(), printed);
-        assertEquals(12, lens.group(1).split(", ").length);
-        assertTrue(printed.contains("patched from the first"), printed);
-        assertEquals(0, ThreadEngine.liveBodies());
     }
 
     @Test

@@ -1,0 +1,20 @@
+package io.nnsight.cli;
+
+import io.nnsight.lm.LanguageModel;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The options that name a language model, shared by the commands. */
+final class ModelOptions {
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "DIR",
+            description = "A Hugging Face model folder (config.json, model.safetensors, tokenizer.json).")
+    String model;
+
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "A tokenizer.json to use instead of the folder's.")
+    Path tokenizer;
+
+    LanguageModel load() {
+        LanguageModel.Options options = LanguageModel.Options.defaults();
+        return LanguageModel.load(model, tokenizer == null ? options : options.tokenizer(tokenizer));
+    }
+}

@@ -1,0 +1,106 @@
+package io.nnsight.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The nnsight command, run with real models from {@code ../shared}. */
+class MainTest {
+    private static final String STORIES = shared("models/stories260K").toString();
+
+    private record Run(int status, String out, String err) {}
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(status, out.toString(), err.toString());
+    }
+
+    static Path shared(String relative) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.exists(dir.resolve("shared").resolve(relative))) {
+                return dir.resolve("shared").resolve(relative);
+            }
+        }
+        throw new IllegalStateException("shared/" + relative + " not found beside the project");
+    }
+
+    @Test
+    void demo_withoutAModel_runsTheOfflineTour() {
+        Run run = run("demo");
+
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains("layers.5 output: shape [1, 64]"), run.out());
+        assertTrue(run.out().matches("(?s).*prediction after each block: \\[(\\d+, ){11}\\d+].*"), run.out());
+        assertTrue(run.out().contains("patched from the first"), run.out());
+    }
+
+    @Test
+    void demo_withAModel_generates_lensesAndPatches() {
+        Run run = run("demo", "--model", STORIES);
+
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains("She loved to play outside"), run.out());
+        assertTrue(run.out().contains("Logit lens"), run.out());
+        assertTrue(run.out().contains("patching layer 4 -> 'She'"), run.out());
+    }
+
+    @Test
+    void generate_greedy_printsTheReferenceContinuation() {
+        Run run = run("generate", "--model", STORIES, "--prompt", "Once upon a time", "--max-new-tokens", "20");
+
+        assertEquals(0, run.status(), run.err());
+        assertEquals("Once upon a time, there was a little girl named Lily. She loved to play outsid", run.out().strip());
+    }
+
+    @Test
+    void generate_sampledWithASeed_isReproducible() {
+        String[] args = {"generate", "--model", STORIES, "--temperature", "0.9", "--seed", "11", "-n", "15"};
+
+        Run first = run(args);
+        Run second = run(args);
+
+        assertEquals(0, first.status(), first.err());
+        assertEquals(first.out(), second.out());
+        assertTrue(first.out().length() > 10, first.out());
+    }
+
+    @Test
+    void logitLens_printsATable_andDrawsAPng(@TempDir Path dir) throws IOException {
+        Path png = dir.resolve("lens.png");
+
+        Run run = run("logit-lens", "--model", STORIES, "--prompt", "Lily and Tom", "--png", png.toString());
+
+        assertEquals(0, run.status(), run.err());
+        String[] lines = run.out().split("\n");
+        assertTrue(lines[0].startsWith("layer  <s>"), run.out());
+        assertEquals("4", lines[5].split("\\s+")[0], run.out());
+        byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, header);
+    }
+
+    @Test
+    void missingModel_printsOneMessage_andExitsWithOne(@TempDir Path dir) {
+        Run run = run("generate", "--model", dir.resolve("nowhere").toString());
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().startsWith("nnsight: no model folder at"), run.err());
+    }
+
+    @Test
+    void unknownOption_showsUsage() {
+        Run run = run("generate", "--model", STORIES, "--bogus");
+
+        assertEquals(2, run.status());
+        assertTrue(run.err().contains("Unknown option: '--bogus'"), run.err());
+    }
+}

@@ -4,17 +4,21 @@ import io.nnsight.Envoy;
 import io.nnsight.Inputs;
 import io.nnsight.NNsight;
 import io.nnsight.TraceBody;
+import io.nnsight.hub.DownloadListener;
+import io.nnsight.hub.HubClient;
 import io.nnsight.lm.internal.Configs;
 import io.nnsight.lm.internal.GenerationLoop;
 import io.nnsight.lm.internal.Generator;
 import io.nnsight.lm.internal.PromptBatching;
 import io.nnsight.lm.internal.WeightLoader;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.Module;
@@ -56,6 +60,8 @@ import org.bytedeco.pytorch.Tensor;
  * at each step with the new tokens, and {@code generator} once at the end with all ids.
  */
 public final class LanguageModel extends NNsight {
+    private static final Pattern REPOSITORY_ID = Pattern.compile("[A-Za-z0-9][\\w.-]*(/[\\w.-]+)?");
+
     private final CausalLM model;
     private final Tokenizer tokenizer;
     private final PromptBatching batching;
@@ -76,22 +82,40 @@ public final class LanguageModel extends NNsight {
         this.architecture = architecture;
     }
 
-    /** Options of {@link #load(String, Options)}. */
+    /** Options of {@link #load(String, Options)}; immutable, each method returns a changed copy. */
     public static final class Options {
         private final Path tokenizer;
+        private final String revision;
+        private final HubClient hub;
 
-        private Options(Path tokenizer) {
+        private Options(Path tokenizer, String revision, HubClient hub) {
             this.tokenizer = tokenizer;
+            this.revision = revision;
+            this.hub = hub;
         }
 
-        /** The defaults: the folder's own {@code tokenizer.json}. */
+        /**
+         * The defaults: the folder's own {@code tokenizer.json}; for a hub id, the {@code main} revision and a
+         * hub client configured from the environment ({@code HF_ENDPOINT}, {@code HF_TOKEN}, {@code HF_HOME},
+         * {@code HF_HUB_OFFLINE}) that shows a progress bar on a terminal.
+         */
         public static Options defaults() {
-            return new Options(null);
+            return new Options(null, HubClient.DEFAULT_REVISION, null);
         }
 
         /** Uses another {@code tokenizer.json} than the model folder's. */
         public Options tokenizer(Path tokenizerJson) {
-            return new Options(Objects.requireNonNull(tokenizerJson, "tokenizerJson"));
+            return new Options(Objects.requireNonNull(tokenizerJson, "tokenizerJson"), revision, hub);
+        }
+
+        /** For a hub id: the branch, tag or commit to download. */
+        public Options revision(String revision) {
+            return new Options(tokenizer, Objects.requireNonNull(revision, "revision"), hub);
+        }
+
+        /** For a hub id: the client that downloads it (another endpoint, cache or token). */
+        public Options hub(HubClient client) {
+            return new Options(tokenizer, revision, Objects.requireNonNull(client, "client"));
         }
     }
 
@@ -101,20 +125,17 @@ public final class LanguageModel extends NNsight {
     }
 
     /**
-     * Loads the model in a Hugging Face model folder: {@code config.json}, {@code model.safetensors} (or
-     * {@code model.safetensors.index.json} and its shards), {@code tokenizer.json} and, if present, {@code
-     * generation_config.json}.
+     * Loads a model: from a Hugging Face model folder ({@code config.json}, {@code model.safetensors} or
+     * {@code model.safetensors.index.json} and its shards, {@code tokenizer.json} and, if present, {@code
+     * generation_config.json}), or, when {@code model} is no folder, from the Hugging Face hub by repository
+     * id ({@code openai-community/gpt2}), downloaded once into the standard cache.
      *
-     * @throws IllegalArgumentException when the folder is missing or incomplete, the architecture is not
-     *     implemented, the weights do not fit the architecture, or the tokenizer does not fit the model
+     * @throws IllegalArgumentException when the folder is missing or incomplete, the download fails, the
+     *     architecture is not implemented, the weights do not fit the architecture, or the tokenizer does not
+     *     fit the model
      */
     public static LanguageModel load(String model, Options options) {
-        Path folder = Path.of(model);
-        if (!Files.isDirectory(folder)) {
-            throw new IllegalArgumentException("no model folder at " + folder.toAbsolutePath()
-                    + ": give the path of a Hugging Face model folder (with config.json, model.safetensors and "
-                    + "tokenizer.json)");
-        }
+        Path folder = locate(model, options);
         Path configFile = folder.resolve("config.json");
         if (!Files.isRegularFile(configFile)) {
             throw new IllegalArgumentException(folder + " has no config.json, so it is not a Hugging Face model folder; "
@@ -143,6 +164,27 @@ public final class LanguageModel extends NNsight {
         return new LanguageModel(causal, tokenizer, batching, new Generator(), eos, folder, architecture);
     }
 
+    private static Path locate(String model, Options options) {
+        Path folder = Path.of(model);
+        if (Files.isDirectory(folder)) {
+            return folder;
+        }
+        if (!REPOSITORY_ID.matcher(model).matches()) {
+            throw new IllegalArgumentException("no model folder at " + folder.toAbsolutePath() + ": give the path of a "
+                    + "Hugging Face model folder (with config.json, model.safetensors and tokenizer.json), or a hub "
+                    + "repository id such as openai-community/gpt2");
+        }
+        HubClient hub = options.hub != null
+                ? options.hub
+                : HubClient.fromEnvironment().withListener(DownloadListener.consoleProgressBar());
+        try {
+            return hub.downloadModel(model, options.revision);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("no model folder at " + folder.toAbsolutePath() + ", and the Hugging Face "
+                    + "hub could not provide '" + model + "': " + e.getMessage(), e);
+        }
+    }
+
     private static long[] pick(Configs preferred, Configs fallback, String key) {
         long[] ids = preferred == null ? new long[0] : preferred.tokenIds(key);
         return ids.length > 0 ? ids : fallback.tokenIds(key);
@@ -152,7 +194,7 @@ public final class LanguageModel extends NNsight {
         try (Stream<Path> files = Files.list(folder)) {
             List<String> names = files.map(path -> path.getFileName().toString()).sorted().collect(Collectors.toList());
             return names.isEmpty() ? "nothing" : String.join(", ", names);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "files that cannot be listed (" + e.getMessage() + ")";
         }
     }

@@ -1,0 +1,105 @@
+package io.nnsight.bench;
+
+import io.nnsight.Envoy;
+import io.nnsight.Inputs;
+import io.nnsight.lm.CausalLM;
+import io.nnsight.lm.Generation;
+import io.nnsight.lm.LanguageModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * stories260K (a 5-layer Llama, {@code ../shared/models/stories260K}) on the 16-token prompt of its
+ * reference: the bare forward (the model's own forward, outside traces), traces reading 0, 1 and 5 layer
+ * outputs, and a 20-token greedy generation (tokens per second = 20 / time). Autograd off, one thread.
+ */
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx1g"})
+public class LmBenchmark {
+    static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
+
+    /** The model, the prompt's tokens, and the layers a trace reads. */
+    @State(Scope.Thread)
+    public static class Model {
+        @Param({"0", "1", "5"})
+        public int saves;
+
+        LanguageModel lm;
+        Inputs prompt;
+        Envoy[] layers;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            lm = LanguageModel.load(stories().toString());
+            long[] ids = lm.tokenizer().encode(PROMPT);
+            Tensor tokens = torch.tensor(ids).unsqueeze(0);
+            prompt = Inputs.of().with("input_ids", tokens).with("attention_mask", torch.ones_like(tokens));
+            layers = new Envoy[saves];
+            for (int i = 0; i < saves; i++) {
+                layers[i] = lm.get("model.layers." + i);
+            }
+            GradMode.set_enabled(false);
+        }
+    }
+
+    static Path stories() {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path candidate = dir.resolve("shared/models/stories260K");
+            if (Files.isDirectory(candidate)) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("shared/models/stories260K not found: run from the project folder, beside ../shared");
+    }
+
+    @Benchmark
+    public Object bare(Model model) {
+        try (PointerScope scope = new PointerScope()) {
+            return ((CausalLM) model.lm.module()).forward(model.prompt);
+        }
+    }
+
+    @Benchmark
+    public Object trace(Model model) {
+        try (PointerScope scope = new PointerScope()) {
+            Envoy[] layers = model.layers;
+            return model.lm.trace(model.prompt, tr -> {
+                List<Tensor> outputs = new ArrayList<>(layers.length);
+                for (Envoy layer : layers) {
+                    outputs.add(layer.output());
+                }
+                return outputs;
+            });
+        }
+    }
+
+    @Benchmark
+    @Measurement(iterations = 5, time = 4)
+    public Object generate20(Model model) {
+        try (PointerScope scope = new PointerScope()) {
+            return model.lm.generate(model.prompt, Generation.maxNewTokens(20).stopAtEos(false)).tokens();
+        }
+    }
+}

@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
         description = {"Show what nnsight does.", "Without --model: a tour on a 12-layer MLP built here (no download).",
             "With --model: a generation, a logit lens and activation patching on a language model."})
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, paramLabel = "DIR", description = "A Hugging Face model folder.")
+    @Option(names = {"-m", "--model"}, paramLabel = "DIR|ID", description = "A Hugging Face model folder or hub repository id.")
     String model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A tokenizer.json to use instead of the folder's.")

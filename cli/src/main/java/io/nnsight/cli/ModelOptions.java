@@ -6,8 +6,9 @@ import picocli.CommandLine.Option;
 
 /** The options that name a language model, shared by the commands. */
 final class ModelOptions {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "DIR",
-            description = "A Hugging Face model folder (config.json, model.safetensors, tokenizer.json).")
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "DIR|ID",
+            description = {"A Hugging Face model folder (config.json, model.safetensors, tokenizer.json),",
+                "or a hub repository id such as openai-community/gpt2 (downloaded once into the HF cache)."})
     String model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A tokenizer.json to use instead of the folder's.")

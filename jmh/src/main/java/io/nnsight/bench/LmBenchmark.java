@@ -40,15 +40,11 @@ import org.openjdk.jmh.annotations.Warmup;
 public class LmBenchmark {
     static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
 
-    /** The model, the prompt's tokens, and the layers a trace reads. */
+    /** The model and the prompt's tokens. */
     @State(Scope.Thread)
     public static class Model {
-        @Param({"0", "1", "5"})
-        public int saves;
-
         LanguageModel lm;
         Inputs prompt;
-        Envoy[] layers;
 
         @Setup(Level.Trial)
         public void setUp() {
@@ -56,11 +52,26 @@ public class LmBenchmark {
             long[] ids = lm.tokenizer().encode(PROMPT);
             Tensor tokens = torch.tensor(ids).unsqueeze(0);
             prompt = Inputs.of().with("input_ids", tokens).with("attention_mask", torch.ones_like(tokens));
+            GradMode.set_enabled(false);
+        }
+    }
+
+    /** The model and the layers a trace reads: {@code saves} of them (0 is the empty trace). */
+    @State(Scope.Thread)
+    public static class Traced extends Model {
+        @Param({"0", "1", "5"})
+        public int saves;
+
+        Envoy[] layers;
+
+        @Override
+        @Setup(Level.Trial)
+        public void setUp() {
+            super.setUp();
             layers = new Envoy[saves];
             for (int i = 0; i < saves; i++) {
                 layers[i] = lm.get("model.layers." + i);
             }
-            GradMode.set_enabled(false);
         }
     }
 
@@ -82,7 +93,7 @@ public class LmBenchmark {
     }
 
     @Benchmark
-    public Object trace(Model model) {
+    public Object trace(Traced model) {
         try (PointerScope scope = new PointerScope()) {
             Envoy[] layers = model.layers;
             return model.lm.trace(model.prompt, tr -> {

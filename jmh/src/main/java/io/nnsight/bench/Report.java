@@ -1,6 +1,5 @@
 package io.nnsight.bench;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -23,19 +22,30 @@ import org.jfree.chart.renderer.category.BarRenderer;
 import org.jfree.data.category.DefaultCategoryDataset;
 
 /**
- * Turns the JSON results of {@link MlpBenchmark} ({@code -rf json}) into the table of {@code
- * docs/benchmarks.md} (printed) and a PNG bar chart of medians beside nnsight 0.6.3's.
+ * Turns the JSON results of the benchmarks ({@code -rf json}) into the tables of {@code docs/benchmarks.md}
+ * (printed) and one PNG bar chart per benchmark class, of medians beside the Python figures of {@code
+ * ../shared/design/benchmarks.md}.
  *
- * <p>Usage: {@code java -cp jmh/target/benchmarks.jar io.nnsight.bench.Report results.json chart.png}
+ * <p>Usage: {@code java -cp jmh/target/benchmarks.jar io.nnsight.bench.Report results.json docs/benchmarks}
+ * writes {@code docs/benchmarks-mlp.png} and/or {@code docs/benchmarks-lm.png}.
  */
 public final class Report {
-    /** nnsight 0.6.3 on a 2-core machine of this kind (min, median, p90, microseconds). */
-    private static final Map<String, double[]> NNSIGHT = Map.of(
-            "bare forward", new double[] {288, 316, 465},
-            "bare + 12 hooks", new double[] {343, 368, 561},
-            "empty trace", new double[] {606, 1066, 1275},
-            "1 save", new double[] {749, 1216, 1514},
-            "12 saves", new double[] {1014, 1446, 1984});
+    /** The Python figures (min, median, p90 where published; microseconds) and the chart of one benchmark class. */
+    private record Suite(String chart, String title, String reference, Map<String, double[]> figures) {}
+
+    private static final Map<String, Suite> SUITES = Map.of(
+            "MlpBenchmark", new Suite("mlp", "12-layer MLP: median time per forward pass or trace", "nnsight 0.6.3 (Python)",
+                    Map.of("bare forward", new double[] {288, 316, 465},
+                            "bare + 12 hooks", new double[] {343, 368, 561},
+                            "empty trace", new double[] {606, 1066, 1275},
+                            "1 save", new double[] {749, 1216, 1514},
+                            "12 saves", new double[] {1014, 1446, 1984})),
+            "LmBenchmark", new Suite("lm", "stories260K, 16-token prompt: median time per forward pass or trace",
+                    "transformers 5.18 + nnsight 0.6.3 (Python)",
+                    Map.of("bare forward", new double[] {2326, 2498, Double.NaN},
+                            "empty trace", new double[] {3983, 4321, Double.NaN},
+                            "1 save", new double[] {4179, 4568, Double.NaN},
+                            "5 saves", new double[] {4635, 5207, Double.NaN})));
 
     private Report() {}
 
@@ -44,30 +54,55 @@ public final class Report {
 
     public static void main(String[] args) throws IOException {
         if (args.length != 2) {
-            System.err.println("usage: Report <results.json> <chart.png>");
+            System.err.println("usage: Report <results.json> <chart path prefix>");
             System.exit(2);
         }
-        Map<String, Row> rows = read(Path.of(args[0]));
+        Map<String, Map<String, Row>> suites = read(Path.of(args[0]));
+        suites.replaceAll((suite, rows) -> generationLast(rows));
+        for (Map.Entry<String, Map<String, Row>> suite : suites.entrySet()) {
+            Suite known = SUITES.get(suite.getKey());
+            System.out.println("### " + suite.getKey());
+            System.out.println();
+            table(suite.getValue(), known);
+            System.out.println();
+            if (known != null) {
+                chart(suite.getValue(), known, new File(args[1] + "-" + known.chart + ".png"));
+            }
+        }
+    }
+
+    private static Map<String, Row> generationLast(Map<String, Row> rows) {
+        Map<String, Row> ordered = new LinkedHashMap<>();
+        rows.forEach((name, row) -> {
+            if (!name.contains("generation")) {
+                ordered.put(name, row);
+            }
+        });
+        ordered.putAll(rows);
+        return ordered;
+    }
+
+    private static void table(Map<String, Row> rows, Suite suite) {
         Row bare = rows.get("bare forward");
-        System.out.println("| scenario | min | median | p90 | median over bare | samples | nnsight 0.6.3 min / median / p90 |");
+        System.out.println("| scenario | min | median | p90 | median over bare | samples | "
+                + (suite == null ? "reference" : suite.reference) + " min / median / p90 |");
         System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (Map.Entry<String, Row> entry : rows.entrySet()) {
             Row row = entry.getValue();
-            double[] reference = NNSIGHT.get(entry.getKey());
+            double[] reference = suite == null ? null : suite.figures.get(entry.getKey());
             System.out.printf(Locale.ROOT, "| %s | %.0f | %.0f | %.0f | %s | %d | %s |%n", entry.getKey(), row.min, row.median,
                     row.p90, bare == null || row == bare ? "" : String.format(Locale.ROOT, "%+.0f", row.median - bare.median),
-                    row.samples, reference == null ? "" : String.format(Locale.ROOT, "%.0f / %.0f / %.0f", reference[0],
-                            reference[1], reference[2]));
+                    row.samples, reference == null ? "" : String.format(Locale.ROOT, "%.0f / %.0f / %s", reference[0],
+                            reference[1], Double.isNaN(reference[2]) ? "–" : String.format(Locale.ROOT, "%.0f", reference[2])));
         }
-        chart(rows, new File(args[1]));
     }
 
-    private static Map<String, Row> read(Path json) throws IOException {
-        Map<String, Row> rows = new LinkedHashMap<>();
+    private static Map<String, Map<String, Row>> read(Path json) throws IOException {
+        Map<String, Map<String, Row>> suites = new LinkedHashMap<>();
         try (Reader reader = Files.newBufferedReader(json, StandardCharsets.UTF_8)) {
-            JsonArray results = JsonParser.parseReader(reader).getAsJsonArray();
-            for (JsonElement element : results) {
+            for (JsonElement element : JsonParser.parseReader(reader).getAsJsonArray()) {
                 JsonObject result = element.getAsJsonObject();
+                String[] name = result.get("benchmark").getAsString().split("\\.");
                 JsonObject metric = result.getAsJsonObject("primaryMetric");
                 JsonObject percentiles = metric.getAsJsonObject("scorePercentiles");
                 long samples = 0;
@@ -78,15 +113,15 @@ public final class Report {
                         }
                     }
                 }
-                rows.put(scenario(result), new Row(percentiles.get("0.0").getAsDouble(),
-                        percentiles.get("50.0").getAsDouble(), percentiles.get("90.0").getAsDouble(), samples));
+                suites.computeIfAbsent(name[name.length - 2], key -> new LinkedHashMap<>())
+                        .put(scenario(name[name.length - 1], result), new Row(percentiles.get("0.0").getAsDouble(),
+                                percentiles.get("50.0").getAsDouble(), percentiles.get("90.0").getAsDouble(), samples));
             }
         }
-        return rows;
+        return suites;
     }
 
-    private static String scenario(JsonObject result) {
-        String method = result.get("benchmark").getAsString().replaceAll(".*\\.", "");
+    private static String scenario(String method, JsonObject result) {
         switch (method) {
             case "bare":
                 return "bare forward";
@@ -94,6 +129,8 @@ public final class Report {
                 return "bare, wrapped";
             case "bareHooks":
                 return "bare + 12 hooks";
+            case "generate20":
+                return "20-token greedy generation";
             case "trace":
                 int saves = Integer.parseInt(result.getAsJsonObject("params").get("saves").getAsString());
                 return saves == 0 ? "empty trace" : saves == 1 ? "1 save" : saves + " saves";
@@ -102,15 +139,18 @@ public final class Report {
         }
     }
 
-    private static void chart(Map<String, Row> rows, File png) throws IOException {
+    private static void chart(Map<String, Row> rows, Suite suite, File png) throws IOException {
         DefaultCategoryDataset medians = new DefaultCategoryDataset();
         for (Map.Entry<String, Row> entry : rows.entrySet()) {
+            if (entry.getKey().contains("generation")) {
+                continue; // another scale; in the table only
+            }
             medians.addValue(entry.getValue().median, "nnsight for the JVM (thread engine)", entry.getKey());
-            double[] reference = NNSIGHT.get(entry.getKey());
-            medians.addValue(reference == null ? null : reference[1], "nnsight 0.6.3 (Python)", entry.getKey());
+            double[] reference = suite.figures.get(entry.getKey());
+            medians.addValue(reference == null ? null : reference[1], suite.reference, entry.getKey());
         }
-        JFreeChart chart = ChartFactory.createBarChart("12-layer MLP: median time per forward pass or trace",
-                null, "microseconds", medians, PlotOrientation.VERTICAL, true, false, false);
+        JFreeChart chart = ChartFactory.createBarChart(suite.title, null, "microseconds", medians,
+                PlotOrientation.VERTICAL, true, false, false);
         CategoryPlot plot = chart.getCategoryPlot();
         plot.setBackgroundPaint(Color.WHITE);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);

@@ -170,14 +170,15 @@ class HubClientTest {
 
         assertEquals(HubException.Kind.INCOMPLETE_DOWNLOAD, e.kind());
         assertMentions(e, "model.safetensors", REPO, "main", "resume");
-        long half = WEIGHTS.length / 2;
-        assertEquals(half, Files.size(incomplete));
+        // The server sent half the file before dropping the connection; the client kept what reached it.
+        long kept = Files.size(incomplete);
+        assertTrue(kept > 0 && kept <= WEIGHTS.length / 2, "kept " + kept + " bytes");
         assertFalse(Files.exists(repoDir.resolve("blobs").resolve(FakeHub.etagOf(WEIGHTS))));
         assertFalse(Files.exists(repoDir.resolve("snapshots")));
 
         Path path = client.download(REPO, "main", "model.safetensors");
 
-        assertEquals("bytes=" + half + "-", last(hub.gets()).range());
+        assertEquals("bytes=" + kept + "-", last(hub.gets()).range());
         assertArrayEquals(WEIGHTS, Files.readAllBytes(path));
         assertFalse(Files.exists(incomplete));
     }

@@ -19,20 +19,35 @@ public final class TraceMemory {
     private final PointerScope callerScope = PointerScope.getInnerScope();
     private final List<TraceScope> scopes = new ArrayList<>(2);
 
-    /** Opens the trace's scope on the calling thread; pass it to {@link #leaveThread} when the thread is done. */
+    /**
+     * Opens the trace's scope on the calling thread, unless the thread already has one of this trace's (a
+     * body that runs on the model's own thread); pass the result to {@link #leaveThread} when the thread is
+     * done.
+     *
+     * @return the new scope, or {@code null} when the thread's scope serves
+     */
     public PointerScope enterThread() {
+        Thread thread = Thread.currentThread();
+        for (TraceScope scope : scopes) {
+            if (scope.owner == thread && scope.open) {
+                return null;
+            }
+        }
         TraceScope scope = new TraceScope();
         scopes.add(scope);
         return scope;
     }
 
     /**
-     * Takes the scope off the calling thread's scope stack while keeping what it holds until {@link
-     * #close()}: values a body made may still be used by the model after the body ended.
+     * Takes a scope from {@link #enterThread()} off the calling thread's scope stack while keeping what it
+     * holds until {@link #close()}: values a body made may still be used by the model after the body ended.
      */
     public void leaveThread(PointerScope scope) {
-        scope.extend();
-        scope.close();
+        if (scope != null) {
+            ((TraceScope) scope).open = false;
+            scope.extend();
+            scope.close();
+        }
     }
 
     /** Exempts every native object reachable from {@code value} from being freed by {@link #close()}. */
@@ -64,7 +79,9 @@ public final class TraceMemory {
      * always drops a reference, which frees a pointer that was never attached.
      */
     private static final class TraceScope extends PointerScope {
+        private final Thread owner = Thread.currentThread();
         private final List<Pointer> owned = new ArrayList<>();
+        private boolean open = true;
         private boolean keepOnClose;
 
         @Override
@@ -101,6 +118,7 @@ public final class TraceMemory {
 
         @Override
         public void close() {
+            open = false;
             if (keepOnClose) {
                 keepOnClose = false;
             } else {

@@ -24,8 +24,13 @@ public interface Engine {
      */
     Coroutine create(String name, Supplier<Object> body);
 
-    /** The engine in use: the thread engine, the one that needs nothing but the JDK. */
+    /**
+     * The engine traces use: {@link ContinuationEngine continuations} when they are available (JDK 21+ with
+     * the nnsight agent), else {@link ThreadEngine threads}. {@code -Dnnsight.engine=threads} or {@code
+     * continuations} chooses one; asking for continuations where they are unavailable logs why and uses
+     * threads.
+     */
     static Engine current() {
-        return ThreadEngine.INSTANCE;
+        return Engines.CURRENT;
     }
 }

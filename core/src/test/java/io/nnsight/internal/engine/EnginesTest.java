@@ -8,12 +8,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
-class ThreadEngineTest {
-    private final Engine engine = ThreadEngine.INSTANCE;
+/** The coroutine contract, for every engine this JVM can run (continuations need JDK 21+ and the export). */
+class EnginesTest {
+    static List<Engine> engines() {
+        List<Engine> engines = new ArrayList<>(List.of(ThreadEngine.INSTANCE));
+        if (ContinuationEngine.available()) {
+            engines.add(ContinuationEngine.INSTANCE);
+        }
+        return engines;
+    }
 
-    @Test
-    void resumeAndSuspend_pingPong_inStrictOrder() {
+    @ParameterizedTest
+    @MethodSource("engines")
+    void resumeAndSuspend_pingPong_inStrictOrder(Engine engine) {
         List<String> log = new ArrayList<>();
         Coroutine[] self = new Coroutine[1];
         Coroutine coroutine = engine.create("test-body", () -> {
@@ -38,8 +48,9 @@ class ThreadEngineTest {
         assertEquals(0, ThreadEngine.liveBodies());
     }
 
-    @Test
-    void bodyThatThrows_endsWithTheThrowable() {
+    @ParameterizedTest
+    @MethodSource("engines")
+    void bodyThatThrows_endsWithTheThrowable(Engine engine) {
         Coroutine coroutine = engine.create("failing-body", () -> {
             throw new IllegalStateException("boom");
         });
@@ -50,8 +61,9 @@ class ThreadEngineTest {
         assertEquals("boom", ((IllegalStateException) last).getMessage());
     }
 
-    @Test
-    void isCurrent_onlyInsideTheBody() {
+    @ParameterizedTest
+    @MethodSource("engines")
+    void isCurrent_onlyInsideTheBody(Engine engine) {
         Coroutine[] self = new Coroutine[1];
         self[0] = engine.create("current-body", () -> self[0].isCurrent());
 
@@ -60,8 +72,9 @@ class ThreadEngineTest {
         self[0].close();
     }
 
-    @Test
-    void suspend_outsideTheBody_fails() {
+    @ParameterizedTest
+    @MethodSource("engines")
+    void suspend_outsideTheBody_fails(Engine engine) {
         Coroutine coroutine = engine.create("idle-body", () -> null);
 
         assertThrows(IllegalStateException.class, () -> coroutine.suspend("x"));
@@ -71,6 +84,7 @@ class ThreadEngineTest {
 
     @Test
     void interruptedCaller_stillWaitsForTheBody_andKeepsItsInterrupt() {
+        Engine engine = ThreadEngine.INSTANCE;
         Coroutine[] self = new Coroutine[1];
         self[0] = engine.create("slow-body", () -> {
             try {
@@ -90,12 +104,31 @@ class ThreadEngineTest {
         assertTrue(interrupted);
     }
 
-    @Test
-    void neverStartedCoroutine_closesWithoutAThread() {
+    @ParameterizedTest
+    @MethodSource("engines")
+    void neverStartedCoroutine_closesWithoutAThread(Engine engine) {
         Coroutine coroutine = engine.create("never", () -> null);
 
         coroutine.close();
 
         assertEquals(0, ThreadEngine.liveBodies());
+    }
+
+    @Test
+    void continuations_runTheBodyOnTheCallersThread() {
+        if (!ContinuationEngine.available()) {
+            assertTrue(ContinuationEngine.unavailableReason().length() > 10, ContinuationEngine.unavailableReason());
+            return;
+        }
+        Coroutine[] self = new Coroutine[1];
+        Thread caller = Thread.currentThread();
+        self[0] = ContinuationEngine.INSTANCE.create("same-thread", () -> {
+            Thread before = Thread.currentThread();
+            self[0].suspend("pause");
+            return before == caller && Thread.currentThread() == caller;
+        });
+
+        assertEquals("pause", self[0].resume(null));
+        assertEquals(Boolean.TRUE, self[0].resume(null));
     }
 }

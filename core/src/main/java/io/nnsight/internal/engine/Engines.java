@@ -1,0 +1,36 @@
+package io.nnsight.internal.engine;
+
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Chooses the engine once per process; see {@link Engine#current()}. */
+final class Engines {
+    private static final Logger LOG = LoggerFactory.getLogger(Engines.class);
+
+    static final Engine CURRENT = choose(System.getProperty("nnsight.engine", "auto"));
+
+    private Engines() {}
+
+    static Engine choose(String wanted) {
+        switch (wanted.trim().toLowerCase(Locale.ROOT)) {
+            case "threads":
+                return ThreadEngine.INSTANCE;
+            case "continuations":
+                if (ContinuationEngine.available()) {
+                    return ContinuationEngine.INSTANCE;
+                }
+                LOG.warn("-Dnnsight.engine=continuations: {}; using threads", ContinuationEngine.unavailableReason());
+                return ThreadEngine.INSTANCE;
+            case "auto":
+                if (ContinuationEngine.available()) {
+                    return ContinuationEngine.INSTANCE;
+                }
+                LOG.debug("continuations unavailable ({}); using threads", ContinuationEngine.unavailableReason());
+                return ThreadEngine.INSTANCE;
+            default:
+                LOG.warn("-Dnnsight.engine={} is not an engine (threads, continuations or auto); using auto", wanted);
+                return choose("auto");
+        }
+    }
+}

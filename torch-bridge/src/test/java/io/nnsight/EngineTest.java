@@ -1,0 +1,109 @@
+package io.nnsight;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.nnsight.internal.engine.ContinuationEngine;
+import io.nnsight.internal.engine.Engine;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The engine that runs bodies: the one chosen for this test run ({@code -Dnnsight.engine}), and what it
+ * must handle whatever it is: suspensions inside helpers, {@code forEach} lambdas and streams.
+ */
+class EngineTest extends TinyModelFixture {
+    @Test
+    void engine_isTheOneAskedFor() {
+        String wanted = System.getProperty("nnsight.engine", "auto");
+        String expected = wanted.equals("threads") || !ContinuationEngine.available() ? "threads" : "continuations";
+
+        assertEquals(expected, Engine.current().name());
+    }
+
+    @Test
+    void body_runsOnTheModelsThread_onlyWithContinuations() {
+        Thread caller = Thread.currentThread();
+
+        Thread body = model.trace(input, tr -> {
+            model.get("layer1").output();
+            return Thread.currentThread();
+        });
+
+        if (Engine.current() instanceof ContinuationEngine) {
+            assertSame(caller, body);
+        } else {
+            assertNotSame(caller, body);
+        }
+    }
+
+    @Test
+    void suspension_throughForEachLambdasAndStreams() {
+        List<Tensor> viaForEach = model.trace(input, tr -> {
+            List<Tensor> outputs = new ArrayList<>();
+            List.of("layer1", "layer2").forEach(path -> outputs.add(model.get(path).output()));
+            return outputs;
+        });
+        List<Tensor> viaStream = model.trace(input, tr -> List.of("layer1", "layer2").stream()
+                .map(path -> model.get(path).output())
+                .collect(Collectors.toList()));
+
+        assertTrue(Models.same(viaForEach.get(1), viaStream.get(1)));
+        assertTrue(Models.same(net.forward(input), viaStream.get(1)));
+    }
+
+    @Test
+    void suspensionInsideASynchronizedBlock_worksOrFailsClearly() {
+        Object lock = new Object();
+        if (Engine.current() instanceof ContinuationEngine && Runtime.version().feature() < 24) {
+            TraceException error = assertThrows(TraceException.class, () -> model.trace(input, tr -> {
+                synchronized (lock) {
+                    return model.get("layer2").output();
+                }
+            }));
+            assertTrue(error.getMessage().contains("synchronized"), error.getMessage());
+        } else {
+            Tensor output = model.trace(input, tr -> {
+                synchronized (lock) {
+                    return model.get("layer2").output();
+                }
+            });
+            assertTrue(Models.same(net.forward(input), output));
+        }
+    }
+
+    @Test
+    void suspensionInsideAStaticInitializer_worksOrFailsClearly() {
+        NNsight wrapped = model;
+        Holder.model = wrapped;
+        if (Engine.current() instanceof ContinuationEngine) {
+            // The JVM wraps what a static initializer throws; the cause says what happened.
+            ExceptionInInitializerError error = assertThrows(ExceptionInInitializerError.class,
+                    () -> wrapped.trace(input, tr -> Holder.read()));
+            assertInstanceOf(TraceException.class, error.getCause());
+            assertTrue(error.getCause().getMessage().contains("static initializer"), error.getCause().getMessage());
+        } else {
+            assertTrue(Models.same(net.forward(input), wrapped.trace(input, tr -> Holder.read())));
+        }
+    }
+
+    /** Its initializer reads layer2's output. */
+    static final class Holder {
+        static NNsight model;
+
+        static Tensor read() {
+            return Initializer.VALUE;
+        }
+
+        static final class Initializer {
+            static final Tensor VALUE = model.get("layer2").output();
+        }
+    }
+}

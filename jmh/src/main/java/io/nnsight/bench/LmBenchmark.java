@@ -36,7 +36,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx1g"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.vm=ALL-UNNAMED", "-Xmx1g"})
 public class LmBenchmark {
     static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
 
@@ -56,17 +56,21 @@ public class LmBenchmark {
         }
     }
 
-    /** The model and the layers a trace reads: {@code saves} of them (0 is the empty trace). */
+    /** The model and the layers a trace reads: {@code saves} of them (0 is the empty trace), with {@code engine}. */
     @State(Scope.Thread)
     public static class Traced extends Model {
         @Param({"0", "1", "5"})
         public int saves;
+
+        @Param({"threads", "continuations"})
+        public String engine;
 
         Envoy[] layers;
 
         @Override
         @Setup(Level.Trial)
         public void setUp() {
+            Engines.use(engine);
             super.setUp();
             layers = new Envoy[saves];
             for (int i = 0; i < saves; i++) {

@@ -46,14 +46,21 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx1g"})
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.vm=ALL-UNNAMED", "-Xmx1g"})
 public class MlpBenchmark {
 
-    /** A wrapped model; {@code saves} is how many block outputs a trace reads (0 is the empty trace). */
+    /**
+     * A wrapped model; {@code saves} is how many block outputs a trace reads (0 is the empty trace), {@code
+     * engine} what runs the trace's body. Each parameter combination runs in its own JVM, so the engine is
+     * chosen before the first trace.
+     */
     @State(Scope.Thread)
     public static class Traced {
         @Param({"0", "1", "4", "8", "12"})
         public int saves;
+
+        @Param({"threads", "continuations"})
+        public String engine;
 
         Mlp mlp;
         NNsight wrapped;
@@ -62,6 +69,7 @@ public class MlpBenchmark {
 
         @Setup(Level.Trial)
         public void setUp() {
+            Engines.use(engine);
             torch.manual_seed(0);
             mlp = new Mlp(64, 12, 10);
             wrapped = NNsight.wrap(mlp);

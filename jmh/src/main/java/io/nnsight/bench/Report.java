@@ -132,8 +132,10 @@ public final class Report {
             case "generate20":
                 return "20-token greedy generation";
             case "trace":
-                int saves = Integer.parseInt(result.getAsJsonObject("params").get("saves").getAsString());
-                return saves == 0 ? "empty trace" : saves == 1 ? "1 save" : saves + " saves";
+                JsonObject params = result.getAsJsonObject("params");
+                int saves = Integer.parseInt(params.get("saves").getAsString());
+                String name = saves == 0 ? "empty trace" : saves == 1 ? "1 save" : saves + " saves";
+                return params.has("engine") ? name + ", " + params.get("engine").getAsString() : name;
             default:
                 return method;
         }
@@ -145,9 +147,15 @@ public final class Report {
             if (entry.getKey().contains("generation")) {
                 continue; // another scale; in the table only
             }
-            medians.addValue(entry.getValue().median, "nnsight for the JVM (thread engine)", entry.getKey());
-            double[] reference = suite.figures.get(entry.getKey());
-            medians.addValue(reference == null ? null : reference[1], suite.reference, entry.getKey());
+            String[] parts = entry.getKey().split(", ");
+            String scenario = parts[0];
+            String series = parts.length > 1 ? "nnsight for the JVM, " + parts[1] : "nnsight for the JVM";
+            medians.addValue(entry.getValue().median, series, scenario);
+        }
+        for (Map.Entry<String, double[]> reference : suite.figures.entrySet()) {
+            if (medians.getColumnKeys().contains(reference.getKey())) {
+                medians.addValue(reference.getValue()[1], suite.reference, reference.getKey());
+            }
         }
         JFreeChart chart = ChartFactory.createBarChart(suite.title, null, "microseconds", medians,
                 PlotOrientation.VERTICAL, true, false, false);
@@ -156,8 +164,11 @@ public final class Report {
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         plot.getDomainAxis().setMaximumCategoryLabelLines(2);
         BarRenderer renderer = (BarRenderer) plot.getRenderer();
-        renderer.setSeriesPaint(0, new Color(0x1f77b4));
-        renderer.setSeriesPaint(1, new Color(0xaaaaaa));
+        for (int series = 0; series < medians.getRowCount(); series++) {
+            String name = (String) medians.getRowKey(series);
+            renderer.setSeriesPaint(series, name.endsWith("(Python)") ? new Color(0xaaaaaa)
+                    : name.endsWith("continuations") ? new Color(0x2ca02c) : new Color(0x1f77b4));
+        }
         renderer.setShadowVisible(false);
         renderer.setDrawBarOutline(false);
         chart.setBackgroundPaint(Color.WHITE);

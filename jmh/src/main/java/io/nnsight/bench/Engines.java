@@ -1,0 +1,17 @@
+package io.nnsight.bench;
+
+import io.nnsight.internal.engine.Engine;
+
+/** Picks the engine of a benchmark's JVM before its first trace, and checks that it got it. */
+final class Engines {
+    private Engines() {}
+
+    static void use(String engine) {
+        System.setProperty("nnsight.engine", engine);
+        String actual = Engine.current().name();
+        if (!actual.equals(engine)) {
+            throw new IllegalStateException("asked for the " + engine + " engine, got " + actual
+                    + " (continuations need JDK 21+ and --add-exports java.base/jdk.internal.vm=ALL-UNNAMED)");
+        }
+    }
+}

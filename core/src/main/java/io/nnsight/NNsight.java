@@ -1,20 +1,22 @@
 package io.nnsight;
 
 import io.nnsight.internal.ForwardMethod;
+import io.nnsight.internal.ModuleFields;
 import io.nnsight.internal.TensorBatchable;
 import io.nnsight.internal.TraceContext;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.HookPoint;
+import io.nnsight.spi.NativeHookPoints;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import org.bytedeco.pytorch.Module;
-import org.bytedeco.pytorch.StringSharedModuleDict;
 
 /**
  * A wrapped model: the root {@link Envoy} of its module tree, and the entry point for traces.
@@ -80,9 +82,10 @@ public class NNsight extends Envoy {
         Map<Module, Integer> indices = new IdentityHashMap<>();
         List<HookPoint> hookPoints = new ArrayList<>();
         List<String> traceablePaths = new ArrayList<>();
+        Map<Long, Module> known = new HashMap<>();
         index(model, "", indices, hookPoints, traceablePaths);
-        buildTree(this, children(model), indices, hookPoints, traceablePaths);
-        buildTree(this, attachments, indices, hookPoints, traceablePaths);
+        buildTree(this, children(model, known), indices, hookPoints, traceablePaths, known);
+        buildTree(this, attachments, indices, hookPoints, traceablePaths, known);
         collectPaths(paths);
         this.target = new TraceTarget(this, forward, Objects.requireNonNull(batchable, "batchable"), hookPoints,
                 traceablePaths.toArray(new String[0]));
@@ -90,37 +93,42 @@ public class NNsight extends Envoy {
 
     private static int index(Module module, String path, Map<Module, Integer> indices, List<HookPoint> hookPoints,
             List<String> traceablePaths) {
-        if (!(module instanceof Traceable)) {
+        HookPoint hookPoint;
+        if (module instanceof Traceable) {
+            hookPoint = ((Traceable) module).hookPoint();
+        } else if (NativeHookPoints.callSitesEnabled()) {
+            hookPoint = NativeHookPoints.of(module);
+        } else {
             return -1;
         }
         return indices.computeIfAbsent(module, m -> {
-            hookPoints.add(((Traceable) m).hookPoint());
+            hookPoints.add(hookPoint);
             traceablePaths.add(path);
             return hookPoints.size() - 1;
         });
     }
 
     private void buildTree(Envoy envoy, Map<String, ? extends Module> children, Map<Module, Integer> indices,
-            List<HookPoint> hookPoints, List<String> traceablePaths) {
+            List<HookPoint> hookPoints, List<String> traceablePaths, Map<Long, Module> known) {
         for (Map.Entry<String, ? extends Module> child : children.entrySet()) {
             String path = join(envoy.path(), child.getKey());
             Module childModule = child.getValue();
             Envoy childEnvoy = new Envoy(this, path, childModule, index(childModule, path, indices, hookPoints, traceablePaths));
             envoy.addChild(child.getKey(), childEnvoy);
-            buildTree(childEnvoy, children(childModule), indices, hookPoints, traceablePaths);
+            buildTree(childEnvoy, children(childModule, known), indices, hookPoints, traceablePaths, known);
         }
     }
 
-    private static Map<String, Module> children(Module module) {
+    /**
+     * A module's children: a traceable module lists its own; for a native module (a {@code ModuleListImpl}),
+     * libtorch's are matched to the Java objects the modules above it hold in their fields ({@code known}).
+     */
+    private static Map<String, Module> children(Module module, Map<Long, Module> known) {
+        known.putAll(ModuleFields.byAddress(module));
         if (module instanceof Traceable) {
             return ((Traceable) module).namedChildren();
         }
-        Map<String, Module> children = new java.util.LinkedHashMap<>();
-        StringSharedModuleDict dict = module.named_children();
-        for (long i = 0; i < dict.size(); i++) {
-            children.put(dict.get(i).key().getString(), dict.get(i).value());
-        }
-        return children;
+        return ModuleFields.namedChildren(module, known);
     }
 
     TraceTarget target() {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.internal.engine.ContinuationEngine;
 import io.nnsight.internal.engine.Engine;
+import io.nnsight.spi.NativeHookPoints;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -22,6 +23,11 @@ import org.junit.jupiter.api.Test;
 class EngineTest extends TinyModelFixture {
     @Test
     void engine_isTheOneAskedFor() {
+        boolean agent = NativeHookPoints.callSitesEnabled();
+        if (agent && Runtime.version().feature() >= 21) {
+            assertTrue(ContinuationEngine.available(), "the agent did not open continuations: "
+                    + ContinuationEngine.unavailableReason());
+        }
         String wanted = System.getProperty("nnsight.engine", "auto");
         String expected = wanted.equals("threads") || !ContinuationEngine.available() ? "threads" : "continuations";
 

@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
  * Installs the nnsight agent's transforms, each applied once, when a class is loaded:
  *
  * <ol>
+ *   <li>The class file of an application class (not the JDK's, not a library jar's) is recorded, unchanged,
+ *       in {@link io.nnsight.spi.CapturedClasses}, to ship intervention code by value.
  *   <li>A plain subclass of {@code org.bytedeco.pytorch.Module} (the application's, not Bytedeco's) becomes
  *       {@link Traceable}: its {@code forward} methods run through a {@link HookPoint}, and its children are
  *       found by matching libtorch's names to the Java objects in its fields.
@@ -50,6 +52,7 @@ public final class Instrumenter {
 
     /** Installs the transforms for the classes loaded from now on. */
     public static void install(Instrumentation instrumentation) {
+        instrumentation.addTransformer(new ClassCapture());
         NativeHookPoints.enableCallSites();
         agentBuilder()
                 .with(AgentBuilder.InitializationStrategy.NoOp.INSTANCE)
@@ -59,7 +62,7 @@ public final class Instrumenter {
                 .ignore(nameStartsWith("java.").or(nameStartsWith("javax.")).or(nameStartsWith("jdk."))
                         .or(nameStartsWith("sun.")).or(nameStartsWith("com.sun.")).or(nameStartsWith("org.bytedeco."))
                         .or(nameStartsWith("net.bytebuddy.")).or(nameStartsWith("io.nnsight.shaded."))
-                        .or(nameStartsWith("io.nnsight.instrument.")).or(nameStartsWith("io.nnsight.agent.")))
+                        .or(nameStartsWith("io.nnsight.instrument.")).or(named("io.nnsight.agent.NnsightAgent")))
                 .type(topmostPlainModule())
                 .transform(Instrumenter::makeTraceable)
                 .type(plainModule())

@@ -2,9 +2,7 @@ package io.nnsight;
 
 import io.nnsight.internal.Describe;
 import io.nnsight.internal.ForwardMethod;
-import io.nnsight.internal.Mediator;
 import io.nnsight.internal.Paths;
-import io.nnsight.internal.TraceRun;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -42,18 +40,58 @@ import org.bytedeco.pytorch.Tensor;
  * OutOfOrderException} otherwise), and each read is of the invoke's current iteration (the first call of
  * the module, unless {@link Tracer#iter} or {@link Tracer#next} moved it).
  */
-public class Envoy implements Iterable<Envoy> {
+public class Envoy extends Accessor implements Iterable<Envoy> {
     private final NNsight root;
     private final String path;
     private final Module module;
-    private final int index;
     private final Map<String, Envoy> children = new LinkedHashMap<>();
+    private Source source;
 
     Envoy(NNsight root, String path, Module module, int index) {
+        super(index);
         this.root = root == null ? (NNsight) this : root;
         this.path = path;
         this.module = module;
-        this.index = index;
+    }
+
+    @Override
+    NNsight root() {
+        return root;
+    }
+
+    @Override
+    String describe() {
+        return path.isEmpty() ? "model" : path;
+    }
+
+    @Override
+    String untraceable() {
+        return describe() + " is a " + module.getClass().getSimpleName() + ", a module whose calls nnsight cannot see: "
+                + "build the model from io.nnsight.nn modules (or subclasses of HookedModule), or run with the nnsight agent";
+    }
+
+    void source(Source source) {
+        this.source = source;
+    }
+
+    /**
+     * The operations inside this module's code: each call its {@code forward} makes ({@code softmax}, {@code
+     * view}, a child's {@code forward}...), readable and replaceable like a module's output.
+     *
+     * <pre>{@code
+     * Tensor weights = model.trace(x, tr -> model.get("layers.0.self_attn").source().op("softmax_0").output());
+     * }</pre>
+     *
+     * @throws IllegalStateException when the nnsight agent did not map this module's code (it maps the code
+     *     of module classes loaded after it started)
+     */
+    public Source source() {
+        if (source == null) {
+            throw new IllegalStateException(describe() + ".source(): the operations of " + module.getClass().getName()
+                    + " are not mapped; run with the nnsight agent (-javaagent:nnsight-agent.jar), which maps the code of "
+                    + "module classes as they load");
+        }
+        return source;
     }
 
     void addChild(String name, Envoy child) {
@@ -137,100 +175,6 @@ public class Envoy implements Iterable<Envoy> {
         for (Envoy child : children.values()) {
             child.collectPaths(into);
         }
-    }
-
-    // ---- reading and changing values, inside a trace ----
-
-    /**
-     * The output of this module in the current invoke: suspends the body until the module has run.
-     *
-     * @throws ClassCastException when the module's output is not a tensor; use {@link #output(Class)}
-     * @throws OutOfOrderException when the model already ran past this module in this invoke
-     */
-    public Tensor output() {
-        Object value = requester("output()").readOutput(traceableIndex("output()"));
-        if (value instanceof Tensor) {
-            return (Tensor) value;
-        }
-        throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value)
-                + ", not a Tensor; read it with output(" + (value == null ? "Object" : value.getClass().getSimpleName())
-                + ".class)");
-    }
-
-    /** The output of this module as a {@code type}, for modules whose output is not a single tensor. */
-    public <T> T output(Class<T> type) {
-        String what = "output(" + type.getSimpleName() + ".class)";
-        Object value = requester(what).readOutput(traceableIndex(what));
-        if (value != null && !type.isInstance(value)) {
-            throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value) + ", not a "
-                    + type.getSimpleName());
-        }
-        return type.cast(value);
-    }
-
-    /** Replaces this module's output (this invoke's rows of it): the rest of the model sees {@code value}. */
-    public void setOutput(Object value) {
-        requester("setOutput(...)").replaceOutput(traceableIndex("setOutput(...)"), value);
-    }
-
-    /**
-     * The first argument of this module's call in the current invoke (the first named argument if there
-     * is no positional one): suspends the body until the module is called.
-     */
-    public Tensor input() {
-        Object value = inputs().first();
-        if (value instanceof Tensor) {
-            return (Tensor) value;
-        }
-        throw new ClassCastException("the first argument of " + describe() + " is " + Describe.value(value)
-                + ", not a Tensor; read it from inputs()");
-    }
-
-    /** All arguments of this module's call in the current invoke: suspends the body until the module is called. */
-    public Inputs inputs() {
-        return requester("inputs()").readInputs(traceableIndex("inputs()"));
-    }
-
-    /** Replaces the first argument of this module's call: the module runs on {@code value}. */
-    public void setInput(Object value) {
-        setInputs(inputs().withFirst(value));
-    }
-
-    /** Replaces all arguments of this module's call. */
-    public void setInputs(Inputs inputs) {
-        Objects.requireNonNull(inputs, "inputs");
-        requester("setInputs(...)").replaceInputs(traceableIndex("setInputs(...)"), inputs);
-    }
-
-    /**
-     * Skips this module's next call: it does not run, and {@code value} is its output. A skip replaces the
-     * computation for the whole batch, so every invoke with an input must skip the same call (each with
-     * its rows), or one invoke without input must skip it with a value for the whole batch.
-     */
-    public void skip(Object value) {
-        requester("skip(...)").skip(traceableIndex("skip(...)"), value);
-    }
-
-    private Mediator requester(String what) {
-        TraceRun run = root.target().run();
-        if (run == null) {
-            throw new IllegalStateException(describe() + "." + what + " can only be used inside a trace body, e.g. "
-                    + "model.trace(input, tr -> model.get(\"" + path + "\").output())");
-        }
-        return run.requester(describe() + "." + what);
-    }
-
-    private int traceableIndex(String what) {
-        if (index < 0) {
-            throw new TraceException(describe() + "." + what + ": " + describe() + " is a "
-                    + module.getClass().getSimpleName() + ", a module whose calls nnsight cannot see: build the model "
-                    + "from io.nnsight.nn modules (or subclasses of HookedModule), or run with the nnsight agent");
-        }
-        return index;
-    }
-
-    private String describe() {
-        return path.isEmpty() ? "model" : path;
     }
 
     // ---- calling the module directly ----

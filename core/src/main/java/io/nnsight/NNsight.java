@@ -8,6 +8,7 @@ import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.NativeHookPoints;
+import io.nnsight.spi.SourceMap;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -87,8 +88,9 @@ public class NNsight extends Envoy {
         buildTree(this, children(model, known), indices, hookPoints, traceablePaths, known);
         buildTree(this, attachments, indices, hookPoints, traceablePaths, known);
         collectPaths(paths);
+        Map<String, Integer>[] operationBases = mapOperations(indices, traceablePaths);
         this.target = new TraceTarget(this, forward, Objects.requireNonNull(batchable, "batchable"), hookPoints,
-                traceablePaths.toArray(new String[0]));
+                traceablePaths.toArray(new String[0]), operationBases);
     }
 
     private static int index(Module module, String path, Map<Module, Integer> indices, List<HookPoint> hookPoints,
@@ -116,6 +118,52 @@ public class NNsight extends Envoy {
             Envoy childEnvoy = new Envoy(this, path, childModule, index(childModule, path, indices, hookPoints, traceablePaths));
             envoy.addChild(child.getKey(), childEnvoy);
             buildTree(childEnvoy, children(childModule, known), indices, hookPoints, traceablePaths, known);
+        }
+    }
+
+    /**
+     * Numbers the operations inside the code of each traceable module after the modules (their paths are
+     * {@code <module>.source.<operation>}), and gives the module's envoys their {@link Source}.
+     */
+    @SuppressWarnings("unchecked")
+    private Map<String, Integer>[] mapOperations(Map<Module, Integer> indices, List<String> traceablePaths) {
+        int modules = traceablePaths.size();
+        Map<String, Integer>[] bases = new Map[modules];
+        Map<Integer, Source> sources = new HashMap<>();
+        for (Map.Entry<Module, Integer> entry : indices.entrySet()) {
+            int index = entry.getValue();
+            String path = traceablePaths.get(index);
+            for (Class<?> type = entry.getKey().getClass(); type != null && type != Module.class; type = type.getSuperclass()) {
+                List<SourceMap.Site> sites = SourceMap.of(type);
+                if (sites.isEmpty()) {
+                    continue;
+                }
+                int first = traceablePaths.size();
+                if (bases[index] == null) {
+                    bases[index] = new HashMap<>();
+                }
+                bases[index].put(type.getName(), first);
+                for (SourceMap.Site site : sites) {
+                    traceablePaths.add(join(path, "source." + site.name()));
+                }
+                Source source = sources.get(index);
+                if (source == null) {
+                    sources.put(index, new Source(this, path, type.getName(), sites, first));
+                } else {
+                    source.add(this, type.getName(), sites, first);
+                }
+            }
+        }
+        attachSources(this, sources);
+        return bases;
+    }
+
+    private static void attachSources(Envoy envoy, Map<Integer, Source> sources) {
+        if (envoy.index >= 0 && sources.containsKey(envoy.index)) {
+            envoy.source(sources.get(envoy.index));
+        }
+        for (Envoy child : envoy.children()) {
+            attachSources(child, sources);
         }
     }
 

@@ -46,6 +46,23 @@ final class Models {
         }
     }
 
+    /** One call site in a loop: {@code layer} three times, then {@code head}. */
+    static final class Looped extends HookedModule implements TensorModule {
+        final Linear layer = register("layer", new Linear(4, 4));
+        final Linear head = register("head", new Linear(4, 2));
+
+        @Override
+        public Tensor forward(Tensor input) {
+            return hooked(input, x -> {
+                Tensor hidden = x;
+                for (int i = 0; i < 3; i++) {
+                    hidden = torch.relu(layer.forward(hidden));
+                }
+                return head.forward(hidden);
+            });
+        }
+    }
+
     /** Whether two tensors hold the same numbers (to float rounding). */
     static boolean same(Tensor a, Tensor b) {
         return java.util.Arrays.equals(Describe.dims(a), Describe.dims(b)) && torch.allclose(a, b, 1e-5, 1e-6, false);

@@ -7,6 +7,7 @@ import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -85,7 +86,7 @@ public final class ForwardMethod {
             return type.getName() + " has no public forward method to call; give it one, or call the module yourself";
         }
         String signatures = candidates.stream()
-                .map(c -> "forward(" + java.util.Arrays.stream(c.method.getParameterTypes())
+                .map(c -> "forward(" + Arrays.stream(c.method.getParameterTypes())
                         .map(Class::getSimpleName).collect(Collectors.joining(", ")) + ")")
                 .collect(Collectors.joining(", "));
         return "no forward method of " + type.getSimpleName() + " takes " + inputs + "; it has " + signatures;
@@ -101,7 +102,7 @@ public final class ForwardMethod {
         }
         // Most specific first: subclasses' declarations before the ones they override, fewer Object params first.
         methods.sort(Comparator.comparingInt((Method m) -> depth(m.getDeclaringClass())).reversed()
-                .thenComparingLong(m -> java.util.Arrays.stream(m.getParameterTypes()).filter(t -> t == Object.class).count()));
+                .thenComparingLong(m -> Arrays.stream(m.getParameterTypes()).filter(t -> t == Object.class).count()));
         List<Candidate> candidates = new ArrayList<>(methods.size());
         for (Method method : methods) {
             try {

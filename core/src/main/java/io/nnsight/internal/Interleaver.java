@@ -5,8 +5,10 @@ import io.nnsight.NotReachedException;
 import io.nnsight.OutOfOrderException;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import org.bytedeco.pytorch.Tensor;
 import org.slf4j.Logger;
@@ -43,7 +45,12 @@ public final class Interleaver {
         }
     }
 
+    private static final ThreadLocal<Interleaver> ACTIVE = new ThreadLocal<>();
+    private static final java.util.concurrent.atomic.AtomicInteger ACTIVE_COUNT = new java.util.concurrent.atomic.AtomicInteger();
+
     private final String[] paths;
+    private final int moduleCount;
+    private final Map<String, Integer>[] operationBases;
     private final Mediator[] mediators;
     private final int batchSize;
     private final boolean gradEnabled;
@@ -52,6 +59,10 @@ public final class Interleaver {
     private final int[] inputCalls;
     private final int[] outputCalls;
     private final int[] waiting;
+
+    private int[] running = new int[16];
+    private int depth;
+    private Interleaver outerActive;
 
     private boolean bodyRunning;
     private Mediator current;
@@ -65,13 +76,18 @@ public final class Interleaver {
     /**
      * An interleaver for one trace.
      *
-     * @param paths the path of each traceable module, by index
+     * @param paths the path of each traceable module, then of each operation in their code, by index
+     * @param moduleCount how many of the paths are modules'
+     * @param operationBases for each module, the index of the first operation of each class of its code
      * @param mediators the invokes, in order
      * @param batchSize the rows of the batched input
      * @param gradEnabled the autograd mode the bodies run with (the caller's)
      */
-    public Interleaver(String[] paths, List<Mediator> mediators, int batchSize, boolean gradEnabled) {
+    public Interleaver(String[] paths, int moduleCount, Map<String, Integer>[] operationBases,
+            List<Mediator> mediators, int batchSize, boolean gradEnabled) {
         this.paths = paths;
+        this.moduleCount = moduleCount;
+        this.operationBases = operationBases;
         this.mediators = mediators.toArray(new Mediator[0]);
         this.batchSize = batchSize;
         this.gradEnabled = gradEnabled;
@@ -86,6 +102,46 @@ public final class Interleaver {
     }
 
     // ---- the trace's lifecycle ----
+
+    /** Makes this the interleaver of the calling thread (the model's), for operation call sites. */
+    public void activate() {
+        outerActive = ACTIVE.get();
+        ACTIVE.set(this);
+        ACTIVE_COUNT.incrementAndGet();
+    }
+
+    /** Undoes {@link #activate()}. */
+    public void deactivate() {
+        ACTIVE_COUNT.decrementAndGet();
+        if (outerActive == null) {
+            ACTIVE.remove();
+        } else {
+            ACTIVE.set(outerActive);
+        }
+    }
+
+    /** Whether any trace runs a model now, on any thread: a test operation call sites make first. */
+    public static boolean anyActive() {
+        return ACTIVE_COUNT.get() > 0;
+    }
+
+    /** The interleaver of the trace whose model runs on the calling thread, or {@code null}. */
+    public static Interleaver active() {
+        return ACTIVE.get();
+    }
+
+    /**
+     * The index of operation {@code site} of class {@code className} in the module running now, or -1 when
+     * the running module's code has no such operation (or no module runs, or a body runs).
+     */
+    public int operation(String className, int site) {
+        if (depth == 0 || !isObserving()) {
+            return -1;
+        }
+        Map<String, Integer> bases = operationBases[running[depth - 1]];
+        Integer base = bases == null ? null : bases.get(className);
+        return base == null ? -1 : base + site;
+    }
 
     /**
      * Runs every body until it first waits for the model.
@@ -205,6 +261,21 @@ public final class Interleaver {
      * @throws Halt when the run must end early
      */
     public Object call(int module, Inputs inputs, Function<Inputs, Object> proceed) {
+        if (module >= moduleCount) {
+            return callOnce(module, inputs, proceed);
+        }
+        if (depth == running.length) {
+            running = Arrays.copyOf(running, depth * 2);
+        }
+        running[depth++] = module;
+        try {
+            return callOnce(module, inputs, proceed);
+        } finally {
+            depth--;
+        }
+    }
+
+    private Object callOnce(int module, Inputs inputs, Function<Inputs, Object> proceed) {
         int iteration = inputCalls[module];
         Object skipped = null;
         boolean skip = false;

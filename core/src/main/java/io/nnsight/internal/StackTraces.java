@@ -1,6 +1,8 @@
 package io.nnsight.internal;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 
@@ -12,10 +14,12 @@ import java.util.Set;
  */
 public final class StackTraces {
     private static final String[] HIDDEN_PACKAGES = {
-        "io.nnsight.internal.", "java.lang.invoke.", "jdk.internal.reflect.", "jdk.internal.vm.", "java.util.concurrent.ForkJoin"
+        "io.nnsight.internal.", "io.nnsight.instrument.", "java.lang.invoke.", "jdk.internal.reflect.", "jdk.internal.vm.",
+        "java.util.concurrent.ForkJoin"
     };
     private static final Set<String> HIDDEN_CLASSES = Set.of(
-            "io.nnsight.NNsight", "io.nnsight.Envoy", "io.nnsight.Tracer", "io.nnsight.Barrier", "io.nnsight.Invoke",
+            "io.nnsight.NNsight", "io.nnsight.Envoy", "io.nnsight.Accessor", "io.nnsight.Operation", "io.nnsight.Source",
+            "io.nnsight.Tracer", "io.nnsight.Barrier", "io.nnsight.Invoke",
             "io.nnsight.spi.HookPoint", "io.nnsight.nn.HookedModule", "java.lang.reflect.Method", "java.lang.Thread",
             "java.lang.VirtualThread");
     private static final String ENGINE_PACKAGE = "io.nnsight.internal.engine.";
@@ -29,7 +33,7 @@ public final class StackTraces {
      *     rethrown
      */
     public static void clean(Throwable error, StackTraceElement[] callerFrames) {
-        clean(error, callerFrames, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+        clean(error, callerFrames, Collections.newSetFromMap(new IdentityHashMap<>()));
     }
 
     private static void clean(Throwable error, StackTraceElement[] callerFrames, Set<Throwable> seen) {

@@ -4,6 +4,7 @@ import io.nnsight.Inputs;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -92,7 +93,7 @@ public final class TensorBatching {
         for (int i = 0; i < current.size(); i++) {
             positional.add(splice(current.get(i), replacement.get(i), group, total, what + " argument " + i));
         }
-        Map<String, Object> named = new java.util.LinkedHashMap<>();
+        Map<String, Object> named = new LinkedHashMap<>();
         for (String name : current.named().keySet()) {
             named.put(name, splice(current.get(name), replacement.get(name), group, total, what + " argument '" + name + "'"));
         }

@@ -150,12 +150,14 @@ public final class TraceRun {
             batched = withOptions(batched, options.inputs());
         }
 
-        Interleaver running = new Interleaver(target.paths(), mediators, batchSize, GradMode.is_enabled());
+        Interleaver running = new Interleaver(target.paths(), target.moduleCount(), target.operationBases(), mediators,
+                batchSize, GradMode.is_enabled());
         for (Mediator mediator : mediators) {
             String threadName = "nnsight-" + mediator.name().replace(' ', '-');
             mediator.start(running, engine.create(threadName, () -> runBody(mediator)));
         }
         interleaver = running;
+        running.activate();
         try {
             try {
                 running.start();
@@ -169,6 +171,7 @@ public final class TraceRun {
                 running.end();
             }
         } finally {
+            running.deactivate();
             running.cancel();
             interleaver = null;
             for (Invocation invocation : invocations) {

@@ -7,6 +7,7 @@ import io.nnsight.spi.ModuleHook;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
@@ -25,6 +26,8 @@ public final class TraceTarget {
     private final Function<Inputs, Object> forward;
     private final Batchable batchable;
     private final String[] paths;
+    private final int moduleCount;
+    private final Map<String, Integer>[] operationBases;
     private final ReentrantLock lock = new ReentrantLock();
     private volatile TraceRun run;
 
@@ -34,13 +37,16 @@ public final class TraceTarget {
      * @param owner the wrapper; the hooks are removed when it is garbage collected
      * @param forward runs the model on batched inputs; must not reference {@code owner}
      * @param hookPoints the hook point of each traceable module, by index
-     * @param paths the path of each traceable module, by index
+     * @param paths the path of each traceable module, then of each operation in their code, by index
+     * @param operationBases for each module, the index of the first operation of each class of its code
      */
     public TraceTarget(Object owner, Function<Inputs, Object> forward, Batchable batchable, List<HookPoint> hookPoints,
-            String[] paths) {
+            String[] paths, Map<String, Integer>[] operationBases) {
         this.forward = forward;
         this.batchable = batchable;
         this.paths = paths;
+        this.moduleCount = hookPoints.size();
+        this.operationBases = operationBases;
         List<HookPoint.Registration> registrations = new ArrayList<>(hookPoints.size());
         for (int index = 0; index < hookPoints.size(); index++) {
             registrations.add(hookPoints.get(index).add(new TraceHook(this, index)));
@@ -59,6 +65,14 @@ public final class TraceTarget {
 
     String[] paths() {
         return paths;
+    }
+
+    int moduleCount() {
+        return moduleCount;
+    }
+
+    Map<String, Integer>[] operationBases() {
+        return operationBases;
     }
 
     /** The trace running now, or {@code null}. */

@@ -1,5 +1,7 @@
 package io.nnsight.instrument;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import net.bytebuddy.asm.AsmVisitorWrapper;
 import net.bytebuddy.description.field.FieldDescription;
 import net.bytebuddy.description.field.FieldList;
@@ -14,11 +16,19 @@ import net.bytebuddy.jar.asm.Type;
 import net.bytebuddy.pool.TypePool;
 
 /**
- * Rewrites every call {@code module.forward(...)} to a native Bytedeco module (a class of {@code
- * org.bytedeco.pytorch} whose name ends with {@code Impl}) into an {@code invokedynamic} linked by {@link
- * NativeCallSites}, which routes it through the module's hook point. The stack is the same before and after,
- * so frames need no recomputation. A method reference to such a call ({@code fc::forward}) is pointed at a
- * synthetic static method of the class that makes the call the same way.
+ * Rewrites the calls of a module class into {@code invokedynamic} call sites:
+ *
+ * <ul>
+ *   <li>each operation of its {@link SourcePlan} (the calls of {@code forward} and what it reaches) into a
+ *       site of {@link SourceCallSites}, which a trace can read and change ({@code .source});
+ *   <li>every other call {@code module.forward(...)} to a native Bytedeco module (a class of {@code
+ *       org.bytedeco.pytorch} whose name ends with {@code Impl}) into a site of {@link NativeCallSites},
+ *       which routes it through the module's hook point (an operation that calls a native module does both).
+ * </ul>
+ *
+ * The stack is the same before and after each call, so frames need no recomputation. A method reference to
+ * a native module's forward ({@code fc::forward}) is pointed at a synthetic static method of the class that
+ * makes the call the same way.
  */
 final class CallSiteRewriter {
     private static final String PACKAGE = "org/bytedeco/pytorch/";
@@ -26,6 +36,10 @@ final class CallSiteRewriter {
             Type.getInternalName(NativeCallSites.class), "bootstrap",
             "(Ljava/lang/invoke/MethodHandles$Lookup;Ljava/lang/String;Ljava/lang/invoke/MethodType;"
                     + "Ljava/lang/invoke/MethodHandle;)Ljava/lang/invoke/CallSite;", false);
+    private static final Handle OPERATION = new Handle(Opcodes.H_INVOKESTATIC,
+            Type.getInternalName(SourceCallSites.class), "bootstrap",
+            "(Ljava/lang/invoke/MethodHandles$Lookup;Ljava/lang/String;Ljava/lang/invoke/MethodType;"
+                    + "Ljava/lang/invoke/MethodHandle;Ljava/lang/String;II)Ljava/lang/invoke/CallSite;", false);
 
     private CallSiteRewriter() {}
 
@@ -33,13 +47,13 @@ final class CallSiteRewriter {
      * The visitor wrapper for ByteBuddy: applies to every method of the class as written to the class file,
      * including the private copies of methods whose code the agent moved (a rebased {@code forward}).
      */
-    static AsmVisitorWrapper wrapper() {
+    static AsmVisitorWrapper wrapper(SourcePlan plan) {
         return new AsmVisitorWrapper.AbstractBase() {
             @Override
             public ClassVisitor wrap(TypeDescription type, ClassVisitor delegate, Implementation.Context context,
                     TypePool pool, FieldList<FieldDescription.InDefinedShape> fields, MethodList<?> methods, int writerFlags,
                     int readerFlags) {
-                return new Rewriter(delegate, type.getInternalName());
+                return new Rewriter(delegate, type.getInternalName(), plan);
             }
         };
     }
@@ -49,19 +63,27 @@ final class CallSiteRewriter {
         private static final String METAFACTORY = "java/lang/invoke/LambdaMetafactory";
 
         private final String className;
-        private final java.util.Map<String, Handle> bridges = new java.util.LinkedHashMap<>();
+        private final SourcePlan plan;
+        private final Map<String, Handle> bridges = new LinkedHashMap<>();
 
-        Rewriter(ClassVisitor delegate, String className) {
+        Rewriter(ClassVisitor delegate, String className, SourcePlan plan) {
             super(Opcodes.ASM9, delegate);
             this.className = className;
+            this.plan = plan;
         }
 
         @Override
         public MethodVisitor visitMethod(int access, String name, String descriptor, String signature, String[] exceptions) {
+            int[] sites = plan == null ? null : plan.sites(name, descriptor);
             return new MethodVisitor(Opcodes.ASM9, super.visitMethod(access, name, descriptor, signature, exceptions)) {
+                private int eligible;
+
                 @Override
                 public void visitMethodInsn(int opcode, String owner, String method, String type, boolean isInterface) {
-                    if (opcode == Opcodes.INVOKEVIRTUAL && isNativeModuleForward(owner, method)) {
+                    boolean nativeForward = opcode == Opcodes.INVOKEVIRTUAL && isNativeModuleForward(owner, method);
+                    if (sites != null && SourcePlan.eligible(opcode, owner, method) && eligible < sites.length) {
+                        operation(this, opcode, owner, method, type, isInterface, sites[eligible++], nativeForward);
+                    } else if (nativeForward) {
                         callSite(this, owner, type);
                     } else {
                         super.visitMethodInsn(opcode, owner, method, type, isInterface);
@@ -82,6 +104,18 @@ final class CallSiteRewriter {
             };
         }
 
+        /** Emits the call site of operation {@code site}: a call {@code owner.name(type)} made with {@code opcode}. */
+        private void operation(MethodVisitor method, int opcode, String owner, String name, String type, boolean isInterface,
+                int site, boolean nativeForward) {
+            boolean instance = opcode != Opcodes.INVOKESTATIC;
+            int tag = opcode == Opcodes.INVOKESTATIC ? Opcodes.H_INVOKESTATIC
+                    : opcode == Opcodes.INVOKEINTERFACE ? Opcodes.H_INVOKEINTERFACE : Opcodes.H_INVOKEVIRTUAL;
+            Handle original = new Handle(tag, owner, name, type, isInterface);
+            String siteType = instance ? "(" + Type.getObjectType(owner).getDescriptor() + type.substring(1) : type;
+            int flags = (instance ? 1 : 0) | (nativeForward ? 2 : 0);
+            method.visitInvokeDynamicInsn(name, siteType, OPERATION, original, className.replace('/', '.'), site, flags);
+        }
+
         private Handle bridge(Handle target) {
             String key = target.getOwner() + target.getDesc();
             return bridges.computeIfAbsent(key, k -> new Handle(Opcodes.H_INVOKESTATIC, className,
@@ -90,7 +124,7 @@ final class CallSiteRewriter {
 
         @Override
         public void visitEnd() {
-            for (java.util.Map.Entry<String, Handle> entry : bridges.entrySet()) {
+            for (Map.Entry<String, Handle> entry : bridges.entrySet()) {
                 Handle bridge = entry.getValue();
                 String owner = entry.getKey().substring(0, entry.getKey().indexOf('('));
                 String descriptor = bridge.getDesc();

@@ -36,9 +36,10 @@ import org.slf4j.LoggerFactory;
  *   <li>A plain subclass of {@code org.bytedeco.pytorch.Module} (the application's, not Bytedeco's) becomes
  *       {@link Traceable}: its {@code forward} methods run through a {@link HookPoint}, and its children are
  *       found by matching libtorch's names to the Java objects in its fields.
- *   <li>In every application module class (plain or {@code HookedModule}), calls to a native module's {@code
- *       forward} ({@code LinearImpl.forward}) run through that module's {@linkplain NativeHookPoints hook
- *       point}.
+ *   <li>In every application module class (plain or {@code HookedModule}, nnsight's own included), the calls
+ *       its {@code forward} makes become operations that traces can address ({@code envoy.source()}), and
+ *       calls to a native module's {@code forward} ({@code LinearImpl.forward}) run through that module's
+ *       {@linkplain NativeHookPoints hook point}.
  * </ol>
  *
  * The transforms are applied in this order to a class that matches several. A class they cannot handle is
@@ -53,6 +54,7 @@ public final class Instrumenter {
     /** Installs the transforms for the classes loaded from now on. */
     public static void install(Instrumentation instrumentation) {
         instrumentation.addTransformer(new ClassCapture());
+        instrumentation.addTransformer(new SourceScanner());
         NativeHookPoints.enableCallSites();
         agentBuilder()
                 .with(AgentBuilder.InitializationStrategy.NoOp.INSTANCE)
@@ -68,7 +70,8 @@ public final class Instrumenter {
                 .type(plainModule())
                 .transform(Instrumenter::interceptForward)
                 .type(applicationModule())
-                .transform((builder, type, loader, module, domain) -> builder.visit(CallSiteRewriter.wrapper()))
+                .transform((builder, type, loader, module, domain) ->
+                        builder.visit(CallSiteRewriter.wrapper(SourcePlan.of(loader, type.getName()))))
                 .installOn(instrumentation);
     }
 

@@ -36,10 +36,14 @@ public final class NativeCallSites {
      * @param original the call the site replaced
      */
     public static CallSite bootstrap(MethodHandles.Lookup caller, String name, MethodType type, MethodHandle original) {
+        return new ConstantCallSite(target(original, type));
+    }
+
+    /** The call {@code original}, of type {@code type}, through the receiver's hook point. */
+    static MethodHandle target(MethodHandle original, MethodType type) {
         int count = type.parameterCount();
-        MethodHandle spread = original.asSpreader(Object[].class, count).asType(MethodType.methodType(Object.class, Object[].class));
-        MethodHandle target = DISPATCH.bindTo(spread).asCollector(Object[].class, count).asType(type);
-        return new ConstantCallSite(target);
+        MethodHandle spread = original.asFixedArity().asSpreader(Object[].class, count).asType(MethodType.methodType(Object.class, Object[].class));
+        return DISPATCH.bindTo(spread).asCollector(Object[].class, count).asType(type);
     }
 
     private static Object dispatch(MethodHandle original, Object[] receiverAndArguments) throws Throwable {

@@ -1,0 +1,119 @@
+package io.nnsight;
+
+import io.nnsight.internal.Describe;
+import io.nnsight.internal.Mediator;
+import io.nnsight.internal.TraceRun;
+import java.util.Objects;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Reading and changing the values of one call site of a running model, inside a trace: what {@link Envoy}
+ * (a module) and {@link Operation} (a call inside a module's code) share.
+ *
+ * <p>{@link #output()}, {@link #input()} and {@link #inputs()} suspend the intervention body until the
+ * model reaches the call, then return the live values: an in-place edit of a returned tensor changes what
+ * the model computes next. {@link #setOutput}, {@link #setInput} and {@link #setInputs} replace the values
+ * instead, and {@link #skip} replaces the whole computation. Each invoke sees only its own batch rows.
+ */
+abstract class Accessor {
+    final int index;
+
+    Accessor(int index) {
+        this.index = index;
+    }
+
+    /** The wrapper this call site belongs to. */
+    abstract NNsight root();
+
+    /** How messages name this call site. */
+    abstract String describe();
+
+    /** Why this call site cannot be traced, for the message when it is asked for. */
+    abstract String untraceable();
+
+    /**
+     * The output of this call in the current invoke: suspends the body until it has run.
+     *
+     * @throws ClassCastException when the module's output is not a tensor; use {@link #output(Class)}
+     * @throws OutOfOrderException when the model already ran past this module in this invoke
+     */
+    public Tensor output() {
+        Object value = requester("output()").readOutput(traceableIndex("output()"));
+        if (value instanceof Tensor) {
+            return (Tensor) value;
+        }
+        throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value)
+                + ", not a Tensor; read it with output(" + (value == null ? "Object" : value.getClass().getSimpleName())
+                + ".class)");
+    }
+
+    /** The output as a {@code type}, for calls whose output is not a single tensor. */
+    public <T> T output(Class<T> type) {
+        String what = "output(" + type.getSimpleName() + ".class)";
+        Object value = requester(what).readOutput(traceableIndex(what));
+        if (value != null && !type.isInstance(value)) {
+            throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value) + ", not a "
+                    + type.getSimpleName());
+        }
+        return type.cast(value);
+    }
+
+    /** Replaces the output (this invoke's rows of it): the rest of the model sees {@code value}. */
+    public void setOutput(Object value) {
+        requester("setOutput(...)").replaceOutput(traceableIndex("setOutput(...)"), value);
+    }
+
+    /**
+     * The first argument of the call in the current invoke (the first named argument if there is no
+     * positional one): suspends the body until the call happens.
+     */
+    public Tensor input() {
+        Object value = inputs().first();
+        if (value instanceof Tensor) {
+            return (Tensor) value;
+        }
+        throw new ClassCastException("the first argument of " + describe() + " is " + Describe.value(value)
+                + ", not a Tensor; read it from inputs()");
+    }
+
+    /** All arguments of the call in the current invoke: suspends the body until the call happens. */
+    public Inputs inputs() {
+        return requester("inputs()").readInputs(traceableIndex("inputs()"));
+    }
+
+    /** Replaces the first argument of the call: it runs on {@code value}. */
+    public void setInput(Object value) {
+        setInputs(inputs().withFirst(value));
+    }
+
+    /** Replaces all arguments of the call. */
+    public void setInputs(Inputs inputs) {
+        Objects.requireNonNull(inputs, "inputs");
+        requester("setInputs(...)").replaceInputs(traceableIndex("setInputs(...)"), inputs);
+    }
+
+    /**
+     * Skips the next call: it does not run, and {@code value} is its output. A skip replaces the computation
+     * for the whole batch, so every invoke with an input must skip the same call (each with its rows), or one
+     * invoke without input must skip it with a value for the whole batch.
+     */
+    public void skip(Object value) {
+        requester("skip(...)").skip(traceableIndex("skip(...)"), value);
+    }
+
+    private Mediator requester(String what) {
+        TraceRun run = root().target().run();
+        if (run == null) {
+            throw new IllegalStateException(describe() + "." + what + " can only be used inside a trace body, e.g. "
+                    + "model.trace(input, tr -> ...)");
+        }
+        return run.requester(describe() + "." + what);
+    }
+
+    private int traceableIndex(String what) {
+        if (index < 0) {
+            throw new TraceException(describe() + "." + what + ": " + untraceable());
+        }
+        return index;
+    }
+}

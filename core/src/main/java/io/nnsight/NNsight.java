@@ -228,7 +228,7 @@ public class NNsight extends Envoy {
         Objects.requireNonNull(body, "body");
         TraceRun run = new TraceRun(target);
         Tracer tracer = new Tracer(run);
-        return (R) run.execute(input, () -> body.run(tracer), forward);
+        return (R) run.execute(input, body.getClass(), () -> body.run(tracer), forward);
     }
 
     /**

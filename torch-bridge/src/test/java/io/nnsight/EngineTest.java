@@ -12,6 +12,7 @@ import io.nnsight.internal.engine.Engine;
 import io.nnsight.spi.NativeHookPoints;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
@@ -97,6 +98,47 @@ class EngineTest extends TinyModelFixture {
             assertTrue(error.getCause().getMessage().contains("static initializer"), error.getCause().getMessage());
         } else {
             assertTrue(Models.same(net.forward(input), wrapped.trace(input, tr -> Holder.read())));
+        }
+    }
+
+    @Test
+    void bodyThatCouldNotSuspend_runsOnAThreadFromItsNextTrace() {
+        shared = model;
+        List<Object> outcomes = new ArrayList<>();
+        for (Supplier<Tensor> reader : List.<Supplier<Tensor>>of(FirstHolder::read, SecondHolder::read)) {
+            try {
+                outcomes.add(model.trace(input, tr -> reader.get()));
+            } catch (ExceptionInInitializerError error) {
+                outcomes.add(error.getCause());
+            }
+        }
+
+        if (Engine.current() instanceof ContinuationEngine) {
+            TraceException first = assertInstanceOf(TraceException.class, outcomes.get(0));
+            assertTrue(first.getMessage().contains("From the next trace on, this body"), first.getMessage());
+        } else {
+            assertTrue(Models.same(net.forward(input), (Tensor) outcomes.get(0)));
+        }
+        assertTrue(Models.same(net.forward(input), (Tensor) outcomes.get(1)));
+    }
+
+    /** The model the holders' initializers read. */
+    private static NNsight shared;
+
+    /** Each initializer reads layer2's output of {@link #shared}; a class is initialized once, so each serves one trace. */
+    static final class FirstHolder {
+        static final Tensor VALUE = shared.get("layer2").output();
+
+        static Tensor read() {
+            return VALUE;
+        }
+    }
+
+    static final class SecondHolder {
+        static final Tensor VALUE = shared.get("layer2").output();
+
+        static Tensor read() {
+            return VALUE;
         }
     }
 

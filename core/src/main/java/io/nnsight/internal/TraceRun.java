@@ -23,13 +23,15 @@ public final class TraceRun {
     public static final class Invocation {
         private final String name;
         private final Batchable.Prepared prepared;
+        private final Class<?> bodyType;
         private final Supplier<?> body;
         private Mediator mediator;
         private boolean complete;
 
-        private Invocation(String name, Batchable.Prepared prepared, Supplier<?> body) {
+        private Invocation(String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body) {
             this.name = name;
             this.prepared = prepared;
+            this.bodyType = bodyType;
             this.body = body;
         }
 
@@ -80,11 +82,12 @@ public final class TraceRun {
      *
      * @param input the trace's input: with batch rows, the body becomes the trace's one invoke; without
      *     (options, or {@code null}), the body runs first, on this thread, and sets up invokes
+     * @param bodyType the class of the user's body, by which the engine remembers what it needs
      * @param body the trace body
      * @param forward runs the model on the batched inputs (once, or several times, as a generation does)
      * @return the trace's result: the body's return value
      */
-    public Object execute(Object input, Supplier<?> body, Function<Inputs, Object> forward) {
+    public Object execute(Object input, Class<?> bodyType, Supplier<?> body, Function<Inputs, Object> forward) {
         target.begin(this);
         TraceContext.enter(this);
         memory.enterThread();
@@ -93,7 +96,7 @@ public final class TraceRun {
             if (input != null) {
                 Batchable.Prepared prepared = target.batchable().prepare(input);
                 if (prepared.batchSize() > 0) {
-                    implicit = new Invocation("the trace body", prepared, body);
+                    implicit = new Invocation("the trace body", prepared, bodyType, body);
                     invocations.add(implicit);
                 } else {
                     options = prepared;
@@ -152,9 +155,10 @@ public final class TraceRun {
 
         Interleaver running = new Interleaver(target.paths(), target.moduleCount(), target.operationBases(), mediators,
                 batchSize, GradMode.is_enabled());
-        for (Mediator mediator : mediators) {
+        for (Invocation invocation : invocations) {
+            Mediator mediator = invocation.mediator;
             String threadName = "nnsight-" + mediator.name().replace(' ', '-');
-            mediator.start(running, engine.create(threadName, () -> runBody(mediator)));
+            mediator.start(running, engine.create(threadName, invocation.bodyType, () -> runBody(mediator)));
         }
         interleaver = running;
         running.activate();
@@ -243,7 +247,7 @@ public final class TraceRun {
                         + " has none (options belong to trace(options, body))");
             }
         }
-        Invocation invocation = new Invocation("invoke " + invocations.size(), prepared, body);
+        Invocation invocation = new Invocation("invoke " + invocations.size(), prepared, body.getClass(), body);
         invocations.add(invocation);
         return invocation;
     }

@@ -4,7 +4,12 @@ import io.nnsight.TraceException;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.Collections;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs each body as a JDK continuation ({@code jdk.internal.vm.Continuation}, JDK 21+) on the thread that
@@ -17,10 +22,15 @@ import java.util.function.Supplier;
  * java.base/jdk.internal.vm=ALL-UNNAMED}. {@link #available()} says whether it is.
  *
  * <p>The JDK cannot suspend a continuation inside a static initializer, a native frame, or (before JDK 24)
- * a {@code synchronized} block; a request made there fails with a {@link TraceException} saying so.
+ * a {@code synchronized} block. A request made there cannot be served (the model's frames lie under the
+ * body's on the same thread), so it fails with a {@link TraceException} saying so, and the engine
+ * remembers the body's class: from the next trace on, bodies of that class run on the {@link ThreadEngine},
+ * where any frame can wait.
  */
 public final class ContinuationEngine implements Engine {
+    private static final Logger LOG = LoggerFactory.getLogger(ContinuationEngine.class);
     private static final Api API = Api.find();
+    private static final Set<Class<?>> PINNED_BODIES = Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
 
     /** The one instance, or {@code null} when continuations are not available. */
     public static final ContinuationEngine INSTANCE = API == null ? null : new ContinuationEngine();
@@ -43,8 +53,12 @@ public final class ContinuationEngine implements Engine {
     }
 
     @Override
-    public Coroutine create(String name, Supplier<Object> body) {
-        return new ContinuationCoroutine(body);
+    public Coroutine create(String name, Class<?> bodyType, Supplier<Object> body) {
+        if (PINNED_BODIES.contains(bodyType)) {
+            LOG.debug("{} ({}) could not suspend as a continuation before; it runs on a thread", name, bodyType.getName());
+            return ThreadEngine.INSTANCE.create(name, bodyType, body);
+        }
+        return new ContinuationCoroutine(bodyType, body);
     }
 
     /** The method handles of {@code Continuation} and {@code ContinuationScope}, found at run time. */
@@ -101,12 +115,14 @@ public final class ContinuationEngine implements Engine {
     private static final class ContinuationCoroutine implements Coroutine {
         private static final Object NULL = new Object();
 
+        private final Class<?> bodyType;
         private final Object continuation;
         private Object toBody;
         private Object toCaller;
         private boolean done;
 
-        ContinuationCoroutine(Supplier<Object> body) {
+        ContinuationCoroutine(Class<?> bodyType, Supplier<Object> body) {
+            this.bodyType = bodyType;
             Runnable task = () -> {
                 Object result;
                 try {
@@ -153,10 +169,12 @@ public final class ContinuationEngine implements Engine {
                     yielded = (boolean) API.yield.invokeExact(API.scope);
                 } catch (IllegalStateException pinned) {
                     toCaller = null;
+                    PINNED_BODIES.add(bodyType);
                     throw new TraceException("this request cannot suspend the intervention (" + pinned.getMessage()
                             + "): it runs inside a static initializer, a native frame or (before JDK 24) a synchronized "
-                            + "block, where the JDK cannot suspend a continuation. Move the request out of there, or run "
-                            + "with -Dnnsight.engine=threads");
+                            + "block, where the JDK cannot suspend a continuation. From the next trace on, this body ("
+                            + bodyType.getName() + ") runs on a thread, where it can; or move the request out of there, "
+                            + "or run every body on threads with -Dnnsight.engine=threads");
                 }
                 if (!yielded) {
                     throw new IllegalStateException("the JDK continuation did not suspend");

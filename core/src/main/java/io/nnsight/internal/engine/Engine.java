@@ -19,10 +19,12 @@ public interface Engine {
      * Creates a coroutine that runs {@code body} when first resumed.
      *
      * @param name names the coroutine (and its thread, if it has one) in stack dumps
+     * @param bodyType the class of the user's code that {@code body} runs, by which an engine remembers what
+     *     such bodies need (the continuation engine: a body that could not suspend runs on a thread next time)
      * @param body the code to run; its return value (or the {@code Throwable} it throws) is what the last
      *     {@code resume} returns
      */
-    Coroutine create(String name, Supplier<Object> body);
+    Coroutine create(String name, Class<?> bodyType, Supplier<Object> body);
 
     /**
      * The engine traces use: {@link ContinuationEngine continuations} when they are available (JDK 21+ with

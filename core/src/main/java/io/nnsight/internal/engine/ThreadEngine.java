@@ -32,7 +32,7 @@ public final class ThreadEngine implements Engine {
     }
 
     @Override
-    public Coroutine create(String name, Supplier<Object> body) {
+    public Coroutine create(String name, Class<?> bodyType, Supplier<Object> body) {
         return new ThreadCoroutine(name, body);
     }
 

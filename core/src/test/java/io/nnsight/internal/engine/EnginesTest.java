@@ -26,7 +26,7 @@ class EnginesTest {
     void resumeAndSuspend_pingPong_inStrictOrder(Engine engine) {
         List<String> log = new ArrayList<>();
         Coroutine[] self = new Coroutine[1];
-        Coroutine coroutine = engine.create("test-body", () -> {
+        Coroutine coroutine = engine.create("test-body", EnginesTest.class, () -> {
             log.add("body starts");
             Object reply = self[0].suspend("first");
             log.add("body got " + reply);
@@ -51,7 +51,7 @@ class EnginesTest {
     @ParameterizedTest
     @MethodSource("engines")
     void bodyThatThrows_endsWithTheThrowable(Engine engine) {
-        Coroutine coroutine = engine.create("failing-body", () -> {
+        Coroutine coroutine = engine.create("failing-body", EnginesTest.class, () -> {
             throw new IllegalStateException("boom");
         });
 
@@ -65,7 +65,7 @@ class EnginesTest {
     @MethodSource("engines")
     void isCurrent_onlyInsideTheBody(Engine engine) {
         Coroutine[] self = new Coroutine[1];
-        self[0] = engine.create("current-body", () -> self[0].isCurrent());
+        self[0] = engine.create("current-body", EnginesTest.class, () -> self[0].isCurrent());
 
         assertFalse(self[0].isCurrent());
         assertEquals(Boolean.TRUE, self[0].resume(null));
@@ -75,7 +75,7 @@ class EnginesTest {
     @ParameterizedTest
     @MethodSource("engines")
     void suspend_outsideTheBody_fails(Engine engine) {
-        Coroutine coroutine = engine.create("idle-body", () -> null);
+        Coroutine coroutine = engine.create("idle-body", EnginesTest.class, () -> null);
 
         assertThrows(IllegalStateException.class, () -> coroutine.suspend("x"));
         coroutine.resume(null);
@@ -86,7 +86,7 @@ class EnginesTest {
     void interruptedCaller_stillWaitsForTheBody_andKeepsItsInterrupt() {
         Engine engine = ThreadEngine.INSTANCE;
         Coroutine[] self = new Coroutine[1];
-        self[0] = engine.create("slow-body", () -> {
+        self[0] = engine.create("slow-body", EnginesTest.class, () -> {
             try {
                 Thread.sleep(50);
             } catch (InterruptedException e) {
@@ -107,7 +107,7 @@ class EnginesTest {
     @ParameterizedTest
     @MethodSource("engines")
     void neverStartedCoroutine_closesWithoutAThread(Engine engine) {
-        Coroutine coroutine = engine.create("never", () -> null);
+        Coroutine coroutine = engine.create("never", EnginesTest.class, () -> null);
 
         coroutine.close();
 
@@ -122,7 +122,7 @@ class EnginesTest {
         }
         Coroutine[] self = new Coroutine[1];
         Thread caller = Thread.currentThread();
-        self[0] = ContinuationEngine.INSTANCE.create("same-thread", () -> {
+        self[0] = ContinuationEngine.INSTANCE.create("same-thread", EnginesTest.class, () -> {
             Thread before = Thread.currentThread();
             self[0].suspend("pause");
             return before == caller && Thread.currentThread() == caller;

@@ -10,9 +10,11 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
@@ -87,9 +89,11 @@ public final class Report {
         System.out.println("| scenario | min | median | p90 | median over bare | samples | "
                 + (suite == null ? "reference" : suite.reference) + " min / median / p90 |");
         System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        Set<String> referenced = new HashSet<>();
         for (Map.Entry<String, Row> entry : rows.entrySet()) {
             Row row = entry.getValue();
-            double[] reference = suite == null ? null : suite.figures.get(entry.getKey());
+            String scenario = withoutEngine(entry.getKey());
+            double[] reference = suite == null || !referenced.add(scenario) ? null : suite.figures.get(scenario);
             System.out.printf(Locale.ROOT, "| %s | %.0f | %.0f | %.0f | %s | %d | %s |%n", entry.getKey(), row.min, row.median,
                     row.p90, bare == null || row == bare ? "" : String.format(Locale.ROOT, "%+.0f", row.median - bare.median),
                     row.samples, reference == null ? "" : String.format(Locale.ROOT, "%.0f / %.0f / %s", reference[0],
@@ -141,15 +145,25 @@ public final class Report {
         }
     }
 
+    /** A row's scenario without its engine: {@code "1 save"} for {@code "1 save, threads"}. */
+    private static String withoutEngine(String row) {
+        for (String engine : new String[] {", threads", ", continuations"}) {
+            if (row.endsWith(engine)) {
+                return row.substring(0, row.length() - engine.length());
+            }
+        }
+        return row;
+    }
+
     private static void chart(Map<String, Row> rows, Suite suite, File png) throws IOException {
         DefaultCategoryDataset medians = new DefaultCategoryDataset();
         for (Map.Entry<String, Row> entry : rows.entrySet()) {
             if (entry.getKey().contains("generation")) {
                 continue; // another scale; in the table only
             }
-            String[] parts = entry.getKey().split(", ");
-            String scenario = parts[0];
-            String series = parts.length > 1 ? "nnsight for the JVM, " + parts[1] : "nnsight for the JVM";
+            String scenario = withoutEngine(entry.getKey());
+            String series = scenario.equals(entry.getKey()) ? "nnsight for the JVM"
+                    : "nnsight for the JVM, " + entry.getKey().substring(scenario.length() + 2);
             medians.addValue(entry.getValue().median, series, scenario);
         }
         for (Map.Entry<String, double[]> reference : suite.figures.entrySet()) {
@@ -167,7 +181,8 @@ public final class Report {
         for (int series = 0; series < medians.getRowCount(); series++) {
             String name = (String) medians.getRowKey(series);
             renderer.setSeriesPaint(series, name.endsWith("(Python)") ? new Color(0xaaaaaa)
-                    : name.endsWith("continuations") ? new Color(0x2ca02c) : new Color(0x1f77b4));
+                    : name.endsWith("continuations") ? new Color(0x2ca02c)
+                    : name.endsWith("threads") ? new Color(0x1f77b4) : new Color(0x3d3d5c));
         }
         renderer.setShadowVisible(false);
         renderer.setDrawBarOutline(false);

@@ -54,8 +54,9 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         this.module = module;
     }
 
+    /** The wrapped model this envoy belongs to: the root of its tree. */
     @Override
-    NNsight root() {
+    public NNsight root() {
         return root;
     }
 

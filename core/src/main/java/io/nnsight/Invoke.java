@@ -15,9 +15,21 @@ import io.nnsight.internal.TraceRun;
  */
 public final class Invoke<R> {
     private final TraceRun.Invocation invocation;
+    private final R value;
 
     Invoke(TraceRun.Invocation invocation) {
         this.invocation = invocation;
+        this.value = null;
+    }
+
+    private Invoke(R value) {
+        this.invocation = null;
+        this.value = value;
+    }
+
+    /** The handle of an invoke that ran elsewhere (on a model server) and returned {@code value}. */
+    public static <R> Invoke<R> completed(R value) {
+        return new Invoke<>(value);
     }
 
     /**
@@ -27,6 +39,6 @@ public final class Invoke<R> {
      */
     @SuppressWarnings("unchecked")
     public R get() {
-        return (R) invocation.result();
+        return invocation == null ? value : (R) invocation.result();
     }
 }

@@ -4,6 +4,7 @@ import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.ModuleFields;
 import io.nnsight.internal.TensorBatchable;
 import io.nnsight.internal.TraceContext;
+import io.nnsight.internal.TraceMemory;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.HookPoint;
@@ -229,6 +230,84 @@ public class NNsight extends Envoy {
         TraceRun run = new TraceRun(target);
         Tracer tracer = new Tracer(run);
         return (R) run.execute(input, body.getClass(), () -> body.run(tracer), forward);
+    }
+
+    /**
+     * Runs a trace on {@code backend} (a model server, with {@code io.nnsight.remote.Remote}) instead of in
+     * this JVM: the same body, the same result.
+     */
+    public <R> R trace(Object input, Backend backend, TraceBody<R> body) {
+        Objects.requireNonNull(input, "input: for a trace whose invokes give the inputs, call trace(backend, body)");
+        return Objects.requireNonNull(backend, "backend").run(Job.trace(this, input, Objects.requireNonNull(body, "body")));
+    }
+
+    /** Runs a trace whose inputs come from invokes on {@code backend}; see {@link #trace(TraceBody)}. */
+    public <R> R trace(Backend backend, TraceBody<R> body) {
+        return Objects.requireNonNull(backend, "backend").run(Job.trace(this, null, Objects.requireNonNull(body, "body")));
+    }
+
+    /**
+     * Runs several traces as one unit, and returns the body's result. Each trace inside runs as usual (its
+     * result is available to the next one as an ordinary variable); what the session adds is ownership of
+     * their native memory, which lasts until the session ends, except for the session's result, and, with
+     * a {@link Backend}, one request for all of them: the values never leave the server between traces.
+     *
+     * <pre>{@code
+     * Tensor patched = model.session(() -> {
+     *     Tensor clean = model.trace(a, tr -> model.get("layers.3").output());
+     *     return model.trace(b, tr -> {
+     *         model.get("layers.3").setOutput(clean);
+     *         return model.get("head").output();
+     *     });
+     * });
+     * }</pre>
+     */
+    public <R> R session(SessionBody<R> body) {
+        Objects.requireNonNull(body, "body");
+        TraceMemory memory = new TraceMemory();
+        memory.enterThread();
+        try {
+            R result = body.run();
+            memory.keep(result);
+            return result;
+        } finally {
+            memory.close();
+        }
+    }
+
+    /** Runs a session on {@code backend}: all its traces in one request. */
+    public <R> R session(Backend backend, SessionBody<R> body) {
+        return Objects.requireNonNull(backend, "backend").run(Job.session(this, Objects.requireNonNull(body, "body")));
+    }
+
+    /**
+     * Runs {@code job} in this JVM, on this model: what a {@link Backend} that runs here, and a model server,
+     * call.
+     *
+     * @throws IllegalArgumentException when this model cannot run the job's kind (a generation needs a
+     *     language model)
+     */
+    @SuppressWarnings("unchecked")
+    public <R> R execute(Job<R> job) {
+        switch (job.kind()) {
+            case TRACE:
+                return job.input() == null
+                        ? trace((TraceBody<R>) job.body())
+                        : trace(job.input(), (TraceBody<R>) job.body());
+            case SESSION:
+                return session((SessionBody<R>) job.body());
+            default:
+                throw new IllegalArgumentException(key() + " cannot run a " + job.kind() + " job; a generation needs a "
+                        + "language model");
+        }
+    }
+
+    /**
+     * The name a model server knows this model by: for a {@code LanguageModel}, its hub id or folder name;
+     * for a wrapped module, the simple name of its class ({@code "Mlp"}).
+     */
+    public String key() {
+        return module().getClass().getSimpleName();
     }
 
     /**

@@ -36,6 +36,11 @@ public final class Operation extends Accessor {
         return "the operations of " + className + " cannot be traced";
     }
 
+    /** The module whose code makes this call. */
+    public Envoy envoy() {
+        return module.isEmpty() ? root : root.get(module);
+    }
+
     /** The name, like {@code softmax_0}. */
     public String name() {
         return site.name();

@@ -20,10 +20,12 @@ import java.util.Map;
  * }</pre>
  */
 public final class Source {
+    private final NNsight root;
     private final String module;
     private final Map<String, Operation> operations = new LinkedHashMap<>();
 
     Source(NNsight root, String module, String className, List<SourceMap.Site> sites, int firstIndex) {
+        this.root = root;
         this.module = module;
         int index = firstIndex;
         for (SourceMap.Site site : sites) {
@@ -37,6 +39,11 @@ public final class Source {
         for (SourceMap.Site site : sites) {
             operations.putIfAbsent(site.name(), new Operation(root, module, className, site, index++));
         }
+    }
+
+    /** The module whose code this is. */
+    public Envoy envoy() {
+        return module.isEmpty() ? root : root.get(module);
     }
 
     /** The operations, in the order of the code. */

@@ -1,7 +1,9 @@
 package io.nnsight.lm;
 
+import io.nnsight.Backend;
 import io.nnsight.Envoy;
 import io.nnsight.Inputs;
+import io.nnsight.Job;
 import io.nnsight.NNsight;
 import io.nnsight.TraceBody;
 import io.nnsight.hub.DownloadListener;
@@ -69,9 +71,10 @@ public final class LanguageModel extends NNsight {
     private final long[] eos;
     private final Path folder;
     private final String architecture;
+    private final String key;
 
     private LanguageModel(CausalLM model, Tokenizer tokenizer, PromptBatching batching, Generator generator, long[] eos,
-            Path folder, String architecture) {
+            Path folder, String architecture, String key) {
         super((Module) model, batching, model::forward, Map.of("generator", generator));
         this.model = model;
         this.tokenizer = tokenizer;
@@ -80,6 +83,7 @@ public final class LanguageModel extends NNsight {
         this.eos = eos;
         this.folder = folder;
         this.architecture = architecture;
+        this.key = key;
     }
 
     /** Options of {@link #load(String, Options)}; immutable, each method returns a changed copy. */
@@ -161,7 +165,9 @@ public final class LanguageModel extends NNsight {
                     + "not belong to this model");
         }
         PromptBatching batching = new PromptBatching(tokenizer, causal.contextLength());
-        return new LanguageModel(causal, tokenizer, batching, new Generator(), eos, folder, architecture);
+        String key = Files.isDirectory(Path.of(model)) ? folder.toAbsolutePath().normalize().getFileName().toString()
+                : options.revision.equals(HubClient.DEFAULT_REVISION) ? model : model + "@" + options.revision;
+        return new LanguageModel(causal, tokenizer, batching, new Generator(), eos, folder, architecture, key);
     }
 
     private static Path locate(String model, Options options) {
@@ -214,6 +220,15 @@ public final class LanguageModel extends NNsight {
         return folder;
     }
 
+    /**
+     * The name a model server knows this model by: the hub repository id it was loaded by ({@code
+     * openai-community/gpt2}, with {@code @revision} unless {@code main}), or the name of its folder.
+     */
+    @Override
+    public String key() {
+        return key;
+    }
+
     /** The number of decoder layers. */
     public int layerCount() {
         return model.layers();
@@ -241,6 +256,29 @@ public final class LanguageModel extends NNsight {
      */
     public <R> R generate(Generation generation, TraceBody<R> body) {
         return trace(null, body, loop(generation));
+    }
+
+    /** Generates from {@code input} on {@code backend} (a model server) instead of in this JVM. */
+    public <R> R generate(Object input, Generation generation, Backend backend, TraceBody<R> body) {
+        Objects.requireNonNull(input, "input: to generate from several invokes, call generate(generation, backend, body)");
+        return Objects.requireNonNull(backend, "backend").run(Job.generate(this, input, generation, body));
+    }
+
+    /** Generates from the inputs of the body's invokes on {@code backend}. */
+    public <R> R generate(Generation generation, Backend backend, TraceBody<R> body) {
+        return Objects.requireNonNull(backend, "backend").run(Job.generate(this, null, generation, body));
+    }
+
+    /** Runs {@code job} here; a generation as well as a trace or a session. */
+    @Override
+    @SuppressWarnings("unchecked")
+    public <R> R execute(Job<R> job) {
+        if (job.kind() != Job.Kind.GENERATE) {
+            return super.execute(job);
+        }
+        Generation generation = (Generation) job.options();
+        TraceBody<R> body = (TraceBody<R>) job.body();
+        return job.input() == null ? generate(generation, body) : generate(job.input(), generation, body);
     }
 
     /** Generates from {@code input}: the ids and texts. */

@@ -1,0 +1,155 @@
+package io.nnsight.remote.internal.wire;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.Registration;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.serializers.ClosureSerializer;
+import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
+import com.esotericsoftware.kryo.util.DefaultClassResolver;
+import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
+import com.esotericsoftware.kryo.util.MapReferenceResolver;
+import io.nnsight.Envoy;
+import io.nnsight.Invoke;
+import io.nnsight.NNsight;
+import io.nnsight.Operation;
+import io.nnsight.Source;
+import io.nnsight.lm.Tokenizer;
+import java.io.ByteArrayOutputStream;
+import org.bytedeco.pytorch.Tensor;
+import org.objenesis.strategy.StdInstantiatorStrategy;
+
+/**
+ * The object graphs of remote jobs, written and read with Kryo: a body and the values it captures, inputs,
+ * options, static fields, results.
+ *
+ * <p>Values are written by value with Kryo's serializers (fields, collections, records, lambdas through
+ * {@link LambdaSerializer}), with these exceptions: a {@link Tensor} travels as its type, shape and bytes;
+ * a model, an envoy, an operation or a tokenizer travels as a reference that {@link Bindings} resolve on
+ * the other side, so weights never travel and a body binds to the model that runs it.
+ *
+ * <p>Classes are named, never numbered, and resolved through the class loader given: on a server, the
+ * job's class loader, which refuses every class that shipped code may not use, so a payload cannot make
+ * Kryo instantiate arbitrary classes of the server.
+ */
+public final class Graphs {
+    /** How deep a graph may nest: deeper graphs are refused rather than overflowing the stack. */
+    private static final int MAX_DEPTH = 256;
+
+    private Graphs() {}
+
+    /** Resolves the references a graph holds to the models of the side that reads it. */
+    public interface Bindings {
+        /** The job's model: the one whose tokenizer a tokenizer reference means. */
+        NNsight primary();
+
+        /**
+         * The model a reference names.
+         *
+         * @throws IllegalArgumentException when this side has no model by that key
+         */
+        NNsight model(String key);
+
+        /** Bindings to one model. */
+        static Bindings to(NNsight model) {
+            return new Bindings() {
+                @Override
+                public NNsight primary() {
+                    return model;
+                }
+
+                @Override
+                public NNsight model(String key) {
+                    if (!key.equals(model.key())) {
+                        throw new IllegalArgumentException("the values refer to the model " + key + ", but this job runs "
+                                + model.key() + "; a job can use one model");
+                    }
+                    return model;
+                }
+            };
+        }
+    }
+
+    /**
+     * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
+     * of each lambda: the code a server needs to read it.
+     */
+    public static byte[] write(Object root, ClassLoader loader, Bindings bindings, GraphClasses seen) {
+        Kryo kryo = kryo(loader, bindings, seen, null);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (Output output = new Output(bytes)) {
+            kryo.writeClassAndObject(output, root);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Writes {@code root}. */
+    public static byte[] write(Object root, ClassLoader loader, Bindings bindings) {
+        return write(root, loader, bindings, new GraphClasses());
+    }
+
+    /**
+     * Reads a graph written by {@link #write}, resolving classes through {@code loader} and making its lambdas
+     * with {@code lambdas}.
+     *
+     * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
+     */
+    public static Object read(byte[] graph, ClassLoader loader, Bindings bindings, LambdaFactory lambdas) {
+        Kryo kryo = kryo(loader, bindings, null, lambdas);
+        try (Input input = new Input(graph)) {
+            Object root = kryo.readClassAndObject(input);
+            if (input.position() != graph.length) {
+                throw new IllegalArgumentException("the graph has " + (graph.length - input.position())
+                        + " bytes after its end");
+            }
+            return root;
+        } catch (KryoException e) {
+            throw new IllegalArgumentException("cannot read the values: " + rootCause(e), e);
+        }
+    }
+
+    private static String rootCause(Throwable error) {
+        Throwable cause = error;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        return cause instanceof ClassNotFoundException ? cause.getMessage() : error.getMessage();
+    }
+
+    private static Kryo kryo(ClassLoader loader, Bindings bindings, GraphClasses seen, LambdaFactory lambdas) {
+        Kryo kryo = new Kryo(seen == null ? new DefaultClassResolver() : new RecordingClassResolver(seen),
+                new MapReferenceResolver());
+        kryo.setClassLoader(loader);
+        kryo.setRegistrationRequired(false);
+        kryo.setReferences(true);
+        kryo.setMaxDepth(MAX_DEPTH);
+        kryo.setInstantiatorStrategy(new DefaultInstantiatorStrategy(new StdInstantiatorStrategy()));
+        ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
+        kryo.addDefaultSerializer(Tensor.class, new TensorSerializer());
+        kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(bindings));
+        kryo.addDefaultSerializer(Source.class, new References.SourceSerializer());
+        kryo.addDefaultSerializer(Operation.class, new References.OperationSerializer());
+        kryo.addDefaultSerializer(Tokenizer.class, new References.TokenizerSerializer(bindings));
+        kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
+        kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(seen, lambdas));
+        return kryo;
+    }
+
+    /** Notes the class of every object written by name. */
+    private static final class RecordingClassResolver extends DefaultClassResolver {
+        private final GraphClasses seen;
+
+        RecordingClassResolver(GraphClasses seen) {
+            this.seen = seen;
+        }
+
+        @Override
+        public Registration writeClass(Output output, Class type) {
+            if (type != null && !kryo.isClosure(type)) {
+                seen.instanceOf(type);
+            }
+            return super.writeClass(output, type);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+package io.nnsight.remote.internal.wire;
+
+import java.lang.invoke.CallSite;
+import java.lang.invoke.LambdaMetafactory;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandleInfo;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.objectweb.asm.ClassReader;
+import org.objectweb.asm.ClassVisitor;
+import org.objectweb.asm.ClassWriter;
+import org.objectweb.asm.Handle;
+import org.objectweb.asm.MethodVisitor;
+import org.objectweb.asm.Opcodes;
+import org.objectweb.asm.Type;
+
+/**
+ * Makes a job's shipped lambdas on the server. A lambda's own class cannot travel (the JDK makes it at
+ * run time), and shipped classes are sliced without the {@code $deserializeLambda$} that Java
+ * serialization would call; so, after the sandbox has checked the shipped classes, the server adds to the
+ * class of each lambda's implementation a factory method of its own making:
+ *
+ * <pre>{@code
+ * private static TraceBody $nnsight$lambda$0(LanguageModel lm) {
+ *     return invokedynamic LambdaMetafactory.metafactory(...lambda$main$0...)(lm);   // as javac would
+ * }
+ * }</pre>
+ *
+ * and reads the graph's lambdas by calling it with their captured values. The factories are trusted code
+ * added after the check, and call nothing but the lambda metafactory.
+ */
+public final class LambdaFactories implements LambdaFactory {
+    private static final String PREFIX = "$nnsight$lambda$";
+    private static final Handle METAFACTORY = new Handle(Opcodes.H_INVOKESTATIC,
+            Type.getInternalName(LambdaMetafactory.class), "metafactory",
+            MethodType.methodType(CallSite.class, MethodHandles.Lookup.class, String.class, MethodType.class,
+                    MethodType.class, MethodHandle.class, MethodType.class).toMethodDescriptorString(), false);
+
+    private final List<LambdaSpec> lambdas;
+    private final Map<Object, Object[]> captured = new IdentityHashMap<>();
+
+    private LambdaFactories(List<LambdaSpec> lambdas) {
+        this.lambdas = lambdas;
+    }
+
+    /**
+     * Adds the factories of {@code lambdas} to the checked class files {@code classes} (by binary name).
+     *
+     * @return the class files with factories, and the factory that calls them
+     * @throws IllegalArgumentException when a lambda's implementation is not in a shipped class
+     */
+    public static Map.Entry<Map<String, byte[]>, LambdaFactories> add(Map<String, byte[]> classes,
+            List<LambdaSpec> lambdas) {
+        Map<String, List<Integer>> byClass = new LinkedHashMap<>();
+        for (int i = 0; i < lambdas.size(); i++) {
+            LambdaSpec spec = lambdas.get(i);
+            String owner = spec.implClass().replace('/', '.');
+            if (!classes.containsKey(owner)) {
+                throw new IllegalArgumentException("the request has a lambda implemented by " + owner
+                        + ", a class it does not ship");
+            }
+            byClass.computeIfAbsent(owner, o -> new ArrayList<>()).add(i);
+        }
+        Map<String, byte[]> result = new LinkedHashMap<>(classes);
+        byClass.forEach((owner, indices) -> result.put(owner, withFactories(classes.get(owner), lambdas, indices)));
+        return Map.entry(result, new LambdaFactories(List.copyOf(lambdas)));
+    }
+
+    @Override
+    public Object create(LambdaSpec spec, Object[] values, ClassLoader loader) throws ReflectiveOperationException {
+        int index = lambdas.indexOf(spec);
+        if (index < 0) {
+            throw new IllegalArgumentException("the graph holds a lambda the request did not list: " + spec.implName());
+        }
+        Class<?> owner = Class.forName(spec.implClass().replace('/', '.'), false, loader);
+        MethodType type = MethodType.fromMethodDescriptorString(factoryDescriptor(spec), loader);
+        Method factory = owner.getDeclaredMethod(PREFIX + index, type.parameterArray());
+        factory.setAccessible(true);
+        Object lambda = factory.invoke(null, values);
+        captured.put(lambda, values);
+        return lambda;
+    }
+
+    /** The values a lambda this factory made captured (the same objects, as the job left them), or none. */
+    public Object[] capturedBy(Object lambda) {
+        Object[] values = captured.get(lambda);
+        return values == null ? new Object[0] : values;
+    }
+
+    private static byte[] withFactories(byte[] classFile, List<LambdaSpec> lambdas, List<Integer> indices) {
+        ClassReader reader = new ClassReader(classFile);
+        boolean isInterface = (reader.getAccess() & Opcodes.ACC_INTERFACE) != 0;
+        ClassWriter writer = new ClassWriter(reader, ClassWriter.COMPUTE_MAXS);
+        reader.accept(new ClassVisitor(Opcodes.ASM9, writer) {
+            @Override
+            public void visitEnd() {
+                for (int index : indices) {
+                    factory(cv, lambdas.get(index), index, isInterface);
+                }
+                super.visitEnd();
+            }
+        }, 0);
+        return writer.toByteArray();
+    }
+
+    private static void factory(ClassVisitor owner, LambdaSpec spec, int index, boolean isInterface) {
+        String descriptor = factoryDescriptor(spec);
+        MethodVisitor code = owner.visitMethod(Opcodes.ACC_PRIVATE | Opcodes.ACC_STATIC | Opcodes.ACC_SYNTHETIC,
+                PREFIX + index, descriptor, null, null);
+        code.visitCode();
+        int slot = 0;
+        for (Type argument : Type.getArgumentTypes(descriptor)) {
+            code.visitVarInsn(argument.getOpcode(Opcodes.ILOAD), slot);
+            slot += argument.getSize();
+        }
+        Handle implementation = new Handle(spec.implKind(), spec.implClass(), spec.implName(), spec.implDescriptor(),
+                isInterface);
+        code.visitInvokeDynamicInsn(spec.interfaceMethod(), descriptor, METAFACTORY,
+                Type.getMethodType(spec.interfaceMethodType()), implementation,
+                Type.getMethodType(spec.instantiatedType()));
+        code.visitInsn(Opcodes.ARETURN);
+        code.visitMaxs(0, 0);
+        code.visitEnd();
+    }
+
+    /** {@code (captured values) -> functional interface}, as javac types the lambda's creation site. */
+    private static String factoryDescriptor(LambdaSpec spec) {
+        Type[] parameters = Type.getArgumentTypes(spec.implDescriptor());
+        List<Type> captured = new ArrayList<>();
+        int count = spec.capturedCount();
+        switch (spec.implKind()) {
+            case MethodHandleInfo.REF_invokeVirtual:
+            case MethodHandleInfo.REF_invokeInterface:
+            case MethodHandleInfo.REF_invokeSpecial:
+                if (count > 0) {
+                    captured.add(Type.getObjectType(spec.implClass()));
+                    count--;
+                }
+                break;
+            default:
+                break;
+        }
+        if (count > parameters.length) {
+            throw new IllegalArgumentException("the lambda " + spec.implName() + " captures more values than its "
+                    + "implementation takes");
+        }
+        captured.addAll(List.of(parameters).subList(0, count));
+        return Type.getMethodDescriptor(Type.getObjectType(spec.functionalInterface()), captured.toArray(new Type[0]));
+    }
+}

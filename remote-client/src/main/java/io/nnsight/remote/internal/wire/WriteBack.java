@@ -1,0 +1,84 @@
+package io.nnsight.remote.internal.wire;
+
+import java.lang.reflect.Array;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.Collection;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Copies what a remote body did to the values it captured into the caller's own objects, so that code
+ * written for a local trace works remotely too:
+ *
+ * <pre>{@code
+ * List<Tensor> seen = new ArrayList<>();
+ * lm.trace("Hello", server, tr -> { seen.add(NNsight.save(lm.get("model.norm").output())); return null; });
+ * seen.get(0);   // filled by the server's run
+ * }</pre>
+ *
+ * <p>Copied: the contents of mutable collections and maps, the elements of arrays, the values of atomics,
+ * and the fields of objects of the application's classes. Immutable values (strings, numbers, models)
+ * have nothing to copy.
+ */
+final class WriteBack {
+    private WriteBack() {}
+
+    static void copy(Object[] remote, Object[] local) {
+        if (remote == null || remote.length != local.length) {
+            return;
+        }
+        for (int i = 0; i < local.length; i++) {
+            copy(remote[i], local[i]);
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void copy(Object remote, Object local) {
+        if (remote == null || local == null || remote == local || remote.getClass() != local.getClass()) {
+            return;
+        }
+        try {
+            if (local instanceof Collection) {
+                ((Collection) local).clear();
+                ((Collection) local).addAll((Collection) remote);
+            } else if (local instanceof Map) {
+                ((Map) local).clear();
+                ((Map) local).putAll((Map) remote);
+            } else if (local.getClass().isArray()) {
+                System.arraycopy(remote, 0, local, 0, Math.min(Array.getLength(remote), Array.getLength(local)));
+            } else if (local instanceof AtomicReference) {
+                ((AtomicReference) local).set(((AtomicReference) remote).get());
+            } else if (local instanceof AtomicInteger) {
+                ((AtomicInteger) local).set(((AtomicInteger) remote).get());
+            } else if (local instanceof AtomicLong) {
+                ((AtomicLong) local).set(((AtomicLong) remote).get());
+            } else if (local instanceof AtomicBoolean) {
+                ((AtomicBoolean) local).set(((AtomicBoolean) remote).get());
+            } else if (ClassPlan.ships(local.getClass()) && !local.getClass().isRecord()) {
+                copyFields(remote, local);
+            }
+        } catch (UnsupportedOperationException e) {
+            // An immutable collection: the body cannot have changed it either.
+        }
+    }
+
+    private static void copyFields(Object remote, Object local) {
+        for (Class<?> type = local.getClass(); type != null && ClassPlan.ships(type); type = type.getSuperclass()) {
+            for (Field field : type.getDeclaredFields()) {
+                if (Modifier.isStatic(field.getModifiers())) {
+                    continue;
+                }
+                try {
+                    field.setAccessible(true);
+                    field.set(local, field.get(remote));
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    // A field this JVM does not let us set keeps its value.
+                }
+            }
+        }
+    }
+}

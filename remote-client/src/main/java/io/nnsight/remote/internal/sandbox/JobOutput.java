@@ -1,0 +1,159 @@
+package io.nnsight.remote.internal.sandbox;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+
+/**
+ * Where a job's code prints to: shipped code's {@code System.out} and {@code System.err} are rewritten to
+ * {@link #out()} and {@link #err()} (see {@link Rewriter}), which return the current job's streams.
+ *
+ * <pre>{@code
+ * byte[] result = JobOutput.capturing(line -> status.log(jobId, line), () -> runTheJob());
+ * }</pre>
+ *
+ * <p>The streams are held in an {@link InheritableThreadLocal}, so the threads a job's trace starts print to
+ * the same job. Both streams deliver whole lines (UTF-8, without the line break) to one consumer, one line at a
+ * time; a line longer than 64 KiB is delivered in pieces, so that a job cannot fill the server's memory with
+ * one endless line.
+ *
+ * <p>Pitfalls: what a job prints after {@link #capturing} returned (from a thread it left running) is
+ * dropped. The consumer runs on the printing thread, inside the job's {@code println}, so it should be quick
+ * and should not throw. JDK code that prints by itself ({@code Throwable.printStackTrace()} without a stream)
+ * would bypass the rewriting; the policy refuses it.
+ */
+public final class JobOutput {
+    private static final int LONGEST_LINE = 64 * 1024;
+    private static final InheritableThreadLocal<Streams> CURRENT = new InheritableThreadLocal<>();
+
+    private JobOutput() {}
+
+    /** The current job's standard output; {@link System#out} outside jobs. */
+    public static PrintStream out() {
+        Streams streams = CURRENT.get();
+        return streams == null ? System.out : streams.out();
+    }
+
+    /** The current job's standard error; {@link System#err} outside jobs. */
+    public static PrintStream err() {
+        Streams streams = CURRENT.get();
+        return streams == null ? System.err : streams.err();
+    }
+
+    /**
+     * Runs {@code work}, passing each line its code prints (to {@link #out()} or {@link #err()}, on this thread
+     * or the threads it starts) to {@code lines}, and a last unfinished line when it ends.
+     *
+     * @return what {@code work} returns
+     * @throws Exception what {@code work} throws
+     */
+    public static <T> T capturing(Consumer<String> lines, Callable<T> work) throws Exception {
+        Objects.requireNonNull(work, "work");
+        Log log = new Log(Objects.requireNonNull(lines, "lines"));
+        Streams streams = new Streams(log.stream(), log.stream());
+        Streams outer = CURRENT.get();
+        CURRENT.set(streams);
+        try {
+            return work.call();
+        } finally {
+            if (outer == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(outer);
+            }
+            streams.out().close();
+            streams.err().close();
+            log.end();
+        }
+    }
+
+    private record Streams(PrintStream out, PrintStream err) {}
+
+    /** The lines of one job's streams, passed to its consumer one at a time until the job ends. */
+    private static final class Log {
+        private Consumer<String> lines;
+
+        Log(Consumer<String> lines) {
+            this.lines = lines;
+        }
+
+        PrintStream stream() {
+            return new PrintStream(new LineSplitter(this), true, StandardCharsets.UTF_8);
+        }
+
+        synchronized void line(String line) {
+            if (lines != null) {
+                lines.accept(line);
+            }
+        }
+
+        /** Lets go of the consumer, which threads that outlive the job would otherwise keep reachable. */
+        synchronized void end() {
+            lines = null;
+        }
+    }
+
+    /** Cuts the bytes one stream receives into lines at {@code \n} (dropping a {@code \r} before it). */
+    private static final class LineSplitter extends OutputStream {
+        private final Log log;
+        private byte[] line = new byte[128];
+        private int length;
+
+        LineSplitter(Log log) {
+            this.log = log;
+        }
+
+        @Override
+        public void write(int b) {
+            if (b == '\n') {
+                emit(length > 0 && line[length - 1] == '\r' ? length - 1 : length, length);
+                return;
+            }
+            if (length == line.length) {
+                line = Arrays.copyOf(line, length * 2);
+            }
+            line[length++] = (byte) b;
+            if (length == LONGEST_LINE) {
+                int cut = lastCharacterStart();
+                emit(cut, cut);
+            }
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int count) {
+            Objects.checkFromIndexSize(offset, count, bytes.length);
+            for (int i = offset; i < offset + count; i++) {
+                write(bytes[i]);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (length > 0) {
+                emit(length, length);
+            }
+        }
+
+        /** Passes on bytes {@code [0, end)} as a line and drops {@code [0, consumed)}; the rest begins the next. */
+        private void emit(int end, int consumed) {
+            String text = new String(line, 0, end, StandardCharsets.UTF_8);
+            System.arraycopy(line, consumed, line, 0, length - consumed);
+            length -= consumed;
+            log.line(text);
+        }
+
+        /** Where the last character starts, so that a long line is cut between characters, not inside one. */
+        private int lastCharacterStart() {
+            for (int start = length - 1; start > 0; start--) {
+                if ((line[start] & 0xC0) != 0x80) {
+                    return start;
+                }
+            }
+            return length; // not UTF-8 at all: cut anywhere
+        }
+    }
+}

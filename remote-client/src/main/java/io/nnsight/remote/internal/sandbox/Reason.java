@@ -1,0 +1,47 @@
+package io.nnsight.remote.internal.sandbox;
+
+/**
+ * Why the sandbox refuses something: the text after the dash in each line of a {@link SandboxException}.
+ * The texts are written for the person who shipped the code, so they say what is at stake, not which rule
+ * matched.
+ */
+enum Reason {
+    FILES("files are off limits to shipped code"),
+    NETWORK("network access is off limits to shipped code"),
+    PROCESSES("processes and the JVM's runtime are off limits to shipped code"),
+    EXIT("it would stop the server"),
+    REFLECTION("reflection could reach past the sandbox"),
+    CLASS_LOADING("class loaders and resources could reach past the sandbox"),
+    THREADS("shipped code runs on the job's own threads, under the job's deadline"),
+    LOCKS("locks on objects the server shares could stall the server; trace bodies run one at a time and need "
+            + "none (synchronized methods are allowed)"),
+    FINALIZER("it would run on the JVM's finalizer thread, outside the job and its deadline"),
+    UNCHECKED_LOOP("it could loop where no deadline check can stop it"),
+    SUBROUTINES("class files for Java 6 and older that use them are not supported; recompile for a newer Java"),
+    JDK_INTERNALS("JDK internals could reach past the sandbox"),
+    SERVER_SETTINGS("the server's environment, properties and console are off limits"),
+    SERVER_CONSOLE("it prints to the server's console, not to the job's log; print to System.out instead"),
+    NATIVE_CODE("native code could reach past the sandbox"),
+    NATIVE_MEMORY("raw native memory could corrupt the server"),
+    GLOBAL_SETTINGS("global settings affect every job"),
+    SAVING_AND_LOADING("saving and loading would reach the server's files"),
+    TORCHSCRIPT("TorchScript compiles and runs code outside the sandbox"),
+    DEVICES("devices are managed by the server"),
+    HOSTED_MODEL("the hosted model's modules must not be changed or reached into: call forward, or read and "
+            + "write values through nnsight's envoys"),
+    MODEL_LOADING("the server loads the models; use the one the job runs on"),
+    NNSIGHT_INTERNALS("only nnsight's public API is available to shipped code"),
+    TORCH_INTERNALS("only tensors, their values and torch's functions are available to shipped code"),
+    NOT_ALLOWED("it is not on the sandbox's allow-list");
+
+    private final String text;
+
+    Reason(String text) {
+        this.text = text;
+    }
+
+    @Override
+    public String toString() {
+        return text;
+    }
+}

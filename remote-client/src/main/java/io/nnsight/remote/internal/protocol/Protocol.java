@@ -1,0 +1,87 @@
+package io.nnsight.remote.internal.protocol;
+
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The constants of the HTTP protocol between a client and a model server ({@code docs/remote.md}): the
+ * paths, the headers, the default port, this build's nnsight version and the rule that decides whether a
+ * client and a server can work together.
+ *
+ * <pre>{@code
+ * POST http://host:8642/request            nnsight-api-key, nnsight-model-key, nnsight-version, nnsight-java-version
+ * GET  http://host:8642/stream/{id}        text/event-stream of status messages
+ * GET  http://host:8642/result/{id}        the zstd result payload
+ * }</pre>
+ *
+ * <p>A client and a server are compatible when their nnsight versions share major and minor version
+ * ({@code 0.1.0} and {@code 0.1.3-SNAPSHOT} are, {@code 0.1.0} and {@code 0.2.0} are not): the wire format
+ * of requests and results may change between minor versions.
+ */
+public final class Protocol {
+    /** The port a server listens on unless told otherwise. */
+    public static final int DEFAULT_PORT = 8642;
+
+    /** The caller's API key; required on every endpoint except {@link #PING}, {@link #ENV} and {@link #STATUS}. */
+    public static final String API_KEY_HEADER = "nnsight-api-key";
+    /** Which hosted model a request runs on. */
+    public static final String MODEL_KEY_HEADER = "nnsight-model-key";
+    /** The client's nnsight version ({@link #VERSION}). */
+    public static final String VERSION_HEADER = "nnsight-version";
+    /** The client's Java feature version ({@code Runtime.version().feature()}). */
+    public static final String JAVA_VERSION_HEADER = "nnsight-java-version";
+
+    /** {@code GET}: answers {@code pong}. */
+    public static final String PING = "/ping";
+    /** {@code GET}: the server's versions and hosted models, as JSON. */
+    public static final String ENV = "/env";
+    /** {@code GET}: the state of each hosted model's queue, as JSON. */
+    public static final String STATUS = "/status";
+    /** {@code POST}: submits a job; answers its {@code RECEIVED} status message. */
+    public static final String REQUEST = "/request";
+    /** {@code GET /stream/{id}}: the job's status messages as server-sent events. */
+    public static final String STREAM = "/stream/";
+    /** {@code GET /response/{id}}: the job's latest status message. */
+    public static final String RESPONSE = "/response/";
+    /** {@code GET /result/{id}}: the job's zstd result payload, once. */
+    public static final String RESULT = "/result/";
+
+    /** How often a server sends a comment on an event stream that has nothing else to say. */
+    public static final Duration HEARTBEAT = Duration.ofSeconds(15);
+
+    /** The version of the build used when the jar's manifest does not name one (classes run from a folder). */
+    static final String BUILD_VERSION = "0.1.0-SNAPSHOT";
+
+    /** This nnsight's version: the jar manifest's {@code Implementation-Version}, else the build's version. */
+    public static final String VERSION = version();
+
+    private static final Pattern MAJOR_MINOR = Pattern.compile("(\\d{1,9})\\.(\\d{1,9})(?:[.\\-+].*)?");
+
+    private Protocol() {}
+
+    private static String version() {
+        String fromManifest = Protocol.class.getPackage().getImplementationVersion();
+        return fromManifest == null || fromManifest.isBlank() ? BUILD_VERSION : fromManifest;
+    }
+
+    /**
+     * Whether a client and a server of these nnsight versions can work together: both parse as {@code
+     * major.minor[...]} and share major and minor version.
+     */
+    public static boolean compatible(String clientVersion, String serverVersion) {
+        String client = majorMinor(clientVersion);
+        return client != null && client.equals(majorMinor(serverVersion));
+    }
+
+    /** {@code "0.1"} for {@code "0.1.0-SNAPSHOT"}; {@code null} for {@code null} or a version of another form. */
+    static String majorMinor(String version) {
+        if (version == null) {
+            return null;
+        }
+        Matcher matcher = MAJOR_MINOR.matcher(version.trim());
+        return matcher.matches()
+                ? Integer.parseInt(matcher.group(1)) + "." + Integer.parseInt(matcher.group(2))
+                : null;
+    }
+}

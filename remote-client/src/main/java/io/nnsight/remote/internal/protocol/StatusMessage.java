@@ -1,0 +1,82 @@
+package io.nnsight.remote.internal.protocol;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import java.util.Objects;
+
+/**
+ * One status of a job, as the server sends it: the answer to {@code POST /request} and {@code GET
+ * /response/{id}}, and each event of {@code GET /stream/{id}}.
+ *
+ * <pre>{@code
+ * {"id": "0c6f...", "status": "QUEUED", "position": 2, "time": 1764172800000}
+ * }</pre>
+ *
+ * @param id the job's id (a random UUID)
+ * @param status where the job is
+ * @param description for {@code LOG} the printed line, for {@code ERROR} the reason; else {@code null} or a
+ *     note for people
+ * @param position for {@code QUEUED}, how many jobs run before this one (0 = next); else {@code null}
+ * @param size for {@code COMPLETED}, the result's size in bytes, uncompressed; else {@code null}
+ * @param time when the server set this status, in milliseconds since the epoch
+ */
+public record StatusMessage(String id, JobStatus status, String description, Integer position, Long size, long time) {
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+
+    /** Checks that the message has an id and a status. */
+    public StatusMessage {
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(status, "status");
+    }
+
+    /** A message of {@code status} for job {@code id}, with a description or {@code null}, stamped now. */
+    public static StatusMessage of(String id, JobStatus status, String description) {
+        return new StatusMessage(id, status, description, null, null, System.currentTimeMillis());
+    }
+
+    /** {@code QUEUED} at {@code position}, stamped now. */
+    public static StatusMessage queued(String id, int position) {
+        return new StatusMessage(id, JobStatus.QUEUED, null, position, null, System.currentTimeMillis());
+    }
+
+    /** {@code COMPLETED} with a result of {@code size} bytes, stamped now. */
+    public static StatusMessage completed(String id, long size) {
+        return new StatusMessage(id, JobStatus.COMPLETED, null, null, size, System.currentTimeMillis());
+    }
+
+    /** Whether no status follows this one. */
+    public boolean terminal() {
+        return status.terminal();
+    }
+
+    /** The message as one line of JSON; {@code null} fields are left out. */
+    public String toJson() {
+        return GSON.toJson(this);
+    }
+
+    /**
+     * Reads a message written by {@link #toJson()}.
+     *
+     * @throws IllegalArgumentException when {@code json} is not such a message (no JSON object, no id, an
+     *     unknown status)
+     */
+    public static StatusMessage fromJson(String json) {
+        StatusMessage message;
+        try {
+            message = GSON.fromJson(json, StatusMessage.class);
+        } catch (RuntimeException e) { // Gson's JsonParseException, or the constructor's check of a missing field
+            throw new IllegalArgumentException("not a status message: " + abbreviate(json), e);
+        }
+        if (message == null) {
+            throw new IllegalArgumentException("not a status message: " + abbreviate(json));
+        }
+        return message;
+    }
+
+    private static String abbreviate(String text) {
+        if (text == null) {
+            return "null";
+        }
+        return text.length() <= 200 ? text : text.substring(0, 200) + "...";
+    }
+}

@@ -1,0 +1,401 @@
+package io.nnsight.server;
+
+import io.nnsight.NNsight;
+import io.nnsight.remote.internal.exec.JobExecutor;
+import io.nnsight.remote.internal.protocol.Protocol;
+import io.nnsight.server.internal.Env;
+import io.nnsight.server.internal.HttpApi;
+import io.nnsight.server.internal.JobStore;
+import io.nnsight.server.internal.JsonErrorHandler;
+import io.nnsight.server.internal.Limits;
+import io.nnsight.server.internal.ModelQueue;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.VirtualThreads;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An HTTP server that hosts models and runs the traces clients send to them: nnsight's NDIF, for a
+ * laptop, a lab machine or a GPU box. The protocol is {@code docs/remote.md}.
+ *
+ * <pre>{@code
+ * try (ModelServer server = ModelServer.builder()
+ *         .model("stories260K", LanguageModel.load("path/to/stories260K"))
+ *         .executor(executor)
+ *         .apiKeysFrom(Path.of("keys.txt"))
+ *         .port(8642)
+ *         .start()) {
+ *     System.out.println("serving on " + server.url());
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p><b>Jobs.</b> Each hosted model has a queue and one worker thread, which runs the model's jobs one at a
+ * time in the order they came: a model runs one trace at a time. A client follows its job's status ({@code
+ * RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
+ * COMPLETED} or {@code ERROR}) and then downloads the result, which the server keeps, compressed, until it
+ * is downloaded or its time to live ({@link Builder#resultTtl}) has passed.
+ *
+ * <p><b>Security.</b> Every endpoint but {@code /ping}, {@code /env} and {@code /status} needs one of the
+ * server's API keys, and a job's status and result are visible to the key that submitted it only. A server
+ * without keys must be allowed explicitly ({@link Builder#allowAnonymous}). Requests are refused when too
+ * large, compressed or decompressed; a job's code runs within a time limit. The server listens on {@code
+ * 127.0.0.1} unless told otherwise; it speaks plain HTTP, so put it behind a TLS proxy to expose it.
+ *
+ * <p><b>Time limits.</b> The executor stops a job's code when its time limit passes. If the code has not
+ * returned {@linkplain Builder#stopGrace a grace period} later, the job fails with {@code ERROR} ("did not
+ * stop within ..."), the jobs waiting for that model fail, and the model takes no jobs ({@code 503}, and
+ * {@code "UNAVAILABLE"} in {@code /status}) until the code returns, since it may still hold the model. The
+ * other models and the server keep serving.
+ *
+ * <p><b>Shutdown.</b> {@link #close()} takes no more jobs, fails every waiting and running job with {@code
+ * ERROR} "the server is shutting down" (which reaches the clients that follow them), and stops listening.
+ * The models stay open: they belong to the caller.
+ */
+public final class ModelServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelServer.class);
+    /** How long {@link #close()} waits for the open status streams to deliver the final error. */
+    private static final long STOP_TIMEOUT_MILLIS = 5_000;
+
+    private final Server jetty;
+    private final Map<String, ModelQueue> queues;
+    private final ScheduledThreadPoolExecutor timer;
+    private final String url;
+    private final int port;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private ModelServer(Server jetty, Map<String, ModelQueue> queues, ScheduledThreadPoolExecutor timer, String url,
+            int port) {
+        this.jetty = jetty;
+        this.queues = queues;
+        this.timer = timer;
+        this.url = url;
+        this.port = port;
+    }
+
+    /** A builder of a server: add models, an executor and API keys (or allow anonymous use), then start. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The port the server listens on (the one it was given, or the one the system chose for port 0). */
+    public int port() {
+        return port;
+    }
+
+    /** The URL clients reach the server at on this machine: {@code http://127.0.0.1:8642}. */
+    public String url() {
+        return url;
+    }
+
+    /**
+     * Stops the server: takes no more jobs, fails the waiting and running jobs with {@code ERROR} "the
+     * server is shutting down", lets the open status streams deliver that (a few seconds at most), and stops
+     * listening. A job's code that is still running is interrupted and left to finish on its daemon thread.
+     * Calling it again does nothing.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.info("Stopping the nnsight server at {}", url);
+        for (ModelQueue queue : queues.values()) {
+            queue.close("the server is shutting down");
+        }
+        try {
+            jetty.stop();
+        } catch (Exception e) {
+            LOG.warn("Stopping the HTTP server of {} failed", url, e);
+        }
+        timer.shutdownNow();
+        try {
+            for (ModelQueue queue : queues.values()) {
+                if (!queue.awaitWorker(Duration.ofSeconds(2))) {
+                    LOG.warn("A job on model '{}' is still running after the shutdown; its thread is left to end", queue.key());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ModelServer[" + url + ", models " + queues.keySet() + "]";
+    }
+
+    /**
+     * How a {@link ModelServer} is set up. Needs at least one model, an executor, and API keys or {@link
+     * #allowAnonymous()}; the rest has defaults.
+     */
+    public static final class Builder {
+        private static final Pattern MODEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/-]*");
+
+        private final Map<String, NNsight> models = new LinkedHashMap<>();
+        private final Set<String> apiKeys = new LinkedHashSet<>();
+        private JobExecutor executor;
+        private String host = "127.0.0.1";
+        private int port = Protocol.DEFAULT_PORT;
+        private boolean allowAnonymous;
+        private long maxRequestBytes = 64L << 20;
+        private long maxDecompressedRequestBytes = 256L << 20;
+        private long maxResultBytes = 256L << 20;
+        private Duration timeLimit = Duration.ofMinutes(5);
+        private Duration stopGrace = Duration.ofSeconds(10);
+        private Duration resultTtl = Duration.ofHours(1);
+        private int maxQueuedJobs = 100;
+
+        private Builder() {}
+
+        /**
+         * Hosts {@code model} as {@code key}, the name clients send in {@code nnsight-model-key} (letters,
+         * digits and {@code . _ : / -}, such as {@code stories260K} or {@code openai-community/gpt2}).
+         */
+        public Builder model(String key, NNsight model) {
+            Objects.requireNonNull(key, "key");
+            Objects.requireNonNull(model, "model");
+            if (!MODEL_KEY.matcher(key).matches()) {
+                throw new IllegalArgumentException("a model key is letters, digits and . _ : / -, starting with a letter "
+                        + "or digit: '" + key + "'");
+            }
+            if (models.putIfAbsent(key, model) != null) {
+                throw new IllegalArgumentException("a model is hosted as '" + key + "' already");
+            }
+            return this;
+        }
+
+        /** Runs the jobs: checks the shipped code, runs its trace on the model, and encodes the result. */
+        public Builder executor(JobExecutor executor) {
+            this.executor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /** The address to listen on; {@code 127.0.0.1} by default, {@code 0.0.0.0} for every interface. */
+        public Builder host(String host) {
+            this.host = Objects.requireNonNull(host, "host");
+            return this;
+        }
+
+        /** The port to listen on; {@value Protocol#DEFAULT_PORT} by default, 0 for any free port. */
+        public Builder port(int port) {
+            if (port < 0 || port > 65_535) {
+                throw new IllegalArgumentException("a port is between 0 and 65535: " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** Accepts these API keys (in addition to any given before). */
+        public Builder apiKeys(Set<String> keys) {
+            for (String key : keys) {
+                addKey(key, "apiKeys");
+            }
+            return this;
+        }
+
+        /**
+         * Accepts the API keys listed in {@code file}, one per line; blank lines and lines starting with
+         * {@code #} are skipped.
+         *
+         * @throws UncheckedIOException when the file cannot be read
+         * @throws IllegalArgumentException when it lists no key
+         */
+        public Builder apiKeysFrom(Path file) {
+            int keys = 0;
+            try {
+                for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                    String key = line.trim();
+                    if (!key.isEmpty() && !key.startsWith("#")) {
+                        addKey(key, file.toString());
+                        keys++;
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the API keys in " + file + ": " + e, e);
+            }
+            if (keys == 0) {
+                throw new IllegalArgumentException("no API keys in " + file + " (one per line, # for comments)");
+            }
+            return this;
+        }
+
+        private void addKey(String key, String source) {
+            if (key == null || key.isBlank() || !key.chars().allMatch(c -> c > 32 && c < 127)) {
+                throw new IllegalArgumentException("an API key is printable ASCII without spaces; " + source
+                        + " has one that is not");
+            }
+            apiKeys.add(key);
+        }
+
+        /**
+         * Lets the server start without API keys, serving every caller: for a machine of one's own. With
+         * keys, keys are required whatever this says.
+         */
+        public Builder allowAnonymous() {
+            this.allowAnonymous = true;
+            return this;
+        }
+
+        /** The largest request body, compressed; 64 MiB by default. */
+        public Builder maxRequestBytes(long bytes) {
+            this.maxRequestBytes = positive(bytes, "maxRequestBytes");
+            return this;
+        }
+
+        /**
+         * The largest request payload once decompressed; 256 MiB by default. A small body that would
+         * decompress to more (a decompression bomb) is refused when it arrives.
+         */
+        public Builder maxDecompressedRequestBytes(long bytes) {
+            this.maxDecompressedRequestBytes = positive(bytes, "maxDecompressedRequestBytes");
+            return this;
+        }
+
+        /** The largest result a job may return, uncompressed; 256 MiB by default. Larger: the job fails. */
+        public Builder maxResultBytes(long bytes) {
+            this.maxResultBytes = positive(bytes, "maxResultBytes");
+            return this;
+        }
+
+        /** How long a job's code may run; 5 minutes by default. */
+        public Builder timeLimit(Duration limit) {
+            this.timeLimit = positive(limit, "timeLimit");
+            return this;
+        }
+
+        /**
+         * How long the server waits past a job's time limit for its code to return before failing the job
+         * and marking its model unavailable; 10 seconds by default. Should cover a forward pass of the
+         * largest model, since the time limit is checked between the calls of the job's code.
+         */
+        public Builder stopGrace(Duration grace) {
+            this.stopGrace = positive(grace, "stopGrace");
+            return this;
+        }
+
+        /** How long a finished job's status and result are kept for the client to fetch; 1 hour by default. */
+        public Builder resultTtl(Duration ttl) {
+            this.resultTtl = positive(ttl, "resultTtl");
+            return this;
+        }
+
+        /** How many jobs may wait for each model; 100 by default. Beyond that, submissions get {@code 503}. */
+        public Builder maxQueuedJobs(int jobs) {
+            this.maxQueuedJobs = (int) positive(jobs, "maxQueuedJobs");
+            return this;
+        }
+
+        private static long positive(long value, String name) {
+            if (value <= 0) {
+                throw new IllegalArgumentException(name + " must be positive: " + value);
+            }
+            if (value > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException(name + " must be below 2 GiB: " + value);
+            }
+            return value;
+        }
+
+        private static Duration positive(Duration value, String name) {
+            if (value.isNegative() || value.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive: " + value);
+            }
+            return value;
+        }
+
+        /**
+         * Starts the server: the models' workers, then the HTTP listener.
+         *
+         * @throws IllegalStateException when no model or no executor was given, when there are no API keys
+         *     and anonymous use was not allowed, or when the address cannot be bound (the port is taken)
+         */
+        public ModelServer start() {
+            if (models.isEmpty()) {
+                throw new IllegalStateException("a server needs a model: add one with model(key, model)");
+            }
+            if (executor == null) {
+                throw new IllegalStateException("a server needs an executor for its jobs: set one with executor(...)");
+            }
+            if (apiKeys.isEmpty() && !allowAnonymous) {
+                throw new IllegalStateException("no API keys: give some with apiKeys(...) or apiKeysFrom(file), or call "
+                        + "allowAnonymous() to serve anyone who can reach " + host + ":" + port);
+            }
+            Limits limits = new Limits(maxRequestBytes, maxDecompressedRequestBytes, maxResultBytes, timeLimit,
+                    stopGrace, resultTtl, maxQueuedJobs);
+            ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
+                Thread thread = new Thread(task, "nnsight-server-timer");
+                thread.setDaemon(true);
+                return thread;
+            });
+            timer.setRemoveOnCancelPolicy(true);
+            JobStore jobs = new JobStore(resultTtl.toNanos());
+            long sweep = Math.max(50, Math.min(60_000, resultTtl.toMillis() / 2));
+            timer.scheduleWithFixedDelay(jobs::sweep, sweep, sweep, TimeUnit.MILLISECONDS);
+            Map<String, ModelQueue> queues = new LinkedHashMap<>();
+            models.forEach((key, model) -> queues.put(key, new ModelQueue(key, model, executor, limits, timer)));
+            HttpApi api = new HttpApi(queues, jobs, Set.copyOf(apiKeys), limits, Env.describe(models));
+
+            QueuedThreadPool threads = new QueuedThreadPool(256);
+            threads.setName("nnsight-http");
+            if (VirtualThreads.areSupported()) {
+                threads.setVirtualThreadsExecutor(VirtualThreads.getNamedVirtualThreadsExecutor("nnsight-http-virtual"));
+            }
+            Server jetty = new Server(threads);
+            HttpConfiguration http = new HttpConfiguration();
+            http.setSendServerVersion(false);
+            http.setSendXPoweredBy(false);
+            ServerConnector connector = new ServerConnector(jetty, new HttpConnectionFactory(http));
+            connector.setHost(host);
+            connector.setPort(port);
+            connector.setIdleTimeout(Protocol.HEARTBEAT.toMillis() * 4);
+            jetty.addConnector(connector);
+            jetty.setHandler(new GracefulHandler(api));
+            jetty.setErrorHandler(new JsonErrorHandler());
+            jetty.setStopTimeout(STOP_TIMEOUT_MILLIS);
+            queues.values().forEach(ModelQueue::start);
+            try {
+                jetty.start();
+            } catch (Exception e) {
+                queues.values().forEach(queue -> queue.close("the server did not start"));
+                timer.shutdownNow();
+                try {
+                    jetty.stop();
+                } catch (Exception stopFailure) {
+                    e.addSuppressed(stopFailure);
+                }
+                throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+            }
+            int bound = connector.getLocalPort();
+            ModelServer server = new ModelServer(jetty, queues, timer, "http://" + urlHost(host) + ":" + bound, bound);
+            LOG.info("nnsight server {} listening on {}, hosting {}", Protocol.VERSION, server.url(), queues.keySet());
+            return server;
+        }
+
+        private static String urlHost(String host) {
+            if (host.equals("0.0.0.0") || host.equals("::") || host.isEmpty()) {
+                return "127.0.0.1";
+            }
+            return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+        }
+    }
+}

@@ -1,0 +1,340 @@
+package io.nnsight.server.internal;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import io.nnsight.remote.internal.protocol.Compression;
+import io.nnsight.remote.internal.protocol.JobStatus;
+import io.nnsight.remote.internal.protocol.Protocol;
+import io.nnsight.remote.internal.protocol.StatusMessage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The endpoints of {@code docs/remote.md} as a Jetty handler. Handlers block (reading a request body,
+ * following a job's status), so Jetty runs them on its pool's threads, virtual ones where the JDK has them.
+ *
+ * <p>Every refusal is a JSON object {@code {"error": "..."}} with a status code, never a stack trace:
+ * {@code 400} malformed, {@code 401} API key, {@code 404} unknown endpoint, model or job (a job of another
+ * API key is unknown too), {@code 405} method, {@code 409} incompatible versions or no result yet, {@code
+ * 413} too large, {@code 503} the model or the server takes no jobs now.
+ */
+public final class HttpApi extends Handler.Abstract {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+    /** How much of an oversized body is read and dropped, so that the client reads the 413 before a reset. */
+    private static final long DRAIN_LIMIT = 16L << 20;
+    private static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final Map<String, ModelQueue> models;
+    private final JobStore jobs;
+    private final Set<String> apiKeys;
+    private final Limits limits;
+    private final String env;
+
+    /**
+     * The endpoints over these models and jobs.
+     *
+     * @param models the hosted models by key, in the order the server lists them
+     * @param apiKeys the accepted keys; empty: every caller is served (the server allows anonymous use)
+     * @param env the answer of {@code /env}
+     */
+    public HttpApi(Map<String, ModelQueue> models, JobStore jobs, Set<String> apiKeys, Limits limits, JsonObject env) {
+        super(InvocationType.BLOCKING);
+        this.models = models;
+        this.jobs = jobs;
+        this.apiKeys = apiKeys;
+        this.limits = limits;
+        this.env = env.toString();
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        String path = Request.getPathInContext(request);
+        try {
+            route(path, request, response, callback);
+        } catch (Refusal refusal) {
+            send(response, callback, refusal.status, "application/json", refusal.body.toString());
+        } catch (RuntimeException e) {
+            LOG.error("{} {} failed in the server", request.getMethod(), path, e);
+            if (response.isCommitted()) {
+                callback.failed(e);
+            } else {
+                send(response, callback, 500, "application/json",
+                        error("the server failed while answering: " + e.getClass().getSimpleName()).toString());
+            }
+        }
+        return true;
+    }
+
+    private void route(String path, Request request, Response response, Callback callback) throws Refusal {
+        if (path.equals(Protocol.PING)) {
+            method(request, "GET");
+            send(response, callback, 200, "text/plain; charset=utf-8", "pong");
+        } else if (path.equals(Protocol.ENV)) {
+            method(request, "GET");
+            send(response, callback, 200, "application/json", env);
+        } else if (path.equals(Protocol.STATUS)) {
+            method(request, "GET");
+            send(response, callback, 200, "application/json", status());
+        } else if (path.equals(Protocol.REQUEST)) {
+            method(request, "POST");
+            submit(request, response, callback);
+        } else if (path.startsWith(Protocol.STREAM)) {
+            method(request, "GET");
+            stream(job(request, path.substring(Protocol.STREAM.length())), response, callback);
+        } else if (path.startsWith(Protocol.RESPONSE)) {
+            method(request, "GET");
+            Job job = job(request, path.substring(Protocol.RESPONSE.length()));
+            send(response, callback, 200, "application/json", job.latest().toJson());
+        } else if (path.startsWith(Protocol.RESULT)) {
+            method(request, "GET");
+            result(job(request, path.substring(Protocol.RESULT.length())), response, callback);
+        } else {
+            throw new Refusal(404, "no endpoint " + abbreviate(path) + "; the endpoints are " + Protocol.PING + ", "
+                    + Protocol.ENV + ", " + Protocol.STATUS + ", " + Protocol.REQUEST + ", " + Protocol.STREAM + "{id}, "
+                    + Protocol.RESPONSE + "{id} and " + Protocol.RESULT + "{id}");
+        }
+    }
+
+    private static void method(Request request, String expected) throws Refusal {
+        if (!request.getMethod().equals(expected)) {
+            throw new Refusal(405, "use " + expected + " for " + Request.getPathInContext(request) + ", not "
+                    + request.getMethod());
+        }
+    }
+
+    private String status() {
+        JsonArray list = new JsonArray();
+        models.values().forEach(queue -> list.add(queue.status()));
+        JsonObject status = new JsonObject();
+        status.add("models", list);
+        return status.toString();
+    }
+
+    /** The API key of the request, which owns the jobs it submits. */
+    private String authenticate(Request request) throws Refusal {
+        String key = request.getHeaders().get(Protocol.API_KEY_HEADER);
+        if (apiKeys.isEmpty()) {
+            return key == null ? "" : key;
+        }
+        if (key == null || key.isEmpty()) {
+            throw new Refusal(401, "missing API key: send it in header " + Protocol.API_KEY_HEADER);
+        }
+        if (!apiKeys.contains(key)) {
+            throw new Refusal(401, "unknown API key");
+        }
+        return key;
+    }
+
+    private Job job(Request request, String id) throws Refusal {
+        String owner = authenticate(request);
+        Job job = isUuid(id) ? jobs.find(id, owner) : null;
+        if (job == null) {
+            // The same answer whether the job does not exist or belongs to another key.
+            throw new Refusal(404, "no job " + abbreviate(id) + " for this API key: the id is unknown, or the job ended "
+                    + "more than " + ModelQueue.describe(limits.resultTtl()) + " ago");
+        }
+        return job;
+    }
+
+    private static boolean isUuid(String id) {
+        try {
+            return UUID.fromString(id).toString().equals(id);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private void submit(Request request, Response response, Callback callback) throws Refusal {
+        String owner = authenticate(request);
+        String version = header(request, Protocol.VERSION_HEADER, "the client's nnsight version");
+        if (!Protocol.compatible(version, Protocol.VERSION)) {
+            Refusal refusal = new Refusal(409, "the client's nnsight " + abbreviate(version) + " cannot work with the server's "
+                    + Protocol.VERSION + ": both must share major and minor version");
+            refusal.body.addProperty("serverVersion", Protocol.VERSION);
+            throw refusal;
+        }
+        String java = header(request, Protocol.JAVA_VERSION_HEADER, "the client's Java feature version, such as 21");
+        if (!java.matches("\\d{1,4}")) {
+            throw new Refusal(400, "malformed header " + Protocol.JAVA_VERSION_HEADER + ": '" + abbreviate(java)
+                    + "' (expected the client's Java feature version, such as 21)");
+        }
+        String modelKey = header(request, Protocol.MODEL_KEY_HEADER, "the model to run on; this server hosts "
+                + String.join(", ", models.keySet()));
+        ModelQueue queue = models.get(modelKey);
+        if (queue == null) {
+            Refusal refusal = new Refusal(404, "no model '" + abbreviate(modelKey) + "' on this server; it hosts "
+                    + String.join(", ", models.keySet()));
+            JsonArray keys = new JsonArray();
+            models.keySet().forEach(keys::add);
+            refusal.body.add("models", keys);
+            throw refusal;
+        }
+        byte[] body = readBody(request);
+        try {
+            Compression.decompressedSize(body, limits.maxDecompressedRequestBytes());
+        } catch (Compression.TooLargeException e) {
+            throw new Refusal(413, "request too large: it decompresses to more than "
+                    + limits.maxDecompressedRequestBytes() + " bytes, the limit");
+        } catch (Compression.MalformedException e) {
+            throw new Refusal(400, "malformed request: " + e.getMessage());
+        }
+        Job job = new Job(UUID.randomUUID().toString(), owner, body);
+        StatusMessage received = job.latest();
+        jobs.add(job);
+        String refused = queue.submit(job);
+        if (refused != null) {
+            jobs.remove(job);
+            throw new Refusal(503, refused);
+        }
+        LOG.debug("Job {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
+        send(response, callback, 200, "application/json", received.toJson());
+    }
+
+    private static String header(Request request, String name, String meaning) throws Refusal {
+        String value = request.getHeaders().get(name);
+        if (value == null || value.isBlank()) {
+            throw new Refusal(400, "missing header " + name + ": " + meaning);
+        }
+        return value.trim();
+    }
+
+    /** The body, at most {@code maxRequestBytes}, whether or not the request announced its length. */
+    private byte[] readBody(Request request) throws Refusal {
+        long max = limits.maxRequestBytes();
+        long announced = request.getLength();
+        if (announced > max) {
+            throw tooLarge(announced + " bytes");
+        }
+        ByteArrayOutputStream body = new ByteArrayOutputStream(announced > 0 ? (int) announced : 8192);
+        byte[] buffer = new byte[64 * 1024];
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            for (int n; (n = in.read(buffer)) >= 0; ) {
+                if (body.size() + (long) n > max) {
+                    drain(in, buffer);
+                    throw tooLarge("more than " + max + " bytes");
+                }
+                body.write(buffer, 0, n);
+            }
+        } catch (IOException e) {
+            throw new Refusal(400, "could not read the request body: " + e.getMessage());
+        }
+        return body.toByteArray();
+    }
+
+    private Refusal tooLarge(String size) {
+        return new Refusal(413, "request too large: " + size + ", limit " + limits.maxRequestBytes() + " bytes (compressed)");
+    }
+
+    private static void drain(InputStream in, byte[] buffer) {
+        try {
+            long drained = 0;
+            for (int n; drained < DRAIN_LIMIT && (n = in.read(buffer)) >= 0; ) {
+                drained += n;
+            }
+        } catch (IOException e) {
+            // the connection closes after the answer anyway
+        }
+    }
+
+    private void stream(Job job, Response response, Callback callback) {
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream");
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
+        response.getHeaders().put("X-Accel-Buffering", "no"); // tells proxies such as nginx not to buffer events
+        BlockingQueue<StatusMessage> events = job.subscribe();
+        long heartbeat = Protocol.HEARTBEAT.toMillis();
+        try (OutputStream out = Content.Sink.asOutputStream(response)) {
+            while (true) {
+                StatusMessage event = events.poll(heartbeat, TimeUnit.MILLISECONDS);
+                if (event == null) {
+                    out.write(HEARTBEAT);
+                } else {
+                    out.write(("data: " + event.toJson() + "\n\n").getBytes(StandardCharsets.UTF_8));
+                }
+                out.flush();
+                if (event != null && event.terminal()) {
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            LOG.debug("The status stream of job {} closed early: {}", job.id(), e.toString());
+            callback.failed(e);
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            callback.failed(e);
+            return;
+        } finally {
+            job.unsubscribe(events);
+        }
+        callback.succeeded();
+    }
+
+    private void result(Job job, Response response, Callback callback) throws Refusal {
+        StatusMessage latest = job.latest();
+        if (latest.status() != JobStatus.COMPLETED) {
+            String reason = latest.status() == JobStatus.ERROR ? ": " + latest.description() : "";
+            throw new Refusal(409, "job " + job.id() + " has no result: it is " + latest.status() + reason);
+        }
+        byte[] result = job.takeResult();
+        if (result == null) {
+            throw new Refusal(404, "the result of job " + job.id() + " was downloaded already");
+        }
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/octet-stream");
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, result.length);
+        response.write(true, ByteBuffer.wrap(result), Callback.from(callback::succeeded, failure -> {
+            job.restoreResult(result);
+            callback.failed(failure);
+        }));
+    }
+
+    private static void send(Response response, Callback callback, int status, String contentType, String body) {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
+        response.write(true, ByteBuffer.wrap(bytes), callback);
+    }
+
+    static JsonObject error(String message) {
+        JsonObject error = new JsonObject();
+        error.addProperty("error", message);
+        return error;
+    }
+
+    private static String abbreviate(String text) {
+        return text.length() <= 100 ? text : text.substring(0, 100) + "...";
+    }
+
+    /** A request refused with an HTTP status and a JSON body {@code {"error": "..."}}, perhaps with more. */
+    private static final class Refusal extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        final int status;
+        final transient JsonObject body;
+
+        Refusal(int status, String message) {
+            super(message, null, false, false);
+            this.status = status;
+            this.body = error(message);
+        }
+    }
+}

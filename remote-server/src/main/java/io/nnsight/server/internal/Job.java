@@ -1,0 +1,166 @@
+package io.nnsight.server.internal;
+
+import io.nnsight.remote.internal.protocol.JobStatus;
+import io.nnsight.remote.internal.protocol.StatusMessage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * One submitted job: its compressed request until it runs, its status and the streams that follow it, and
+ * its compressed result until it is downloaded. Statuses only move forward: once the job is terminal
+ * ({@code COMPLETED} or {@code ERROR}), later statuses are ignored, so whoever ends the job first (its
+ * worker, the time-limit watchdog, the shutdown) decides how it ended.
+ */
+final class Job {
+    /** The most characters of {@code LOG} lines one job sends; later lines are dropped, with a note. */
+    static final int MAX_LOG_CHARS = 1 << 20;
+    /** The longest {@code LOG} line, in characters; longer lines are cut. */
+    static final int MAX_LOG_LINE = 8_192;
+
+    private final String id;
+    private final String owner;
+    private byte[] request;
+    private StatusMessage latest;
+    private final List<BlockingQueue<StatusMessage>> subscribers = new ArrayList<>();
+    /** The {@code LOG} statuses so far, for streams that start late. */
+    private final List<StatusMessage> logs = new ArrayList<>();
+    private int logChars;
+    private byte[] result;
+    private long endedNanos;
+
+    /**
+     * A job, {@code RECEIVED} now.
+     *
+     * @param owner the API key that submitted it (empty for an anonymous server's clients without key)
+     * @param request the request payload, compressed
+     */
+    Job(String id, String owner, byte[] request) {
+        this.id = id;
+        this.owner = owner;
+        this.request = request;
+        this.latest = StatusMessage.of(id, JobStatus.RECEIVED, null);
+    }
+
+    String id() {
+        return id;
+    }
+
+    String owner() {
+        return owner;
+    }
+
+    /** The compressed request, handed over once to the worker that runs the job. */
+    synchronized byte[] takeRequest() {
+        byte[] taken = request;
+        request = null;
+        return taken;
+    }
+
+    /** The latest status other than {@code LOG}. */
+    synchronized StatusMessage latest() {
+        return latest;
+    }
+
+    synchronized boolean terminal() {
+        return latest.terminal();
+    }
+
+    /**
+     * A queue that receives the job's statuses: now the latest one with the {@code LOG} lines so far (after
+     * it, or before it if it is the final status), then every later one up to the final status.
+     */
+    synchronized BlockingQueue<StatusMessage> subscribe() {
+        BlockingQueue<StatusMessage> queue = new LinkedBlockingQueue<>();
+        if (latest.terminal()) {
+            queue.addAll(logs);
+            queue.add(latest);
+        } else {
+            queue.add(latest);
+            queue.addAll(logs);
+            subscribers.add(queue);
+        }
+        return queue;
+    }
+
+    synchronized void unsubscribe(BlockingQueue<StatusMessage> queue) {
+        subscribers.remove(queue);
+    }
+
+    /** Publishes a status unless the job has ended; {@code false} if it had. */
+    synchronized boolean publish(StatusMessage message) {
+        if (latest.terminal()) {
+            return false;
+        }
+        if (message.status() == JobStatus.LOG) {
+            logs.add(message);
+        } else {
+            latest = message;
+        }
+        for (BlockingQueue<StatusMessage> subscriber : subscribers) {
+            subscriber.add(message);
+        }
+        if (message.terminal()) {
+            subscribers.clear();
+            request = null;
+            endedNanos = System.nanoTime();
+        }
+        return true;
+    }
+
+    /**
+     * Sends a line the job's code printed, cut at {@link #MAX_LOG_LINE} characters; past {@link
+     * #MAX_LOG_CHARS} in all, the job's lines are dropped, with a note.
+     */
+    synchronized void log(String line) {
+        if (logChars > MAX_LOG_CHARS) {
+            return;
+        }
+        String text = line == null ? "" : line;
+        if (text.length() > MAX_LOG_LINE) {
+            text = text.substring(0, MAX_LOG_LINE) + " [cut at " + MAX_LOG_LINE + " characters]";
+        }
+        logChars += text.length() + 1;
+        if (logChars > MAX_LOG_CHARS) {
+            text = "[nnsight: the job printed more than " + MAX_LOG_CHARS + " characters; the rest is dropped]";
+        }
+        publish(StatusMessage.of(id, JobStatus.LOG, text));
+    }
+
+    /** Ends the job with {@code ERROR}; {@code false} if it had ended already. */
+    synchronized boolean fail(String reason) {
+        return publish(StatusMessage.of(id, JobStatus.ERROR, reason));
+    }
+
+    /**
+     * Ends the job with {@code COMPLETED} and keeps its result; {@code false} (and nothing kept) if it had
+     * ended already.
+     */
+    synchronized boolean complete(byte[] compressedResult, long size) {
+        if (latest.terminal()) {
+            return false;
+        }
+        result = compressedResult;
+        return publish(StatusMessage.completed(id, size));
+    }
+
+    /** The compressed result, removed from the job; {@code null} if there is none (any more). */
+    synchronized byte[] takeResult() {
+        byte[] taken = result;
+        result = null;
+        return taken;
+    }
+
+    /** Puts back a result whose download failed, so the client can try again. */
+    synchronized void restoreResult(byte[] compressedResult) {
+        if (result == null) {
+            result = compressedResult;
+        }
+    }
+
+    /** Whether the job ended at least {@code ttlNanos} before {@code nowNanos}. */
+    synchronized boolean expired(long nowNanos, long ttlNanos) {
+        return latest.terminal() && nowNanos - endedNanos >= ttlNanos;
+    }
+}

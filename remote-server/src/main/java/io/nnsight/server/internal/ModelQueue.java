@@ -1,0 +1,250 @@
+package io.nnsight.server.internal;
+
+import com.google.gson.JsonObject;
+import io.nnsight.NNsight;
+import io.nnsight.remote.internal.exec.JobContext;
+import io.nnsight.remote.internal.exec.JobExecutor;
+import io.nnsight.remote.internal.exec.JobFailedException;
+import io.nnsight.remote.internal.protocol.Compression;
+import io.nnsight.remote.internal.protocol.JobStatus;
+import io.nnsight.remote.internal.protocol.StatusMessage;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The jobs of one hosted model: a queue, and one worker thread that runs them one at a time in order (a
+ * model runs one trace at a time). Each change of the queue is published to the jobs in it as a new
+ * {@code QUEUED} position.
+ *
+ * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
+ * execute} has not returned by the limit plus the grace period, the watchdog ends the job with {@code
+ * ERROR}, interrupts the worker, fails the jobs waiting behind it, and marks the model unavailable: its
+ * worker is still inside the job's code, which may hold the model's trace lock, so the model takes no jobs
+ * ({@code 503}) until that code returns. If it ever does, its result is dropped and the model serves again;
+ * the rest of the server is unaffected either way.
+ */
+public final class ModelQueue {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
+
+    private final String key;
+    private final NNsight model;
+    private final JobExecutor executor;
+    private final Limits limits;
+    private final ScheduledExecutorService timer;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Job> queue = new ArrayDeque<>();
+    private final Thread worker;
+    private Job running;
+    /** Why the model takes no jobs, or {@code null}. */
+    private String unavailable;
+    private boolean closed;
+
+    /** A queue for {@code model}, hosted as {@code key}; {@link #start()} starts its worker. */
+    public ModelQueue(String key, NNsight model, JobExecutor executor, Limits limits, ScheduledExecutorService timer) {
+        this.key = key;
+        this.model = model;
+        this.executor = executor;
+        this.limits = limits;
+        this.timer = timer;
+        this.worker = new Thread(this::work, "nnsight-model-" + key);
+        this.worker.setDaemon(true);
+    }
+
+    /** The key the model is hosted as. */
+    public String key() {
+        return key;
+    }
+
+    /** Starts the worker, which then runs the jobs as they come. */
+    public void start() {
+        worker.start();
+    }
+
+    /**
+     * Queues a job and publishes its position.
+     *
+     * @return {@code null}, or why the job was refused (the server is closing, the model is unavailable,
+     *     the queue is full)
+     */
+    String submit(Job job) {
+        lock.lock();
+        try {
+            if (closed) {
+                return "the server is shutting down";
+            }
+            if (unavailable != null) {
+                return unavailable;
+            }
+            if (queue.size() >= limits.maxQueuedJobs()) {
+                return "model '" + key + "' already has " + queue.size() + " jobs waiting, the most it queues: try again later";
+            }
+            queue.add(job);
+            job.publish(StatusMessage.queued(job.id(), queue.size() - 1));
+            changed.signalAll();
+            return null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running"}}, and why it is unavailable. */
+    JsonObject status() {
+        lock.lock();
+        try {
+            JsonObject status = new JsonObject();
+            status.addProperty("key", key);
+            status.addProperty("state", unavailable == null ? "RUNNING" : "UNAVAILABLE");
+            status.addProperty("queued", queue.size());
+            status.addProperty("running", running == null ? 0 : 1);
+            if (unavailable != null) {
+                status.addProperty("description", unavailable);
+            }
+            return status;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes no more jobs, and ends the waiting and running ones with {@code ERROR: reason}. */
+    public void close(String reason) {
+        lock.lock();
+        try {
+            closed = true;
+            failQueued(reason);
+            if (running != null) {
+                running.fail(reason);
+                worker.interrupt();
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits up to {@code timeout} for the worker to end; {@code false} if it is still in a job's code. */
+    public boolean awaitWorker(Duration timeout) throws InterruptedException {
+        worker.join(Math.max(1, timeout.toMillis()));
+        return !worker.isAlive();
+    }
+
+    private void work() {
+        while (true) {
+            Job job;
+            byte[] request;
+            ScheduledFuture<?> watchdog;
+            lock.lock();
+            try {
+                while (queue.isEmpty() && !closed) {
+                    changed.awaitUninterruptibly();
+                }
+                if (closed) {
+                    return;
+                }
+                job = queue.poll();
+                running = job;
+                request = job.takeRequest();
+                publishPositions();
+                job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
+                Job started = job;
+                watchdog = timer.schedule(() -> overtime(started),
+                        limits.timeLimit().plus(limits.stopGrace()).toNanos(), TimeUnit.NANOSECONDS);
+            } finally {
+                lock.unlock();
+            }
+            run(job, request);
+            lock.lock();
+            try {
+                watchdog.cancel(false);
+                running = null;
+                Thread.interrupted(); // an interrupt meant for the job just finished
+                if (unavailable != null && !closed) {
+                    unavailable = null;
+                    LOG.info("The overdue job {} on model '{}' returned at last: the model takes jobs again", job.id(), key);
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void run(Job job, byte[] compressedRequest) {
+        byte[] result;
+        try {
+            byte[] request = Compression.decompress(compressedRequest, limits.maxDecompressedRequestBytes());
+            result = executor.execute(model, request, new JobContext(job.id(), limits.timeLimit(), job::log));
+            if (result == null) {
+                throw new IllegalStateException("the executor returned no result");
+            }
+        } catch (JobFailedException e) {
+            job.fail(e.getMessage() == null ? "the job failed (" + e + ")" : e.getMessage());
+            return;
+        } catch (Throwable e) { // the worker must outlive any failure, errors included
+            if (!job.terminal()) {
+                LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
+            }
+            job.fail("the server failed while running the job: " + e);
+            return;
+        }
+        if (result.length > limits.maxResultBytes()) {
+            job.fail("result too large: " + result.length + " bytes, limit " + limits.maxResultBytes());
+            return;
+        }
+        if (!job.complete(Compression.compress(result), result.length)) {
+            LOG.debug("Job {} on model '{}' returned after it had ended; its result is dropped", job.id(), key);
+        }
+    }
+
+    private void overtime(Job job) {
+        lock.lock();
+        try {
+            if (running != job || closed || job.terminal()) {
+                return;
+            }
+            job.fail("the job did not stop within its time limit of " + describe(limits.timeLimit()) + " (and "
+                    + describe(limits.stopGrace()) + " of grace): the server gave up on it");
+            unavailable = "model '" + key + "' is unavailable: job " + job.id()
+                    + " did not stop within its time limit and may still hold the model; the model takes jobs again "
+                    + "once that job's code returns, or after a restart of the server";
+            failQueued(unavailable);
+            worker.interrupt();
+        } finally {
+            lock.unlock();
+        }
+        LOG.warn("Job {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
+                job.id(), key, describe(limits.timeLimit()), describe(limits.stopGrace()));
+    }
+
+    private void failQueued(String reason) {
+        for (Job waiting : queue) {
+            waiting.fail(reason);
+        }
+        queue.clear();
+    }
+
+    private void publishPositions() {
+        int position = 0;
+        for (Job waiting : queue) {
+            waiting.publish(StatusMessage.queued(waiting.id(), position++));
+        }
+    }
+
+    /** {@code 5 min}, {@code 10 s}, {@code 250 ms}. */
+    static String describe(Duration duration) {
+        long millis = duration.toMillis();
+        if (millis % 60_000 == 0 && millis > 0) {
+            return millis / 60_000 + " min";
+        }
+        if (millis % 1000 == 0 && millis > 0) {
+            return millis / 1000 + " s";
+        }
+        return millis + " ms";
+    }
+}

@@ -1,0 +1,140 @@
+package io.nnsight.server;
+
+import static io.nnsight.server.TestServers.ALICE;
+import static io.nnsight.server.TestServers.BOB;
+import static io.nnsight.server.TestServers.payload;
+import static io.nnsight.server.TestServers.text;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import io.nnsight.remote.RemoteException;
+import io.nnsight.remote.internal.http.HttpTransport;
+import io.nnsight.remote.internal.protocol.JobStatus;
+import io.nnsight.remote.internal.protocol.StatusMessage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** Jobs of one model run one at a time, in order; clients see their place in the queue. */
+class QueueTest {
+    @Test
+    void submit_sixteenClients_eachGetsItsOwnResult() {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).model("tiny2", TestServers.tiny()).start()) {
+            int clients = 16;
+            ExecutorService threads = Executors.newFixedThreadPool(clients);
+            CountDownLatch ready = new CountDownLatch(clients);
+            List<Future<String>> results = new ArrayList<>();
+            Set<String> ids = Collections.synchronizedSet(new HashSet<>());
+            assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+                for (int i = 0; i < clients; i++) {
+                    int client = i;
+                    results.add(threads.submit(() -> {
+                        // Each client its own transport and key, as separate programs would have.
+                        try (HttpTransport http = new HttpTransport(server.url(), client % 2 == 0 ? ALICE : BOB)) {
+                            ready.countDown();
+                            ready.await();
+                            String model = client % 4 == 0 ? "tiny2" : "tiny";
+                            StatusMessage received = http.submit(model, payload("sleep 10 result of client " + client));
+                            ids.add(received.id());
+                            List<StatusMessage> seen = new ArrayList<>();
+                            StatusMessage completed = http.stream(received.id(), seen::add);
+                            seen.forEach(message -> assertEquals(received.id(), message.id()));
+                            String result = text(http.download(received.id(), 1 << 20));
+                            assertEquals(result.length(), completed.size());
+                            return result;
+                        }
+                    }));
+                }
+                for (int i = 0; i < clients; i++) {
+                    assertEquals("result of client " + i, results.get(i).get());
+                }
+            });
+            threads.shutdown();
+            assertEquals(clients, ids.size());
+            assertEquals(ids, new HashSet<>(executor.started));
+        }
+    }
+
+    @Test
+    void stream_positionsCountDown() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            String first = http.submit("tiny", payload("wait first")).id();
+            TestServers.awaitStatus(http, first, JobStatus.RUNNING);
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                ids.add(http.submit("tiny", payload("echo job " + i)).id());
+            }
+            JsonObject tiny = http.status().getAsJsonArray("models").get(0).getAsJsonObject();
+            assertEquals(3, tiny.get("queued").getAsInt());
+            assertEquals(1, tiny.get("running").getAsInt());
+            assertEquals(Integer.valueOf(1), http.poll(ids.get(1)).position());
+
+            List<StatusMessage> seen = Collections.synchronizedList(new ArrayList<>());
+            ExecutorService thread = Executors.newSingleThreadExecutor();
+            Future<StatusMessage> last = thread.submit(() -> http.stream(ids.get(2), seen::add));
+            long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (seen.isEmpty() && System.nanoTime() < end) {
+                Thread.sleep(5);
+            }
+            executor.gate.countDown();
+            assertEquals(JobStatus.COMPLETED, last.get(10, TimeUnit.SECONDS).status());
+            thread.shutdown();
+            List<String> trail = seen.stream()
+                    .map(m -> m.status() + (m.position() == null ? "" : " " + m.position()))
+                    .collect(Collectors.toList());
+            assertEquals(List.of("QUEUED 2", "QUEUED 1", "QUEUED 0", "RUNNING", "COMPLETED"), trail);
+            List<String> order = new ArrayList<>(List.of(first));
+            order.addAll(ids);
+            assertEquals(order, executor.started);
+        }
+    }
+
+    @Test
+    void submit_queueFull_503() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).maxQueuedJobs(2).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            String running = http.submit("tiny", payload("wait a")).id();
+            TestServers.awaitStatus(http, running, JobStatus.RUNNING);
+            http.submit("tiny", payload("echo b"));
+            http.submit("tiny", payload("echo c"));
+            RemoteException e = assertThrows(RemoteException.class, () -> http.submit("tiny", payload("echo d")));
+            assertTrue(e.getMessage().endsWith("answered HTTP 503 while submitting a job for model 'tiny': model 'tiny' "
+                    + "already has 2 jobs waiting, the most it queues: try again later"), e.getMessage());
+            executor.gate.countDown();
+            assertEquals(JobStatus.COMPLETED, http.stream(running, m -> {}).status());
+        }
+    }
+
+    @Test
+    void submit_otherModelBusy_runsAtOnce() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).model("tiny2", TestServers.tiny()).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            String blocked = http.submit("tiny", payload("wait blocked")).id();
+            TestServers.awaitStatus(http, blocked, JobStatus.RUNNING);
+            String other = http.submit("tiny2", payload("echo free")).id();
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> http.stream(other, m -> {}));
+            assertEquals("free", text(http.download(other, 100)));
+            assertEquals(JobStatus.RUNNING, http.poll(blocked).status());
+            executor.gate.countDown();
+            assertEquals("blocked", text(http.download(http.stream(blocked, m -> {}).id(), 100)));
+        }
+    }
+}

@@ -165,7 +165,10 @@ final class StandardPolicy {
             .linkedOnly("java.lang.invoke.{LambdaMetafactory,StringConcatFactory,ConstantBootstraps,"
                             + "MethodHandles$Lookup,MethodType,MethodHandle,CallSite,TypeDescriptor}",
                     Deadline.class.getName(),
-                    JobOutput.class.getName())
+                    JobOutput.class.getName(),
+                    // a lambda class the JVM spins for a Serializable interface (TraceBody) refuses Java
+                    // serialization with methods that name these
+                    "java.io.{NotSerializableException,ObjectInputStream,ObjectOutputStream}")
             .build();
 
     private StandardPolicy() {}

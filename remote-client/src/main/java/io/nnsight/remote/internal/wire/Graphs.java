@@ -26,8 +26,8 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  *
  * <p>Values are written by value with Kryo's serializers (fields, collections, records, lambdas through
  * {@link LambdaSerializer}), with these exceptions: a {@link Tensor} travels as its type, shape and bytes;
- * a model, an envoy, an operation or a tokenizer travels as a reference that {@link Bindings} resolve on
- * the other side, so weights never travel and a body binds to the model that runs it.
+ * a model, an envoy, an operation or a tokenizer travels as a reference to the job's model (the one model a job runs on) and is resolved
+ * on the other side to the model found there, so weights never travel and a body binds to the model that runs it.
  *
  * <p>Classes are named, never numbered, and resolved through the class loader given: on a server, the
  * job's class loader, which refuses every class that shipped code may not use, so a payload cannot make
@@ -39,44 +39,12 @@ public final class Graphs {
 
     private Graphs() {}
 
-    /** Resolves the references a graph holds to the models of the side that reads it. */
-    public interface Bindings {
-        /** The job's model: the one whose tokenizer a tokenizer reference means. */
-        NNsight primary();
-
-        /**
-         * The model a reference names.
-         *
-         * @throws IllegalArgumentException when this side has no model by that key
-         */
-        NNsight model(String key);
-
-        /** Bindings to one model. */
-        static Bindings to(NNsight model) {
-            return new Bindings() {
-                @Override
-                public NNsight primary() {
-                    return model;
-                }
-
-                @Override
-                public NNsight model(String key) {
-                    if (!key.equals(model.key())) {
-                        throw new IllegalArgumentException("the values refer to the model " + key + ", but this job runs "
-                                + model.key() + "; a job can use one model");
-                    }
-                    return model;
-                }
-            };
-        }
-    }
-
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
      * of each lambda: the code a server needs to read it.
      */
-    public static byte[] write(Object root, ClassLoader loader, Bindings bindings, GraphClasses seen) {
-        Kryo kryo = kryo(loader, bindings, seen, null);
+    public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
+        Kryo kryo = kryo(loader, model, seen, null);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (Output output = new Output(bytes)) {
             kryo.writeClassAndObject(output, root);
@@ -85,8 +53,8 @@ public final class Graphs {
     }
 
     /** Writes {@code root}. */
-    public static byte[] write(Object root, ClassLoader loader, Bindings bindings) {
-        return write(root, loader, bindings, new GraphClasses());
+    public static byte[] write(Object root, ClassLoader loader, NNsight model) {
+        return write(root, loader, model, new GraphClasses());
     }
 
     /**
@@ -95,8 +63,8 @@ public final class Graphs {
      *
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
-    public static Object read(byte[] graph, ClassLoader loader, Bindings bindings, LambdaFactory lambdas) {
-        Kryo kryo = kryo(loader, bindings, null, lambdas);
+    public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
+        Kryo kryo = kryo(loader, model, null, lambdas);
         try (Input input = new Input(graph)) {
             Object root = kryo.readClassAndObject(input);
             if (input.position() != graph.length) {
@@ -117,7 +85,7 @@ public final class Graphs {
         return cause instanceof ClassNotFoundException ? cause.getMessage() : error.getMessage();
     }
 
-    private static Kryo kryo(ClassLoader loader, Bindings bindings, GraphClasses seen, LambdaFactory lambdas) {
+    private static Kryo kryo(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
         Kryo kryo = new Kryo(seen == null ? new DefaultClassResolver() : new RecordingClassResolver(seen),
                 new MapReferenceResolver());
         kryo.setClassLoader(loader);
@@ -127,10 +95,10 @@ public final class Graphs {
         kryo.setInstantiatorStrategy(new DefaultInstantiatorStrategy(new StdInstantiatorStrategy()));
         ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
         kryo.addDefaultSerializer(Tensor.class, new TensorSerializer());
-        kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(bindings));
+        kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(model));
         kryo.addDefaultSerializer(Source.class, new References.SourceSerializer());
         kryo.addDefaultSerializer(Operation.class, new References.OperationSerializer());
-        kryo.addDefaultSerializer(Tokenizer.class, new References.TokenizerSerializer(bindings));
+        kryo.addDefaultSerializer(Tokenizer.class, new References.TokenizerSerializer(model));
         kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
         kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(seen, lambdas));
         return kryo;

@@ -20,24 +20,26 @@ import io.nnsight.lm.Tokenizer;
 final class References {
     private References() {}
 
-    /** A model as its key; an envoy as its model's key and its path. */
+    /** A model or an envoy as its path in the job's model (the model itself is the empty path). */
     static final class EnvoySerializer extends Serializer<Envoy> {
-        private final Graphs.Bindings bindings;
+        private final NNsight model;
 
-        EnvoySerializer(Graphs.Bindings bindings) {
-            this.bindings = bindings;
+        EnvoySerializer(NNsight model) {
+            this.model = model;
             setImmutable(true);
         }
 
         @Override
         public void write(Kryo kryo, Output output, Envoy envoy) {
-            output.writeString(envoy.root().key());
+            if (envoy.root() != model) {
+                throw new IllegalArgumentException("the values refer to the model " + envoy.root().key()
+                        + ", but this job runs on " + model.key() + "; a job uses one model");
+            }
             output.writeString(envoy.path());
         }
 
         @Override
         public Envoy read(Kryo kryo, Input input, Class<? extends Envoy> type) {
-            NNsight model = bindings.model(input.readString());
             String path = input.readString();
             return path.isEmpty() ? model : model.get(path);
         }
@@ -70,18 +72,17 @@ final class References {
         }
     }
 
-    /** A language model's tokenizer as its model's key. */
+    /** A language model's tokenizer as a reference to the job's model's. */
     static final class TokenizerSerializer extends Serializer<Tokenizer> {
-        private final Graphs.Bindings bindings;
+        private final NNsight model;
 
-        TokenizerSerializer(Graphs.Bindings bindings) {
-            this.bindings = bindings;
+        TokenizerSerializer(NNsight model) {
+            this.model = model;
             setImmutable(true);
         }
 
         @Override
         public void write(Kryo kryo, Output output, Tokenizer tokenizer) {
-            NNsight model = bindings.primary();
             if (!(model instanceof LanguageModel) || ((LanguageModel) model).tokenizer() != tokenizer) {
                 throw new IllegalArgumentException("a tokenizer travels as a reference to its model's: only the "
                         + "tokenizer of " + model.key() + " can be shipped with this job");
@@ -90,7 +91,6 @@ final class References {
 
         @Override
         public Tokenizer read(Kryo kryo, Input input, Class<? extends Tokenizer> type) {
-            NNsight model = bindings.primary();
             if (!(model instanceof LanguageModel)) {
                 throw new IllegalArgumentException(model.key() + " is not a language model, so it has no tokenizer");
             }

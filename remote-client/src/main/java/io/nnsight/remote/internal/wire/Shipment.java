@@ -45,11 +45,10 @@ public final class Shipment {
     public static Shipment of(Job<?> job) {
         Object body = job.body();
         ClassLoader loader = body.getClass().getClassLoader();
-        Graphs.Bindings bindings = Graphs.Bindings.to(job.model());
         Map<String, Object> statics = new LinkedHashMap<>();
         while (true) {
             GraphClasses seen = new GraphClasses();
-            byte[] graph = Graphs.write(new Object[] {job.input(), job.options(), body, statics}, loader, bindings, seen);
+            byte[] graph = Graphs.write(new Object[] {job.input(), job.options(), body, statics}, loader, job.model(), seen);
             ClassPlan plan = ClassPlan.of(seen, loader);
             boolean added = false;
             for (Map.Entry<String, Set<String>> owner : plan.staticFields().entrySet()) {
@@ -92,7 +91,7 @@ public final class Shipment {
      * its captured values into the caller's, and returns the body's result.
      */
     public Object result(byte[] payload) {
-        Object[] root = (Object[]) Graphs.read(ResultPayload.graph(payload), loader, Graphs.Bindings.to(model),
+        Object[] root = (Object[]) Graphs.read(ResultPayload.graph(payload), loader, model,
                 LambdaFactory.DESERIALIZE_LAMBDA);
         WriteBack.copy((Object[]) root[1], captured);
         return root[0];

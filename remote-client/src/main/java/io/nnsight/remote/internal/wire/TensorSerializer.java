@@ -30,7 +30,8 @@ final class TensorSerializer extends Serializer<Tensor> {
         }
         output.writeBoolean(true);
         Tensor dense = tensor.detach().cpu().contiguous();
-        output.writeString(dense.scalar_type().name());
+        // JavaCPP hands out enum values it makes from native ones: only intern() gives the constant, with its name
+        output.writeString(dense.scalar_type().intern().name());
         output.writeVarInt((int) dense.dim(), true);
         for (int i = 0; i < dense.dim(); i++) {
             output.writeVarLong(dense.size(i), true);

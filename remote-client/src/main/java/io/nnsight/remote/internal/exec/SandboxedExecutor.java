@@ -1,0 +1,171 @@
+package io.nnsight.remote.internal.exec;
+
+import io.nnsight.Job;
+import io.nnsight.NNsight;
+import io.nnsight.SessionBody;
+import io.nnsight.TraceBody;
+import io.nnsight.remote.internal.sandbox.Deadline;
+import io.nnsight.remote.internal.sandbox.DeadlineExceededError;
+import io.nnsight.remote.internal.sandbox.JobClassLoader;
+import io.nnsight.remote.internal.sandbox.JobOutput;
+import io.nnsight.remote.internal.sandbox.Sandbox;
+import io.nnsight.remote.internal.sandbox.SandboxException;
+import io.nnsight.remote.internal.wire.Envelope;
+import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.LambdaFactories;
+import io.nnsight.remote.internal.wire.ResultPayload;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import org.bytedeco.javacpp.PointerScope;
+
+/**
+ * The executor of shipped jobs, on a server and in {@code Remote.local()}: it checks the shipped classes
+ * ({@link Sandbox}), defines them in a class loader of the job's own that sees only what shipped code may
+ * use ({@link JobClassLoader}), rebuilds the job's values there, runs the job on the model within its time
+ * limit with its printing captured, and encodes the result. The native memory the job made is freed when
+ * it ends, except what the result holds, which is freed once encoded. The model's weights are restored if
+ * the job changed them ({@link WeightGuard}).
+ */
+public final class SandboxedExecutor implements JobExecutor {
+    private final Sandbox sandbox = Sandbox.server();
+    private final Map<NNsight, WeightGuard> guards = Collections.synchronizedMap(new WeakHashMap<>());
+
+    @Override
+    public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
+        Envelope envelope = envelope(request);
+        Job.Kind kind = kind(envelope);
+        Map<String, byte[]> checked;
+        try {
+            checked = sandbox.prepare(envelope.classes());
+        } catch (SandboxException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+        Map.Entry<Map<String, byte[]>, LambdaFactories> prepared;
+        try {
+            prepared = LambdaFactories.add(checked, envelope.lambdas());
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+        JobClassLoader loader = new JobClassLoader(prepared.getKey(), SandboxedExecutor.class.getClassLoader());
+        WeightGuard guard = guards.computeIfAbsent(model, WeightGuard::new);
+        try (PointerScope scope = new PointerScope()) {
+            Object[] graph = graph(envelope, loader, model, prepared.getValue());
+            setStatics(graph[3], loader, checked.keySet());
+            Job<?> job = job(kind, model, graph);
+            Object result = Deadline.within(context.timeLimit(),
+                    () -> JobOutput.capturing(context.log(), () -> model.execute(job)));
+            Object[] captured = prepared.getValue().capturedBy(graph[2]);
+            return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader, model));
+        } catch (JobFailedException e) {
+            throw e;
+        } catch (DeadlineExceededError e) {
+            throw new JobFailedException("the job ran past its time limit of " + context.timeLimit().toSeconds()
+                    + " s and was stopped", e);
+        } catch (OutOfMemoryError e) {
+            throw new JobFailedException("the job ran out of memory (" + e.getMessage() + ")", e);
+        } catch (Throwable e) {
+            throw new JobFailedException(describe(e, checked.keySet()), e);
+        } finally {
+            List<String> changed = guard.restoreIfChanged();
+            if (!changed.isEmpty()) {
+                context.log().accept("nnsight: the job changed the model's weights (" + String.join(", ", changed)
+                        + "); they were restored for the next job");
+            }
+        }
+    }
+
+    private static Envelope envelope(byte[] request) throws JobFailedException {
+        try {
+            return Envelope.read(request);
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+    }
+
+    private static Job.Kind kind(Envelope envelope) throws JobFailedException {
+        try {
+            return Job.Kind.valueOf(envelope.kind());
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException("unknown kind of job: " + envelope.kind(), e);
+        }
+    }
+
+    private static Object[] graph(Envelope envelope, ClassLoader loader, NNsight model, LambdaFactories lambdas)
+            throws JobFailedException {
+        Object root;
+        try {
+            root = Graphs.read(envelope.graph(), loader, model, lambdas);
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+        if (!(root instanceof Object[]) || ((Object[]) root).length != 4 || !(((Object[]) root)[3] instanceof Map)) {
+            throw new JobFailedException("the request's values are not a job's [input, options, body, statics]");
+        }
+        return (Object[]) root;
+    }
+
+    /** Sets the static fields of shipped classes to the values they had in the client's JVM. */
+    private static void setStatics(Object statics, ClassLoader loader, Set<String> shipped) throws JobFailedException {
+        for (Map.Entry<?, ?> entry : ((Map<?, ?>) statics).entrySet()) {
+            String key = String.valueOf(entry.getKey());
+            int hash = key.indexOf('#');
+            String owner = hash < 0 ? "" : key.substring(0, hash).replace('/', '.');
+            if (!shipped.contains(owner)) {
+                throw new JobFailedException("the request sets the static field " + key + " of a class it does not ship");
+            }
+            try {
+                Field field = Class.forName(owner, false, loader).getDeclaredField(key.substring(hash + 1));
+                if (!Modifier.isStatic(field.getModifiers())) {
+                    throw new JobFailedException("the request sets " + key + ", which is not a static field");
+                }
+                field.setAccessible(true);
+                field.set(null, entry.getValue());
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+                throw new JobFailedException("cannot set the static field " + key + ": " + e, e);
+            }
+        }
+    }
+
+    private static Job<?> job(Job.Kind kind, NNsight model, Object[] graph) throws JobFailedException {
+        Object input = graph[0];
+        Object body = graph[2];
+        switch (kind) {
+            case SESSION:
+                if (body instanceof SessionBody) {
+                    return Job.session(model, (SessionBody<?>) body);
+                }
+                break;
+            case GENERATE:
+                if (body instanceof TraceBody && graph[1] != null) {
+                    return Job.generate(model, input, graph[1], (TraceBody<?>) body);
+                }
+                break;
+            default:
+                if (body instanceof TraceBody) {
+                    return Job.trace(model, input, (TraceBody<?>) body);
+                }
+                break;
+        }
+        throw new JobFailedException("the request's body is a " + (body == null ? "null" : body.getClass().getName())
+                + ", which cannot run a " + kind + " job");
+    }
+
+    /** The error as the user would see it locally: its type and message, and the frames of the shipped code. */
+    private static String describe(Throwable error, Set<String> shipped) {
+        StringBuilder text = new StringBuilder();
+        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            text.append(cause == error ? "" : "\nCaused by: ").append(cause);
+            for (StackTraceElement frame : cause.getStackTrace()) {
+                if (shipped.contains(frame.getClassName())) {
+                    text.append("\n\tat ").append(frame);
+                }
+            }
+        }
+        return text.toString();
+    }
+}

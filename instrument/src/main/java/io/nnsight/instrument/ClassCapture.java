@@ -1,5 +1,6 @@
 package io.nnsight.instrument;
 
+import io.nnsight.spi.AgentExempt;
 import io.nnsight.spi.CapturedClasses;
 import java.lang.instrument.ClassFileTransformer;
 import java.net.URL;
@@ -28,7 +29,7 @@ final class ClassCapture implements ClassFileTransformer {
     }
 
     private boolean isApplicationClass(ClassLoader loader, String className, ProtectionDomain domain) {
-        if (loader == null || loader == ClassLoader.getPlatformClassLoader()) {
+        if (loader == null || loader == ClassLoader.getPlatformClassLoader() || loader instanceof AgentExempt) {
             return false;
         }
         for (String prefix : LIBRARY_PACKAGES) {

@@ -1,5 +1,6 @@
 package io.nnsight.instrument;
 
+import static net.bytebuddy.matcher.ElementMatchers.any;
 import static net.bytebuddy.matcher.ElementMatchers.hasSuperType;
 import static net.bytebuddy.matcher.ElementMatchers.isAbstract;
 import static net.bytebuddy.matcher.ElementMatchers.isConstructor;
@@ -10,6 +11,7 @@ import static net.bytebuddy.matcher.ElementMatchers.named;
 import static net.bytebuddy.matcher.ElementMatchers.nameStartsWith;
 import static net.bytebuddy.matcher.ElementMatchers.not;
 
+import io.nnsight.spi.AgentExempt;
 import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.NativeHookPoints;
 import io.nnsight.spi.Traceable;
@@ -43,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * </ol>
  *
  * The transforms are applied in this order to a class that matches several. A class they cannot handle is
- * left as it was, with one debug log line.
+ * left as it was, with one debug log line. Classes of an {@link AgentExempt} class loader are left alone.
  */
 public final class Instrumenter {
     private static final Logger LOG = LoggerFactory.getLogger(Instrumenter.class);
@@ -65,6 +67,7 @@ public final class Instrumenter {
                         .or(nameStartsWith("sun.")).or(nameStartsWith("com.sun.")).or(nameStartsWith("org.bytedeco."))
                         .or(nameStartsWith("net.bytebuddy.")).or(nameStartsWith("io.nnsight.shaded."))
                         .or(nameStartsWith("io.nnsight.instrument.")).or(named("io.nnsight.agent.NnsightAgent")))
+                .or(any(), loader -> loader instanceof AgentExempt)
                 .type(topmostPlainModule())
                 .transform(Instrumenter::makeTraceable)
                 .type(plainModule())

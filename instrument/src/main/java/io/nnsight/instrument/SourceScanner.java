@@ -1,5 +1,6 @@
 package io.nnsight.instrument;
 
+import io.nnsight.spi.AgentExempt;
 import java.lang.instrument.ClassFileTransformer;
 import java.security.ProtectionDomain;
 import org.slf4j.Logger;
@@ -21,7 +22,7 @@ final class SourceScanner implements ClassFileTransformer {
 
     @Override
     public byte[] transform(ClassLoader loader, String className, Class<?> redefined, ProtectionDomain domain, byte[] classFile) {
-        if (loader == null || className == null || redefined != null || skipped(className)) {
+        if (loader == null || loader instanceof AgentExempt || className == null || redefined != null || skipped(className)) {
             return null;
         }
         try {

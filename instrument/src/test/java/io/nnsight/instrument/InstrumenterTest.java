@@ -8,6 +8,7 @@ import io.nnsight.NNsight;
 import io.nnsight.models.Doubled;
 import io.nnsight.models.PlainNet;
 import io.nnsight.models.Stack;
+import io.nnsight.spi.AgentExempt;
 import io.nnsight.spi.CapturedClasses;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
@@ -107,5 +108,43 @@ class InstrumenterTest {
         assertTrue(CapturedClasses.of(InstrumenterTest.class).isPresent());
         assertTrue(CapturedClasses.of(String.class).isEmpty());
         assertTrue(CapturedClasses.of(Tensor.class).isEmpty());
+    }
+
+    @Test
+    void classesOfAnExemptLoader_areNeitherTransformedNorCaptured() throws Exception {
+        byte[] classFile;
+        try (var in = PlainNet.class.getResourceAsStream("PlainNet.class")) {
+            classFile = in.readAllBytes();
+        }
+        ClassLoader exempt = new ExemptLoader(PlainNet.class.getName(), classFile, getClass().getClassLoader());
+
+        Class<?> copy = Class.forName(PlainNet.class.getName(), false, exempt);
+
+        assertTrue(copy != PlainNet.class && copy.getClassLoader() == exempt);
+        assertTrue(!Traceable.class.isAssignableFrom(copy), "a class of an exempt loader was made traceable");
+        assertTrue(CapturedClasses.of(copy).isEmpty(), "a class of an exempt loader was captured");
+    }
+
+    /** Defines one class itself, child-first, and asks the agent to leave it alone. */
+    private static final class ExemptLoader extends ClassLoader implements AgentExempt {
+        private final String name;
+        private final byte[] classFile;
+
+        ExemptLoader(String name, byte[] classFile, ClassLoader parent) {
+            super(parent);
+            this.name = name;
+            this.classFile = classFile;
+        }
+
+        @Override
+        protected Class<?> loadClass(String className, boolean resolve) throws ClassNotFoundException {
+            if (!className.equals(name)) {
+                return super.loadClass(className, resolve);
+            }
+            synchronized (getClassLoadingLock(className)) {
+                Class<?> type = findLoadedClass(className);
+                return type != null ? type : defineClass(className, classFile, 0, classFile.length);
+            }
+        }
     }
 }

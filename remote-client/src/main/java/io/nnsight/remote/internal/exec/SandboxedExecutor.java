@@ -29,7 +29,8 @@ import org.bytedeco.javacpp.PointerScope;
  * use ({@link JobClassLoader}), rebuilds the job's values there, runs the job on the model within its time
  * limit with its printing captured, and encodes the result. The native memory the job made is freed when
  * it ends, except what the result holds, which is freed once encoded. The model's weights are restored if
- * the job changed them ({@link WeightGuard}).
+ * the job changed them ({@link WeightGuard}). Everything that may run shipped code (reading the request's
+ * values, the job, writing the result) runs within the job's time limit, with its output captured.
  */
 public final class SandboxedExecutor implements JobExecutor {
     private final Sandbox sandbox = Sandbox.server();
@@ -52,15 +53,17 @@ public final class SandboxedExecutor implements JobExecutor {
             throw new JobFailedException(e.getMessage(), e);
         }
         JobClassLoader loader = new JobClassLoader(prepared.getKey(), SandboxedExecutor.class.getClassLoader());
+        LambdaFactories lambdas = prepared.getValue();
         WeightGuard guard = guards.computeIfAbsent(model, WeightGuard::new);
         try (PointerScope scope = new PointerScope()) {
-            Object[] graph = graph(envelope, loader, model, prepared.getValue());
-            setStatics(graph[3], loader, checked.keySet());
-            Job<?> job = job(kind, model, graph);
-            Object result = Deadline.within(context.timeLimit(),
-                    () -> JobOutput.capturing(context.log(), () -> model.execute(job)));
-            Object[] captured = prepared.getValue().capturedBy(graph[2]);
-            return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader, model));
+            // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
+            return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
+                Object[] graph = graph(envelope, loader.forValues(), model, lambdas);
+                setStatics(graph[3], loader, checked.keySet());
+                Object result = model.execute(job(kind, model, graph));
+                Object[] captured = lambdas.capturedBy(graph[2]);
+                return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader.forValues(), model));
+            }));
         } catch (JobFailedException e) {
             throw e;
         } catch (DeadlineExceededError e) {

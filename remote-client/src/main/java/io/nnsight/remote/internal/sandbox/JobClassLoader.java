@@ -1,5 +1,6 @@
 package io.nnsight.remote.internal.sandbox;
 
+import io.nnsight.spi.AgentExempt;
 import java.io.IOException;
 import java.net.URL;
 import java.util.Collections;
@@ -24,18 +25,21 @@ import java.util.Objects;
  * says why. Thus a crafted object graph cannot make the deserializer instantiate server classes beyond the
  * allow-list. Resources are not available at all.
  *
+ * <p>The nnsight agent leaves its classes as they were checked ({@link AgentExempt}).
+ *
  * <p>Pitfalls: give it only classes that {@link Sandbox#prepare} returned, never the shipped bytes as they
  * came. The classes the JVM links on shipped code's behalf ({@code java.lang.invoke.MethodHandles$Lookup} and
- * the types of bootstrap signatures) are visible here too, so a deserializer must not be free to instantiate
- * whatever this loader resolves: register the classes it may create.
+ * the types of bootstrap signatures) are visible here too: a deserializer resolves classes through {@link
+ * #forValues()}, which refuses them.
  */
-public final class JobClassLoader extends ClassLoader {
+public final class JobClassLoader extends ClassLoader implements AgentExempt {
     static {
         registerAsParallelCapable();
     }
 
     private final Map<String, byte[]> classes;
     private final Policy policy;
+    private final ClassLoader values = new ValuesView();
 
     /**
      * @param classes the job's prepared classes: binary name (dots) to class file, as {@link Sandbox#prepare}
@@ -72,6 +76,15 @@ public final class JobClassLoader extends ClassLoader {
         return defineClass(name, classFile, 0, classFile.length);
     }
 
+    /**
+     * This loader as a deserializer should see it: the same classes, except those the JVM links for shipped
+     * code but that shipped code may not name ({@code MethodHandles$Lookup} and its kind), so no value of
+     * the request can be one of them.
+     */
+    public ClassLoader forValues() {
+        return values;
+    }
+
     /** Always {@code null}: shipped code gets no resources, neither the server's nor its own. */
     @Override
     public URL getResource(String name) {
@@ -82,5 +95,30 @@ public final class JobClassLoader extends ClassLoader {
     @Override
     public Enumeration<URL> getResources(String name) throws IOException {
         return Collections.emptyEnumeration();
+    }
+
+    /** Resolves through the job's loader the classes shipped code may name, and no other. */
+    private final class ValuesView extends ClassLoader implements AgentExempt {
+        ValuesView() {
+            super("nnsight-job-values", JobClassLoader.this);
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            if (!classes.containsKey(name) && !policy.type(name).allowed()) {
+                throw new ClassNotFoundException(name + " cannot be a value of a job: " + policy.type(name).refusal());
+            }
+            return JobClassLoader.this.loadClass(name, resolve);
+        }
+
+        @Override
+        public URL getResource(String name) {
+            return null;
+        }
+
+        @Override
+        public Enumeration<URL> getResources(String name) {
+            return Collections.emptyEnumeration();
+        }
     }
 }

@@ -5,6 +5,7 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.internal.WeightLoader;
 import java.util.ArrayList;
 import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
@@ -17,7 +18,7 @@ import org.bytedeco.pytorch.Tensor;
  * parameters if any changed: a language model's from its checkpoint, any other model's from a copy taken
  * when the guard was made.
  *
- * <p>Make a guard outside any {@code PointerScope}: its parameter handles and copies must outlive jobs.
+ * <p>Its parameter handles and copies are its own, outside any {@code PointerScope}: they outlive jobs.
  */
 final class WeightGuard {
     private final NNsight model;
@@ -31,15 +32,26 @@ final class WeightGuard {
         StringTensorDict named = model.module().named_parameters(true);
         try (NoGradGuard noGrad = new NoGradGuard()) {
             for (long i = 0; i < named.size(); i++) {
-                Tensor parameter = named.get(i).value();
+                // A handle of our own: the dictionary's entries die with the dictionary.
+                Tensor parameter = kept(new Tensor(named.get(i).value()));
                 names.add(named.get(i).key().getString());
                 parameters.add(parameter);
                 if (!(model instanceof LanguageModel)) {
-                    copies.add(parameter.clone());
+                    copies.add(kept(parameter.clone()));
                 }
             }
         }
         versions = versions();
+    }
+
+    /** Takes a tensor out of the caller's {@link PointerScope}, if any: the guard outlives it. */
+    private static Tensor kept(Tensor tensor) {
+        PointerScope scope = PointerScope.getInnerScope();
+        if (scope != null) {
+            tensor.retainReference();
+            scope.detach(tensor);
+        }
+        return tensor;
     }
 
     /**

@@ -168,7 +168,11 @@ final class StandardPolicy {
                     JobOutput.class.getName(),
                     // a lambda class the JVM spins for a Serializable interface (TraceBody) refuses Java
                     // serialization with methods that name these
-                    "java.io.{NotSerializableException,ObjectInputStream,ObjectOutputStream}")
+                    "java.io.{NotSerializableException,ObjectInputStream,ObjectOutputStream}",
+                    // the constructor accessor the JVM spins to make a shipped object without running a
+                    // constructor, as the deserializer of the request's values does
+                    "jdk.internal.reflect.{SerializationConstructorAccessorImpl,ConstructorAccessorImpl,MagicAccessorImpl}",
+                    "java.lang.reflect.InvocationTargetException")
             .build();
 
     private StandardPolicy() {}

@@ -158,17 +158,62 @@ public final class SandboxedExecutor implements JobExecutor {
                 + ", which cannot run a " + kind + " job");
     }
 
-    /** The error as the user would see it locally: its type and message, and the frames of the shipped code. */
+    /** The most frames of shipped code an error's description lists per exception. */
+    private static final int MAX_FRAMES = 20;
+
+    /**
+     * The error as the user would see it locally: its type and message (a libtorch message without its native
+     * frames), and the frames of the shipped code, a run of one repeated frame shown once with its count.
+     */
     private static String describe(Throwable error, Set<String> shipped) {
         StringBuilder text = new StringBuilder();
         for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
-            text.append(cause == error ? "" : "\nCaused by: ").append(cause);
-            for (StackTraceElement frame : cause.getStackTrace()) {
-                if (shipped.contains(frame.getClassName())) {
-                    text.append("\n\tat ").append(frame);
-                }
+            text.append(cause == error ? "" : "\nCaused by: ").append(cause.getClass().getName());
+            String message = withoutNativeFrames(cause.getMessage());
+            if (message != null) {
+                text.append(": ").append(message);
             }
+            int listed = 0;
+            StackTraceElement previous = null;
+            int repeats = 0;
+            for (StackTraceElement frame : cause.getStackTrace()) {
+                if (!shipped.contains(frame.getClassName())) {
+                    continue;
+                }
+                if (frame.equals(previous)) {
+                    repeats++;
+                    continue;
+                }
+                text.append(repeated(repeats));
+                repeats = 0;
+                previous = frame;
+                if (listed++ == MAX_FRAMES) {
+                    text.append("\n\t...");
+                    break;
+                }
+                text.append("\n\tat ").append(frame);
+            }
+            text.append(repeated(repeats));
         }
         return text.toString();
+    }
+
+    private static String repeated(int repeats) {
+        return repeats == 0 ? "" : "\n\t(the frame above " + repeats + " more times)";
+    }
+
+    /** libtorch appends its C++ frames to an error's message: they say nothing to the user. */
+    private static String withoutNativeFrames(String message) {
+        if (message == null) {
+            return null;
+        }
+        int end = message.length();
+        for (String marker : new String[] {"\nframe #", "\nException raised from"}) {
+            int at = message.indexOf(marker);
+            if (at >= 0 && at < end) {
+                end = at;
+            }
+        }
+        return message.substring(0, end).strip();
     }
 }

@@ -86,8 +86,7 @@ public final class Graphs {
     }
 
     private static Kryo kryo(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
-        Kryo kryo = new Kryo(seen == null ? new DefaultClassResolver() : new RecordingClassResolver(seen),
-                new MapReferenceResolver());
+        Kryo kryo = new Kryo(new StrictClassResolver(seen), new MapReferenceResolver());
         kryo.setClassLoader(loader);
         kryo.setRegistrationRequired(false);
         kryo.setReferences(true);
@@ -104,17 +103,34 @@ public final class Graphs {
         return kryo;
     }
 
-    /** Notes the class of every object written by name. */
-    private static final class RecordingClassResolver extends DefaultClassResolver {
+    /**
+     * Resolves class names through the graph's class loader only (Kryo's own resolver falls back to the
+     * loader of Kryo, which on a server sees every server class), and notes the class of every object
+     * written, when asked to.
+     */
+    private static final class StrictClassResolver extends DefaultClassResolver {
         private final GraphClasses seen;
 
-        RecordingClassResolver(GraphClasses seen) {
+        StrictClassResolver(GraphClasses seen) {
             this.seen = seen;
         }
 
         @Override
+        protected Class getTypeByName(String className) {
+            Class type = super.getTypeByName(className);
+            if (type != null) {
+                return type;
+            }
+            try {
+                return Class.forName(className, false, kryo.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new KryoException(e);
+            }
+        }
+
+        @Override
         public Registration writeClass(Output output, Class type) {
-            if (type != null && !kryo.isClosure(type)) {
+            if (seen != null && type != null && !kryo.isClosure(type)) {
                 seen.instanceOf(type);
             }
             return super.writeClass(output, type);

@@ -1,0 +1,249 @@
+package io.nnsight.server;
+
+import static io.nnsight.server.TestServers.ALICE;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.io.Output;
+import io.nnsight.TraceBody;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.remote.Remote;
+import io.nnsight.remote.RemoteException;
+import io.nnsight.remote.internal.exec.SandboxedExecutor;
+import io.nnsight.remote.internal.http.HttpTransport;
+import io.nnsight.remote.internal.protocol.Compression;
+import io.nnsight.remote.internal.wire.Envelope;
+import java.io.ByteArrayOutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * What a stranger might send a model server: code that reaches for the machine, code that never ends or
+ * exhausts memory, forged and malformed requests. Each gets a clear error, and afterwards the server still
+ * answers a normal job correctly.
+ */
+class HostilePayloadsTest {
+    private static final String PROMPT = "Once upon a time";
+    private static final Duration TIME_LIMIT = Duration.ofSeconds(3);
+
+    private static LanguageModel lm;
+    private static ModelServer server;
+    private static Remote remote;
+    private static HttpTransport http;
+
+    @BeforeAll
+    static void start() {
+        lm = LanguageModel.load(TestServers.shared("models/stories260K").toString());
+        server = ModelServer.builder().model(lm.key(), lm).executor(new SandboxedExecutor()).port(0)
+                .apiKeys(Set.of(ALICE)).timeLimit(TIME_LIMIT).maxRequestBytes(4 << 20)
+                .maxDecompressedRequestBytes(16 << 20).start();
+        remote = Remote.on(server.url()).apiKey(ALICE).quiet();
+        http = new HttpTransport(server.url(), ALICE);
+    }
+
+    @AfterAll
+    static void stop() {
+        http.close();
+        server.close();
+    }
+
+    /** Code the sandbox refuses before defining it: the error names what was refused and why. */
+    private static DynamicTest refused(String name, String reason, TraceBody<?> body) {
+        return dynamicTest(name, () -> {
+            RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote, body));
+            assertTrue(error.getMessage().contains("sandbox refused"), error.getMessage());
+            assertTrue(error.getMessage().contains(reason), "expected \"" + reason + "\" in " + error.getMessage());
+        });
+    }
+
+    /** Code that passes the checks but fails as it runs: the error says how, briefly, in the user's terms. */
+    private static DynamicTest failing(String name, String description, TraceBody<?> body) {
+        return dynamicTest(name, () -> {
+            RemoteException error = assertTimeoutPreemptively(TIME_LIMIT.plusSeconds(20),
+                    () -> assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote, body)));
+            assertTrue(error.getMessage().contains(description), "expected \"" + description + "\" in "
+                    + error.getMessage());
+            assertFalse(error.getMessage().contains("frame #"), "libtorch's native frames: " + error.getMessage());
+            assertTrue(error.getMessage().length() < 3000, "a long description: " + error.getMessage());
+        });
+    }
+
+    /** A request the client library would never send: the server's answer names the problem. */
+    private static DynamicTest forged(String name, String description, Executable request) {
+        return dynamicTest(name, () -> {
+            RemoteException error = assertThrows(RemoteException.class, request);
+            assertTrue(error.getMessage().contains(description), "expected \"" + description + "\" in "
+                    + error.getMessage());
+        });
+    }
+
+    @TestFactory
+    Stream<DynamicTest> hostilePayloads_eachGetsAClearError_thenANormalJobRuns() {
+        Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
+        List<DynamicTest> tests = new ArrayList<>(List.of(
+                refused("reads a file", "files are off limits", tr -> readFile()),
+                refused("opens a socket", "network access is off limits", tr -> connect()),
+                refused("starts a process", "processes", tr -> startProcess()),
+                refused("stops the JVM", "it would stop the server", tr -> {
+                    System.exit(3);
+                    return null;
+                }),
+                refused("reflects on a class", "reflection", tr -> String.class.getDeclaredFields().length),
+                refused("reaches for a class loader", "class loaders", tr -> ClassLoader.getSystemClassLoader()),
+                refused("starts a thread", "threads", tr -> {
+                    new Thread(() -> { }).start();
+                    return null;
+                }),
+                refused("reaches for Unsafe", "JDK internals", tr -> sun.misc.Unsafe.class.getName()),
+                refused("allocates native memory", "native memory", tr -> new BytePointer(1 << 20).capacity()),
+                refused("reads the server's environment", "environment", tr -> System.getenv("HOME")),
+                refused("loads a native library", "native code", tr -> {
+                    System.loadLibrary("c");
+                    return null;
+                }),
+                refused("locks a shared object", "locks", tr -> {
+                    synchronized (lm) {
+                        return 1;
+                    }
+                }),
+                refused("loads a model of its own", "the server loads the models", tr -> LanguageModel.load("/etc")),
+                refused("changes torch's threads for every job", "global settings", tr -> {
+                    torch.set_num_threads(64);
+                    return null;
+                }),
+                failing("loops forever", "time limit", tr -> {
+                    long spins = 0;
+                    while (spins >= 0) {
+                        spins = (spins + 1) % 1000;
+                    }
+                    return spins;
+                }),
+                failing("allocates a huge array", "out of memory", tr -> new long[Integer.MAX_VALUE - 8].length),
+                failing("allocates a huge tensor", "allocate", tr -> torch.zeros(1L << 40).size(0)),
+                failing("recurses without end", "StackOverflowError", tr -> recurse(0)),
+                failing("throws", "IllegalStateException: refused by the body", tr -> {
+                    throw new IllegalStateException("refused by the body");
+                }),
+                forged("a Kryo gadget of a JDK class", "cannot be a value of a job",
+                        () -> run(envelope(Map.of(), gadget("java.lang.invoke.MethodHandles$Lookup")))),
+                forged("a Kryo gadget of a server class", "cannot be a value of a job",
+                        () -> run(envelope(Map.of(), gadget("io.nnsight.server.ModelServer")))),
+                forged("a class file that is not one", "they are not a class file",
+                        () -> run(envelope(Map.of("com.example.Evil", new byte[] {1, 2, 3}), gadget(null)))),
+                forged("a malformed request", "not an nnsight job",
+                        () -> run("garbage, not a job".getBytes(StandardCharsets.UTF_8))),
+                forged("a decompression bomb", "too large",
+                        () -> http.submit(lm.key(), Compression.compress(new byte[64 << 20]))),
+                forged("an oversized request", "too large", () -> http.submit(lm.key(), random(5 << 20))),
+                forged("a wrong API key", "refused the API key", () -> {
+                    try (HttpTransport stranger = new HttpTransport(server.url(), "not-a-key")) {
+                        stranger.submit(lm.key(), Compression.compress(new byte[16]));
+                    }
+                }),
+                forged("a forged job id", "404", () -> http.poll(UUID.randomUUID().toString())),
+                forged("a path in place of a job id", "HTTP 400", () -> http.download("..%2F..%2Fetc%2Fpasswd", 1 << 20))));
+        tests.add(dynamicTest("afterwards, a normal job gives the right numbers", () -> {
+            Tensor served = lm.trace(PROMPT, remote, tr -> lm.get("lm_head").output().select(1, -1));
+            assertTrue(expected.equal(served));
+        }));
+        assertTrue(tests.size() >= 21);
+        return tests.stream();
+    }
+
+    private static byte[] readFile() {
+        try {
+            return Files.readAllBytes(Path.of("/etc/hostname"));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static boolean connect() {
+        try (Socket socket = new Socket("127.0.0.1", 9)) {
+            return socket.isConnected();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static int startProcess() {
+        try {
+            return new ProcessBuilder("true").start().waitFor();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static int recurse(int depth) {
+        return recurse(depth + 1) + 1;
+    }
+
+    /** Submits a raw request payload and waits for its end. */
+    private static void run(byte[] request) {
+        String id = http.submit(lm.key(), Compression.compress(request)).id();
+        http.stream(id, message -> { });
+        assertEquals(0, http.download(id, 1 << 20).length, "a forged request completed");
+    }
+
+    private static byte[] envelope(Map<String, byte[]> classes, byte[] graph) {
+        return new Envelope("TRACE", lm.key(), Runtime.version().feature(), classes, List.of(), graph).write();
+    }
+
+    /**
+     * An object graph whose root is an instance of {@code className} (made without running a constructor),
+     * as Kryo writes it; {@code null} for an empty graph.
+     */
+    private static byte[] gadget(String className) {
+        Kryo kryo = new Kryo();
+        kryo.setRegistrationRequired(false);
+        kryo.setReferences(true);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (Output output = new Output(bytes)) {
+            kryo.writeClassAndObject(output, className == null ? null : new Placeholder());
+        }
+        if (className == null) {
+            return bytes.toByteArray();
+        }
+        String written = new String(bytes.toByteArray(), StandardCharsets.ISO_8859_1);
+        String placeholder = ascii(Placeholder.class.getName());
+        assertTrue(written.contains(placeholder));
+        return written.replace(placeholder, ascii(className)).getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    /** A class name as Kryo writes an ASCII string: the last character's high bit set. */
+    private static String ascii(String name) {
+        return name.substring(0, name.length() - 1) + (char) (name.charAt(name.length() - 1) | 0x80);
+    }
+
+    private static byte[] random(int size) {
+        byte[] bytes = new byte[size];
+        new Random(7).nextBytes(bytes);
+        return bytes;
+    }
+
+    /** Stands in for a class the gadget names. */
+    static final class Placeholder {}
+}

@@ -93,7 +93,7 @@ public final class Remote implements Backend {
         return new Remote(url, Objects.requireNonNull(key, "key"), quiet);
     }
 
-    /** The same server without the status line on the terminal. */
+    /** The same server without the status line on the terminal; what the body prints still appears. */
     public Remote quiet() {
         return new Remote(url, apiKey, true);
     }
@@ -134,7 +134,7 @@ public final class Remote implements Backend {
     private <R> RemoteJob<R> submit(Job<R> job, Shipment shipment) {
         HttpTransport transport = transport();
         StatusMessage received = transport.submit(job.model().key(), Compression.compress(shipment.envelope().write()));
-        return new RemoteJob<>(transport, received, shipment, quiet ? StatusLine.disabled() : StatusLine.standard(),
+        return new RemoteJob<>(transport, received, shipment, quiet ? StatusLine.logsOnly() : StatusLine.standard(),
                 MAX_RESULT_BYTES);
     }
 

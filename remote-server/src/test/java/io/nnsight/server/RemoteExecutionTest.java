@@ -306,4 +306,40 @@ class RemoteExecutionTest {
             }
         });
     }
+
+    @Test
+    void printedLines_reachTheCallersStandardOutput() {
+        java.io.PrintStream original = System.out;
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            lm.trace(PROMPT, remote, tr -> {
+                System.out.println("hidden size " + lm.get("model.norm").output().size(2));
+                return null;
+            });
+        } finally {
+            System.setOut(original);
+        }
+
+        assertEquals("hidden size 64", printed.toString(java.nio.charset.StandardCharsets.UTF_8).strip());
+    }
+
+    @Test
+    void submit_thenPoll_givesTheResultWhenReady() throws InterruptedException {
+        long expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
+
+        RemoteJob<Long> job = remote.submit(Job.trace(lm, PROMPT,
+                tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long()));
+        assertNotNull(job.id());
+        long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        java.util.Optional<Long> result;
+        while ((result = job.poll()).isEmpty()) {
+            assertTrue(System.nanoTime() < end, "the job is still " + job.state());
+            Thread.sleep(10);
+        }
+
+        assertEquals(expected, result.get());
+        assertEquals(RemoteJob.State.COMPLETED, job.state());
+        assertEquals(expected, job.poll().get(), "a completed handle keeps its result");
+    }
 }

@@ -20,13 +20,15 @@ import java.util.function.Consumer;
  * <p>On a terminal ({@code System.console() != null}) the status is one line on standard error, rewritten
  * in place ({@code \r}) at each change; otherwise (a log file, a build) each change is a line of its own.
  * {@code LOG} statuses, the lines the job's code printed, go to standard output as they arrive, each on a
- * line of its own, as they would have locally. {@link #disabled()} shows nothing.
+ * line of its own, as they would have locally. {@link #logsOnly()} shows just those; {@link #disabled()}
+ * shows nothing.
  */
 public final class StatusLine implements Consumer<StatusMessage> {
     private final PrintStream out;
     private final PrintStream err;
     private final boolean terminal;
-    private final boolean enabled;
+    private final boolean statuses;
+    private final boolean logs;
     private String shown = "";
     private JobStatus lastStatus;
     private Integer lastPosition;
@@ -37,14 +39,15 @@ public final class StatusLine implements Consumer<StatusMessage> {
      * over printing a line per change.
      */
     public StatusLine(PrintStream out, PrintStream err, boolean terminal) {
-        this(out, err, terminal, true);
+        this(out, err, terminal, true, true);
     }
 
-    private StatusLine(PrintStream out, PrintStream err, boolean terminal, boolean enabled) {
+    private StatusLine(PrintStream out, PrintStream err, boolean terminal, boolean statuses, boolean logs) {
         this.out = out;
         this.err = err;
         this.terminal = terminal;
-        this.enabled = enabled;
+        this.statuses = statuses;
+        this.logs = logs;
     }
 
     /** A status line on {@code System.err}, rewritten in place when the program runs in a terminal. */
@@ -52,18 +55,25 @@ public final class StatusLine implements Consumer<StatusMessage> {
         return new StatusLine(System.out, System.err, System.console() != null);
     }
 
+    /** No status line, but the job's printed lines on {@code System.out}, as they would be locally. */
+    public static StatusLine logsOnly() {
+        return new StatusLine(System.out, null, false, false, true);
+    }
+
     /** A listener that shows nothing, the job's printed lines included. */
     public static StatusLine disabled() {
-        return new StatusLine(null, null, false, false);
+        return new StatusLine(null, null, false, false, false);
     }
 
     @Override
     public synchronized void accept(StatusMessage message) {
-        if (!enabled) {
+        if (message.status() == JobStatus.LOG) {
+            if (logs) {
+                printLog(message.description() == null ? "" : message.description());
+            }
             return;
         }
-        if (message.status() == JobStatus.LOG) {
-            printLog(message.description() == null ? "" : message.description());
+        if (!statuses) {
             return;
         }
         if (message.status() == JobStatus.RUNNING && started < 0) {

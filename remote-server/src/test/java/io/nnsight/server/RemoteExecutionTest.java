@@ -233,6 +233,30 @@ class RemoteExecutionTest {
     }
 
     @Test
+    void weightsChangedThroughATensorAlias_areRestoredForTheNext() {
+        Tensor before = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
+
+        Tensor during = lm.trace(PROMPT, remote, tr -> {
+            ((Linear) lm.get("lm_head").module()).weight().tensor_data().mul_(new Scalar(2.0));
+            return lm.get("lm_head").output().select(1, -1);
+        });
+
+        assertFalse(before.allclose(during), "the job saw its own change");
+        assertTrue(before.equal(lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1))));
+    }
+
+    @Test
+    void aliasesThatHideChanges_areRefused() {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote, tr -> {
+            ((Linear) lm.get("lm_head").module()).weight().data().mul_(new Scalar(2.0));
+            return null;
+        }));
+
+        assertTrue(error.getMessage().contains("Tensor.data() — it aliases a tensor without counting changes"),
+                error.getMessage());
+    }
+
+    @Test
     void weightsChangedByAJob_areRestoredForTheNext() {
         Tensor before = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 

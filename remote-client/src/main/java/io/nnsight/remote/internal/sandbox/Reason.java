@@ -29,6 +29,8 @@ enum Reason {
     DEVICES("devices are managed by the server"),
     HOSTED_MODEL("the hosted model's modules must not be changed or reached into: call forward, or read and "
             + "write values through nnsight's envoys"),
+    UNTRACKED_ALIAS("it aliases a tensor without counting changes to it, so a change to the hosted weights could "
+            + "outlive the job; use detach()"),
     MODEL_LOADING("the server loads the models; use the one the job runs on"),
     NNSIGHT_INTERNALS("only nnsight's public API is available to shipped code"),
     TORCH_INTERNALS("only tensors, their values and torch's functions are available to shipped code"),

@@ -21,6 +21,7 @@ import static io.nnsight.remote.internal.sandbox.Reason.SERVER_SETTINGS;
 import static io.nnsight.remote.internal.sandbox.Reason.THREADS;
 import static io.nnsight.remote.internal.sandbox.Reason.TORCHSCRIPT;
 import static io.nnsight.remote.internal.sandbox.Reason.TORCH_INTERNALS;
+import static io.nnsight.remote.internal.sandbox.Reason.UNTRACKED_ALIAS;
 
 import io.nnsight.remote.internal.sandbox.Policy.Classes;
 
@@ -138,6 +139,7 @@ final class StandardPolicy {
                     "getPointer", "deallocate*", "retainReference", "releaseReference", "setNull", "zero", "fill",
                     "asBuffer", "asByteBuffer", "data_ptr*", "const_data_ptr*", "mutable_data_ptr*", "storage",
                     "set_data", "unsafe*")
+            .denyMembers(UNTRACKED_ALIAS, "org.bytedeco.pytorch.{Tensor,TensorBase}", "data", "variable_data")
             .denyMembers(SERVER_CONSOLE, "org.bytedeco.pytorch.**", "print*", "_print*", "warn*")
             .denyMembers(SAVING_AND_LOADING, "org.bytedeco.pytorch.**", "save*", "load*", "pickle*", "unpickle*",
                     "*file*", "*File*", "*path*", "*Path*")

@@ -21,6 +21,7 @@ import static io.nnsight.remote.internal.sandbox.Reason.SERVER_SETTINGS;
 import static io.nnsight.remote.internal.sandbox.Reason.THREADS;
 import static io.nnsight.remote.internal.sandbox.Reason.TORCHSCRIPT;
 import static io.nnsight.remote.internal.sandbox.Reason.TORCH_INTERNALS;
+import static io.nnsight.remote.internal.sandbox.Reason.UNTRACKED_ALIAS;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -178,6 +179,9 @@ class PolicyTest {
                 refused("org/bytedeco/pytorch/Tensor.storage()Lorg/bytedeco/pytorch/Storage;", NATIVE_MEMORY),
                 refused("org/bytedeco/pytorch/Tensor.<init>(Lorg/bytedeco/javacpp/Pointer;)V", NATIVE_MEMORY),
                 refused("org/bytedeco/pytorch/Tensor.print()V", SERVER_CONSOLE),
+                refused("org/bytedeco/pytorch/Tensor.data()Lorg/bytedeco/pytorch/Tensor;", UNTRACKED_ALIAS),
+                refused("org/bytedeco/pytorch/TensorBase.variable_data()Lorg/bytedeco/pytorch/TensorBase;", UNTRACKED_ALIAS),
+                allowed("org/bytedeco/pytorch/Tensor.detach()Lorg/bytedeco/pytorch/Tensor;"),
                 refused("org/bytedeco/pytorch/global/torch.manual_seed(J)V", GLOBAL_SETTINGS),
                 refused("org/bytedeco/pytorch/global/torch.set_num_threads(I)V", GLOBAL_SETTINGS),
                 refused("org/bytedeco/pytorch/global/torch.cuda_is_available()Z", DEVICES),

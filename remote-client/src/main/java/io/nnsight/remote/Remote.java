@@ -54,6 +54,8 @@ public final class Remote implements Backend {
     private static final long MAX_RESULT_BYTES = Integer.MAX_VALUE - 8;
     private static final Duration LOCAL_TIME_LIMIT = Duration.ofMinutes(5);
     private static final Map<String, HttpTransport> TRANSPORTS = new ConcurrentHashMap<>();
+    /** The executor of {@link #local()}: one per JVM, so that it keeps one weight guard per model. */
+    private static final SandboxedExecutor LOCAL_EXECUTOR = new SandboxedExecutor();
 
     private final String url;
     private final String apiKey;
@@ -141,7 +143,7 @@ public final class Remote implements Backend {
     private static byte[] runLocally(Job<?> job, Shipment shipment) {
         JobContext context = new JobContext("local-" + UUID.randomUUID(), LOCAL_TIME_LIMIT, System.out::println);
         try {
-            return new SandboxedExecutor().execute(job.model(), shipment.envelope().write(), context);
+            return LOCAL_EXECUTOR.execute(job.model(), shipment.envelope().write(), context);
         } catch (JobFailedException e) {
             throw new RemoteException("the job failed as a server would run it: " + e.getMessage(), e);
         }

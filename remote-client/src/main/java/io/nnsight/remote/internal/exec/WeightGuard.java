@@ -31,7 +31,8 @@ final class WeightGuard {
         StringTensorDict named = model.module().named_parameters(true);
         try (NoGradGuard noGrad = new NoGradGuard()) {
             for (long i = 0; i < named.size(); i++) {
-                Tensor parameter = named.get(i).value();
+                // A handle of our own: value() points into the dictionary, which the GC frees with it.
+                Tensor parameter = new Tensor(named.get(i).value());
                 names.add(named.get(i).key().getString());
                 parameters.add(parameter);
                 if (!(model instanceof LanguageModel)) {

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
  * nnsight demo --model DIR                       generation, logit lens and activation patching on a language model
  * nnsight generate --model DIR --prompt P        generated text
  * nnsight logit-lens --model DIR --prompt P      each layer's top tokens, as a table and optionally a PNG
+ * nnsight serve --model DIR --api-keys FILE      host models for remote traces, until Ctrl-C
  * </pre>
  *
  * Errors in the input (a missing model folder, a prompt too long for the model) are printed as one message
@@ -19,7 +20,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "nnsight", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Look inside language models while they run: nnsight for the JVM.",
-        subcommands = {DemoCommand.class, GenerateCommand.class, LogitLensCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, GenerateCommand.class, LogitLensCommand.class, ServeCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -30,6 +32,11 @@ public final class Main implements Runnable {
 
     /** Runs the command line {@code args}, printing to {@code out} and {@code err}; returns the exit status. */
     static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        return commandLine(out, err).execute(args);
+    }
+
+    /** The command line, printing to {@code out} and {@code err}, with errors printed as one message. */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         CommandLine command = new CommandLine(new Main());
         command.setOut(out);
         command.setErr(err);
@@ -40,7 +47,7 @@ public final class Main implements Runnable {
             line.getErr().println("nnsight: " + error.getMessage());
             return 1;
         });
-        return command.execute(args);
+        return command;
     }
 
     @Override

@@ -15,6 +15,11 @@ final class ModelOptions {
     Path tokenizer;
 
     LanguageModel load() {
+        return load(model, tokenizer);
+    }
+
+    /** Loads {@code model} (a folder or a hub id) as the commands do, with {@code tokenizer} if not {@code null}. */
+    static LanguageModel load(String model, Path tokenizer) {
         LanguageModel.Options options = LanguageModel.Options.defaults();
         return LanguageModel.load(model, tokenizer == null ? options : options.tokenizer(tokenizer));
     }

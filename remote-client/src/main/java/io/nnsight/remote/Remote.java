@@ -38,11 +38,15 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p><b>Before sending.</b> {@link #local()} runs the same path in this JVM: ships the job into a class
  * loader that sees only what a server would, checks it as a server would, runs it on the local model. What
- * would fail remotely for want of a class or a permission fails here first.
+ * would fail remotely for want of a class or a permission fails here first. {@link Ndif#compare(Remote,
+ * io.nnsight.NNsight...)} tells whether the server's versions and models suit the job at all.
  *
  * <p><b>Errors.</b> When the body throws on the server, or the server refuses or loses the job, the call
  * throws {@link RemoteException} with the server's description (for the body's error: its type, message
  * and the lines of your code it went through).
+ *
+ * <p>A server is started with {@code nnsight serve --model DIR --api-keys FILE}, or in code with {@code
+ * ModelServer} (module {@code nnsight-remote-server}).
  *
  * <p>Configuration: {@code NNSIGHT_HOST} or {@code -Dnnsight.host} (for {@link #fromEnvironment()}), and
  * {@code NNSIGHT_API_KEY} or {@code -Dnnsight.apiKey}. A status line shows the job's progress on the
@@ -147,6 +151,11 @@ public final class Remote implements Backend {
         } catch (JobFailedException e) {
             throw new RemoteException("the job failed as a server would run it: " + e.getMessage(), e);
         }
+    }
+
+    /** Whether this is a server, not {@link #local()}. */
+    boolean hasServer() {
+        return url != null;
     }
 
     /** The transport to this server; one per server and key, shared by its {@code Remote}s. */

@@ -1,0 +1,144 @@
+package io.nnsight.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.remote.Remote;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code nnsight serve} as a user starts it: the built {@code nnsight.jar} in a JVM of its own, whose class
+ * path is the jar and its {@code lib/}, without this test's classes. A trace that calls a helper of this
+ * test runs there only because the helper's class travels with the job.
+ */
+class ServeProcessTest {
+    private static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
+    private static final String KEY = "integration-test-key";
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    private static final Pattern SERVING = Pattern.compile("nnsight: serving (\\S+) on (http://\\S+)");
+
+    /** Code of this test that the server does not have: it must be shipped. */
+    static final class Helper {
+        static long topToken(Tensor logits) {
+            return logits.select(1, -1).argmax().item_long();
+        }
+    }
+
+    @Test
+    void serve_inAJvmOfItsOwn_runsShippedHelpers_andStopsOnSigterm(@TempDir Path dir) throws Exception {
+        Path stories = shared("models/stories260K");
+        Path keys = Files.writeString(dir.resolve("keys.txt"), KEY + "\n");
+        Process server = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", cliJar().toString(), "serve", "--model", stories.toString(),
+                "--port", "0", "--api-keys", keys.toString()))
+                .redirectErrorStream(true)
+                .start();
+        try {
+            Output output = new Output(server);
+            String url = output.awaitServing();
+            LanguageModel lm = LanguageModel.load(stories.toString());
+
+            long served = lm.trace(PROMPT, Remote.on(url).apiKey(KEY).quiet(), tr -> Helper.topToken(lm.get("lm_head").output()));
+
+            long local = lm.trace(PROMPT, tr -> Helper.topToken(lm.get("lm_head").output()));
+            assertEquals(local, served);
+            assertEquals(338, served, "the reference's next token after the prompt");
+
+            // SIGTERM, as a service manager stops it (Process.destroy() would also close our end of its output).
+            assertTrue(server.toHandle().destroy());
+            assertTrue(server.waitFor(30, TimeUnit.SECONDS), "the server did not stop on SIGTERM:\n" + output);
+            output.finished().get(10, TimeUnit.SECONDS);
+            assertTrue(output.toString().contains("nnsight: stopped serving on " + url), output.toString());
+        } finally {
+            server.destroyForcibly();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The built {@code cli/target/nnsight.jar}, with its libraries in {@code lib/} beside it. */
+    private static Path cliJar() {
+        String property = System.getProperty("nnsight.cli.jar");
+        Path jar = property == null ? null : Path.of(property);
+        if (jar == null || !Files.isRegularFile(jar) || !Files.isDirectory(jar.resolveSibling("lib"))) {
+            fail("no built nnsight.jar with its lib/ at " + property + ": run the tests with ./mvnw verify, which "
+                    + "packages the cli module before these tests");
+        }
+        return jar;
+    }
+
+    private static Path shared(String relative) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.exists(dir.resolve("shared").resolve(relative))) {
+                return dir.resolve("shared").resolve(relative);
+            }
+        }
+        throw new IllegalStateException("shared/" + relative + " not found beside the project");
+    }
+
+    /** What the server process prints, read on a thread of its own; it tells when the server serves. */
+    private static final class Output {
+        private final StringBuffer text = new StringBuffer();
+        private final CompletableFuture<String> serving = new CompletableFuture<>();
+        private final CompletableFuture<Void> finished = new CompletableFuture<>();
+
+        Output(Process process) {
+            Thread reader = new Thread(() -> {
+                try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    for (String line; (line = lines.readLine()) != null; ) {
+                        text.append(line).append('\n');
+                        Matcher matcher = SERVING.matcher(line);
+                        if (matcher.matches()) {
+                            assertEquals("stories260K", matcher.group(1), line);
+                            serving.complete(matcher.group(2));
+                        }
+                    }
+                } catch (IOException | AssertionError e) {
+                    serving.completeExceptionally(e);
+                } finally {
+                    serving.completeExceptionally(new IllegalStateException("the server exited before serving"));
+                    finished.complete(null);
+                }
+            }, "nnsight-serve-output");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        /** The URL the server printed, once it serves; fails with what it printed if it does not in time. */
+        String awaitServing() throws InterruptedException {
+            try {
+                return serving.get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new AssertionError("the server did not print that it serves (" + e.getMessage() + "); it printed:\n"
+                        + text, e);
+            }
+        }
+
+        CompletableFuture<Void> finished() {
+            return finished;
+        }
+
+        @Override
+        public String toString() {
+            return text.toString();
+        }
+    }
+}

@@ -14,15 +14,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * {@code nnsight serve} as a user starts it: the built {@code nnsight.jar} in a JVM of its own, whose class
@@ -42,11 +47,45 @@ class ServeProcessTest {
         }
     }
 
-    @Test
-    void serve_inAJvmOfItsOwn_runsShippedHelpers_andStopsOnSigterm(@TempDir Path dir) throws Exception {
+    /**
+     * The Java installations to run the server on: this test's, and one of each other feature version installed
+     * beside it (a client on one Java works with a server on another).
+     */
+    static Stream<Path> serverJavas() throws IOException {
+        Path own = Path.of(System.getProperty("java.home")).toRealPath();
+        Map<Integer, Path> byFeature = new TreeMap<>();
+        byFeature.put(Runtime.version().feature(), own);
+        Path installed = own.getParent();
+        try (Stream<Path> homes = Files.list(installed)) {
+            homes.filter(home -> Files.isExecutable(home.resolve("bin/java")) && Files.isRegularFile(home.resolve("release")))
+                    .sorted()
+                    .forEach(home -> feature(home).filter(feature -> feature >= 17)
+                            .ifPresent(feature -> byFeature.putIfAbsent(feature, home)));
+        }
+        return byFeature.values().stream();
+    }
+
+    /** The feature version a Java installation's {@code release} file names. */
+    private static Optional<Integer> feature(Path home) {
+        try {
+            for (String line : Files.readAllLines(home.resolve("release"))) {
+                Matcher version = Pattern.compile("JAVA_VERSION=\"(\\d+)[.\"].*").matcher(line);
+                if (version.matches()) {
+                    return Optional.of(Integer.parseInt(version.group(1)));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not an installation we can use
+        }
+        return Optional.empty();
+    }
+
+    @ParameterizedTest
+    @MethodSource("serverJavas")
+    void serve_inAJvmOfItsOwn_runsShippedHelpers_andStopsOnSigterm(Path javaHome, @TempDir Path dir) throws Exception {
         Path stories = shared("models/stories260K");
         Path keys = Files.writeString(dir.resolve("keys.txt"), KEY + "\n");
-        Process server = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        Process server = new ProcessBuilder(List.of(javaHome.resolve("bin").resolve("java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-jar", cliJar().toString(), "serve", "--model", stories.toString(),
                 "--port", "0", "--api-keys", keys.toString()))
                 .redirectErrorStream(true)

@@ -37,6 +37,15 @@ public final class Graphs {
     /** How deep a graph may nest: deeper graphs are refused rather than overflowing the stack. */
     private static final int MAX_DEPTH = 256;
 
+    static {
+        // Kryo reads fields through sun.misc.Unsafe unless told not to, and Java 23+ warns about that on the
+        // console of every client and server; reflection is fast enough for job graphs. An explicit
+        // -Dkryo.unsafe (or a Kryo initialized earlier by the application) wins.
+        if (System.getProperty("kryo.unsafe") == null) {
+            System.setProperty("kryo.unsafe", "false");
+        }
+    }
+
     private Graphs() {}
 
     /**

@@ -60,7 +60,7 @@ public final class SandboxedExecutor implements JobExecutor {
             Object result = Deadline.within(context.timeLimit(),
                     () -> JobOutput.capturing(context.log(), () -> model.execute(job)));
             Object[] captured = prepared.getValue().capturedBy(graph[2]);
-            return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader, model));
+            return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader, model, prepared.getValue()));
         } catch (JobFailedException e) {
             throw e;
         } catch (DeadlineExceededError e) {
@@ -69,7 +69,7 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (OutOfMemoryError e) {
             throw new JobFailedException("the job ran out of memory (" + e.getMessage() + ")", e);
         } catch (Throwable e) {
-            throw new JobFailedException(describe(e, checked.keySet()), e);
+            throw new JobFailedException(describe(e, checked.keySet(), loader.getName()), e);
         } finally {
             List<String> changed = guard.restoreIfChanged();
             if (!changed.isEmpty()) {
@@ -156,12 +156,13 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /** The error as the user would see it locally: its type and message, and the frames of the shipped code. */
-    private static String describe(Throwable error, Set<String> shipped) {
+    private static String describe(Throwable error, Set<String> shipped, String loader) {
         StringBuilder text = new StringBuilder();
         for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
             text.append(cause == error ? "" : "\nCaused by: ").append(cause);
             for (StackTraceElement frame : cause.getStackTrace()) {
-                if (shipped.contains(frame.getClassName())) {
+                // the job's frames only: in Remote.local() the caller's own classes, of the same names, are below
+                if (shipped.contains(frame.getClassName()) && loader.equals(frame.getClassLoaderName())) {
                     text.append("\n\tat ").append(frame);
                 }
             }

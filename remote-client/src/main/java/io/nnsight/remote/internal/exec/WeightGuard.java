@@ -31,7 +31,8 @@ final class WeightGuard {
         StringTensorDict named = model.module().named_parameters(true);
         try (NoGradGuard noGrad = new NoGradGuard()) {
             for (long i = 0; i < named.size(); i++) {
-                Tensor parameter = named.get(i).value();
+                // value() points into the dict, which is freed once collected: hold a tensor of our own
+                Tensor parameter = new Tensor(named.get(i).value());
                 names.add(named.get(i).key().getString());
                 parameters.add(parameter);
                 if (!(model instanceof LanguageModel)) {

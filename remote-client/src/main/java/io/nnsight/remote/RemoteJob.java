@@ -53,7 +53,9 @@ public final class RemoteJob<R> {
         this.display = display;
         this.maxResultBytes = maxResultBytes;
         this.latest = received;
-        display.accept(received);
+        if (received != null) {
+            display.accept(received);
+        }
     }
 
     @SuppressWarnings("unchecked")

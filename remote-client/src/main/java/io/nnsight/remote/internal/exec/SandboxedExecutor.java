@@ -62,7 +62,7 @@ public final class SandboxedExecutor implements JobExecutor {
                 setStatics(graph[3], loader, checked.keySet());
                 Object result = model.execute(job(kind, model, graph));
                 Object[] captured = lambdas.capturedBy(graph[2]);
-                return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader.forValues(), model));
+                return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
             }));
         } catch (JobFailedException e) {
             throw e;
@@ -72,7 +72,7 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (OutOfMemoryError e) {
             throw new JobFailedException("the job ran out of memory (" + e.getMessage() + ")", e);
         } catch (Throwable e) {
-            throw new JobFailedException(describe(e, checked.keySet()), e);
+            throw new JobFailedException(describe(e, checked.keySet(), loader.getName()), e);
         } finally {
             List<String> changed = guard.restoreIfChanged();
             if (!changed.isEmpty()) {
@@ -165,7 +165,7 @@ public final class SandboxedExecutor implements JobExecutor {
      * The error as the user would see it locally: its type and message (a libtorch message without its native
      * frames), and the frames of the shipped code, a run of one repeated frame shown once with its count.
      */
-    private static String describe(Throwable error, Set<String> shipped) {
+    private static String describe(Throwable error, Set<String> shipped, String loader) {
         StringBuilder text = new StringBuilder();
         for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
             text.append(cause == error ? "" : "\nCaused by: ").append(cause.getClass().getName());
@@ -177,7 +177,8 @@ public final class SandboxedExecutor implements JobExecutor {
             StackTraceElement previous = null;
             int repeats = 0;
             for (StackTraceElement frame : cause.getStackTrace()) {
-                if (!shipped.contains(frame.getClassName())) {
+                // the job's frames only: in Remote.local() the caller's own classes, of the same names, are below
+                if (!shipped.contains(frame.getClassName()) || !loader.equals(frame.getClassLoaderName())) {
                     continue;
                 }
                 if (frame.equals(previous)) {

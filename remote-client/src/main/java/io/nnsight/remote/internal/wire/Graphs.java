@@ -3,9 +3,13 @@ package io.nnsight.remote.internal.wire;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.Registration;
+import com.esotericsoftware.kryo.Serializer;
+import com.esotericsoftware.kryo.SerializerFactory;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.serializers.ClosureSerializer;
+import com.esotericsoftware.kryo.serializers.DefaultSerializers;
+import com.esotericsoftware.kryo.serializers.FieldSerializer;
 import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
@@ -17,6 +21,13 @@ import io.nnsight.Operation;
 import io.nnsight.Source;
 import io.nnsight.lm.Tokenizer;
 import java.io.ByteArrayOutputStream;
+import java.lang.reflect.InaccessibleObjectException;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.bytedeco.pytorch.Tensor;
 import org.objenesis.strategy.StdInstantiatorStrategy;
 
@@ -26,8 +37,9 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  *
  * <p>Values are written by value with Kryo's serializers (fields, collections, records, lambdas through
  * {@link LambdaSerializer}), with these exceptions: a {@link Tensor} travels as its type, shape and bytes;
- * a model, an envoy, an operation or a tokenizer travels as a reference to the job's model (the one model a job runs on) and is resolved
- * on the other side to the model found there, so weights never travel and a body binds to the model that runs it.
+ * a model, an envoy, an operation or a tokenizer travels as a reference to the job's model (the one model a
+ * job runs on), resolved on the other side to the model found there, so weights never travel and a body
+ * binds to the model that runs it.
  *
  * <p>Classes are named, never numbered, and resolved through the class loader given: on a server, the
  * job's class loader, which refuses every class that shipped code may not use, so a payload cannot make
@@ -51,19 +63,39 @@ public final class Graphs {
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
      * of each lambda: the code a server needs to read it.
+     *
+     * @throws IllegalArgumentException when a value cannot travel, saying which and why
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
-        Kryo kryo = kryo(loader, model, seen, null);
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (Output output = new Output(bytes)) {
-            kryo.writeClassAndObject(output, root);
-        }
-        return bytes.toByteArray();
+        return write(kryo(loader, model, seen, null), root);
     }
 
     /** Writes {@code root}. */
     public static byte[] write(Object root, ClassLoader loader, NNsight model) {
         return write(root, loader, model, new GraphClasses());
+    }
+
+    /**
+     * Writes {@code root}, a job's result on a server: the lambdas {@code made} made are written with the
+     * specs they were made from.
+     */
+    public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactories made) {
+        return write(kryo(loader, model, new GraphClasses(), made), root);
+    }
+
+    private static byte[] write(Kryo kryo, Object root) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (Output output = new Output(bytes)) {
+            kryo.writeClassAndObject(output, root);
+        } catch (KryoException e) {
+            throw new IllegalArgumentException("cannot write the values: " + brief(e.getMessage()), e);
+        } catch (InaccessibleObjectException e) {
+            // Kryo writes a class without a serializer of its own field by field: the JDK's classes refuse that
+            throw new IllegalArgumentException("cannot write the values: one of them is of a JDK class that does not "
+                    + "travel (" + e.getMessage() + "). Values travel as collections, maps, arrays, records, strings, "
+                    + "numbers, atomics, tensors and objects of your own classes", e);
+        }
+        return bytes.toByteArray();
     }
 
     /**
@@ -74,7 +106,7 @@ public final class Graphs {
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
         Kryo kryo = kryo(loader, model, null, lambdas);
-        try (Input input = new Input(graph)) {
+        try (Input input = new Bounded.BoundedInput(graph)) {
             Object root = kryo.readClassAndObject(input);
             if (input.position() != graph.length) {
                 throw new IllegalArgumentException("the graph has " + (graph.length - input.position())
@@ -83,6 +115,11 @@ public final class Graphs {
             return root;
         } catch (KryoException e) {
             throw new IllegalArgumentException("cannot read the values: " + rootCause(e), e);
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // what Kryo's serializers throw on bytes they cannot make sense of, outside an object's fields
+            throw new IllegalArgumentException("cannot read the values: " + e, e);
         }
     }
 
@@ -91,17 +128,48 @@ public final class Graphs {
         while (cause.getCause() != null && cause.getCause() != cause) {
             cause = cause.getCause();
         }
-        return cause instanceof ClassNotFoundException ? cause.getMessage() : error.getMessage();
+        return cause instanceof ClassNotFoundException ? cause.getMessage() : brief(error.getMessage());
+    }
+
+    /** Kryo's message, with its serialization trace (a line per level: 256 at the depth limit) cut short. */
+    private static String brief(String message) {
+        String text = String.valueOf(message);
+        if (text.startsWith("Max depth exceeded")) {
+            text = "the values nest deeper than " + MAX_DEPTH + " levels, the most a graph may; ship long chains of "
+                    + "objects as lists or arrays (" + text + ")";
+        }
+        List<String> lines = text.lines().collect(Collectors.toList());
+        int kept = 8;
+        return lines.size() <= kept + 2 ? text
+                : String.join("\n", lines.subList(0, kept)) + "\n... (" + (lines.size() - kept) + " more lines)";
     }
 
     private static Kryo kryo(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
-        Kryo kryo = new Kryo(new StrictClassResolver(seen), new MapReferenceResolver());
+        Kryo kryo = new Kryo(seen == null ? new StrictClassResolver() : new RecordingClassResolver(seen),
+                new MapReferenceResolver()) {
+            @Override
+            @SuppressWarnings("rawtypes")
+            public Serializer getDefaultSerializer(Class type) {
+                if (UnmodifiableSerializer.handles(type)) {
+                    return new UnmodifiableSerializer();
+                }
+                return Bounded.serializer(this, type, super.getDefaultSerializer(type));
+            }
+        };
         kryo.setClassLoader(loader);
         kryo.setRegistrationRequired(false);
         kryo.setReferences(true);
         kryo.setMaxDepth(MAX_DEPTH);
         kryo.setInstantiatorStrategy(new DefaultInstantiatorStrategy(new StdInstantiatorStrategy()));
+        // the captured values of anonymous and local classes are synthetic fields (val$layer), which Kryo skips
+        FieldSerializer.FieldSerializerConfig fields = new FieldSerializer.FieldSerializerConfig();
+        fields.setIgnoreSyntheticFields(false);
+        kryo.setDefaultSerializer(new SerializerFactory.FieldSerializerFactory(fields));
         ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
+        kryo.addDefaultSerializer(AtomicBoolean.class, new DefaultSerializers.AtomicBooleanSerializer());
+        kryo.addDefaultSerializer(AtomicInteger.class, new DefaultSerializers.AtomicIntegerSerializer());
+        kryo.addDefaultSerializer(AtomicLong.class, new DefaultSerializers.AtomicLongSerializer());
+        kryo.addDefaultSerializer(AtomicReference.class, new DefaultSerializers.AtomicReferenceSerializer());
         kryo.addDefaultSerializer(Tensor.class, new TensorSerializer());
         kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(model));
         kryo.addDefaultSerializer(Source.class, new References.SourceSerializer());
@@ -113,18 +181,13 @@ public final class Graphs {
     }
 
     /**
-     * Resolves class names through the graph's class loader only (Kryo's own resolver falls back to the
-     * loader of Kryo, which on a server sees every server class), and notes the class of every object
-     * written, when asked to.
+     * Resolves the class names of a graph through the class loader given, and only through it: Kryo's own
+     * resolver falls back to Kryo's class loader for a name the given one refuses, which on a server would
+     * bypass the job's class loader and its allow-list.
      */
     private static final class StrictClassResolver extends DefaultClassResolver {
-        private final GraphClasses seen;
-
-        StrictClassResolver(GraphClasses seen) {
-            this.seen = seen;
-        }
-
         @Override
+        @SuppressWarnings("rawtypes")
         protected Class getTypeByName(String className) {
             Class type = super.getTypeByName(className);
             if (type != null) {
@@ -133,13 +196,22 @@ public final class Graphs {
             try {
                 return Class.forName(className, false, kryo.getClassLoader());
             } catch (ClassNotFoundException e) {
-                throw new KryoException(e);
+                throw new KryoException("Unable to find class: " + className, e);
             }
+        }
+    }
+
+    /** Notes the class of every object written by name. */
+    private static final class RecordingClassResolver extends DefaultClassResolver {
+        private final GraphClasses seen;
+
+        RecordingClassResolver(GraphClasses seen) {
+            this.seen = seen;
         }
 
         @Override
         public Registration writeClass(Output output, Class type) {
-            if (seen != null && type != null && !kryo.isClosure(type)) {
+            if (type != null && !kryo.isClosure(type)) {
                 seen.instanceOf(type);
             }
             return super.writeClass(output, type);

@@ -43,7 +43,7 @@ public final class LambdaFactories implements LambdaFactory {
                     MethodType.class, MethodHandle.class, MethodType.class).toMethodDescriptorString(), false);
 
     private final List<LambdaSpec> lambdas;
-    private final Map<Object, Object[]> captured = new IdentityHashMap<>();
+    private final Map<Object, Map.Entry<LambdaSpec, Object[]>> made = new IdentityHashMap<>();
 
     private LambdaFactories(List<LambdaSpec> lambdas) {
         this.lambdas = lambdas;
@@ -83,14 +83,25 @@ public final class LambdaFactories implements LambdaFactory {
         Method factory = owner.getDeclaredMethod(PREFIX + index, type.parameterArray());
         factory.setAccessible(true);
         Object lambda = factory.invoke(null, values);
-        captured.put(lambda, values);
+        made.put(lambda, Map.entry(spec, values));
         return lambda;
     }
 
-    /** The values a lambda this factory made captured (the same objects, as the job left them), or none. */
-    public Object[] capturedBy(Object lambda) {
-        Object[] values = captured.get(lambda);
-        return values == null ? new Object[0] : values;
+    /**
+     * What a job's body captured, as the job left it: the values a lambda this factory made captured (the same
+     * objects), or a body of a class of its own (an anonymous class) itself, whose fields hold its captures.
+     */
+    public Object[] capturedBy(Object body) {
+        Map.Entry<LambdaSpec, Object[]> entry = made.get(body);
+        return entry == null ? new Object[] {body} : entry.getValue();
+    }
+
+    /**
+     * The spec and captured values of a lambda this factory made, or {@code null}: how such a lambda is
+     * written back, since the factories make lambdas without Java serialization's {@code writeReplace}.
+     */
+    Map.Entry<LambdaSpec, Object[]> made(Object lambda) {
+        return made.get(lambda);
     }
 
     private static byte[] withFactories(byte[] classFile, List<LambdaSpec> lambdas, List<Integer> indices) {

@@ -7,13 +7,15 @@ import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import java.lang.invoke.SerializedLambda;
 import java.lang.reflect.Method;
+import java.util.Map;
 
 /**
  * Writes a lambda as its {@link LambdaSpec} and captured values, and makes it again when read.
  *
  * <p>Only serializable lambdas can be written (those whose target type is {@link java.io.Serializable},
  * like {@code TraceBody}): the JDK gives only those a description of their code. How a lambda is made
- * again depends on the side that reads it ({@link LambdaFactory}).
+ * again depends on the side that reads it ({@link LambdaFactory}). A lambda that {@link LambdaFactories} made
+ * on a server (a captured value written back) is written with the spec it was made from.
  */
 final class LambdaSerializer extends Serializer<Object> {
     private final GraphClasses seen;
@@ -26,8 +28,21 @@ final class LambdaSerializer extends Serializer<Object> {
 
     @Override
     public void write(Kryo kryo, Output output, Object lambda) {
-        SerializedLambda form = serializedForm(lambda);
-        LambdaSpec spec = LambdaSpec.of(form);
+        Map.Entry<LambdaSpec, Object[]> made =
+                factory instanceof LambdaFactories ? ((LambdaFactories) factory).made(lambda) : null;
+        LambdaSpec spec;
+        Object[] values;
+        if (made != null) {
+            spec = made.getKey();
+            values = made.getValue();
+        } else {
+            SerializedLambda form = serializedForm(lambda);
+            spec = LambdaSpec.of(form);
+            values = new Object[form.getCapturedArgCount()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = form.getCapturedArg(i);
+            }
+        }
         if (seen != null) {
             seen.lambda(spec, lambda.getClass().getClassLoader());
         }
@@ -41,8 +56,8 @@ final class LambdaSerializer extends Serializer<Object> {
         output.writeString(spec.implDescriptor());
         output.writeString(spec.instantiatedType());
         output.writeVarInt(spec.capturedCount(), true);
-        for (int i = 0; i < spec.capturedCount(); i++) {
-            kryo.writeClassAndObject(output, form.getCapturedArg(i));
+        for (Object value : values) {
+            kryo.writeClassAndObject(output, value);
         }
     }
 

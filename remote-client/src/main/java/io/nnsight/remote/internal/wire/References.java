@@ -32,8 +32,10 @@ final class References {
         @Override
         public void write(Kryo kryo, Output output, Envoy envoy) {
             if (envoy.root() != model) {
-                throw new IllegalArgumentException("the values refer to the model " + envoy.root().key()
-                        + ", but this job runs on " + model.key() + "; a job uses one model");
+                String other = envoy.root().key().equals(model.key()) ? "another instance of " + model.key()
+                        : "the model " + envoy.root().key();
+                throw new IllegalArgumentException("the values refer to " + other + ", but this job runs on "
+                        + model.key() + "; a job uses one model");
             }
             output.writeString(envoy.path());
         }

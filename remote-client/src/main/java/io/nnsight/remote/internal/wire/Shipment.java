@@ -62,16 +62,28 @@ public final class Shipment {
             }
             if (!added) {
                 List<LambdaSpec> lambdas = new ArrayList<>(seen.lambdas().keySet());
+                Map<String, byte[]> classes = plan.classFiles();
+                for (LambdaSpec lambda : lambdas) {
+                    String owner = lambda.implClass().replace('/', '.');
+                    if (!classes.containsKey(owner)) {
+                        // a server makes a lambda in the shipped class of its code, which it has checked
+                        throw new IllegalArgumentException("the lambda " + owner + "::" + lambda.implName() + " cannot "
+                                + "be shipped: it is a method reference to a class that does not ship (the JDK's, "
+                                + "nnsight's or a library's). Write it as a lambda instead, such as x -> x."
+                                + lambda.implName() + "(...)");
+                    }
+                }
                 Envelope envelope = new Envelope(job.kind().name(), job.model().key(), Runtime.version().feature(),
-                        plan.classFiles(), lambdas, graph);
+                        classes, lambdas, graph);
                 return new Shipment(envelope, job.model(), loader, capturedBy(body));
             }
         }
     }
 
+    /** What the body captured: a lambda's captured values, or a body of a class of its own itself. */
     private static Object[] capturedBy(Object body) {
         if (!body.getClass().isSynthetic() && !body.getClass().isHidden()) {
-            return new Object[0];
+            return new Object[] {body};
         }
         SerializedLambda form = LambdaSerializer.serializedForm(body);
         Object[] values = new Object[form.getCapturedArgCount()];

@@ -4,7 +4,10 @@ import java.lang.reflect.Array;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,8 +24,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * }</pre>
  *
  * <p>Copied: the contents of mutable collections and maps, the elements of arrays, the values of atomics,
- * and the fields of objects of the application's classes. Immutable values (strings, numbers, models)
- * have nothing to copy.
+ * and the fields of objects of the application's classes (records included). A field whose value is itself
+ * one of those is copied into in place, so the caller's objects keep their identity (and final fields are
+ * never set); other fields take the remote value. Immutable values (strings, numbers, models) have nothing
+ * to copy.
  */
 final class WriteBack {
     private WriteBack() {}
@@ -31,15 +36,24 @@ final class WriteBack {
         if (remote == null || remote.length != local.length) {
             return;
         }
+        Set<Object> visited = Collections.newSetFromMap(new IdentityHashMap<>());
         for (int i = 0; i < local.length; i++) {
-            copy(remote[i], local[i]);
+            copy(remote[i], local[i], visited);
         }
     }
 
+    /**
+     * Copies {@code remote}'s contents into {@code local}.
+     *
+     * @return whether {@code local} took them; false when it cannot (immutable, another type, another length)
+     */
     @SuppressWarnings({"unchecked", "rawtypes"})
-    private static void copy(Object remote, Object local) {
-        if (remote == null || local == null || remote == local || remote.getClass() != local.getClass()) {
-            return;
+    private static boolean copy(Object remote, Object local, Set<Object> visited) {
+        if (remote == null || local == null || remote.getClass() != local.getClass()) {
+            return false;
+        }
+        if (remote == local || !visited.add(local)) {
+            return true;
         }
         try {
             if (local instanceof Collection) {
@@ -49,7 +63,10 @@ final class WriteBack {
                 ((Map) local).clear();
                 ((Map) local).putAll((Map) remote);
             } else if (local.getClass().isArray()) {
-                System.arraycopy(remote, 0, local, 0, Math.min(Array.getLength(remote), Array.getLength(local)));
+                if (Array.getLength(remote) != Array.getLength(local)) {
+                    return false;
+                }
+                System.arraycopy(remote, 0, local, 0, Array.getLength(local));
             } else if (local instanceof AtomicReference) {
                 ((AtomicReference) local).set(((AtomicReference) remote).get());
             } else if (local instanceof AtomicInteger) {
@@ -58,15 +75,19 @@ final class WriteBack {
                 ((AtomicLong) local).set(((AtomicLong) remote).get());
             } else if (local instanceof AtomicBoolean) {
                 ((AtomicBoolean) local).set(((AtomicBoolean) remote).get());
-            } else if (ClassPlan.ships(local.getClass()) && !local.getClass().isRecord()) {
-                copyFields(remote, local);
+            } else if (ClassPlan.ships(local.getClass())) {
+                copyFields(remote, local, visited);
+            } else {
+                return false;
             }
+            return true;
         } catch (UnsupportedOperationException e) {
             // An immutable collection: the body cannot have changed it either.
+            return false;
         }
     }
 
-    private static void copyFields(Object remote, Object local) {
+    private static void copyFields(Object remote, Object local, Set<Object> visited) {
         for (Class<?> type = local.getClass(); type != null && ClassPlan.ships(type); type = type.getSuperclass()) {
             for (Field field : type.getDeclaredFields()) {
                 if (Modifier.isStatic(field.getModifiers())) {
@@ -74,9 +95,12 @@ final class WriteBack {
                 }
                 try {
                     field.setAccessible(true);
-                    field.set(local, field.get(remote));
+                    Object value = field.get(remote);
+                    if (field.getType().isPrimitive() || !copy(value, field.get(local), visited)) {
+                        field.set(local, value);
+                    }
                 } catch (ReflectiveOperationException | RuntimeException e) {
-                    // A field this JVM does not let us set keeps its value.
+                    // A field this JVM does not let us set (a record's) keeps its value.
                 }
             }
         }

@@ -2,9 +2,9 @@ package io.nnsight;
 
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.ModuleFields;
+import io.nnsight.internal.SessionRun;
 import io.nnsight.internal.TensorBatchable;
 import io.nnsight.internal.TraceContext;
-import io.nnsight.internal.TraceMemory;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.HookPoint;
@@ -264,15 +264,7 @@ public class NNsight extends Envoy {
      */
     public <R> R session(SessionBody<R> body) {
         Objects.requireNonNull(body, "body");
-        TraceMemory memory = new TraceMemory();
-        memory.enterThread();
-        try {
-            R result = body.run();
-            memory.keep(result);
-            return result;
-        } finally {
-            memory.close();
-        }
+        return SessionRun.run(body::run);
     }
 
     /** Runs a session on {@code backend}: all its traces in one request. */
@@ -322,15 +314,23 @@ public class NNsight extends Envoy {
      * });
      * }</pre>
      *
-     * @throws IllegalStateException outside a trace, where values are not freed and need no saving
+     * <p>In a session, a value saved in one of its traces, or by the session's body itself, outlives the
+     * session too.
+     *
+     * @throws IllegalStateException outside traces and sessions, where values are not freed and need no saving
      */
     public static <T> T save(T value) {
         TraceRun run = TraceContext.current();
-        if (run == null) {
-            throw new IllegalStateException("NNsight.save(...) can only be called inside a trace: it keeps a value "
-                    + "past the end of the trace that made it, and values made outside traces are not freed by nnsight");
+        SessionRun session = SessionRun.current();
+        if (run != null) {
+            run.save(value);
+        } else if (session != null) {
+            session.save(value);
+        } else {
+            throw new IllegalStateException("NNsight.save(...) can only be called inside a trace or a session: it "
+                    + "keeps a value past the end of the trace that made it, and values made outside traces are not "
+                    + "freed by nnsight");
         }
-        run.save(value);
         return value;
     }
 }

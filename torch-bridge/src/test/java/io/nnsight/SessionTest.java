@@ -12,6 +12,7 @@ import io.nnsight.lm.Shared;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
@@ -55,6 +56,24 @@ class SessionTest extends TinyModelFixture {
         result.close();
         assertTrue(Pointer.totalCount() <= before + 1, "native objects grew from " + before + " to "
                 + Pointer.totalCount());
+    }
+
+    @Test
+    void save_inASessionsTrace_outlivesTheSession() {
+        List<Tensor> seen = new ArrayList<>();
+
+        model.session(() -> {
+            model.trace(input, tr -> seen.add(NNsight.save(model.get("layer1").output())));
+            Tensor doubled = NNsight.save(model.trace(input, tr -> model.get("layer2").output()).mul(new Scalar(2.0)));
+            seen.add(doubled);
+            return null;
+        });
+
+        assertFalse(seen.get(0).isNull(), "a value saved in a session's trace is kept after the session");
+        assertFalse(seen.get(1).isNull(), "a value saved by the session's body is kept after the session");
+        Tensor hidden = model.trace(input, tr -> model.get("layer1").output());
+        assertTrue(same(hidden, seen.get(0)));
+        assertTrue(same(net.forward(input).mul(new Scalar(2.0)), seen.get(1)));
     }
 
     @Test

@@ -214,8 +214,12 @@ public final class TraceRun {
 
     private void keepResults(Object result) {
         memory.keep(result);
+        SessionRun session = SessionRun.current();
         for (Object value : saved) {
             memory.keep(value);
+            if (session != null) {
+                session.save(value);
+            }
         }
         for (Invocation invocation : invocations) {
             memory.keep(invocation.mediator.result());

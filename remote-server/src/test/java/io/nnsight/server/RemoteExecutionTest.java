@@ -178,6 +178,22 @@ class RemoteExecutionTest {
         assertFalse(unpatched.equal(patched));
     }
 
+    @Test
+    void session_savesIntoACapturedList_sameEverywhere() {
+        List<Tensor> seen = sameEverywhere(backend -> {
+            List<Tensor> saved = new ArrayList<>();
+            lm.session(backend, () -> {
+                lm.trace(PROMPT, tr -> saved.add(NNsight.save(lm.get("model.layers.0").output().select(1, -1))));
+                lm.trace(OTHER, tr -> saved.add(NNsight.save(lm.get("model.layers.0").output().select(1, -1))));
+                return null;
+            });
+            return saved;
+        });
+
+        assertEquals(2, seen.size());
+        assertFalse(seen.get(0).equal(seen.get(1)));
+    }
+
     /** Application code the server does not have: it travels with the job. */
     static final class LogitLens {
         private final int k;

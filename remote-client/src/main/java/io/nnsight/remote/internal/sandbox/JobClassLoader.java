@@ -39,7 +39,7 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
 
     private final Map<String, byte[]> classes;
     private final Policy policy;
-    private final ClassLoader values = new ValuesView();
+    private final ClassLoader values;
 
     /**
      * @param classes the job's prepared classes: binary name (dots) to class file, as {@link Sandbox#prepare}
@@ -50,6 +50,7 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
         super("nnsight-job", Objects.requireNonNull(parent, "parent"));
         this.classes = Map.copyOf(classes);
         this.policy = Policy.standard(new ServerClasses(parent));
+        this.values = new ValueClassLoader(this, this.classes.keySet(), policy);
     }
 
     @Override
@@ -77,9 +78,9 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
     }
 
     /**
-     * This loader as a deserializer should see it: the same classes, except those the JVM links for shipped
-     * code but that shipped code may not name ({@code MethodHandles$Lookup} and its kind), so no value of
-     * the request can be one of them.
+     * This loader as a deserializer should see it ({@link ValueClassLoader}): the same classes, except those
+     * the JVM links for shipped code but that shipped code may not name ({@code MethodHandles$Lookup} and its
+     * kind), so no value of the request can be one of them.
      */
     public ClassLoader forValues() {
         return values;
@@ -95,30 +96,5 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
     @Override
     public Enumeration<URL> getResources(String name) throws IOException {
         return Collections.emptyEnumeration();
-    }
-
-    /** Resolves through the job's loader the classes shipped code may name, and no other. */
-    private final class ValuesView extends ClassLoader implements AgentExempt {
-        ValuesView() {
-            super("nnsight-job-values", JobClassLoader.this);
-        }
-
-        @Override
-        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-            if (!classes.containsKey(name) && !policy.type(name).allowed()) {
-                throw new ClassNotFoundException(name + " cannot be a value of a job: " + policy.type(name).refusal());
-            }
-            return JobClassLoader.this.loadClass(name, resolve);
-        }
-
-        @Override
-        public URL getResource(String name) {
-            return null;
-        }
-
-        @Override
-        public Enumeration<URL> getResources(String name) {
-            return Collections.emptyEnumeration();
-        }
     }
 }

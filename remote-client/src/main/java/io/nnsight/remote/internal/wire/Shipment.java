@@ -2,6 +2,7 @@ package io.nnsight.remote.internal.wire;
 
 import io.nnsight.Job;
 import io.nnsight.NNsight;
+import io.nnsight.remote.internal.sandbox.ValueClassLoader;
 import java.lang.invoke.SerializedLambda;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -103,7 +104,9 @@ public final class Shipment {
      * its captured values into the caller's, and returns the body's result.
      */
     public Object result(byte[] payload) {
-        Object[] root = (Object[]) Graphs.read(ResultPayload.graph(payload), loader, model,
+        // Only what the job's code could make: a server cannot make this JVM instantiate anything else.
+        ClassLoader values = new ValueClassLoader(loader, envelope.classes().keySet());
+        Object[] root = (Object[]) Graphs.read(ResultPayload.graph(payload), values, model,
                 LambdaFactory.DESERIALIZE_LAMBDA);
         WriteBack.copy((Object[]) root[1], captured);
         return root[0];

@@ -37,16 +37,18 @@ public final class Tracer {
      */
     public <R> Invoke<R> invoke(Object input, Supplier<R> body) {
         Objects.requireNonNull(input, "input: for an invoke that sees the whole batch, call invoke(body)");
-        return new Invoke<>(run.addInvoke(input, Objects.requireNonNull(body, "body")));
+        Objects.requireNonNull(body, "body");
+        return new Invoke<>(run.addInvoke(input, body.getClass(), body));
     }
 
     /** Adds an invoke whose body returns nothing; see {@link #invoke(Object, Supplier)}. */
     public Invoke<Void> invoke(Object input, Runnable body) {
+        Objects.requireNonNull(input, "input: for an invoke that sees the whole batch, call invoke(body)");
         Objects.requireNonNull(body, "body");
-        return invoke(input, () -> {
+        return new Invoke<>(run.addInvoke(input, body.getClass(), () -> {
             body.run();
             return null;
-        });
+        }));
     }
 
     /**
@@ -54,16 +56,17 @@ public final class Tracer {
      * modules in another order than an input invoke does, or to change every row at once.
      */
     public <R> Invoke<R> invoke(Supplier<R> body) {
-        return new Invoke<>(run.addInvoke(null, Objects.requireNonNull(body, "body")));
+        Objects.requireNonNull(body, "body");
+        return new Invoke<>(run.addInvoke(null, body.getClass(), body));
     }
 
     /** Adds an invoke without input whose body returns nothing; see {@link #invoke(Supplier)}. */
     public Invoke<Void> invoke(Runnable body) {
         Objects.requireNonNull(body, "body");
-        return invoke(() -> {
+        return new Invoke<>(run.addInvoke(null, body.getClass(), () -> {
             body.run();
             return null;
-        });
+        }));
     }
 
     /** A barrier for {@code participants} invokes; see {@link Barrier}. */

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.internal.engine.ContinuationEngine;
 import io.nnsight.internal.engine.Engine;
+import io.nnsight.internal.engine.StateMachineEngine;
+import io.nnsight.internal.engine.ThreadEngine;
 import io.nnsight.spi.NativeHookPoints;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,13 +32,23 @@ class EngineTest extends TinyModelFixture {
                     + ContinuationEngine.unavailableReason());
         }
         String wanted = System.getProperty("nnsight.engine", "auto");
-        String expected = wanted.equals("threads") || !ContinuationEngine.available() ? "threads" : "continuations";
+        String expected = wanted.equals("statemachine") ? "statemachine"
+                : wanted.equals("threads") || !ContinuationEngine.available() ? "threads" : "continuations";
 
         assertEquals(expected, Engine.current().name());
     }
 
+    /**
+     * Whether the bodies below run on continuations: with that engine, or with the state-machine engine,
+     * which leaves them there (they suspend in other classes, or in a synchronized block).
+     */
+    private static boolean onContinuations() {
+        Engine engine = Engine.current() instanceof StateMachineEngine ? StateMachineEngine.fallback() : Engine.current();
+        return engine instanceof ContinuationEngine;
+    }
+
     @Test
-    void body_runsOnTheModelsThread_onlyWithContinuations() {
+    void body_runsOnTheModelsThread_unlessOnThreads() {
         Thread caller = Thread.currentThread();
 
         Thread body = model.trace(input, tr -> {
@@ -44,7 +56,7 @@ class EngineTest extends TinyModelFixture {
             return Thread.currentThread();
         });
 
-        if (Engine.current() instanceof ContinuationEngine) {
+        if (!(Engine.current() instanceof ThreadEngine)) {
             assertSame(caller, body);
         } else {
             assertNotSame(caller, body);
@@ -69,7 +81,7 @@ class EngineTest extends TinyModelFixture {
     @Test
     void suspensionInsideASynchronizedBlock_worksOrFailsClearly() {
         Object lock = new Object();
-        if (Engine.current() instanceof ContinuationEngine && Runtime.version().feature() < 24) {
+        if (onContinuations() && Runtime.version().feature() < 24) {
             TraceException error = assertThrows(TraceException.class, () -> model.trace(input, tr -> {
                 synchronized (lock) {
                     return model.get("layer2").output();
@@ -90,7 +102,7 @@ class EngineTest extends TinyModelFixture {
     void suspensionInsideAStaticInitializer_worksOrFailsClearly() {
         NNsight wrapped = model;
         Holder.model = wrapped;
-        if (Engine.current() instanceof ContinuationEngine) {
+        if (onContinuations()) {
             // The JVM wraps what a static initializer throws; the cause says what happened.
             ExceptionInInitializerError error = assertThrows(ExceptionInInitializerError.class,
                     () -> wrapped.trace(input, tr -> Holder.read()));
@@ -113,7 +125,7 @@ class EngineTest extends TinyModelFixture {
             }
         }
 
-        if (Engine.current() instanceof ContinuationEngine) {
+        if (onContinuations()) {
             TraceException first = assertInstanceOf(TraceException.class, outcomes.get(0));
             assertTrue(first.getMessage().contains("From the next trace on, this body"), first.getMessage());
         } else {

@@ -232,8 +232,10 @@ public final class TraceRun {
      * Adds an invoke; only in a trace body that was given no input, before the model runs.
      *
      * @param input the invoke's input, or {@code null} for an invoke that sees the whole batch
+     * @param bodyType the class of the user's body (not of a wrapper around it), by which the engine
+     *     remembers what it needs
      */
-    public Invocation addInvoke(Object input, Supplier<?> body) {
+    public Invocation addInvoke(Object input, Class<?> bodyType, Supplier<?> body) {
         if (!settingUp || Thread.currentThread() != caller) {
             if (implicit != null) {
                 throw new TraceException("tr.invoke(...) inside an invoke: this trace was given an input, so its body is "
@@ -251,7 +253,7 @@ public final class TraceRun {
                         + " has none (options belong to trace(options, body))");
             }
         }
-        Invocation invocation = new Invocation("invoke " + invocations.size(), prepared, body.getClass(), body);
+        Invocation invocation = new Invocation("invoke " + invocations.size(), prepared, bodyType, body);
         invocations.add(invocation);
         return invocation;
     }

@@ -44,7 +44,11 @@ import org.slf4j.LoggerFactory;
  *       {@linkplain NativeHookPoints hook point}.
  * </ol>
  *
- * The transforms are applied in this order to a class that matches several. A class they cannot handle is
+ * With {@code -Dnnsight.engine=statemachine}, the {@link StateMachineCompiler} also rewrites the lambdas
+ * that are intervention bodies into resumable methods, after the capture and the source map (which see the
+ * class file as written).
+ *
+ * <p>The transforms are applied in this order to a class that matches several. A class they cannot handle is
  * left as it was, with one debug log line. Classes of an {@link AgentExempt} class loader are left alone.
  */
 public final class Instrumenter {
@@ -57,6 +61,9 @@ public final class Instrumenter {
     public static void install(Instrumentation instrumentation) {
         instrumentation.addTransformer(new ClassCapture());
         instrumentation.addTransformer(new SourceScanner());
+        if (compilesBodies()) {
+            instrumentation.addTransformer(new StateMachineCompiler());
+        }
         NativeHookPoints.enableCallSites();
         agentBuilder()
                 .with(AgentBuilder.InitializationStrategy.NoOp.INSTANCE)
@@ -76,6 +83,14 @@ public final class Instrumenter {
                 .transform((builder, type, loader, module, domain) ->
                         builder.visit(CallSiteRewriter.wrapper(SourcePlan.of(loader, type.getName()))))
                 .installOn(instrumentation);
+    }
+
+    /**
+     * Whether intervention bodies are compiled into state machines: with {@code -Dnnsight.engine=statemachine}
+     * (opt-in for now; the other engines run the classes as written).
+     */
+    static boolean compilesBodies() {
+        return System.getProperty("nnsight.engine", "").trim().equalsIgnoreCase("statemachine");
     }
 
     /**

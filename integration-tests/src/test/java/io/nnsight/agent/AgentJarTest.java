@@ -20,14 +20,14 @@ class AgentJarTest {
     private static final List<String> ALLOWED = List.of(
             "META-INF/MANIFEST.MF", "META-INF/LICENSE", "META-INF/NOTICE", "META-INF/licenses/",
             "META-INF/maven/io.nnsight/nnsight-agent/", "io/nnsight/agent/", "io/nnsight/instrument/",
-            "io/nnsight/shaded/bytebuddy/");
+            "io/nnsight/shaded/bytebuddy/", "io/nnsight/shaded/asm/");
 
     static Path jar() {
         return Path.of(System.getProperty("nnsight.agent.jar"));
     }
 
     @Test
-    void jar_holdsOnlyTheAgent_theTransforms_andARelocatedByteBuddy() throws IOException {
+    void jar_holdsOnlyTheAgent_theTransforms_andRelocatedByteBuddyAndAsm() throws IOException {
         List<String> unexpected = new ArrayList<>();
         try (JarFile file = new JarFile(jar().toFile())) {
             for (Enumeration<JarEntry> entries = file.entries(); entries.hasMoreElements(); ) {

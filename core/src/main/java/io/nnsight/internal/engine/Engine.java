@@ -27,10 +27,19 @@ public interface Engine {
     Coroutine create(String name, Class<?> bodyType, Supplier<Object> body);
 
     /**
+     * The engine that runs bodies of {@code bodyType} from now on: this one, unless it hands such bodies to
+     * another (the state-machine engine runs the bodies the agent did not compile on continuations).
+     */
+    default Engine engineFor(Class<?> bodyType) {
+        return this;
+    }
+
+    /**
      * The engine traces use: {@link ContinuationEngine continuations} when they are available (JDK 21+ with
      * the nnsight agent), else {@link ThreadEngine threads}. {@code -Dnnsight.engine=threads} or {@code
      * continuations} chooses one; asking for continuations where they are unavailable logs why and uses
-     * threads.
+     * threads. {@code -Dnnsight.engine=statemachine} runs the bodies the agent compiled as {@link
+     * StateMachineEngine state machines} and the others on continuations (or threads).
      */
     static Engine current() {
         return Engines.CURRENT;

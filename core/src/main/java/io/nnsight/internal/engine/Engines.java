@@ -1,5 +1,6 @@
 package io.nnsight.internal.engine;
 
+import io.nnsight.spi.NativeHookPoints;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +23,12 @@ final class Engines {
                 }
                 LOG.warn("-Dnnsight.engine=continuations: {}; using threads", ContinuationEngine.unavailableReason());
                 return ThreadEngine.INSTANCE;
+            case "statemachine":
+                if (!NativeHookPoints.callSitesEnabled()) {
+                    LOG.warn("-Dnnsight.engine=statemachine: the nnsight agent is not running, so no body is compiled; "
+                            + "every body runs on {}", StateMachineEngine.fallback().name());
+                }
+                return StateMachineEngine.INSTANCE;
             case "auto":
                 if (ContinuationEngine.available()) {
                     return ContinuationEngine.INSTANCE;
@@ -29,7 +36,7 @@ final class Engines {
                 LOG.debug("continuations unavailable ({}); using threads", ContinuationEngine.unavailableReason());
                 return ThreadEngine.INSTANCE;
             default:
-                LOG.warn("-Dnnsight.engine={} is not an engine (threads, continuations or auto); using auto", wanted);
+                LOG.warn("-Dnnsight.engine={} is not an engine (threads, continuations, statemachine or auto); using auto", wanted);
                 return choose("auto");
         }
     }

@@ -1,0 +1,83 @@
+package io.nnsight.internal.engine;
+
+import io.nnsight.internal.Debug;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs each body that the nnsight agent compiled into a resumable method as a {@link StateMachine}: on the
+ * model's thread, suspending by returning and resuming by calling again, with no thread and no JDK
+ * continuation. Chosen with {@code -Dnnsight.engine=statemachine}, which also tells the agent to compile.
+ *
+ * <p>The choice is per body. The agent compiles a lambda (a trace, invoke or iteration body) when it can
+ * prove the rewrite safe: every suspension in it is a direct call of nnsight's API in the lambda itself.
+ * Any other body (one that suspends inside a helper method, a {@code forEach} lambda, a {@code synchronized}
+ * block, or calls code the agent does not analyse) runs on the {@linkplain #fallback() fallback engine}:
+ * continuations where available, else threads. Without the agent no body is compiled, so all of them do.
+ * With {@code -Dnnsight.debug=true} each body's engine is logged.
+ */
+public final class StateMachineEngine implements Engine {
+    private static final Logger LOG = LoggerFactory.getLogger(StateMachineEngine.class);
+    private static final boolean DEBUG = Debug.enabled();
+    private static final int COMPILED = 1;
+    private static final int REFUSED = 2;
+    private static final ClassValue<int[]> STATES = new ClassValue<>() {
+        @Override
+        protected int[] computeValue(Class<?> type) {
+            return new int[1];
+        }
+    };
+
+    /** The one instance. */
+    public static final StateMachineEngine INSTANCE = new StateMachineEngine();
+
+    private StateMachineEngine() {}
+
+    @Override
+    public String name() {
+        return "statemachine";
+    }
+
+    /** Whether bodies of {@code bodyType} run as state machines: the agent compiled them and none failed. */
+    public static boolean compiles(Class<?> bodyType) {
+        return STATES.get(bodyType)[0] == COMPILED;
+    }
+
+    /** The engine of the bodies that are not compiled: continuations where available, else threads. */
+    public static Engine fallback() {
+        return ContinuationEngine.available() ? ContinuationEngine.INSTANCE : ThreadEngine.INSTANCE;
+    }
+
+    static void markCompiled(Class<?> bodyType) {
+        int[] state = STATES.get(bodyType);
+        if (state[0] == 0) {
+            state[0] = COMPILED;
+        }
+    }
+
+    static void refuse(Class<?> bodyType) {
+        STATES.get(bodyType)[0] = REFUSED;
+    }
+
+    @Override
+    public Engine engineFor(Class<?> bodyType) {
+        return compiles(bodyType) ? this : fallback();
+    }
+
+    @Override
+    public Coroutine create(String name, Class<?> bodyType, Supplier<Object> body) {
+        if (compiles(bodyType)) {
+            if (DEBUG) {
+                LOG.info("nnsight: {} ({}) runs as a state machine", name, bodyType.getName());
+            }
+            return new StateMachine(name, bodyType, body);
+        }
+        Engine fallback = fallback();
+        if (DEBUG) {
+            LOG.info("nnsight: {} ({}) runs on {}: the agent did not compile it (see its log at class load)", name,
+                    bodyType.getName(), fallback.name());
+        }
+        return fallback.create(name, bodyType, body);
+    }
+}

@@ -5,7 +5,6 @@ import io.nnsight.spi.AgentExempt;
 import java.lang.instrument.ClassFileTransformer;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
-import java.security.CodeSource;
 import java.security.ProtectionDomain;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -127,6 +126,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
     /** The rewritten class file, or {@code null} when no body of the class is compiled. */
     byte[] compile(ClassLoader loader, ProtectionDomain domain, byte[] bytes) throws AnalyzerException {
         URL home = domain == null || domain.getCodeSource() == null ? null : domain.getCodeSource().getLocation();
+        ClassHierarchy hierarchy = new ClassHierarchy(loader);
         ClassNode node = new ClassNode();
         new ClassReader(bytes).accept(node, 0);
         Map<String, MethodNode> methods = new HashMap<>();
@@ -135,7 +135,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
         }
         Map<MethodNode, Facts> facts = new HashMap<>();
         for (MethodNode method : node.methods) {
-            facts.put(method, new Facts(node, method, methods, loader, home));
+            facts.put(method, new Facts(node, method, methods, hierarchy, home));
         }
         settleSuspending(facts);
 
@@ -154,7 +154,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
             Facts fact = facts.get(candidate);
             String refusal = fact.refusal(facts);
             if (refusal == null && !fact.sites.isEmpty()) {
-                refusal = new Rewrite(node, candidate, fact.sites, loader).apply();
+                refusal = new Rewrite(node, candidate, fact.sites, hierarchy).apply();
             }
             if (refusal == null) {
                 compiled.add(candidate);
@@ -180,7 +180,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
                 }
             }
         }
-        ClassWriter writer = new FrameWriter(node, loader);
+        ClassWriter writer = new FrameWriter(node, hierarchy);
         node.accept(writer);
         return writer.toByteArray();
     }
@@ -229,7 +229,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
         String unsafe;
         boolean suspending;
 
-        Facts(ClassNode node, MethodNode method, Map<String, MethodNode> methods, ClassLoader loader, URL home) {
+        Facts(ClassNode node, MethodNode method, Map<String, MethodNode> methods, ClassHierarchy hierarchy, URL home) {
             this.method = method;
             if ((method.access & Opcodes.ACC_SYNCHRONIZED) != 0) {
                 unsafe = "it is synchronized";
@@ -239,10 +239,10 @@ final class StateMachineCompiler implements ClassFileTransformer {
                     unsafe = "it holds a monitor (synchronized)";
                 } else if (insn instanceof MethodInsnNode) {
                     MethodInsnNode call = (MethodInsnNode) insn;
-                    if (isSite(call, loader)) {
+                    if (isSite(call, hierarchy)) {
                         sites.add(call);
                     } else {
-                        classify(node, methods, call, loader, home);
+                        classify(node, methods, call, hierarchy, home);
                     }
                 } else {
                     MethodNode impl = lambdaImpl(node, methods, insn);
@@ -255,7 +255,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
             suspending = !sites.isEmpty() || unsafe != null;
         }
 
-        private void classify(ClassNode node, Map<String, MethodNode> methods, MethodInsnNode call, ClassLoader loader,
+        private void classify(ClassNode node, Map<String, MethodNode> methods, MethodInsnNode call, ClassHierarchy hierarchy,
                 URL home) {
             if (call.owner.equals(node.name)) {
                 MethodNode target = methods.get(call.name + call.desc);
@@ -276,7 +276,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
             String simple = call.owner.substring(call.owner.lastIndexOf('/') + 1) + "." + call.name;
             if (CALLBACKS.contains(call.owner) || call.owner.startsWith("java/util/function/")) {
                 unsafe = "it calls " + simple + ", which may run code that suspends";
-            } else if (!isLibrary(call.owner, loader, home)) {
+            } else if (!isLibrary(call.owner, hierarchy, home)) {
                 unsafe = "it calls " + simple + ", which the agent does not analyse";
             }
         }
@@ -306,7 +306,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
      * callbacks handled apart: the JDK's, Bytedeco's, and nnsight's own classes (those in {@code io.nnsight}
      * packages that do not come from the same place as the class being compiled, as nnsight's tests do).
      */
-    private static boolean isLibrary(String owner, ClassLoader loader, URL home) {
+    private static boolean isLibrary(String owner, ClassHierarchy hierarchy, URL home) {
         if (LIBRARIES.stream().anyMatch(owner::startsWith)) {
             return true;
         }
@@ -314,15 +314,15 @@ final class StateMachineCompiler implements ClassFileTransformer {
             return false;
         }
         try {
-            CodeSource source = Class.forName(owner.replace('/', '.'), false, loader).getProtectionDomain().getCodeSource();
-            return source != null && !Objects.equals(source.getLocation(), home);
-        } catch (ClassNotFoundException | LinkageError e) {
+            URL location = hierarchy.info(owner).location();
+            return location != null && !Objects.equals(location, home);
+        } catch (TypeNotPresentException e) {
             return false;
         }
     }
 
     /** Whether {@code call} may suspend the body: a call of nnsight's API that makes a request. */
-    private boolean isSite(MethodInsnNode call, ClassLoader loader) {
+    private boolean isSite(MethodInsnNode call, ClassHierarchy hierarchy) {
         if (call.owner.equals("java/util/Iterator")) {
             return call.name.equals("hasNext") && call.desc.equals("()Z")
                     || call.name.equals("next") && call.desc.equals("()Ljava/lang/Object;");
@@ -331,20 +331,14 @@ final class StateMachineCompiler implements ClassFileTransformer {
             return call.name.equals("await") && call.desc.equals("()V");
         }
         return call.getOpcode() == Opcodes.INVOKEVIRTUAL && ACCESSOR_METHODS.contains(call.name + call.desc)
-                && isAccessor(call.owner, loader);
+                && isAccessor(call.owner, hierarchy);
     }
 
-    private boolean isAccessor(String owner, ClassLoader loader) {
+    private boolean isAccessor(String owner, ClassHierarchy hierarchy) {
         return accessors.computeIfAbsent(owner, name -> {
             try {
-                for (Class<?> type = Class.forName(name.replace('/', '.'), false, loader); type != null;
-                        type = type.getSuperclass()) {
-                    if (type.getName().equals("io.nnsight.Accessor")) {
-                        return true;
-                    }
-                }
-                return false;
-            } catch (ClassNotFoundException | LinkageError e) {
+                return hierarchy.isSubtype(name, "io/nnsight/Accessor");
+            } catch (TypeNotPresentException e) {
                 return false;
             }
         });
@@ -355,13 +349,13 @@ final class StateMachineCompiler implements ClassFileTransformer {
         private final ClassNode node;
         private final MethodNode method;
         private final List<MethodInsnNode> sites;
-        private final ClassLoader loader;
+        private final ClassHierarchy hierarchy;
 
-        Rewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, ClassLoader loader) {
+        Rewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, ClassHierarchy hierarchy) {
             this.node = node;
             this.method = method;
             this.sites = sites;
-            this.loader = loader;
+            this.hierarchy = hierarchy;
         }
 
         /** Rewrites the method; {@code null} when done, else why it was left as it was. */
@@ -430,11 +424,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
             for (String name : node.interfaces) {
                 interfaces.add(Type.getObjectType(name));
             }
-            SimpleVerifier verifier = new SimpleVerifier(Opcodes.ASM9, Type.getObjectType(node.name),
-                    node.superName == null ? null : Type.getObjectType(node.superName), interfaces,
-                    (node.access & Opcodes.ACC_INTERFACE) != 0) {};
-            verifier.setClassLoader(loader);
-            return verifier;
+            return new HierarchyVerifier(node, interfaces, hierarchy);
         }
 
         /**
@@ -713,17 +703,112 @@ final class StateMachineCompiler implements ClassFileTransformer {
     }
 
     /**
-     * Computes stack map frames, finding common superclasses through the application's class loader (the
-     * class being rewritten through its own class file, since it cannot be loaded yet).
+     * Checks types as ASM's {@link SimpleVerifier} does, but learns other classes' superclasses and interfaces
+     * from their class files ({@link ClassHierarchy}) rather than by loading them from inside a transform.
+     */
+    private static final class HierarchyVerifier extends SimpleVerifier {
+        private static final Type OBJECT = Type.getObjectType("java/lang/Object");
+        private final Type current;
+        private final Type currentSuper;
+        private final List<Type> currentInterfaces;
+        private final boolean currentIsInterface;
+        private final ClassHierarchy hierarchy;
+
+        HierarchyVerifier(ClassNode node, List<Type> interfaces, ClassHierarchy hierarchy) {
+            super(Opcodes.ASM9, Type.getObjectType(node.name),
+                    node.superName == null ? null : Type.getObjectType(node.superName), interfaces,
+                    (node.access & Opcodes.ACC_INTERFACE) != 0);
+            this.current = Type.getObjectType(node.name);
+            this.currentSuper = node.superName == null ? null : Type.getObjectType(node.superName);
+            this.currentInterfaces = interfaces;
+            this.currentIsInterface = (node.access & Opcodes.ACC_INTERFACE) != 0;
+            this.hierarchy = hierarchy;
+        }
+
+        @Override
+        protected boolean isSubTypeOf(BasicValue value, BasicValue expected) {
+            Type expectedType = expected.getType();
+            Type type = value.getType();
+            if (isReference(expectedType) && isReference(type) && !"Lnull;".equals(type.getDescriptor())
+                    && !isAssignableFrom(expectedType, type)) {
+                // as ASM's verifier: any reference passes for an interface (the JVM checks those at run time)
+                return expectedType.getSort() == Type.OBJECT && isInterface(expectedType);
+            }
+            return super.isSubTypeOf(value, expected);
+        }
+
+        @Override
+        protected boolean isInterface(Type type) {
+            if (type.equals(current)) {
+                return currentIsInterface;
+            }
+            return type.getSort() == Type.OBJECT && hierarchy.isInterface(type.getInternalName());
+        }
+
+        @Override
+        protected Type getSuperClass(Type type) {
+            if (type.equals(current)) {
+                return currentSuper;
+            }
+            if (type.getSort() == Type.ARRAY) {
+                return OBJECT;
+            }
+            String superName = hierarchy.superName(type.getInternalName());
+            return superName == null ? null : Type.getObjectType(superName);
+        }
+
+        @Override
+        protected boolean isAssignableFrom(Type type1, Type type2) {
+            if (type1.equals(type2) || type1.equals(OBJECT) && isReference(type2)) {
+                return true;
+            }
+            if (type2.getSort() == Type.ARRAY) {
+                if (type1.getSort() == Type.OBJECT) {
+                    return type1.getInternalName().equals("java/lang/Cloneable")
+                            || type1.getInternalName().equals("java/io/Serializable");
+                }
+                if (type1.getSort() != Type.ARRAY) {
+                    return false;
+                }
+                Type element1 = Type.getType(type1.getDescriptor().substring(1));
+                Type element2 = Type.getType(type2.getDescriptor().substring(1));
+                return isReference(element1) && isReference(element2) ? isAssignableFrom(element1, element2)
+                        : element1.equals(element2);
+            }
+            if (type1.getSort() != Type.OBJECT || type2.getSort() != Type.OBJECT) {
+                return false;
+            }
+            if (type2.equals(current)) {
+                if (currentSuper != null && isAssignableFrom(type1, currentSuper)) {
+                    return true;
+                }
+                for (Type face : currentInterfaces) {
+                    if (isAssignableFrom(type1, face)) {
+                        return true;
+                    }
+                }
+                return false;
+            }
+            return hierarchy.isSubtype(type2.getInternalName(), type1.getInternalName());
+        }
+
+        private static boolean isReference(Type type) {
+            return type.getSort() == Type.OBJECT || type.getSort() == Type.ARRAY;
+        }
+    }
+
+    /**
+     * Computes stack map frames, finding common superclasses in the class files of the application's class
+     * loader ({@link ClassHierarchy}); the class being rewritten through its own class node.
      */
     private static final class FrameWriter extends ClassWriter {
         private final ClassNode node;
-        private final ClassLoader loader;
+        private final ClassHierarchy hierarchy;
 
-        FrameWriter(ClassNode node, ClassLoader loader) {
+        FrameWriter(ClassNode node, ClassHierarchy hierarchy) {
             super(ClassWriter.COMPUTE_FRAMES);
             this.node = node;
-            this.loader = loader;
+            this.hierarchy = hierarchy;
         }
 
         @Override
@@ -747,23 +832,11 @@ final class StateMachineCompiler implements ClassFileTransformer {
         }
 
         private boolean isInterface(String type) {
-            return type.equals(node.name) ? (node.access & Opcodes.ACC_INTERFACE) != 0 : load(type).isInterface();
+            return type.equals(node.name) ? (node.access & Opcodes.ACC_INTERFACE) != 0 : hierarchy.isInterface(type);
         }
 
         private String superOf(String type) {
-            if (type.equals(node.name)) {
-                return node.superName;
-            }
-            Class<?> superclass = load(type).getSuperclass();
-            return superclass == null ? null : Type.getInternalName(superclass);
-        }
-
-        private Class<?> load(String type) {
-            try {
-                return Class.forName(type.replace('/', '.'), false, loader);
-            } catch (ClassNotFoundException e) {
-                throw new TypeNotPresentException(type, e);
-            }
+            return type.equals(node.name) ? node.superName : hierarchy.superName(type);
         }
     }
 }

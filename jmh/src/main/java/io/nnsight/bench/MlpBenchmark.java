@@ -50,28 +50,22 @@ import org.openjdk.jmh.annotations.Warmup;
 public class MlpBenchmark {
 
     /**
-     * A wrapped model; {@code saves} is how many block outputs a trace reads (0 is the empty trace), {@code
-     * engine} what runs the trace's body. Each parameter combination runs in its own JVM, so the engine is
-     * chosen before the first trace.
+     * A wrapped model; {@code saves} is how many block outputs a trace reads (0 is the empty trace). Each
+     * parameter combination runs in its own JVM, so the engine is chosen before the first trace.
      */
     @State(Scope.Thread)
-    public static class Traced {
+    public abstract static class TracedModel {
         @Param({"0", "1", "4", "8", "12"})
         public int saves;
 
-        @Param({"threads", "continuations"})
-        public String engine;
-
-        Mlp mlp;
         NNsight wrapped;
         Tensor input;
         Envoy[] blocks;
 
-        @Setup(Level.Trial)
-        public void setUp() {
+        void prepare(String engine) {
             Engines.use(engine);
             torch.manual_seed(0);
-            mlp = new Mlp(64, 12, 10);
+            Mlp mlp = new Mlp(64, 12, 10);
             wrapped = NNsight.wrap(mlp);
             input = torch.randn(1, 64);
             blocks = new Envoy[saves];
@@ -79,6 +73,32 @@ public class MlpBenchmark {
                 blocks[i] = wrapped.get("layers." + i);
             }
             GradMode.set_enabled(false);
+        }
+
+        /** One trace that returns the outputs of the first {@code saves} blocks. */
+        Object trace() {
+            try (PointerScope scope = new PointerScope()) {
+                Envoy[] reads = blocks;
+                return wrapped.trace(input, tr -> {
+                    List<Tensor> outputs = new ArrayList<>(reads.length);
+                    for (Envoy block : reads) {
+                        outputs.add(block.output());
+                    }
+                    return outputs;
+                });
+            }
+        }
+    }
+
+    /** {@link TracedModel} with the body run by threads or by JDK continuations. */
+    @State(Scope.Thread)
+    public static class Traced extends TracedModel {
+        @Param({"threads", "continuations"})
+        public String engine;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            prepare(engine);
         }
     }
 
@@ -164,15 +184,6 @@ public class MlpBenchmark {
 
     @Benchmark
     public Object trace(Traced model) {
-        try (PointerScope scope = new PointerScope()) {
-            Envoy[] blocks = model.blocks;
-            return model.wrapped.trace(model.input, tr -> {
-                List<Tensor> outputs = new ArrayList<>(blocks.length);
-                for (Envoy block : blocks) {
-                    outputs.add(block.output());
-                }
-                return outputs;
-            });
-        }
+        return model.trace();
     }
 }

@@ -117,12 +117,17 @@ public final class Report {
                         }
                     }
                 }
-                suites.computeIfAbsent(name[name.length - 2], key -> new LinkedHashMap<>())
+                suites.computeIfAbsent(suiteOf(name[name.length - 2]), key -> new LinkedHashMap<>())
                         .put(scenario(name[name.length - 1], result), new Row(percentiles.get("0.0").getAsDouble(),
                                 percentiles.get("50.0").getAsDouble(), percentiles.get("90.0").getAsDouble(), samples));
             }
         }
         return suites;
+    }
+
+    /** The suite a benchmark class reports in: the state-machine traces beside the MLP's other engines. */
+    private static String suiteOf(String benchmarkClass) {
+        return benchmarkClass.equals("MlpStateMachineBenchmark") ? "MlpBenchmark" : benchmarkClass;
     }
 
     private static String scenario(String method, JsonObject result) {
@@ -147,7 +152,7 @@ public final class Report {
 
     /** A row's scenario without its engine: {@code "1 save"} for {@code "1 save, threads"}. */
     private static String withoutEngine(String row) {
-        for (String engine : new String[] {", threads", ", continuations"}) {
+        for (String engine : new String[] {", threads", ", continuations", ", statemachine"}) {
             if (row.endsWith(engine)) {
                 return row.substring(0, row.length() - engine.length());
             }
@@ -182,7 +187,8 @@ public final class Report {
             String name = (String) medians.getRowKey(series);
             renderer.setSeriesPaint(series, name.endsWith("(Python)") ? new Color(0xaaaaaa)
                     : name.endsWith("continuations") ? new Color(0x2ca02c)
-                    : name.endsWith("threads") ? new Color(0x1f77b4) : new Color(0x3d3d5c));
+                    : name.endsWith("threads") ? new Color(0x1f77b4)
+                    : name.endsWith("statemachine") ? new Color(0xff7f0e) : new Color(0x3d3d5c));
         }
         renderer.setShadowVisible(false);
         renderer.setDrawBarOutline(false);

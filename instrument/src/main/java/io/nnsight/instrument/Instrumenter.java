@@ -62,7 +62,7 @@ public final class Instrumenter {
         instrumentation.addTransformer(new ClassCapture());
         instrumentation.addTransformer(new SourceScanner());
         if (compilesBodies()) {
-            instrumentation.addTransformer(new StateMachineCompiler());
+            instrumentation.addTransformer(new StateMachineCompiler(CompiledClassCache.configured()));
         }
         NativeHookPoints.enableCallSites();
         agentBuilder()

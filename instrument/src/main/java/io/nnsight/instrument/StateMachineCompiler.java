@@ -13,6 +13,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.objectweb.asm.ClassReader;
@@ -67,7 +68,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each compiled method keeps its original code as the path taken when no state machine drives it (on
  * another engine, or outside a trace), its line numbers, and its exception handlers. A class that cannot be
- * rewritten or whose result does not verify is left as it was.
+ * rewritten or whose result does not verify is left as it was. Results, rewrites and refusals alike, are
+ * kept on disk by the class file's hash ({@link CompiledClassCache}), so a later start takes them from there.
  */
 final class StateMachineCompiler implements ClassFileTransformer {
     private static final Logger LOG = LoggerFactory.getLogger(StateMachineCompiler.class);
@@ -87,6 +89,12 @@ final class StateMachineCompiler implements ClassFileTransformer {
 
     private final boolean debug = Debug.enabled();
     private final Map<String, Boolean> accessors = new ConcurrentHashMap<>();
+    private final CompiledClassCache cache;
+
+    /** A compiler that keeps its results in {@code cache} and takes them from there on later starts. */
+    StateMachineCompiler(CompiledClassCache cache) {
+        this.cache = cache;
+    }
 
     @Override
     public byte[] transform(ClassLoader loader, String className, Class<?> redefined, ProtectionDomain domain,
@@ -95,8 +103,15 @@ final class StateMachineCompiler implements ClassFileTransformer {
                 || isLibrary(className) || !contains(bytes, NNSIGHT)) {
             return null;
         }
+        // With -Dnnsight.debug=true every class is compiled again, so that each decision is logged.
+        Optional<byte[]> earlier = debug ? Optional.empty() : cache.get(bytes);
+        if (earlier.isPresent()) {
+            return earlier.get().length == 0 ? null : earlier.get();
+        }
         try {
-            return compile(loader, domain, bytes);
+            byte[] rewritten = compile(loader, domain, bytes);
+            cache.put(bytes, rewritten);
+            return rewritten;
         } catch (RuntimeException | LinkageError | AnalyzerException e) {
             LOG.debug("nnsight agent: the bodies of {} are not compiled: {}", className, e.toString());
             return null;

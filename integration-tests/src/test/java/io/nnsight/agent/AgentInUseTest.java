@@ -103,6 +103,37 @@ class AgentInUseTest {
         assertTrue(out.contains("jshell traced true"), out);
     }
 
+    @Test
+    void jshellSession_shipsItsSnippetsToRun_asAServerWould(@TempDir Path dir) throws Exception {
+        String stories = shared("models/stories260K").toString();
+        String snippets = String.join("\n",
+                "import io.nnsight.lm.LanguageModel;",
+                "import io.nnsight.remote.Remote;",
+                "import org.bytedeco.pytorch.*;",
+                "LanguageModel lm = LanguageModel.load(\"" + stories + "\");",
+                "long top(Tensor logits) { return logits.select(1, -1).argmax().item_long(); }",
+                "String prompt = \"Once upon a time, there was a little girl named Lily.\";",
+                "long local = lm.trace(prompt, tr -> top(lm.get(\"lm_head\").output()));",
+                "long shipped = lm.trace(prompt, Remote.local(), tr -> top(lm.get(\"lm_head\").output()));",
+                "System.out.println(\"jshell shipped \" + shipped + \" local \" + local);",
+                "/exit", "");
+        Path script = Files.writeString(dir.resolve("remote.jsh"), snippets);
+
+        String out = run(dir, List.of(javaHome("jshell"), "-q", "--class-path", System.getProperty("java.class.path"),
+                "-R-javaagent:" + AgentJarTest.jar(), "-R--enable-native-access=ALL-UNNAMED", script.toString()));
+
+        assertTrue(out.contains("jshell shipped 338 local 338"), out);
+    }
+
+    private static Path shared(String relative) {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.exists(dir.resolve("shared").resolve(relative))) {
+                return dir.resolve("shared").resolve(relative);
+            }
+        }
+        throw new IllegalStateException("shared/" + relative + " not found beside the project");
+    }
+
     private static String javaHome(String tool) {
         return Path.of(System.getProperty("java.home"), "bin", tool).toString();
     }

@@ -248,15 +248,248 @@ class StateMachineTest extends TinyModelFixture {
     }
 
     @Test
-    void suspensionInAHelperMethod_staysOnContinuations() {
+    void suspensionInAHelperMethod_runsCompiled() {
         TraceBody<Tensor> body = tr -> readLayer2();
 
-        assertCompiled(false, body);
+        assertCompiled(true, body);
         assertTrue(Models.same(net.forward(input), model.trace(input, body)));
     }
 
     private Tensor readLayer2() {
         return model.get("layer2").output();
+    }
+
+    @Test
+    void helperWithTwoSuspensions_keepsBothFramesLocals() {
+        TraceBody<Double> body = tr -> {
+            long big = 1L << 40;
+            float third = 1f / 3;
+            double both = sumsOfBoth(3);
+            return big + third + both;
+        };
+
+        assertCompiled(true, body);
+        double expected = (1L << 40) + 1f / 3 + 3 * (layer1Of(input).sum().item_double()
+                + 0.5 + net.forward(input).sum().item_double());
+        assertEquals(expected, model.trace(input, body), 1e-3);
+    }
+
+    /** A helper returning a {@code double} (two slots), with locals of its own on both sides of two suspensions. */
+    private double sumsOfBoth(int times) {
+        double half = 0.5;
+        double first = model.get("layer1").output().sum().item_double();
+        long count = times;
+        double second = model.get("layer2").output().sum().item_double();
+        return count * (first + half + second);
+    }
+
+    @Test
+    void helperCallingAHelper_resumesEveryFrame() {
+        TraceBody<List<Double>> body = tr -> {
+            List<Double> sums = new ArrayList<>();
+            sums.add(-1.0);
+            sums.add(scaledSums(model, 2));
+            return sums;
+        };
+
+        assertCompiled(true, body);
+        double expected = 2 * (layer1Of(input).sum().item_double() + net.forward(input).sum().item_double());
+        List<Double> sums = model.trace(input, body);
+        assertEquals(-1.0, sums.get(0));
+        assertEquals(expected, sums.get(1), 1e-4);
+    }
+
+    private static double scaledSums(NNsight model, int scale) {
+        double first = outputSum(model, "layer1");
+        return scale * (first + outputSum(model, "layer2"));
+    }
+
+    private static double outputSum(NNsight model, String path) {
+        return model.get(path).output().sum().item_double();
+    }
+
+    @Test
+    void helperUsedByTwoLambdasAndTwice_runsCompiledEverywhere() {
+        TraceBody<Tensor> twice = tr -> readLayer1().add(readLayer1());
+        TraceBody<Tensor> other = tr -> readLayer1().mul(new Scalar(3)).add(readLayer2().sum());
+
+        assertCompiled(true, twice);
+        assertCompiled(true, other);
+        assertTrue(Models.same(layer1Of(input).add(layer1Of(input)), model.trace(input, twice)));
+        assertTrue(Models.same(layer1Of(input).mul(new Scalar(3)).add(net.forward(input).sum()),
+                model.trace(input, other)));
+    }
+
+    private Tensor readLayer1() {
+        return model.get("layer1").output();
+    }
+
+    @Test
+    void compiledHelper_runsAsWrittenOutsideATrace() {
+        TraceBody<String> body = tr -> maybeRead(model, true);
+
+        assertCompiled(true, body);
+        assertEquals("not read", maybeRead(model, false));
+        assertEquals("read " + net.forward(input).size(1), model.trace(input, body));
+        assertEquals("not read", maybeRead(model, false));
+    }
+
+    private static String maybeRead(NNsight model, boolean read) {
+        String text = "not read";
+        if (read) {
+            text = "read " + model.get("layer2").output().size(1);
+        }
+        return text;
+    }
+
+    @Test
+    void helperInsideAnIterLoop_visitsEveryStep() {
+        Models.Repeated repeated = new Models.Repeated();
+        NNsight wrapped = NNsight.wrap(repeated);
+        Tensor x = torch.rand(1, 4);
+        TraceBody<List<Double>> body = tr -> {
+            List<Double> sums = new ArrayList<>();
+            for (int step : tr.iter(Steps.range(0, 3))) {
+                sums.add(scaledLayerSum(wrapped, step + 1L));
+            }
+            return sums;
+        };
+
+        assertCompiled(true, body);
+        List<Double> expected = new ArrayList<>();
+        Tensor hidden = x;
+        for (int i = 0; i < 3; i++) {
+            hidden = repeated.layer.forward(hidden);
+            expected.add(hidden.sum().item_double() * (i + 1));
+        }
+        List<Double> sums = wrapped.trace(x, body);
+        assertEquals(3, sums.size());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(expected.get(i), sums.get(i), 1e-5);
+        }
+    }
+
+    private static double scaledLayerSum(NNsight wrapped, long scale) {
+        return wrapped.get("layer").output().sum().item_double() * scale;
+    }
+
+    @Test
+    void iterLoopInsideAHelperCatchingThrowable_visitsEveryStep() {
+        Models.Repeated repeated = new Models.Repeated();
+        NNsight wrapped = NNsight.wrap(repeated);
+        Tensor x = torch.rand(1, 4);
+        TraceBody<List<Double>> body = tr -> loopedSums(tr, wrapped);
+
+        assertCompiled(true, body);
+        List<Double> expected = new ArrayList<>();
+        Tensor hidden = x;
+        for (int i = 0; i < 3; i++) {
+            hidden = repeated.layer.forward(hidden);
+            expected.add(hidden.sum().item_double());
+        }
+        List<Double> sums = wrapped.trace(x, body);
+        assertEquals(3, sums.size());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(expected.get(i), sums.get(i), 1e-5);
+        }
+    }
+
+    private static List<Double> loopedSums(Tracer tr, NNsight wrapped) {
+        List<Double> sums = new ArrayList<>();
+        try {
+            for (int step : tr.iter(Steps.range(0, 3))) {
+                sums.add(scaledLayerSum(wrapped, 1));
+            }
+        } catch (Throwable e) {
+            sums.add(Double.NaN);
+        }
+        return sums;
+    }
+
+    @Test
+    void helperWithTryFinallyAroundItsSuspensions_runsTheFinallyOnce() {
+        TraceBody<Tensor> body = tr -> {
+            Tensor result = guardedSum();
+            return result.add(model.get("layer2").output().sum());
+        };
+
+        assertCompiled(true, body);
+        Tensor expected = layer1Of(input).add(net.forward(input).sum()).add(net.forward(input).sum());
+        assertTrue(Models.same(expected, model.trace(input, body)));
+        assertEquals(1, finallyRuns.get());
+    }
+
+    private Tensor guardedSum() {
+        try {
+            Tensor first = model.get("layer1").output();
+            return first.add(model.get("layer2").output().sum());
+        } finally {
+            finallyRuns.incrementAndGet();
+        }
+    }
+
+    @Test
+    void errorOfARequestInAHelper_isCaughtInTheLambda() {
+        TraceBody<String> body = tr -> {
+            try {
+                readOutOfOrder();
+                return "not thrown";
+            } catch (OutOfOrderException e) {
+                return "caught after " + model.get("layer2").path() + ", " + finallyRuns.get() + " finally";
+            }
+        };
+
+        assertCompiled(true, body);
+        assertEquals("caught after layer2, 1 finally", model.trace(input, body));
+        assertEquals(1, finallyRuns.get());
+    }
+
+    private Tensor readOutOfOrder() {
+        try {
+            model.get("layer2").output();
+            return model.get("layer1").output();
+        } finally {
+            finallyRuns.incrementAndGet();
+        }
+    }
+
+    @Test
+    void bodyCancelledInsideAHelper_runsBothFinallysOnce() {
+        AtomicInteger lambdaFinally = new AtomicInteger();
+        TraceBody<Tensor> body = tr -> {
+            try {
+                return readPastTheEnd(tr);
+            } finally {
+                lambdaFinally.incrementAndGet();
+            }
+        };
+
+        assertCompiled(true, body);
+        assertThrows(NotReachedException.class, () -> model.trace(input, body));
+        assertEquals(1, finallyRuns.get());
+        assertEquals(1, lambdaFinally.get());
+    }
+
+    private Tensor readPastTheEnd(Tracer tr) {
+        try {
+            model.get("layer2").output();
+            tr.next();
+            return model.get("layer2").output();
+        } finally {
+            finallyRuns.incrementAndGet();
+        }
+    }
+
+    @Test
+    void suspensionInARecursiveHelper_staysOnContinuations() {
+        TraceBody<Tensor> body = tr -> readRecursively(2);
+
+        assertCompiled(false, body);
+        assertTrue(Models.same(net.forward(input), model.trace(input, body)));
+    }
+
+    private Tensor readRecursively(int depth) {
+        return depth == 0 ? model.get("layer2").output() : readRecursively(depth - 1);
     }
 
     @Test

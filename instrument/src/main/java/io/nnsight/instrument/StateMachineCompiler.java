@@ -56,20 +56,24 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What is compiled: lambdas of the loaded class that implement {@code TraceBody}, {@code Supplier} or
  * {@code Runnable} (the bodies of traces and invokes, and the {@code tr.iter} loops in them), when the
- * rewrite is provably safe. A suspension point is a direct call of {@code output()}, {@code output(Class)},
- * {@code input()}, {@code inputs()}, {@code setOutput}, {@code setInput}, {@code setInputs}, {@code skip}
- * (on an envoy or operation), {@code Barrier.await()}, or an iterator's {@code hasNext()}/{@code next()} (a
- * {@code tr.iter} loop). A lambda is refused, and its body runs on continuations, when it is {@code
- * synchronized} or holds a monitor; calls a method of its class that may suspend (helpers are not compiled
- * yet), a functional interface ({@code Runnable.run}, {@code Function.apply}...), an overridable method, or
- * a method of another application class; creates a lambda that may suspend (a {@code forEach} body); or has
- * an object under construction on the stack at a suspension point. With {@code -Dnnsight.debug=true} each
- * decision is logged.
+ * rewrite is provably safe, and the helper methods they call. A suspension point is a direct call of {@code
+ * output()}, {@code output(Class)}, {@code input()}, {@code inputs()}, {@code setOutput}, {@code setInput},
+ * {@code setInputs}, {@code skip} (on an envoy or operation), {@code Barrier.await()}, or an iterator's
+ * {@code hasNext()}/{@code next()} (a {@code tr.iter} loop); or a call of a helper: a private, static or
+ * final method of the same class that may suspend, compiled by the same rules (chained frames: the helper
+ * saves its frame and returns, then its caller does). A lambda or helper is refused, and the lambda's body
+ * runs on continuations, when it is {@code synchronized} or holds a monitor; calls a helper that is refused
+ * or recursive (directly or through other helpers), a constructor of its class that may suspend, a
+ * functional interface ({@code Runnable.run}, {@code Function.apply}...), an overridable method, or a method
+ * of another application class; creates a lambda that may suspend (a {@code forEach} body); or has an object
+ * under construction on the stack at a suspension point. With {@code -Dnnsight.debug=true} each decision is
+ * logged.
  *
  * <p>Each compiled method keeps its original code as the path taken when no state machine drives it (on
- * another engine, or outside a trace), its line numbers, and its exception handlers. A class that cannot be
- * rewritten or whose result does not verify is left as it was. Results, rewrites and refusals alike, are
- * kept on disk by the class file's hash ({@link CompiledClassCache}), so a later start takes them from there.
+ * another engine, outside a trace, or a helper called by code that was not compiled), its line numbers, and
+ * its exception handlers. A class that cannot be rewritten or whose result does not verify is left as it
+ * was. Results, rewrites and refusals alike, are kept on disk by the class file's hash ({@link
+ * CompiledClassCache}), so a later start takes them from there.
  */
 final class StateMachineCompiler implements ClassFileTransformer {
     private static final Logger LOG = LoggerFactory.getLogger(StateMachineCompiler.class);
@@ -165,17 +169,14 @@ final class StateMachineCompiler implements ClassFileTransformer {
             }
         }
         Set<MethodNode> compiled = new LinkedHashSet<>();
+        Settler settler = new Settler(node, facts, hierarchy);
         for (MethodNode candidate : candidates) {
-            Facts fact = facts.get(candidate);
-            String refusal = fact.refusal(facts);
-            if (refusal == null && !fact.sites.isEmpty()) {
-                refusal = new Rewrite(node, candidate, fact.sites, hierarchy).apply();
-            }
+            String refusal = settler.settle(candidate);
             if (refusal == null) {
                 compiled.add(candidate);
                 if (debug) {
                     LOG.info("nnsight agent: {}.{} compiled into a state machine ({} suspension points)",
-                            node.name.replace('/', '.'), candidate.name, fact.sites.size());
+                            node.name.replace('/', '.'), candidate.name, settler.siteCount(candidate));
                 }
             } else if (debug) {
                 LOG.info("nnsight agent: {}.{} stays on continuations: {}", node.name.replace('/', '.'), candidate.name,
@@ -234,11 +235,97 @@ final class StateMachineCompiler implements ClassFileTransformer {
         }
     }
 
+    /**
+     * Decides, once per method, whether it is compiled, and rewrites it: a lambda or helper method is compiled
+     * when nothing in it is unsafe and every helper it calls that may suspend is compiled too (recursion is
+     * refused). The calls of those helpers are suspension points of their callers (chained frames).
+     */
+    private final class Settler {
+        private final ClassNode node;
+        private final Map<MethodNode, Facts> facts;
+        private final ClassHierarchy hierarchy;
+        private final Map<MethodNode, String> settled = new HashMap<>();
+        private final Map<MethodNode, Integer> siteCounts = new HashMap<>();
+        private final Set<MethodNode> visiting = new LinkedHashSet<>();
+
+        Settler(ClassNode node, Map<MethodNode, Facts> facts, ClassHierarchy hierarchy) {
+            this.node = node;
+            this.facts = facts;
+            this.hierarchy = hierarchy;
+        }
+
+        int siteCount(MethodNode method) {
+            return siteCounts.getOrDefault(method, 0);
+        }
+
+        /** Why {@code method} is not compiled, or {@code null} when it is (rewritten, if it has suspension points). */
+        String settle(MethodNode method) throws AnalyzerException {
+            if (settled.containsKey(method)) {
+                return settled.get(method);
+            }
+            if (!visiting.add(method)) {
+                return "it is recursive (recursive helpers are not compiled yet)";
+            }
+            String refusal;
+            try {
+                refusal = decide(method);
+            } finally {
+                visiting.remove(method);
+            }
+            settled.put(method, refusal);
+            return refusal;
+        }
+
+        private String decide(MethodNode method) throws AnalyzerException {
+            Facts fact = facts.get(method);
+            if (fact.unsafe != null) {
+                return fact.unsafe;
+            }
+            List<MethodInsnNode> sites = new ArrayList<>(fact.sites);
+            Set<MethodInsnNode> helperSites = new LinkedHashSet<>();
+            for (Map.Entry<MethodInsnNode, MethodNode> call : fact.helperCalls.entrySet()) {
+                MethodNode helper = call.getValue();
+                if (!facts.get(helper).suspending) {
+                    continue;
+                }
+                if (helper.name.equals("<init>")) {
+                    return "it calls a constructor of its class, which reaches a suspension";
+                }
+                if (visiting.contains(helper)) {
+                    return "it calls " + helper.name + " recursively (recursive helpers are not compiled yet)";
+                }
+                String refusal = settle(helper);
+                if (refusal != null) {
+                    return "it calls " + helper.name + ", which may suspend but is not compiled: " + refusal;
+                }
+                sites.add(call.getKey());
+                helperSites.add(call.getKey());
+            }
+            for (Map.Entry<MethodNode, String> lambda : fact.lambdas.entrySet()) {
+                if (facts.get(lambda.getKey()).suspending) {
+                    return "it makes a lambda (" + lambda.getValue() + ") that suspends, which would run through "
+                            + "frames the agent cannot compile";
+                }
+            }
+            sites.sort((a, b) -> Integer.compare(method.instructions.indexOf(a), method.instructions.indexOf(b)));
+            siteCounts.put(method, sites.size());
+            if (sites.isEmpty()) {
+                return null;
+            }
+            String refusal = new Rewrite(node, method, sites, helperSites, hierarchy).apply();
+            if (refusal == null && debug && !method.name.startsWith("lambda$")) {
+                LOG.info("nnsight agent: helper {}.{} compiled into a state machine ({} suspension points)",
+                        node.name.replace('/', '.'), method.name, sites.size());
+            }
+            return refusal;
+        }
+    }
+
     /** What one method of the class does that matters for the rewrite. */
     private final class Facts {
         final List<MethodInsnNode> sites = new ArrayList<>();
         final Set<MethodNode> uses = new LinkedHashSet<>();
-        final Map<MethodNode, String> helpers = new LinkedHashMap<>();
+        final Map<MethodInsnNode, MethodNode> helperCalls = new LinkedHashMap<>();
         final Map<MethodNode, String> lambdas = new LinkedHashMap<>();
         final MethodNode method;
         String unsafe;
@@ -279,7 +366,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
                         || (node.access & Opcodes.ACC_FINAL) != 0 || target.name.equals("<init>"));
                 if (fixed) {
                     uses.add(target);
-                    helpers.putIfAbsent(target, target.name);
+                    helperCalls.put(call, target);
                 } else if (unsafe == null) {
                     unsafe = "it calls " + call.name + ", which a subclass may override";
                 }
@@ -294,25 +381,6 @@ final class StateMachineCompiler implements ClassFileTransformer {
             } else if (!isLibrary(call.owner, hierarchy, home)) {
                 unsafe = "it calls " + simple + ", which the agent does not analyse";
             }
-        }
-
-        /** Why this lambda must not be compiled, or {@code null} when it may. */
-        String refusal(Map<MethodNode, Facts> all) {
-            if (unsafe != null) {
-                return unsafe;
-            }
-            for (Map.Entry<MethodNode, String> helper : helpers.entrySet()) {
-                if (all.get(helper.getKey()).suspending) {
-                    return "it calls " + helper.getValue() + ", which reaches a suspension (helpers are not compiled yet)";
-                }
-            }
-            for (Map.Entry<MethodNode, String> lambda : lambdas.entrySet()) {
-                if (all.get(lambda.getKey()).suspending) {
-                    return "it makes a lambda (" + lambda.getValue() + ") that suspends, which would run through "
-                            + "frames the agent cannot compile";
-                }
-            }
-            return null;
         }
     }
 
@@ -364,12 +432,15 @@ final class StateMachineCompiler implements ClassFileTransformer {
         private final ClassNode node;
         private final MethodNode method;
         private final List<MethodInsnNode> sites;
+        private final Set<MethodInsnNode> helperSites;
         private final ClassHierarchy hierarchy;
 
-        Rewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, ClassHierarchy hierarchy) {
+        Rewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, Set<MethodInsnNode> helperSites,
+                ClassHierarchy hierarchy) {
             this.node = node;
             this.method = method;
             this.sites = sites;
+            this.helperSites = helperSites;
             this.hierarchy = hierarchy;
         }
 
@@ -523,6 +594,10 @@ final class StateMachineCompiler implements ClassFileTransformer {
             }
             before.add(new VarInsnNode(Opcodes.ALOAD, state));
             before.add(new JumpInsnNode(Opcodes.IFNULL, plain));
+            if (helperSites.contains(call)) {
+                rewriteHelperSite(call, label, state, stack, slots, keptValues, keptSlots, before, resume, restores);
+                return size;
+            }
             before.add(new VarInsnNode(Opcodes.ALOAD, state));
             if (iterator) {
                 before.add(new VarInsnNode(Opcodes.ALOAD, slots.get(slots.size() - 1)));
@@ -566,6 +641,60 @@ final class StateMachineCompiler implements ClassFileTransformer {
             restores.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "reenter", "()V", false));
             restores.add(new JumpInsnNode(Opcodes.GOTO, reenter));
             return size;
+        }
+
+        /**
+         * Rewrites the call of a compiled helper method of the class: offers it the state machine and makes
+         * the call; when the helper has suspended (it saved its own frame and returned), saves this method's
+         * frame and returns in turn. Resumed, this method restores its locals and calls the helper again,
+         * which resumes where it suspended. The helper arms its own suspension points.
+         */
+        private void rewriteHelperSite(MethodInsnNode call, int label, int state, List<BasicValue> stack,
+                List<Integer> slots, List<BasicValue> keptValues, List<Integer> keptSlots, InsnList before,
+                LabelNode resume, InsnList restores) {
+            LabelNode reenter = new LabelNode();
+            LabelNode tryStart = new LabelNode();
+            LabelNode tryEnd = new LabelNode();
+            LabelNode failed = new LabelNode();
+            LabelNode plain = ((JumpInsnNode) before.getLast()).label;
+            LabelNode done = new LabelNode();
+
+            before.add(reenter);
+            before.add(new VarInsnNode(Opcodes.ALOAD, state));
+            before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "offer", "()V", false));
+            loadAll(before, stack, slots);
+            before.add(tryStart);
+            method.instructions.insertBefore(call, before);
+
+            InsnList after = new InsnList();
+            after.add(tryEnd);
+            after.add(new VarInsnNode(Opcodes.ALOAD, state));
+            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspending", "()Z", false));
+            after.add(new JumpInsnNode(Opcodes.IFEQ, done));
+            int resultSize = Type.getReturnType(call.desc).getSize();
+            if (resultSize > 0) {
+                after.add(new InsnNode(resultSize == 2 ? Opcodes.POP2 : Opcodes.POP));
+            }
+            save(after, state, keptValues, keptSlots);
+            after.add(new VarInsnNode(Opcodes.ALOAD, state));
+            after.add(push(label));
+            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspendedAt", "(I)V", false));
+            returnDefault(after);
+            after.add(failed);
+            after.add(new VarInsnNode(Opcodes.ALOAD, state));
+            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "withdraw", "()V", false));
+            after.add(new InsnNode(Opcodes.ATHROW));
+            after.add(plain);
+            loadAll(after, stack, slots);
+            after.add(new MethodInsnNode(call.getOpcode(), call.owner, call.name, call.desc, call.itf));
+            after.add(done);
+            method.instructions.insert(call, after);
+
+            method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, failed, null));
+
+            restores.add(resume);
+            restore(restores, state, keptValues, keptSlots);
+            restores.add(new JumpInsnNode(Opcodes.GOTO, reenter));
         }
 
         private static void loadAll(InsnList into, List<BasicValue> stack, List<Integer> slots) {

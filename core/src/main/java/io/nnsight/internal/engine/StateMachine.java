@@ -3,6 +3,7 @@ package io.nnsight.internal.engine;
 import io.nnsight.TraceException;
 import io.nnsight.internal.StepLoop;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -27,6 +28,14 @@ import java.util.function.Supplier;
  *       user's line. A call that suspends several times ({@code setInput} reads, then replaces) replays the
  *       earlier replies in order.
  * </ol>
+ *
+ * A body may suspend inside helper methods of its class that the agent compiled too (chained frames). At a
+ * call of such a helper the caller {@linkplain #offer() offers} it the state machine, which the helper
+ * claims on entry. When the helper suspends, it saves its locals as a frame and returns; the caller sees
+ * {@link #suspending()}, saves its own frame and returns in turn, up to the body. Frames are kept as a
+ * stack: the innermost is saved first, so on resumption the body {@linkplain #label() pops} its frame
+ * first, restores its locals and calls the helper again, which pops the next one, down to the call that
+ * suspended.
  *
  * Called from anywhere else (a thread, a continuation, no trace), a compiled method finds no state machine
  * to claim and runs as it was written. A suspension that reaches {@code suspend} while no suspension point
@@ -58,13 +67,17 @@ public final class StateMachine implements Coroutine {
     private final Class<?> bodyType;
     private final Supplier<Object> body;
 
-    /** The saved reference locals of the suspended method (written and read by the compiled code). */
+    /** The saved reference locals of the frame being saved or restored (written and read by the compiled code). */
     public Object[] refs = NO_REFS;
 
-    /** The saved primitive locals, as raw bits (written and read by the compiled code). */
+    /** The saved primitive locals of that frame, as raw bits (written and read by the compiled code). */
     public long[] prims = NO_PRIMS;
 
-    private int label;
+    /** The saved frames, innermost first: labels and locals (the arrays are reused from one suspension to the next). */
+    private int[] labels = new int[1];
+    private Object[][] frameRefs = {NO_REFS};
+    private long[][] framePrims = {NO_PRIMS};
+    private int depth;
     private final List<Object> replies = new ArrayList<>(2);
     private int replayed;
     private boolean armed;
@@ -97,9 +110,39 @@ public final class StateMachine implements Coroutine {
         StateMachineEngine.markCompiled(body.getClass());
     }
 
-    /** The suspension point to resume at: 0 when the body starts. */
+    /**
+     * At the entry of a compiled method that claimed this state machine: the suspension point to resume at, 0
+     * when the method starts. It takes the method's frame off the stack: its locals are then in {@link #refs}
+     * and {@link #prims}.
+     */
     public int label() {
-        return label;
+        if (depth == 0) {
+            return 0;
+        }
+        depth--;
+        refs = frameRefs[depth];
+        prims = framePrims[depth];
+        return labels[depth];
+    }
+
+    /**
+     * Before a call of a compiled helper method: offers this state machine to it, which claims it on entry.
+     */
+    public void offer() {
+        SLOTS.get()[1] = this;
+    }
+
+    /** A call of a compiled helper method threw: withdraws the offer, in case the helper was never entered. */
+    public void withdraw() {
+        StateMachine[] slots = SLOTS.get();
+        if (slots[1] == this) {
+            slots[1] = null;
+        }
+    }
+
+    /** After a call of a compiled helper method returned: whether it suspended (its caller then saves and returns). */
+    public boolean suspending() {
+        return suspended;
     }
 
     /** A suspension point is reached: its call may suspend once (the replies of the previous point are done). */
@@ -130,19 +173,28 @@ public final class StateMachine implements Coroutine {
         armed = false;
     }
 
-    /** Before the compiled method saves its locals: makes room for them. */
+    /** Before the compiled method saves its locals: makes room for them in a new frame. */
     public void save(int refCount, int primCount) {
-        if (refs.length < refCount) {
-            refs = new Object[refCount];
+        if (depth == labels.length) {
+            labels = Arrays.copyOf(labels, depth * 2);
+            frameRefs = Arrays.copyOf(frameRefs, depth * 2);
+            framePrims = Arrays.copyOf(framePrims, depth * 2);
         }
-        if (prims.length < primCount) {
-            prims = new long[primCount];
+        Object[] savedRefs = frameRefs[depth];
+        if (savedRefs == null || savedRefs.length < refCount) {
+            savedRefs = frameRefs[depth] = new Object[refCount];
         }
+        long[] savedPrims = framePrims[depth];
+        if (savedPrims == null || savedPrims.length < primCount) {
+            savedPrims = framePrims[depth] = new long[primCount];
+        }
+        refs = savedRefs;
+        prims = savedPrims;
     }
 
     /** The compiled method has saved its locals at suspension point {@code label} and returns. */
     public void suspendedAt(int label) {
-        this.label = label;
+        labels[depth++] = label;
         this.suspended = true;
     }
 
@@ -177,6 +229,8 @@ public final class StateMachine implements Coroutine {
         done = true;
         refs = NO_REFS;
         prims = NO_PRIMS;
+        frameRefs = null;
+        framePrims = null;
         return result;
     }
 
@@ -214,6 +268,6 @@ public final class StateMachine implements Coroutine {
 
     @Override
     public String toString() {
-        return name + " (state machine at " + label + ")";
+        return name + " (state machine at " + (depth == 0 ? 0 : labels[depth - 1]) + ")";
     }
 }

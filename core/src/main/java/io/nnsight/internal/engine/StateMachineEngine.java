@@ -11,10 +11,11 @@ import org.slf4j.LoggerFactory;
  * continuation. Chosen with {@code -Dnnsight.engine=statemachine}, which also tells the agent to compile.
  *
  * <p>The choice is per body. The agent compiles a lambda (a trace, invoke or iteration body) when it can
- * prove the rewrite safe: every suspension in it is a direct call of nnsight's API in the lambda itself.
- * Any other body (one that suspends inside a helper method, a {@code forEach} lambda, a {@code synchronized}
- * block, or calls code the agent does not analyse) runs on the {@linkplain #fallback() fallback engine}:
- * continuations where available, else threads. Without the agent no body is compiled, so all of them do.
+ * prove the rewrite safe: every suspension in it is a direct call of nnsight's API, in the lambda itself or
+ * in helper methods of its class that the agent compiled too. Any other body (one that suspends inside a
+ * recursive or overridable method, a {@code forEach} lambda, a {@code synchronized} block, or calls code
+ * the agent does not analyse) runs on the {@linkplain #fallback() fallback engine}: continuations where
+ * available, else threads. Without the agent no body is compiled, so all of them do.
  * With {@code -Dnnsight.debug=true} each body's engine is logged.
  */
 public final class StateMachineEngine implements Engine {

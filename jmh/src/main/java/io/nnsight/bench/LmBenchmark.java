@@ -56,26 +56,48 @@ public class LmBenchmark {
         }
     }
 
-    /** The model and the layers a trace reads: {@code saves} of them (0 is the empty trace), with {@code engine}. */
+    /** The model and the layers a trace reads: {@code saves} of them (0 is the empty trace). */
     @State(Scope.Thread)
-    public static class Traced extends Model {
+    public abstract static class TracedModel extends Model {
         @Param({"0", "1", "5"})
         public int saves;
 
-        @Param({"threads", "continuations"})
-        public String engine;
-
         Envoy[] layers;
 
-        @Override
-        @Setup(Level.Trial)
-        public void setUp() {
+        void prepare(String engine) {
             Engines.use(engine);
             super.setUp();
             layers = new Envoy[saves];
             for (int i = 0; i < saves; i++) {
                 layers[i] = lm.get("model.layers." + i);
             }
+        }
+
+        /** One trace that returns the outputs of the first {@code saves} layers. */
+        Object trace() {
+            try (PointerScope scope = new PointerScope()) {
+                Envoy[] reads = layers;
+                return lm.trace(prompt, tr -> {
+                    List<Tensor> outputs = new ArrayList<>(reads.length);
+                    for (Envoy layer : reads) {
+                        outputs.add(layer.output());
+                    }
+                    return outputs;
+                });
+            }
+        }
+    }
+
+    /** {@link TracedModel} with the body run by threads or by JDK continuations. */
+    @State(Scope.Thread)
+    public static class Traced extends TracedModel {
+        @Param({"threads", "continuations"})
+        public String engine;
+
+        @Override
+        @Setup(Level.Trial)
+        public void setUp() {
+            prepare(engine);
         }
     }
 
@@ -98,16 +120,7 @@ public class LmBenchmark {
 
     @Benchmark
     public Object trace(Traced model) {
-        try (PointerScope scope = new PointerScope()) {
-            Envoy[] layers = model.layers;
-            return model.lm.trace(model.prompt, tr -> {
-                List<Tensor> outputs = new ArrayList<>(layers.length);
-                for (Envoy layer : layers) {
-                    outputs.add(layer.output());
-                }
-                return outputs;
-            });
-        }
+        return model.trace();
     }
 
     @Benchmark

@@ -125,9 +125,9 @@ public final class Report {
         return suites;
     }
 
-    /** The suite a benchmark class reports in: the state-machine traces beside the MLP's other engines. */
+    /** The suite a benchmark class reports in: state-machine traces beside their suite's other engines. */
     private static String suiteOf(String benchmarkClass) {
-        return benchmarkClass.equals("MlpStateMachineBenchmark") ? "MlpBenchmark" : benchmarkClass;
+        return benchmarkClass.replace("StateMachineBenchmark", "Benchmark");
     }
 
     private static String scenario(String method, JsonObject result) {

@@ -321,10 +321,10 @@ public class NNsight extends Envoy {
      */
     public static <T> T save(T value) {
         TraceRun run = TraceContext.current();
-        SessionRun session = SessionRun.current();
+        SessionRun session;
         if (run != null) {
             run.save(value);
-        } else if (session != null) {
+        } else if ((session = SessionRun.current()) != null) {
             session.save(value);
         } else {
             throw new IllegalStateException("NNsight.save(...) can only be called inside a trace or a session: it "

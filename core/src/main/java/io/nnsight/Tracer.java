@@ -37,18 +37,13 @@ public final class Tracer {
      */
     public <R> Invoke<R> invoke(Object input, Supplier<R> body) {
         Objects.requireNonNull(input, "input: for an invoke that sees the whole batch, call invoke(body)");
-        Objects.requireNonNull(body, "body");
-        return new Invoke<>(run.addInvoke(input, body.getClass(), body));
+        return add(input, body, body);
     }
 
     /** Adds an invoke whose body returns nothing; see {@link #invoke(Object, Supplier)}. */
     public Invoke<Void> invoke(Object input, Runnable body) {
         Objects.requireNonNull(input, "input: for an invoke that sees the whole batch, call invoke(body)");
-        Objects.requireNonNull(body, "body");
-        return new Invoke<>(run.addInvoke(input, body.getClass(), () -> {
-            body.run();
-            return null;
-        }));
+        return add(input, body, returningNull(body));
     }
 
     /**
@@ -56,17 +51,25 @@ public final class Tracer {
      * modules in another order than an input invoke does, or to change every row at once.
      */
     public <R> Invoke<R> invoke(Supplier<R> body) {
-        Objects.requireNonNull(body, "body");
-        return new Invoke<>(run.addInvoke(null, body.getClass(), body));
+        return add(null, body, body);
     }
 
     /** Adds an invoke without input whose body returns nothing; see {@link #invoke(Supplier)}. */
     public Invoke<Void> invoke(Runnable body) {
-        Objects.requireNonNull(body, "body");
-        return new Invoke<>(run.addInvoke(null, body.getClass(), () -> {
+        return add(null, body, returningNull(body));
+    }
+
+    /** Adds an invoke running {@code body}, known to the engine by the class of the user's {@code code}. */
+    private <R> Invoke<R> add(Object input, Object code, Supplier<R> body) {
+        Objects.requireNonNull(code, "body");
+        return new Invoke<>(run.addInvoke(input, code.getClass(), body));
+    }
+
+    private static Supplier<Void> returningNull(Runnable body) {
+        return body == null ? null : () -> {
             body.run();
             return null;
-        }));
+        };
     }
 
     /** A barrier for {@code participants} invokes; see {@link Barrier}. */

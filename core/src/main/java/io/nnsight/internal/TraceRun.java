@@ -214,12 +214,12 @@ public final class TraceRun {
 
     private void keepResults(Object result) {
         memory.keep(result);
-        SessionRun session = SessionRun.current();
         for (Object value : saved) {
             memory.keep(value);
-            if (session != null) {
-                session.save(value);
-            }
+        }
+        SessionRun session = saved.isEmpty() ? null : SessionRun.current();
+        if (session != null) {
+            saved.forEach(session::save);
         }
         for (Invocation invocation : invocations) {
             memory.keep(invocation.mediator.result());

@@ -28,7 +28,7 @@ final class CompiledClassCache {
     private static final Logger LOG = LoggerFactory.getLogger(CompiledClassCache.class);
     /** The compiler's own classes (and their nested ones): a change to any makes every earlier result stale. */
     private static final Class<?>[] COMPILER = {StateMachineCompiler.class, ClassHierarchy.class,
-        CompiledClassCache.class};
+        HierarchyVerifier.class, FrameWriter.class, CompiledClassCache.class};
 
     private final Path folder;
     private final byte[] version;

@@ -617,19 +617,12 @@ final class StateMachineCompiler implements ClassFileTransformer {
             after.add(new JumpInsnNode(Opcodes.GOTO, done));
             after.add(suspended);
             after.add(new InsnNode(Opcodes.POP));
-            save(after, state, keptValues, keptSlots);
-            after.add(new VarInsnNode(Opcodes.ALOAD, state));
-            after.add(push(label));
-            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspendedAt", "(I)V", false));
-            returnDefault(after);
+            saveAndReturn(after, state, label, keptValues, keptSlots);
             after.add(failed);
             after.add(new VarInsnNode(Opcodes.ALOAD, state));
             after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "exit", "()V", false));
             after.add(new InsnNode(Opcodes.ATHROW));
-            after.add(plain);
-            loadAll(after, stack, slots);
-            after.add(new MethodInsnNode(call.getOpcode(), call.owner, call.name, call.desc, call.itf));
-            after.add(done);
+            callAsWritten(after, plain, call, stack, slots, done);
             method.instructions.insert(call, after);
 
             method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, failed, null));
@@ -675,19 +668,12 @@ final class StateMachineCompiler implements ClassFileTransformer {
             if (resultSize > 0) {
                 after.add(new InsnNode(resultSize == 2 ? Opcodes.POP2 : Opcodes.POP));
             }
-            save(after, state, keptValues, keptSlots);
-            after.add(new VarInsnNode(Opcodes.ALOAD, state));
-            after.add(push(label));
-            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspendedAt", "(I)V", false));
-            returnDefault(after);
+            saveAndReturn(after, state, label, keptValues, keptSlots);
             after.add(failed);
             after.add(new VarInsnNode(Opcodes.ALOAD, state));
             after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "withdraw", "()V", false));
             after.add(new InsnNode(Opcodes.ATHROW));
-            after.add(plain);
-            loadAll(after, stack, slots);
-            after.add(new MethodInsnNode(call.getOpcode(), call.owner, call.name, call.desc, call.itf));
-            after.add(done);
+            callAsWritten(after, plain, call, stack, slots, done);
             method.instructions.insert(call, after);
 
             method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, failed, null));
@@ -695,6 +681,25 @@ final class StateMachineCompiler implements ClassFileTransformer {
             restores.add(resume);
             restore(restores, state, keptValues, keptSlots);
             restores.add(new JumpInsnNode(Opcodes.GOTO, reenter));
+        }
+
+        /** Saves this method's frame for suspension point {@code label} and returns (a default value). */
+        private void saveAndReturn(InsnList into, int state, int label, List<BasicValue> keptValues,
+                List<Integer> keptSlots) {
+            save(into, state, keptValues, keptSlots);
+            into.add(new VarInsnNode(Opcodes.ALOAD, state));
+            into.add(push(label));
+            into.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspendedAt", "(I)V", false));
+            returnDefault(into);
+        }
+
+        /** At {@code plain}, the call as written (no state machine drives this method); then {@code done}. */
+        private static void callAsWritten(InsnList into, LabelNode plain, MethodInsnNode call, List<BasicValue> stack,
+                List<Integer> slots, LabelNode done) {
+            into.add(plain);
+            loadAll(into, stack, slots);
+            into.add(new MethodInsnNode(call.getOpcode(), call.owner, call.name, call.desc, call.itf));
+            into.add(done);
         }
 
         private static void loadAll(InsnList into, List<BasicValue> stack, List<Integer> slots) {
@@ -843,144 +848,6 @@ final class StateMachineCompiler implements ClassFileTransformer {
                 return new InsnNode(Opcodes.ICONST_0 + value);
             }
             return value <= Short.MAX_VALUE ? new IntInsnNode(Opcodes.SIPUSH, value) : new LdcInsnNode(value);
-        }
-    }
-
-    /**
-     * Checks types as ASM's {@link SimpleVerifier} does, but learns other classes' superclasses and interfaces
-     * from their class files ({@link ClassHierarchy}) rather than by loading them from inside a transform.
-     */
-    private static final class HierarchyVerifier extends SimpleVerifier {
-        private static final Type OBJECT = Type.getObjectType("java/lang/Object");
-        private final Type current;
-        private final Type currentSuper;
-        private final List<Type> currentInterfaces;
-        private final boolean currentIsInterface;
-        private final ClassHierarchy hierarchy;
-
-        HierarchyVerifier(ClassNode node, List<Type> interfaces, ClassHierarchy hierarchy) {
-            super(Opcodes.ASM9, Type.getObjectType(node.name),
-                    node.superName == null ? null : Type.getObjectType(node.superName), interfaces,
-                    (node.access & Opcodes.ACC_INTERFACE) != 0);
-            this.current = Type.getObjectType(node.name);
-            this.currentSuper = node.superName == null ? null : Type.getObjectType(node.superName);
-            this.currentInterfaces = interfaces;
-            this.currentIsInterface = (node.access & Opcodes.ACC_INTERFACE) != 0;
-            this.hierarchy = hierarchy;
-        }
-
-        @Override
-        protected boolean isSubTypeOf(BasicValue value, BasicValue expected) {
-            Type expectedType = expected.getType();
-            Type type = value.getType();
-            if (isReference(expectedType) && isReference(type) && !"Lnull;".equals(type.getDescriptor())
-                    && !isAssignableFrom(expectedType, type)) {
-                // as ASM's verifier: any reference passes for an interface (the JVM checks those at run time)
-                return expectedType.getSort() == Type.OBJECT && isInterface(expectedType);
-            }
-            return super.isSubTypeOf(value, expected);
-        }
-
-        @Override
-        protected boolean isInterface(Type type) {
-            if (type.equals(current)) {
-                return currentIsInterface;
-            }
-            return type.getSort() == Type.OBJECT && hierarchy.isInterface(type.getInternalName());
-        }
-
-        @Override
-        protected Type getSuperClass(Type type) {
-            if (type.equals(current)) {
-                return currentSuper;
-            }
-            if (type.getSort() == Type.ARRAY) {
-                return OBJECT;
-            }
-            String superName = hierarchy.superName(type.getInternalName());
-            return superName == null ? null : Type.getObjectType(superName);
-        }
-
-        @Override
-        protected boolean isAssignableFrom(Type type1, Type type2) {
-            if (type1.equals(type2) || type1.equals(OBJECT) && isReference(type2)) {
-                return true;
-            }
-            if (type2.getSort() == Type.ARRAY) {
-                if (type1.getSort() == Type.OBJECT) {
-                    return type1.getInternalName().equals("java/lang/Cloneable")
-                            || type1.getInternalName().equals("java/io/Serializable");
-                }
-                if (type1.getSort() != Type.ARRAY) {
-                    return false;
-                }
-                Type element1 = Type.getType(type1.getDescriptor().substring(1));
-                Type element2 = Type.getType(type2.getDescriptor().substring(1));
-                return isReference(element1) && isReference(element2) ? isAssignableFrom(element1, element2)
-                        : element1.equals(element2);
-            }
-            if (type1.getSort() != Type.OBJECT || type2.getSort() != Type.OBJECT) {
-                return false;
-            }
-            if (type2.equals(current)) {
-                if (currentSuper != null && isAssignableFrom(type1, currentSuper)) {
-                    return true;
-                }
-                for (Type face : currentInterfaces) {
-                    if (isAssignableFrom(type1, face)) {
-                        return true;
-                    }
-                }
-                return false;
-            }
-            return hierarchy.isSubtype(type2.getInternalName(), type1.getInternalName());
-        }
-
-        private static boolean isReference(Type type) {
-            return type.getSort() == Type.OBJECT || type.getSort() == Type.ARRAY;
-        }
-    }
-
-    /**
-     * Computes stack map frames, finding common superclasses in the class files of the application's class
-     * loader ({@link ClassHierarchy}); the class being rewritten through its own class node.
-     */
-    private static final class FrameWriter extends ClassWriter {
-        private final ClassNode node;
-        private final ClassHierarchy hierarchy;
-
-        FrameWriter(ClassNode node, ClassHierarchy hierarchy) {
-            super(ClassWriter.COMPUTE_FRAMES);
-            this.node = node;
-            this.hierarchy = hierarchy;
-        }
-
-        @Override
-        protected String getCommonSuperClass(String a, String b) {
-            if (a.equals(b)) {
-                return a;
-            }
-            if (isInterface(a) || isInterface(b)) {
-                return "java/lang/Object";
-            }
-            Set<String> supersOfA = new LinkedHashSet<>();
-            for (String type = a; type != null; type = superOf(type)) {
-                supersOfA.add(type);
-            }
-            for (String type = b; type != null; type = superOf(type)) {
-                if (supersOfA.contains(type)) {
-                    return type;
-                }
-            }
-            return "java/lang/Object";
-        }
-
-        private boolean isInterface(String type) {
-            return type.equals(node.name) ? (node.access & Opcodes.ACC_INTERFACE) != 0 : hierarchy.isInterface(type);
-        }
-
-        private String superOf(String type) {
-            return type.equals(node.name) ? node.superName : hierarchy.superName(type);
         }
     }
 }

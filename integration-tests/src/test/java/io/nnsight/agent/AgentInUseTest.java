@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.NNsight;
+import io.nnsight.examples.SharedFiles;
 import io.nnsight.internal.engine.Engine;
 import io.nnsight.spi.CapturedClasses;
 import java.io.IOException;
@@ -105,7 +106,7 @@ class AgentInUseTest {
 
     @Test
     void jshellSession_shipsItsSnippetsToRun_asAServerWould(@TempDir Path dir) throws Exception {
-        String stories = shared("models/stories260K").toString();
+        String stories = SharedFiles.path("models/stories260K").toString();
         String snippets = String.join("\n",
                 "import io.nnsight.lm.LanguageModel;",
                 "import io.nnsight.remote.Remote;",
@@ -123,15 +124,6 @@ class AgentInUseTest {
                 "-R-javaagent:" + AgentJarTest.jar(), "-R--enable-native-access=ALL-UNNAMED", script.toString()));
 
         assertTrue(out.contains("jshell shipped 338 local 338"), out);
-    }
-
-    private static Path shared(String relative) {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            if (Files.exists(dir.resolve("shared").resolve(relative))) {
-                return dir.resolve("shared").resolve(relative);
-            }
-        }
-        throw new IllegalStateException("shared/" + relative + " not found beside the project");
     }
 
     private static String javaHome(String tool) {

@@ -83,7 +83,7 @@ class ServeProcessTest {
     @ParameterizedTest
     @MethodSource("serverJavas")
     void serve_inAJvmOfItsOwn_runsShippedHelpers_andStopsOnSigterm(Path javaHome, @TempDir Path dir) throws Exception {
-        Path stories = shared("models/stories260K");
+        Path stories = SharedFiles.path("models/stories260K");
         Path keys = Files.writeString(dir.resolve("keys.txt"), KEY + "\n");
         Process server = new ProcessBuilder(List.of(javaHome.resolve("bin").resolve("java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-jar", cliJar().toString(), "serve", "--model", stories.toString(),
@@ -121,15 +121,6 @@ class ServeProcessTest {
                     + "packages the cli module before these tests");
         }
         return jar;
-    }
-
-    private static Path shared(String relative) {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            if (Files.exists(dir.resolve("shared").resolve(relative))) {
-                return dir.resolve("shared").resolve(relative);
-            }
-        }
-        throw new IllegalStateException("shared/" + relative + " not found beside the project");
     }
 
     /** What the server process prints, read on a thread of its own; it tells when the server serves. */

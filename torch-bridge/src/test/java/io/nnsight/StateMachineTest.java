@@ -481,15 +481,79 @@ class StateMachineTest extends TinyModelFixture {
     }
 
     @Test
-    void suspensionInARecursiveHelper_staysOnContinuations() {
+    void suspensionInARecursiveHelper_runsCompiled() {
         TraceBody<Tensor> body = tr -> readRecursively(2);
 
-        assertCompiled(false, body);
+        assertCompiled(true, body);
         assertTrue(Models.same(net.forward(input), model.trace(input, body)));
     }
 
     private Tensor readRecursively(int depth) {
         return depth == 0 ? model.get("layer2").output() : readRecursively(depth - 1);
+    }
+
+    @Test
+    void helperOfAnotherClass_runsCompiled() {
+        TraceBody<Double> body = tr -> Readers.outputSum(model, "layer1") + Readers.outputSum(model, "layer2");
+
+        assertCompiled(true, body);
+        assertEquals(sum(layer1Of(input)) + sum(net.forward(input)), model.trace(input, body), 1e-4);
+    }
+
+    private static double sum(Tensor tensor) {
+        return tensor.sum().item_double();
+    }
+
+    @Test
+    void recursiveHelperOfAnotherClass_suspendingAtEveryLevel_resumesEveryFrame() {
+        String[] paths = {"layer1", "layer2"};
+        TraceBody<Double> body = tr -> Readers.depthWeighted(model, paths, 0);
+
+        assertCompiled(true, body);
+        assertEquals(sum(layer1Of(input)) + 2 * sum(net.forward(input)), model.trace(input, body), 1e-4);
+    }
+
+    @Test
+    void recursionAcrossTwoClasses_resumesEveryFrame() {
+        String[] paths = {"layer1", "layer2"};
+        TraceBody<Double> body = tr -> Readers.ping(model, paths, 0);
+
+        assertCompiled(true, body);
+        assertEquals(sum(layer1Of(input)) - 2 * sum(net.forward(input)), model.trace(input, body), 1e-4);
+    }
+
+    @Test
+    void instanceMethodOfAFinalClass_runsCompiledAndItsFinallyOnce() {
+        Readers readers = new Readers(model, finallyRuns);
+        TraceBody<Double> body = tr -> readers.bothInFinally();
+
+        assertCompiled(true, body);
+        assertEquals(sum(layer1Of(input)) + sum(net.forward(input)), model.trace(input, body), 1e-4);
+        assertEquals(1, finallyRuns.get());
+    }
+
+    @Test
+    void errorOfARequestInAnotherClassesHelper_isCaughtInTheBody() {
+        Readers readers = new Readers(model, finallyRuns);
+        TraceBody<String> body = tr -> {
+            try {
+                return "read " + readers.outOfOrder();
+            } catch (OutOfOrderException e) {
+                return "caught";
+            }
+        };
+
+        assertCompiled(true, body);
+        assertEquals("caught", model.trace(input, body));
+    }
+
+    @Test
+    void overridableMethodOfAnotherClass_staysOnContinuations() {
+        Readers.Overridable reader = new Readers.Overridable();
+        TraceBody<Tensor> body = tr -> reader.read(model, "layer2");
+
+        assertCompiled(false, body);
+        assertTrue(Models.same(net.forward(input), model.trace(input, body)));
     }
 
     @Test

@@ -2,9 +2,13 @@ package io.nnsight.instrument;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URISyntaxException;
 import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.jar.JarFile;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.Opcodes;
 
@@ -20,6 +24,10 @@ import org.objectweb.asm.Opcodes;
 final class ClassHierarchy {
     /** The facts of one class. {@code location} is the class path entry (directory or jar) it came from. */
     record Info(String superName, String[] interfaces, boolean isInterface, URL location) {}
+
+    /** The resource that marks a folder or jar as one nnsight built (each of its modules ships it). */
+    static final String LIBRARY_MARKER = "META-INF/nnsight/library";
+    private static final Map<URL, Boolean> LIBRARY_LOCATIONS = new ConcurrentHashMap<>();
 
     private final ClassLoader loader;
     private final Map<String, Info> infos = new ConcurrentHashMap<>();
@@ -61,6 +69,28 @@ final class ClassHierarchy {
             }
         }
         return false;
+    }
+
+    /**
+     * Whether {@code location} (a class path folder or jar) is one of nnsight's own: it holds {@value
+     * #LIBRARY_MARKER}. Its classes are library code to the agent, never intervention code.
+     */
+    static boolean isNnsightLocation(URL location) {
+        return location != null && LIBRARY_LOCATIONS.computeIfAbsent(location, ClassHierarchy::holdsMarker);
+    }
+
+    private static boolean holdsMarker(URL location) {
+        try {
+            Path path = Path.of(location.toURI());
+            if (Files.isDirectory(path)) {
+                return Files.isRegularFile(path.resolve(LIBRARY_MARKER));
+            }
+            try (JarFile jar = new JarFile(path.toFile())) {
+                return jar.getEntry(LIBRARY_MARKER) != null;
+            }
+        } catch (IOException | URISyntaxException | RuntimeException e) {
+            return false;
+        }
     }
 
     private Info read(String type) {

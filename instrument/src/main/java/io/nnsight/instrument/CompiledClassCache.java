@@ -1,5 +1,10 @@
 package io.nnsight.instrument;
 
+import io.nnsight.internal.engine.StateMachine;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -9,15 +14,20 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The state-machine compiler's results on disk, so that the next JVM start skips the work: one file per
- * class, named by a SHA-256 of the class file as loaded and of the compiler's own class files (its version),
- * holding the rewritten class file, or nothing when the compiler left the class as it was.
+ * class, named by a SHA-256 of the class file as loaded and of the compiler's own class files (its version,
+ * with the runtime's {@code StateMachine} that compiled code calls), holding the SHA-256 of each other class
+ * file the result depends on (the helpers it calls, read by {@link CallGraph}), then the rewritten class
+ * file, or nothing when the compiler left the class as it was. A result whose dependencies have changed is
+ * compiled again.
  *
  * <p>The folder is {@code -Dnnsight.cache.dir}, else {@code $XDG_CACHE_HOME/nnsight/statemachines}, else
  * {@code ~/.cache/nnsight/statemachines}; {@code -Dnnsight.cache.dir=off} turns the cache off. Files are
@@ -27,8 +37,10 @@ import org.slf4j.LoggerFactory;
 final class CompiledClassCache {
     private static final Logger LOG = LoggerFactory.getLogger(CompiledClassCache.class);
     /** The compiler's own classes (and their nested ones): a change to any makes every earlier result stale. */
-    private static final Class<?>[] COMPILER = {StateMachineCompiler.class, ClassHierarchy.class,
-        HierarchyVerifier.class, FrameWriter.class, CompiledClassCache.class};
+    private static final Class<?>[] COMPILER = {StateMachineCompiler.class, CallGraph.class, MethodRewrite.class,
+        ClassHierarchy.class, HierarchyVerifier.class, FrameWriter.class, CompiledClassCache.class,
+        StateMachine.class};
+    private static final int HASH_LENGTH = 32;
 
     private final Path folder;
     private final byte[] version;
@@ -54,31 +66,57 @@ final class CompiledClassCache {
 
     /**
      * The earlier result for {@code classFile}: the rewritten class file, an empty array when the class was
-     * left as it was, or nothing when there is none.
+     * left as it was, or nothing when there is none or when a class file it depended on (read through {@code
+     * loader}) has changed since.
      */
-    Optional<byte[]> get(byte[] classFile) {
+    Optional<byte[]> get(byte[] classFile, ClassLoader loader) {
         if (folder == null) {
             return Optional.empty();
         }
         Path file = folder.resolve(key(classFile));
-        try {
-            return Files.isRegularFile(file) ? Optional.of(Files.readAllBytes(file)) : Optional.empty();
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(Files.readAllBytes(file)))) {
+            int count = in.readInt();
+            for (int i = 0; i < count; i++) {
+                String name = in.readUTF();
+                byte[] hash = in.readNBytes(HASH_LENGTH);
+                if (!Arrays.equals(hash, hashOf(name, loader))) {
+                    return Optional.empty();
+                }
+            }
+            return Optional.of(in.readAllBytes());
         } catch (IOException e) {
             LOG.debug("nnsight agent: cannot read the compiled class {}: {}", file, e.toString());
             return Optional.empty();
         }
     }
 
-    /** Stores the result for {@code classFile}: its rewrite, or {@code null} when it was left as it was. */
-    void put(byte[] classFile, byte[] rewritten) {
+    /**
+     * Stores the result for {@code classFile}: its rewrite, or {@code null} when it was left as it was, and
+     * the class files of other classes it depends on, by internal name.
+     */
+    void put(byte[] classFile, byte[] rewritten, Map<String, byte[]> dependencies) {
         if (folder == null) {
             return;
         }
         Path file = folder.resolve(key(classFile));
         try {
+            ByteArrayOutputStream content = new ByteArrayOutputStream();
+            try (DataOutputStream out = new DataOutputStream(content)) {
+                out.writeInt(dependencies.size());
+                for (Map.Entry<String, byte[]> dependency : dependencies.entrySet()) {
+                    out.writeUTF(dependency.getKey());
+                    out.write(sha256().digest(dependency.getValue()));
+                }
+                if (rewritten != null) {
+                    out.write(rewritten);
+                }
+            }
             Files.createDirectories(folder);
             Path temporary = Files.createTempFile(folder, file.getFileName().toString(), ".tmp");
-            Files.write(temporary, rewritten == null ? new byte[0] : rewritten);
+            Files.write(temporary, content.toByteArray());
             try {
                 Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -86,6 +124,15 @@ final class CompiledClassCache {
             }
         } catch (IOException e) {
             LOG.debug("nnsight agent: cannot store the compiled class {}: {}", file, e.toString());
+        }
+    }
+
+    /** The hash of class {@code name}'s file as {@code loader} reads it now; empty when it has none. */
+    private static byte[] hashOf(String name, ClassLoader loader) {
+        try (InputStream in = loader.getResourceAsStream(name + ".class")) {
+            return in == null ? new byte[0] : sha256().digest(in.readAllBytes());
+        } catch (IOException e) {
+            return new byte[0];
         }
     }
 

@@ -29,13 +29,13 @@ import java.util.function.Supplier;
  *       earlier replies in order.
  * </ol>
  *
- * A body may suspend inside helper methods of its class that the agent compiled too (chained frames). At a
- * call of such a helper the caller {@linkplain #offer() offers} it the state machine, which the helper
- * claims on entry. When the helper suspends, it saves its locals as a frame and returns; the caller sees
- * {@link #suspending()}, saves its own frame and returns in turn, up to the body. Frames are kept as a
- * stack: the innermost is saved first, so on resumption the body {@linkplain #label() pops} its frame
- * first, restores its locals and calls the helper again, which pops the next one, down to the call that
- * suspended.
+ * A body may suspend inside methods it calls that the agent compiled too, of its class or others, recursive
+ * ones included (chained frames). At a call of such a helper the caller {@linkplain #offer() offers} it the
+ * state machine, which the helper claims on entry. When the helper suspends, it saves its locals as a frame
+ * and returns; the caller sees {@link #suspending()}, saves its own frame and returns in turn, up to the
+ * body. Frames are kept as a stack: the innermost is saved first, so on resumption the body {@linkplain
+ * #label() pops} its frame first, restores its locals and calls the helper again, which pops the next one,
+ * down to the call that suspended.
  *
  * Called from anywhere else (a thread, a continuation, no trace), a compiled method finds no state machine
  * to claim and runs as it was written. A suspension that reaches {@code suspend} while no suspension point
@@ -140,8 +140,15 @@ public final class StateMachine implements Coroutine {
         }
     }
 
-    /** After a call of a compiled helper method returned: whether it suspended (its caller then saves and returns). */
+    /**
+     * After a call of a compiled helper method returned: whether it suspended (its caller then saves and
+     * returns). An offer the callee did not claim (it was not compiled after all) is withdrawn, so that no
+     * later method claims it.
+     */
     public boolean suspending() {
+        if (!suspended) {
+            withdraw();
+        }
         return suspended;
     }
 

@@ -54,7 +54,10 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         this.module = module;
     }
 
-    /** The wrapped model this envoy belongs to: the root of its tree. */
+    /**
+     * The wrapped model this envoy belongs to: the root of its tree. Copies made by {@link NNsight#edit}
+     * share the tree, so for their envoys, and for a copy itself, this is the wrapper that built it.
+     */
     @Override
     public NNsight root() {
         return root;

@@ -12,6 +12,7 @@ import io.nnsight.spi.NativeHookPoints;
 import io.nnsight.spi.SourceMap;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -47,12 +48,19 @@ import org.bytedeco.pytorch.Module;
  * engine's frames are hidden unless {@code -Dnnsight.debug=true} (or {@code NNSIGHT_DEBUG=1}). The model
  * and the wrapper stay usable.
  *
+ * <p><b>Edits.</b> {@link #edit(TraceBody)} gives a copy of the wrapper whose traces first run an
+ * intervention of their own, before the trace's invokes: a model with an ablation or a steering vector
+ * built in, nnsight's {@code model.edit()}. {@link #editInPlace} edits this wrapper, {@link #clearEdits}
+ * removes its edits.
+ *
  * <p><b>Threads.</b> Traces of one wrapper run one at a time (a second thread waits). Several wrappers on
  * one model are independent; an unreachable wrapper is garbage collected and its hooks removed.
  */
-public class NNsight extends Envoy {
+public class NNsight extends Envoy implements Cloneable {
     private final TraceTarget target;
     private final List<String> paths = new ArrayList<>();
+    /** The edits every trace runs first, in order; replaced, never changed, so a copy can share the list. */
+    private volatile List<TraceBody<?>> edits = List.of();
 
     /**
      * Wraps a model whose input is a {@code Tensor} (its first dimension is the batch) or an {@link Inputs}
@@ -229,7 +237,106 @@ public class NNsight extends Envoy {
         Objects.requireNonNull(body, "body");
         TraceRun run = new TraceRun(target);
         Tracer tracer = new Tracer(run);
+        for (TraceBody<?> edit : edits) {
+            run.addEdit(edit.getClass(), () -> {
+                edit.run(tracer);
+                return null;
+            });
+        }
         return (R) run.execute(input, body.getClass(), () -> body.run(tracer), forward);
+    }
+
+    // ---- persistent edits ----
+
+    /**
+     * A copy of this wrapper whose every trace runs {@code body} first: nnsight's {@code model.edit()}. The
+     * edit is an invoke without input, so it sees the whole batch, and at each module it is served before
+     * the trace's own invokes, which therefore see what it did. What it returns is discarded. This wrapper
+     * is left as it was.
+     *
+     * <pre>{@code
+     * NNsight ablated = model.edit(tr -> model.get("layers.3").output().zero_());
+     * Tensor before = model.trace(x, tr -> model.get("head").output());     // the model as it is
+     * Tensor after = ablated.trace(x, tr -> model.get("head").output());    // with layers.3 zeroed
+     * }</pre>
+     *
+     * <p>The copy is a shallow one, of the same class (editing a {@code LanguageModel} gives a {@code
+     * LanguageModel}, whose generations apply the edit at each step that the edit's {@code tr.all()} loop
+     * reaches): it shares the model, its hooks and its envoy tree with this wrapper, so an envoy of either
+     * works in the traces of both ({@code model.get("layers.3")} above), and {@link Envoy#root()} of its
+     * envoys, and of the copy itself, is the wrapper that built the tree. Since they share the model, traces
+     * of the copy and of this wrapper run one at a time, like traces of one wrapper. Edits accumulate: {@code
+     * model.edit(a).edit(b)} runs {@code a}, then {@code b}, then the trace's invokes. An error thrown by an
+     * edit reaches the caller of {@code trace} like one of the trace's own body.
+     *
+     * <p>Edits run in this JVM only: a trace of an edited wrapper on a model server is refused (see {@link
+     * #edits()}).
+     *
+     * @param body the edit: reads and writes modules like a trace body, may loop over iterations with {@link
+     *     Tracer#iter}, and must not add invokes
+     * @return the edited copy
+     */
+    public NNsight edit(TraceBody<?> body) {
+        Objects.requireNonNull(body, "body");
+        NNsight copy;
+        try {
+            copy = (NNsight) clone();
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError("NNsight is Cloneable", e);
+        }
+        copy.edits = appended(edits, body);
+        return copy;
+    }
+
+    /**
+     * Adds {@code body} to the edits of this wrapper itself, so that each of its later traces runs it first:
+     * nnsight's {@code model.edit(inplace=True)}. Copies made by {@link #edit} before keep the edits they had.
+     *
+     * <pre>{@code
+     * model.editInPlace(tr -> model.get("layers.3").output().zero_());
+     * Tensor ablated = model.trace(x, tr -> model.get("head").output());   // layers.3 zeroed
+     * model.clearEdits();
+     * }</pre>
+     *
+     * @see #edit(TraceBody) what an edit may do
+     */
+    public synchronized void editInPlace(TraceBody<?> body) {
+        edits = appended(edits, Objects.requireNonNull(body, "body"));
+    }
+
+    /**
+     * Removes the edits of this wrapper: its later traces run only their own invokes. Other wrappers, such
+     * as copies made by {@link #edit} from this one or the one this was copied from, keep theirs.
+     *
+     * <pre>{@code
+     * NNsight ablated = model.edit(tr -> model.get("layers.3").output().zero_());
+     * ablated.clearEdits();   // now traces ablated like model
+     * }</pre>
+     */
+    public synchronized void clearEdits() {
+        edits = List.of();
+    }
+
+    /**
+     * The edits this wrapper's traces run first, in order (empty for a wrapper that was not edited).
+     *
+     * <pre>{@code
+     * NNsight ablated = model.edit(tr -> model.get("layers.3").output().zero_());
+     * ablated.edits().size();   // 1; model.edits() is empty
+     * }</pre>
+     *
+     * <p>Edits do not travel to a model server: a job of a wrapper with edits, or whose values refer to one,
+     * is refused when it is shipped. Apply such an intervention in the trace body, or in an invoke without
+     * input ({@link Tracer#invoke(java.util.function.Supplier)}) at the start of it, instead.
+     */
+    public List<TraceBody<?>> edits() {
+        return edits;
+    }
+
+    private static List<TraceBody<?>> appended(List<TraceBody<?>> edits, TraceBody<?> body) {
+        List<TraceBody<?>> all = new ArrayList<>(edits);
+        all.add(body);
+        return Collections.unmodifiableList(all);
     }
 
     /**

@@ -25,14 +25,16 @@ public final class TraceRun {
         private final Batchable.Prepared prepared;
         private final Class<?> bodyType;
         private final Supplier<?> body;
+        private final boolean edit;
         private Mediator mediator;
         private boolean complete;
 
-        private Invocation(String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body) {
+        private Invocation(String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body, boolean edit) {
             this.name = name;
             this.prepared = prepared;
             this.bodyType = bodyType;
             this.body = body;
+            this.edit = edit;
         }
 
         /**
@@ -58,6 +60,7 @@ public final class TraceRun {
     private volatile Interleaver interleaver;
     private Invocation implicit;
     private boolean settingUp;
+    private int edits;
 
     /** A trace of {@code target}, on the calling thread. */
     public TraceRun(TraceTarget target) {
@@ -96,7 +99,7 @@ public final class TraceRun {
             if (input != null) {
                 Batchable.Prepared prepared = target.batchable().prepare(input);
                 if (prepared.batchSize() > 0) {
-                    implicit = new Invocation("the trace body", prepared, bodyType, body);
+                    implicit = new Invocation("the trace body", prepared, bodyType, body, false);
                     invocations.add(implicit);
                 } else {
                     options = prepared;
@@ -142,7 +145,7 @@ public final class TraceRun {
             mediators.add(invocation.mediator);
         }
         if (rows.isEmpty()) {
-            throw new TraceException(invocations.isEmpty()
+            throw new TraceException(invocations.size() == edits
                     ? "this trace has no input to run the model on: pass one to trace(input, body), or call "
                             + "tr.invoke(input, body) in the trace body"
                     : "no invoke of this trace has an input, so the model has nothing to run on: at least one must be "
@@ -237,6 +240,10 @@ public final class TraceRun {
      */
     public Invocation addInvoke(Object input, Class<?> bodyType, Supplier<?> body) {
         if (!settingUp || Thread.currentThread() != caller) {
+            if (isEditRunning()) {
+                throw new TraceException("tr.invoke(...) inside an edit: an edit is itself an invoke without input, run "
+                        + "before the trace's own invokes; it cannot add invokes.");
+            }
             if (implicit != null) {
                 throw new TraceException("tr.invoke(...) inside an invoke: this trace was given an input, so its body is "
                         + "itself an invoke. To batch several inputs, pass no input to trace and call tr.invoke(input, "
@@ -253,9 +260,34 @@ public final class TraceRun {
                         + " has none (options belong to trace(options, body))");
             }
         }
-        Invocation invocation = new Invocation("invoke " + invocations.size(), prepared, bodyType, body);
+        Invocation invocation = new Invocation("invoke " + (invocations.size() - edits), prepared, bodyType, body, false);
         invocations.add(invocation);
         return invocation;
+    }
+
+    /**
+     * Adds a persistent edit of the wrapper ({@code NNsight.edit}): an invoke without input, served before
+     * the trace's own invokes. Edits are added before {@link #execute}, in the order they run.
+     *
+     * @param bodyType the class of the user's edit body, by which the engine remembers what it needs
+     * @param body runs the edit; its result is discarded
+     */
+    public void addEdit(Class<?> bodyType, Supplier<?> body) {
+        invocations.add(new Invocation("edit " + edits++, null, bodyType, body, true));
+    }
+
+    private boolean isEditRunning() {
+        Interleaver running = interleaver;
+        Mediator current = running == null ? null : running.current();
+        if (current == null || !current.isRunningOnThisThread()) {
+            return false;
+        }
+        for (Invocation invocation : invocations) {
+            if (invocation.edit && invocation.mediator == current) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

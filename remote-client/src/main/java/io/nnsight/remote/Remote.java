@@ -114,6 +114,8 @@ public final class Remote implements Backend {
      *
      * @throws RemoteException when the server refuses or loses the job, or the job fails there
      * @throws IllegalArgumentException when something the body uses cannot be shipped
+     * @throws IllegalStateException when the job uses a wrapper with edits ({@code model.edit}): edits do not
+     *     travel
      */
     @Override
     @SuppressWarnings("unchecked")

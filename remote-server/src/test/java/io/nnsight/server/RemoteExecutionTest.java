@@ -382,4 +382,34 @@ class RemoteExecutionTest {
         assertEquals(RemoteJob.State.COMPLETED, job.state());
         assertEquals(expected, job.poll().get(), "a completed handle keeps its result");
     }
+
+    @Test
+    void editedWrapper_isRefusedBeforeShipping_sayingEditsDoNotTravel() {
+        LanguageModel edited = lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_());
+
+        for (Backend backend : List.of(Remote.local(), remote)) {
+            IllegalStateException traced = assertThrows(IllegalStateException.class,
+                    () -> edited.trace(PROMPT, backend, tr -> lm.get("lm_head").output()));
+            assertTrue(traced.getMessage().contains("edits do not travel"), traced.getMessage());
+            assertThrows(IllegalStateException.class, () -> edited.generate(PROMPT, Generation.maxNewTokens(2), backend,
+                    tr -> lm.generator().output()));
+            IllegalStateException inSession = assertThrows(IllegalStateException.class,
+                    () -> lm.session(backend, () -> edited.trace(PROMPT, tr -> lm.get("lm_head").output())));
+            assertTrue(inSession.getMessage().contains("edits do not travel"), inSession.getMessage());
+        }
+        Tensor here = edited.trace(PROMPT, HERE, tr -> lm.get("lm_head").output());
+        assertTrue(here.equal(edited.trace(PROMPT, tr -> lm.get("lm_head").output())),
+                "a backend that runs the job in this JVM applies the edits");
+    }
+
+    @Test
+    void copyWithoutEdits_runsRemotely_likeTheOriginal() {
+        LanguageModel copy = lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_());
+        copy.clearEdits();
+
+        Tensor logits = sameEverywhere(backend -> copy.trace(PROMPT, backend,
+                tr -> copy.get("lm_head").output().select(1, -1)));
+
+        assertTrue(logits.equal(lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1))));
+    }
 }

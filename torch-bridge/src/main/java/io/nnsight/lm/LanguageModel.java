@@ -269,6 +269,25 @@ public final class LanguageModel extends NNsight {
         return Objects.requireNonNull(backend, "backend").run(Job.generate(this, null, generation, body));
     }
 
+    /**
+     * A copy of this language model whose every trace and generation runs {@code body} first; see {@link
+     * NNsight#edit(TraceBody)}. In a generation, an edit that loops over {@code tr.all()} applies at every
+     * step.
+     *
+     * <pre>{@code
+     * LanguageModel steered = lm.edit(tr -> {
+     *     for (int step : tr.all()) {
+     *         lm.get("model.layers.3.mlp").output().add_(direction);
+     *     }
+     * });
+     * Generated text = steered.generate("Once upon a time", Generation.maxNewTokens(20));
+     * }</pre>
+     */
+    @Override
+    public LanguageModel edit(TraceBody<?> body) {
+        return (LanguageModel) super.edit(body);
+    }
+
     /** Runs {@code job} here; a generation as well as a trace or a session. */
     @Override
     @SuppressWarnings("unchecked")

@@ -31,7 +31,11 @@ final class References {
 
         @Override
         public void write(Kryo kryo, Output output, Envoy envoy) {
-            if (envoy.root() != model) {
+            if (envoy instanceof NNsight && !((NNsight) envoy).edits().isEmpty()) {
+                throw Shipment.editsDoNotTravel(((NNsight) envoy).key());
+            }
+            // an edited copy shares the tree, and its root, of the wrapper it was copied from
+            if (envoy.root() != model.root()) {
                 String other = envoy.root().key().equals(model.key()) ? "another instance of " + model.key()
                         : "the model " + envoy.root().key();
                 throw new IllegalArgumentException("the values refer to " + other + ", but this job runs on "

@@ -42,8 +42,12 @@ public final class Shipment {
      * Prepares {@code job}.
      *
      * @throws IllegalArgumentException when something the body uses cannot be shipped, saying what and why
+     * @throws IllegalStateException when the job's model, or a model its values refer to, has edits
      */
     public static Shipment of(Job<?> job) {
+        if (!job.model().edits().isEmpty()) {
+            throw editsDoNotTravel(job.model().key());
+        }
         Object body = job.body();
         ClassLoader loader = body.getClass().getClassLoader();
         Map<String, Object> statics = new LinkedHashMap<>();
@@ -78,6 +82,22 @@ public final class Shipment {
                         classes, lambdas, graph);
                 return new Shipment(envelope, job.model(), loader, capturedBy(body));
             }
+        }
+    }
+
+    static EditsDoNotTravel editsDoNotTravel(String key) {
+        return new EditsDoNotTravel("this job uses a wrapper of " + key + " with edits (model.edit(...)), and edits "
+                + "do not travel to a model server: run the edited wrapper locally, or drop the edits (clearEdits(), or "
+                + "the wrapper it was copied from) and apply the intervention in the trace body, or in an invoke without "
+                + "input, tr.invoke(() -> ...), at its start");
+    }
+
+    /** The refusal of a job that uses a wrapper with edits; it passes through Kryo's wrapping unchanged. */
+    static final class EditsDoNotTravel extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        EditsDoNotTravel(String message) {
+            super(message);
         }
     }
 

@@ -288,7 +288,29 @@ public final class Interleaver {
             }
         }
         inputCalls[module] = iteration + 1;
-        Object output = skip ? skipped : proceed.apply(inputs);
+        return ended(module, iteration, skip ? skipped : proceed.apply(inputs));
+    }
+
+    /**
+     * Whether some body waits for operation {@code index} now. When none does, its call site takes the cheap
+     * path: {@link #operationStarted}, the call as written, {@link #ended}, without building the call's
+     * inputs for bodies to see.
+     */
+    public boolean waitsFor(int index) {
+        return waiting[index] > 0;
+    }
+
+    /** A call of operation {@code index} that no body waits for starts: counts it, and returns its iteration. */
+    public int operationStarted(int index) {
+        return inputCalls[index]++;
+    }
+
+    /**
+     * The call of {@code module} at {@code iteration} returned {@code output}: serves it to the bodies waiting
+     * for it (one may have started waiting while the call ran), counts it, and returns what the model
+     * continues with.
+     */
+    public Object ended(int module, int iteration, Object output) {
         if (waiting[module] > 0) {
             output = serve(module, Provider.Kind.OUTPUT, iteration, output).value;
         }

@@ -396,7 +396,7 @@ final class CallGraph {
             return false;
         }
         try {
-            return ClassHierarchy.isNnsightLocation(hierarchy.info(owner).location());
+            return ClassHierarchy.isNnsightClass(owner, hierarchy.info(owner).location());
         } catch (TypeNotPresentException e) {
             return false;
         }

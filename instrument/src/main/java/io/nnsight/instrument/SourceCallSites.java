@@ -66,6 +66,10 @@ public final class SourceCallSites {
         if (index < 0) {
             return call.invokeExact(arguments);
         }
+        if (!interleaver.waitsFor(index)) {
+            int iteration = interleaver.operationStarted(index);
+            return interleaver.ended(index, iteration, call.invokeExact(arguments));
+        }
         boolean receiverIsModule = instance && arguments[0] instanceof Module;
         Object receiver = receiverIsModule ? arguments[0] : null;
         Object[] visible = receiverIsModule ? Arrays.copyOfRange(arguments, 1, arguments.length) : arguments;

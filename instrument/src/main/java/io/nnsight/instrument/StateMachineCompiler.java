@@ -67,7 +67,7 @@ final class StateMachineCompiler implements ClassFileTransformer {
     public byte[] transform(ClassLoader loader, String className, Class<?> redefined, ProtectionDomain domain,
             byte[] bytes) {
         if (loader == null || redefined != null || className == null || loader instanceof AgentExempt
-                || isLibrary(className) || !CallGraph.namesNnsight(bytes) || ClassHierarchy.isNnsightLocation(
+                || isLibrary(className) || !CallGraph.namesNnsight(bytes) || ClassHierarchy.isNnsightClass(className,
                         domain == null || domain.getCodeSource() == null ? null : domain.getCodeSource().getLocation())) {
             return null;
         }

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 class AgentJarTest {
     private static final List<String> ALLOWED = List.of(
             "META-INF/MANIFEST.MF", "META-INF/LICENSE", "META-INF/NOTICE", "META-INF/licenses/",
-            "META-INF/maven/io.nnsight/nnsight-agent/", "META-INF/nnsight/library", "io/nnsight/agent/",
+            "META-INF/maven/io.nnsight/nnsight-agent/", "META-INF/nnsight/packages/", "io/nnsight/agent/",
             "io/nnsight/instrument/",
             "io/nnsight/shaded/bytebuddy/", "io/nnsight/shaded/asm/");
 

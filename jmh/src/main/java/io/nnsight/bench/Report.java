@@ -29,7 +29,8 @@ import org.jfree.data.category.DefaultCategoryDataset;
  * ../shared/design/benchmarks.md}.
  *
  * <p>Usage: {@code java -cp jmh/target/benchmarks.jar io.nnsight.bench.Report results.json docs/benchmarks}
- * writes {@code docs/benchmarks-mlp.png} and/or {@code docs/benchmarks-lm.png}.
+ * writes {@code docs/benchmarks-mlp.png}, {@code docs/benchmarks-lm.png} and their {@code -agent} twins, for
+ * the benchmark classes in the results.
  */
 public final class Report {
     /** The Python figures (min, median, p90 where published; microseconds) and the chart of one benchmark class. */
@@ -47,7 +48,11 @@ public final class Report {
                     Map.of("bare forward", new double[] {2326, 2498, Double.NaN},
                             "empty trace", new double[] {3983, 4321, Double.NaN},
                             "1 save", new double[] {4179, 4568, Double.NaN},
-                            "5 saves", new double[] {4635, 5207, Double.NaN})));
+                            "5 saves", new double[] {4635, 5207, Double.NaN})),
+            "MlpAgentBenchmark", new Suite("mlp-agent", "12-layer MLP in a JVM started with the agent: median time "
+                    + "per forward pass or trace", "", Map.of()),
+            "LmAgentBenchmark", new Suite("lm-agent", "stories260K in a JVM started with the agent: median time per "
+                    + "forward pass or trace", "", Map.of()));
 
     private Report() {}
 
@@ -86,18 +91,20 @@ public final class Report {
 
     private static void table(Map<String, Row> rows, Suite suite) {
         Row bare = rows.get("bare forward");
-        System.out.println("| scenario | min | median | p90 | median over bare | samples | "
-                + (suite == null ? "reference" : suite.reference) + " min / median / p90 |");
-        System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        boolean references = suite != null && !suite.figures.isEmpty();
+        System.out.println("| scenario | min | median | p90 | median over bare | samples |"
+                + (references ? " " + suite.reference + " min / median / p90 |" : ""));
+        System.out.println("| --- | ---: | ---: | ---: | ---: | ---: |" + (references ? " ---: |" : ""));
         Set<String> referenced = new HashSet<>();
         for (Map.Entry<String, Row> entry : rows.entrySet()) {
             Row row = entry.getValue();
             String scenario = withoutEngine(entry.getKey());
-            double[] reference = suite == null || !referenced.add(scenario) ? null : suite.figures.get(scenario);
-            System.out.printf(Locale.ROOT, "| %s | %.0f | %.0f | %.0f | %s | %d | %s |%n", entry.getKey(), row.min, row.median,
+            double[] reference = !references || !referenced.add(scenario) ? null : suite.figures.get(scenario);
+            System.out.printf(Locale.ROOT, "| %s | %.0f | %.0f | %.0f | %s | %d |%s%n", entry.getKey(), row.min, row.median,
                     row.p90, bare == null || row == bare ? "" : String.format(Locale.ROOT, "%+.0f", row.median - bare.median),
-                    row.samples, reference == null ? "" : String.format(Locale.ROOT, "%.0f / %.0f / %s", reference[0],
-                            reference[1], Double.isNaN(reference[2]) ? "–" : String.format(Locale.ROOT, "%.0f", reference[2])));
+                    row.samples, !references ? "" : reference == null ? "  |" : String.format(Locale.ROOT,
+                            " %.0f / %.0f / %s |", reference[0], reference[1],
+                            Double.isNaN(reference[2]) ? "–" : String.format(Locale.ROOT, "%.0f", reference[2])));
         }
     }
 
@@ -117,17 +124,12 @@ public final class Report {
                         }
                     }
                 }
-                suites.computeIfAbsent(suiteOf(name[name.length - 2]), key -> new LinkedHashMap<>())
+                suites.computeIfAbsent(name[name.length - 2], key -> new LinkedHashMap<>())
                         .put(scenario(name[name.length - 1], result), new Row(percentiles.get("0.0").getAsDouble(),
                                 percentiles.get("50.0").getAsDouble(), percentiles.get("90.0").getAsDouble(), samples));
             }
         }
         return suites;
-    }
-
-    /** The suite a benchmark class reports in: state-machine traces beside their suite's other engines. */
-    private static String suiteOf(String benchmarkClass) {
-        return benchmarkClass.replace("StateMachineBenchmark", "Benchmark");
     }
 
     private static String scenario(String method, JsonObject result) {

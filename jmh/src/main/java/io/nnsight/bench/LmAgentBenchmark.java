@@ -1,6 +1,8 @@
 package io.nnsight.bench;
 
+import io.nnsight.lm.CausalLM;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -15,9 +17,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@link LmBenchmark}'s traces with the body compiled into a state machine by the agent, in forks that start
- * with the agent and {@code -Dnnsight.engine=statemachine} (see {@link MlpStateMachineBenchmark}). Run from
- * the project folder.
+ * {@link LmBenchmark}'s scenarios in JVMs started with the nnsight agent (see {@link MlpAgentBenchmark}): the
+ * bare forward, whose module classes the agent gave operation call sites, and traces with the body on JDK
+ * continuations or compiled into a state machine. Run from the project folder.
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -25,11 +27,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-javaagent:agent/target/nnsight-agent.jar",
         "-Dnnsight.engine=statemachine", "-Xmx1g"})
-public class LmStateMachineBenchmark {
-    /** The traced model, its body compiled into a state machine. */
+public class LmAgentBenchmark {
+    /** The traced model, its body run by the engine of this fork. */
     @State(Scope.Thread)
-    public static class Compiled extends LmBenchmark.TracedModel {
-        @Param("statemachine")
+    public static class WithAgent extends LmBenchmark.TracedModel {
+        @Param({"continuations", "statemachine"})
         public String engine;
 
         @Override
@@ -40,7 +42,14 @@ public class LmStateMachineBenchmark {
     }
 
     @Benchmark
-    public Object trace(Compiled model) {
+    public Object bare(LmBenchmark.Model model) {
+        try (PointerScope scope = new PointerScope()) {
+            return ((CausalLM) model.lm.module()).forward(model.prompt);
+        }
+    }
+
+    @Benchmark
+    public Object trace(WithAgent model) {
         return model.trace();
     }
 }

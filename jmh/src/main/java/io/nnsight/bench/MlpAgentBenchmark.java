@@ -1,6 +1,7 @@
 package io.nnsight.bench;
 
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -15,10 +16,12 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@link MlpBenchmark}'s traces with the body compiled into a state machine by the agent: the agent and
+ * {@link MlpBenchmark}'s scenarios in JVMs started with the nnsight agent, as users run it: the bare forward,
+ * and traces with the body on JDK continuations (the agent's default) or compiled into a state machine. The agent and
  * {@code -Dnnsight.engine=statemachine} must be there when the JVM starts, since the agent compiles bodies as
- * their classes load, so these run in forks of their own, in the same JMH run as {@link MlpBenchmark}'s bare
- * forward. Run from the project folder: the fork finds the agent at {@code agent/target/nnsight-agent.jar}.
+ * their classes load; the {@code continuations} forks then pick that engine at run time, and compiled bodies
+ * run their original code. One fork per engine, in the same JMH run as {@link MlpBenchmark}. Run from the
+ * project folder: the forks find the agent at {@code agent/target/nnsight-agent.jar}.
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -26,11 +29,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-javaagent:agent/target/nnsight-agent.jar",
         "-Dnnsight.engine=statemachine", "-Xmx1g"})
-public class MlpStateMachineBenchmark {
-    /** The traced model, its body compiled into a state machine. */
+public class MlpAgentBenchmark {
+    /** The traced model, its body run by the engine of this fork. */
     @State(Scope.Thread)
-    public static class Compiled extends MlpBenchmark.TracedModel {
-        @Param("statemachine")
+    public static class WithAgent extends MlpBenchmark.TracedModel {
+        @Param({"continuations", "statemachine"})
         public String engine;
 
         @Setup(Level.Trial)
@@ -40,7 +43,14 @@ public class MlpStateMachineBenchmark {
     }
 
     @Benchmark
-    public Object trace(Compiled model) {
+    public Object bare(MlpBenchmark.Unwrapped model) {
+        try (PointerScope scope = new PointerScope()) {
+            return model.mlp.forward(model.input);
+        }
+    }
+
+    @Benchmark
+    public Object trace(WithAgent model) {
         return model.trace();
     }
 }

@@ -32,8 +32,10 @@ class EngineTest extends TinyModelFixture {
                     + ContinuationEngine.unavailableReason());
         }
         String wanted = System.getProperty("nnsight.engine", "auto");
-        String expected = wanted.equals("statemachine") ? "statemachine"
-                : wanted.equals("threads") || !ContinuationEngine.available() ? "threads" : "continuations";
+        boolean continuations = ContinuationEngine.available();
+        String expected = wanted.equals("statemachine") || wanted.equals("auto") && !continuations && agent
+                ? "statemachine"
+                : wanted.equals("threads") || !continuations ? "threads" : "continuations";
 
         assertEquals(expected, Engine.current().name());
     }

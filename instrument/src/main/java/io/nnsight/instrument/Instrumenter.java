@@ -16,6 +16,7 @@ import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.NativeHookPoints;
 import io.nnsight.spi.Traceable;
 import java.lang.instrument.Instrumentation;
+import java.util.Locale;
 import net.bytebuddy.agent.builder.AgentBuilder;
 import net.bytebuddy.asm.Advice;
 import net.bytebuddy.description.modifier.FieldManifestation;
@@ -44,9 +45,9 @@ import org.slf4j.LoggerFactory;
  *       {@linkplain NativeHookPoints hook point}.
  * </ol>
  *
- * With {@code -Dnnsight.engine=statemachine}, the {@link StateMachineCompiler} also rewrites the lambdas
- * that are intervention bodies into resumable methods, after the capture and the source map (which see the
- * class file as written).
+ * With {@code -Dnnsight.engine=statemachine}, and by default on JDK 17 to 20 (no continuations there), the
+ * {@link StateMachineCompiler} also rewrites the lambdas that are intervention bodies into resumable methods,
+ * after the capture and the source map (which see the class file as written).
  *
  * <p>The transforms are applied in this order to a class that matches several. A class they cannot handle is
  * left as it was, with one debug log line. Classes of an {@link AgentExempt} class loader are left alone.
@@ -86,11 +87,13 @@ public final class Instrumenter {
     }
 
     /**
-     * Whether intervention bodies are compiled into state machines: with {@code -Dnnsight.engine=statemachine}
-     * (opt-in for now; the other engines run the classes as written).
+     * Whether intervention bodies are compiled into state machines: with {@code -Dnnsight.engine=statemachine},
+     * and by default ({@code auto}) on a JDK without continuations (before 21), where the other engine would be
+     * threads. On JDK 21+ the default stays continuations, which run any body.
      */
     static boolean compilesBodies() {
-        return System.getProperty("nnsight.engine", "").trim().equalsIgnoreCase("statemachine");
+        String engine = System.getProperty("nnsight.engine", "auto").trim().toLowerCase(Locale.ROOT);
+        return engine.equals("statemachine") || engine.equals("auto") && Runtime.version().feature() < 21;
     }
 
     /**

@@ -33,6 +33,12 @@ final class Engines {
                 if (ContinuationEngine.available()) {
                     return ContinuationEngine.INSTANCE;
                 }
+                if (NativeHookPoints.callSitesEnabled()) {
+                    // The agent without continuations (JDK 17 to 20) compiles the bodies it can.
+                    LOG.debug("continuations unavailable ({}); using state machines, and threads for the bodies "
+                            + "not compiled", ContinuationEngine.unavailableReason());
+                    return StateMachineEngine.INSTANCE;
+                }
                 LOG.debug("continuations unavailable ({}); using threads", ContinuationEngine.unavailableReason());
                 return ThreadEngine.INSTANCE;
             default:

@@ -248,6 +248,22 @@ class StateMachineTest extends TinyModelFixture {
     }
 
     @Test
+    void editBody_runsCompiled_beforeTheTracesOwnBody() {
+        TraceBody<Object> doubling = tr -> {
+            Tensor hidden = model.get("layer1").output();
+            hidden.mul_(new Scalar(2));
+            return null;
+        };
+        NNsight edited = model.edit(doubling);
+
+        Tensor seen = edited.trace(input, tr -> model.get("layer1").output().clone());
+
+        assertCompiled(true, doubling);
+        assertTrue(Models.same(layer1Of(input).mul(new Scalar(2)), seen));
+        assertTrue(Models.same(layer1Of(input), model.trace(input, tr -> model.get("layer1").output())));
+    }
+
+    @Test
     void suspensionInAHelperMethod_runsCompiled() {
         TraceBody<Tensor> body = tr -> readLayer2();
 

@@ -1,5 +1,6 @@
 package io.nnsight.instrument;
 
+import io.nnsight.internal.engine.StateMachine;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
@@ -75,7 +76,8 @@ final class CallGraph {
         String refusal;
         /** After {@link #settle}, for a compiled method: its suspension points, in code order. */
         List<MethodInsnNode> points = List.of();
-        Set<MethodInsnNode> helperPoints = Set.of();
+        /** Those of its points that call compiled methods, with the callee's {@code StateMachine.methodKey}. */
+        Map<MethodInsnNode, Integer> helperPoints = Map.of();
 
         Method(ClassNode owner, MethodNode node) {
             this.owner = owner;
@@ -488,11 +490,13 @@ final class CallGraph {
 
     private MethodRewrite rewrite(Method method) {
         List<MethodInsnNode> points = new ArrayList<>(method.sites);
-        Set<MethodInsnNode> helperPoints = new LinkedHashSet<>();
+        Map<MethodInsnNode, Integer> helperPoints = new LinkedHashMap<>();
         for (Map.Entry<MethodInsnNode, Method> call : method.calls.entrySet()) {
-            if (call.getValue().suspending) {
+            Method callee = call.getValue();
+            if (callee.suspending) {
                 points.add(call.getKey());
-                helperPoints.add(call.getKey());
+                helperPoints.put(call.getKey(),
+                        StateMachine.methodKey(callee.owner.name, callee.node.name, callee.node.desc));
             }
         }
         points.sort((a, b) -> Integer.compare(method.node.instructions.indexOf(a), method.node.instructions.indexOf(b)));

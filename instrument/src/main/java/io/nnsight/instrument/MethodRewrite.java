@@ -1,10 +1,10 @@
 package io.nnsight.instrument;
 
+import io.nnsight.internal.engine.StateMachine;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.objectweb.asm.Opcodes;
 import org.objectweb.asm.Type;
 import org.objectweb.asm.tree.AbstractInsnNode;
@@ -45,10 +45,11 @@ final class MethodRewrite {
     private final ClassNode node;
     private final MethodNode method;
     private final List<MethodInsnNode> sites;
-    private final Set<MethodInsnNode> helperSites;
+    /** The calls of compiled methods among the sites, with the callee's {@code StateMachine.methodKey}. */
+    private final Map<MethodInsnNode, Integer> helperSites;
     private final ClassHierarchy hierarchy;
 
-    MethodRewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, Set<MethodInsnNode> helperSites,
+    MethodRewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, Map<MethodInsnNode, Integer> helperSites,
             ClassHierarchy hierarchy) {
         this.node = node;
         this.method = method;
@@ -114,7 +115,8 @@ final class MethodRewrite {
                     restores));
         }
         InsnList entry = new InsnList();
-        entry.add(new MethodInsnNode(Opcodes.INVOKESTATIC, SM, "claim", "()" + SM_DESC, false));
+        entry.add(push(StateMachine.methodKey(node.name, method.name, method.desc)));
+        entry.add(new MethodInsnNode(Opcodes.INVOKESTATIC, SM, "claim", "(I)" + SM_DESC, false));
         entry.add(new VarInsnNode(Opcodes.ASTORE, state));
         entry.add(new VarInsnNode(Opcodes.ALOAD, state));
         entry.add(new JumpInsnNode(Opcodes.IFNULL, start));
@@ -224,7 +226,7 @@ final class MethodRewrite {
         }
         before.add(new VarInsnNode(Opcodes.ALOAD, state));
         before.add(new JumpInsnNode(Opcodes.IFNULL, plain));
-        if (helperSites.contains(call)) {
+        if (helperSites.containsKey(call)) {
             rewriteHelperSite(call, label, state, stack, slots, keptValues, keptSlots, before, resume, restores);
             return size;
         }
@@ -284,7 +286,8 @@ final class MethodRewrite {
 
         before.add(reenter);
         before.add(new VarInsnNode(Opcodes.ALOAD, state));
-        before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "offer", "()V", false));
+        before.add(push(helperSites.get(call)));
+        before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "offer", "(I)V", false));
         loadAll(before, stack, slots);
         before.add(tryStart);
         method.instructions.insertBefore(call, before);
@@ -474,9 +477,12 @@ final class MethodRewrite {
     }
 
     private static AbstractInsnNode push(int value) {
-        if (value <= 5) {
+        if (value >= -1 && value <= 5) {
             return new InsnNode(Opcodes.ICONST_0 + value);
         }
-        return value <= Short.MAX_VALUE ? new IntInsnNode(Opcodes.SIPUSH, value) : new LdcInsnNode(value);
+        if (value >= Short.MIN_VALUE && value <= Short.MAX_VALUE) {
+            return new IntInsnNode(value >= Byte.MIN_VALUE && value <= Byte.MAX_VALUE ? Opcodes.BIPUSH : Opcodes.SIPUSH, value);
+        }
+        return new LdcInsnNode(value);
     }
 }

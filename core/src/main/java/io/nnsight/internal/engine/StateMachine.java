@@ -15,7 +15,7 @@ import java.util.function.Supplier;
  *
  * <ol>
  *   <li>{@link #resume} offers this state machine to the thread and calls the body. The compiled method
- *       {@linkplain #claim() claims} it on entry; when {@link #label()} is not 0 it restores its locals from
+ *       {@linkplain #claim(int) claims} it on entry; when {@link #label()} is not 0 it restores its locals from
  *       {@link #refs} and {@link #prims} and jumps to suspension point {@code label}.
  *   <li>At a suspension point (a call of {@code output()}, {@code inputs()}, {@code setOutput(...)}, {@code
  *       barrier.await()}, a {@code tr.iter} loop's {@code hasNext()}...) the method {@linkplain #enter()
@@ -30,7 +30,7 @@ import java.util.function.Supplier;
  * </ol>
  *
  * A body may suspend inside methods it calls that the agent compiled too, of its class or others, recursive
- * ones included (chained frames). At a call of such a helper the caller {@linkplain #offer() offers} it the
+ * ones included (chained frames). At a call of such a helper the caller {@linkplain #offer(int) offers} it the
  * state machine, which the helper claims on entry. When the helper suspends, it saves its locals as a frame
  * and returns; the caller sees {@link #suspending()}, saves its own frame and returns in turn, up to the
  * body. Frames are kept as a stack: the innermost is saved first, so on resumption the body {@linkplain
@@ -60,8 +60,20 @@ public final class StateMachine implements Coroutine {
     private static final Object[] NO_REFS = {};
     private static final long[] NO_PRIMS = {};
 
-    /** Per thread: [0] the state machine whose body runs now, [1] the one offered to the next compiled entry. */
-    private static final ThreadLocal<StateMachine[]> SLOTS = ThreadLocal.withInitial(() -> new StateMachine[2]);
+    /**
+     * The callee of the offer {@link #resume} makes: whichever compiled method is entered first, the body (only
+     * nnsight's own code runs between the two).
+     */
+    public static final int ANY_METHOD = 0;
+
+    /** Per thread: the state machine whose body runs now, and the one offered to a compiled method. */
+    private static final class Slots {
+        StateMachine running;
+        StateMachine offered;
+        int callee;
+    }
+
+    private static final ThreadLocal<Slots> SLOTS = ThreadLocal.withInitial(Slots::new);
 
     private final String name;
     private final Class<?> bodyType;
@@ -95,13 +107,29 @@ public final class StateMachine implements Coroutine {
     // ---- what compiled code calls ----
 
     /**
-     * At the entry of a compiled method: the state machine offered by {@link #resume} to the first compiled
-     * method it reaches, or {@code null} when none is (the method then runs as written).
+     * The number by which compiled method {@code name}{@code descriptor} of class {@code owner} (internal name)
+     * claims an offer, and its callers offer to it: a hash of the three, never {@link #ANY_METHOD}. The agent
+     * computes it when it compiles callers and callee alike.
      */
-    public static StateMachine claim() {
-        StateMachine[] slots = SLOTS.get();
-        StateMachine offered = slots[1];
-        slots[1] = null;
+    public static int methodKey(String owner, String name, String descriptor) {
+        int key = (owner + '.' + name + descriptor).hashCode();
+        return key == ANY_METHOD ? 1 : key;
+    }
+
+    /**
+     * At the entry of compiled method {@code method} ({@link #methodKey}): the state machine offered to it (by
+     * {@link #resume} to the body, or by a compiled caller to this method), or {@code null} when none is (the
+     * method then runs as written). An offer made to another method is left alone: a compiled method called
+     * from code that was not compiled (a callee the agent did not compile after all, a static initializer that
+     * runs before the callee) never takes it.
+     */
+    public static StateMachine claim(int method) {
+        Slots slots = SLOTS.get();
+        StateMachine offered = slots.offered;
+        if (offered == null || slots.callee != method && slots.callee != ANY_METHOD) {
+            return null;
+        }
+        slots.offered = null;
         return offered;
     }
 
@@ -126,17 +154,20 @@ public final class StateMachine implements Coroutine {
     }
 
     /**
-     * Before a call of a compiled helper method: offers this state machine to it, which claims it on entry.
+     * Before a call of a compiled helper method: offers this state machine to it ({@code callee}, its {@link
+     * #methodKey}), which claims it on entry.
      */
-    public void offer() {
-        SLOTS.get()[1] = this;
+    public void offer(int callee) {
+        Slots slots = SLOTS.get();
+        slots.offered = this;
+        slots.callee = callee;
     }
 
     /** A call of a compiled helper method threw: withdraws the offer, in case the helper was never entered. */
     public void withdraw() {
-        StateMachine[] slots = SLOTS.get();
-        if (slots[1] == this) {
-            slots[1] = null;
+        Slots slots = SLOTS.get();
+        if (slots.offered == this) {
+            slots.offered = null;
         }
     }
 
@@ -216,16 +247,17 @@ public final class StateMachine implements Coroutine {
             replies.add(reply);
         }
         started = true;
-        StateMachine[] slots = SLOTS.get();
-        StateMachine outer = slots[0];
-        slots[0] = this;
-        slots[1] = this;
+        Slots slots = SLOTS.get();
+        StateMachine outer = slots.running;
+        slots.running = this;
+        slots.offered = this;
+        slots.callee = ANY_METHOD;
         Object result;
         try {
             result = body.get();
         } finally {
-            slots[0] = outer;
-            slots[1] = null;
+            slots.running = outer;
+            slots.offered = null;
         }
         if (suspended) {
             suspended = false;
@@ -265,7 +297,7 @@ public final class StateMachine implements Coroutine {
 
     @Override
     public boolean isCurrent() {
-        return SLOTS.get()[0] == this;
+        return SLOTS.get().running == this;
     }
 
     @Override

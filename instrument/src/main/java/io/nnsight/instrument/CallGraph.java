@@ -4,13 +4,11 @@ import io.nnsight.internal.engine.StateMachine;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,6 +21,7 @@ import org.objectweb.asm.Opcodes;
 import org.objectweb.asm.Type;
 import org.objectweb.asm.tree.AbstractInsnNode;
 import org.objectweb.asm.tree.ClassNode;
+import org.objectweb.asm.tree.InsnList;
 import org.objectweb.asm.tree.InvokeDynamicInsnNode;
 import org.objectweb.asm.tree.MethodInsnNode;
 import org.objectweb.asm.tree.MethodNode;
@@ -51,8 +50,6 @@ import org.objectweb.asm.tree.analysis.AnalyzerException;
  * valid while they are unchanged.
  */
 final class CallGraph {
-    private static final byte[] NNSIGHT = "io/nnsight/".getBytes(StandardCharsets.US_ASCII);
-    private static final List<String> LIBRARIES = List.of("java/", "javax/", "jdk/", "sun/", "org/bytedeco/");
     private static final Set<String> CALLBACKS = Set.of("java/lang/Runnable", "java/util/concurrent/Callable",
             "io/nnsight/TraceBody", "io/nnsight/SessionBody");
     private static final Set<String> BODY_INTERFACES = Set.of("io/nnsight/TraceBody", "java/util/function/Supplier",
@@ -78,6 +75,8 @@ final class CallGraph {
         List<MethodInsnNode> points = List.of();
         /** Those of its points that call compiled methods, with the callee's {@code StateMachine.methodKey}. */
         Map<MethodInsnNode, Integer> helperPoints = Map.of();
+        /** After {@link #settle}, for a method that may be compiled: its checked rewrite, for {@link #rewrite()}. */
+        MethodRewrite rewrite;
 
         Method(ClassNode owner, MethodNode node) {
             this.owner = owner;
@@ -86,10 +85,6 @@ final class CallGraph {
 
         boolean compiled() {
             return suspending && refusal == null;
-        }
-
-        String name() {
-            return owner.name.substring(owner.name.lastIndexOf('/') + 1) + "." + node.name;
         }
 
         @Override
@@ -104,7 +99,6 @@ final class CallGraph {
     private final ClassNode self;
     private final Set<String> failed;
     private final Map<String, ClassNode> classes = new HashMap<>();
-    private final Set<String> readable = new HashSet<>();
     private final Map<String, Set<MethodNode>> bodyLambdas = new HashMap<>();
     private final Map<String, byte[]> dependencies = new LinkedHashMap<>();
     private final Map<MethodNode, Method> methods = new LinkedHashMap<>();
@@ -187,32 +181,13 @@ final class CallGraph {
             try (InputStream in = url.openStream()) {
                 byte[] bytes = in.readAllBytes();
                 dependencies.put(name, bytes);
-                node = namesNnsight(bytes) ? parse(bytes) : null;
-                readable.add(name);
+                node = LibraryCode.namesNnsight(bytes) ? parse(bytes) : null;
             } catch (IOException | RuntimeException e) {
                 node = null;
             }
         }
         classes.put(name, node);
         return node;
-    }
-
-    /** Whether the agent transforms classes with these bytes: only those that name nnsight's packages. */
-    static boolean namesNnsight(byte[] bytes) {
-        return contains(bytes, NNSIGHT);
-    }
-
-    private static boolean contains(byte[] bytes, byte[] part) {
-        outer:
-        for (int i = 0; i + part.length <= bytes.length; i++) {
-            for (int j = 0; j < part.length; j++) {
-                if (bytes[i + j] != part[j]) {
-                    continue outer;
-                }
-            }
-            return true;
-        }
-        return false;
     }
 
     private Method method(ClassNode owner, MethodNode node, Deque<Method> work) {
@@ -229,11 +204,12 @@ final class CallGraph {
         while (!work.isEmpty()) {
             describe(work.poll(), work);
         }
-        boolean grew = true;
-        while (grew) {
-            grew = false;
-            for (Method method : List.copyOf(called)) {
-                grew |= called.addAll(method.calls.values());
+        Deque<Method> reached = new ArrayDeque<>(called);
+        while (!reached.isEmpty()) {
+            for (Method callee : reached.poll().calls.values()) {
+                if (called.add(callee)) {
+                    reached.add(callee);
+                }
             }
         }
     }
@@ -319,15 +295,13 @@ final class CallGraph {
             return;
         }
         ClassNode owner = classNode(impl.getOwner());
-        if (owner == null && readable.contains(impl.getOwner())) {
+        if (owner == null && dependencies.containsKey(impl.getOwner())) {
             return; // a class that never names nnsight: library code
         }
         MethodNode target = owner == null ? null : find(owner, impl.getName(), impl.getDesc());
         if (target == null) {
-            if (method.opaque == null) {
-                method.opaque = "it makes a method reference to " + simple(impl.getOwner(), impl.getName())
-                        + ", which the agent cannot read";
-            }
+            opaque(method, "it makes a method reference to " + simple(impl.getOwner(), impl.getName())
+                    + ", which the agent cannot read");
             return;
         }
         method.lambdas.putIfAbsent(method(owner, target, work), target.name);
@@ -335,42 +309,42 @@ final class CallGraph {
 
     private void classify(Method method, MethodInsnNode call, Deque<Method> work) {
         if (isLibrary(call.owner)) {
-            if (method.opaque == null && (CALLBACKS.contains(call.owner) || call.owner.startsWith("java/util/function/"))) {
-                method.opaque = "it calls " + simple(call.owner, call.name) + ", which may run code that suspends";
+            if (CALLBACKS.contains(call.owner) || call.owner.startsWith("java/util/function/")) {
+                opaque(method, "it calls " + simple(call.owner, call.name) + ", which may run code that suspends");
             }
             return;
         }
         ClassNode owner = classNode(call.owner);
         if (owner == null) {
-            if (!readable.contains(call.owner)) {
-                opaque(method, "it calls " + simple(call.owner, call.name) + ", whose class file the agent cannot read");
+            if (!dependencies.containsKey(call.owner)) {
+                opaque(method, "it calls " + simple(call.owner, call.name)
+                        + ", whose class file the agent cannot read");
             }
             return; // a class that never names nnsight: library code
         }
         boolean virtual = call.getOpcode() == Opcodes.INVOKEVIRTUAL || call.getOpcode() == Opcodes.INVOKEINTERFACE;
         boolean sealedReceiver = (owner.access & Opcodes.ACC_FINAL) != 0;
+        String overridable = "it calls " + simple(call.owner, call.name) + ", which a subclass may override";
         // Resolve the call as the JVM does: the owner's method, else a superclass's.
-        for (ClassNode declaring = owner; declaring != null; ) {
-            MethodNode target = find(declaring, call.name, call.desc);
-            if (target != null) {
-                boolean fixed = !virtual || sealedReceiver
-                        || (target.access & (Opcodes.ACC_PRIVATE | Opcodes.ACC_FINAL | Opcodes.ACC_STATIC)) != 0;
-                if (fixed) {
-                    method.calls.put(call, method(declaring, target, work));
-                } else {
-                    opaque(method, "it calls " + simple(call.owner, call.name) + ", which a subclass may override");
-                }
-                return;
-            }
+        ClassNode declaring = owner;
+        MethodNode target = find(declaring, call.name, call.desc);
+        while (target == null) {
             String superName = declaring.superName;
             declaring = superName == null || isLibrary(superName) ? null : classNode(superName);
             if (declaring == null) {
                 // Declared by library code (or an interface's default): fixed only when nothing can override it.
                 if (virtual && !sealedReceiver) {
-                    opaque(method, "it calls " + simple(call.owner, call.name) + ", which a subclass may override");
+                    opaque(method, overridable);
                 }
                 return;
             }
+            target = find(declaring, call.name, call.desc);
+        }
+        int fixedAccess = Opcodes.ACC_PRIVATE | Opcodes.ACC_FINAL | Opcodes.ACC_STATIC;
+        if (!virtual || sealedReceiver || (target.access & fixedAccess) != 0) {
+            method.calls.put(call, method(declaring, target, work));
+        } else {
+            opaque(method, overridable);
         }
     }
 
@@ -385,20 +359,17 @@ final class CallGraph {
     }
 
     /**
-     * Whether {@code owner} is library code by its name or place, whose calls reach no intervention code
-     * except through the callbacks handled apart: the JDK's, Bytedeco's, and nnsight's own classes (those of
-     * a folder or jar that nnsight built). Classes that never name nnsight are library code too ({@link
-     * #classNode} tells them by their class file).
+     * Whether {@code owner} is library code by its name or place ({@link LibraryCode}), whose calls reach no
+     * intervention code except through the callbacks handled apart. Classes that never name nnsight are
+     * library code too ({@link #classNode} tells them by their class file).
      */
     private boolean isLibrary(String owner) {
-        if (owner.startsWith("[") || LIBRARIES.stream().anyMatch(owner::startsWith)) {
+        if (LibraryCode.byName(owner)) {
             return true;
         }
-        if (!owner.startsWith("io/nnsight/")) {
-            return false;
-        }
         try {
-            return ClassHierarchy.isNnsightClass(owner, hierarchy.info(owner).location());
+            return owner.startsWith("io/nnsight/")
+                    && LibraryCode.isNnsightClass(owner, hierarchy.info(owner).location());
         } catch (TypeNotPresentException e) {
             return false;
         }
@@ -446,7 +417,8 @@ final class CallGraph {
         }
         for (Method method : all) {
             if (method.compiled()) {
-                method.refusal = rewrite(method).check();
+                method.rewrite = plan(method);
+                method.refusal = method.rewrite.check();
             }
         }
         // Greatest fixed point: a method stays compiled while every method it calls that may suspend does.
@@ -459,8 +431,8 @@ final class CallGraph {
                 }
                 for (Method callee : method.calls.values()) {
                     if (callee.suspending && !callee.compiled()) {
-                        method.refusal = "it calls " + callee.name() + ", which may suspend but is not compiled: "
-                                + callee.refusal;
+                        method.refusal = "it calls " + simple(callee.owner.name, callee.node.name)
+                                + ", which may suspend but is not compiled: " + callee.refusal;
                         changed = true;
                         break;
                     }
@@ -478,7 +450,7 @@ final class CallGraph {
     Method rewrite() throws AnalyzerException {
         for (Method method : methods.values()) {
             if (method.compiled()) {
-                String problem = rewrite(method).apply();
+                String problem = method.rewrite.apply();
                 if (problem != null) {
                     method.refusal = problem;
                     return method;
@@ -488,7 +460,8 @@ final class CallGraph {
         return null;
     }
 
-    private MethodRewrite rewrite(Method method) {
+    /** The rewrite of {@code method}, at its own suspension points and its calls of methods that may suspend. */
+    private MethodRewrite plan(Method method) {
         List<MethodInsnNode> points = new ArrayList<>(method.sites);
         Map<MethodInsnNode, Integer> helperPoints = new LinkedHashMap<>();
         for (Map.Entry<MethodInsnNode, Method> call : method.calls.entrySet()) {
@@ -499,7 +472,8 @@ final class CallGraph {
                         StateMachine.methodKey(callee.owner.name, callee.node.name, callee.node.desc));
             }
         }
-        points.sort((a, b) -> Integer.compare(method.node.instructions.indexOf(a), method.node.instructions.indexOf(b)));
+        InsnList code = method.node.instructions;
+        points.sort((a, b) -> Integer.compare(code.indexOf(a), code.indexOf(b)));
         method.points = points;
         method.helperPoints = helperPoints;
         return new MethodRewrite(method.owner, method.node, points, helperPoints, hierarchy);

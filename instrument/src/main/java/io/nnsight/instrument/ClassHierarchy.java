@@ -2,19 +2,9 @@ package io.nnsight.instrument;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URISyntaxException;
 import java.net.URL;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.charset.StandardCharsets;
-import java.util.Collections;
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.jar.JarEntry;
-import java.util.jar.JarFile;
-import java.util.stream.Stream;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.Opcodes;
 
@@ -30,13 +20,6 @@ import org.objectweb.asm.Opcodes;
 final class ClassHierarchy {
     /** The facts of one class. {@code location} is the class path entry (directory or jar) it came from. */
     record Info(String superName, String[] interfaces, boolean isInterface, URL location) {}
-
-    /**
-     * The folder of the resources that name nnsight's own packages, one file per module of nnsight, each
-     * listing its module's packages, so that they all survive in a jar that merges several modules.
-     */
-    static final String LIBRARY_PACKAGES = "META-INF/nnsight/packages/";
-    private static final Map<URL, Set<String>> PACKAGES_BY_LOCATION = new ConcurrentHashMap<>();
 
     private final ClassLoader loader;
     private final Map<String, Info> infos = new ConcurrentHashMap<>();
@@ -78,59 +61,6 @@ final class ClassHierarchy {
             }
         }
         return false;
-    }
-
-    /**
-     * Whether class {@code type} (an internal name) coming from {@code location} (a class path folder or jar)
-     * is one of nnsight's own: library code to the agent, never intervention code. It is when a file of
-     * {@value #LIBRARY_PACKAGES} in the same place lists its package; nnsight's own tests and benchmarks,
-     * though in {@code io.nnsight} packages, are not.
-     */
-    static boolean isNnsightClass(String type, URL location) {
-        if (location == null || !type.startsWith("io/nnsight/")) {
-            return false;
-        }
-        String packageName = type.substring(0, type.lastIndexOf('/')).replace('/', '.');
-        return PACKAGES_BY_LOCATION.computeIfAbsent(location, ClassHierarchy::nnsightPackages).contains(packageName);
-    }
-
-    private static Set<String> nnsightPackages(URL location) {
-        Set<String> packages = new HashSet<>();
-        try {
-            Path path = Path.of(location.toURI());
-            if (Files.isDirectory(path)) {
-                Path folder = path.resolve(LIBRARY_PACKAGES);
-                if (Files.isDirectory(folder)) {
-                    try (Stream<Path> files = Files.list(folder)) {
-                        for (Path file : (Iterable<Path>) files::iterator) {
-                            addPackages(Files.readString(file), packages);
-                        }
-                    }
-                }
-                return packages;
-            }
-            try (JarFile jar = new JarFile(path.toFile())) {
-                for (JarEntry entry : Collections.list(jar.entries())) {
-                    if (entry.getName().startsWith(LIBRARY_PACKAGES) && !entry.isDirectory()) {
-                        try (InputStream in = jar.getInputStream(entry)) {
-                            addPackages(new String(in.readAllBytes(), StandardCharsets.UTF_8), packages);
-                        }
-                    }
-                }
-            }
-        } catch (IOException | URISyntaxException | RuntimeException e) {
-            // not a place nnsight's modules come from
-        }
-        return packages;
-    }
-
-    private static void addPackages(String list, Set<String> packages) {
-        for (String line : list.split("\\R")) {
-            String name = line.strip();
-            if (!name.isEmpty() && !name.startsWith("#")) {
-                packages.add(name);
-            }
-        }
     }
 
     private Info read(String type) {

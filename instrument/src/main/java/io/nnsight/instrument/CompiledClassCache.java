@@ -38,7 +38,7 @@ final class CompiledClassCache {
     private static final Logger LOG = LoggerFactory.getLogger(CompiledClassCache.class);
     /** The compiler's own classes (and their nested ones): a change to any makes every earlier result stale. */
     private static final Class<?>[] COMPILER = {StateMachineCompiler.class, CallGraph.class, MethodRewrite.class,
-        ClassHierarchy.class, HierarchyVerifier.class, FrameWriter.class, CompiledClassCache.class,
+        LibraryCode.class, ClassHierarchy.class, HierarchyVerifier.class, FrameWriter.class, CompiledClassCache.class,
         StateMachine.class};
     private static final int HASH_LENGTH = 32;
 

@@ -48,9 +48,11 @@ final class MethodRewrite {
     /** The calls of compiled methods among the sites, with the callee's {@code StateMachine.methodKey}. */
     private final Map<MethodInsnNode, Integer> helperSites;
     private final ClassHierarchy hierarchy;
+    /** The types of the locals and the stack at each instruction of the method as written ({@link #check()}). */
+    private Frame<BasicValue>[] types;
 
-    MethodRewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites, Map<MethodInsnNode, Integer> helperSites,
-            ClassHierarchy hierarchy) {
+    MethodRewrite(ClassNode node, MethodNode method, List<MethodInsnNode> sites,
+            Map<MethodInsnNode, Integer> helperSites, ClassHierarchy hierarchy) {
         this.node = node;
         this.method = method;
         this.sites = sites;
@@ -63,7 +65,7 @@ final class MethodRewrite {
      * live at a suspension point), or {@code null} when it can.
      */
     String check() throws AnalyzerException {
-        Frame<BasicValue>[] types = new Analyzer<>(verifier()).analyze(node.name, method);
+        types = new Analyzer<>(verifier()).analyze(node.name, method);
         Frame<SourceValue>[] sources = new Analyzer<>(new SourceInterpreter()).analyze(node.name, method);
         for (MethodInsnNode site : sites) {
             int index = method.instructions.indexOf(site);
@@ -87,11 +89,10 @@ final class MethodRewrite {
     }
 
     /**
-     * Rewrites the method, which {@link #check()} accepted; {@code null} when done, else why it was left as
-     * it was (its rewrite does not verify).
+     * Rewrites the method, which {@link #check()} accepted, at the types it found; {@code null} when done,
+     * else why it was left as it was (its rewrite does not verify).
      */
     String apply() throws AnalyzerException {
-        Frame<BasicValue>[] types = new Analyzer<>(verifier()).analyze(node.name, method);
         Map<MethodInsnNode, Frame<BasicValue>> at = new LinkedHashMap<>();
         for (MethodInsnNode site : sites) {
             Frame<BasicValue> frame = types[method.instructions.indexOf(site)];
@@ -481,7 +482,8 @@ final class MethodRewrite {
             return new InsnNode(Opcodes.ICONST_0 + value);
         }
         if (value >= Short.MIN_VALUE && value <= Short.MAX_VALUE) {
-            return new IntInsnNode(value >= Byte.MIN_VALUE && value <= Byte.MAX_VALUE ? Opcodes.BIPUSH : Opcodes.SIPUSH, value);
+            boolean fitsByte = value >= Byte.MIN_VALUE && value <= Byte.MAX_VALUE;
+            return new IntInsnNode(fitsByte ? Opcodes.BIPUSH : Opcodes.SIPUSH, value);
         }
         return new LdcInsnNode(value);
     }

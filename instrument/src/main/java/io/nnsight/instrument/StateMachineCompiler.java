@@ -3,6 +3,7 @@ package io.nnsight.instrument;
 import io.nnsight.internal.Debug;
 import io.nnsight.spi.AgentExempt;
 import java.lang.instrument.ClassFileTransformer;
+import java.net.URL;
 import java.security.ProtectionDomain;
 import java.util.HashSet;
 import java.util.Map;
@@ -67,8 +68,8 @@ final class StateMachineCompiler implements ClassFileTransformer {
     public byte[] transform(ClassLoader loader, String className, Class<?> redefined, ProtectionDomain domain,
             byte[] bytes) {
         if (loader == null || redefined != null || className == null || loader instanceof AgentExempt
-                || isLibrary(className) || !CallGraph.namesNnsight(bytes) || ClassHierarchy.isNnsightClass(className,
-                        domain == null || domain.getCodeSource() == null ? null : domain.getCodeSource().getLocation())) {
+                || LibraryCode.byName(className) || !LibraryCode.namesNnsight(bytes)
+                || LibraryCode.isNnsightClass(className, locationOf(domain))) {
             return null;
         }
         // With -Dnnsight.debug=true every class is compiled again, so that each decision is logged.
@@ -86,11 +87,8 @@ final class StateMachineCompiler implements ClassFileTransformer {
         }
     }
 
-    private static boolean isLibrary(String className) {
-        return className.startsWith("io/nnsight/internal/") || className.startsWith("io/nnsight/instrument/")
-                || className.startsWith("io/nnsight/agent/") || className.startsWith("io/nnsight/shaded/")
-                || className.startsWith("java/") || className.startsWith("jdk/") || className.startsWith("sun/")
-                || className.startsWith("org/bytedeco/");
+    private static URL locationOf(ProtectionDomain domain) {
+        return domain == null || domain.getCodeSource() == null ? null : domain.getCodeSource().getLocation();
     }
 
     /**
@@ -147,8 +145,8 @@ final class StateMachineCompiler implements ClassFileTransformer {
         }
         String name = method.owner.name.replace('/', '.') + "." + method.node.name;
         if (method.compiled()) {
-            LOG.info("nnsight agent: {}{} compiled into a state machine ({} suspension points)", method.body ? "" : "method ",
-                    name, method.points.size());
+            LOG.info("nnsight agent: {}{} compiled into a state machine ({} suspension points)",
+                    method.body ? "" : "method ", name, method.points.size());
         } else {
             LOG.info("nnsight agent: {} stays on continuations: {}", name, method.refusal);
         }

@@ -38,10 +38,9 @@ public interface Engine {
      * The engine traces use: {@link ContinuationEngine continuations} when they are available (JDK 21+ with
      * the nnsight agent), else, with the agent (JDK 17 to 20), {@link StateMachineEngine state machines} for
      * the bodies it compiled and threads for the others, else {@link ThreadEngine threads}. {@code
-     * -Dnnsight.engine=threads} or {@code
-     * continuations} chooses one; asking for continuations where they are unavailable logs why and uses
-     * threads. {@code -Dnnsight.engine=statemachine} runs the bodies the agent compiled as {@link
-     * StateMachineEngine state machines} and the others on continuations (or threads).
+     * -Dnnsight.engine=threads} or {@code continuations} chooses one; asking for continuations where they are
+     * unavailable logs why and uses threads. {@code -Dnnsight.engine=statemachine} runs the bodies the agent
+     * compiled as {@link StateMachineEngine state machines} and the others on continuations (or threads).
      */
     static Engine current() {
         return Engines.CURRENT;

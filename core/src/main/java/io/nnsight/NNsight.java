@@ -164,6 +164,13 @@ public class NNsight extends Envoy implements Cloneable {
             }
         }
         attachSources(this, sources);
+        // Looked up at every operation call inside a traced module: an immutable map of one class (the common
+        // case) is a single comparison.
+        for (int index = 0; index < modules; index++) {
+            if (bases[index] != null) {
+                bases[index] = Map.copyOf(bases[index]);
+            }
+        }
         return bases;
     }
 

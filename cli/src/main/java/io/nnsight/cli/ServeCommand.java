@@ -79,6 +79,16 @@ final class ServeCommand implements Callable<Integer> {
             description = "How many jobs may wait for each model; more are refused (default: ${DEFAULT-VALUE}).")
     int maxQueuedJobs;
 
+    @Option(names = "--max-queued-jobs-per-key", paramLabel = "N", defaultValue = "16",
+            description = "How many jobs one API key may have waiting for or running on each model; more are refused "
+                    + "while other keys' are queued (default: ${DEFAULT-VALUE}).")
+    int maxQueuedJobsPerKey;
+
+    @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "16K", converter = Units.SizeConverter.class,
+            description = "The slowest a request may arrive, in bytes per second after its first 5 s; slower uploads, "
+                    + "and uploads that pause for 5 s, are cut off (default: ${DEFAULT-VALUE}).")
+    long minUploadRate;
+
     @Option(names = "--result-ttl", paramLabel = "DURATION", defaultValue = "1h", converter = Units.DurationConverter.class,
             description = "How long a finished job's result waits to be downloaded (default: ${DEFAULT-VALUE}).")
     Duration resultTtl;
@@ -108,6 +118,9 @@ final class ServeCommand implements Callable<Integer> {
         if (maxQueuedJobs <= 0) {
             throw new IllegalArgumentException("--max-queued-jobs must be positive: " + maxQueuedJobs);
         }
+        if (maxQueuedJobsPerKey <= 0) {
+            throw new IllegalArgumentException("--max-queued-jobs-per-key must be positive: " + maxQueuedJobsPerKey);
+        }
         ModelServer.Builder builder = ModelServer.builder()
                 .executor(new SandboxedExecutor())
                 .host(host)
@@ -117,6 +130,8 @@ final class ServeCommand implements Callable<Integer> {
                 .maxDecompressedRequestBytes(Math.max(256L << 20, Math.min(4 * maxRequestBytes, Units.MAX_BYTES)))
                 .maxResultBytes(maxResultBytes)
                 .maxQueuedJobs(maxQueuedJobs)
+                .maxQueuedJobsPerKey(maxQueuedJobsPerKey)
+                .minUploadRate(minUploadRate)
                 .resultTtl(resultTtl);
         boolean anonymous = apiKeys(builder);
 

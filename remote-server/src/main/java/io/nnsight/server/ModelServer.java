@@ -58,9 +58,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Security.</b> Every endpoint but {@code /ping}, {@code /env} and {@code /status} needs one of the
  * server's API keys, and a job's status and result are visible to the key that submitted it only. A server
- * without keys must be allowed explicitly ({@link Builder#allowAnonymous}). Requests are refused when too
- * large, compressed or decompressed; a job's code runs within a time limit. The server listens on {@code
- * 127.0.0.1} unless told otherwise; it speaks plain HTTP, so put it behind a TLS proxy to expose it.
+ * without keys must be allowed explicitly ({@link Builder#allowAnonymous}); keys are compared in constant
+ * time. Requests are refused when too large, compressed or decompressed, or when they arrive too slowly
+ * ({@link Builder#minUploadRate}); one key may queue only so many jobs ({@link Builder#maxQueuedJobsPerKey});
+ * a job's code runs within a time limit. The server listens on {@code 127.0.0.1} unless told otherwise; it
+ * speaks plain HTTP, so put it behind a TLS proxy to expose it. {@code docs/security.md} gives the threat
+ * model and every layer of defense.
  *
  * <p><b>Time limits.</b> The executor stops a job's code when its time limit passes. If the code has not
  * returned {@linkplain Builder#stopGrace a grace period} later, the job fails with {@code ERROR} ("did not
@@ -165,6 +168,8 @@ public final class ModelServer implements AutoCloseable {
         private Duration stopGrace = Duration.ofSeconds(10);
         private Duration resultTtl = Duration.ofHours(1);
         private int maxQueuedJobs = 100;
+        private int maxQueuedJobsPerKey = 16;
+        private long minUploadRate = 16L << 10;
 
         private Builder() {}
 
@@ -306,6 +311,25 @@ public final class ModelServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How many jobs one API key may have waiting for or running on each model; 16 by default. Beyond that,
+         * that key's submissions get {@code 503} while the other keys' are queued: no key can fill a queue alone.
+         */
+        public Builder maxQueuedJobsPerKey(int jobs) {
+            this.maxQueuedJobsPerKey = (int) positive(jobs, "maxQueuedJobsPerKey");
+            return this;
+        }
+
+        /**
+         * The slowest a request body may arrive once its first 5 seconds have passed, in bytes per second; 16
+         * KiB/s by default. An upload that falls behind, or that sends nothing for 5 seconds, is cut off
+         * ({@code 408}), so slow uploads cannot hold the server's connections.
+         */
+        public Builder minUploadRate(long bytesPerSecond) {
+            this.minUploadRate = positive(bytesPerSecond, "minUploadRate");
+            return this;
+        }
+
         private static long positive(long value, String name) {
             if (value <= 0) {
                 throw new IllegalArgumentException(name + " must be positive: " + value);
@@ -341,7 +365,7 @@ public final class ModelServer implements AutoCloseable {
                         + "allowAnonymous() to serve anyone who can reach " + host + ":" + port);
             }
             Limits limits = new Limits(maxRequestBytes, maxDecompressedRequestBytes, maxResultBytes, timeLimit,
-                    stopGrace, resultTtl, maxQueuedJobs);
+                    stopGrace, resultTtl, maxQueuedJobs, maxQueuedJobsPerKey, minUploadRate);
             ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
                 Thread thread = new Thread(task, "nnsight-server-timer");
                 thread.setDaemon(true);

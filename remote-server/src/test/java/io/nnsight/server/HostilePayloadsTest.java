@@ -10,14 +10,19 @@ import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.io.Output;
+import io.nnsight.Job;
 import io.nnsight.TraceBody;
 import io.nnsight.lm.LanguageModel;
+import io.nnsight.nn.RMSNorm;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.exec.SandboxedExecutor;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.wire.Envelope;
+import io.nnsight.remote.internal.wire.LambdaSpec;
+import io.nnsight.remote.internal.wire.Shipment;
+import java.io.Serializable;
 import java.io.ByteArrayOutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -30,8 +35,10 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.IntConsumer;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterAll;
@@ -102,6 +109,7 @@ class HostilePayloadsTest {
 
     @TestFactory
     Stream<DynamicTest> hostilePayloads_eachGetsAClearError_thenANormalJobRuns() {
+        int threads = torch.get_num_threads();
         Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
         List<DynamicTest> tests = new ArrayList<>(List.of(
                 refused("reads a file", "files are off limits", tr -> readFile()),
@@ -134,6 +142,38 @@ class HostilePayloadsTest {
                     torch.set_num_threads(64);
                     return null;
                 }),
+                refused("edits the hosted model for every later job", "shared by every job", tr -> {
+                    lm.editInPlace(edit -> lm.get("model.embed_tokens").input());
+                    return null;
+                }),
+                refused("clears the hosted model's edits", "shared by every job", tr -> {
+                    lm.clearEdits();
+                    return null;
+                }),
+                refused("rebinds a weight's storage to an alias", "storage, shape or flags", tr -> {
+                    Tensor alias = torch.empty(0);
+                    alias.set_(norm().weight());
+                    return alias.mul_(new Scalar(2.0)).sum().item_float();
+                }),
+                refused("flips a weight's negation flag", "storage, shape or flags", tr -> {
+                    norm().weight()._set_neg(true);
+                    return null;
+                }),
+                refused("makes a weight require gradients", "storage, shape or flags", tr -> {
+                    norm().weight().set_requires_grad(true);
+                    return null;
+                }),
+                refused("resizes a weight", "storage, shape or flags", tr -> norm().weight().resize_(new long[] {1}).dim()),
+                dynamicTest("reads native addresses as text: none is there", () -> {
+                    String text = lm.trace(PROMPT, remote, tr -> new Scalar(1.0).toString() + " " + List.of(new Scalar(2.0))
+                            + " " + String.format("%s", (Object) new Scalar(3.0)));
+                    assertFalse(text.contains("address="), text);
+                    assertTrue(text.matches("Scalar@[0-9a-f]+ \\[Scalar@[0-9a-f]+\\] Scalar@[0-9a-f]+"), text);
+                }),
+                refused("matches a catastrophic regular expression", "regular expression",
+                        tr -> "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!".matches("(a+)+b")),
+                refused("compiles a regular expression", "regular expression",
+                        tr -> java.util.regex.Pattern.compile("(a|aa)+$").matcher("aaaaaaaaaaaaaaaaaaaaaaaaaaaa!").find()),
                 failing("loops forever", "time limit", tr -> {
                     long spins = 0;
                     while (spins >= 0) {
@@ -151,6 +191,10 @@ class HostilePayloadsTest {
                         () -> run(envelope(Map.of(), gadget("java.lang.invoke.MethodHandles$Lookup")))),
                 forged("a Kryo gadget of a server class", "cannot be a value of a job",
                         () -> run(envelope(Map.of(), gadget("io.nnsight.server.ModelServer")))),
+                forged("a native pointer rebuilt from the request", "native object of org.bytedeco.pytorch.Half",
+                        () -> run(envelope(Map.of(), gadget("org.bytedeco.pytorch.Half")))),
+                forged("a lambda bound to a method its class inherits from torch", "does not declare",
+                        HostilePayloadsTest::runLambdaBoundToInheritedMethod),
                 forged("a class file that is not one", "they are not a class file",
                         () -> run(envelope(Map.of("com.example.Evil", new byte[] {1, 2, 3}), gadget(null)))),
                 forged("a malformed request", "not an nnsight job",
@@ -168,9 +212,47 @@ class HostilePayloadsTest {
         tests.add(dynamicTest("afterwards, a normal job gives the right numbers", () -> {
             Tensor served = lm.trace(PROMPT, remote, tr -> lm.get("lm_head").output().select(1, -1));
             assertTrue(expected.equal(served));
+            assertEquals(List.of(), lm.edits());
+            assertEquals(threads, torch.get_num_threads());
         }));
-        assertTrue(tests.size() >= 21);
+        assertTrue(tests.size() >= 33);
         return tests.stream();
+    }
+
+    private static RMSNorm norm() {
+        return (RMSNorm) lm.get("model.norm").module();
+    }
+
+    /** A class of the attacker's that inherits torch's static methods, refused or not. */
+    static final class TorchHeir extends torch {
+        static void harmless(int threads) {}
+    }
+
+    /** A serializable lambda type of the attacker's, so that the lambda travels in the request's values. */
+    interface IntAction extends IntConsumer, Serializable {}
+
+    /**
+     * Ships a body that calls a lambda bound to {@code TorchHeir.harmless(int)}, with the request rewritten to
+     * bind it to {@code set_num_threads(int)}, which {@code TorchHeir} inherits from torch and the sandbox
+     * refuses: the server must not resolve it.
+     */
+    private static void runLambdaBoundToInheritedMethod() {
+        IntAction action = TorchHeir::harmless;
+        TraceBody<Integer> body = tr -> {
+            action.accept(97);
+            return torch.get_num_threads();
+        };
+        Envelope honest = Shipment.of(Job.trace(lm, PROMPT, body)).envelope();
+        List<LambdaSpec> lambdas = honest.lambdas().stream()
+                .map(spec -> !spec.implName().equals("harmless") ? spec : new LambdaSpec(spec.capturingClass(),
+                        spec.functionalInterface(), spec.interfaceMethod(), spec.interfaceMethodType(), spec.implKind(),
+                        spec.implClass(), "set_num_threads", spec.implDescriptor(), spec.instantiatedType(),
+                        spec.capturedCount()))
+                .toList();
+        String graph = new String(honest.graph(), StandardCharsets.ISO_8859_1);
+        assertTrue(graph.contains(ascii("harmless")));
+        byte[] forged = graph.replace(ascii("harmless"), ascii("set_num_threads")).getBytes(StandardCharsets.ISO_8859_1);
+        run(new Envelope(honest.kind(), honest.modelKey(), honest.javaFeature(), honest.classes(), lambdas, forged).write());
     }
 
     private static byte[] readFile() {

@@ -123,6 +123,28 @@ class QueueTest {
     }
 
     @Test
+    void submit_keyAtItsQuota_503ForThatKeyOnly() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).maxQueuedJobsPerKey(2).start();
+                HttpTransport alice = new HttpTransport(server.url(), ALICE);
+                HttpTransport bob = new HttpTransport(server.url(), BOB)) {
+            String running = alice.submit("tiny", payload("wait a")).id();
+            TestServers.awaitStatus(alice, running, JobStatus.RUNNING);
+            alice.submit("tiny", payload("echo b"));
+            RemoteException e = assertThrows(RemoteException.class, () -> alice.submit("tiny", payload("echo c")));
+            assertTrue(e.getMessage().endsWith("answered HTTP 503 while submitting a job for model 'tiny': this API key "
+                    + "already has 2 jobs waiting for or running on model 'tiny', the most one key may: wait for one to "
+                    + "end"), e.getMessage());
+            String bobs = bob.submit("tiny", payload("echo bob's")).id();
+            executor.gate.countDown();
+            assertEquals("bob's", text(bob.download(bob.stream(bobs, m -> {}).id(), 100)));
+            assertEquals(JobStatus.COMPLETED, alice.stream(running, m -> {}).status());
+            String again = alice.submit("tiny", payload("echo again")).id();
+            assertEquals("again", text(alice.download(alice.stream(again, m -> {}).id(), 100)));
+        }
+    }
+
+    @Test
     void submit_otherModelBusy_runsAtOnce() throws Exception {
         ScriptExecutor executor = new ScriptExecutor();
         try (ModelServer server = TestServers.builder(executor).model("tiny2", TestServers.tiny()).start();

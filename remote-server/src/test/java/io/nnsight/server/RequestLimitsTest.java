@@ -16,6 +16,9 @@ import io.nnsight.remote.internal.protocol.Protocol;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -157,6 +160,61 @@ class RequestLimitsTest {
         assertEquals("the server at " + server.url() + " refused the request as too large: request too large: it "
                 + "decompresses to more than 268435456 bytes, the limit", e.getMessage());
         assertServes();
+    }
+
+    @Test
+    void request_stalledUpload_408() throws IOException {
+        try (Socket socket = startUpload(1000, 10)) {
+            String answer = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> readAnswer(socket));
+            assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+            assertTrue(answer.contains("the request body came too slowly: 10 bytes in"), answer);
+        }
+        assertServes();
+    }
+
+    @Test
+    void request_tricklingUpload_408() throws IOException {
+        try (Socket socket = startUpload(1_000_000, 100)) {
+            OutputStream out = socket.getOutputStream();
+            String answer = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+                // 100 bytes a second, never a pause long enough to time out: too slow all the same
+                try {
+                    for (int second = 0; second < 20; second++) {
+                        Thread.sleep(1000);
+                        out.write(new byte[100]);
+                        out.flush();
+                    }
+                } catch (IOException cutOff) {
+                    // the server answered and closed the connection
+                }
+                return readAnswer(socket);
+            });
+            assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+            assertTrue(answer.contains("needs 16384 bytes/s after the first 5 s"), answer);
+        }
+        assertServes();
+    }
+
+    /** Opens a submission that announces {@code length} bytes and sends the first {@code sent}. */
+    private static Socket startUpload(int length, int sent) throws IOException {
+        URI url = URI.create(server.url());
+        Socket socket = new Socket(url.getHost(), url.getPort());
+        socket.setSoTimeout(30_000);
+        StringBuilder head = new StringBuilder("POST " + Protocol.REQUEST + " HTTP/1.1\r\nHost: " + url.getHost()
+                + "\r\nContent-Type: application/octet-stream\r\nContent-Length: " + length + "\r\n");
+        String[] headers = RawHttp.submission(ALICE, "tiny");
+        for (int i = 0; i < headers.length; i += 2) {
+            head.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
+        }
+        OutputStream out = socket.getOutputStream();
+        out.write(head.append("\r\n").toString().getBytes(StandardCharsets.US_ASCII));
+        out.write(new byte[sent]);
+        out.flush();
+        return socket;
+    }
+
+    private static String readAnswer(Socket socket) throws IOException {
+        return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
 
     @Test

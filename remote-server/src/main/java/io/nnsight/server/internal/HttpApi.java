@@ -12,13 +12,19 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -33,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * <p>Every refusal is a JSON object {@code {"error": "..."}} with a status code, never a stack trace:
  * {@code 400} malformed, {@code 401} API key, {@code 404} unknown endpoint, model or job (a job of another
  * API key is unknown too), {@code 405} method, {@code 409} incompatible versions or no result yet, {@code
- * 413} too large, {@code 503} the model or the server takes no jobs now.
+ * 408} a request body that came too slowly, {@code 413} too large, {@code 503} the model or the server takes no
+ * jobs now, or the API key has as many jobs queued as one key may.
  */
 public final class HttpApi extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
@@ -43,7 +50,8 @@ public final class HttpApi extends Handler.Abstract {
 
     private final Map<String, ModelQueue> models;
     private final JobStore jobs;
-    private final Set<String> apiKeys;
+    /** The accepted keys by their SHA-256 digests, compared in constant time; empty: anonymous use. */
+    private final Map<ByteBuffer, String> apiKeys;
     private final Limits limits;
     private final String env;
 
@@ -58,7 +66,8 @@ public final class HttpApi extends Handler.Abstract {
         super(InvocationType.BLOCKING);
         this.models = models;
         this.jobs = jobs;
-        this.apiKeys = apiKeys;
+        this.apiKeys = new LinkedHashMap<>();
+        apiKeys.forEach(key -> this.apiKeys.put(ByteBuffer.wrap(digest(key)), key));
         this.limits = limits;
         this.env = env.toString();
     }
@@ -136,10 +145,34 @@ public final class HttpApi extends Handler.Abstract {
         if (key == null || key.isEmpty()) {
             throw new Refusal(401, "missing API key: send it in header " + Protocol.API_KEY_HEADER);
         }
-        if (!apiKeys.contains(key)) {
+        String known = known(key);
+        if (known == null) {
             throw new Refusal(401, "unknown API key");
         }
-        return key;
+        return known;
+    }
+
+    /**
+     * The accepted key equal to {@code key}, or {@code null}: compared with every accepted key, digest against
+     * digest in constant time, so that how long it takes says nothing about how close a guess was.
+     */
+    private String known(String key) {
+        byte[] digest = digest(key);
+        String found = null;
+        for (Map.Entry<ByteBuffer, String> accepted : apiKeys.entrySet()) {
+            if (MessageDigest.isEqual(accepted.getKey().array(), digest)) {
+                found = accepted.getValue();
+            }
+        }
+        return found;
+    }
+
+    private static byte[] digest(String key) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError("every Java has SHA-256", e);
+        }
     }
 
     private Job job(Request request, String id) throws Refusal {
@@ -215,7 +248,10 @@ public final class HttpApi extends Handler.Abstract {
         return value.trim();
     }
 
-    /** The body, at most {@code maxRequestBytes}, whether or not the request announced its length. */
+    /**
+     * The body, at most {@code maxRequestBytes}, whether or not the request announced its length. It must keep
+     * coming: a pause of {@link Limits#UPLOAD_GRACE}, or a rate below {@code minUploadRate} after that, ends it.
+     */
     private byte[] readBody(Request request) throws Refusal {
         long max = limits.maxRequestBytes();
         long announced = request.getLength();
@@ -224,6 +260,10 @@ public final class HttpApi extends Handler.Abstract {
         }
         ByteArrayOutputStream body = new ByteArrayOutputStream(announced > 0 ? (int) announced : 8192);
         byte[] buffer = new byte[64 * 1024];
+        EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
+        long idleTimeout = connection.getIdleTimeout();
+        connection.setIdleTimeout(Limits.UPLOAD_GRACE.toMillis());
+        long start = System.nanoTime();
         try (InputStream in = Content.Source.asInputStream(request)) {
             for (int n; (n = in.read(buffer)) >= 0; ) {
                 if (body.size() + (long) n > max) {
@@ -231,11 +271,27 @@ public final class HttpApi extends Handler.Abstract {
                     throw tooLarge("more than " + max + " bytes");
                 }
                 body.write(buffer, 0, n);
+                double late = (System.nanoTime() - start) / 1e9 - Limits.UPLOAD_GRACE.toSeconds();
+                if (late > 0 && body.size() < limits.minUploadRate() * late) {
+                    throw tooSlow(body.size(), start);
+                }
             }
         } catch (IOException e) {
+            if (e.getCause() instanceof TimeoutException) {
+                throw tooSlow(body.size(), start);
+            }
             throw new Refusal(400, "could not read the request body: " + e.getMessage());
+        } finally {
+            connection.setIdleTimeout(idleTimeout);
         }
         return body.toByteArray();
+    }
+
+    private Refusal tooSlow(long received, long start) {
+        return new Refusal(408, String.format(Locale.ROOT, "the request body came too slowly: %d bytes in %.1f s; the "
+                + "server waits at most %d s for the next bytes and needs %d bytes/s after the first %d s", received,
+                (System.nanoTime() - start) / 1e9, Limits.UPLOAD_GRACE.toSeconds(), limits.minUploadRate(),
+                Limits.UPLOAD_GRACE.toSeconds()));
     }
 
     private Refusal tooLarge(String size) {

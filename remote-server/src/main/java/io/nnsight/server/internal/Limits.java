@@ -12,6 +12,12 @@ import java.time.Duration;
  * @param stopGrace how much longer the server waits for a job past its time limit before giving up on it
  * @param resultTtl how long a finished job's status and result are kept
  * @param maxQueuedJobs how many jobs may wait for each model
+ * @param maxQueuedJobsPerKey how many jobs of one API key may wait for or run on each model
+ * @param minUploadRate the slowest a request body may arrive, in bytes per second, after {@link
+ *     #UPLOAD_GRACE}; no byte in {@code UPLOAD_GRACE} ends the upload too
  */
 public record Limits(long maxRequestBytes, long maxDecompressedRequestBytes, long maxResultBytes, Duration timeLimit,
-        Duration stopGrace, Duration resultTtl, int maxQueuedJobs) {}
+        Duration stopGrace, Duration resultTtl, int maxQueuedJobs, int maxQueuedJobsPerKey, long minUploadRate) {
+    /** How long an upload may take before {@link #minUploadRate} applies, and the longest it may stall. */
+    public static final Duration UPLOAD_GRACE = Duration.ofSeconds(5);
+}

@@ -29,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * worker is still inside the job's code, which may hold the model's trace lock, so the model takes no jobs
  * ({@code 503}) until that code returns. If it ever does, its result is dropped and the model serves again;
  * the rest of the server is unaffected either way.
+ *
+ * <p><b>Lost weights.</b> If the executor cannot restore the model's weights after a job changed them
+ * ({@link JobFailedException#modelUnusable()}), the model takes no more jobs until the server restarts: it
+ * would serve wrong results.
  */
 public final class ModelQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
@@ -43,8 +47,10 @@ public final class ModelQueue {
     private final ArrayDeque<Job> queue = new ArrayDeque<>();
     private final Thread worker;
     private Job running;
-    /** Why the model takes no jobs, or {@code null}. */
+    /** Why the model takes no jobs for now, or {@code null}. */
     private String unavailable;
+    /** Why the model takes no jobs until the server restarts, or {@code null}. */
+    private String retired;
     private boolean closed;
 
     /** A queue for {@code model}, hosted as {@code key}; {@link #start()} starts its worker. */
@@ -72,7 +78,7 @@ public final class ModelQueue {
      * Queues a job and publishes its position.
      *
      * @return {@code null}, or why the job was refused (the server is closing, the model is unavailable,
-     *     the queue is full)
+     *     the queue is full, or holds as many jobs of the job's key as one key may have)
      */
     String submit(Job job) {
         lock.lock();
@@ -80,11 +86,17 @@ public final class ModelQueue {
             if (closed) {
                 return "the server is shutting down";
             }
-            if (unavailable != null) {
-                return unavailable;
+            if (retired != null || unavailable != null) {
+                return retired != null ? retired : unavailable;
             }
             if (queue.size() >= limits.maxQueuedJobs()) {
                 return "model '" + key + "' already has " + queue.size() + " jobs waiting, the most it queues: try again later";
+            }
+            long own = queue.stream().filter(waiting -> waiting.owner().equals(job.owner())).count()
+                    + (running != null && running.owner().equals(job.owner()) ? 1 : 0);
+            if (own >= limits.maxQueuedJobsPerKey()) {
+                return "this API key already has " + own + " jobs waiting for or running on model '" + key + "', the "
+                        + "most one key may: wait for one to end";
             }
             queue.add(job);
             job.publish(StatusMessage.queued(job.id(), queue.size() - 1));
@@ -101,11 +113,12 @@ public final class ModelQueue {
         try {
             JsonObject status = new JsonObject();
             status.addProperty("key", key);
-            status.addProperty("state", unavailable == null ? "RUNNING" : "UNAVAILABLE");
+            String why = retired != null ? retired : unavailable;
+            status.addProperty("state", why == null ? "RUNNING" : "UNAVAILABLE");
             status.addProperty("queued", queue.size());
             status.addProperty("running", running == null ? 0 : 1);
-            if (unavailable != null) {
-                status.addProperty("description", unavailable);
+            if (why != null) {
+                status.addProperty("description", why);
             }
             return status;
         } finally {
@@ -185,6 +198,9 @@ public final class ModelQueue {
             }
         } catch (JobFailedException e) {
             job.fail(e.getMessage() == null ? "the job failed (" + e + ")" : e.getMessage());
+            if (e.modelUnusable()) {
+                retire(e.getMessage());
+            }
             return;
         } catch (Throwable e) { // the worker must outlive any failure, errors included
             if (!job.terminal()) {
@@ -220,6 +236,18 @@ public final class ModelQueue {
         }
         LOG.warn("Job {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
                 job.id(), key, describe(limits.timeLimit()), describe(limits.stopGrace()));
+    }
+
+    /** Takes no more jobs on this model, and fails those waiting: the model cannot serve correctly any more. */
+    private void retire(String reason) {
+        lock.lock();
+        try {
+            retired = reason;
+            failQueued(reason);
+        } finally {
+            lock.unlock();
+        }
+        LOG.error("Model '{}' takes no more jobs: {}", key, reason);
     }
 
     private void failQueued(String reason) {

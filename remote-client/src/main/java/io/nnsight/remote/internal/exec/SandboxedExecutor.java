@@ -35,25 +35,26 @@ import org.bytedeco.javacpp.PointerScope;
 public final class SandboxedExecutor implements JobExecutor {
     private final Sandbox sandbox = Sandbox.server();
     private final Map<NNsight, WeightGuard> guards = Collections.synchronizedMap(new WeakHashMap<>());
+    /** The models whose weights could not be restored, with why: they run no more jobs. */
+    private final Map<NNsight, String> unusable = Collections.synchronizedMap(new WeakHashMap<>());
 
     @Override
     public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
+        String lost = unusable.get(model);
+        if (lost != null) {
+            throw JobFailedException.unusableModel(lost, null);
+        }
         Envelope envelope = envelope(request);
         Job.Kind kind = kind(envelope);
+        LambdaFactories lambdas;
         Map<String, byte[]> checked;
         try {
-            checked = sandbox.prepare(envelope.classes());
-        } catch (SandboxException e) {
+            lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
+            checked = sandbox.prepare(envelope.classes(), lambdas::addTo);
+        } catch (IllegalArgumentException | SandboxException e) {
             throw new JobFailedException(e.getMessage(), e);
         }
-        Map.Entry<Map<String, byte[]>, LambdaFactories> prepared;
-        try {
-            prepared = LambdaFactories.add(checked, envelope.lambdas());
-        } catch (IllegalArgumentException e) {
-            throw new JobFailedException(e.getMessage(), e);
-        }
-        JobClassLoader loader = new JobClassLoader(prepared.getKey(), SandboxedExecutor.class.getClassLoader());
-        LambdaFactories lambdas = prepared.getValue();
+        JobClassLoader loader = new JobClassLoader(checked, SandboxedExecutor.class.getClassLoader());
         WeightGuard guard = guards.computeIfAbsent(model, WeightGuard::new);
         try (PointerScope scope = new PointerScope()) {
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
@@ -74,11 +75,24 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (Throwable e) {
             throw new JobFailedException(describe(e, checked.keySet(), loader.getName()), e);
         } finally {
-            List<String> changed = guard.restoreIfChanged();
-            if (!changed.isEmpty()) {
-                context.log().accept("nnsight: the job changed the model's weights (" + String.join(", ", changed)
-                        + "); they were restored for the next job");
-            }
+            restoreWeights(model, guard, context);
+        }
+    }
+
+    /** Restores the model's weights after a job; if they cannot be, fails the job and retires the model. */
+    private void restoreWeights(NNsight model, WeightGuard guard, JobContext context) throws JobFailedException {
+        List<String> changed;
+        try {
+            changed = guard.restoreIfChanged();
+        } catch (IllegalStateException e) {
+            String why = "model '" + model.key() + "' is unavailable: " + e.getMessage() + "; it serves again after a "
+                    + "restart of the server";
+            unusable.put(model, why);
+            throw JobFailedException.unusableModel(why, e);
+        }
+        if (!changed.isEmpty()) {
+            context.log().accept("nnsight: the job changed the model's weights (" + String.join(", ", changed)
+                    + "); they were restored for the next job");
         }
     }
 

@@ -139,7 +139,11 @@ final class ClassCheck {
         } else if (instruction instanceof FieldInsnNode field) {
             member(where, field.owner, field.name, field.desc, true);
         } else if (instruction instanceof MethodInsnNode call) {
-            member(where, call.owner, call.name, call.desc, false);
+            if (AddressRedirects.replacement(call.getOpcode(), call.owner, call.name, call.desc) != null) {
+                type(where, "", Type.getObjectType(call.owner)); // the call made is AddressFree's
+            } else {
+                member(where, call.owner, call.name, call.desc, false);
+            }
         } else if (instruction instanceof InvokeDynamicInsnNode dynamic) {
             invokeDynamic(where, dynamic);
         } else if (instruction instanceof LdcInsnNode constant) {
@@ -236,7 +240,11 @@ final class ClassCheck {
     private void bootstrapArgument(String where, Object argument) {
         if (argument instanceof Handle handle) { // the method a lambda, record method or constant calls
             boolean field = handle.getTag() <= Opcodes.H_PUTSTATIC;
-            member(where, handle.getOwner(), handle.getName(), handle.getDesc(), field);
+            if (AddressRedirects.handle(handle) != handle) {
+                type(where, "", Type.getObjectType(handle.getOwner())); // the method called is AddressFree's
+            } else {
+                member(where, handle.getOwner(), handle.getName(), handle.getDesc(), field);
+            }
         } else if (argument instanceof Type typed && typed.getSort() == Type.METHOD) { // a lambda's signature
             descriptor(where, typed.getDescriptor());
         } else {

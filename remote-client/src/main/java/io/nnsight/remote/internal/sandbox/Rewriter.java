@@ -5,6 +5,7 @@ import java.util.Set;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
 import org.objectweb.asm.ClassWriter;
+import org.objectweb.asm.Handle;
 import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
 import org.objectweb.asm.Opcodes;
@@ -21,12 +22,16 @@ import org.objectweb.asm.Type;
  *       edge throws again on the next iteration.
  *   <li><b>Output.</b> {@code System.out} and {@code System.err} become {@link JobOutput#out()} and
  *       {@link JobOutput#err()}, so what the job prints goes to its log rather than the server's console.
+ *   <li><b>No native addresses.</b> The calls, method references and bootstraps that turn objects into text or
+ *       hash codes go through {@link AddressFree}, so that a native object never shows its address (see {@link
+ *       AddressRedirects} for the list).
  * </ul>
  *
  * <p>Why the stack map frames stay valid without recomputing them ({@link ClassWriter#COMPUTE_MAXS}, not
  * {@code COMPUTE_FRAMES}, which would need the class hierarchy): the inserted instructions take nothing from
- * the operand stack and leave nothing on it (or, for the output, push what {@code getstatic} pushed), and
- * none of them is a branch target. Frames describe the state at branch targets; an inserted call placed after
+ * the operand stack and leave nothing on it (or, for the output, push what {@code getstatic} pushed; for
+ * addresses, replace a call by a static call of the same stack effect, or turn the argument on top of the
+ * stack into one of the type the call takes, right before it), and none of them is a branch target. Frames describe the state at branch targets; an inserted call placed after
  * a target's label runs in exactly the state the frame describes, and the instruction after it sees the same
  * state again. ASM moves the frames' offsets with the code. The tests define the rewritten classes in a
  * class loader of their own, where the JVM verifies them, and run them.
@@ -90,6 +95,36 @@ final class Rewriter {
         public void visitLookupSwitchInsn(Label otherwise, int[] keys, Label[] targets) {
             checkDeadlineIfBackward(otherwise, targets);
             super.visitLookupSwitchInsn(otherwise, keys, targets);
+        }
+
+        @Override
+        public void visitMethodInsn(int opcode, String owner, String name, String descriptor, boolean isInterface) {
+            AddressRedirects.Call replacement = AddressRedirects.replacement(opcode, owner, name, descriptor);
+            if (replacement != null) {
+                callAddressFree(replacement);
+                return;
+            }
+            AddressRedirects.Call printable = AddressRedirects.printableArgument(opcode, owner, name, descriptor);
+            if (printable != null) {
+                callAddressFree(printable);
+            }
+            super.visitMethodInsn(opcode, owner, name, descriptor, isInterface);
+        }
+
+        @Override
+        public void visitInvokeDynamicInsn(String name, String descriptor, Handle bootstrap, Object... arguments) {
+            Object[] redirected = arguments.clone();
+            for (int i = 0; i < redirected.length; i++) {
+                if (redirected[i] instanceof Handle handle) {
+                    redirected[i] = AddressRedirects.handle(handle);
+                }
+            }
+            super.visitInvokeDynamicInsn(name, descriptor, AddressRedirects.bootstrap(bootstrap), redirected);
+        }
+
+        private void callAddressFree(AddressRedirects.Call call) {
+            super.visitMethodInsn(Opcodes.INVOKESTATIC, AddressRedirects.ADDRESS_FREE, call.name(), call.descriptor(),
+                    false);
         }
 
         @Override

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiFunction;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.Type;
 import org.objectweb.asm.tree.ClassNode;
@@ -75,10 +76,24 @@ public final class Sandbox {
      * @throws SandboxException when a class is refused; none of the classes has been defined or run
      */
     public Map<String, byte[]> prepare(Map<String, byte[]> classes) {
+        return prepare(classes, (name, classFile) -> classFile);
+    }
+
+    /**
+     * Checks the shipped classes with code the server adds to them first, and rewrites them to run as a job.
+     * The additions are checked like the rest of the class: the server's lambda factories are added this way,
+     * so that the check vets the methods they bind.
+     *
+     * @param additions the class file (binary name, class file of a version this JVM reads) with the server's
+     *     additions; an {@link IllegalArgumentException} it throws refuses the class with its message
+     * @throws SandboxException when a class is refused; none of the classes has been defined or run
+     */
+    public Map<String, byte[]> prepare(Map<String, byte[]> classes, BiFunction<String, byte[], byte[]> additions) {
         List<Violation> violations = new ArrayList<>();
         Map<String, Shipped> shipped = new LinkedHashMap<>();
         classes.forEach((name, classFile) ->
-                read(name, classFile, violations).ifPresent(read -> shipped.put(name, read)));
+                read(name, classFile, violations).flatMap(read -> added(name, read, additions, violations))
+                        .ifPresent(read -> shipped.put(name, read)));
 
         Map<String, ClassNode> nodes = new LinkedHashMap<>();
         shipped.forEach((name, read) -> nodes.put(name, read.node()));
@@ -103,6 +118,23 @@ public final class Sandbox {
      * @param compiledFor the Java version (feature number) it was compiled for
      */
     private record Shipped(byte[] classFile, ClassNode node, int compiledFor) {}
+
+    private static Optional<Shipped> added(String name, Shipped read, BiFunction<String, byte[], byte[]> additions,
+            List<Violation> violations) {
+        byte[] classFile;
+        try {
+            classFile = additions.apply(name, read.classFile());
+        } catch (IllegalArgumentException e) {
+            violations.add(new Violation(name, "its lambdas", e.getMessage(), false));
+            return Optional.empty();
+        }
+        if (classFile == read.classFile()) {
+            return Optional.of(read);
+        }
+        ClassNode node = new ClassNode();
+        new ClassReader(classFile).accept(node, ClassReader.SKIP_FRAMES);
+        return Optional.of(new Shipped(classFile, node, read.compiledFor()));
+    }
 
     private Optional<Shipped> read(String name, byte[] classFile, List<Violation> violations) {
         if (classFile.length < 10 || readInt(classFile, 0) != 0xCAFEBABE) {

@@ -9,6 +9,7 @@ import static io.nnsight.remote.internal.sandbox.Reason.GLOBAL_SETTINGS;
 import static io.nnsight.remote.internal.sandbox.Reason.HOSTED_MODEL;
 import static io.nnsight.remote.internal.sandbox.Reason.JDK_INTERNALS;
 import static io.nnsight.remote.internal.sandbox.Reason.MODEL_LOADING;
+import static io.nnsight.remote.internal.sandbox.Reason.NATIVE_ADDRESS;
 import static io.nnsight.remote.internal.sandbox.Reason.NATIVE_CODE;
 import static io.nnsight.remote.internal.sandbox.Reason.NATIVE_MEMORY;
 import static io.nnsight.remote.internal.sandbox.Reason.NETWORK;
@@ -18,9 +19,13 @@ import static io.nnsight.remote.internal.sandbox.Reason.REFLECTION;
 import static io.nnsight.remote.internal.sandbox.Reason.SAVING_AND_LOADING;
 import static io.nnsight.remote.internal.sandbox.Reason.SERVER_CONSOLE;
 import static io.nnsight.remote.internal.sandbox.Reason.SERVER_SETTINGS;
+import static io.nnsight.remote.internal.sandbox.Reason.SHARED_MODEL;
+import static io.nnsight.remote.internal.sandbox.Reason.TENSOR_LAYOUT;
+import static io.nnsight.remote.internal.sandbox.Reason.TEXT_OF_OBJECTS;
 import static io.nnsight.remote.internal.sandbox.Reason.THREADS;
 import static io.nnsight.remote.internal.sandbox.Reason.TORCHSCRIPT;
 import static io.nnsight.remote.internal.sandbox.Reason.TORCH_INTERNALS;
+import static io.nnsight.remote.internal.sandbox.Reason.UNBOUNDED_CALL;
 import static io.nnsight.remote.internal.sandbox.Reason.UNTRACKED_ALIAS;
 
 import io.nnsight.remote.internal.sandbox.Policy.Classes;
@@ -57,6 +62,14 @@ final class StandardPolicy {
     private static final String TORCH_CONTAINERS =
             "{Optional,ArrayRef,HeaderOnlyArrayRef,Vector,List}{,Optional,ArrayRef,HeaderOnlyArrayRef,Vector,List}";
     private static final String TORCH_GLOBAL = "org.bytedeco.pytorch.global.torch";
+    /**
+     * The methods that rebind a tensor's storage, change its shape or strides in place, or flip its flags:
+     * on a hosted weight, changes that would outlive the job or that its version counter does not count.
+     */
+    private static final String[] TENSOR_LAYOUT_CHANGES = {"set_*", "_set_*", "requires_grad_",
+        "__dispatch_requires_grad_", "resize_*", "sparse_resize_*", "as_strided_", "as_strided__symint", "detach_",
+        "t_", "transpose_", "swapdims_", "swapaxes_", "squeeze_", "unsqueeze_", "share_memory_", "rename_",
+        "_coalesced_", "mutable_grad", "retain_grad"};
     private static final Classes TORCH_MODULES =
             Classes.named("org.bytedeco.pytorch.*").extending("org.bytedeco.pytorch.Module");
 
@@ -75,6 +88,8 @@ final class StandardPolicy {
             .denyMembers(FINALIZER, "java.lang.Object", "finalize")
             .denyMembers(SERVER_CONSOLE, "java.lang.Throwable", "printStackTrace()V")
             .denyMembers(SERVER_SETTINGS, "java.lang.{Integer,Long,Boolean}", "getInteger", "getLong", "getBoolean")
+            .denyMembers(UNBOUNDED_CALL, "java.lang.String", "matches", "replaceAll", "replaceFirst", "split",
+                    "splitWithDelimiters")
             .denyMembers(CLASS_LOADING, "java.lang.Class", "getClassLoader", "getResource*", "getModule")
             .onlyMembers(REFLECTION, "java.lang.Class", "getName", "getSimpleName", "getTypeName", "isInstance", "cast",
                     "isArray", "getComponentType", "desiredAssertionStatus", "equals", "hashCode", "toString")
@@ -98,8 +113,10 @@ final class StandardPolicy {
                     "java.util.spi.**")
             .refuse(FILES, "java.util.{Scanner,Formatter}", "java.util.{zip,jar,prefs}.**")
             .refuse(SERVER_SETTINGS, "java.util.logging.**")
-            .allow("java.util.*", "java.util.function.*", "java.util.stream.*", "java.util.regex.*",
-                    "java.util.random.*", "java.math.*", "java.text.*")
+            .refuse(UNBOUNDED_CALL, "java.util.regex.**")
+            .refuse(TEXT_OF_OBJECTS, "java.text.MessageFormat")
+            .allow("java.util.*", "java.util.function.*", "java.util.stream.*", "java.util.random.*", "java.math.*",
+                    "java.text.*")
             .denyMembers(THREADS, "java.util.**", "parallel*")
             .denyMembers(THREADS, "java.util.concurrent.ConcurrentHashMap", "*(J*")
             .denyMembers(GLOBAL_SETTINGS, "java.util.{Locale,TimeZone}", "setDefault")
@@ -120,6 +137,8 @@ final class StandardPolicy {
             .allow("io.nnsight.*", "io.nnsight.nn.*", "io.nnsight.lm.*", "io.nnsight.lm.{llama,gpt2}.*")
             .denyMembers(MODEL_LOADING, "io.nnsight.lm.LanguageModel", "load", "folder")
             .denyMembers(HOSTED_MODEL, "io.nnsight.lm.Tokenizer", "close")
+            .denyMembers(SHARED_MODEL, "io.nnsight.NNsight", "editInPlace", "clearEdits")
+            .denyMembers(SHARED_MODEL, "io.nnsight.nn.Sequential", "add")
             .refuse(NNSIGHT_INTERNALS, "io.nnsight.**")
             // ---- Bytedeco PyTorch: tensors, values and torch's functions -----------------------------------------
             .refuse(NATIVE_MEMORY, "org.bytedeco.pytorch.{*Storage*,*DataPtr*,*Allocator*}")
@@ -140,6 +159,7 @@ final class StandardPolicy {
                     "asBuffer", "asByteBuffer", "data_ptr*", "const_data_ptr*", "mutable_data_ptr*", "storage",
                     "set_data", "unsafe*")
             .denyMembers(UNTRACKED_ALIAS, "org.bytedeco.pytorch.{Tensor,TensorBase}", "data", "variable_data")
+            .denyMembers(TENSOR_LAYOUT, "org.bytedeco.pytorch.{Tensor,TensorBase,AbstractTensor}", TENSOR_LAYOUT_CHANGES)
             .denyMembers(SERVER_CONSOLE, "org.bytedeco.pytorch.**", "print*", "_print*", "warn*")
             .denyMembers(SAVING_AND_LOADING, "org.bytedeco.pytorch.**", "save*", "load*", "pickle*", "unpickle*",
                     "*file*", "*File*", "*path*", "*Path*")
@@ -153,10 +173,12 @@ final class StandardPolicy {
                     "tls_set_*", "setDebugLevel*", "InitCaffeLogging", "initLogging", "UpdateLoggingLevelsFromFlags",
                     "ParseCommandLineFlags", "ShowLogInfoToStderr", "LogAPIUsage*", "LogPyTorchDDPUsage",
                     "*Profil*", "globalContext")
+            .denyMembers(TENSOR_LAYOUT, TORCH_GLOBAL, TENSOR_LAYOUT_CHANGES)
             .refuse(TORCH_INTERNALS, "org.bytedeco.pytorch.**")
             .allow("org.bytedeco.javacpp.PointerScope")
             .onlyMembers(NATIVE_MEMORY, "org.bytedeco.javacpp.PointerScope", "<init>", "close", "attach")
-            .allowMembers("org.bytedeco.javacpp.Pointer", "close", "equals", "hashCode", "toString")
+            .allowMembers("org.bytedeco.javacpp.Pointer", "close", "equals")
+            .denyMembers(NATIVE_ADDRESS, "org.bytedeco.javacpp.Pointer", "hashCode", "toString")
             .refuse(NATIVE_MEMORY, "org.bytedeco.javacpp.**")
             // ---- what the JVM links for shipped code, though it may not name it --------------------------------
             .bootstraps("java.lang.invoke.LambdaMetafactory", "metafactory", "altMetafactory")
@@ -168,6 +190,7 @@ final class StandardPolicy {
                             + "MethodHandles$Lookup,MethodType,MethodHandle,CallSite,TypeDescriptor}",
                     Deadline.class.getName(),
                     JobOutput.class.getName(),
+                    AddressFree.class.getName(),
                     // a lambda class the JVM spins for a Serializable interface (TraceBody) refuses Java
                     // serialization with methods that name these
                     "java.io.{NotSerializableException,ObjectInputStream,ObjectOutputStream}",

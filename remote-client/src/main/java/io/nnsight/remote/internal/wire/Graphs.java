@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
 import org.objenesis.strategy.StdInstantiatorStrategy;
 
@@ -36,7 +37,9 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  * options, static fields, results.
  *
  * <p>Values are written by value with Kryo's serializers (fields, collections, records, lambdas through
- * {@link LambdaSerializer}), with these exceptions: a {@link Tensor} travels as its type, shape and bytes;
+ * {@link LambdaSerializer}), with these exceptions: a {@link Tensor} travels as its type, shape and bytes,
+ * and no other native object travels at all (a JavaCPP {@link Pointer} is an address in one process's memory;
+ * read from a request, it would let the request choose what memory the server reads and writes);
  * a model, an envoy, an operation or a tokenizer travels as a reference to the job's model (the one model a
  * job runs on), resolved on the other side to the model found there, so weights never travel and a body
  * binds to the model that runs it.
@@ -177,6 +180,7 @@ public final class Graphs {
         kryo.addDefaultSerializer(AtomicLong.class, new DefaultSerializers.AtomicLongSerializer());
         kryo.addDefaultSerializer(AtomicReference.class, new DefaultSerializers.AtomicReferenceSerializer());
         kryo.addDefaultSerializer(Tensor.class, new TensorSerializer());
+        kryo.addDefaultSerializer(Pointer.class, new NativeObjectRefusal());
         kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(model));
         kryo.addDefaultSerializer(Source.class, new References.SourceSerializer());
         kryo.addDefaultSerializer(Operation.class, new References.OperationSerializer());
@@ -184,6 +188,25 @@ public final class Graphs {
         kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
         kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(seen, lambdas));
         return kryo;
+    }
+
+    /**
+     * Refuses every native object other than a tensor (whose serializer comes first for tensors), before any
+     * is made: such an object is an address, meaningless in another process and dangerous from a request.
+     */
+    private static final class NativeObjectRefusal extends Serializer<Pointer> {
+        @Override
+        public void write(Kryo kryo, Output output, Pointer pointer) {
+            throw new KryoException("a native object of " + pointer.getClass().getName() + " cannot travel: only "
+                    + "tensors do. Capture the Java values it is made from (a double for a Scalar, a long[] for a "
+                    + "LongArrayRef) and make it in the body");
+        }
+
+        @Override
+        public Pointer read(Kryo kryo, Input input, Class<? extends Pointer> type) {
+            throw new KryoException("the values hold a native object of " + type.getName() + ": only tensors travel "
+                    + "as native values");
+        }
     }
 
     /**

@@ -8,10 +8,12 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.ClassVisitor;
 import org.objectweb.asm.ClassWriter;
@@ -32,8 +34,14 @@ import org.objectweb.asm.Type;
  * }
  * }</pre>
  *
- * and reads the graph's lambdas by calling it with their captured values. The factories are trusted code
- * added after the check, and call nothing but the lambda metafactory.
+ * and reads the graph's lambdas by calling it with their captured values.
+ *
+ * <p>The factories are added before the sandbox checks the classes ({@link #addTo}), so the check vets a
+ * factory's {@code invokedynamic} as it vets javac's own: its functional interface, its types, and the
+ * implementation method, resolved as the JVM will resolve it. What a request says about a lambda is not
+ * trusted otherwise either: its implementation must be a method that the shipped class itself declares, of
+ * the kind the request names (a static method for {@code invokeStatic}, an instance method for {@code
+ * invokeVirtual}...), so a request cannot bind a lambda to a method the class inherits from a server class.
  */
 public final class LambdaFactories implements LambdaFactory {
     private static final String PREFIX = "$nnsight$lambda$";
@@ -43,33 +51,62 @@ public final class LambdaFactories implements LambdaFactory {
                     MethodType.class, MethodHandle.class, MethodType.class).toMethodDescriptorString(), false);
 
     private final List<LambdaSpec> lambdas;
+    private final Map<String, List<Integer>> byClass;
     private final Map<Object, Map.Entry<LambdaSpec, Object[]>> made = new IdentityHashMap<>();
 
-    private LambdaFactories(List<LambdaSpec> lambdas) {
+    private LambdaFactories(List<LambdaSpec> lambdas, Map<String, List<Integer>> byClass) {
         this.lambdas = lambdas;
+        this.byClass = byClass;
     }
 
     /**
-     * Adds the factories of {@code lambdas} to the checked class files {@code classes} (by binary name).
+     * The factories of a request's lambdas, whose classes the request ships under the binary names
+     * {@code shipped}.
      *
-     * @return the class files with factories, and the factory that calls them
      * @throws IllegalArgumentException when a lambda's implementation is not in a shipped class
      */
-    public static Map.Entry<Map<String, byte[]>, LambdaFactories> add(Map<String, byte[]> classes,
-            List<LambdaSpec> lambdas) {
+    public static LambdaFactories of(List<LambdaSpec> lambdas, Set<String> shipped) {
         Map<String, List<Integer>> byClass = new LinkedHashMap<>();
         for (int i = 0; i < lambdas.size(); i++) {
-            LambdaSpec spec = lambdas.get(i);
-            String owner = spec.implClass().replace('/', '.');
-            if (!classes.containsKey(owner)) {
+            String owner = lambdas.get(i).implClass().replace('/', '.');
+            if (!shipped.contains(owner)) {
                 throw new IllegalArgumentException("the request has a lambda implemented by " + owner
                         + ", a class it does not ship");
             }
             byClass.computeIfAbsent(owner, o -> new ArrayList<>()).add(i);
         }
-        Map<String, byte[]> result = new LinkedHashMap<>(classes);
-        byClass.forEach((owner, indices) -> result.put(owner, withFactories(classes.get(owner), lambdas, indices)));
-        return Map.entry(result, new LambdaFactories(List.copyOf(lambdas)));
+        return new LambdaFactories(List.copyOf(lambdas), Map.copyOf(byClass));
+    }
+
+    /**
+     * The class file of the shipped class {@code className} with the factories of the lambdas it implements
+     * ({@code classFile} itself when it implements none).
+     *
+     * @throws IllegalArgumentException when the class does not declare a lambda's implementation as the
+     *     request describes it
+     */
+    public byte[] addTo(String className, byte[] classFile) {
+        List<Integer> indices = byClass.get(className);
+        if (indices == null) {
+            return classFile;
+        }
+        ClassReader reader = new ClassReader(classFile);
+        Map<String, Integer> declared = declaredMethods(reader);
+        boolean isInterface = (reader.getAccess() & Opcodes.ACC_INTERFACE) != 0;
+        for (int index : indices) {
+            checkImplementation(lambdas.get(index), declared, isInterface);
+        }
+        ClassWriter writer = new ClassWriter(reader, ClassWriter.COMPUTE_MAXS);
+        reader.accept(new ClassVisitor(Opcodes.ASM9, writer) {
+            @Override
+            public void visitEnd() {
+                for (int index : indices) {
+                    factory(cv, lambdas.get(index), index, isInterface);
+                }
+                super.visitEnd();
+            }
+        }, 0);
+        return writer.toByteArray();
     }
 
     @Override
@@ -104,20 +141,43 @@ public final class LambdaFactories implements LambdaFactory {
         return made.get(lambda);
     }
 
-    private static byte[] withFactories(byte[] classFile, List<LambdaSpec> lambdas, List<Integer> indices) {
-        ClassReader reader = new ClassReader(classFile);
-        boolean isInterface = (reader.getAccess() & Opcodes.ACC_INTERFACE) != 0;
-        ClassWriter writer = new ClassWriter(reader, ClassWriter.COMPUTE_MAXS);
-        reader.accept(new ClassVisitor(Opcodes.ASM9, writer) {
+    /** The methods the class declares, {@code name + descriptor} to access flags. */
+    private static Map<String, Integer> declaredMethods(ClassReader reader) {
+        Map<String, Integer> methods = new HashMap<>();
+        reader.accept(new ClassVisitor(Opcodes.ASM9) {
             @Override
-            public void visitEnd() {
-                for (int index : indices) {
-                    factory(cv, lambdas.get(index), index, isInterface);
-                }
-                super.visitEnd();
+            public MethodVisitor visitMethod(int access, String name, String descriptor, String signature,
+                    String[] exceptions) {
+                methods.put(name + descriptor, access);
+                return null;
             }
-        }, 0);
-        return writer.toByteArray();
+        }, ClassReader.SKIP_CODE | ClassReader.SKIP_DEBUG | ClassReader.SKIP_FRAMES);
+        return methods;
+    }
+
+    /** Checks that the class declares the lambda's implementation, of the kind the request names. */
+    private static void checkImplementation(LambdaSpec spec, Map<String, Integer> declared, boolean isInterface) {
+        String method = spec.implClass().replace('/', '.') + "." + spec.implName() + spec.implDescriptor();
+        Integer access = declared.get(spec.implName() + spec.implDescriptor());
+        if (access == null) {
+            throw new IllegalArgumentException("the request has a lambda implemented by " + method + ", which that "
+                    + "class does not declare: a lambda's implementation must be a method of the shipped class itself");
+        }
+        boolean isStatic = (access & Opcodes.ACC_STATIC) != 0;
+        boolean constructor = spec.implName().equals("<init>");
+        boolean fits = switch (spec.implKind()) {
+            case MethodHandleInfo.REF_invokeStatic -> isStatic && !spec.implName().startsWith("<");
+            case MethodHandleInfo.REF_invokeVirtual -> !isStatic && !constructor && !isInterface;
+            case MethodHandleInfo.REF_invokeInterface -> !isStatic && !constructor && isInterface;
+            case MethodHandleInfo.REF_invokeSpecial -> !isStatic && !constructor;
+            case MethodHandleInfo.REF_newInvokeSpecial -> constructor;
+            default -> false;
+        };
+        if (!fits) {
+            throw new IllegalArgumentException("the request has a lambda implemented by " + method + " called as "
+                    + MethodHandleInfo.referenceKindToString(spec.implKind()) + ", which does not fit that "
+                    + (constructor ? "constructor" : isStatic ? "static method" : "instance method"));
+        }
     }
 
     private static void factory(ClassVisitor owner, LambdaSpec spec, int index, boolean isInterface) {

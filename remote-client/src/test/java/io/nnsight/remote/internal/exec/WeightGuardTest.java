@@ -1,6 +1,8 @@
 package io.nnsight.remote.internal.exec;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.NNsight;
@@ -84,6 +86,69 @@ class WeightGuardTest {
         assertTrue(before.equal(parameter("model.norm.weight")));
         assertEquals(List.of(), guard.restoreIfChanged());
     }
+
+    @Test
+    void restoreIfChanged_languageModelWeightSetToAnotherShape_reloadsItWithItsShape() {
+        WeightGuard guard = new WeightGuard(lm);
+        Tensor norm = parameter("model.norm.weight");
+        Tensor before = norm.clone();
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            norm.set_(torch.zeros(3, 3));
+        }
+
+        assertEquals(List.of("model.norm.weight"), guard.restoreIfChanged());
+        Tensor restored = parameter("model.norm.weight");
+        assertArrayEquals(before.sizes().vec().get(), restored.sizes().vec().get());
+        assertTrue(before.equal(restored));
+        assertEquals(List.of(), guard.restoreIfChanged());
+    }
+
+    @Test
+    void restoreIfChanged_weightReboundToAnAlias_getsStorageOfItsOwnBack() {
+        Linear layer = new Linear(3, 2);
+        Tensor original = layer.weight().clone();
+        WeightGuard guard = new WeightGuard(NNsight.wrap(layer));
+        Tensor alias = torch.ones(2, 3);
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            layer.weight().set_(alias); // the weight now shares the alias's storage, whose counter is its own
+        }
+        alias.mul_(new Scalar(4.0));
+
+        assertEquals(List.of("weight"), guard.restoreIfChanged());
+        assertTrue(original.equal(layer.weight()));
+        alias.zero_();
+        assertTrue(original.equal(layer.weight()), "the alias no longer reaches the weight");
+    }
+
+    @Test
+    void restoreIfChanged_flagsChanged_areReset() {
+        Linear layer = new Linear(3, 2);
+        Tensor original = layer.weight().clone();
+        boolean requiresGrad = layer.weight().requires_grad();
+        WeightGuard guard = new WeightGuard(NNsight.wrap(layer));
+
+        layer.weight()._set_neg(true);
+        layer.bias().set_requires_grad(!layer.bias().requires_grad());
+
+        assertEquals(List.of("weight", "bias"), guard.restoreIfChanged());
+        assertFalse(layer.weight().is_neg());
+        assertEquals(requiresGrad, layer.bias().requires_grad());
+        assertTrue(original.equal(layer.weight()));
+    }
+
+    @Test
+    void restoreIfChanged_gradientLeftBehind_isDropped() {
+        Linear layer = new Linear(3, 2);
+        WeightGuard guard = new WeightGuard(NNsight.wrap(layer));
+
+        layer.forward(torch.ones(1, 3)).sum().backward();
+        assertTrue(layer.weight().grad().defined());
+
+        assertEquals(List.of("weight", "bias"), guard.restoreIfChanged());
+        assertFalse(layer.weight().grad().defined(), "a gradient would tell the next job this one's input");
+        assertEquals(List.of(), guard.restoreIfChanged());
+    }
+
     @Test
     void restoreIfChanged_nothingChanged_changesNothing() {
         NNsight model = NNsight.wrap(new Linear(3, 2));

@@ -197,10 +197,10 @@ public final class ModelQueue {
                 throw new IllegalStateException("the executor returned no result");
             }
         } catch (JobFailedException e) {
-            job.fail(e.getMessage() == null ? "the job failed (" + e + ")" : e.getMessage());
-            if (e.modelUnusable()) {
+            if (e.modelUnusable()) { // before the job's client hears of it, so its next job finds the model retired
                 retire(e.getMessage());
             }
+            job.fail(e.getMessage() == null ? "the job failed (" + e + ")" : e.getMessage());
             return;
         } catch (Throwable e) { // the worker must outlive any failure, errors included
             if (!job.terminal()) {

@@ -1,8 +1,6 @@
 package io.nnsight.cli;
 
 import io.nnsight.lm.LanguageModel;
-import io.nnsight.remote.internal.exec.SandboxedExecutor;
-import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.server.ModelServer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -44,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
                     + "interface, behind a TLS proxy).")
     String host;
 
-    @Option(names = {"-p", "--port"}, paramLabel = "PORT", defaultValue = "" + Protocol.DEFAULT_PORT,
+    @Option(names = {"-p", "--port"}, paramLabel = "PORT", defaultValue = "" + ModelServer.DEFAULT_PORT,
             description = "The port (default: ${DEFAULT-VALUE}; 0 for any free port).")
     int port;
 
@@ -122,7 +120,6 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-queued-jobs-per-key must be positive: " + maxQueuedJobsPerKey);
         }
         ModelServer.Builder builder = ModelServer.builder()
-                .executor(new SandboxedExecutor())
                 .host(host)
                 .port(port)
                 .timeLimit(timeLimit)

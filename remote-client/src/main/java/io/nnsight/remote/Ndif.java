@@ -5,7 +5,7 @@ import com.google.gson.JsonObject;
 import io.nnsight.NNsight;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.Versions;
-import io.nnsight.remote.internal.wire.Shipment;
+import io.nnsight.remote.internal.shipping.Shipment;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

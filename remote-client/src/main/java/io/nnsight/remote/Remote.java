@@ -2,18 +2,20 @@ package io.nnsight.remote;
 
 import io.nnsight.Backend;
 import io.nnsight.Job;
-import io.nnsight.remote.internal.exec.JobContext;
-import io.nnsight.remote.internal.exec.JobFailedException;
-import io.nnsight.remote.internal.exec.SandboxedExecutor;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.http.StatusLine;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import io.nnsight.remote.internal.wire.Shipment;
+import io.nnsight.remote.internal.shipping.Shipment;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobExecutor;
+import io.nnsight.remote.spi.JobFailedException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.ServiceLoader;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -59,7 +61,6 @@ public final class Remote implements Backend {
     private static final Duration LOCAL_TIME_LIMIT = Duration.ofMinutes(5);
     private static final Map<String, HttpTransport> TRANSPORTS = new ConcurrentHashMap<>();
     /** The executor of {@link #local()}: one per JVM, so that it keeps one weight guard per model. */
-    private static final SandboxedExecutor LOCAL_EXECUTOR = new SandboxedExecutor();
 
     private final String url;
     private final String apiKey;
@@ -149,10 +150,23 @@ public final class Remote implements Backend {
     private static byte[] runLocally(Job<?> job, Shipment shipment) {
         JobContext context = new JobContext("local-" + UUID.randomUUID(), LOCAL_TIME_LIMIT, System.out::println);
         try {
-            return LOCAL_EXECUTOR.execute(job.model(), shipment.envelope().write(), context);
+            JobExecutor executor = Local.EXECUTOR.orElseThrow(() -> new IllegalStateException("Remote.local() runs "
+                    + "jobs through the model server's sandbox, which is not on the class path: add the dependency "
+                    + "io.nnsight:nnsight-remote-sandbox"));
+            return executor.execute(job.model(), shipment.envelope().write(), context);
         } catch (JobFailedException e) {
             throw new RemoteException("the job failed as a server would run it: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The executor of {@link #local()}: the sandbox's (module {@code nnsight-remote-sandbox}, a run-time
+     * dependency of this one), found as a {@link JobExecutor} service the first time a job runs locally. One for
+     * the JVM, as a server has one, so that each model keeps one weight guard.
+     */
+    private static final class Local {
+        static final Optional<JobExecutor> EXECUTOR =
+                ServiceLoader.load(JobExecutor.class, Remote.class.getClassLoader()).findFirst();
     }
 
     /** Whether this is a server, not {@link #local()}. */

@@ -4,7 +4,7 @@ import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.http.StatusLine;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import io.nnsight.remote.internal.wire.Shipment;
+import io.nnsight.remote.internal.shipping.Shipment;
 import java.util.Optional;
 import java.util.function.Consumer;
 

@@ -11,6 +11,7 @@ import io.nnsight.Inputs;
 import io.nnsight.Invoke;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.Shared;
 import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * locally but would fail on a server refused before anything is sent.
  */
 class LocalSimulationTest {
-    private static final String PROMPT = Stories.PROMPT;
+    private static final String PROMPT = Shared.STORIES_PROMPT;
     private static final String OTHER = "Lily and Tom";
     private static final double TOLERANCE = 1e-5;
 
@@ -36,7 +37,7 @@ class LocalSimulationTest {
 
     @BeforeAll
     static void load() {
-        lm = Stories.load();
+        lm = Shared.stories();
     }
 
     private static void assertClose(Tensor expected, Tensor actual) {

@@ -1,8 +1,9 @@
 package io.nnsight.server;
 
 import io.nnsight.NNsight;
-import io.nnsight.remote.internal.exec.JobExecutor;
 import io.nnsight.remote.internal.protocol.Protocol;
+import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.server.internal.Env;
 import io.nnsight.server.internal.HttpApi;
 import io.nnsight.server.internal.JobStore;
@@ -41,7 +42,6 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * try (ModelServer server = ModelServer.builder()
  *         .model("stories260K", LanguageModel.load("path/to/stories260K"))
- *         .executor(executor)
  *         .apiKeysFrom(Path.of("keys.txt"))
  *         .port(8642)
  *         .start()) {
@@ -76,6 +76,8 @@ import org.slf4j.LoggerFactory;
  * The models stay open: they belong to the caller.
  */
 public final class ModelServer implements AutoCloseable {
+    /** The port a server listens on unless told otherwise, and clients ask at: 8642. */
+    public static final int DEFAULT_PORT = Protocol.DEFAULT_PORT;
     private static final Logger LOG = LoggerFactory.getLogger(ModelServer.class);
     /** How long {@link #close()} waits for the open status streams to deliver the final error. */
     private static final long STOP_TIMEOUT_MILLIS = 5_000;
@@ -149,17 +151,17 @@ public final class ModelServer implements AutoCloseable {
     }
 
     /**
-     * How a {@link ModelServer} is set up. Needs at least one model, an executor, and API keys or {@link
-     * #allowAnonymous()}; the rest has defaults.
+     * How a {@link ModelServer} is set up. Needs at least one model, and API keys or {@link #allowAnonymous()};
+     * the rest has defaults.
      */
     public static final class Builder {
         private static final Pattern MODEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/-]*");
 
         private final Map<String, NNsight> models = new LinkedHashMap<>();
         private final Set<String> apiKeys = new LinkedHashSet<>();
-        private JobExecutor executor;
+        private JobExecutor executor = new SandboxedExecutor();
         private String host = "127.0.0.1";
-        private int port = Protocol.DEFAULT_PORT;
+        private int port = DEFAULT_PORT;
         private boolean allowAnonymous;
         private long maxRequestBytes = 64L << 20;
         private long maxDecompressedRequestBytes = 256L << 20;
@@ -190,7 +192,11 @@ public final class ModelServer implements AutoCloseable {
             return this;
         }
 
-        /** Runs the jobs: checks the shipped code, runs its trace on the model, and encodes the result. */
+        /**
+         * Runs the jobs: checks the shipped code, runs its trace on the model, and encodes the result. By
+         * default the {@link SandboxedExecutor}, which runs shipped code in the sandbox; another executor is for
+         * tests and for servers that run only code they trust.
+         */
         public Builder executor(JobExecutor executor) {
             this.executor = Objects.requireNonNull(executor, "executor");
             return this;
@@ -202,7 +208,7 @@ public final class ModelServer implements AutoCloseable {
             return this;
         }
 
-        /** The port to listen on; {@value Protocol#DEFAULT_PORT} by default, 0 for any free port. */
+        /** The port to listen on; {@value ModelServer#DEFAULT_PORT} by default, 0 for any free port. */
         public Builder port(int port) {
             if (port < 0 || port > 65_535) {
                 throw new IllegalArgumentException("a port is between 0 and 65535: " + port);
@@ -350,15 +356,12 @@ public final class ModelServer implements AutoCloseable {
         /**
          * Starts the server: the models' workers, then the HTTP listener.
          *
-         * @throws IllegalStateException when no model or no executor was given, when there are no API keys
+         * @throws IllegalStateException when no model was given, when there are no API keys
          *     and anonymous use was not allowed, or when the address cannot be bound (the port is taken)
          */
         public ModelServer start() {
             if (models.isEmpty()) {
                 throw new IllegalStateException("a server needs a model: add one with model(key, model)");
-            }
-            if (executor == null) {
-                throw new IllegalStateException("a server needs an executor for its jobs: set one with executor(...)");
             }
             if (apiKeys.isEmpty() && !allowAnonymous) {
                 throw new IllegalStateException("no API keys: give some with apiKeys(...) or apiKeysFrom(file), or call "

@@ -16,14 +16,13 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.nn.RMSNorm;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
-import io.nnsight.remote.internal.exec.SandboxedExecutor;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.protocol.Compression;
+import io.nnsight.remote.internal.shipping.Shipment;
 import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.LambdaSpec;
-import io.nnsight.remote.internal.wire.Shipment;
-import java.io.Serializable;
 import java.io.ByteArrayOutputStream;
+import java.io.Serializable;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -64,7 +63,7 @@ class HostilePayloadsTest {
     @BeforeAll
     static void start() {
         lm = LanguageModel.load(TestServers.shared("models/stories260K").toString());
-        server = ModelServer.builder().model(lm.key(), lm).executor(new SandboxedExecutor()).port(0)
+        server = ModelServer.builder().model(lm.key(), lm).port(0)
                 .apiKeys(Set.of(ALICE)).timeLimit(TIME_LIMIT).maxRequestBytes(4 << 20)
                 .maxDecompressedRequestBytes(16 << 20).start();
         remote = Remote.on(server.url()).apiKey(ALICE).quiet();

@@ -9,7 +9,6 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.nn.RMSNorm;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
-import io.nnsight.remote.internal.exec.SandboxedExecutor;
 import io.nnsight.remote.internal.http.HttpTransport;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,7 +32,7 @@ class LostWeightsTest {
             Files.copy(stories.resolve(file), folder.resolve(file));
         }
         LanguageModel lm = LanguageModel.load(folder.toString());
-        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).executor(new SandboxedExecutor()).port(0)
+        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).port(0)
                 .apiKeys(Set.of(ALICE)).start();
                 HttpTransport http = new HttpTransport(server.url(), ALICE)) {
             Remote remote = Remote.on(server.url()).apiKey(ALICE).quiet();

@@ -14,7 +14,6 @@ import io.nnsight.nn.Linear;
 import io.nnsight.remote.Ndif;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
-import io.nnsight.remote.internal.exec.SandboxedExecutor;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
@@ -41,7 +40,7 @@ class NdifTest {
     static void start() {
         lm = LanguageModel.load(TestServers.shared("models/stories260K").toString());
         server = ModelServer.builder().model(lm.key(), lm).model("tiny", TestServers.tiny())
-                .executor(new SandboxedExecutor()).port(0).apiKeys(Set.of(ALICE)).start();
+                .port(0).apiKeys(Set.of(ALICE)).start();
         remote = Remote.on(server.url()).apiKey(ALICE).quiet();
     }
 

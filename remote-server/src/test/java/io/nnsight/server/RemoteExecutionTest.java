@@ -17,7 +17,7 @@ import io.nnsight.nn.Linear;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.RemoteJob;
-import io.nnsight.remote.internal.exec.SandboxedExecutor;
+import io.nnsight.remote.sandbox.SandboxedExecutor;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -59,7 +59,7 @@ class RemoteExecutionTest {
     @BeforeAll
     static void start() {
         lm = LanguageModel.load(TestServers.shared("models/stories260K").toString());
-        server = ModelServer.builder().model(lm.key(), lm).executor(new SandboxedExecutor()).port(0)
+        server = ModelServer.builder().model(lm.key(), lm).port(0)
                 .apiKeys(java.util.Set.of(ALICE)).start();
         remote = Remote.on(server.url()).apiKey(ALICE).quiet();
     }
@@ -320,7 +320,7 @@ class RemoteExecutionTest {
 
     @Test
     void serverStopped_withJobsQueued_clientsGetAClearError() {
-        ModelServer stopping = ModelServer.builder().model(lm.key(), lm).executor(new SandboxedExecutor()).port(0)
+        ModelServer stopping = ModelServer.builder().model(lm.key(), lm).port(0)
                 .apiKeys(java.util.Set.of(ALICE)).stopGrace(Duration.ofMillis(200)).start();
         Remote client = Remote.on(stopping.url()).apiKey(ALICE).quiet();
         List<RemoteJob<Long>> jobs = new ArrayList<>();

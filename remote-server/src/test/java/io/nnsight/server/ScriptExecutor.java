@@ -1,9 +1,9 @@
 package io.nnsight.server;
 
 import io.nnsight.NNsight;
-import io.nnsight.remote.internal.exec.JobContext;
-import io.nnsight.remote.internal.exec.JobExecutor;
-import io.nnsight.remote.internal.exec.JobFailedException;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobExecutor;
+import io.nnsight.remote.spi.JobFailedException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -8,9 +8,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** The models and fixtures in {@code ../shared}, beside the project's root. */
+/**
+ * The models and fixtures in {@code ../shared}, beside the project's root, for the tests of every module (the
+ * other modules depend on this module's test jar).
+ */
 public final class Shared {
+    /** A prompt of stories260K's training stories. */
+    public static final String STORIES_PROMPT = "Once upon a time, there was a little girl named Lily.";
+
     private Shared() {}
+
+    /** Loads a fresh copy of {@code models/stories260K}, the real tiny Llama. */
+    public static LanguageModel stories() {
+        return LanguageModel.load(path("models/stories260K").toString());
+    }
 
     /** {@code shared/<relative>}, found in the nearest ancestor of the working directory that has it. */
     public static Path path(String relative) {

@@ -2,12 +2,12 @@ package io.nnsight.server.internal;
 
 import com.google.gson.JsonObject;
 import io.nnsight.NNsight;
-import io.nnsight.remote.internal.exec.JobContext;
-import io.nnsight.remote.internal.exec.JobExecutor;
-import io.nnsight.remote.internal.exec.JobFailedException;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobExecutor;
+import io.nnsight.remote.spi.JobFailedException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.ScheduledExecutorService;

@@ -1,0 +1,249 @@
+package io.nnsight.remote.internal.wire;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.Registration;
+import com.esotericsoftware.kryo.Serializer;
+import com.esotericsoftware.kryo.SerializerFactory;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.serializers.ClosureSerializer;
+import com.esotericsoftware.kryo.serializers.DefaultSerializers;
+import com.esotericsoftware.kryo.serializers.FieldSerializer;
+import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
+import com.esotericsoftware.kryo.util.DefaultClassResolver;
+import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
+import com.esotericsoftware.kryo.util.MapReferenceResolver;
+import io.nnsight.Envoy;
+import io.nnsight.Invoke;
+import io.nnsight.NNsight;
+import io.nnsight.Operation;
+import io.nnsight.Source;
+import io.nnsight.lm.Tokenizer;
+import java.io.ByteArrayOutputStream;
+import java.lang.reflect.InaccessibleObjectException;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Tensor;
+import org.objenesis.strategy.StdInstantiatorStrategy;
+
+/**
+ * The object graphs of remote jobs, written and read with Kryo: a body and the values it captures, inputs,
+ * options, static fields, results.
+ *
+ * <p>Values are written by value with Kryo's serializers (fields, collections, records, lambdas through
+ * {@link LambdaSerializer}), with these exceptions: a {@link Tensor} travels as its type, shape and bytes,
+ * and no other native object travels at all (a JavaCPP {@link Pointer} is an address in one process's memory;
+ * read from a request, it would let the request choose what memory the server reads and writes);
+ * a model, an envoy, an operation or a tokenizer travels as a reference to the job's model (the one model a
+ * job runs on), resolved on the other side to the model found there, so weights never travel and a body
+ * binds to the model that runs it.
+ *
+ * <p>Classes are named, never numbered, and resolved through the class loader given: on a server, the
+ * job's class loader, which refuses every class that shipped code may not use, so a payload cannot make
+ * Kryo instantiate arbitrary classes of the server.
+ */
+public final class Graphs {
+    /** How deep a graph may nest: deeper graphs are refused rather than overflowing the stack. */
+    private static final int MAX_DEPTH = 256;
+
+    static {
+        // Kryo reads fields through sun.misc.Unsafe unless told not to, and Java 23+ warns about that on the
+        // console of every client and server; reflection is fast enough for job graphs. An explicit
+        // -Dkryo.unsafe (or a Kryo initialized earlier by the application) wins.
+        if (System.getProperty("kryo.unsafe") == null) {
+            System.setProperty("kryo.unsafe", "false");
+        }
+    }
+
+    private Graphs() {}
+
+    /**
+     * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
+     * of each lambda: the code a server needs to read it.
+     *
+     * @throws IllegalArgumentException when a value cannot travel, saying which and why
+     * @throws IllegalStateException when a value is a wrapper with edits, which do not travel
+     */
+    public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
+        return write(kryo(loader, model, seen, null), root);
+    }
+
+    /** Writes {@code root}. */
+    public static byte[] write(Object root, ClassLoader loader, NNsight model) {
+        return write(root, loader, model, new GraphClasses());
+    }
+
+    /**
+     * Writes {@code root}, a job's result on a server: the lambdas {@code made} made are written with the
+     * specs they were made from.
+     */
+    public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactory made) {
+        return write(kryo(loader, model, new GraphClasses(), made), root);
+    }
+
+    private static byte[] write(Kryo kryo, Object root) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (Output output = new Output(bytes)) {
+            kryo.writeClassAndObject(output, root);
+        } catch (KryoException e) {
+            for (Throwable cause = e.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+                if (cause instanceof EditsDoNotTravel) {
+                    throw (EditsDoNotTravel) cause;
+                }
+            }
+            throw new IllegalArgumentException("cannot write the values: " + brief(e.getMessage()), e);
+        } catch (InaccessibleObjectException e) {
+            // Kryo writes a class without a serializer of its own field by field: the JDK's classes refuse that
+            throw new IllegalArgumentException("cannot write the values: one of them is of a JDK class that does not "
+                    + "travel (" + e.getMessage() + "). Values travel as collections, maps, arrays, records, strings, "
+                    + "numbers, atomics, tensors and objects of your own classes", e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * Reads a graph written by {@link #write}, resolving classes through {@code loader} and making its lambdas
+     * with {@code lambdas}.
+     *
+     * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
+     */
+    public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
+        Kryo kryo = kryo(loader, model, null, lambdas);
+        try (Input input = new Bounded.BoundedInput(graph)) {
+            Object root = kryo.readClassAndObject(input);
+            if (input.position() != graph.length) {
+                throw new IllegalArgumentException("the graph has " + (graph.length - input.position())
+                        + " bytes after its end");
+            }
+            return root;
+        } catch (KryoException e) {
+            throw new IllegalArgumentException("cannot read the values: " + rootCause(e), e);
+        } catch (IllegalArgumentException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // what Kryo's serializers throw on bytes they cannot make sense of, outside an object's fields
+            throw new IllegalArgumentException("cannot read the values: " + e, e);
+        }
+    }
+
+    private static String rootCause(Throwable error) {
+        Throwable cause = error;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        return cause instanceof ClassNotFoundException ? cause.getMessage() : brief(error.getMessage());
+    }
+
+    /** Kryo's message, with its serialization trace (a line per level: 256 at the depth limit) cut short. */
+    private static String brief(String message) {
+        String text = String.valueOf(message);
+        if (text.startsWith("Max depth exceeded")) {
+            text = "the values nest deeper than " + MAX_DEPTH + " levels, the most a graph may; ship long chains of "
+                    + "objects as lists or arrays (" + text + ")";
+        }
+        List<String> lines = text.lines().collect(Collectors.toList());
+        int kept = 8;
+        return lines.size() <= kept + 2 ? text
+                : String.join("\n", lines.subList(0, kept)) + "\n... (" + (lines.size() - kept) + " more lines)";
+    }
+
+    private static Kryo kryo(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
+        Kryo kryo = new Kryo(seen == null ? new StrictClassResolver() : new RecordingClassResolver(seen),
+                new MapReferenceResolver()) {
+            @Override
+            @SuppressWarnings("rawtypes")
+            public Serializer getDefaultSerializer(Class type) {
+                if (UnmodifiableSerializer.handles(type)) {
+                    return new UnmodifiableSerializer();
+                }
+                return Bounded.serializer(this, type, super.getDefaultSerializer(type));
+            }
+        };
+        kryo.setClassLoader(loader);
+        kryo.setRegistrationRequired(false);
+        kryo.setReferences(true);
+        kryo.setMaxDepth(MAX_DEPTH);
+        kryo.setInstantiatorStrategy(new DefaultInstantiatorStrategy(new StdInstantiatorStrategy()));
+        // the captured values of anonymous and local classes are synthetic fields (val$layer), which Kryo skips
+        FieldSerializer.FieldSerializerConfig fields = new FieldSerializer.FieldSerializerConfig();
+        fields.setIgnoreSyntheticFields(false);
+        kryo.setDefaultSerializer(new SerializerFactory.FieldSerializerFactory(fields));
+        ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
+        kryo.addDefaultSerializer(AtomicBoolean.class, new DefaultSerializers.AtomicBooleanSerializer());
+        kryo.addDefaultSerializer(AtomicInteger.class, new DefaultSerializers.AtomicIntegerSerializer());
+        kryo.addDefaultSerializer(AtomicLong.class, new DefaultSerializers.AtomicLongSerializer());
+        kryo.addDefaultSerializer(AtomicReference.class, new DefaultSerializers.AtomicReferenceSerializer());
+        kryo.addDefaultSerializer(Tensor.class, new TensorSerializer());
+        kryo.addDefaultSerializer(Pointer.class, new NativeObjectRefusal());
+        kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(model));
+        kryo.addDefaultSerializer(Source.class, new References.SourceSerializer());
+        kryo.addDefaultSerializer(Operation.class, new References.OperationSerializer());
+        kryo.addDefaultSerializer(Tokenizer.class, new References.TokenizerSerializer(model));
+        kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
+        kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(seen, lambdas));
+        return kryo;
+    }
+
+    /**
+     * Refuses every native object other than a tensor (whose serializer comes first for tensors), before any
+     * is made: such an object is an address, meaningless in another process and dangerous from a request.
+     */
+    private static final class NativeObjectRefusal extends Serializer<Pointer> {
+        @Override
+        public void write(Kryo kryo, Output output, Pointer pointer) {
+            throw new KryoException("a native object of " + pointer.getClass().getName() + " cannot travel: only "
+                    + "tensors do. Capture the Java values it is made from (a double for a Scalar, a long[] for a "
+                    + "LongArrayRef) and make it in the body");
+        }
+
+        @Override
+        public Pointer read(Kryo kryo, Input input, Class<? extends Pointer> type) {
+            throw new KryoException("the values hold a native object of " + type.getName() + ": only tensors travel "
+                    + "as native values");
+        }
+    }
+
+    /**
+     * Resolves the class names of a graph through the class loader given, and only through it: Kryo's own
+     * resolver falls back to Kryo's class loader for a name the given one refuses, which on a server would
+     * bypass the job's class loader and its allow-list.
+     */
+    private static final class StrictClassResolver extends DefaultClassResolver {
+        @Override
+        @SuppressWarnings("rawtypes")
+        protected Class getTypeByName(String className) {
+            Class type = super.getTypeByName(className);
+            if (type != null) {
+                return type;
+            }
+            try {
+                return Class.forName(className, false, kryo.getClassLoader());
+            } catch (ClassNotFoundException e) {
+                throw new KryoException("Unable to find class: " + className, e);
+            }
+        }
+    }
+
+    /** Notes the class of every object written by name. */
+    private static final class RecordingClassResolver extends DefaultClassResolver {
+        private final GraphClasses seen;
+
+        RecordingClassResolver(GraphClasses seen) {
+            this.seen = seen;
+        }
+
+        @Override
+        public Registration writeClass(Output output, Class type) {
+            if (type != null && !kryo.isClosure(type)) {
+                seen.instanceOf(type);
+            }
+            return super.writeClass(output, type);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+package io.nnsight.remote.spi;
+
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * What an executor knows of the job it runs.
+ *
+ * @param id the job's id
+ * @param timeLimit how long the job's code may run; past it, its loops and methods stop it
+ * @param log receives each line the job's code prints ({@code System.out} and {@code System.err})
+ */
+public record JobContext(String id, Duration timeLimit, Consumer<String> log) {}

@@ -1,0 +1,103 @@
+package io.nnsight.remote.internal.sandbox;
+
+import io.nnsight.remote.internal.allowlist.Policy;
+import io.nnsight.remote.internal.allowlist.ServerClasses;
+import io.nnsight.remote.internal.allowlist.ValueClassLoader;
+import io.nnsight.spi.AgentExempt;
+import java.io.IOException;
+import java.net.URL;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The class loader of one job: it defines the job's shipped classes and hands out, from its parent, only the
+ * server classes that shipped code may use.
+ *
+ * <pre>{@code
+ * Map<String, byte[]> prepared = Sandbox.server().prepare(shippedClasses);
+ * ClassLoader loader = new JobClassLoader(prepared, NNsight.class.getClassLoader());
+ * }</pre>
+ *
+ * <p>Every class name a job's code resolves goes through {@link #loadClass}: the names in the shipped classes'
+ * bytecode, and the names in the request's object graph, which the deserializer resolves through this loader.
+ * Names the {@link Sandbox}'s allow-list accepts (and the few classes the JVM links for shipped code, such as
+ * the lambda bootstrap) come from the parent, so the job shares the server's {@code Tensor} and {@code NNsight}
+ * classes; shipped names are defined here; every other name fails with a {@link ClassNotFoundException} that
+ * says why. Thus a crafted object graph cannot make the deserializer instantiate server classes beyond the
+ * allow-list. Resources are not available at all.
+ *
+ * <p>The nnsight agent leaves its classes as they were checked ({@link AgentExempt}).
+ *
+ * <p>Pitfalls: give it only classes that {@link Sandbox#prepare} returned, never the shipped bytes as they
+ * came. The classes the JVM links on shipped code's behalf ({@code java.lang.invoke.MethodHandles$Lookup} and
+ * the types of bootstrap signatures) are visible here too: a deserializer resolves classes through {@link
+ * #forValues()}, which refuses them.
+ */
+public final class JobClassLoader extends ClassLoader implements AgentExempt {
+    static {
+        registerAsParallelCapable();
+    }
+
+    private final Map<String, byte[]> classes;
+    private final Policy policy;
+    private final ClassLoader values;
+
+    /**
+     * @param classes the job's prepared classes: binary name (dots) to class file, as {@link Sandbox#prepare}
+     *     returned them
+     * @param parent the server's class loader that has nnsight and the libraries
+     */
+    public JobClassLoader(Map<String, byte[]> classes, ClassLoader parent) {
+        super("nnsight-job", Objects.requireNonNull(parent, "parent"));
+        this.classes = Map.copyOf(classes);
+        this.policy = Sandbox.policy(new ServerClasses(parent));
+        this.values = new ValueClassLoader(this, this.classes.keySet(), policy);
+    }
+
+    @Override
+    protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+        synchronized (getClassLoadingLock(name)) {
+            Class<?> type = findLoadedClass(name);
+            if (type == null) {
+                type = policy.visible(name) ? getParent().loadClass(name) : findClass(name);
+            }
+            if (resolve) {
+                resolveClass(type);
+            }
+            return type;
+        }
+    }
+
+    @Override
+    protected Class<?> findClass(String name) throws ClassNotFoundException {
+        byte[] classFile = classes.get(name);
+        if (classFile == null) {
+            throw new ClassNotFoundException(
+                    name + " is not available to shipped code: " + policy.type(name).refusal());
+        }
+        return defineClass(name, classFile, 0, classFile.length);
+    }
+
+    /**
+     * This loader as a deserializer should see it ({@link ValueClassLoader}): the same classes, except those
+     * the JVM links for shipped code but that shipped code may not name ({@code MethodHandles$Lookup} and its
+     * kind), so no value of the request can be one of them.
+     */
+    public ClassLoader forValues() {
+        return values;
+    }
+
+    /** Always {@code null}: shipped code gets no resources, neither the server's nor its own. */
+    @Override
+    public URL getResource(String name) {
+        return null;
+    }
+
+    /** Always empty: shipped code gets no resources, neither the server's nor its own. */
+    @Override
+    public Enumeration<URL> getResources(String name) throws IOException {
+        return Collections.emptyEnumeration();
+    }
+}

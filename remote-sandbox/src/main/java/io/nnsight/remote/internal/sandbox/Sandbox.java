@@ -1,0 +1,212 @@
+package io.nnsight.remote.internal.sandbox;
+
+import io.nnsight.remote.internal.allowlist.Policy;
+import io.nnsight.remote.internal.allowlist.ServerClasses;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiFunction;
+import org.objectweb.asm.ClassReader;
+import org.objectweb.asm.Type;
+import org.objectweb.asm.tree.ClassNode;
+
+/**
+ * Checks the class files of shipped intervention code before a server defines them, and rewrites those that
+ * pass so that they run under the job's deadline and print to the job's log.
+ *
+ * <pre>{@code
+ * Map<String, byte[]> prepared = Sandbox.server().prepare(shippedClasses);   // or SandboxException
+ * ClassLoader loader = new JobClassLoader(prepared, serverLoader);
+ * Object result = JobOutput.capturing(log, () -> Deadline.within(limit, () -> run(loader)));
+ * }</pre>
+ *
+ * <h2>What {@link #prepare} does</h2>
+ *
+ * <ol>
+ *   <li><b>Reads</b> each class file. A class compiled for a newer Java than the server runs is read as if it
+ *       were compiled for the server's: the class-file format of one Java release differs from the next
+ *       mostly in the version number. Classes that use preview features are refused, since the server's
+ *       Java may not have those features or may have changed them.
+ *   <li><b>Checks</b> every class against the standard allow-list ({@link StandardPolicy}) and every reference
+ *       to the server's classes for existence (see {@link ClassCheck}). A class compiled for a newer Java thus
+ *       passes only if every JDK class, method and field it uses exists in the server's; otherwise the
+ *       message names both versions and what is missing. All classes are checked and all violations
+ *       reported at once, in a {@link SandboxException}.
+ *   <li><b>Rewrites</b> the classes, all or none: deadline checks, output redirection, and the class-file
+ *       version lowered to the server's where it was newer (see {@link Rewriter}).
+ * </ol>
+ *
+ * <p>A shipped class may use every other shipped class, but not a name that the server provides to shipped
+ * code ({@code io.nnsight.NNsight}, {@code java.util.List}, and any name in those packages): the job's class
+ * loader would hand out the server's class instead, and a shipped {@code Deadline} would otherwise replace
+ * the one the rewritten code calls.
+ *
+ * <p>Pitfall: preparing a class neither loads nor initializes it (it is not even defined), so a refused class
+ * has run no code. But the checks look at the server's classes by loading them without initializing them, the
+ * first time with reflection over all their members; the first jobs pay for that once per JVM.
+ */
+public final class Sandbox {
+    private static final int SERVER_JAVA = Runtime.version().feature();
+    private static final int SERVER_CLASS_FILE = SERVER_JAVA + 44;
+    private static final int PREVIEW_MINOR_VERSION = 0xFFFF;
+    private static final String POLICY_HINT = "Intervention code may use the nnsight API, tensor operations, "
+            + "java.lang basics, collections, streams and math; compute such values before the trace and capture them.";
+    private static final Sandbox SERVER = new Sandbox(new ServerClasses(Sandbox.class.getClassLoader()));
+
+    private final ServerClasses server;
+    private final Policy policy;
+
+    private Sandbox(ServerClasses server) {
+        this.server = server;
+        this.policy = policy(server);
+    }
+
+    /**
+     * The standard allow-list over the server's classes {@code server}, with the classes rewritten shipped code
+     * calls: the job's class loader hands them out although shipped code may not name them.
+     */
+    static Policy policy(ServerClasses server) {
+        return Policy.standard(server).alsoLinking(Deadline.class, JobOutput.class, AddressFree.class);
+    }
+
+    /** The sandbox of the model server: the standard allow-list over the classes of nnsight's class loader. */
+    public static Sandbox server() {
+        return SERVER;
+    }
+
+    /**
+     * Checks the shipped classes and rewrites them to run as a job.
+     *
+     * @param classes binary class names ({@code com.example.Probe}, {@code com.example.Probe$1}) to their class
+     *     files
+     * @return the rewritten class files, under the same names
+     * @throws SandboxException when a class is refused; none of the classes has been defined or run
+     */
+    public Map<String, byte[]> prepare(Map<String, byte[]> classes) {
+        return prepare(classes, (name, classFile) -> classFile);
+    }
+
+    /**
+     * Checks the shipped classes with code the server adds to them first, and rewrites them to run as a job.
+     * The additions are checked like the rest of the class: the server's lambda factories are added this way,
+     * so that the check vets the methods they bind.
+     *
+     * @param additions the class file (binary name, class file of a version this JVM reads) with the server's
+     *     additions; an {@link IllegalArgumentException} it throws refuses the class with its message
+     * @throws SandboxException when a class is refused; none of the classes has been defined or run
+     */
+    public Map<String, byte[]> prepare(Map<String, byte[]> classes, BiFunction<String, byte[], byte[]> additions) {
+        List<Violation> violations = new ArrayList<>();
+        Map<String, Shipped> shipped = new LinkedHashMap<>();
+        classes.forEach((name, classFile) ->
+                read(name, classFile, violations).flatMap(read -> added(name, read, additions, violations))
+                        .ifPresent(read -> shipped.put(name, read)));
+
+        Map<String, ClassNode> nodes = new LinkedHashMap<>();
+        shipped.forEach((name, read) -> nodes.put(name, read.node()));
+        Linkage linkage = new Linkage(nodes, server);
+        for (Shipped read : shipped.values()) {
+            violations.addAll(ClassCheck.check(policy, linkage, read.node(), read.compiledFor()));
+        }
+        if (!violations.isEmpty()) {
+            throw refusal(violations);
+        }
+
+        Map<String, byte[]> prepared = new LinkedHashMap<>();
+        shipped.forEach((name, read) -> prepared.put(name, Rewriter.rewrite(read.classFile())));
+        return Collections.unmodifiableMap(prepared);
+    }
+
+    /**
+     * A shipped class as read.
+     *
+     * @param classFile its class file, with the version lowered to the server's where it was newer
+     * @param node its contents
+     * @param compiledFor the Java version (feature number) it was compiled for
+     */
+    private record Shipped(byte[] classFile, ClassNode node, int compiledFor) {}
+
+    private static Optional<Shipped> added(String name, Shipped read, BiFunction<String, byte[], byte[]> additions,
+            List<Violation> violations) {
+        byte[] classFile;
+        try {
+            classFile = additions.apply(name, read.classFile());
+        } catch (IllegalArgumentException e) {
+            violations.add(new Violation(name, "its lambdas", e.getMessage(), false));
+            return Optional.empty();
+        }
+        if (classFile == read.classFile()) {
+            return Optional.of(read);
+        }
+        ClassNode node = new ClassNode();
+        new ClassReader(classFile).accept(node, ClassReader.SKIP_FRAMES);
+        return Optional.of(new Shipped(classFile, node, read.compiledFor()));
+    }
+
+    private Optional<Shipped> read(String name, byte[] classFile, List<Violation> violations) {
+        if (classFile.length < 10 || readInt(classFile, 0) != 0xCAFEBABE) {
+            violations.add(new Violation(name, "its bytes", "they are not a class file", false));
+            return Optional.empty();
+        }
+        int minorVersion = readUnsignedShort(classFile, 4);
+        int majorVersion = readUnsignedShort(classFile, 6);
+        int compiledFor = majorVersion - 44;
+        if (minorVersion == PREVIEW_MINOR_VERSION) {
+            violations.add(new Violation(name, "preview features of Java " + compiledFor,
+                    "preview features are not supported; compile without --enable-preview", false));
+            return Optional.empty();
+        }
+        boolean newer = majorVersion > SERVER_CLASS_FILE;
+        byte[] runnable = newer ? withVersion(classFile, SERVER_CLASS_FILE) : classFile;
+        ClassNode node = new ClassNode();
+        try {
+            new ClassReader(runnable).accept(node, ClassReader.SKIP_FRAMES);
+        } catch (RuntimeException unreadable) {
+            violations.add(new Violation(name, "its class file", newer
+                    ? "compiled for Java " + compiledFor + ", it uses class-file features that Java " + SERVER_JAVA
+                            + " on this server cannot read (" + unreadable + ")"
+                    : "it is malformed (" + unreadable + ")", newer));
+            return Optional.empty();
+        }
+        String declared = Type.getObjectType(node.name).getClassName();
+        if (!declared.equals(name)) {
+            violations.add(new Violation(name, "its class file", "it holds " + declared + ", not " + name, false));
+            return Optional.empty();
+        }
+        if (name.startsWith("java.") || policy.visible(name)) {
+            violations.add(new Violation(name, "its name", "the server provides this name to shipped code; "
+                    + "move the class to a package of your own", false));
+        }
+        return Optional.of(new Shipped(runnable, node, compiledFor));
+    }
+
+    private static SandboxException refusal(List<Violation> violations) {
+        List<String> hints = new ArrayList<>();
+        if (violations.stream().anyMatch(violation -> !violation.newerJava())) {
+            hints.add(POLICY_HINT);
+        }
+        if (violations.stream().anyMatch(Violation::newerJava)) {
+            hints.add("Compile for Java " + SERVER_JAVA + " (javac --release " + SERVER_JAVA + ") to run on this "
+                    + "server.");
+        }
+        return new SandboxException(violations.stream().map(Violation::toString).toList(), String.join(" ", hints));
+    }
+
+    private static byte[] withVersion(byte[] classFile, int majorVersion) {
+        byte[] copy = classFile.clone();
+        copy[6] = (byte) (majorVersion >>> 8);
+        copy[7] = (byte) majorVersion;
+        return copy;
+    }
+
+    private static int readUnsignedShort(byte[] bytes, int offset) {
+        return (bytes[offset] & 0xFF) << 8 | (bytes[offset + 1] & 0xFF);
+    }
+
+    private static int readInt(byte[] bytes, int offset) {
+        return readUnsignedShort(bytes, offset) << 16 | readUnsignedShort(bytes, offset + 2);
+    }
+}

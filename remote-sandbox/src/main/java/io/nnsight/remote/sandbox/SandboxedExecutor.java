@@ -1,0 +1,238 @@
+package io.nnsight.remote.sandbox;
+
+import io.nnsight.Job;
+import io.nnsight.NNsight;
+import io.nnsight.SessionBody;
+import io.nnsight.TraceBody;
+import io.nnsight.remote.internal.sandbox.Deadline;
+import io.nnsight.remote.internal.sandbox.DeadlineExceededError;
+import io.nnsight.remote.internal.sandbox.JobClassLoader;
+import io.nnsight.remote.internal.sandbox.JobOutput;
+import io.nnsight.remote.internal.sandbox.LambdaFactories;
+import io.nnsight.remote.internal.sandbox.Sandbox;
+import io.nnsight.remote.internal.sandbox.SandboxException;
+import io.nnsight.remote.internal.sandbox.WeightGuard;
+import io.nnsight.remote.internal.wire.Envelope;
+import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.ResultPayload;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobExecutor;
+import io.nnsight.remote.spi.JobFailedException;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import org.bytedeco.javacpp.PointerScope;
+
+/**
+ * The executor of shipped jobs, on a server and in {@code Remote.local()}: it checks the shipped classes
+ * ({@link Sandbox}), defines them in a class loader of the job's own that sees only what shipped code may
+ * use ({@link JobClassLoader}), rebuilds the job's values there, runs the job on the model within its time
+ * limit with its printing captured, and encodes the result. The native memory the job made is freed when
+ * it ends, except what the result holds, which is freed once encoded. The model's weights are restored if
+ * the job changed them ({@link WeightGuard}). Everything that may run shipped code (reading the request's
+ * values, the job, writing the result) runs within the job's time limit, with its output captured.
+ */
+public final class SandboxedExecutor implements JobExecutor {
+    private final Sandbox sandbox = Sandbox.server();
+    private final Map<NNsight, WeightGuard> guards = Collections.synchronizedMap(new WeakHashMap<>());
+    /** The models whose weights could not be restored, with why: they run no more jobs. */
+    private final Map<NNsight, String> unusable = Collections.synchronizedMap(new WeakHashMap<>());
+
+    @Override
+    public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
+        String lost = unusable.get(model);
+        if (lost != null) {
+            throw JobFailedException.unusableModel(lost, null);
+        }
+        Envelope envelope = envelope(request);
+        Job.Kind kind = kind(envelope);
+        LambdaFactories lambdas;
+        Map<String, byte[]> checked;
+        try {
+            lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
+            checked = sandbox.prepare(envelope.classes(), lambdas::addTo);
+        } catch (IllegalArgumentException | SandboxException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+        JobClassLoader loader = new JobClassLoader(checked, SandboxedExecutor.class.getClassLoader());
+        WeightGuard guard = guards.computeIfAbsent(model, WeightGuard::new);
+        try (PointerScope scope = new PointerScope()) {
+            // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
+            return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
+                Object[] graph = graph(envelope, loader.forValues(), model, lambdas);
+                setStatics(graph[3], loader, checked.keySet());
+                Object result = model.execute(job(kind, model, graph));
+                Object[] captured = lambdas.capturedBy(graph[2]);
+                return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
+            }));
+        } catch (JobFailedException e) {
+            throw e;
+        } catch (DeadlineExceededError e) {
+            throw new JobFailedException("the job ran past its time limit of " + context.timeLimit().toSeconds()
+                    + " s and was stopped", e);
+        } catch (OutOfMemoryError e) {
+            throw new JobFailedException("the job ran out of memory (" + e.getMessage() + ")", e);
+        } catch (Throwable e) {
+            throw new JobFailedException(describe(e, checked.keySet(), loader.getName()), e);
+        } finally {
+            restoreWeights(model, guard, context);
+        }
+    }
+
+    /** Restores the model's weights after a job; if they cannot be, fails the job and retires the model. */
+    private void restoreWeights(NNsight model, WeightGuard guard, JobContext context) throws JobFailedException {
+        List<String> changed;
+        try {
+            changed = guard.restoreIfChanged();
+        } catch (IllegalStateException e) {
+            String why = "model '" + model.key() + "' is unavailable: " + e.getMessage() + "; it serves again after a "
+                    + "restart of the server";
+            unusable.put(model, why);
+            throw JobFailedException.unusableModel(why, e);
+        }
+        if (!changed.isEmpty()) {
+            context.log().accept("nnsight: the job changed the model's weights (" + String.join(", ", changed)
+                    + "); they were restored for the next job");
+        }
+    }
+
+    private static Envelope envelope(byte[] request) throws JobFailedException {
+        try {
+            return Envelope.read(request);
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+    }
+
+    private static Job.Kind kind(Envelope envelope) throws JobFailedException {
+        try {
+            return Job.Kind.valueOf(envelope.kind());
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException("unknown kind of job: " + envelope.kind(), e);
+        }
+    }
+
+    private static Object[] graph(Envelope envelope, ClassLoader loader, NNsight model, LambdaFactories lambdas)
+            throws JobFailedException {
+        Object root;
+        try {
+            root = Graphs.read(envelope.graph(), loader, model, lambdas);
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(e.getMessage(), e);
+        }
+        if (!(root instanceof Object[]) || ((Object[]) root).length != 4 || !(((Object[]) root)[3] instanceof Map)) {
+            throw new JobFailedException("the request's values are not a job's [input, options, body, statics]");
+        }
+        return (Object[]) root;
+    }
+
+    /** Sets the static fields of shipped classes to the values they had in the client's JVM. */
+    private static void setStatics(Object statics, ClassLoader loader, Set<String> shipped) throws JobFailedException {
+        for (Map.Entry<?, ?> entry : ((Map<?, ?>) statics).entrySet()) {
+            String key = String.valueOf(entry.getKey());
+            int hash = key.indexOf('#');
+            String owner = hash < 0 ? "" : key.substring(0, hash).replace('/', '.');
+            if (!shipped.contains(owner)) {
+                throw new JobFailedException("the request sets the static field " + key + " of a class it does not ship");
+            }
+            try {
+                Field field = Class.forName(owner, false, loader).getDeclaredField(key.substring(hash + 1));
+                if (!Modifier.isStatic(field.getModifiers())) {
+                    throw new JobFailedException("the request sets " + key + ", which is not a static field");
+                }
+                field.setAccessible(true);
+                field.set(null, entry.getValue());
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+                throw new JobFailedException("cannot set the static field " + key + ": " + e, e);
+            }
+        }
+    }
+
+    private static Job<?> job(Job.Kind kind, NNsight model, Object[] graph) throws JobFailedException {
+        Object input = graph[0];
+        Object body = graph[2];
+        switch (kind) {
+            case SESSION:
+                if (body instanceof SessionBody) {
+                    return Job.session(model, (SessionBody<?>) body);
+                }
+                break;
+            case GENERATE:
+                if (body instanceof TraceBody && graph[1] != null) {
+                    return Job.generate(model, input, graph[1], (TraceBody<?>) body);
+                }
+                break;
+            default:
+                if (body instanceof TraceBody) {
+                    return Job.trace(model, input, (TraceBody<?>) body);
+                }
+                break;
+        }
+        throw new JobFailedException("the request's body is a " + (body == null ? "null" : body.getClass().getName())
+                + ", which cannot run a " + kind + " job");
+    }
+
+    /** The most frames of shipped code an error's description lists per exception. */
+    private static final int MAX_FRAMES = 20;
+
+    /**
+     * The error as the user would see it locally: its type and message (a libtorch message without its native
+     * frames), and the frames of the shipped code, a run of one repeated frame shown once with its count.
+     */
+    private static String describe(Throwable error, Set<String> shipped, String loader) {
+        StringBuilder text = new StringBuilder();
+        for (Throwable cause = error; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            text.append(cause == error ? "" : "\nCaused by: ").append(cause.getClass().getName());
+            String message = withoutNativeFrames(cause.getMessage());
+            if (message != null) {
+                text.append(": ").append(message);
+            }
+            int listed = 0;
+            StackTraceElement previous = null;
+            int repeats = 0;
+            for (StackTraceElement frame : cause.getStackTrace()) {
+                // the job's frames only: in Remote.local() the caller's own classes, of the same names, are below
+                if (!shipped.contains(frame.getClassName()) || !loader.equals(frame.getClassLoaderName())) {
+                    continue;
+                }
+                if (frame.equals(previous)) {
+                    repeats++;
+                    continue;
+                }
+                text.append(repeated(repeats));
+                repeats = 0;
+                previous = frame;
+                if (listed++ == MAX_FRAMES) {
+                    text.append("\n\t...");
+                    break;
+                }
+                text.append("\n\tat ").append(frame);
+            }
+            text.append(repeated(repeats));
+        }
+        return text.toString();
+    }
+
+    private static String repeated(int repeats) {
+        return repeats == 0 ? "" : "\n\t(the frame above " + repeats + " more times)";
+    }
+
+    /** libtorch appends its C++ frames to an error's message: they say nothing to the user. */
+    private static String withoutNativeFrames(String message) {
+        if (message == null) {
+            return null;
+        }
+        int end = message.length();
+        for (String marker : new String[] {"\nframe #", "\nException raised from"}) {
+            int at = message.indexOf(marker);
+            if (at >= 0 && at < end) {
+                end = at;
+            }
+        }
+        return message.substring(0, end).strip();
+    }
+}

@@ -1,0 +1,123 @@
+package io.nnsight.server;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.nnsight.Job;
+import io.nnsight.TraceBody;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.Shared;
+import io.nnsight.remote.internal.shipping.Shipment;
+import io.nnsight.remote.internal.wire.Envelope;
+import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.LambdaFactory;
+import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobFailedException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Well-formed requests whose contents do not make a job: the sandboxed executor refuses each with a {@link
+ * JobFailedException} that says what is wrong.
+ */
+class ExecutorRefusalsTest {
+    private static LanguageModel lm;
+
+    @BeforeAll
+    static void load() {
+        lm = Shared.stories();
+    }
+
+    private static JobFailedException assertExecutorRefuses(Envelope envelope, String... parts) {
+        JobContext context = new JobContext("test", Duration.ofSeconds(30), line -> {});
+        JobFailedException error = assertThrows(JobFailedException.class,
+                () -> new SandboxedExecutor().execute(lm, envelope.write(), context));
+        for (String part : parts) {
+            assertTrue(error.getMessage().contains(part), "missing \"" + part + "\" in: " + error.getMessage());
+        }
+        return error;
+    }
+
+    private static Envelope realEnvelope() {
+        TraceBody<Tensor> body = tr -> lm.get("lm_head").output();
+        return Shipment.of(Job.trace(lm, Shared.STORIES_PROMPT, body)).envelope();
+    }
+
+    @Test
+    void malformedPayload_isRefusedByTheExecutor() {
+        JobContext context = new JobContext("test", Duration.ofSeconds(30), line -> {});
+        JobFailedException error = assertThrows(JobFailedException.class,
+                () -> new SandboxedExecutor().execute(lm, new byte[] {1, 2, 3}, context));
+
+        assertTrue(error.getMessage().contains("not an nnsight job"), error.getMessage());
+    }
+
+    @Test
+    void unknownKind_isRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Envelope envelope = new Envelope("TRAIN", real.modelKey(), real.javaFeature(), real.classes(), real.lambdas(),
+                real.graph());
+
+        assertExecutorRefuses(envelope, "unknown kind of job: TRAIN");
+    }
+
+    @Test
+    void kindTheBodyCannotRun_isRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Envelope envelope = new Envelope("SESSION", real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), real.graph());
+
+        assertExecutorRefuses(envelope, "cannot run a SESSION job");
+    }
+
+    @Test
+    void lambdaWhoseClassIsNotShipped_isRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), Map.of(), real.lambdas(),
+                real.graph());
+
+        assertExecutorRefuses(envelope, "a class it does not ship");
+    }
+
+    @Test
+    void graphThatIsNotAJob_isRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Envelope notAJob = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), Graphs.write(List.of("not", "a", "job"), ExecutorRefusalsTest.class.getClassLoader(), lm));
+        Envelope garbage = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), new byte[0]);
+
+        assertExecutorRefuses(notAJob, "not a job's [input, options, body, statics]");
+        assertExecutorRefuses(garbage, "cannot read the values");
+    }
+
+    @Test
+    void graphNamingAServerClass_isRefusedByTheExecutor_namingTheClass() throws Exception {
+        // Kryo used to fall back to its own class loader for a name the job's refused, and made the URL
+        Envelope real = realEnvelope();
+        byte[] graph = Graphs.write(new Object[] {null, null, java.net.URI.create("http://example.com").toURL(),
+                Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
+        Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), graph);
+
+        assertExecutorRefuses(envelope, "java.net.URL", "cannot be a value of a job");
+    }
+
+    @Test
+    void staticFieldOfAClassNotShipped_isRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Object[] job = (Object[]) Graphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
+                LambdaFactory.DESERIALIZE_LAMBDA);
+        job[3] = Map.of("java/lang/Integer#MAX_VALUE", 3);
+        Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), Graphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+
+        assertExecutorRefuses(envelope, "java/lang/Integer#MAX_VALUE", "a class it does not ship");
+    }
+
+}

@@ -2,6 +2,7 @@ package io.nnsight;
 
 import io.nnsight.internal.Describe;
 import io.nnsight.internal.Mediator;
+import io.nnsight.internal.Running;
 import io.nnsight.internal.TraceRun;
 import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;
@@ -102,7 +103,7 @@ abstract class Accessor {
     }
 
     private Mediator requester(String what) {
-        TraceRun run = root().target().run();
+        TraceRun run = Running.trace(root().target());
         if (run == null) {
             throw new IllegalStateException(describe() + "." + what + " can only be used inside a trace body, e.g. "
                     + "model.trace(input, tr -> ...)");

@@ -44,7 +44,7 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
     private final NNsight root;
     private final String path;
     private final Module module;
-    private final Map<String, Envoy> children = new LinkedHashMap<>();
+    private final Map<String, Envoy> children;
     private Source source;
 
     Envoy(NNsight root, String path, Module module, int index) {
@@ -52,6 +52,17 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         this.root = root == null ? (NNsight) this : root;
         this.path = path;
         this.module = module;
+        this.children = new LinkedHashMap<>();
+    }
+
+    /** An envoy that is {@code original} in all but identity: the same root, module and children (a wrapper's copy). */
+    Envoy(Envoy original) {
+        super(original.index);
+        this.root = original.root;
+        this.path = original.path;
+        this.module = original.module;
+        this.children = original.children;
+        this.source = original.source;
     }
 
     /**

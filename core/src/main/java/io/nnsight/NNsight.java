@@ -1,20 +1,15 @@
 package io.nnsight;
 
 import io.nnsight.internal.ForwardMethod;
-import io.nnsight.internal.ModuleFields;
+import io.nnsight.internal.Running;
 import io.nnsight.internal.SessionRun;
 import io.nnsight.internal.TensorBatchable;
-import io.nnsight.internal.TraceContext;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
-import io.nnsight.spi.HookPoint;
-import io.nnsight.spi.NativeHookPoints;
-import io.nnsight.spi.SourceMap;
+import io.nnsight.spi.ModelRunner;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -53,14 +48,23 @@ import org.bytedeco.pytorch.Module;
  * built in, nnsight's {@code model.edit()}. {@link #editInPlace} edits this wrapper, {@link #clearEdits}
  * removes its edits.
  *
+ * <p><b>Where it runs.</b> {@link #on(Backend)} gives a view of the wrapper whose traces, sessions (and a
+ * language model's generations) run on a backend, such as a model server: {@code model.on(server).trace(x,
+ * body)} is nnsight's {@code model.trace(x, remote=True)}. Without a backend everything runs here.
+ *
  * <p><b>Threads.</b> Traces of one wrapper run one at a time (a second thread waits). Several wrappers on
  * one model are independent; an unreachable wrapper is garbage collected and its hooks removed.
  */
-public class NNsight extends Envoy implements Cloneable {
+public class NNsight extends Envoy {
     private final TraceTarget target;
-    private final List<String> paths = new ArrayList<>();
+    private final ModelRunner runner;
+    private final List<String> paths;
+    /** The wrapper that runs here: this one, or for a view on a backend, one with the same edits that runs here. */
+    private NNsight local;
+    /** Where its entry points run: {@code null} for here. */
+    private Backend backend;
     /** The edits every trace runs first, in order; replaced, never changed, so a copy can share the list. */
-    private volatile List<TraceBody<?>> edits = List.of();
+    private volatile List<TraceBody<?>> edits;
 
     /**
      * Wraps a model whose input is a {@code Tensor} (its first dimension is the batch) or an {@link Inputs}
@@ -89,110 +93,46 @@ public class NNsight extends Envoy implements Cloneable {
         // A traceable root is the first module indexed, so its index is 0.
         super(null, "", Objects.requireNonNull(model, "model"), model instanceof Traceable ? 0 : -1);
         LibTorch.initialize();
-        Map<Module, Integer> indices = new IdentityHashMap<>();
-        List<HookPoint> hookPoints = new ArrayList<>();
-        List<String> traceablePaths = new ArrayList<>();
-        Map<Long, Module> known = new HashMap<>();
-        index(model, "", indices, hookPoints, traceablePaths);
-        buildTree(this, children(model, known), indices, hookPoints, traceablePaths, known);
-        buildTree(this, attachments, indices, hookPoints, traceablePaths, known);
-        collectPaths(paths);
-        Map<String, Integer>[] operationBases = mapOperations(indices, traceablePaths);
-        this.target = new TraceTarget(this, forward, Objects.requireNonNull(batchable, "batchable"), hookPoints,
-                traceablePaths.toArray(new String[0]), operationBases);
-    }
-
-    private static int index(Module module, String path, Map<Module, Integer> indices, List<HookPoint> hookPoints,
-            List<String> traceablePaths) {
-        HookPoint hookPoint;
-        if (module instanceof Traceable) {
-            hookPoint = ((Traceable) module).hookPoint();
-        } else if (NativeHookPoints.callSitesEnabled()) {
-            hookPoint = NativeHookPoints.of(module);
-        } else {
-            return -1;
-        }
-        return indices.computeIfAbsent(module, m -> {
-            hookPoints.add(hookPoint);
-            traceablePaths.add(path);
-            return hookPoints.size() - 1;
-        });
-    }
-
-    private void buildTree(Envoy envoy, Map<String, ? extends Module> children, Map<Module, Integer> indices,
-            List<HookPoint> hookPoints, List<String> traceablePaths, Map<Long, Module> known) {
-        for (Map.Entry<String, ? extends Module> child : children.entrySet()) {
-            String path = join(envoy.path(), child.getKey());
-            Module childModule = child.getValue();
-            Envoy childEnvoy = new Envoy(this, path, childModule, index(childModule, path, indices, hookPoints, traceablePaths));
-            envoy.addChild(child.getKey(), childEnvoy);
-            buildTree(childEnvoy, children(childModule, known), indices, hookPoints, traceablePaths, known);
-        }
+        Objects.requireNonNull(forward, "forward");
+        this.runner = (batched, control) -> forward.apply(batched);
+        this.target = EnvoyTree.build(this, model, attachments, Objects.requireNonNull(batchable, "batchable"));
+        List<String> all = new ArrayList<>();
+        collectPaths(all);
+        this.paths = List.copyOf(all);
+        this.local = this;
+        this.backend = null;
+        this.edits = List.of();
     }
 
     /**
-     * Numbers the operations inside the code of each traceable module after the modules (their paths are
-     * {@code <module>.source.<operation>}), and gives the module's envoys their {@link Source}.
+     * A copy of {@code original} that shares its model, hooks and envoy tree, for {@link #edit} and {@link #on};
+     * a subclass that adds state gives it to its copies through a constructor of its own that calls this one,
+     * and returns such a copy from {@link #copy}.
      */
-    @SuppressWarnings("unchecked")
-    private Map<String, Integer>[] mapOperations(Map<Module, Integer> indices, List<String> traceablePaths) {
-        int modules = traceablePaths.size();
-        Map<String, Integer>[] bases = new Map[modules];
-        Map<Integer, Source> sources = new HashMap<>();
-        for (Map.Entry<Module, Integer> entry : indices.entrySet()) {
-            int index = entry.getValue();
-            String path = traceablePaths.get(index);
-            for (Class<?> type = entry.getKey().getClass(); type != null && type != Module.class; type = type.getSuperclass()) {
-                List<SourceMap.Site> sites = SourceMap.of(type);
-                if (sites.isEmpty()) {
-                    continue;
-                }
-                int first = traceablePaths.size();
-                if (bases[index] == null) {
-                    bases[index] = new HashMap<>();
-                }
-                bases[index].put(type.getName(), first);
-                for (SourceMap.Site site : sites) {
-                    traceablePaths.add(join(path, "source." + site.name()));
-                }
-                Source source = sources.get(index);
-                if (source == null) {
-                    sources.put(index, new Source(this, path, type.getName(), sites, first));
-                } else {
-                    source.add(this, type.getName(), sites, first);
-                }
-            }
-        }
-        attachSources(this, sources);
-        // Looked up at every operation call inside a traced module: an immutable map of one class (the common
-        // case) is a single comparison.
-        for (int index = 0; index < modules; index++) {
-            if (bases[index] != null) {
-                bases[index] = Map.copyOf(bases[index]);
-            }
-        }
-        return bases;
-    }
-
-    private static void attachSources(Envoy envoy, Map<Integer, Source> sources) {
-        if (envoy.index >= 0 && sources.containsKey(envoy.index)) {
-            envoy.source(sources.get(envoy.index));
-        }
-        for (Envoy child : envoy.children()) {
-            attachSources(child, sources);
-        }
+    protected NNsight(NNsight original) {
+        super(original);
+        this.target = original.target;
+        this.runner = original.runner;
+        this.paths = original.paths;
+        this.local = original.local;
+        this.backend = original.backend;
+        this.edits = original.edits;
     }
 
     /**
-     * A module's children: a traceable module lists its own; for a native module (a {@code ModuleListImpl}),
-     * libtorch's are matched to the Java objects the modules above it hold in their fields ({@code known}).
+     * A copy of this wrapper of the same class, made with {@link #NNsight(NNsight)}: subclasses return their
+     * own ({@code LanguageModel} returns a {@code LanguageModel}).
      */
-    private static Map<String, Module> children(Module module, Map<Long, Module> known) {
-        known.putAll(ModuleFields.byAddress(module));
-        if (module instanceof Traceable) {
-            return ((Traceable) module).namedChildren();
-        }
-        return ModuleFields.namedChildren(module, known);
+    protected NNsight copy() {
+        return new NNsight(this);
+    }
+
+    private NNsight copy(List<TraceBody<?>> edits, Backend backend) {
+        NNsight copy = copy();
+        copy.edits = edits;
+        copy.backend = backend;
+        copy.local = backend == null ? copy : edits == local.edits ? local : copy(edits, null);
+        return copy;
     }
 
     TraceTarget target() {
@@ -215,7 +155,8 @@ public class NNsight extends Envoy implements Cloneable {
      */
     public <R> R trace(Object input, TraceBody<R> body) {
         Objects.requireNonNull(input, "input: for a trace whose invokes give the inputs, call trace(body)");
-        return run(input, body);
+        Objects.requireNonNull(body, "body");
+        return backend == null ? trace(input, body, runner) : backend.run(new TraceJob<>(local, input, body));
     }
 
     /**
@@ -226,21 +167,20 @@ public class NNsight extends Envoy implements Cloneable {
      * @return what {@code body} returned (typically invoke handles, whose results are readable now)
      */
     public <R> R trace(TraceBody<R> body) {
-        return run(null, body);
-    }
-
-    private <R> R run(Object input, TraceBody<R> body) {
-        return trace(input, body, target.forward());
+        Objects.requireNonNull(body, "body");
+        return backend == null ? trace(null, body, runner) : backend.run(new TraceJob<>(local, null, body));
     }
 
     /**
-     * Runs a trace whose model is run by {@code forward} instead of the wrapper's own forward call: how a
+     * Runs a trace whose model is run by {@code runner} instead of the wrapper's own forward call: how a
      * generation runs the model once per step inside one trace. Each call of a module is a new iteration.
+     * Runs here whatever the backend: a subclass's entry points that take a runner check {@link #backend()}
+     * first.
      *
      * @param input as for {@link #trace(Object, TraceBody)}, or {@code null} for a trace that sets up invokes
      */
     @SuppressWarnings("unchecked")
-    protected final <R> R trace(Object input, TraceBody<R> body, Function<Inputs, Object> forward) {
+    protected final <R> R trace(Object input, TraceBody<R> body, ModelRunner runner) {
         Objects.requireNonNull(body, "body");
         TraceRun run = new TraceRun(target);
         Tracer tracer = new Tracer(run);
@@ -250,7 +190,37 @@ public class NNsight extends Envoy implements Cloneable {
                 return null;
             });
         }
-        return (R) run.execute(input, body.getClass(), () -> body.run(tracer), forward);
+        return (R) run.execute(input, body.getClass(), () -> body.run(tracer), runner);
+    }
+
+    // ---- where it runs ----
+
+    /**
+     * A view of this wrapper whose traces, sessions and generations run on {@code backend} instead of in this
+     * JVM: the same bodies, the same results. Envoys are shared, so bodies use this wrapper's envoys as usual.
+     *
+     * <pre>{@code
+     * Remote server = Remote.on("http://127.0.0.1:8642").apiKey(key);
+     * Tensor logits = lm.on(server).trace("Hello", tr -> lm.get("lm_head").output());
+     * }</pre>
+     *
+     * @return a wrapper of the same class; {@code on(null)}'s is one that runs here
+     */
+    public NNsight on(Backend backend) {
+        return copy(edits, backend);
+    }
+
+    /** Where this wrapper's entry points run: {@code null} for here, else the backend of {@link #on(Backend)}. */
+    public Backend backend() {
+        return backend;
+    }
+
+    /**
+     * The wrapper that runs here: this one, or for a view made by {@link #on(Backend)}, a wrapper with the same
+     * edits that runs in this JVM (what a backend's job runs on).
+     */
+    public NNsight local() {
+        return local;
     }
 
     // ---- persistent edits ----
@@ -277,22 +247,14 @@ public class NNsight extends Envoy implements Cloneable {
      * edit reaches the caller of {@code trace} like one of the trace's own body.
      *
      * <p>Edits run in this JVM only: a trace of an edited wrapper on a model server is refused (see {@link
-     * #edits()}).
+     * #edits()}). A {@linkplain #on(Backend) view} keeps the edits of the wrapper it was made from.
      *
      * @param body the edit: reads and writes modules like a trace body, may loop over iterations with {@link
      *     Tracer#iter}, and must not add invokes
      * @return the edited copy
      */
     public NNsight edit(TraceBody<?> body) {
-        Objects.requireNonNull(body, "body");
-        NNsight copy;
-        try {
-            copy = (NNsight) clone();
-        } catch (CloneNotSupportedException e) {
-            throw new AssertionError("NNsight is Cloneable", e);
-        }
-        copy.edits = appended(edits, body);
-        return copy;
+        return copy(appended(edits, Objects.requireNonNull(body, "body")), backend);
     }
 
     /**
@@ -346,25 +308,14 @@ public class NNsight extends Envoy implements Cloneable {
         return Collections.unmodifiableList(all);
     }
 
-    /**
-     * Runs a trace on {@code backend} (a model server, with {@code io.nnsight.remote.Remote}) instead of in
-     * this JVM: the same body, the same result.
-     */
-    public <R> R trace(Object input, Backend backend, TraceBody<R> body) {
-        Objects.requireNonNull(input, "input: for a trace whose invokes give the inputs, call trace(backend, body)");
-        return Objects.requireNonNull(backend, "backend").run(Job.trace(this, input, Objects.requireNonNull(body, "body")));
-    }
-
-    /** Runs a trace whose inputs come from invokes on {@code backend}; see {@link #trace(TraceBody)}. */
-    public <R> R trace(Backend backend, TraceBody<R> body) {
-        return Objects.requireNonNull(backend, "backend").run(Job.trace(this, null, Objects.requireNonNull(body, "body")));
-    }
+    // ---- sessions ----
 
     /**
      * Runs several traces as one unit, and returns the body's result. Each trace inside runs as usual (its
      * result is available to the next one as an ordinary variable); what the session adds is ownership of
      * their native memory, which lasts until the session ends, except for the session's result, and, with
-     * a {@link Backend}, one request for all of them: the values never leave the server between traces.
+     * a {@linkplain #on(Backend) backend}, one request for all of them: the values never leave the server between
+     * traces.
      *
      * <pre>{@code
      * Tensor patched = model.session(() -> {
@@ -378,34 +329,7 @@ public class NNsight extends Envoy implements Cloneable {
      */
     public <R> R session(SessionBody<R> body) {
         Objects.requireNonNull(body, "body");
-        return SessionRun.run(body::run);
-    }
-
-    /** Runs a session on {@code backend}: all its traces in one request. */
-    public <R> R session(Backend backend, SessionBody<R> body) {
-        return Objects.requireNonNull(backend, "backend").run(Job.session(this, Objects.requireNonNull(body, "body")));
-    }
-
-    /**
-     * Runs {@code job} in this JVM, on this model: what a {@link Backend} that runs here, and a model server,
-     * call.
-     *
-     * @throws IllegalArgumentException when this model cannot run the job's kind (a generation needs a
-     *     language model)
-     */
-    @SuppressWarnings("unchecked")
-    public <R> R execute(Job<R> job) {
-        switch (job.kind()) {
-            case TRACE:
-                return job.input() == null
-                        ? trace((TraceBody<R>) job.body())
-                        : trace(job.input(), (TraceBody<R>) job.body());
-            case SESSION:
-                return session((SessionBody<R>) job.body());
-            default:
-                throw new IllegalArgumentException(key() + " cannot run a " + job.kind() + " job; a generation needs a "
-                        + "language model");
-        }
+        return backend == null ? SessionRun.run(body::run) : backend.run(new SessionJob<>(local, body));
     }
 
     /**
@@ -434,17 +358,7 @@ public class NNsight extends Envoy implements Cloneable {
      * @throws IllegalStateException outside traces and sessions, where values are not freed and need no saving
      */
     public static <T> T save(T value) {
-        TraceRun run = TraceContext.current();
-        SessionRun session;
-        if (run != null) {
-            run.save(value);
-        } else if ((session = SessionRun.current()) != null) {
-            session.save(value);
-        } else {
-            throw new IllegalStateException("NNsight.save(...) can only be called inside a trace or a session: it "
-                    + "keeps a value past the end of the trace that made it, and values made outside traces are not "
-                    + "freed by nnsight");
-        }
+        Running.save(value);
         return value;
     }
 }

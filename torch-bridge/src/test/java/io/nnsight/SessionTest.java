@@ -3,9 +3,12 @@ package io.nnsight;
 import static io.nnsight.Models.same;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.nnsight.lm.GenerateJob;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
@@ -88,23 +91,20 @@ class SessionTest extends TinyModelFixture {
     }
 
     @Test
-    void execute_runsEachKindOfJobAsTheMethodWould() {
-        Tensor traced = model.execute(Job.trace(model, input, tr -> model.get("layer2").output()));
-        Tensor session = model.execute(Job.session(model, () -> model.trace(input, tr -> model.get("layer2").output())));
+    void jobs_runAsTheirMethodsWould() {
+        Tensor traced = new TraceJob<>(model, input, tr -> model.get("layer2").output()).run();
+        Tensor session = new SessionJob<>(model, () -> model.trace(input, tr -> model.get("layer2").output())).run();
 
         assertTrue(same(net.forward(input), traced));
         assertTrue(same(net.forward(input), session));
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> model.execute(Job.generate(model, input, Generation.maxNewTokens(1), tr -> null)));
-        assertTrue(error.getMessage().contains("language model"), error.getMessage());
     }
 
     @Test
-    void execute_generates_onALanguageModel() {
-        LanguageModel lm = LanguageModel.load(Shared.path("models/stories260K").toString());
+    void generateJob_generates() {
+        LanguageModel lm = Shared.stories();
 
-        Tensor viaJob = lm.execute(Job.generate(lm, "Once upon a time", Generation.maxNewTokens(3),
-                tr -> lm.generator().output()));
+        Tensor viaJob = new GenerateJob<>(lm, "Once upon a time", Generation.maxNewTokens(3),
+                tr -> lm.generator().output()).run();
 
         assertTrue(same(lm.generate("Once upon a time", Generation.maxNewTokens(3), tr -> lm.generator().output()),
                 viaJob));
@@ -112,20 +112,48 @@ class SessionTest extends TinyModelFixture {
     }
 
     @Test
-    void trace_withABackend_runsTheJobThere() {
+    void on_aBackend_runsEachEntryPointThereOnTheLocalWrapper() {
         List<Job<?>> seen = new ArrayList<>();
         Backend here = new Backend() {
             @Override
             public <R> R run(Job<R> job) {
                 seen.add(job);
-                return job.model().execute(job);
+                return job.run();
+            }
+        };
+        NNsight remote = model.on(here);
+
+        Tensor output = remote.trace(input, tr -> model.get("layer2").output());
+        Tensor fromSession = remote.session(() -> model.trace(input, tr -> model.get("layer2").output()));
+
+        assertTrue(same(net.forward(input), output));
+        assertTrue(same(net.forward(input), fromSession));
+        assertEquals(2, seen.size());
+        assertTrue(seen.get(0) instanceof TraceJob && seen.get(1) instanceof SessionJob, seen.toString());
+        assertSame(model, seen.get(0).model(), "a job runs on the wrapper that runs here, not on the view");
+        assertSame(here, remote.backend());
+        assertNull(model.backend());
+        assertSame(model, remote.local());
+        assertNull(remote.on(null).backend());
+    }
+
+    @Test
+    void on_aLanguageModel_keepsItsType_andGeneratesThere() {
+        LanguageModel lm = Shared.stories();
+        List<Job<?>> seen = new ArrayList<>();
+        Backend here = new Backend() {
+            @Override
+            public <R> R run(Job<R> job) {
+                seen.add(job);
+                return job.run();
             }
         };
 
-        Tensor output = model.trace(input, here, tr -> model.get("layer2").output());
+        LanguageModel remote = lm.on(here);
+        Tensor ids = remote.generate("Once upon a time", Generation.maxNewTokens(2), tr -> lm.generator().output());
 
-        assertTrue(same(net.forward(input), output));
-        assertEquals(Job.Kind.TRACE, seen.get(0).kind());
-        assertEquals("Sequential", model.key());
+        assertTrue(same(lm.generate("Once upon a time", Generation.maxNewTokens(2), tr -> lm.generator().output()), ids));
+        assertTrue(seen.get(0) instanceof GenerateJob, seen.toString());
+        assertSame(lm, seen.get(0).model());
     }
 }

@@ -89,9 +89,9 @@ class ServeCommandTest {
 
             Remote server = Remote.on(url).apiKey("secret-2").quiet();
             Tensor local = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
-            Tensor served = lm.trace(PROMPT, server, tr -> lm.get("lm_head").output().select(1, -1));
+            Tensor served = lm.on(server).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
             assertTrue(torch.allclose(local, served), "the served logits differ from the local ones");
-            List<Long> tokens = lm.trace(PROMPT, server, tr -> {
+            List<Long> tokens = lm.on(server).trace(PROMPT, tr -> {
                 List<Long> top = new ArrayList<>();
                 for (int layer = 3; layer < 5; layer++) {
                     top.add(lm.get("model.layers." + layer).output().select(1, -1).argmax().item_long());
@@ -100,8 +100,8 @@ class ServeCommandTest {
             });
             assertEquals(2, tokens.size());
 
-            RemoteException refused = assertThrows(RemoteException.class, () -> lm.trace(PROMPT,
-                    Remote.on(url).apiKey("not-a-key").quiet(), tr -> lm.get("lm_head").output()));
+            RemoteException refused = assertThrows(RemoteException.class, 
+                    () -> lm.on(Remote.on(url).apiKey("not-a-key").quiet()).trace(PROMPT, tr -> lm.get("lm_head").output()));
             assertTrue(refused.getMessage().contains("API key"), refused.getMessage());
 
             assertEquals(0, serving.stop());
@@ -116,7 +116,7 @@ class ServeCommandTest {
                 "-p", "0")) {
             String url = serving.url();
             for (String key : List.of("first", "second")) {
-                long top = lm.trace(PROMPT, Remote.on(url).apiKey(key).quiet(),
+                long top = lm.on(Remote.on(url).apiKey(key).quiet()).trace(PROMPT,
                         tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
                 assertEquals(338, top, "the reference's next token after the prompt");
             }

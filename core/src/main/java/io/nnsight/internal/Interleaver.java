@@ -45,9 +45,6 @@ public final class Interleaver {
         }
     }
 
-    private static final ThreadLocal<Interleaver> ACTIVE = new ThreadLocal<>();
-    private static final java.util.concurrent.atomic.AtomicInteger ACTIVE_COUNT = new java.util.concurrent.atomic.AtomicInteger();
-
     private final String[] paths;
     private final int moduleCount;
     private final Map<String, Integer>[] operationBases;
@@ -62,7 +59,6 @@ public final class Interleaver {
 
     private int[] running = new int[16];
     private int depth;
-    private Interleaver outerActive;
 
     private boolean bodyRunning;
     private Mediator current;
@@ -103,31 +99,14 @@ public final class Interleaver {
 
     // ---- the trace's lifecycle ----
 
-    /** Makes this the interleaver of the calling thread (the model's), for operation call sites. */
-    public void activate() {
-        outerActive = ACTIVE.get();
-        ACTIVE.set(this);
-        ACTIVE_COUNT.incrementAndGet();
-    }
-
-    /** Undoes {@link #activate()}. */
-    public void deactivate() {
-        ACTIVE_COUNT.decrementAndGet();
-        if (outerActive == null) {
-            ACTIVE.remove();
-        } else {
-            ACTIVE.set(outerActive);
-        }
-    }
-
     /** Whether any trace runs a model now, on any thread: a test operation call sites make first. */
     public static boolean anyActive() {
-        return ACTIVE_COUNT.get() > 0;
+        return Running.anyTrace();
     }
 
     /** The interleaver of the trace whose model runs on the calling thread, or {@code null}. */
     public static Interleaver active() {
-        return ACTIVE.get();
+        return Running.observingHere();
     }
 
     /**

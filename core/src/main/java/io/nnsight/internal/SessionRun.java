@@ -10,8 +10,6 @@ import java.util.function.Supplier;
  * traces ({@code NNsight.save}), which outlive the session as they would outlive a trace.
  */
 public final class SessionRun {
-    private static final ThreadLocal<SessionRun> CURRENT = new ThreadLocal<>();
-
     private final TraceMemory memory = new TraceMemory();
     private final List<Object> saved = new ArrayList<>();
 
@@ -19,9 +17,9 @@ public final class SessionRun {
 
     /** Runs {@code body} as a session and returns its result. */
     public static <R> R run(Supplier<R> body) {
-        SessionRun outer = CURRENT.get();
+        SessionRun outer = Running.sessionHere();
         SessionRun session = new SessionRun();
-        CURRENT.set(session);
+        Running.enter(session);
         session.memory.enterThread();
         try {
             R result = body.get();
@@ -35,21 +33,12 @@ public final class SessionRun {
             return result;
         } finally {
             session.memory.close();
-            if (outer == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(outer);
-            }
+            Running.leave(session);
         }
     }
 
-    /** The innermost session the current thread runs, or {@code null}. */
-    public static SessionRun current() {
-        return CURRENT.get();
-    }
-
     /** Keeps {@code value} (and the tensors in it) alive after the session. */
-    public void save(Object value) {
+    void save(Object value) {
         saved.add(value);
     }
 }

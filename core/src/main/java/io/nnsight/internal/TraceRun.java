@@ -4,11 +4,11 @@ import io.nnsight.Batchable;
 import io.nnsight.Inputs;
 import io.nnsight.TraceException;
 import io.nnsight.internal.engine.Engine;
+import io.nnsight.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
@@ -87,12 +87,11 @@ public final class TraceRun {
      *     (options, or {@code null}), the body runs first, on this thread, and sets up invokes
      * @param bodyType the class of the user's body, by which the engine remembers what it needs
      * @param body the trace body
-     * @param forward runs the model on the batched inputs (once, or several times, as a generation does)
+     * @param runner runs the model on the batched inputs (once, or several times, as a generation does)
      * @return the trace's result: the body's return value
      */
-    public Object execute(Object input, Class<?> bodyType, Supplier<?> body, Function<Inputs, Object> forward) {
-        target.begin(this);
-        TraceContext.enter(this);
+    public Object execute(Object input, Class<?> bodyType, Supplier<?> body, ModelRunner runner) {
+        Running.begin(this);
         memory.enterThread();
         try {
             Batchable.Prepared options = null;
@@ -114,7 +113,7 @@ public final class TraceRun {
                     settingUp = false;
                 }
             }
-            runModel(options, forward);
+            runModel(options, runner);
             if (implicit != null) {
                 result = implicit.mediator.result();
             }
@@ -125,12 +124,11 @@ public final class TraceRun {
             throw StackTraces.rethrow(error);
         } finally {
             memory.close();
-            TraceContext.leave(this);
-            target.finish();
+            Running.end(this);
         }
     }
 
-    private void runModel(Batchable.Prepared options, Function<Inputs, Object> forward) {
+    private void runModel(Batchable.Prepared options, ModelRunner runner) {
         List<Batchable.Prepared> rows = new ArrayList<>();
         List<Mediator> mediators = new ArrayList<>(invocations.size());
         int batchSize = 0;
@@ -164,12 +162,11 @@ public final class TraceRun {
             mediator.start(running, engine.create(threadName, invocation.bodyType, () -> runBody(mediator)));
         }
         interleaver = running;
-        running.activate();
         try {
             try {
                 running.start();
                 if (!running.stopRequested()) {
-                    forward.apply(batched);
+                    runner.run(batched, this::endSteps);
                 }
             } catch (Interleaver.Halt halt) {
                 // A body stopped the run or failed; the interleaver knows which.
@@ -178,7 +175,6 @@ public final class TraceRun {
                 running.end();
             }
         } finally {
-            running.deactivate();
             running.cancel();
             interleaver = null;
             for (Invocation invocation : invocations) {
@@ -201,7 +197,7 @@ public final class TraceRun {
     }
 
     private Object runBody(Mediator mediator) {
-        TraceContext.enter(this);
+        Running.enter(this);
         PointerScope scope = memory.enterThread();
         mediator.enterThread();
         try {
@@ -211,7 +207,7 @@ public final class TraceRun {
         } finally {
             mediator.leaveThread();
             memory.leaveThread(scope);
-            TraceContext.leave(this);
+            Running.leave(this);
         }
     }
 
@@ -220,7 +216,7 @@ public final class TraceRun {
         for (Object value : saved) {
             memory.keep(value);
         }
-        SessionRun session = saved.isEmpty() ? null : SessionRun.current();
+        SessionRun session = saved.isEmpty() ? null : Running.sessionHere();
         if (session != null) {
             saved.forEach(session::save);
         }
@@ -322,7 +318,7 @@ public final class TraceRun {
      * Tells the bodies that the model runner will make no further step; see {@link Interleaver#endSteps()}.
      * Called on the model's thread, between module calls.
      */
-    public void endSteps() {
+    private void endSteps() {
         interleaver.endSteps();
     }
 

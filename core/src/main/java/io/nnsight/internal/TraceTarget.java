@@ -23,26 +23,24 @@ import java.util.function.Function;
 public final class TraceTarget {
     private static final Cleaner CLEANER = Cleaner.create();
 
-    private final Function<Inputs, Object> forward;
     private final Batchable batchable;
     private final String[] paths;
     private final int moduleCount;
     private final Map<String, Integer>[] operationBases;
     private final ReentrantLock lock = new ReentrantLock();
-    private volatile TraceRun run;
+    /** The trace running now, or {@code null}: written by {@link Running} only, which is how to find it. */
+    volatile TraceRun running;
 
     /**
      * Hooks the given modules.
      *
      * @param owner the wrapper; the hooks are removed when it is garbage collected
-     * @param forward runs the model on batched inputs; must not reference {@code owner}
      * @param hookPoints the hook point of each traceable module, by index
      * @param paths the path of each traceable module, then of each operation in their code, by index
      * @param operationBases for each module, the index of the first operation of each class of its code
      */
-    public TraceTarget(Object owner, Function<Inputs, Object> forward, Batchable batchable, List<HookPoint> hookPoints,
+    public TraceTarget(Object owner, Batchable batchable, List<HookPoint> hookPoints,
             String[] paths, Map<String, Integer>[] operationBases) {
-        this.forward = forward;
         this.batchable = batchable;
         this.paths = paths;
         this.moduleCount = hookPoints.size();
@@ -52,11 +50,6 @@ public final class TraceTarget {
             registrations.add(hookPoints.get(index).add(new TraceHook(this, index)));
         }
         CLEANER.register(owner, () -> registrations.forEach(HookPoint.Registration::close));
-    }
-
-    /** Runs the model once on batched inputs: what a plain trace does. */
-    public Function<Inputs, Object> forward() {
-        return forward;
     }
 
     Batchable batchable() {
@@ -75,22 +68,12 @@ public final class TraceTarget {
         return operationBases;
     }
 
-    /** The trace running now, or {@code null}. */
-    public TraceRun run() {
-        return run;
-    }
-
-    void begin(TraceRun starting) {
-        if (TraceContext.isInside(this)) {
-            throw new io.nnsight.TraceException("a trace of this model is already running on this thread: a trace "
-                    + "cannot be started inside another trace of the same wrapper; use several invokes in one trace");
-        }
+    /** Waits until no other thread runs a trace of this wrapper, and holds it: traces run one at a time. */
+    void lock() {
         lock.lock();
-        run = starting;
     }
 
-    void finish() {
-        run = null;
+    void unlock() {
         lock.unlock();
     }
 
@@ -106,13 +89,13 @@ public final class TraceTarget {
 
         @Override
         public boolean isActive() {
-            TraceRun run = target.run;
+            TraceRun run = Running.trace(target);
             return run != null && run.isObserving();
         }
 
         @Override
         public Object around(Inputs inputs, Function<Inputs, Object> proceed) {
-            return target.run.interleaver().call(index, inputs, proceed);
+            return Running.trace(target).interleaver().call(index, inputs, proceed);
         }
     }
 }

@@ -115,7 +115,7 @@ class AgentInUseTest {
                 "long top(Tensor logits) { return logits.select(1, -1).argmax().item_long(); }",
                 "String prompt = \"Once upon a time, there was a little girl named Lily.\";",
                 "long local = lm.trace(prompt, tr -> top(lm.get(\"lm_head\").output()));",
-                "long shipped = lm.trace(prompt, Remote.local(), tr -> top(lm.get(\"lm_head\").output()));",
+                "long shipped = lm.on(Remote.local()).trace(prompt, tr -> top(lm.get(\"lm_head\").output()));",
                 "System.out.println(\"jshell shipped \" + shipped + \" local \" + local);",
                 "/exit", "");
         Path script = Files.writeString(dir.resolve("remote.jsh"), snippets);

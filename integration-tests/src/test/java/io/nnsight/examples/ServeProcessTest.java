@@ -95,7 +95,7 @@ class ServeProcessTest {
             String url = output.awaitServing();
             LanguageModel lm = LanguageModel.load(stories.toString());
 
-            long served = lm.trace(PROMPT, Remote.on(url).apiKey(KEY).quiet(), tr -> Helper.topToken(lm.get("lm_head").output()));
+            long served = lm.on(Remote.on(url).apiKey(KEY).quiet()).trace(PROMPT, tr -> Helper.topToken(lm.get("lm_head").output()));
 
             long local = lm.trace(PROMPT, tr -> Helper.topToken(lm.get("lm_head").output()));
             assertEquals(local, served);

@@ -24,9 +24,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <pre>{@code
  * Remote server = Remote.on("http://gpu-box:8642");
- * Tensor logits = lm.trace("The Eiffel Tower is in", server, tr -> lm.get("lm_head").output());
- * List<Long> ids = lm.generate("Once", Generation.maxNewTokens(5), server, tr -> ...);
- * Tensor patched = lm.session(server, () -> { ... several traces, one request ... });
+ * Tensor logits = lm.on(server).trace("The Eiffel Tower is in", tr -> lm.get("lm_head").output());
+ * List<Long> ids = lm.on(server).generate("Once", Generation.maxNewTokens(5), tr -> ...);
+ * Tensor patched = lm.on(server).session(() -> { ... several traces, one request ... });
  * }</pre>
  *
  * <p><b>What travels.</b> The body runs on the server, not here: its code travels as the class files of

@@ -1,5 +1,6 @@
 package io.nnsight.remote;
 
+import io.nnsight.TraceJob;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.http.StatusLine;
 import io.nnsight.remote.internal.protocol.JobStatus;
@@ -12,7 +13,7 @@ import java.util.function.Consumer;
  * A job sent to a server with {@link Remote#submit}: where it stands, and its result once it has one.
  *
  * <pre>{@code
- * RemoteJob<Tensor> job = server.submit(Job.trace(lm, "Hello", tr -> lm.get("lm_head").output()));
+ * RemoteJob<Tensor> job = server.submit(new TraceJob<>(lm, "Hello", tr -> lm.get("lm_head").output()));
  * while (job.poll().isEmpty()) {
  *     doSomethingElse();                      // job.state() says QUEUED, RUNNING...
  * }

@@ -58,7 +58,7 @@ class LocalSimulationTest {
     @Test
     void lastLogits_matchALocalTrace() {
         Tensor local = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> lm.get("lm_head").output().select(1, -1));
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
         assertClose(local, simulated);
     }
@@ -72,7 +72,7 @@ class LocalSimulationTest {
             }
             return outputs;
         });
-        List<Tensor> simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        List<Tensor> simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             List<Tensor> outputs = new ArrayList<>();
             for (Envoy layer : lm.get("model.layers")) {
                 outputs.add(layer.output());
@@ -93,14 +93,14 @@ class LocalSimulationTest {
             lm.get("model.layers.4.mlp").output().zero_();
             return lm.get("lm_head").output().select(1, -1);
         });
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             lm.get("model.layers.4.mlp").output().zero_();
             return lm.get("lm_head").output().select(1, -1);
         });
 
         assertClose(local, simulated);
         assertFalse(torch.allclose(plain, simulated, 0, 1e-3, false), "the intervention changed the logits");
-        assertClose(plain, lm.trace(PROMPT, Remote.local(), tr -> lm.get("lm_head").output().select(1, -1)));
+        assertClose(plain, lm.on(Remote.local()).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)));
     }
 
     @Test
@@ -108,7 +108,7 @@ class LocalSimulationTest {
         List<Invoke<Tensor>> local = lm.trace(tr -> List.of(
                 tr.invoke(PROMPT, () -> lm.get("lm_head").output().select(1, -1)),
                 tr.invoke(OTHER, () -> lm.get("lm_head").output().select(1, -1))));
-        List<Invoke<Tensor>> simulated = lm.trace(Remote.local(), tr -> List.of(
+        List<Invoke<Tensor>> simulated = lm.on(Remote.local()).trace(tr -> List.of(
                 tr.invoke(PROMPT, () -> lm.get("lm_head").output().select(1, -1)),
                 tr.invoke(OTHER, () -> lm.get("lm_head").output().select(1, -1))));
 
@@ -121,8 +121,8 @@ class LocalSimulationTest {
     void greedyGeneration_ofFiveTokens_givesTheSameIds() {
         Generation greedy = Generation.maxNewTokens(5).greedy();
         Tensor local = lm.generate(PROMPT, greedy, tr -> lm.generator().output());
-        Tensor simulated = lm.generate(PROMPT, greedy, Remote.local(), tr -> lm.generator().output());
-        List<Long> streamed = lm.generate(PROMPT, greedy, Remote.local(), tr -> {
+        Tensor simulated = lm.on(Remote.local()).generate(PROMPT, greedy, tr -> lm.generator().output());
+        List<Long> streamed = lm.on(Remote.local()).generate(PROMPT, greedy, tr -> {
             List<Long> tokens = new ArrayList<>();
             for (int step : tr.all()) {
                 tokens.add(lm.get("generator.streamer").output().item_long());
@@ -149,7 +149,7 @@ class LocalSimulationTest {
                 return lm.get("lm_head").output().select(1, -1);
             });
         });
-        Tensor simulated = lm.session(Remote.local(), () -> {
+        Tensor simulated = lm.on(Remote.local()).session(() -> {
             Tensor clean = lm.trace(OTHER, tr -> lm.get("model.layers.2").output().select(1, -1));
             return lm.trace(PROMPT, tr -> {
                 Tensor hidden = lm.get("model.layers.2").output();
@@ -171,10 +171,10 @@ class LocalSimulationTest {
         Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
         for (Object input : List.of(ids, idTensor, named)) {
-            Tensor simulated = lm.trace(input, Remote.local(), tr -> lm.get("lm_head").output().select(1, -1));
+            Tensor simulated = lm.on(Remote.local()).trace(input, tr -> lm.get("lm_head").output().select(1, -1));
             assertClose(expected, simulated);
         }
-        Tensor both = lm.trace(List.of(PROMPT, OTHER), Remote.local(), tr -> lm.get("lm_head").output().select(1, -1));
+        Tensor both = lm.on(Remote.local()).trace(List.of(PROMPT, OTHER), tr -> lm.get("lm_head").output().select(1, -1));
         assertClose(lm.trace(List.of(PROMPT, OTHER), tr -> lm.get("lm_head").output().select(1, -1)), both);
     }
 
@@ -182,7 +182,7 @@ class LocalSimulationTest {
     void sampledGeneration_withASeed_givesTheSameIds() {
         Generation sampled = Generation.maxNewTokens(5).temperature(0.9).topK(20).seed(7);
         Tensor local = lm.generate(PROMPT, sampled, tr -> lm.generator().output());
-        Tensor simulated = lm.generate(PROMPT, sampled, Remote.local(), tr -> lm.generator().output());
+        Tensor simulated = lm.on(Remote.local()).generate(PROMPT, sampled, tr -> lm.generator().output());
 
         assertArrayEquals(ids(local), ids(simulated));
     }
@@ -192,7 +192,7 @@ class LocalSimulationTest {
         Generation greedy = Generation.maxNewTokens(4);
         List<Invoke<Tensor>> local = lm.generate(greedy, tr -> List.of(
                 tr.invoke(PROMPT, () -> lm.generator().output()), tr.invoke(OTHER, () -> lm.generator().output())));
-        List<Invoke<Tensor>> simulated = lm.generate(greedy, Remote.local(), tr -> List.of(
+        List<Invoke<Tensor>> simulated = lm.on(Remote.local()).generate(greedy, tr -> List.of(
                 tr.invoke(PROMPT, () -> lm.generator().output()), tr.invoke(OTHER, () -> lm.generator().output())));
 
         assertArrayEquals(ids(local.get(0).get()), ids(simulated.get(0).get()));
@@ -210,7 +210,7 @@ class LocalSimulationTest {
 
     private static void assertModelStillWorks() {
         Tensor local = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
-        assertClose(local, lm.trace(PROMPT, Remote.local(), tr -> lm.get("lm_head").output().select(1, -1)));
+        assertClose(local, lm.on(Remote.local()).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)));
     }
 
     @Test
@@ -219,7 +219,7 @@ class LocalSimulationTest {
         Files.writeString(file, "secret");
         String name = file.toString();
         try {
-            RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, Remote.local(),
+            RemoteException error = assertThrows(RemoteException.class, () -> lm.on(Remote.local()).trace(PROMPT,
                     tr -> {
                         try {
                             return Files.readString(Path.of(name));
@@ -237,7 +237,7 @@ class LocalSimulationTest {
 
     @Test
     void startingAThread_isRefused_namingThreads() {
-        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, Remote.local(), tr -> {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.on(Remote.local()).trace(PROMPT, tr -> {
             Thread thread = new Thread(() -> lm.get("lm_head").output());
             thread.start();
             return null;
@@ -248,7 +248,7 @@ class LocalSimulationTest {
 
     @Test
     void reflection_isRefused_namingReflection() {
-        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, Remote.local(), tr -> {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.on(Remote.local()).trace(PROMPT, tr -> {
             Method[] methods = LanguageModel.class.getDeclaredMethods();
             return methods.length;
         }));
@@ -259,7 +259,7 @@ class LocalSimulationTest {
     @Test
     void systemExit_isRefused_sayingItWouldStopTheServer() {
         boolean exit = Boolean.parseBoolean("false");
-        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, Remote.local(), tr -> {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.on(Remote.local()).trace(PROMPT, tr -> {
             if (!exit) {
                 System.exit(3);
             }
@@ -271,7 +271,7 @@ class LocalSimulationTest {
 
     @Test
     void bodyThatThrows_reachesTheCaller_withItsTypeAndMessage() {
-        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, Remote.local(), tr -> {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.on(Remote.local()).trace(PROMPT, tr -> {
             Tensor logits = lm.get("lm_head").output();
             if (logits.dim() == 3) {
                 throw new IllegalStateException("the body gave up at " + logits.size(1) + " tokens");
@@ -297,7 +297,7 @@ class LocalSimulationTest {
 
     @Test
     void bodyThatThrowsItsOwnExceptionType_withACause_reachesTheCaller_withBoth() {
-        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, Remote.local(), tr -> {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.on(Remote.local()).trace(PROMPT, tr -> {
             try {
                 return lm.get("model.layers.9").output();
             } catch (IllegalArgumentException e) {
@@ -314,7 +314,7 @@ class LocalSimulationTest {
 
     @Test
     void bodyThatPrints_runsAndReturns() {
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             Tensor logits = lm.get("lm_head").output().select(1, -1);
             System.out.println("argmax " + logits.argmax().item_long());
             return logits;

@@ -3,8 +3,8 @@ package io.nnsight.server;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.nnsight.Job;
 import io.nnsight.TraceBody;
+import io.nnsight.TraceJob;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.internal.shipping.Shipment;
@@ -45,7 +45,7 @@ class ExecutorRefusalsTest {
 
     private static Envelope realEnvelope() {
         TraceBody<Tensor> body = tr -> lm.get("lm_head").output();
-        return Shipment.of(Job.trace(lm, Shared.STORIES_PROMPT, body)).envelope();
+        return Shipment.of(new TraceJob<>(lm, Shared.STORIES_PROMPT, body)).envelope();
     }
 
     @Test

@@ -10,8 +10,8 @@ import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.io.Output;
-import io.nnsight.Job;
 import io.nnsight.TraceBody;
+import io.nnsight.TraceJob;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.nn.RMSNorm;
 import io.nnsight.remote.Remote;
@@ -79,7 +79,7 @@ class HostilePayloadsTest {
     /** Code the sandbox refuses before defining it: the error names what was refused and why. */
     private static DynamicTest refused(String name, String reason, TraceBody<?> body) {
         return dynamicTest(name, () -> {
-            RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote, body));
+            RemoteException error = assertThrows(RemoteException.class, () -> lm.on(remote).trace(PROMPT, body));
             assertTrue(error.getMessage().contains("sandbox refused"), error.getMessage());
             assertTrue(error.getMessage().contains(reason), "expected \"" + reason + "\" in " + error.getMessage());
         });
@@ -89,7 +89,7 @@ class HostilePayloadsTest {
     private static DynamicTest failing(String name, String description, TraceBody<?> body) {
         return dynamicTest(name, () -> {
             RemoteException error = assertTimeoutPreemptively(TIME_LIMIT.plusSeconds(20),
-                    () -> assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote, body)));
+                    () -> assertThrows(RemoteException.class, () -> lm.on(remote).trace(PROMPT, body)));
             assertTrue(error.getMessage().contains(description), "expected \"" + description + "\" in "
                     + error.getMessage());
             assertFalse(error.getMessage().contains("frame #"), "libtorch's native frames: " + error.getMessage());
@@ -164,7 +164,7 @@ class HostilePayloadsTest {
                 }),
                 refused("resizes a weight", "storage, shape or flags", tr -> norm().weight().resize_(new long[] {1}).dim()),
                 dynamicTest("reads native addresses as text: none is there", () -> {
-                    String text = lm.trace(PROMPT, remote, tr -> new Scalar(1.0).toString() + " " + List.of(new Scalar(2.0))
+                    String text = lm.on(remote).trace(PROMPT, tr -> new Scalar(1.0).toString() + " " + List.of(new Scalar(2.0))
                             + " " + String.format("%s", (Object) new Scalar(3.0)));
                     assertFalse(text.contains("address="), text);
                     assertTrue(text.matches("Scalar@[0-9a-f]+ \\[Scalar@[0-9a-f]+\\] Scalar@[0-9a-f]+"), text);
@@ -209,7 +209,7 @@ class HostilePayloadsTest {
                 forged("a forged job id", "404", () -> http.poll(UUID.randomUUID().toString())),
                 forged("a path in place of a job id", "HTTP 400", () -> http.download("..%2F..%2Fetc%2Fpasswd", 1 << 20))));
         tests.add(dynamicTest("afterwards, a normal job gives the right numbers", () -> {
-            Tensor served = lm.trace(PROMPT, remote, tr -> lm.get("lm_head").output().select(1, -1));
+            Tensor served = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
             assertTrue(expected.equal(served));
             assertEquals(List.of(), lm.edits());
             assertEquals(threads, torch.get_num_threads());
@@ -241,7 +241,7 @@ class HostilePayloadsTest {
             action.accept(97);
             return torch.get_num_threads();
         };
-        Envelope honest = Shipment.of(Job.trace(lm, PROMPT, body)).envelope();
+        Envelope honest = Shipment.of(new TraceJob<>(lm, PROMPT, body)).envelope();
         List<LambdaSpec> lambdas = honest.lambdas().stream()
                 .map(spec -> !spec.implName().equals("harmless") ? spec : new LambdaSpec(spec.capturingClass(),
                         spec.functionalInterface(), spec.interfaceMethod(), spec.interfaceMethodType(), spec.implKind(),

@@ -37,10 +37,10 @@ class LostWeightsTest {
                 HttpTransport http = new HttpTransport(server.url(), ALICE)) {
             Remote remote = Remote.on(server.url()).apiKey(ALICE).quiet();
             long positions = lm.trace("Once", tr -> lm.get("lm_head").output().size(1));
-            assertEquals(positions, (long) lm.trace("Once", remote, tr -> lm.get("lm_head").output().size(1)));
+            assertEquals(positions, (long) lm.on(remote).trace("Once", tr -> lm.get("lm_head").output().size(1)));
             Files.delete(folder.resolve("model.safetensors"));
 
-            RemoteException changed = assertThrows(RemoteException.class, () -> lm.trace("Once", remote, tr -> {
+            RemoteException changed = assertThrows(RemoteException.class, () -> lm.on(remote).trace("Once", tr -> {
                 ((RMSNorm) lm.get("model.norm").module()).weight().detach().mul_(new Scalar(2.0));
                 return null;
             }));
@@ -50,7 +50,7 @@ class LostWeightsTest {
             JsonObject status = http.status().getAsJsonArray("models").get(0).getAsJsonObject();
             assertEquals("UNAVAILABLE", status.get("state").getAsString());
             RemoteException next = assertThrows(RemoteException.class,
-                    () -> lm.trace("Once", remote, tr -> lm.get("lm_head").output().size(1)));
+                    () -> lm.on(remote).trace("Once", tr -> lm.get("lm_head").output().size(1)));
             assertTrue(next.getMessage().contains("503") && next.getMessage().contains("is unavailable"),
                     next.getMessage());
         }

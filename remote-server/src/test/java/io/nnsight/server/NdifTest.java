@@ -172,12 +172,12 @@ class NdifTest {
      */
     @Test
     void register_aLibraryTheServerLacks_shipsItsClasses() {
-        RemoteException missing = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote,
+        RemoteException missing = assertThrows(RemoteException.class, () -> lm.on(remote).trace(PROMPT,
                 tr -> Type.getArgumentCount("(JJ)V") * lm.get("lm_head").output().select(1, -1).argmax().item_long()));
         assertTrue(missing.getMessage().contains("org.objectweb.asm.Type"), missing.getMessage());
 
         Ndif.register("org.objectweb.asm");
-        long top = lm.trace(PROMPT, remote,
+        long top = lm.on(remote).trace(PROMPT,
                 tr -> Type.getArgumentCount("(JJ)V") * lm.get("lm_head").output().select(1, -1).argmax().item_long());
 
         assertEquals(2 * 338, top);

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.nnsight.Backend;
 import io.nnsight.Job;
 import io.nnsight.NNsight;
+import io.nnsight.TraceJob;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.nn.Linear;
@@ -48,7 +49,7 @@ class RemoteExecutionTest {
     private static final Backend HERE = new Backend() {
         @Override
         public <R> R run(Job<R> job) {
-            return job.model().execute(job);
+            return job.run();
         }
     };
 
@@ -100,7 +101,7 @@ class RemoteExecutionTest {
 
     @Test
     void trace_lastLogits_sameEverywhere() {
-        Tensor logits = sameEverywhere(backend -> lm.trace(PROMPT, backend,
+        Tensor logits = sameEverywhere(backend -> lm.on(backend).trace(PROMPT,
                 tr -> lm.get("lm_head").output().select(1, -1)));
 
         assertEquals(338, logits.argmax().item_long(), "the reference's top token after the prompt");
@@ -110,7 +111,7 @@ class RemoteExecutionTest {
     void trace_savesIntoACapturedList_sameEverywhere() {
         List<Tensor> layers = sameEverywhere(backend -> {
             List<Tensor> seen = new ArrayList<>();
-            Object result = lm.trace(PROMPT, backend, tr -> {
+            Object result = lm.on(backend).trace(PROMPT, tr -> {
                 for (int i = 0; i < lm.layerCount(); i++) {
                     seen.add(NNsight.save(lm.get("model.layers." + i).output()));
                 }
@@ -127,7 +128,7 @@ class RemoteExecutionTest {
     void trace_zeroedMlp_changesTheLogits_sameEverywhere() {
         Tensor clean = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
-        Tensor ablated = sameEverywhere(backend -> lm.trace(PROMPT, backend, tr -> {
+        Tensor ablated = sameEverywhere(backend -> lm.on(backend).trace(PROMPT, tr -> {
             lm.get("model.layers.0.mlp").output().zero_();
             return lm.get("lm_head").output().select(1, -1);
         }));
@@ -139,7 +140,7 @@ class RemoteExecutionTest {
     void trace_twoInvokes_sameEverywhere() {
         List<Tensor> lastLogits = sameEverywhere(backend -> {
             List<Tensor> seen = new ArrayList<>();
-            lm.trace(backend, tr -> {
+            lm.on(backend).trace(tr -> {
                 tr.invoke(PROMPT, () -> seen.add(NNsight.save(lm.get("lm_head").output().select(1, -1))));
                 tr.invoke(OTHER, () -> seen.add(NNsight.save(lm.get("lm_head").output().select(1, -1))));
                 return null;
@@ -152,7 +153,7 @@ class RemoteExecutionTest {
 
     @Test
     void generate_greedyTokensAndSteps_sameEverywhere() {
-        List<Long> tokens = sameEverywhere(backend -> lm.generate(PROMPT, Generation.maxNewTokens(5), backend, tr -> {
+        List<Long> tokens = sameEverywhere(backend -> lm.on(backend).generate(PROMPT, Generation.maxNewTokens(5), tr -> {
             List<Long> streamed = new ArrayList<>();
             for (int step : tr.all()) {
                 streamed.add(lm.get("generator.streamer").output().item_long());
@@ -165,7 +166,7 @@ class RemoteExecutionTest {
 
     @Test
     void session_patchesOneTraceWithAnother_onTheServer() {
-        Tensor patched = sameEverywhere(backend -> lm.session(backend, () -> {
+        Tensor patched = sameEverywhere(backend -> lm.on(backend).session(() -> {
             Tensor clean = lm.trace(PROMPT, tr -> lm.get("model.layers.1").output().select(1, -1));
             return lm.trace(OTHER, tr -> {
                 Tensor hidden = lm.get("model.layers.1").output();
@@ -182,7 +183,7 @@ class RemoteExecutionTest {
     void session_savesIntoACapturedList_sameEverywhere() {
         List<Tensor> seen = sameEverywhere(backend -> {
             List<Tensor> saved = new ArrayList<>();
-            lm.session(backend, () -> {
+            lm.on(backend).session(() -> {
                 lm.trace(PROMPT, tr -> saved.add(NNsight.save(lm.get("model.layers.0").output().select(1, -1))));
                 lm.trace(OTHER, tr -> saved.add(NNsight.save(lm.get("model.layers.0").output().select(1, -1))));
                 return null;
@@ -233,7 +234,7 @@ class RemoteExecutionTest {
 
         Lens result = sameEverywhere(backend -> {
             Ranking.calls = 0;
-            return lm.trace(PROMPT, backend, tr -> {
+            return lm.on(backend).trace(PROMPT, tr -> {
                 Map<Integer, List<Long>> top = new LinkedHashMap<>();
                 for (int i = 0; i < lm.layerCount(); i++) {
                     Tensor last = lm.get("model.layers." + i).output().select(0, 0).select(0, -1);
@@ -252,7 +253,7 @@ class RemoteExecutionTest {
     void weightsChangedThroughATensorAlias_areRestoredForTheNext() {
         Tensor before = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
-        Tensor during = lm.trace(PROMPT, remote, tr -> {
+        Tensor during = lm.on(remote).trace(PROMPT, tr -> {
             ((Linear) lm.get("lm_head").module()).weight().tensor_data().mul_(new Scalar(2.0));
             return lm.get("lm_head").output().select(1, -1);
         });
@@ -263,7 +264,7 @@ class RemoteExecutionTest {
 
     @Test
     void aliasesThatHideChanges_areRefused() {
-        RemoteException error = assertThrows(RemoteException.class, () -> lm.trace(PROMPT, remote, tr -> {
+        RemoteException error = assertThrows(RemoteException.class, () -> lm.on(remote).trace(PROMPT, tr -> {
             ((Linear) lm.get("lm_head").module()).weight().data().mul_(new Scalar(2.0));
             return null;
         }));
@@ -276,11 +277,11 @@ class RemoteExecutionTest {
     void weightsChangedByAJob_areRestoredForTheNext() {
         Tensor before = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
-        Tensor during = lm.trace(PROMPT, remote, tr -> {
+        Tensor during = lm.on(remote).trace(PROMPT, tr -> {
             ((Linear) lm.get("lm_head").module()).weight().detach().zero_();
             return lm.get("lm_head").output().select(1, -1);
         });
-        Tensor after = lm.trace(PROMPT, remote, tr -> lm.get("lm_head").output().select(1, -1));
+        Tensor after = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
         assertEquals(0.0, during.abs().max().item_double(), "the job saw its own change");
         assertTrue(before.equal(after), "the next job ran on the weights as loaded");
@@ -302,7 +303,7 @@ class RemoteExecutionTest {
             try {
                 List<Future<Long>> answers = new ArrayList<>();
                 for (String prompt : prompts) {
-                    answers.add(clients.submit(() -> lm.trace(prompt, remote,
+                    answers.add(clients.submit(() -> lm.on(remote).trace(prompt,
                             tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long())));
                 }
                 List<Long> ids = new ArrayList<>();
@@ -325,7 +326,7 @@ class RemoteExecutionTest {
         Remote client = Remote.on(stopping.url()).apiKey(ALICE).quiet();
         List<RemoteJob<Long>> jobs = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            jobs.add(client.submit(Job.trace(lm, PROMPT, tr -> {
+            jobs.add(client.submit(new TraceJob<>(lm, PROMPT, tr -> {
                 long end = System.nanoTime() + 2_000_000_000L;
                 long spins = 0;
                 while (System.nanoTime() < end) {
@@ -353,7 +354,7 @@ class RemoteExecutionTest {
         java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
         System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
         try {
-            lm.trace(PROMPT, remote, tr -> {
+            lm.on(remote).trace(PROMPT, tr -> {
                 System.out.println("hidden size " + lm.get("model.norm").output().size(2));
                 return null;
             });
@@ -368,7 +369,7 @@ class RemoteExecutionTest {
     void submit_thenPoll_givesTheResultWhenReady() throws InterruptedException {
         long expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
 
-        RemoteJob<Long> job = remote.submit(Job.trace(lm, PROMPT,
+        RemoteJob<Long> job = remote.submit(new TraceJob<>(lm, PROMPT,
                 tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long()));
         assertNotNull(job.id());
         long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
@@ -389,15 +390,15 @@ class RemoteExecutionTest {
 
         for (Backend backend : List.of(Remote.local(), remote)) {
             IllegalStateException traced = assertThrows(IllegalStateException.class,
-                    () -> edited.trace(PROMPT, backend, tr -> lm.get("lm_head").output()));
+                    () -> edited.on(backend).trace(PROMPT, tr -> lm.get("lm_head").output()));
             assertTrue(traced.getMessage().contains("edits do not travel"), traced.getMessage());
-            assertThrows(IllegalStateException.class, () -> edited.generate(PROMPT, Generation.maxNewTokens(2), backend,
+            assertThrows(IllegalStateException.class, () -> edited.on(backend).generate(PROMPT, Generation.maxNewTokens(2),
                     tr -> lm.generator().output()));
             IllegalStateException inSession = assertThrows(IllegalStateException.class,
-                    () -> lm.session(backend, () -> edited.trace(PROMPT, tr -> lm.get("lm_head").output())));
+                    () -> lm.on(backend).session(() -> edited.trace(PROMPT, tr -> lm.get("lm_head").output())));
             assertTrue(inSession.getMessage().contains("edits do not travel"), inSession.getMessage());
         }
-        Tensor here = edited.trace(PROMPT, HERE, tr -> lm.get("lm_head").output());
+        Tensor here = edited.on(HERE).trace(PROMPT, tr -> lm.get("lm_head").output());
         assertTrue(here.equal(edited.trace(PROMPT, tr -> lm.get("lm_head").output())),
                 "a backend that runs the job in this JVM applies the edits");
     }
@@ -407,7 +408,7 @@ class RemoteExecutionTest {
         LanguageModel copy = lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_());
         copy.clearEdits();
 
-        Tensor logits = sameEverywhere(backend -> copy.trace(PROMPT, backend,
+        Tensor logits = sameEverywhere(backend -> copy.on(backend).trace(PROMPT,
                 tr -> copy.get("lm_head").output().select(1, -1)));
 
         assertTrue(logits.equal(lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1))));

@@ -3,7 +3,6 @@ package io.nnsight.lm;
 import io.nnsight.Backend;
 import io.nnsight.Envoy;
 import io.nnsight.Inputs;
-import io.nnsight.Job;
 import io.nnsight.NNsight;
 import io.nnsight.TraceBody;
 import io.nnsight.hub.DownloadListener;
@@ -72,6 +71,19 @@ public final class LanguageModel extends NNsight {
     private final Path folder;
     private final String architecture;
     private final String key;
+
+    /** A copy for {@link #edit} and {@link #on}: shares everything, as {@link NNsight#NNsight(NNsight)} says. */
+    private LanguageModel(LanguageModel original) {
+        super(original);
+        this.model = original.model;
+        this.tokenizer = original.tokenizer;
+        this.batching = original.batching;
+        this.generator = original.generator;
+        this.eos = original.eos;
+        this.folder = original.folder;
+        this.architecture = original.architecture;
+        this.key = original.key;
+    }
 
     private LanguageModel(CausalLM model, Tokenizer tokenizer, PromptBatching batching, Generator generator, long[] eos,
             Path folder, String architecture, String key) {
@@ -247,7 +259,7 @@ public final class LanguageModel extends NNsight {
      */
     public <R> R generate(Object input, Generation generation, TraceBody<R> body) {
         Objects.requireNonNull(input, "input: to generate from several invokes, call generate(generation, body)");
-        return trace(input, body, loop(generation));
+        return generateWith(input, generation, body);
     }
 
     /**
@@ -255,18 +267,15 @@ public final class LanguageModel extends NNsight {
      * tr.invoke(prompt, ...)} for each prompt.
      */
     public <R> R generate(Generation generation, TraceBody<R> body) {
-        return trace(null, body, loop(generation));
+        return generateWith(null, generation, body);
     }
 
-    /** Generates from {@code input} on {@code backend} (a model server) instead of in this JVM. */
-    public <R> R generate(Object input, Generation generation, Backend backend, TraceBody<R> body) {
-        Objects.requireNonNull(input, "input: to generate from several invokes, call generate(generation, backend, body)");
-        return Objects.requireNonNull(backend, "backend").run(Job.generate(this, input, generation, body));
-    }
-
-    /** Generates from the inputs of the body's invokes on {@code backend}. */
-    public <R> R generate(Generation generation, Backend backend, TraceBody<R> body) {
-        return Objects.requireNonNull(backend, "backend").run(Job.generate(this, null, generation, body));
+    private <R> R generateWith(Object input, Generation generation, TraceBody<R> body) {
+        Objects.requireNonNull(generation, "generation");
+        Objects.requireNonNull(body, "body");
+        Backend backend = backend();
+        return backend == null ? trace(input, body, loop(generation))
+                : backend.run(new GenerateJob<>(local(), input, generation, body));
     }
 
     /**
@@ -288,16 +297,27 @@ public final class LanguageModel extends NNsight {
         return (LanguageModel) super.edit(body);
     }
 
-    /** Runs {@code job} here; a generation as well as a trace or a session. */
+    /**
+     * A view of this language model whose traces, sessions and generations run on {@code backend}; see {@link
+     * NNsight#on(Backend)}.
+     *
+     * <pre>{@code
+     * List<Long> ids = lm.on(server).generate("Once upon a time", Generation.maxNewTokens(5), tr -> ...);
+     * }</pre>
+     */
     @Override
-    @SuppressWarnings("unchecked")
-    public <R> R execute(Job<R> job) {
-        if (job.kind() != Job.Kind.GENERATE) {
-            return super.execute(job);
-        }
-        Generation generation = (Generation) job.options();
-        TraceBody<R> body = (TraceBody<R>) job.body();
-        return job.input() == null ? generate(generation, body) : generate(job.input(), generation, body);
+    public LanguageModel on(Backend backend) {
+        return (LanguageModel) super.on(backend);
+    }
+
+    @Override
+    public LanguageModel local() {
+        return (LanguageModel) super.local();
+    }
+
+    @Override
+    protected LanguageModel copy() {
+        return new LanguageModel(this);
     }
 
     /** Generates from {@code input}: the ids and texts. */

@@ -2,8 +2,6 @@ package io.nnsight.remote.sandbox;
 
 import io.nnsight.Job;
 import io.nnsight.NNsight;
-import io.nnsight.SessionBody;
-import io.nnsight.TraceBody;
 import io.nnsight.remote.internal.sandbox.Deadline;
 import io.nnsight.remote.internal.sandbox.DeadlineExceededError;
 import io.nnsight.remote.internal.sandbox.JobClassLoader;
@@ -14,6 +12,7 @@ import io.nnsight.remote.internal.sandbox.SandboxException;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
@@ -49,7 +48,9 @@ public final class SandboxedExecutor implements JobExecutor {
             throw JobFailedException.unusableModel(lost, null);
         }
         Envelope envelope = envelope(request);
-        Job.Kind kind = kind(envelope);
+        if (!JobForm.isKind(envelope.kind())) {
+            throw new JobFailedException("unknown kind of job: " + envelope.kind());
+        }
         LambdaFactories lambdas;
         Map<String, byte[]> checked;
         try {
@@ -65,7 +66,7 @@ public final class SandboxedExecutor implements JobExecutor {
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = graph(envelope, loader.forValues(), model, lambdas);
                 setStatics(graph[3], loader, checked.keySet());
-                Object result = model.execute(job(kind, model, graph));
+                Object result = job(envelope.kind(), model, graph).run();
                 Object[] captured = lambdas.capturedBy(graph[2]);
                 return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
             }));
@@ -108,14 +109,6 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
-    private static Job.Kind kind(Envelope envelope) throws JobFailedException {
-        try {
-            return Job.Kind.valueOf(envelope.kind());
-        } catch (IllegalArgumentException e) {
-            throw new JobFailedException("unknown kind of job: " + envelope.kind(), e);
-        }
-    }
-
     private static Object[] graph(Envelope envelope, ClassLoader loader, NNsight model, LambdaFactories lambdas)
             throws JobFailedException {
         Object root;
@@ -152,28 +145,12 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
-    private static Job<?> job(Job.Kind kind, NNsight model, Object[] graph) throws JobFailedException {
-        Object input = graph[0];
-        Object body = graph[2];
-        switch (kind) {
-            case SESSION:
-                if (body instanceof SessionBody) {
-                    return Job.session(model, (SessionBody<?>) body);
-                }
-                break;
-            case GENERATE:
-                if (body instanceof TraceBody && graph[1] != null) {
-                    return Job.generate(model, input, graph[1], (TraceBody<?>) body);
-                }
-                break;
-            default:
-                if (body instanceof TraceBody) {
-                    return Job.trace(model, input, (TraceBody<?>) body);
-                }
-                break;
+    private static Job<?> job(String kind, NNsight model, Object[] graph) throws JobFailedException {
+        try {
+            return new JobForm(kind, graph[0], graph[1], graph[2]).on(model);
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(e.getMessage(), e);
         }
-        throw new JobFailedException("the request's body is a " + (body == null ? "null" : body.getClass().getName())
-                + ", which cannot run a " + kind + " job");
     }
 
     /** The most frames of shipped code an error's description lists per exception. */

@@ -1,12 +1,10 @@
 package io.nnsight.lm.internal;
 
 import io.nnsight.Inputs;
-import io.nnsight.internal.TraceContext;
-import io.nnsight.internal.TraceRun;
 import io.nnsight.lm.CausalLM;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.KvCache;
-import java.util.function.Function;
+import io.nnsight.spi.ModelRunner;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -14,15 +12,15 @@ import org.bytedeco.pytorch.T_TensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Runs a generation inside a trace: the prompt, then one step per new token with the key/value cache,
  * each step a forward pass of the model (so each step is a new iteration of every module), and finally
  * the {@link Generator} with all ids.
  */
-public final class GenerationLoop implements Function<Inputs, Object> {
+public final class GenerationLoop implements ModelRunner {
     private final CausalLM model;
     private final Generator generator;
     private final Generation generation;
@@ -45,7 +43,7 @@ public final class GenerationLoop implements Function<Inputs, Object> {
     }
 
     @Override
-    public Object apply(Inputs prompt) {
+    public Object run(Inputs prompt, Control control) {
         Tensor ids = prompt.tensor("input_ids");
         Tensor mask = prompt.tensor("attention_mask");
         batching.checkLength(ids.size(1), generation.maxNewTokens());
@@ -75,10 +73,7 @@ public final class GenerationLoop implements Function<Inputs, Object> {
                 }
             }
         }
-        TraceRun run = TraceContext.current();
-        if (run != null) {
-            run.endSteps();
-        }
+        control.endSteps();
         return generator.forward(all);
     }
 

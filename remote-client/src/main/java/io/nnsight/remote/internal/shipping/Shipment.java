@@ -7,6 +7,7 @@ import io.nnsight.remote.internal.wire.EditsDoNotTravel;
 import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.GraphClasses;
 import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.LambdaFactory;
 import io.nnsight.remote.internal.wire.LambdaSerializer;
 import io.nnsight.remote.internal.wire.LambdaSpec;
@@ -56,12 +57,13 @@ public final class Shipment {
         if (!job.model().edits().isEmpty()) {
             throw EditsDoNotTravel.of(job.model().key());
         }
-        Object body = job.body();
+        JobForm form = JobForm.of(job);
+        Object body = form.body();
         ClassLoader loader = body.getClass().getClassLoader();
         Map<String, Object> statics = new LinkedHashMap<>();
         while (true) {
             GraphClasses seen = new GraphClasses();
-            byte[] graph = Graphs.write(new Object[] {job.input(), job.options(), body, statics}, loader, job.model(), seen);
+            byte[] graph = Graphs.write(new Object[] {form.input(), form.options(), body, statics}, loader, job.model(), seen);
             ClassPlan plan = ClassPlan.of(seen, loader);
             boolean added = false;
             for (Map.Entry<String, Set<String>> owner : plan.staticFields().entrySet()) {
@@ -86,7 +88,7 @@ public final class Shipment {
                                 + lambda.implName() + "(...)");
                     }
                 }
-                Envelope envelope = new Envelope(job.kind().name(), job.model().key(), Runtime.version().feature(),
+                Envelope envelope = new Envelope(form.kind(), job.model().key(), Runtime.version().feature(),
                         classes, lambdas, graph);
                 return new Shipment(envelope, job.model(), loader, capturedBy(body));
             }

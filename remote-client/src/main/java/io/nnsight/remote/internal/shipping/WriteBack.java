@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <pre>{@code
  * List<Tensor> seen = new ArrayList<>();
- * lm.trace("Hello", server, tr -> { seen.add(NNsight.save(lm.get("model.norm").output())); return null; });
+ * lm.on(server).trace("Hello", tr -> { seen.add(NNsight.save(lm.get("model.norm").output())); return null; });
  * seen.get(0);   // filled by the server's run
  * }</pre>
  *

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Envoy;
-import io.nnsight.Job;
 import io.nnsight.TraceBody;
+import io.nnsight.TraceJob;
 import io.nnsight.Tracer;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
@@ -149,7 +149,7 @@ class LambdaCaptureTest {
         double bias = 0.25;
         Tensor offset = torch.full(new long[] {1}, new Scalar(3.0));
         LanguageModel model = lm;
-        List<Tensor> simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        List<Tensor> simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             List<Tensor> values = new ArrayList<>();
             values.add(model.get("model.layers." + layer).output().select(1, positions[1]).add(new Scalar(bias)));
             values.add(model.get(head).output().select(1, positions[0]).add(offset));
@@ -165,14 +165,14 @@ class LambdaCaptureTest {
     void capturedHelperObject_shipsWithItsClassAndFields() {
         Scaler scaler = new Scaler(2.0, "model.layers.4");
 
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> scaler.apply(lm));
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> scaler.apply(lm));
 
         assertClose(layerOutput(4).mul(new Scalar(2.0)), simulated);
     }
 
     @Test
     void staticMethodReference_isTheBody() {
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), LambdaCaptureTest::lastLogitsOf);
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, LambdaCaptureTest::lastLogitsOf);
 
         assertClose(lastLogits(), simulated);
     }
@@ -181,14 +181,14 @@ class LambdaCaptureTest {
     void boundMethodReference_capturesItsObject() {
         LogitsProbe probe = new LogitsProbe(lm, -1);
 
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), probe::run);
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, probe::run);
 
         assertClose(lastLogits(), simulated);
     }
 
     @Test
     void lambdasMadeInsideTheBody_run() {
-        List<Tensor> simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        List<Tensor> simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             UnaryOperator<Tensor> last = t -> t.select(1, -1);
             Function<Integer, Tensor> layer = i -> last.apply(lm.get("model.layers." + i).output());
             return IntStream.range(0, 3).mapToObj(layer::apply).collect(Collectors.toList());
@@ -204,7 +204,7 @@ class LambdaCaptureTest {
         TraceBody<Tensor> inner = tr -> lm.get("lm_head").output();
         Function<Tensor, Tensor> last = (Function<Tensor, Tensor> & Serializable) t -> t.select(1, -1);
 
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> last.apply(inner.run(tr)));
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> last.apply(inner.run(tr)));
 
         assertClose(lastLogits(), simulated);
     }
@@ -214,7 +214,7 @@ class LambdaCaptureTest {
         Function<Tensor, Tensor> last = t -> t.select(1, -1);
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> lm.trace(PROMPT, Remote.local(), tr -> last.apply(lm.get("lm_head").output())));
+                () -> lm.on(Remote.local()).trace(PROMPT, tr -> last.apply(lm.get("lm_head").output())));
 
         assertTrue(error.getMessage().contains("java.util.function.Function cannot be shipped"), error.getMessage());
         assertTrue(error.getMessage().contains("Serializable"), error.getMessage());
@@ -222,7 +222,7 @@ class LambdaCaptureTest {
 
     @Test
     void staticFieldsOfTheTestClass_travelByValue_withTheirCurrentValues() {
-        List<Tensor> simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        List<Tensor> simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             List<Tensor> values = new ArrayList<>();
             for (String path : PROBED) {
                 values.add(lm.get(path).output().select(1, -1).mul(new Scalar(scale)));
@@ -240,7 +240,7 @@ class LambdaCaptureTest {
         Site site = Site.ATTENTION;
         Set<Site> sites = new TreeSet<>(Set.of(Site.MLP, Site.ATTENTION));
 
-        Map<String, Object> simulated = lm.trace(PROMPT, Remote.local(), tr -> Map.of(
+        Map<String, Object> simulated = lm.on(Remote.local()).trace(PROMPT, tr -> Map.of(
                 "output", lm.get(site.path(2)).output().select(1, -1),
                 "describe", site.describe() + "/" + Site.MLP.describe(),
                 "code", siteCode(site) * 10 + siteCode(Site.MLP),
@@ -261,7 +261,7 @@ class LambdaCaptureTest {
         List<Envoy> layers = lm.get("model.layers").children(); // an unmodifiable view
         Envoy mlp = lm.get("model.layers.3.mlp");
 
-        List<Tensor> simulated = lm.trace(PROMPT, Remote.local(), tr -> {
+        List<Tensor> simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
             Tensor inner = mlp.output().select(1, -1); // inside layer 3: read before the layer's output
             return List.of(layers.get(window.layer()).output().narrow(1, window.from(), window.length()), inner);
         });
@@ -275,7 +275,7 @@ class LambdaCaptureTest {
     void tokenizerOfTheModel_capturedInTheBody_isTheHostedOnes() {
         io.nnsight.lm.Tokenizer tokenizer = lm.tokenizer();
 
-        long[] ids = lm.trace(PROMPT, Remote.local(), tr -> tokenizer.encode("Lily"));
+        long[] ids = lm.on(Remote.local()).trace(PROMPT, tr -> tokenizer.encode("Lily"));
 
         assertEquals(java.util.Arrays.toString(lm.tokenizer().encode("Lily")), java.util.Arrays.toString(ids));
     }
@@ -309,7 +309,7 @@ class LambdaCaptureTest {
     void helperWithASuperclassAndADefaultMethod_shipsItsHierarchy() {
         Reads reads = new SecondLayer();
 
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> reads.read(lm));
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> reads.read(lm));
 
         assertClose(layerOutput(2), simulated);
     }
@@ -327,7 +327,7 @@ class LambdaCaptureTest {
     @Test
     void anonymousClassBody_shipsAsAClass_withWhatItCaptured() {
         // Kryo skipped the synthetic field val$layer: the server read layer 0, silently
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), anonymousBody(3));
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, anonymousBody(3));
 
         assertClose(layerOutput(3), simulated);
     }
@@ -347,7 +347,7 @@ class LambdaCaptureTest {
     void anonymousClassBody_fillsTheListItCaptured() {
         List<Tensor> seen = new ArrayList<>();
 
-        lm.trace(PROMPT, Remote.local(), savingBody(seen));
+        lm.on(Remote.local()).trace(PROMPT, savingBody(seen));
 
         assertEquals(1, seen.size());
         assertClose(lastLogits(), seen.get(0));
@@ -366,8 +366,8 @@ class LambdaCaptureTest {
 
     @Test
     void bodiesMadeInAnInterface_run() {
-        Tensor layer = lm.trace(PROMPT, Remote.local(), Probes.layer(1));
-        Tensor last = lm.trace(PROMPT, Remote.local(), new Probes() {}.last());
+        Tensor layer = lm.on(Remote.local()).trace(PROMPT, Probes.layer(1));
+        Tensor last = lm.on(Remote.local()).trace(PROMPT, new Probes() {}.last());
 
         assertClose(layerOutput(1), layer);
         assertClose(lastLogits(), last);
@@ -378,8 +378,7 @@ class LambdaCaptureTest {
         // a server can only make a lambda in a shipped class it has checked; it used to fail on the server
         Function<Tensor, Tensor> abs = (Function<Tensor, Tensor> & Serializable) Tensor::abs;
 
-        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> lm.trace(PROMPT,
-                Remote.local(), tr -> abs.apply(lm.get("lm_head").output().select(1, -1))));
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> lm.on(Remote.local()).trace(PROMPT, tr -> abs.apply(lm.get("lm_head").output().select(1, -1))));
 
         assertTrue(error.getMessage().contains("org.bytedeco.pytorch.Tensor::abs cannot be shipped"), error.getMessage());
         assertTrue(error.getMessage().contains("x -> x.abs(...)"), error.getMessage());
@@ -389,7 +388,7 @@ class LambdaCaptureTest {
     void capturedLambdaCallingALibraryMethod_runs() {
         Function<Tensor, Tensor> abs = (Function<Tensor, Tensor> & Serializable) t -> t.abs();
 
-        Tensor simulated = lm.trace(PROMPT, Remote.local(), tr -> abs.apply(lm.get("lm_head").output().select(1, -1)));
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> abs.apply(lm.get("lm_head").output().select(1, -1)));
 
         assertClose(lastLogits().abs(), simulated);
     }
@@ -417,7 +416,7 @@ class LambdaCaptureTest {
         Scaler scaler = new Scaler(1.0, "lm_head");
         TraceBody<Tensor> body = tr -> scaler.apply(lm).mul(new Scalar(scale));
 
-        Envelope envelope = Shipment.of(Job.trace(lm, PROMPT, body)).envelope();
+        Envelope envelope = Shipment.of(new TraceJob<>(lm, PROMPT, body)).envelope();
 
         ClassNode test = shipped(envelope, LambdaCaptureTest.class);
         Set<String> testMethods = methods(test);
@@ -436,8 +435,8 @@ class LambdaCaptureTest {
         int layer = 1;
         TraceBody<Tensor> body = tr -> lm.get("model.layers." + layer).output();
 
-        byte[] first = Shipment.of(Job.trace(lm, PROMPT, body)).envelope().write();
-        byte[] second = Shipment.of(Job.trace(lm, PROMPT, body)).envelope().write();
+        byte[] first = Shipment.of(new TraceJob<>(lm, PROMPT, body)).envelope().write();
+        byte[] second = Shipment.of(new TraceJob<>(lm, PROMPT, body)).envelope().write();
 
         assertTrue(java.util.Arrays.equals(first, second));
     }
@@ -445,7 +444,7 @@ class LambdaCaptureTest {
     @Test
     void bodyCapturingTheTestInstance_isRefused_namingWhatTheServerLacks() {
         RemoteException error = assertThrows(RemoteException.class,
-                () -> lm.trace(PROMPT, Remote.local(), tr -> instanceLayer()));
+                () -> lm.on(Remote.local()).trace(PROMPT, tr -> instanceLayer()));
 
         assertTrue(error.getMessage().contains("org.junit"), error.getMessage());
     }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.nnsight.Job;
 import io.nnsight.TraceBody;
+import io.nnsight.TraceJob;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.internal.wire.Envelope;
@@ -34,14 +34,14 @@ class ShipmentTest {
 
     @Test
     void result_ofValuesTheJobCouldMake_isRead() {
-        Shipment shipment = Shipment.of(Job.trace(lm, Shared.STORIES_PROMPT, tr -> List.of(1L, 2L)));
+        Shipment shipment = Shipment.of(new TraceJob<>(lm, Shared.STORIES_PROMPT, tr -> List.of(1L, 2L)));
 
         assertEquals(List.of(1L, 2L), shipment.result(answer(List.of(1L, 2L))));
     }
 
     @Test
     void result_namingAClassTheJobCouldNotMake_isRefused() throws Exception {
-        Shipment shipment = Shipment.of(Job.trace(lm, Shared.STORIES_PROMPT, tr -> null));
+        Shipment shipment = Shipment.of(new TraceJob<>(lm, Shared.STORIES_PROMPT, tr -> null));
         byte[] forged = answer(URI.create("http://example.com").toURL());
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> shipment.result(forged));
@@ -52,7 +52,7 @@ class ShipmentTest {
     @Test
     void shipmentOfARealJob_roundTrips() {
         TraceBody<Tensor> body = tr -> lm.get("lm_head").output();
-        Envelope envelope = Shipment.of(Job.trace(lm, Shared.STORIES_PROMPT, body)).envelope();
+        Envelope envelope = Shipment.of(new TraceJob<>(lm, Shared.STORIES_PROMPT, body)).envelope();
 
         Envelope read = Envelope.read(envelope.write());
 

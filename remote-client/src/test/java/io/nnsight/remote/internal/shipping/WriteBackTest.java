@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Envoy;
 import io.nnsight.NNsight;
+import io.nnsight.TraceJob;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.Remote;
@@ -69,7 +70,7 @@ class WriteBackTest {
     @Test
     void savedTensor_addedToACapturedList_fillsTheCallersList() {
         List<Tensor> seen = new ArrayList<>();
-        Object result = lm.trace(PROMPT, Remote.local(), tr -> {
+        Object result = lm.on(Remote.local()).trace(PROMPT, tr -> {
             seen.add(NNsight.save(lm.get("lm_head").output().select(1, -1)));
             return null;
         });
@@ -82,7 +83,7 @@ class WriteBackTest {
     @Test
     void capturedList_withElements_isReplacedByWhatTheBodyLeft() {
         List<String> log = new ArrayList<>(List.of("kept", "dropped"));
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             log.remove("dropped");
             log.add("layers=" + lm.layerCount());
             return null;
@@ -95,7 +96,7 @@ class WriteBackTest {
     void capturedMap_andSet_getTheBodysEntries() {
         Map<String, Tensor> byLayer = new LinkedHashMap<>();
         Set<Long> argmax = new HashSet<>();
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             for (Envoy layer : lm.get("model.layers")) {
                 byLayer.put(layer.path(), NNsight.save(layer.output().select(1, -1)));
             }
@@ -115,7 +116,7 @@ class WriteBackTest {
         Tensor[] slot = new Tensor[1];
         long[] counts = new long[3];
         double[][] grid = {{0, 0}, {0, 0}};
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             Tensor logits = lm.get("lm_head").output();
             slot[0] = NNsight.save(logits.select(1, -1));
             counts[0] = logits.size(0);
@@ -134,7 +135,7 @@ class WriteBackTest {
     void capturedAtomics_getTheBodysValues() {
         AtomicReference<Tensor> holder = new AtomicReference<>();
         AtomicInteger steps = new AtomicInteger(7);
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             holder.set(NNsight.save(lm.get("lm_head").output().select(1, -1)));
             steps.addAndGet(lm.layerCount());
             return null;
@@ -149,7 +150,7 @@ class WriteBackTest {
     void capturedApplicationObject_getsTheBodysFieldValues_andKeepsItsIdentity() {
         Probe probe = new Probe();
         List<String> notes = probe.notes;
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             probe.record(NNsight.save(lm.get("lm_head").output().select(1, -1)));
             return null;
         });
@@ -175,7 +176,7 @@ class WriteBackTest {
     @Test
     void capturedRecord_ofMutableCollections_getsTheirContents() {
         Harvest harvest = new Harvest(new ArrayList<>(), new LinkedHashMap<>());
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             harvest.outputs().add(NNsight.save(lm.get("lm_head").output().select(1, -1)));
             harvest.tokens().put("argmax", lm.get("lm_head").output().select(1, -1).argmax().item_long());
             return null;
@@ -191,7 +192,7 @@ class WriteBackTest {
         Report report = new Report();
         Probe probe = report.probe;
         long[] shape = report.shape;
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             Tensor logits = lm.get("lm_head").output();
             report.probe.record(NNsight.save(logits.select(1, -1)));
             report.tags = List.of("traced", "twice");
@@ -213,7 +214,7 @@ class WriteBackTest {
     void listCapturedBySession_isFilledByItsTraces() {
         // values, not tensors: a session frees the tensors its traces saved unless it returns them (locally too)
         List<Long> argmax = new ArrayList<>();
-        Tensor result = lm.session(Remote.local(), () -> {
+        Tensor result = lm.on(Remote.local()).session(() -> {
             lm.trace(PROMPT, tr -> {
                 argmax.add(lm.get("lm_head").output().select(1, -1).argmax().item_long());
                 return null;
@@ -237,7 +238,7 @@ class WriteBackTest {
             return lm.get("lm_head").output().size(1);
         };
 
-        io.nnsight.remote.RemoteJob<Long> job = Remote.local().submit(io.nnsight.Job.trace(lm, PROMPT, body));
+        io.nnsight.remote.RemoteJob<Long> job = Remote.local().submit(new TraceJob<>(lm, PROMPT, body));
 
         assertEquals(io.nnsight.remote.RemoteJob.State.COMPLETED, job.state());
         assertEquals(job.await(), job.poll().orElseThrow());
@@ -250,7 +251,7 @@ class WriteBackTest {
     void sameListCapturedTwice_staysOneList() {
         List<Long> ids = new ArrayList<>();
         List<Long> alias = ids;
-        lm.trace(PROMPT, Remote.local(), tr -> {
+        lm.on(Remote.local()).trace(PROMPT, tr -> {
             ids.add(1L);
             alias.add(2L);
             return null;
@@ -262,7 +263,7 @@ class WriteBackTest {
     @Test
     void resultAndCapturedList_sharingATensor_bothGetIt() {
         List<Tensor> seen = new ArrayList<>();
-        Tensor result = lm.trace(PROMPT, Remote.local(), tr -> {
+        Tensor result = lm.on(Remote.local()).trace(PROMPT, tr -> {
             Tensor logits = NNsight.save(lm.get("lm_head").output().select(1, -1));
             seen.add(logits);
             return logits;
@@ -274,7 +275,7 @@ class WriteBackTest {
     @Test
     void immutableCapturedList_isLeftAlone() {
         List<String> fixed = List.of("a", "b");
-        int size = lm.trace(PROMPT, Remote.local(), tr -> fixed.size() + lm.layerCount());
+        int size = lm.on(Remote.local()).trace(PROMPT, tr -> fixed.size() + lm.layerCount());
 
         assertEquals(7, size);
         assertEquals(List.of("a", "b"), fixed);

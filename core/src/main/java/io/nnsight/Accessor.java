@@ -1,6 +1,6 @@
 package io.nnsight;
 
-import io.nnsight.internal.Describe;
+import io.nnsight.Tensors;
 import io.nnsight.internal.Mediator;
 import io.nnsight.internal.Running;
 import io.nnsight.internal.TraceRun;
@@ -43,7 +43,7 @@ abstract class Accessor {
         if (value instanceof Tensor) {
             return (Tensor) value;
         }
-        throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value)
+        throw new ClassCastException("the output of " + describe() + " is " + Tensors.describe(value)
                 + ", not a Tensor; read it with output(" + (value == null ? "Object" : value.getClass().getSimpleName())
                 + ".class)");
     }
@@ -53,7 +53,7 @@ abstract class Accessor {
         String what = "output(" + type.getSimpleName() + ".class)";
         Object value = requester(what).readOutput(traceableIndex(what));
         if (value != null && !type.isInstance(value)) {
-            throw new ClassCastException("the output of " + describe() + " is " + Describe.value(value) + ", not a "
+            throw new ClassCastException("the output of " + describe() + " is " + Tensors.describe(value) + ", not a "
                     + type.getSimpleName());
         }
         return type.cast(value);
@@ -73,7 +73,7 @@ abstract class Accessor {
         if (value instanceof Tensor) {
             return (Tensor) value;
         }
-        throw new ClassCastException("the first argument of " + describe() + " is " + Describe.value(value)
+        throw new ClassCastException("the first argument of " + describe() + " is " + Tensors.describe(value)
                 + ", not a Tensor; read it from inputs()");
     }
 

@@ -1,6 +1,6 @@
 package io.nnsight;
 
-import io.nnsight.internal.Describe;
+import io.nnsight.Tensors;
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.Paths;
 import io.nnsight.spi.Traceable;
@@ -204,7 +204,7 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         if (value instanceof Tensor) {
             return (Tensor) value;
         }
-        throw new ClassCastException(describe() + ".forward returned " + Describe.value(value) + ", not a Tensor");
+        throw new ClassCastException(describe() + ".forward returned " + Tensors.describe(value) + ", not a Tensor");
     }
 
     // ---- printing ----

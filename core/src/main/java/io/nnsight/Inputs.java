@@ -1,6 +1,6 @@
 package io.nnsight;
 
-import io.nnsight.internal.Describe;
+import io.nnsight.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -153,7 +153,7 @@ public final class Inputs {
         if (value instanceof Tensor) {
             return (Tensor) value;
         }
-        throw new ClassCastException(what + " is " + Describe.value(value) + ", not a Tensor");
+        throw new ClassCastException(what + " is " + Tensors.describe(value) + ", not a Tensor");
     }
 
     @Override
@@ -173,11 +173,11 @@ public final class Inputs {
         StringBuilder text = new StringBuilder("Inputs(");
         String separator = "";
         for (Object value : positional) {
-            text.append(separator).append(Describe.value(value));
+            text.append(separator).append(Tensors.describe(value));
             separator = ", ";
         }
         for (Map.Entry<String, Object> entry : named.entrySet()) {
-            text.append(separator).append(entry.getKey()).append('=').append(Describe.value(entry.getValue()));
+            text.append(separator).append(entry.getKey()).append('=').append(Tensors.describe(entry.getValue()));
             separator = ", ";
         }
         return text.append(')').toString();

@@ -1,6 +1,6 @@
 package io.nnsight;
 
-import io.nnsight.internal.Describe;
+import io.nnsight.Tensors;
 import io.nnsight.internal.engine.ThreadEngine;
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.Linear;
@@ -65,7 +65,7 @@ final class Models {
 
     /** Whether two tensors hold the same numbers (to float rounding). */
     static boolean same(Tensor a, Tensor b) {
-        return java.util.Arrays.equals(Describe.dims(a), Describe.dims(b)) && torch.allclose(a, b, 1e-5, 1e-6, false);
+        return java.util.Arrays.equals(Tensors.shape(a), Tensors.shape(b)) && torch.allclose(a, b, 1e-5, 1e-6, false);
     }
 
     /** Asserts that no trace left a body thread running. */

@@ -3,6 +3,7 @@ package io.nnsight.internal;
 import io.nnsight.Inputs;
 import io.nnsight.NotReachedException;
 import io.nnsight.OutOfOrderException;
+import io.nnsight.Tensors;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -442,7 +443,7 @@ public final class Interleaver {
         BatchGroup group = mediator.group();
         if (group == null || group.covers(batchSize)) {
             if (served.value instanceof Tensor && !(replacement instanceof Tensor)) {
-                throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Describe.value(replacement));
+                throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
             }
             return replacement;
         }
@@ -467,7 +468,7 @@ public final class Interleaver {
             }
             if (!(skip.value() instanceof Tensor) || !TensorBatching.isBatched((Tensor) skip.value(), skip.group().size())) {
                 fail(new TraceException(skip.invoke() + " skips " + name(served.module) + " with "
-                        + Describe.value(skip.value()) + "; it must give a Tensor with its " + skip.group().size()
+                        + Tensors.describe(skip.value()) + "; it must give a Tensor with its " + skip.group().size()
                         + " batch row(s) first"));
                 throw Halt.INSTANCE;
             }

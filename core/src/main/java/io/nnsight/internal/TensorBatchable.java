@@ -2,6 +2,7 @@ package io.nnsight.internal;
 
 import io.nnsight.Batchable;
 import io.nnsight.Inputs;
+import io.nnsight.Tensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,7 +30,7 @@ public final class TensorBatchable implements Batchable {
             inputs = (Inputs) input;
         } else {
             throw new IllegalArgumentException("this model takes a Tensor or an Inputs of arguments, not "
-                    + Describe.value(input) + "; to accept other inputs, wrap the model with a Batchable that "
+                    + Tensors.describe(input) + "; to accept other inputs, wrap the model with a Batchable that "
                     + "prepares them: NNsight.wrap(module, batchable)");
         }
         return new Prepared(inputs, batchSize(inputs));
@@ -92,7 +93,7 @@ public final class TensorBatchable implements Batchable {
             List<Tensor> tensors = new ArrayList<>(column.size());
             for (Object value : column) {
                 if (!(value instanceof Tensor)) {
-                    throw new IllegalArgumentException(what + " is a Tensor in one invoke and " + Describe.value(value)
+                    throw new IllegalArgumentException(what + " is a Tensor in one invoke and " + Tensors.describe(value)
                             + " in another");
                 }
                 tensors.add((Tensor) value);
@@ -101,8 +102,8 @@ public final class TensorBatchable implements Batchable {
         }
         for (Object value : column) {
             if (!Objects.equals(value, column.get(0))) {
-                throw new IllegalArgumentException(what + " differs between invokes (" + Describe.value(column.get(0))
-                        + " and " + Describe.value(value) + "); arguments that are not tensors cannot be batched");
+                throw new IllegalArgumentException(what + " differs between invokes (" + Tensors.describe(column.get(0))
+                        + " and " + Tensors.describe(value) + "); arguments that are not tensors cannot be batched");
             }
         }
         return column.get(0);

@@ -1,6 +1,7 @@
 package io.nnsight.internal;
 
 import io.nnsight.Inputs;
+import io.nnsight.Tensors;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -57,20 +58,20 @@ public final class TensorBatching {
         if (Objects.equals(current, replacement)) {
             return current;
         }
-        throw new TraceException(what + " is " + Describe.value(current) + ", which is not split by batch rows, so one "
+        throw new TraceException(what + " is " + Tensors.describe(current) + ", which is not split by batch rows, so one "
                 + "invoke cannot replace it for its " + group + " alone; replace it from an invoke without input, which "
                 + "sees the whole batch");
     }
 
     private static Tensor spliceTensor(Tensor current, Object replacement, BatchGroup group, int total, String what) {
         if (!(replacement instanceof Tensor)) {
-            throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Describe.value(replacement));
+            throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
         }
         Tensor rows = (Tensor) replacement;
-        long[] expected = Describe.dims(current);
+        long[] expected = Tensors.shape(current);
         expected[0] = group.size();
-        if (!Arrays.equals(expected, Describe.dims(rows))) {
-            throw new TraceException("the replacement for " + what + " has shape " + Describe.shape(rows)
+        if (!Arrays.equals(expected, Tensors.shape(rows))) {
+            throw new TraceException("the replacement for " + what + " has shape " + java.util.Arrays.toString(Tensors.shape(rows))
                     + ", but this invoke's " + group + " of it have shape " + Arrays.toString(expected));
         }
         List<Tensor> pieces = new ArrayList<>(3);

@@ -1,7 +1,7 @@
 package io.nnsight.spi;
 
 import io.nnsight.Inputs;
-import io.nnsight.internal.Describe;
+import io.nnsight.Tensors;
 import java.util.Arrays;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
@@ -78,7 +78,7 @@ public final class HookPoint {
                     return (Tensor) output;
                 }
                 throw new ClassCastException("a hook replaced the output of a module that returns a Tensor with "
-                        + Describe.value(output));
+                        + Tensors.describe(output));
             }
         }
         return computation.apply(input);

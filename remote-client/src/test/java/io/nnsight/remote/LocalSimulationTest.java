@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.nnsight.Envoy;
 import io.nnsight.Inputs;
 import io.nnsight.Invoke;
+import io.nnsight.Tensors;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
@@ -44,15 +45,6 @@ class LocalSimulationTest {
         assertArrayEquals(expected.sizes().vec().get(), actual.sizes().vec().get(), "shape");
         assertTrue(torch.allclose(expected, actual, 0, TOLERANCE, false),
                 "max difference " + expected.sub(actual).abs().max().item_double());
-    }
-
-    private static long[] ids(Tensor tokens) {
-        Tensor row = tokens.reshape(-1).contiguous();
-        long[] ids = new long[(int) row.size(0)];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = row.select(0, i).item_long();
-        }
-        return ids;
     }
 
     @Test
@@ -130,8 +122,8 @@ class LocalSimulationTest {
             return tokens;
         });
 
-        long[] expected = ids(local);
-        assertArrayEquals(expected, ids(simulated));
+        long[] expected = Tensors.longs(local);
+        assertArrayEquals(expected, Tensors.longs(simulated));
         long[] tail = new long[5];
         for (int i = 0; i < 5; i++) {
             tail[i] = streamed.get(i);
@@ -184,7 +176,7 @@ class LocalSimulationTest {
         Tensor local = lm.generate(PROMPT, sampled, tr -> lm.generator().output());
         Tensor simulated = lm.on(Remote.local()).generate(PROMPT, sampled, tr -> lm.generator().output());
 
-        assertArrayEquals(ids(local), ids(simulated));
+        assertArrayEquals(Tensors.longs(local), Tensors.longs(simulated));
     }
 
     @Test
@@ -195,8 +187,8 @@ class LocalSimulationTest {
         List<Invoke<Tensor>> simulated = lm.on(Remote.local()).generate(greedy, tr -> List.of(
                 tr.invoke(PROMPT, () -> lm.generator().output()), tr.invoke(OTHER, () -> lm.generator().output())));
 
-        assertArrayEquals(ids(local.get(0).get()), ids(simulated.get(0).get()));
-        assertArrayEquals(ids(local.get(1).get()), ids(simulated.get(1).get()));
+        assertArrayEquals(Tensors.longs(local.get(0).get()), Tensors.longs(simulated.get(0).get()));
+        assertArrayEquals(Tensors.longs(local.get(1).get()), Tensors.longs(simulated.get(1).get()));
     }
 
     // ---- works locally, fails remotely ----

@@ -4,6 +4,7 @@ import io.nnsight.Backend;
 import io.nnsight.Envoy;
 import io.nnsight.Inputs;
 import io.nnsight.NNsight;
+import io.nnsight.Tensors;
 import io.nnsight.TraceBody;
 import io.nnsight.hub.DownloadListener;
 import io.nnsight.hub.HubClient;
@@ -326,7 +327,7 @@ public final class LanguageModel extends NNsight {
         int prompt = (int) batching.prepare(input).inputs().tensor("input_ids").size(1);
         List<String> texts = new ArrayList<>();
         for (long row = 0; row < tokens.size(0); row++) {
-            long[] ids = longs(tokens.select(0, row));
+            long[] ids = Tensors.longs(tokens.select(0, row));
             // Decoding the whole sequence keeps the spaces a tokenizer attaches to a word's first token.
             String all = tokenizer.decode(ids);
             String before = tokenizer.decode(java.util.Arrays.copyOf(ids, prompt));
@@ -334,14 +335,6 @@ public final class LanguageModel extends NNsight {
                     : tokenizer.decode(java.util.Arrays.copyOfRange(ids, prompt, ids.length)));
         }
         return new Generated(tokens, texts);
-    }
-
-    private static long[] longs(Tensor vector) {
-        long[] values = new long[(int) vector.size(0)];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = vector.select(0, i).item_long();
-        }
-        return values;
     }
 
     private GenerationLoop loop(Generation generation) {

@@ -1,5 +1,6 @@
 package io.nnsight.safetensors;
 
+import io.nnsight.Tensors;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -179,7 +180,10 @@ public final class SafeTensors implements Closeable {
     public void copyInto(String name, Tensor destination) {
         Objects.requireNonNull(destination, "destination");
         TensorInfo info = info(name);
-        long[] destinationShape = shapeOf(destination);
+        if (!destination.defined()) {
+            throw new IllegalArgumentException("The destination tensor is undefined");
+        }
+        long[] destinationShape = Tensors.shape(destination);
         if (!Arrays.equals(info.shape(), destinationShape)) {
             throw new IllegalArgumentException("Cannot copy tensor \"" + name + "\" from " + file + ": it has shape "
                     + Arrays.toString(info.shape()) + " but the destination has shape "
@@ -227,16 +231,5 @@ public final class SafeTensors implements Closeable {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read tensor \"" + info.name() + "\" from " + file, e);
         }
-    }
-
-    private static long[] shapeOf(Tensor tensor) {
-        if (!tensor.defined()) {
-            throw new IllegalArgumentException("The destination tensor is undefined");
-        }
-        long[] shape = new long[(int) tensor.dim()];
-        for (int i = 0; i < shape.length; i++) {
-            shape[i] = tensor.size(i);
-        }
-        return shape;
     }
 }

@@ -1,6 +1,5 @@
 package io.nnsight.lm;
 
-import static io.nnsight.lm.StoriesTest.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -10,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.nnsight.Invoke;
 import io.nnsight.NotReachedException;
 import io.nnsight.Steps;
+import io.nnsight.Tensors;
 import io.nnsight.internal.engine.ThreadEngine;
 import java.util.ArrayList;
 import java.util.List;
@@ -84,7 +84,7 @@ class GenerationTest {
             return tokens;
         });
 
-        long[] ids = values(plain.tokens().select(0, 0));
+        long[] ids = plain.ids(0);
         assertEquals(5, streamed.size());
         for (int i = 0; i < 5; i++) {
             assertEquals(ids[ids.length - 5 + i], streamed.get(i));
@@ -128,8 +128,8 @@ class GenerationTest {
             return lm.generator().output();
         });
 
-        long[] before = values(plain.tokens().select(0, 0));
-        long[] after = values(steered.select(0, 0));
+        long[] before = plain.ids(0);
+        long[] after = Tensors.longs(steered.select(0, 0));
         assertArrayEquals(java.util.Arrays.copyOf(before, 7), java.util.Arrays.copyOf(after, 7));
         assertEquals(300, after[7]);
     }
@@ -159,8 +159,8 @@ class GenerationTest {
                 tr.invoke("Once upon a time, there was a little girl named Lily.", () -> lm.generator().output()),
                 tr.invoke("Lily and Tom", () -> lm.generator().output())));
 
-        long[] aloneIds = values(alone.tokens().select(0, 0));
-        long[] batchedIds = values(together.get(1).get().select(0, 0));
+        long[] aloneIds = alone.ids(0);
+        long[] batchedIds = Tensors.longs(together.get(1).get().select(0, 0));
         long[] tail = java.util.Arrays.copyOfRange(batchedIds, batchedIds.length - aloneIds.length, batchedIds.length);
         assertArrayEquals(aloneIds, tail);
     }
@@ -186,9 +186,9 @@ class GenerationTest {
         Generated second = lm.generate("Once upon a time", sampling);
         Generated greedy = lm.generate("Once upon a time", Generation.maxNewTokens(12));
 
-        assertArrayEquals(values(first.tokens().select(0, 0)), values(second.tokens().select(0, 0)));
-        assertNotEquals(java.util.Arrays.toString(values(greedy.tokens().select(0, 0))),
-                java.util.Arrays.toString(values(first.tokens().select(0, 0))));
+        assertArrayEquals(first.ids(0), second.ids(0));
+        assertNotEquals(java.util.Arrays.toString(greedy.ids(0)),
+                java.util.Arrays.toString(first.ids(0)));
     }
 
     @Test
@@ -196,7 +196,7 @@ class GenerationTest {
         Generated topOne = lm.generate("Once upon a time", Generation.maxNewTokens(8).temperature(2).topK(1).seed(3));
         Generated greedy = lm.generate("Once upon a time", Generation.maxNewTokens(8));
 
-        assertArrayEquals(values(greedy.tokens().select(0, 0)), values(topOne.tokens().select(0, 0)));
+        assertArrayEquals(greedy.ids(0), topOne.ids(0));
     }
 
     @Test

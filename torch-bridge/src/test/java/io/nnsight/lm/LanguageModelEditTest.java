@@ -1,18 +1,17 @@
 package io.nnsight.lm;
 
-import static io.nnsight.lm.StoriesTest.values;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Invoke;
+import io.nnsight.Tensors;
 import io.nnsight.internal.engine.ThreadEngine;
 import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,8 +51,8 @@ class LanguageModelEditTest {
             return null;
         });
 
-        long[] plain = values(lm.generate(PROMPT, Generation.maxNewTokens(4)).tokens().select(0, 0));
-        long[] steered = values(forced.generate(PROMPT, Generation.maxNewTokens(4)).tokens().select(0, 0));
+        long[] plain = lm.generate(PROMPT, Generation.maxNewTokens(4)).ids(0);
+        long[] steered = forced.generate(PROMPT, Generation.maxNewTokens(4)).ids(0);
 
         assertArrayEquals(Arrays.copyOf(plain, 5), Arrays.copyOf(steered, 5));
         for (int i = 5; i < 9; i++) {
@@ -80,8 +79,8 @@ class LanguageModelEditTest {
         });
         Tensor plain = lm.generate(PROMPT, Generation.maxNewTokens(6)).tokens();
 
-        assertArrayEquals(values(byBody.select(0, 0)), values(byEdit.select(0, 0)));
-        assertFalse(Arrays.equals(values(plain.select(0, 0)), values(byEdit.select(0, 0))));
+        assertArrayEquals(Tensors.longs(byBody.select(0, 0)), Tensors.longs(byEdit.select(0, 0)));
+        assertFalse(Arrays.equals(Tensors.longs(plain.select(0, 0)), Tensors.longs(byEdit.select(0, 0))));
     }
 
     @Test
@@ -98,7 +97,7 @@ class LanguageModelEditTest {
                 tr.invoke("Lily and Tom", () -> lm.generator().output())));
 
         for (Invoke<Tensor> invoke : ids) {
-            long[] tokens = values(invoke.get().select(0, 0));
+            long[] tokens = Tensors.longs(invoke.get().select(0, 0));
             assertEquals(FORCED, tokens[tokens.length - 2]);
             assertEquals(FORCED, tokens[tokens.length - 1]);
         }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.nnsight.Tensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -21,8 +22,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -75,16 +76,8 @@ class SafeTensorsTest {
 
     private static void assertTensor(Tensor expected, Tensor actual) {
         assertEquals(expected.scalar_type().value, actual.scalar_type().value, "dtype");
-        assertArrayEquals(shape(expected), shape(actual), "shape");
+        assertArrayEquals(Tensors.shape(expected), Tensors.shape(actual), "shape");
         assertTrue(torch.equal(expected, actual), "values");
-    }
-
-    private static long[] shape(Tensor tensor) {
-        long[] shape = new long[(int) tensor.dim()];
-        for (int i = 0; i < shape.length; i++) {
-            shape[i] = tensor.size(i);
-        }
-        return shape;
     }
 
     @Test
@@ -163,7 +156,7 @@ class SafeTensorsTest {
                 .write(folder.resolve("empty.safetensors"));
         try (SafeTensors file = SafeTensors.open(path)) {
             Tensor empty = file.tensor("empty");
-            assertArrayEquals(new long[] {0}, shape(empty));
+            assertArrayEquals(new long[] {0}, Tensors.shape(empty));
             assertEquals(0, empty.numel());
             assertEquals(7f, file.tensor("after").item_float());
         }

@@ -2,7 +2,7 @@ package io.nnsight.lm.internal;
 
 import io.nnsight.Batchable;
 import io.nnsight.Inputs;
-import io.nnsight.internal.Describe;
+import io.nnsight.Tensors;
 import io.nnsight.lm.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,8 +11,8 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * A language model's inputs: a prompt, several prompts, or token ids, tokenized and left-padded into
@@ -67,12 +67,12 @@ public final class PromptBatching implements Batchable {
             Tensor ids = (Tensor) input;
             Tensor matrix = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
             for (long row = 0; row < matrix.size(0); row++) {
-                rows.add(toLongs(matrix.select(0, row)));
+                rows.add(Tensors.longs(matrix.select(0, row)));
             }
         } else {
             throw new IllegalArgumentException("a language model takes a prompt (String), prompts (List<String>), token "
                     + "ids (long[], int[], long[][] or an integer Tensor) or Inputs with \"input_ids\"; got "
-                    + Describe.value(input));
+                    + Tensors.describe(input));
         }
         return rows;
     }
@@ -83,14 +83,6 @@ public final class PromptBatching implements Batchable {
             return new long[] {tokenizer.bos()}; // an empty prompt starts from BOS
         }
         return ids;
-    }
-
-    private static long[] toLongs(Tensor row) {
-        long[] values = new long[(int) row.size(0)];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = row.select(0, i).item_long();
-        }
-        return values;
     }
 
     private Prepared prepared(List<long[]> rows) {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.esotericsoftware.kryo.io.Output;
+import io.nnsight.Tensors;
 import java.io.ByteArrayOutputStream;
 import java.util.Arrays;
 import java.util.List;
@@ -42,14 +43,10 @@ class TensorSerializerTest {
         return torch.arange(new Scalar(0L), new Scalar(count), new TensorOptions(ScalarType.Long)).to(type);
     }
 
-    private static long[] shape(Tensor tensor) {
-        return tensor.sizes().vec().get();
-    }
-
     private static void assertSameTensor(Tensor expected, Tensor actual) {
         assertTrue(actual.defined());
         assertEquals(expected.scalar_type().intern(), actual.scalar_type().intern(), "type");
-        assertArrayEquals(shape(expected), shape(actual), "shape");
+        assertArrayEquals(Tensors.shape(expected), Tensors.shape(actual), "shape");
         assertTrue(expected.equal(actual), "values");
     }
 
@@ -113,7 +110,7 @@ class TensorSerializerTest {
         Tensor read = (Tensor) roundTrip(empty);
 
         assertEquals(0, read.numel());
-        assertArrayEquals(new long[] {0, 7}, shape(read));
+        assertArrayEquals(new long[] {0, 7}, Tensors.shape(read));
         assertEquals(ScalarType.Float, read.scalar_type().intern());
     }
 
@@ -132,7 +129,7 @@ class TensorSerializerTest {
 
         Tensor read = (Tensor) roundTrip(transposed);
 
-        assertArrayEquals(new long[] {4, 3}, shape(read));
+        assertArrayEquals(new long[] {4, 3}, Tensors.shape(read));
         assertTrue(read.is_contiguous());
         assertSameTensor(transposed, read);
     }
@@ -236,7 +233,7 @@ class TensorSerializerTest {
     void craftedBytes_ofAValidTensor_areRead() {
         Tensor read = (Tensor) read(crafted("Float", new long[] {2, 3}, 24, 24));
 
-        assertArrayEquals(new long[] {2, 3}, shape(read));
+        assertArrayEquals(new long[] {2, 3}, Tensors.shape(read));
         assertEquals(0.0, read.abs().sum().item_double());
     }
 

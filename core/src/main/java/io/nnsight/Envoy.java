@@ -1,8 +1,10 @@
 package io.nnsight;
 
+import java.util.TreeSet;
+import java.util.Collection;
 import io.nnsight.Tensors;
 import io.nnsight.internal.ForwardMethod;
-import io.nnsight.internal.Paths;
+import io.nnsight.spi.CloseMatches;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -174,11 +176,19 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
             message.append(" has no child '").append(segment).append("'; its children are ")
                     .append(String.join(", ", parent.children.keySet()));
         }
-        List<String> close = Paths.closest(full, root.allPaths(), 3);
+        List<String> close = closeMatches(full, root.allPaths());
         if (!close.isEmpty()) {
             message.append(". Close matches: ").append(String.join(", ", close));
         }
         return message.toString();
+    }
+
+    /**
+     * Up to three names of {@code known} close to {@code wanted}, for "close matches" in messages: names equally
+     * close in alphabetical order, none further than a third of the name (at least 2 edits).
+     */
+    static List<String> closeMatches(String wanted, Collection<String> known) {
+        return CloseMatches.closest(wanted, new TreeSet<>(known), 3, Math.max(2, wanted.length() / 3));
     }
 
     static String join(String parent, String child) {

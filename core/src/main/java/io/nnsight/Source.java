@@ -1,6 +1,5 @@
 package io.nnsight;
 
-import io.nnsight.internal.Paths;
 import io.nnsight.spi.SourceMap;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -59,7 +58,7 @@ public final class Source {
     public Operation op(String name) {
         Operation operation = operations.get(name);
         if (operation == null) {
-            List<String> close = Paths.closest(name, operations.keySet(), 3);
+            List<String> close = Envoy.closeMatches(name, operations.keySet());
             throw new IllegalArgumentException("the code of " + (module.isEmpty() ? "model" : module) + " has no operation '"
                     + name + "'" + (close.isEmpty() ? "; see source() for its operations" : ". Close matches: "
                             + String.join(", ", close)));

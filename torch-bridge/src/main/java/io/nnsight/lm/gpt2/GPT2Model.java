@@ -1,8 +1,7 @@
 package io.nnsight.lm.gpt2;
 
 import io.nnsight.Inputs;
-import io.nnsight.lm.KvCache;
-import io.nnsight.lm.internal.Attention;
+import io.nnsight.lm.internal.DecoderInputs;
 import io.nnsight.nn.Dropout;
 import io.nnsight.nn.Embedding;
 import io.nnsight.nn.HookedModule;
@@ -43,19 +42,11 @@ public final class GPT2Model extends HookedModule {
     }
 
     private Tensor compute(Inputs in) {
-        Tensor ids = in.tensor("input_ids");
-        Tensor paddingMask = in.tensor("attention_mask");
-        KvCache cache = (KvCache) in.get("past_key_values");
-        long tokens = ids.size(1);
-        long past = Attention.past(cache);
-        Tensor positions = in.tensor("position_ids");
-        if (positions == null) {
-            positions = Attention.positions(paddingMask, ids.size(0), tokens, past);
-        }
-        Tensor hidden = drop.forward(wte.forward(ids).add(wpe.forward(positions)));
-        Tensor mask = Attention.causalMask(paddingMask, tokens, past);
+        DecoderInputs inputs = DecoderInputs.read(in);
+        Tensor hidden = drop.forward(wte.forward(inputs.ids()).add(wpe.forward(inputs.positions())));
         for (GPT2Block block : h) {
-            hidden = block.forward(Inputs.of(hidden).with("attention_mask", mask).with("past_key_values", cache));
+            hidden = block.forward(Inputs.of(hidden).with("attention_mask", inputs.mask())
+                    .with("past_key_values", inputs.cache()));
         }
         return lnF.forward(hidden);
     }

@@ -1,8 +1,7 @@
 package io.nnsight.lm.llama;
 
 import io.nnsight.Inputs;
-import io.nnsight.lm.KvCache;
-import io.nnsight.lm.internal.Attention;
+import io.nnsight.lm.internal.DecoderInputs;
 import io.nnsight.nn.Embedding;
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.ModuleList;
@@ -43,24 +42,14 @@ public final class LlamaModel extends HookedModule {
     }
 
     private Tensor compute(Inputs in) {
-        Tensor ids = in.tensor("input_ids");
-        Tensor paddingMask = in.tensor("attention_mask");
-        KvCache cache = (KvCache) in.get("past_key_values");
-        long batch = ids.size(0);
-        long tokens = ids.size(1);
-        long past = Attention.past(cache);
-        Tensor positions = in.tensor("position_ids");
-        if (positions == null) {
-            positions = Attention.positions(paddingMask, batch, tokens, past);
-        }
-        Tensor hidden = embedTokens.forward(ids);
-        List<Tensor> rotary = rotaryEmb.forward(hidden, positions);
-        Tensor mask = Attention.causalMask(paddingMask, tokens, past);
+        DecoderInputs inputs = DecoderInputs.read(in);
+        Tensor hidden = embedTokens.forward(inputs.ids());
+        List<Tensor> rotary = rotaryEmb.forward(hidden, inputs.positions());
         for (LlamaDecoderLayer layer : layers) {
             hidden = layer.forward(Inputs.of(hidden)
-                    .with("attention_mask", mask)
-                    .with("position_ids", positions)
-                    .with("past_key_values", cache)
+                    .with("attention_mask", inputs.mask())
+                    .with("position_ids", inputs.positions())
+                    .with("past_key_values", inputs.cache())
                     .with("position_embeddings", rotary));
         }
         return norm.forward(hidden);

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
 public final class Deadline {
     /** Longer limits are treated as this one, so that the end time fits in a {@code long} of nanoseconds. */
     private static final Duration LONGEST = Duration.ofDays(365L * 100);
-    private static final InheritableThreadLocal<Limit> CURRENT = new InheritableThreadLocal<>();
+    private static final JobScoped<Limit> CURRENT = new JobScoped<>();
 
     private Deadline() {}
 
@@ -58,16 +58,7 @@ public final class Deadline {
         Objects.requireNonNull(work, "work");
         Limit outer = CURRENT.get();
         Limit inner = new Limit(System.nanoTime() + (limit.compareTo(LONGEST) < 0 ? limit : LONGEST).toNanos(), limit);
-        CURRENT.set(outer != null && outer.end() - inner.end() < 0 ? outer : inner);
-        try {
-            return work.call();
-        } finally {
-            if (outer == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(outer);
-            }
-        }
+        return CURRENT.with(outer != null && outer.end() - inner.end() < 0 ? outer : inner, work);
     }
 
     /** A deadline: the {@link System#nanoTime()} it ends at, and the limit it was set from. */

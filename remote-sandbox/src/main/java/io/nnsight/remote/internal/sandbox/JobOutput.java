@@ -28,7 +28,7 @@ import java.util.function.Consumer;
  */
 public final class JobOutput {
     private static final int LONGEST_LINE = 64 * 1024;
-    private static final InheritableThreadLocal<Streams> CURRENT = new InheritableThreadLocal<>();
+    private static final JobScoped<Streams> CURRENT = new JobScoped<>();
 
     private JobOutput() {}
 
@@ -55,16 +55,9 @@ public final class JobOutput {
         Objects.requireNonNull(work, "work");
         Log log = new Log(Objects.requireNonNull(lines, "lines"));
         Streams streams = new Streams(log.stream(), log.stream());
-        Streams outer = CURRENT.get();
-        CURRENT.set(streams);
         try {
-            return work.call();
+            return CURRENT.with(streams, work);
         } finally {
-            if (outer == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(outer);
-            }
             streams.out().close();
             streams.err().close();
             log.end();

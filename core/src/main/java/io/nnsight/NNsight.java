@@ -3,7 +3,7 @@ package io.nnsight;
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.Running;
 import io.nnsight.internal.SessionRun;
-import io.nnsight.internal.TensorBatchable;
+import io.nnsight.internal.TensorInputs;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.ModelRunner;
@@ -71,7 +71,7 @@ public class NNsight extends Envoy {
      * of tensors: the trace calls the model's public {@code forward} method that takes those arguments.
      */
     public static NNsight wrap(Module model) {
-        return wrap(model, TensorBatchable.INSTANCE);
+        return wrap(model, TensorInputs.INSTANCE);
     }
 
     /** Wraps a model whose inputs are prepared and batched by {@code batchable}. */

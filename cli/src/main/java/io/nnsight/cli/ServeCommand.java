@@ -60,16 +60,16 @@ final class ServeCommand implements Callable<Integer> {
         boolean anonymous;
     }
 
-    @Option(names = "--time-limit", paramLabel = "DURATION", defaultValue = "5m", converter = Units.DurationConverter.class,
+    @Option(names = "--time-limit", paramLabel = "DURATION", defaultValue = "5m", converter = SizesAndDurations.DurationConverter.class,
             description = "How long a job's code may run (default: ${DEFAULT-VALUE}; 90s, 10m, 1h).")
     Duration timeLimit;
 
-    @Option(names = "--max-request-size", paramLabel = "SIZE", defaultValue = "64M", converter = Units.SizeConverter.class,
+    @Option(names = "--max-request-size", paramLabel = "SIZE", defaultValue = "64M", converter = SizesAndDurations.SizeConverter.class,
             description = "The largest request, compressed (default: ${DEFAULT-VALUE}; 512K, 1G). Decompressed it may be "
                     + "4 times as large, at least 256M.")
     long maxRequestBytes;
 
-    @Option(names = "--max-result-size", paramLabel = "SIZE", defaultValue = "256M", converter = Units.SizeConverter.class,
+    @Option(names = "--max-result-size", paramLabel = "SIZE", defaultValue = "256M", converter = SizesAndDurations.SizeConverter.class,
             description = "The largest result of a job, uncompressed (default: ${DEFAULT-VALUE}).")
     long maxResultBytes;
 
@@ -82,12 +82,12 @@ final class ServeCommand implements Callable<Integer> {
                     + "while other keys' are queued (default: ${DEFAULT-VALUE}).")
     int maxQueuedJobsPerKey;
 
-    @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "16K", converter = Units.SizeConverter.class,
+    @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "16K", converter = SizesAndDurations.SizeConverter.class,
             description = "The slowest a request may arrive, in bytes per second after its first 5 s; slower uploads, "
                     + "and uploads that pause for 5 s, are cut off (default: ${DEFAULT-VALUE}).")
     long minUploadRate;
 
-    @Option(names = "--result-ttl", paramLabel = "DURATION", defaultValue = "1h", converter = Units.DurationConverter.class,
+    @Option(names = "--result-ttl", paramLabel = "DURATION", defaultValue = "1h", converter = SizesAndDurations.DurationConverter.class,
             description = "How long a finished job's result waits to be downloaded (default: ${DEFAULT-VALUE}).")
     Duration resultTtl;
 
@@ -124,7 +124,7 @@ final class ServeCommand implements Callable<Integer> {
                 .port(port)
                 .timeLimit(timeLimit)
                 .maxRequestBytes(maxRequestBytes)
-                .maxDecompressedRequestBytes(Math.max(256L << 20, Math.min(4 * maxRequestBytes, Units.MAX_BYTES)))
+                .maxDecompressedRequestBytes(Math.max(256L << 20, Math.min(4 * maxRequestBytes, SizesAndDurations.MAX_BYTES)))
                 .maxResultBytes(maxResultBytes)
                 .maxQueuedJobs(maxQueuedJobs)
                 .maxQueuedJobsPerKey(maxQueuedJobsPerKey)

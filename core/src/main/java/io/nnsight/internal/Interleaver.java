@@ -418,7 +418,7 @@ public final class Interleaver {
     private Object act(Mediator mediator, Signal.Wait wait, Provider served) {
         switch (wait.action()) {
             case READ:
-                return TensorBatching.narrow(served.value, mediator.group(), batchSize);
+                return InvokeRows.narrow(served.value, mediator.group(), batchSize);
             case REPLACE:
                 try {
                     served.value = replaced(mediator, wait, served);
@@ -440,20 +440,20 @@ public final class Interleaver {
     private Object replaced(Mediator mediator, Signal.Wait wait, Provider served) {
         String what = "the " + served.kind.noun + " of " + name(served.module);
         Object replacement = wait.value();
-        BatchGroup group = mediator.group();
+        RowRange group = mediator.group();
         if (group == null || group.covers(batchSize)) {
             if (served.value instanceof Tensor && !(replacement instanceof Tensor)) {
                 throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
             }
             return replacement;
         }
-        return TensorBatching.splice(served.value, replacement, group, batchSize, what);
+        return InvokeRows.splice(served.value, replacement, group, batchSize, what);
     }
 
     private Object combineSkips(Provider served) {
         List<Provider.Skip> skips = served.skips;
         for (int i = skips.size() - 1; i >= 0; i--) {
-            BatchGroup group = skips.get(i).group();
+            RowRange group = skips.get(i).group();
             if (group == null || group.covers(batchSize)) {
                 return skips.get(i).value();
             }
@@ -466,7 +466,7 @@ public final class Interleaver {
             if (skip.group().start() != next) {
                 break;
             }
-            if (!(skip.value() instanceof Tensor) || !TensorBatching.isBatched((Tensor) skip.value(), skip.group().size())) {
+            if (!(skip.value() instanceof Tensor) || !InvokeRows.isBatched((Tensor) skip.value(), skip.group().size())) {
                 fail(new TraceException(skip.invoke() + " skips " + name(served.module) + " with "
                         + Tensors.describe(skip.value()) + "; it must give a Tensor with its " + skip.group().size()
                         + " batch row(s) first"));
@@ -481,7 +481,7 @@ public final class Interleaver {
                     + "with an input must skip it (or one invoke without input must skip it for the whole batch)"));
             throw Halt.INSTANCE;
         }
-        return TensorBatching.cat(parts);
+        return InvokeRows.cat(parts);
     }
 
     private static String invokeNames(List<Provider.Skip> skips) {

@@ -15,7 +15,7 @@ import org.bytedeco.pytorch.GradMode;
 public final class Mediator {
     private final int order;
     private final String name;
-    private final BatchGroup group;
+    private final RowRange group;
     private final Supplier<?> body;
 
     private Interleaver interleaver;
@@ -41,7 +41,7 @@ public final class Mediator {
      * @param group its batch rows, or {@code null} for an invoke without input, which sees the whole batch
      * @param body the intervention code
      */
-    public Mediator(int order, String name, BatchGroup group, Supplier<?> body) {
+    public Mediator(int order, String name, RowRange group, Supplier<?> body) {
         this.order = order;
         this.name = name;
         this.group = group;
@@ -56,7 +56,7 @@ public final class Mediator {
         return name;
     }
 
-    public BatchGroup group() {
+    public RowRange group() {
         return group;
     }
 

@@ -21,7 +21,7 @@ final class Provider {
     }
 
     /** A body's request to skip the module, with the rows it covers. */
-    record Skip(BatchGroup group, Object value, String invoke) {}
+    record Skip(RowRange group, Object value, String invoke) {}
 
     final int module;
     final Kind kind;

@@ -52,7 +52,7 @@ public final class TraceMemory {
 
     /** Exempts every native object reachable from {@code value} from being freed by {@link #close()}. */
     public void keep(Object value) {
-        Values.forEachPointer(value, this::keepPointer);
+        ValueTrees.forEachPointer(value, this::keepPointer);
     }
 
     private void keepPointer(Pointer pointer) {

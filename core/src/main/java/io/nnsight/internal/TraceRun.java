@@ -133,9 +133,9 @@ public final class TraceRun {
         List<Mediator> mediators = new ArrayList<>(invocations.size());
         int batchSize = 0;
         for (Invocation invocation : invocations) {
-            BatchGroup group = null;
+            RowRange group = null;
             if (invocation.prepared != null) {
-                group = new BatchGroup(batchSize, invocation.prepared.batchSize());
+                group = new RowRange(batchSize, invocation.prepared.batchSize());
                 batchSize += invocation.prepared.batchSize();
                 rows.add(invocation.prepared);
             }

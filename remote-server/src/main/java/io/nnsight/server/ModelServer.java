@@ -4,7 +4,7 @@ import io.nnsight.NNsight;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.JobExecutor;
-import io.nnsight.server.internal.Env;
+import io.nnsight.server.internal.EnvAnswer;
 import io.nnsight.server.internal.HttpApi;
 import io.nnsight.server.internal.JobStore;
 import io.nnsight.server.internal.JsonErrorHandler;
@@ -380,7 +380,7 @@ public final class ModelServer implements AutoCloseable {
             timer.scheduleWithFixedDelay(jobs::sweep, sweep, sweep, TimeUnit.MILLISECONDS);
             Map<String, ModelQueue> queues = new LinkedHashMap<>();
             models.forEach((key, model) -> queues.put(key, new ModelQueue(key, model, executor, limits, timer)));
-            HttpApi api = new HttpApi(queues, jobs, Set.copyOf(apiKeys), limits, Env.describe(models));
+            HttpApi api = new HttpApi(queues, jobs, Set.copyOf(apiKeys), limits, EnvAnswer.describe(models));
 
             QueuedThreadPool threads = new QueuedThreadPool(256);
             threads.setName("nnsight-http");

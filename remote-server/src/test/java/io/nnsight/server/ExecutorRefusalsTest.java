@@ -9,7 +9,7 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.internal.shipping.Shipment;
 import io.nnsight.remote.internal.wire.Envelope;
-import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.internal.wire.LambdaFactory;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.JobContext;
@@ -88,7 +88,7 @@ class ExecutorRefusalsTest {
     void graphThatIsNotAJob_isRefusedByTheExecutor() {
         Envelope real = realEnvelope();
         Envelope notAJob = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), Graphs.write(List.of("not", "a", "job"), ExecutorRefusalsTest.class.getClassLoader(), lm));
+                real.lambdas(), ValueGraphs.write(List.of("not", "a", "job"), ExecutorRefusalsTest.class.getClassLoader(), lm));
         Envelope garbage = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), new byte[0]);
 
@@ -100,7 +100,7 @@ class ExecutorRefusalsTest {
     void graphNamingAServerClass_isRefusedByTheExecutor_namingTheClass() throws Exception {
         // Kryo used to fall back to its own class loader for a name the job's refused, and made the URL
         Envelope real = realEnvelope();
-        byte[] graph = Graphs.write(new Object[] {null, null, java.net.URI.create("http://example.com").toURL(),
+        byte[] graph = ValueGraphs.write(new Object[] {null, null, java.net.URI.create("http://example.com").toURL(),
                 Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), graph);
@@ -111,11 +111,11 @@ class ExecutorRefusalsTest {
     @Test
     void staticFieldOfAClassNotShipped_isRefusedByTheExecutor() {
         Envelope real = realEnvelope();
-        Object[] job = (Object[]) Graphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
+        Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
                 LambdaFactory.DESERIALIZE_LAMBDA);
         job[3] = Map.of("java/lang/Integer#MAX_VALUE", 3);
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), Graphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
 
         assertExecutorRefuses(envelope, "java/lang/Integer#MAX_VALUE", "a class it does not ship");
     }

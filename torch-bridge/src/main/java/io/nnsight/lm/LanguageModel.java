@@ -9,9 +9,9 @@ import io.nnsight.TraceBody;
 import io.nnsight.hub.DownloadListener;
 import io.nnsight.hub.HubClient;
 import io.nnsight.lm.internal.Configs;
-import io.nnsight.lm.internal.GenerationLoop;
-import io.nnsight.lm.internal.Generator;
-import io.nnsight.lm.internal.PromptBatching;
+import io.nnsight.lm.internal.GenerationRunner;
+import io.nnsight.lm.internal.GeneratorModule;
+import io.nnsight.lm.internal.PromptInputs;
 import io.nnsight.lm.internal.WeightLoader;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -66,8 +66,8 @@ public final class LanguageModel extends NNsight {
 
     private final CausalLM model;
     private final Tokenizer tokenizer;
-    private final PromptBatching batching;
-    private final Generator generator;
+    private final PromptInputs batching;
+    private final GeneratorModule generator;
     private final long[] eos;
     private final Path folder;
     private final String architecture;
@@ -86,7 +86,7 @@ public final class LanguageModel extends NNsight {
         this.key = original.key;
     }
 
-    private LanguageModel(CausalLM model, Tokenizer tokenizer, PromptBatching batching, Generator generator, long[] eos,
+    private LanguageModel(CausalLM model, Tokenizer tokenizer, PromptInputs batching, GeneratorModule generator, long[] eos,
             Path folder, String architecture, String key) {
         super((Module) model, batching, model::forward, Map.of("generator", generator));
         this.model = model;
@@ -177,10 +177,10 @@ public final class LanguageModel extends NNsight {
                     + "model's vocabulary has " + causal.vocabularySize() + " (config.json vocab_size): the tokenizer does "
                     + "not belong to this model");
         }
-        PromptBatching batching = new PromptBatching(tokenizer, causal.contextLength());
+        PromptInputs batching = new PromptInputs(tokenizer, causal.contextLength());
         String key = Files.isDirectory(Path.of(model)) ? folder.toAbsolutePath().normalize().getFileName().toString()
                 : options.revision.equals(HubClient.DEFAULT_REVISION) ? model : model + "@" + options.revision;
-        return new LanguageModel(causal, tokenizer, batching, new Generator(), eos, folder, architecture, key);
+        return new LanguageModel(causal, tokenizer, batching, new GeneratorModule(), eos, folder, architecture, key);
     }
 
     private static Path locate(String model, Options options) {
@@ -337,8 +337,8 @@ public final class LanguageModel extends NNsight {
         return new Generated(tokens, texts);
     }
 
-    private GenerationLoop loop(Generation generation) {
+    private GenerationRunner loop(Generation generation) {
         Objects.requireNonNull(generation, "generation");
-        return new GenerationLoop(model, (Generator) generator().module(), generation, batching, eos, tokenizer.pad());
+        return new GenerationRunner(model, (GeneratorModule) generator().module(), generation, batching, eos, tokenizer.pad());
     }
 }

@@ -11,7 +11,7 @@ import io.nnsight.remote.internal.sandbox.Sandbox;
 import io.nnsight.remote.internal.sandbox.SandboxException;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.Envelope;
-import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.spi.JobContext;
@@ -68,7 +68,7 @@ public final class SandboxedExecutor implements JobExecutor {
                 setStatics(graph[3], loader, checked.keySet());
                 Object result = job(envelope.kind(), model, graph).run();
                 Object[] captured = lambdas.capturedBy(graph[2]);
-                return ResultPayload.write(Graphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
+                return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
             }));
         } catch (JobFailedException e) {
             throw e;
@@ -113,7 +113,7 @@ public final class SandboxedExecutor implements JobExecutor {
             throws JobFailedException {
         Object root;
         try {
-            root = Graphs.read(envelope.graph(), loader, model, lambdas);
+            root = ValueGraphs.read(envelope.graph(), loader, model, lambdas);
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }

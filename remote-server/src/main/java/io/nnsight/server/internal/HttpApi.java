@@ -109,7 +109,7 @@ public final class HttpApi extends Handler.Abstract {
             stream(job(request, path.substring(Protocol.STREAM.length())), response, callback);
         } else if (path.startsWith(Protocol.RESPONSE)) {
             method(request, "GET");
-            Job job = job(request, path.substring(Protocol.RESPONSE.length()));
+            SubmittedJob job = job(request, path.substring(Protocol.RESPONSE.length()));
             send(response, callback, 200, "application/json", job.latest().toJson());
         } else if (path.startsWith(Protocol.RESULT)) {
             method(request, "GET");
@@ -175,9 +175,9 @@ public final class HttpApi extends Handler.Abstract {
         }
     }
 
-    private Job job(Request request, String id) throws Refusal {
+    private SubmittedJob job(Request request, String id) throws Refusal {
         String owner = authenticate(request);
-        Job job = isUuid(id) ? jobs.find(id, owner) : null;
+        SubmittedJob job = isUuid(id) ? jobs.find(id, owner) : null;
         if (job == null) {
             // The same answer whether the job does not exist or belongs to another key.
             throw new Refusal(404, "no job " + abbreviate(id) + " for this API key: the id is unknown, or the job ended "
@@ -228,7 +228,7 @@ public final class HttpApi extends Handler.Abstract {
         } catch (Compression.MalformedException e) {
             throw new Refusal(400, "malformed request: " + e.getMessage());
         }
-        Job job = new Job(UUID.randomUUID().toString(), owner, body);
+        SubmittedJob job = new SubmittedJob(UUID.randomUUID().toString(), owner, body);
         StatusMessage received = job.latest();
         jobs.add(job);
         String refused = queue.submit(job);
@@ -236,7 +236,7 @@ public final class HttpApi extends Handler.Abstract {
             jobs.remove(job);
             throw new Refusal(503, refused);
         }
-        LOG.debug("Job {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
+        LOG.debug("SubmittedJob {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
         send(response, callback, 200, "application/json", received.toJson());
     }
 
@@ -309,7 +309,7 @@ public final class HttpApi extends Handler.Abstract {
         }
     }
 
-    private void stream(Job job, Response response, Callback callback) {
+    private void stream(SubmittedJob job, Response response, Callback callback) {
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream");
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
@@ -343,7 +343,7 @@ public final class HttpApi extends Handler.Abstract {
         callback.succeeded();
     }
 
-    private void result(Job job, Response response, Callback callback) throws Refusal {
+    private void result(SubmittedJob job, Response response, Callback callback) throws Refusal {
         StatusMessage latest = job.latest();
         if (latest.status() != JobStatus.COMPLETED) {
             String reason = latest.status() == JobStatus.ERROR ? ": " + latest.description() : "";

@@ -9,7 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * API key but the one that submitted it.
  */
 public final class JobStore {
-    private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+    private final Map<String, SubmittedJob> jobs = new ConcurrentHashMap<>();
     private final long ttlNanos;
 
     /** A store whose ended jobs expire {@code ttlNanos} after they ended. */
@@ -17,17 +17,17 @@ public final class JobStore {
         this.ttlNanos = ttlNanos;
     }
 
-    void add(Job job) {
+    void add(SubmittedJob job) {
         jobs.put(job.id(), job);
     }
 
-    void remove(Job job) {
+    void remove(SubmittedJob job) {
         jobs.remove(job.id(), job);
     }
 
     /** The job {@code id} if {@code owner} submitted it and it has not expired; else {@code null}. */
-    Job find(String id, String owner) {
-        Job job = jobs.get(id);
+    SubmittedJob find(String id, String owner) {
+        SubmittedJob job = jobs.get(id);
         if (job == null || !job.owner().equals(owner)) {
             return null;
         }

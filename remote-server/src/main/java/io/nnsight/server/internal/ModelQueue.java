@@ -44,9 +44,9 @@ public final class ModelQueue {
     private final ScheduledExecutorService timer;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
-    private final ArrayDeque<Job> queue = new ArrayDeque<>();
+    private final ArrayDeque<SubmittedJob> queue = new ArrayDeque<>();
     private final Thread worker;
-    private Job running;
+    private SubmittedJob running;
     /** Why the model takes no jobs for now, or {@code null}. */
     private String unavailable;
     /** Why the model takes no jobs until the server restarts, or {@code null}. */
@@ -80,7 +80,7 @@ public final class ModelQueue {
      * @return {@code null}, or why the job was refused (the server is closing, the model is unavailable,
      *     the queue is full, or holds as many jobs of the job's key as one key may have)
      */
-    String submit(Job job) {
+    String submit(SubmittedJob job) {
         lock.lock();
         try {
             if (closed) {
@@ -150,7 +150,7 @@ public final class ModelQueue {
 
     private void work() {
         while (true) {
-            Job job;
+            SubmittedJob job;
             byte[] request;
             ScheduledFuture<?> watchdog;
             lock.lock();
@@ -166,7 +166,7 @@ public final class ModelQueue {
                 request = job.takeRequest();
                 publishPositions();
                 job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
-                Job started = job;
+                SubmittedJob started = job;
                 watchdog = timer.schedule(() -> overtime(started),
                         limits.timeLimit().plus(limits.stopGrace()).toNanos(), TimeUnit.NANOSECONDS);
             } finally {
@@ -188,7 +188,7 @@ public final class ModelQueue {
         }
     }
 
-    private void run(Job job, byte[] compressedRequest) {
+    private void run(SubmittedJob job, byte[] compressedRequest) {
         byte[] result;
         try {
             byte[] request = Compression.decompress(compressedRequest, limits.maxDecompressedRequestBytes());
@@ -204,7 +204,7 @@ public final class ModelQueue {
             return;
         } catch (Throwable e) { // the worker must outlive any failure, errors included
             if (!job.terminal()) {
-                LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
+                LOG.error("SubmittedJob {} on model '{}' failed in the server", job.id(), key, e);
             }
             job.fail("the server failed while running the job: " + e);
             return;
@@ -214,11 +214,11 @@ public final class ModelQueue {
             return;
         }
         if (!job.complete(Compression.compress(result), result.length)) {
-            LOG.debug("Job {} on model '{}' returned after it had ended; its result is dropped", job.id(), key);
+            LOG.debug("SubmittedJob {} on model '{}' returned after it had ended; its result is dropped", job.id(), key);
         }
     }
 
-    private void overtime(Job job) {
+    private void overtime(SubmittedJob job) {
         lock.lock();
         try {
             if (running != job || closed || job.terminal()) {
@@ -234,7 +234,7 @@ public final class ModelQueue {
         } finally {
             lock.unlock();
         }
-        LOG.warn("Job {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
+        LOG.warn("SubmittedJob {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
                 job.id(), key, describe(limits.timeLimit()), describe(limits.stopGrace()));
     }
 
@@ -251,7 +251,7 @@ public final class ModelQueue {
     }
 
     private void failQueued(String reason) {
-        for (Job waiting : queue) {
+        for (SubmittedJob waiting : queue) {
             waiting.fail(reason);
         }
         queue.clear();
@@ -259,7 +259,7 @@ public final class ModelQueue {
 
     private void publishPositions() {
         int position = 0;
-        for (Job waiting : queue) {
+        for (SubmittedJob waiting : queue) {
             waiting.publish(StatusMessage.queued(waiting.id(), position++));
         }
     }

@@ -6,7 +6,7 @@ import io.nnsight.remote.internal.allowlist.ValueClassLoader;
 import io.nnsight.remote.internal.wire.EditsDoNotTravel;
 import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.GraphClasses;
-import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.LambdaFactory;
 import io.nnsight.remote.internal.wire.LambdaSerializer;
@@ -63,7 +63,7 @@ public final class Shipment {
         Map<String, Object> statics = new LinkedHashMap<>();
         while (true) {
             GraphClasses seen = new GraphClasses();
-            byte[] graph = Graphs.write(new Object[] {form.input(), form.options(), body, statics}, loader, job.model(), seen);
+            byte[] graph = ValueGraphs.write(new Object[] {form.input(), form.options(), body, statics}, loader, job.model(), seen);
             ClassPlan plan = ClassPlan.of(seen, loader);
             boolean added = false;
             for (Map.Entry<String, Set<String>> owner : plan.staticFields().entrySet()) {
@@ -120,7 +120,7 @@ public final class Shipment {
     public Object result(byte[] payload) {
         // Only what the job's code could make: a server cannot make this JVM instantiate anything else.
         ClassLoader values = new ValueClassLoader(loader, envelope.classes().keySet());
-        Object[] root = (Object[]) Graphs.read(ResultPayload.graph(payload), values, model,
+        Object[] root = (Object[]) ValueGraphs.read(ResultPayload.graph(payload), values, model,
                 LambdaFactory.DESERIALIZE_LAMBDA);
         WriteBack.copy((Object[]) root[1], captured);
         return root[0];

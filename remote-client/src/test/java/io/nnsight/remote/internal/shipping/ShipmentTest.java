@@ -10,7 +10,7 @@ import io.nnsight.TraceJob;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.internal.wire.Envelope;
-import io.nnsight.remote.internal.wire.Graphs;
+import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import java.net.URI;
 import java.util.List;
@@ -28,7 +28,7 @@ class ShipmentTest {
     }
 
     private static byte[] answer(Object result) {
-        return ResultPayload.write(Graphs.write(new Object[] {result, new Object[0]}, ShipmentTest.class.getClassLoader(),
+        return ResultPayload.write(ValueGraphs.write(new Object[] {result, new Object[0]}, ShipmentTest.class.getClassLoader(),
                 lm));
     }
 

@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * @param javaFeature the client's Java feature version
  * @param classes class files by binary name
  * @param lambdas the lambdas of the graph, in the order the server makes factories for them
- * @param graph the object graph ({@link Graphs}): input, options, body, static field values
+ * @param graph the object graph ({@link ValueGraphs}): input, options, body, static field values
  */
 public record Envelope(String kind, String modelKey, int javaFeature, Map<String, byte[]> classes,
         List<LambdaSpec> lambdas, byte[] graph) {

@@ -3,7 +3,7 @@ package io.nnsight.remote.internal.wire;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
-/** The result payload of a job: a marker and the result's object graph ({@link Graphs}). */
+/** The result payload of a job: a marker and the result's object graph ({@link ValueGraphs}). */
 public final class ResultPayload {
     private static final int MAGIC = 0x4e4e5352; // "NNSR"
 

@@ -5,8 +5,8 @@
  * <ul>
  *   <li>{@link io.nnsight.remote.internal.wire.Envelope}: the request, a bounded binary layout of kind, model key,
  *       Java version, class files, lambdas and the value graph; every count and length is checked against the
- *       bytes left before anything is allocated ({@link io.nnsight.remote.internal.wire.Bounded}).
- *   <li>{@link io.nnsight.remote.internal.wire.Graphs}: the Kryo object graphs of a job's values and results.
+ *       bytes left before anything is allocated ({@link io.nnsight.remote.internal.wire.CountChecks}).
+ *   <li>{@link io.nnsight.remote.internal.wire.ValueGraphs}: the Kryo object graphs of a job's values and results.
  *       Tensors travel as dtype, shape and bytes; models, envoys, operations and tokenizers as references to
  *       the job's model; lambdas as a {@link io.nnsight.remote.internal.wire.LambdaSpec} and captured values;
  *       no other native object at all ({@code References}, {@code TensorSerializer}, {@code

@@ -257,7 +257,7 @@ class EnvelopeTest {
 
     @Test
     void resultPayload_roundTripsItsGraph() {
-        byte[] graph = Graphs.write(new Object[] {"result", new Object[0]}, EnvelopeTest.class.getClassLoader(), lm);
+        byte[] graph = ValueGraphs.write(new Object[] {"result", new Object[0]}, EnvelopeTest.class.getClassLoader(), lm);
 
         assertArrayEquals(graph, ResultPayload.graph(ResultPayload.write(graph)));
         assertArrayEquals(new byte[0], ResultPayload.graph(ResultPayload.write(new byte[0])));

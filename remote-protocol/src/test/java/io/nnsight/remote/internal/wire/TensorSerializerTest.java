@@ -24,7 +24,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Tensors in object graphs ({@link TensorSerializer}, through {@link Graphs}): every element type keeps its
+ * Tensors in object graphs ({@link TensorSerializer}, through {@link ValueGraphs}): every element type keeps its
  * type, shape and values, views travel as their values, and malformed bytes are refused with an {@link
  * IllegalArgumentException} before anything large is allocated.
  */
@@ -32,11 +32,11 @@ class TensorSerializerTest {
     private static final ClassLoader LOADER = TensorSerializerTest.class.getClassLoader();
 
     private static Object roundTrip(Object value) {
-        return read(Graphs.write(value, LOADER, null));
+        return read(ValueGraphs.write(value, LOADER, null));
     }
 
     private static Object read(byte[] graph) {
-        return Graphs.read(graph, LOADER, null, LambdaFactory.DESERIALIZE_LAMBDA);
+        return ValueGraphs.read(graph, LOADER, null, LambdaFactory.DESERIALIZE_LAMBDA);
     }
 
     private static Tensor arange(long count, ScalarType type) {
@@ -189,7 +189,7 @@ class TensorSerializerTest {
 
         for (Tensor tensor : List.of(meta, sparse)) {
             IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                    () -> Graphs.write(tensor, LOADER, null));
+                    () -> ValueGraphs.write(tensor, LOADER, null));
             assertTrue(error.getMessage().contains("not a dense tensor with values cannot travel"), error.getMessage());
             assertFalse(error.getMessage().contains("frame #"), "no C++ stack: " + error.getMessage());
         }
@@ -200,7 +200,7 @@ class TensorSerializerTest {
 
     /** The bytes of a graph whose root is a tensor, up to (not including) the tensor's own data. */
     private static byte[] tensorPrefix() {
-        byte[] undefined = Graphs.write(new Tensor(), LOADER, null);
+        byte[] undefined = ValueGraphs.write(new Tensor(), LOADER, null);
         return Arrays.copyOf(undefined, undefined.length - 1); // the last byte is "not defined"
     }
 
@@ -239,7 +239,7 @@ class TensorSerializerTest {
 
     @Test
     void truncatedData_isRefused() {
-        byte[] graph = Graphs.write(torch.randn(8, 8), LOADER, null);
+        byte[] graph = ValueGraphs.write(torch.randn(8, 8), LOADER, null);
 
         assertRefused(Arrays.copyOf(graph, graph.length - 10));
         assertRefused(Arrays.copyOf(graph, tensorPrefix().length + 3));
@@ -292,7 +292,7 @@ class TensorSerializerTest {
         Tensor bits = torch.empty(new long[] {2}, new TensorOptions(ScalarType.Bits8), null);
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.write(List.of(bits), LOADER, null));
+                () -> ValueGraphs.write(List.of(bits), LOADER, null));
 
         assertTrue(error.getMessage().contains("a tensor of type Bits8 cannot travel"), error.getMessage());
     }

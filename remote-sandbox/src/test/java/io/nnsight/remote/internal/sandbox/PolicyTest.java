@@ -159,7 +159,7 @@ class PolicyTest {
                 refused("io.nnsight.spi.HookPoint", NNSIGHT_INTERNALS),
                 refused("io.nnsight.safetensors.SafeTensors", NNSIGHT_INTERNALS),
                 refused("io.nnsight.hub.HubClient", NNSIGHT_INTERNALS),
-                refused("io.nnsight.lm.internal.PromptBatching", NNSIGHT_INTERNALS),
+                refused("io.nnsight.lm.internal.PromptInputs", NNSIGHT_INTERNALS),
                 refused("io.nnsight.remote.internal.sandbox.Deadline", NNSIGHT_INTERNALS),
                 // Bytedeco PyTorch: tensors, values, torch's functions
                 allowed("org/bytedeco/pytorch/global/torch.softmax(Lorg/bytedeco/pytorch/Tensor;J)Lorg/bytedeco/pytorch/Tensor;"),

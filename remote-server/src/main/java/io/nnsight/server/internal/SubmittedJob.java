@@ -13,7 +13,7 @@ import java.util.concurrent.LinkedBlockingQueue;
  * ({@code COMPLETED} or {@code ERROR}), later statuses are ignored, so whoever ends the job first (its
  * worker, the time-limit watchdog, the shutdown) decides how it ended.
  */
-final class Job {
+final class SubmittedJob {
     /** The most characters of {@code LOG} lines one job sends; later lines are dropped, with a note. */
     static final int MAX_LOG_CHARS = 1 << 20;
     /** The longest {@code LOG} line, in characters; longer lines are cut. */
@@ -36,7 +36,7 @@ final class Job {
      * @param owner the API key that submitted it (empty for an anonymous server's clients without key)
      * @param request the request payload, compressed
      */
-    Job(String id, String owner, byte[] request) {
+    SubmittedJob(String id, String owner, byte[] request) {
         this.id = id;
         this.owner = owner;
         this.request = request;

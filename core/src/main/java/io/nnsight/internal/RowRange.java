@@ -6,7 +6,7 @@ package io.nnsight.internal;
  * @param start the first row
  * @param size the number of rows
  */
-public record BatchGroup(int start, int size) {
+public record RowRange(int start, int size) {
     /** Whether these rows are all of a batch of {@code total} rows. */
     public boolean covers(int total) {
         return start == 0 && size == total;

@@ -48,7 +48,7 @@ import org.objenesis.strategy.StdInstantiatorStrategy;
  * job's class loader, which refuses every class that shipped code may not use, so a payload cannot make
  * Kryo instantiate arbitrary classes of the server.
  */
-public final class Graphs {
+public final class ValueGraphs {
     /** How deep a graph may nest: deeper graphs are refused rather than overflowing the stack. */
     private static final int MAX_DEPTH = 256;
 
@@ -61,7 +61,7 @@ public final class Graphs {
         }
     }
 
-    private Graphs() {}
+    private ValueGraphs() {}
 
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
@@ -115,7 +115,7 @@ public final class Graphs {
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
         Kryo kryo = kryo(loader, model, null, lambdas);
-        try (Input input = new Bounded.BoundedInput(graph)) {
+        try (Input input = new CountChecks.BoundedInput(graph)) {
             Object root = kryo.readClassAndObject(input);
             if (input.position() != graph.length) {
                 throw new IllegalArgumentException("the graph has " + (graph.length - input.position())
@@ -162,7 +162,7 @@ public final class Graphs {
                 if (UnmodifiableSerializer.handles(type)) {
                     return new UnmodifiableSerializer();
                 }
-                return Bounded.serializer(this, type, super.getDefaultSerializer(type));
+                return CountChecks.serializer(this, type, super.getDefaultSerializer(type));
             }
         };
         kryo.setClassLoader(loader);

@@ -19,11 +19,11 @@ import org.bytedeco.pytorch.global.torch;
  * {@code input_ids} and {@code attention_mask} (1 for real tokens, 0 for padding), as Hugging Face's
  * tokenizers do with {@code padding_side="left"}.
  */
-public final class PromptBatching implements Batchable {
+public final class PromptInputs implements Batchable {
     private final Tokenizer tokenizer;
     private final int contextLength;
 
-    public PromptBatching(Tokenizer tokenizer, int contextLength) {
+    public PromptInputs(Tokenizer tokenizer, int contextLength) {
         this.tokenizer = tokenizer;
         this.contextLength = contextLength;
     }

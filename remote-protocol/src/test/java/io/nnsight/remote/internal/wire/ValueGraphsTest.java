@@ -51,12 +51,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Object graphs ({@link Graphs}): plain values round-trip with their types, sharing and cycles; models, envoys
+ * Object graphs ({@link ValueGraphs}): plain values round-trip with their types, sharing and cycles; models, envoys
  * and tokenizers travel as references that bind to the reading side's model; malformed graphs are refused
  * with an {@link IllegalArgumentException}.
  */
-class GraphsTest {
-    private static final ClassLoader LOADER = GraphsTest.class.getClassLoader();
+class ValueGraphsTest {
+    private static final ClassLoader LOADER = ValueGraphsTest.class.getClassLoader();
 
     private static LanguageModel lm;
     private static LanguageModel otherCopy;
@@ -68,11 +68,11 @@ class GraphsTest {
     }
 
     private static Object roundTrip(Object value) {
-        return read(Graphs.write(value, LOADER, lm));
+        return read(ValueGraphs.write(value, LOADER, lm));
     }
 
     private static Object read(byte[] graph) {
-        return Graphs.read(graph, LOADER, lm, LambdaFactory.DESERIALIZE_LAMBDA);
+        return ValueGraphs.read(graph, LOADER, lm, LambdaFactory.DESERIALIZE_LAMBDA);
     }
 
     // ---- the test's own types ----
@@ -201,7 +201,7 @@ class GraphsTest {
     @Test
     void enumMap_isRefusedWhenRead_withAnIllegalArgumentException() {
         // Kryo makes an EnumMap without its key type; noticed, not fixed: an EnumMap does not travel
-        byte[] graph = Graphs.write(new java.util.EnumMap<>(Map.of(DayOfWeek.MONDAY, 1)), LOADER, lm);
+        byte[] graph = ValueGraphs.write(new java.util.EnumMap<>(Map.of(DayOfWeek.MONDAY, 1)), LOADER, lm);
 
         assertThrows(IllegalArgumentException.class, () -> read(graph));
     }
@@ -290,7 +290,7 @@ class GraphsTest {
     @Test
     void jdkObjectWithoutAWireForm_isRefusedWhenWritten_namingIt() {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.write(List.of(new Random(1)), LOADER, lm));
+                () -> ValueGraphs.write(List.of(new Random(1)), LOADER, lm));
 
         assertTrue(error.getMessage().contains("java.util.Random"), error.getMessage());
         assertTrue(error.getMessage().contains("does not travel"), error.getMessage());
@@ -315,9 +315,9 @@ class GraphsTest {
 
     @Test
     void envoys_bindToTheReadingSidesModel_atTheSamePath() {
-        byte[] graph = Graphs.write(new Object[] {lm, lm.get("model.layers.1.self_attn"), lm.tokenizer()}, LOADER, lm);
+        byte[] graph = ValueGraphs.write(new Object[] {lm, lm.get("model.layers.1.self_attn"), lm.tokenizer()}, LOADER, lm);
 
-        Object[] read = (Object[]) Graphs.read(graph, LOADER, otherCopy, LambdaFactory.DESERIALIZE_LAMBDA);
+        Object[] read = (Object[]) ValueGraphs.read(graph, LOADER, otherCopy, LambdaFactory.DESERIALIZE_LAMBDA);
 
         assertSame(otherCopy, read[0]);
         assertSame(otherCopy.get("model.layers.1.self_attn"), read[1]);
@@ -354,7 +354,7 @@ class GraphsTest {
         NNsight linear = NNsight.wrap(new LinearImpl(2, 2));
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.write(List.of(linear.get("")), LOADER, lm));
+                () -> ValueGraphs.write(List.of(linear.get("")), LOADER, lm));
 
         assertTrue(error.getMessage().contains("LinearImpl"), error.getMessage());
         assertTrue(error.getMessage().contains(lm.key()), error.getMessage());
@@ -364,7 +364,7 @@ class GraphsTest {
     @Test
     void envoyOfAnotherCopyOfTheSameModel_isRefused_sayingItIsAnotherInstance() {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.write(new Object[] {otherCopy.get("lm_head")}, LOADER, lm));
+                () -> ValueGraphs.write(new Object[] {otherCopy.get("lm_head")}, LOADER, lm));
 
         assertTrue(error.getMessage().contains("another"), error.getMessage());
         assertTrue(error.getMessage().contains("a job uses one model"), error.getMessage());
@@ -373,18 +373,18 @@ class GraphsTest {
     @Test
     void tokenizerOfAnotherModel_isRefused() {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.write(new Object[] {otherCopy.tokenizer()}, LOADER, lm));
+                () -> ValueGraphs.write(new Object[] {otherCopy.tokenizer()}, LOADER, lm));
 
         assertTrue(error.getMessage().contains("tokenizer"), error.getMessage());
     }
 
     @Test
     void envoyPathTheReadingModelLacks_isRefused() {
-        byte[] graph = Graphs.write(new Object[] {lm.get("model.layers.4.mlp")}, LOADER, lm);
+        byte[] graph = ValueGraphs.write(new Object[] {lm.get("model.layers.4.mlp")}, LOADER, lm);
         NNsight linear = NNsight.wrap(new LinearImpl(2, 2));
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.read(graph, LOADER, linear, LambdaFactory.DESERIALIZE_LAMBDA));
+                () -> ValueGraphs.read(graph, LOADER, linear, LambdaFactory.DESERIALIZE_LAMBDA));
 
         assertTrue(error.getMessage().contains("model.layers.4.mlp"), error.getMessage());
     }
@@ -402,7 +402,7 @@ class GraphsTest {
         Node deep = head;
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.write(deep, LOADER, lm));
+                () -> ValueGraphs.write(deep, LOADER, lm));
 
         assertTrue(error.getMessage().contains("nest deeper than 256 levels"), error.getMessage());
         assertTrue(error.getMessage().length() < 2000, "a short message, not 256 lines of trace: "
@@ -424,7 +424,7 @@ class GraphsTest {
         assertEquals(0, read.length);
     }
 
-    /** Bytes written by a Kryo without the depth limit, in the same layout as Graphs'. */
+    /** Bytes written by a Kryo without the depth limit, in the same layout as ValueGraphs'. */
     private static byte[] unlimited(Object root) {
         Kryo kryo = new Kryo(new DefaultClassResolver(), new MapReferenceResolver());
         kryo.setRegistrationRequired(false);
@@ -451,7 +451,7 @@ class GraphsTest {
 
     @Test
     void trailingBytes_areRefused() {
-        byte[] graph = Graphs.write(List.of(1, 2), LOADER, lm);
+        byte[] graph = ValueGraphs.write(List.of(1, 2), LOADER, lm);
         byte[] longer = Arrays.copyOf(graph, graph.length + 3);
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> read(longer));
@@ -461,7 +461,7 @@ class GraphsTest {
 
     @Test
     void truncatedGraph_isRefused() {
-        byte[] graph = Graphs.write(new Labeled("x", List.of(new Point(1, 2)), Map.of()), LOADER, lm);
+        byte[] graph = ValueGraphs.write(new Labeled("x", List.of(new Point(1, 2)), Map.of()), LOADER, lm);
 
         for (int length = 0; length < graph.length; length++) {
             byte[] cut = Arrays.copyOf(graph, length);
@@ -474,7 +474,7 @@ class GraphsTest {
         byte[] graph = unlimited(new Point(1, 2));
         String name = Point.class.getName();
         byte[] renamed = new String(graph, java.nio.charset.StandardCharsets.ISO_8859_1)
-                .replace("GraphsTest$Poi", "GraphsTest$Pxi") // the last letter of a name has its high bit set
+                .replace("ValueGraphsTest$Poi", "ValueGraphsTest$Pxi") // the last letter of a name has its high bit set
                 .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> read(renamed));
@@ -484,11 +484,11 @@ class GraphsTest {
 
     @Test
     void className_theLoaderRefuses_isRefused_thoughKryosOwnLoaderHasIt() {
-        byte[] graph = Graphs.write(List.of(new Point(1, 2)), LOADER, lm);
+        byte[] graph = ValueGraphs.write(List.of(new Point(1, 2)), LOADER, lm);
         ClassLoader jdkOnly = new ClassLoader(null) {};
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.read(graph, jdkOnly, lm, LambdaFactory.DESERIALIZE_LAMBDA));
+                () -> ValueGraphs.read(graph, jdkOnly, lm, LambdaFactory.DESERIALIZE_LAMBDA));
 
         assertTrue(error.getMessage().contains(Point.class.getName()), error.getMessage());
     }
@@ -539,10 +539,10 @@ class GraphsTest {
     @Test
     void lambda_inAGraphThatMayHoldNone_isRefused() {
         java.util.function.Supplier<String> lambda = (java.util.function.Supplier<String> & java.io.Serializable) () -> "x";
-        byte[] graph = Graphs.write(List.of(lambda), LOADER, lm);
+        byte[] graph = ValueGraphs.write(List.of(lambda), LOADER, lm);
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
-                () -> Graphs.read(graph, LOADER, lm, null));
+                () -> ValueGraphs.read(graph, LOADER, lm, null));
 
         assertTrue(error.getMessage().contains("may not hold lambdas"), error.getMessage());
     }

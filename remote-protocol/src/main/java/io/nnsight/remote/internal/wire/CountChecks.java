@@ -22,11 +22,11 @@ import java.util.PriorityQueue;
  * collections from the count a graph gives before it reads their elements, so a few crafted bytes could
  * make it allocate gigabytes. Every element takes at least one byte of the graph (a primitive its size), so
  * a count larger than the bytes left is refused before anything is allocated: the input of {@link
- * Graphs#read} checks the counts of the arrays and strings it reads, and the serializers of object arrays
+ * ValueGraphs#read} checks the counts of the arrays and strings it reads, and the serializers of object arrays
  * and of the collections and maps Kryo sizes in advance check theirs.
  */
-final class Bounded {
-    private Bounded() {}
+final class CountChecks {
+    private CountChecks() {}
 
     /**
      * The serializer to use instead of Kryo's default {@code serializer} for {@code type}: the same format,

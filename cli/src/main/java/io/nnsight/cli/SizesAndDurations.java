@@ -9,14 +9,14 @@ import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
 /** How the command line writes durations ({@code 90s}, {@code 5m}) and sizes ({@code 64M}, {@code 1G}). */
-final class Units {
+final class SizesAndDurations {
     /** The largest size a server limit takes: just under 2 GiB, the largest Java array. */
     static final long MAX_BYTES = Integer.MAX_VALUE - 8;
 
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})\\s*(ms|s|m|h|d)");
     private static final Pattern SIZE = Pattern.compile("(\\d{1,12})\\s*(?:([kmg])(?:i?b)?|b)?");
 
-    private Units() {}
+    private SizesAndDurations() {}
 
     /**
      * A positive duration: a number with {@code ms}, {@code s}, {@code m}, {@code h} or {@code d} ({@code

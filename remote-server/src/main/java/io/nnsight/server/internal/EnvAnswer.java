@@ -7,8 +7,8 @@ import io.nnsight.remote.internal.protocol.Versions;
 import java.util.Map;
 
 /** The answer of {@code GET /env}: what a client needs to know to send jobs this server can run. */
-public final class Env {
-    private Env() {}
+public final class EnvAnswer {
+    private EnvAnswer() {}
 
     /**
      * {@code {"nnsight", "java", "javaFeature", "classFileVersion", "bytedeco", "libtorch", "models": {key:

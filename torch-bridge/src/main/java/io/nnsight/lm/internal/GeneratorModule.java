@@ -10,7 +10,7 @@ import org.bytedeco.pytorch.Tensor;
  * step's new tokens, {@code [batch, 1]}. Replacing the streamer's output changes the token the
  * generation continues with.
  */
-public final class Generator extends HookedModule implements TensorModule {
+public final class GeneratorModule extends HookedModule implements TensorModule {
     private final Streamer streamer = register("streamer", new Streamer());
 
     @Override

@@ -18,13 +18,13 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * Runs a generation inside a trace: the prompt, then one step per new token with the key/value cache,
  * each step a forward pass of the model (so each step is a new iteration of every module), and finally
- * the {@link Generator} with all ids.
+ * the {@link GeneratorModule} with all ids.
  */
-public final class GenerationLoop implements ModelRunner {
+public final class GenerationRunner implements ModelRunner {
     private final CausalLM model;
-    private final Generator generator;
+    private final GeneratorModule generator;
     private final Generation generation;
-    private final PromptBatching batching;
+    private final PromptInputs batching;
     private final long[] eos;
     private final long pad;
 
@@ -32,7 +32,7 @@ public final class GenerationLoop implements ModelRunner {
      * @param eos the ids that end a sequence
      * @param pad the id that fills a sequence after it ended
      */
-    public GenerationLoop(CausalLM model, Generator generator, Generation generation, PromptBatching batching, long[] eos,
+    public GenerationRunner(CausalLM model, GeneratorModule generator, Generation generation, PromptInputs batching, long[] eos,
             long pad) {
         this.model = model;
         this.generator = generator;

@@ -17,15 +17,15 @@ import org.bytedeco.pytorch.global.torch;
  * Cuts a batched value into one invoke's rows and splices an invoke's replacement back in. A tensor
  * belongs to the batch when its first dimension equals the batch size; other values pass through.
  */
-public final class TensorBatching {
-    private TensorBatching() {}
+public final class InvokeRows {
+    private InvokeRows() {}
 
     /** The rows of {@code value} that belong to {@code group}; views, so in-place edits reach the batch. */
-    public static Object narrow(Object value, BatchGroup group, int total) {
+    public static Object narrow(Object value, RowRange group, int total) {
         if (group == null || group.covers(total)) {
             return value;
         }
-        return Values.mapTensors(value, tensor -> isBatched(tensor, total) ? tensor.narrow(0, group.start(), group.size()) : tensor);
+        return ValueTrees.mapTensors(value, tensor -> isBatched(tensor, total) ? tensor.narrow(0, group.start(), group.size()) : tensor);
     }
 
     /**
@@ -35,7 +35,7 @@ public final class TensorBatching {
      *
      * @param what names the value in error messages, like {@code "the output of layer1"}
      */
-    public static Object splice(Object current, Object replacement, BatchGroup group, int total, String what) {
+    public static Object splice(Object current, Object replacement, RowRange group, int total, String what) {
         if (current instanceof Tensor && isBatched((Tensor) current, total)) {
             return spliceTensor((Tensor) current, replacement, group, total, what);
         }
@@ -63,7 +63,7 @@ public final class TensorBatching {
                 + "sees the whole batch");
     }
 
-    private static Tensor spliceTensor(Tensor current, Object replacement, BatchGroup group, int total, String what) {
+    private static Tensor spliceTensor(Tensor current, Object replacement, RowRange group, int total, String what) {
         if (!(replacement instanceof Tensor)) {
             throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
         }
@@ -85,7 +85,7 @@ public final class TensorBatching {
         return cat(pieces);
     }
 
-    private static Inputs spliceInputs(Inputs current, Inputs replacement, BatchGroup group, int total, String what) {
+    private static Inputs spliceInputs(Inputs current, Inputs replacement, RowRange group, int total, String what) {
         if (current.size() != replacement.size() || !current.named().keySet().equals(replacement.named().keySet())) {
             throw new TraceException("the replacement for " + what + " must have the same arguments as the call, "
                     + current + "; got " + replacement);

@@ -19,8 +19,8 @@ import org.bytedeco.pytorch.Tensor;
  * Walks the values that flow through a trace: tensors alone or inside {@link Inputs}, lists, maps,
  * arrays, {@link Optional}s and records (for reading).
  */
-public final class Values {
-    private Values() {}
+public final class ValueTrees {
+    private ValueTrees() {}
 
     /** Calls {@code action} once for every native pointer reachable from {@code value}. */
     public static void forEachPointer(Object value, Consumer<Pointer> action) {

@@ -15,11 +15,11 @@ import org.bytedeco.pytorch.Tensor;
  * size is the first dimension of its first tensor; invokes are combined by concatenating every tensor
  * argument along the first dimension. Arguments that are not tensors must be equal in every invoke.
  */
-public final class TensorBatchable implements Batchable {
+public final class TensorInputs implements Batchable {
     /** The one instance; it has no state. */
-    public static final TensorBatchable INSTANCE = new TensorBatchable();
+    public static final TensorInputs INSTANCE = new TensorInputs();
 
-    private TensorBatchable() {}
+    private TensorInputs() {}
 
     @Override
     public Prepared prepare(Object input) {
@@ -98,7 +98,7 @@ public final class TensorBatchable implements Batchable {
                 }
                 tensors.add((Tensor) value);
             }
-            return TensorBatching.cat(tensors);
+            return InvokeRows.cat(tensors);
         }
         for (Object value : column) {
             if (!Objects.equals(value, column.get(0))) {

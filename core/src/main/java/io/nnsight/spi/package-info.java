@@ -1,0 +1,17 @@
+/**
+ * What the parts of nnsight built on the core implement and call, and what extensions would: not the API of
+ * a user's trace.
+ *
+ * <ul>
+ *   <li>{@link io.nnsight.spi.Traceable}, {@link io.nnsight.spi.HookPoint}, {@link io.nnsight.spi.ModuleHook}: how
+ *       a module's calls become visible to traces (the bridge's {@code HookedModule} owns a hook point).
+ *       {@link io.nnsight.spi.NativeHookPoints}, {@link io.nnsight.spi.SourceMap} and {@link
+ *       io.nnsight.spi.CapturedClasses}: what the nnsight agent adds for plain libtorch modules, the calls
+ *       inside {@code forward} and the application's class files.
+ *   <li>{@link io.nnsight.spi.ModelRunner}: how a wrapper runs its model in a trace (a language model's
+ *       generation runs it once per step).
+ *   <li>{@link io.nnsight.spi.CloseMatches}: the suggestions of error messages about names that do not exist.
+ *   <li>{@link io.nnsight.spi.AgentExempt}: classes the agent must leave as they are.
+ * </ul>
+ */
+package io.nnsight.spi;

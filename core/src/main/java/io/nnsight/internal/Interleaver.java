@@ -511,8 +511,13 @@ public final class Interleaver {
 
     private Reply.Fault outOfOrder(Signal.Wait wait) {
         String message = "Asked for " + describe(wait) + ", but the forward pass has already run past it: it is at "
-                + position() + " now. Inside one invoke, read modules in the order the model runs them; to read an "
-                + "earlier module after a later one, read it in a separate invoke.";
+                + position() + " now. " + (stepsEnded
+                        ? "The model runner made its last step, which ended the body's loop over its iterations "
+                                + "(tr.all()); after such a loop a request reads the iteration in force before it ("
+                                + wait.iteration() + "), long passed. Read the module inside the loop, keeping what "
+                                + "you need (in a list, with NNsight.save), or before the loop."
+                        : "Inside one invoke, read modules in the order the model runs them; to read an earlier module "
+                                + "after a later one, read it in a separate invoke.");
         return new Reply.Fault(() -> new OutOfOrderException(message));
     }
 
@@ -549,7 +554,13 @@ public final class Interleaver {
 
     private String position() {
         if (provider == null) {
-            return runEnded ? "its end" : "its start";
+            if (runEnded) {
+                return "its end";
+            }
+            if (stepsEnded) {
+                return "the end of its last step";
+            }
+            return Arrays.stream(inputCalls).allMatch(calls -> calls == 0) ? "its start" : "a point between module calls";
         }
         String call = provider.iteration == 0 ? "" : " (iteration " + provider.iteration + ")";
         return "the " + provider.kind.noun + " of " + name(provider.module) + call;

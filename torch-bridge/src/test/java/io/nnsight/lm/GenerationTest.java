@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Invoke;
 import io.nnsight.NotReachedException;
+import io.nnsight.OutOfOrderException;
 import io.nnsight.Steps;
 import io.nnsight.Tensors;
 import io.nnsight.internal.engine.ThreadEngine;
@@ -89,6 +90,23 @@ class GenerationTest {
         for (int i = 0; i < 5; i++) {
             assertEquals(ids[ids.length - 5 + i], streamed.get(i));
         }
+    }
+
+    @Test
+    void moduleReadAfterAnUnboundedLoop_saysTheStepsAreOver_andWhatToDo() {
+        OutOfOrderException error = assertThrows(OutOfOrderException.class,
+                () -> lm.generate("Once upon a time", Generation.maxNewTokens(3), tr -> {
+                    for (int step : tr.all()) {
+                        lm.get("model.layers.3").output();
+                    }
+                    return lm.get("model.layers.3").output();
+                }));
+
+        assertTrue(error.getMessage().contains("it is at the end of its last step now. The model runner made its last "
+                + "step, which ended the body's loop over its iterations (tr.all())"), error.getMessage());
+        assertTrue(error.getMessage().contains("Read the module inside the loop"), error.getMessage());
+        assertEquals(3, lm.generate("Once upon a time", Generation.maxNewTokens(3)).ids(0).length
+                - lm.tokenizer().encode("Once upon a time").length, "the model is usable after the error");
     }
 
     @Test

@@ -1,6 +1,6 @@
 package io.nnsight.instrument;
 
-import io.nnsight.internal.engine.StateMachine;
+import io.nnsight.spi.statemachine.StateMachine;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,9 +38,9 @@ import org.objectweb.asm.tree.analysis.SourceValue;
  * Without a state machine it runs its original code.
  */
 final class MethodRewrite {
-    private static final String SM = "io/nnsight/internal/engine/StateMachine";
-    private static final String SM_DESC = "L" + SM + ";";
-    private static final String SUSPENSION = SM + "$Suspension";
+    private static final String SM = Type.getInternalName(StateMachine.class);
+    private static final String SM_DESC = Type.getDescriptor(StateMachine.class);
+    private static final String SUSPENSION = Type.getInternalName(StateMachine.Suspension.class);
 
     private final ClassNode node;
     private final MethodNode method;

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import io.nnsight.spi.statemachine.StateMachine;
 import java.util.ArrayList;

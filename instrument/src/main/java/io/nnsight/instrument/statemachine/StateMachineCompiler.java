@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import io.nnsight.internal.Debug;
 import io.nnsight.spi.AgentExempt;
@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * alike, are kept on disk by the class file's hash with the hashes of the class files they depend on ({@link
  * CompiledClassCache}), so a later start takes them from there.
  */
-final class StateMachineCompiler implements ClassFileTransformer {
+public final class StateMachineCompiler implements ClassFileTransformer {
     private static final Logger LOG = LoggerFactory.getLogger(StateMachineCompiler.class);
     private static final String SM = Type.getInternalName(StateMachine.class);
     private static final Set<String> ACCESSOR_METHODS = Set.of("output()Lorg/bytedeco/pytorch/Tensor;",
@@ -64,6 +64,14 @@ final class StateMachineCompiler implements ClassFileTransformer {
     /** A compiler that keeps its results in {@code cache} and takes them from there on later starts. */
     StateMachineCompiler(CompiledClassCache cache) {
         this.cache = cache;
+    }
+
+    /**
+     * A compiler whose results are kept in the folder of the system properties and environment ({@link
+     * CompiledClassCache#configured()}: {@code -Dnnsight.cache.dir}, off with {@code off}).
+     */
+    public static StateMachineCompiler configured() {
+        return new StateMachineCompiler(CompiledClassCache.configured());
     }
 
     @Override

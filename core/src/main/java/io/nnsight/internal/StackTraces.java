@@ -14,15 +14,16 @@ import java.util.Set;
  */
 public final class StackTraces {
     private static final String[] HIDDEN_PACKAGES = {
-        "io.nnsight.internal.", "io.nnsight.instrument.", "java.lang.invoke.", "jdk.internal.reflect.", "jdk.internal.vm.",
-        "java.util.concurrent.ForkJoin"
+        "io.nnsight.internal.", "io.nnsight.spi.statemachine.", "io.nnsight.instrument.", "java.lang.invoke.",
+        "jdk.internal.reflect.", "jdk.internal.vm.", "java.util.concurrent.ForkJoin"
     };
     private static final Set<String> HIDDEN_CLASSES = Set.of(
             "io.nnsight.NNsight", "io.nnsight.Envoy", "io.nnsight.Accessor", "io.nnsight.Operation", "io.nnsight.Source",
             "io.nnsight.Tracer", "io.nnsight.Barrier", "io.nnsight.Invoke",
             "io.nnsight.spi.HookPoint", "io.nnsight.nn.HookedModule", "java.lang.reflect.Method", "java.lang.Thread",
             "java.lang.VirtualThread");
-    private static final String ENGINE_PACKAGE = "io.nnsight.internal.engine.";
+    /** The engines' packages: a frame of theirs under an error means that a body raised it. */
+    private static final String[] ENGINE_PACKAGES = {"io.nnsight.internal.engine.", "io.nnsight.spi.statemachine."};
 
     private StackTraces() {}
 
@@ -45,7 +46,7 @@ public final class StackTraces {
         boolean fromBody = false;
         List<StackTraceElement> kept = new ArrayList<>(frames.length + callerFrames.length);
         for (StackTraceElement frame : frames) {
-            fromBody |= frame.getClassName().startsWith(ENGINE_PACKAGE);
+            fromBody |= startsWithAny(frame.getClassName(), ENGINE_PACKAGES);
             if (debug || !isHidden(frame)) {
                 kept.add(frame);
             }
@@ -66,13 +67,20 @@ public final class StackTraces {
 
     static boolean isHidden(StackTraceElement frame) {
         String name = frame.getClassName();
-        for (String prefix : HIDDEN_PACKAGES) {
+        if (startsWithAny(name, HIDDEN_PACKAGES)) {
+            return true;
+        }
+        int nested = name.indexOf('$');
+        return HIDDEN_CLASSES.contains(nested < 0 ? name : name.substring(0, nested));
+    }
+
+    private static boolean startsWithAny(String name, String[] prefixes) {
+        for (String prefix : prefixes) {
             if (name.startsWith(prefix)) {
                 return true;
             }
         }
-        int nested = name.indexOf('$');
-        return HIDDEN_CLASSES.contains(nested < 0 ? name : name.substring(0, nested));
+        return false;
     }
 
     /** Throws any throwable, checked or not, without declaring it. */

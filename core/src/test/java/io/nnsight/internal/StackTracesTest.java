@@ -34,6 +34,24 @@ class StackTracesTest {
     }
 
     @Test
+    void clean_treatsAStateMachinesFramesAsTheEngines() {
+        RuntimeException error = new RuntimeException("boom");
+        error.setStackTrace(new StackTraceElement[] {
+            frame("com.example.Study", "lambda$run$0"),
+            frame("io.nnsight.spi.statemachine.StateMachine", "resume"),
+            frame("io.nnsight.internal.Mediator", "resume"),
+            frame("com.example.Study", "run")
+        });
+        StackTraceElement[] caller = {frame("com.example.Study", "main")};
+
+        StackTraces.clean(error, caller);
+
+        assertArrayEquals(new StackTraceElement[] {
+            frame("com.example.Study", "lambda$run$0"), frame("com.example.Study", "run"), frame("com.example.Study", "main")
+        }, error.getStackTrace());
+    }
+
+    @Test
     void clean_keepsAModelErrorsOwnFrames_withoutTheCaller() {
         RuntimeException error = new RuntimeException("shape");
         error.setStackTrace(new StackTraceElement[] {

@@ -11,6 +11,12 @@ import static net.bytebuddy.matcher.ElementMatchers.named;
 import static net.bytebuddy.matcher.ElementMatchers.nameStartsWith;
 import static net.bytebuddy.matcher.ElementMatchers.not;
 
+import io.nnsight.instrument.capture.ClassCapture;
+import io.nnsight.instrument.source.CallSiteRewriter;
+import io.nnsight.instrument.source.SourceScanner;
+import io.nnsight.instrument.statemachine.StateMachineCompiler;
+import io.nnsight.instrument.transform.ForwardInterceptor;
+import io.nnsight.instrument.transform.TraceableSupport;
 import io.nnsight.spi.AgentExempt;
 import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.NativeHookPoints;
@@ -63,7 +69,7 @@ public final class Instrumenter {
         instrumentation.addTransformer(new ClassCapture());
         instrumentation.addTransformer(new SourceScanner());
         if (compilesBodies()) {
-            instrumentation.addTransformer(new StateMachineCompiler(CompiledClassCache.configured()));
+            instrumentation.addTransformer(StateMachineCompiler.configured());
         }
         NativeHookPoints.enableCallSites();
         agentBuilder()
@@ -82,7 +88,7 @@ public final class Instrumenter {
                 .transform(Instrumenter::interceptForward)
                 .type(applicationModule())
                 .transform((builder, type, loader, module, domain) ->
-                        builder.visit(CallSiteRewriter.wrapper(SourcePlan.of(loader, type.getName()))))
+                        builder.visit(CallSiteRewriter.wrapper(loader, type.getName())))
                 .installOn(instrumentation);
     }
 

@@ -91,14 +91,6 @@ class InstrumenterTest {
     }
 
     @Test
-    void isNativeModuleForward_matchesBytedecoImplClassesOnly() {
-        assertTrue(CallSiteRewriter.isNativeModuleForward("org/bytedeco/pytorch/LinearImpl", "forward"));
-        assertTrue(!CallSiteRewriter.isNativeModuleForward("org/bytedeco/pytorch/LinearImpl", "weight"));
-        assertTrue(!CallSiteRewriter.isNativeModuleForward("org/bytedeco/pytorch/Tensor", "forward"));
-        assertTrue(!CallSiteRewriter.isNativeModuleForward("com/example/MyImpl", "forward"));
-    }
-
-    @Test
     void applicationClasses_areCaptured_unchanged_butNotLibraryOrJdkClasses() {
         byte[] plain = CapturedClasses.of(PlainNet.class).orElseThrow();
 

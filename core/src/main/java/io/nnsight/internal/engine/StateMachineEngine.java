@@ -1,6 +1,7 @@
 package io.nnsight.internal.engine;
 
 import io.nnsight.internal.Debug;
+import io.nnsight.spi.statemachine.StateMachine;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,14 +22,6 @@ import org.slf4j.LoggerFactory;
 public final class StateMachineEngine implements Engine {
     private static final Logger LOG = LoggerFactory.getLogger(StateMachineEngine.class);
     private static final boolean DEBUG = Debug.enabled();
-    private static final int COMPILED = 1;
-    private static final int REFUSED = 2;
-    private static final ClassValue<int[]> STATES = new ClassValue<>() {
-        @Override
-        protected int[] computeValue(Class<?> type) {
-            return new int[1];
-        }
-    };
 
     /** The one instance. */
     public static final StateMachineEngine INSTANCE = new StateMachineEngine();
@@ -42,23 +35,12 @@ public final class StateMachineEngine implements Engine {
 
     /** Whether bodies of {@code bodyType} run as state machines: the agent compiled them and none failed. */
     public static boolean compiles(Class<?> bodyType) {
-        return STATES.get(bodyType)[0] == COMPILED;
+        return StateMachine.compiles(bodyType);
     }
 
     /** The engine of the bodies that are not compiled: continuations where available, else threads. */
     public static Engine fallback() {
         return ContinuationEngine.available() ? ContinuationEngine.INSTANCE : ThreadEngine.INSTANCE;
-    }
-
-    static void markCompiled(Class<?> bodyType) {
-        int[] state = STATES.get(bodyType);
-        if (state[0] == 0) {
-            state[0] = COMPILED;
-        }
-    }
-
-    static void refuse(Class<?> bodyType) {
-        STATES.get(bodyType)[0] = REFUSED;
     }
 
     @Override
@@ -72,7 +54,7 @@ public final class StateMachineEngine implements Engine {
             if (DEBUG) {
                 LOG.info("nnsight: {} ({}) runs as a state machine", name, bodyType.getName());
             }
-            return new StateMachine(name, bodyType, body);
+            return new Machine(new StateMachine(name, bodyType, body, fallback().name()));
         }
         Engine fallback = fallback();
         if (DEBUG) {
@@ -80,5 +62,44 @@ public final class StateMachineEngine implements Engine {
                     bodyType.getName(), fallback.name());
         }
         return fallback.create(name, bodyType, body);
+    }
+
+    /** A state machine as the coroutine the interleaver drives. */
+    private static final class Machine implements Coroutine {
+        private final StateMachine machine;
+
+        Machine(StateMachine machine) {
+            this.machine = machine;
+        }
+
+        @Override
+        public Object resume(Object reply) {
+            return machine.resume(reply);
+        }
+
+        @Override
+        public Object suspend(Object signal) {
+            return machine.suspend(signal);
+        }
+
+        @Override
+        public boolean isDone() {
+            return machine.isDone();
+        }
+
+        @Override
+        public boolean isCurrent() {
+            return machine.isCurrent();
+        }
+
+        @Override
+        public void close() {
+            // Nothing to release: the body's state lives in the state machine.
+        }
+
+        @Override
+        public String toString() {
+            return machine.toString();
+        }
     }
 }

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.source;
 
 import io.nnsight.spi.SourceMap;
 import java.util.ArrayList;

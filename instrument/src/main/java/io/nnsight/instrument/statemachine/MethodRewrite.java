@@ -1,6 +1,6 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
-import io.nnsight.internal.engine.StateMachine;
+import io.nnsight.spi.statemachine.StateMachine;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,9 +38,9 @@ import org.objectweb.asm.tree.analysis.SourceValue;
  * Without a state machine it runs its original code.
  */
 final class MethodRewrite {
-    private static final String SM = "io/nnsight/internal/engine/StateMachine";
-    private static final String SM_DESC = "L" + SM + ";";
-    private static final String SUSPENSION = SM + "$Suspension";
+    private static final String SM = Type.getInternalName(StateMachine.class);
+    private static final String SM_DESC = Type.getDescriptor(StateMachine.class);
+    private static final String SUSPENSION = Type.getInternalName(StateMachine.Suspension.class);
 
     private final ClassNode node;
     private final MethodNode method;
@@ -183,8 +183,22 @@ final class MethodRewrite {
     }
 
     /**
-     * Rewrites one suspension point: spills the stack into locals, makes the call armed, saves the locals
-     * and returns when it suspends, and appends to {@code restores} the code that resumes there.
+     * Rewrites one suspension point: spills the stack into locals, makes the call with the state machine
+     * ready for it, saves the locals and returns when it suspends, and appends to {@code restores} the code
+     * that resumes there. Both kinds of point share this scaffold and differ only in how the call meets the
+     * state machine:
+     *
+     * <ul>
+     *   <li>a call of nnsight's API (or a {@code tr.iter} loop's iterator) {@linkplain StateMachine#enter()
+     *       arms} it once, and it is {@linkplain StateMachine#reenter() re-armed} on each resumption; the
+     *       call suspends by throwing {@code StateMachine.Suspension}, caught right at the call, and the
+     *       state machine is {@linkplain StateMachine#exit() disarmed} when the call returns or fails;
+     *   <li>a call of a compiled method (a helper) is {@linkplain StateMachine#offer(int) offered} the state
+     *       machine before each call, resumptions included, and it suspends by saving its own frame and
+     *       returning ({@link StateMachine#suspending()}); the offer is {@linkplain StateMachine#withdraw()
+     *       withdrawn} when the call fails. Resumed, this method calls the helper again, which resumes where
+     *       it suspended; the helper arms its own suspension points.
+     * </ul>
      *
      * @return how many local slots the spilled stack takes
      */
@@ -212,109 +226,83 @@ final class MethodRewrite {
         keptValues.addAll(stack);
         keptSlots.addAll(slots);
 
+        Integer helper = helperSites.get(call);
         LabelNode reenter = new LabelNode();
         LabelNode tryStart = new LabelNode();
         LabelNode tryEnd = new LabelNode();
-        LabelNode suspended = new LabelNode();
         LabelNode failed = new LabelNode();
         LabelNode plain = new LabelNode();
         LabelNode done = new LabelNode();
-        boolean iterator = call.owner.equals("java/util/Iterator");
 
+        // Spill the stack; without a state machine, the call as written.
         InsnList before = new InsnList();
         for (int i = stack.size() - 1; i >= 0; i--) {
             before.add(new VarInsnNode(stack.get(i).getType().getOpcode(Opcodes.ISTORE), slots.get(i)));
         }
         before.add(new VarInsnNode(Opcodes.ALOAD, state));
         before.add(new JumpInsnNode(Opcodes.IFNULL, plain));
-        if (helperSites.containsKey(call)) {
-            rewriteHelperSite(call, label, state, stack, slots, keptValues, keptSlots, before, resume, restores);
-            return size;
+        if (helper == null) {
+            before.add(new VarInsnNode(Opcodes.ALOAD, state));
+            if (call.owner.equals("java/util/Iterator")) {
+                before.add(new VarInsnNode(Opcodes.ALOAD, slots.get(slots.size() - 1)));
+                before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "enterIterator", "(Ljava/lang/Object;)V",
+                        false));
+            } else {
+                before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "enter", "()V", false));
+            }
         }
-        before.add(new VarInsnNode(Opcodes.ALOAD, state));
-        if (iterator) {
-            before.add(new VarInsnNode(Opcodes.ALOAD, slots.get(slots.size() - 1)));
-            before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "enterIterator", "(Ljava/lang/Object;)V", false));
-        } else {
-            before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "enter", "()V", false));
-        }
+        // A resumption comes back here, its locals restored, and makes the call again.
         before.add(reenter);
+        if (helper != null) {
+            before.add(new VarInsnNode(Opcodes.ALOAD, state));
+            before.add(push(helper));
+            before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "offer", "(I)V", false));
+        }
         loadAll(before, stack, slots);
         before.add(tryStart);
         method.instructions.insertBefore(call, before);
 
+        // The call returned: go on, or save this frame and return when it suspended.
         InsnList after = new InsnList();
         after.add(tryEnd);
         after.add(new VarInsnNode(Opcodes.ALOAD, state));
-        after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "exit", "()V", false));
-        after.add(new JumpInsnNode(Opcodes.GOTO, done));
-        after.add(suspended);
-        after.add(new InsnNode(Opcodes.POP));
+        LabelNode suspended = null;
+        if (helper == null) {
+            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "exit", "()V", false));
+            after.add(new JumpInsnNode(Opcodes.GOTO, done));
+            suspended = new LabelNode();
+            after.add(suspended);
+            after.add(new InsnNode(Opcodes.POP));
+        } else {
+            after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspending", "()Z", false));
+            after.add(new JumpInsnNode(Opcodes.IFEQ, done));
+            int resultSize = Type.getReturnType(call.desc).getSize();
+            if (resultSize > 0) {
+                after.add(new InsnNode(resultSize == 2 ? Opcodes.POP2 : Opcodes.POP));
+            }
+        }
         saveAndReturn(after, state, label, keptValues, keptSlots);
+        // The call threw: disarm the state machine (or withdraw the offer) and rethrow.
         after.add(failed);
         after.add(new VarInsnNode(Opcodes.ALOAD, state));
-        after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "exit", "()V", false));
+        after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, helper == null ? "exit" : "withdraw", "()V", false));
         after.add(new InsnNode(Opcodes.ATHROW));
         callAsWritten(after, plain, call, stack, slots, done);
         method.instructions.insert(call, after);
 
         method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, failed, null));
-        method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, suspended, SUSPENSION));
+        if (suspended != null) {
+            method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, suspended, SUSPENSION));
+        }
 
         restores.add(resume);
         restore(restores, state, keptValues, keptSlots);
-        restores.add(new VarInsnNode(Opcodes.ALOAD, state));
-        restores.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "reenter", "()V", false));
+        if (helper == null) {
+            restores.add(new VarInsnNode(Opcodes.ALOAD, state));
+            restores.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "reenter", "()V", false));
+        }
         restores.add(new JumpInsnNode(Opcodes.GOTO, reenter));
         return size;
-    }
-
-    /**
-     * Rewrites the call of a compiled helper method of the class: offers it the state machine and makes
-     * the call; when the helper has suspended (it saved its own frame and returned), saves this method's
-     * frame and returns in turn. Resumed, this method restores its locals and calls the helper again,
-     * which resumes where it suspended. The helper arms its own suspension points.
-     */
-    private void rewriteHelperSite(MethodInsnNode call, int label, int state, List<BasicValue> stack,
-            List<Integer> slots, List<BasicValue> keptValues, List<Integer> keptSlots, InsnList before,
-            LabelNode resume, InsnList restores) {
-        LabelNode reenter = new LabelNode();
-        LabelNode tryStart = new LabelNode();
-        LabelNode tryEnd = new LabelNode();
-        LabelNode failed = new LabelNode();
-        LabelNode plain = ((JumpInsnNode) before.getLast()).label;
-        LabelNode done = new LabelNode();
-
-        before.add(reenter);
-        before.add(new VarInsnNode(Opcodes.ALOAD, state));
-        before.add(push(helperSites.get(call)));
-        before.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "offer", "(I)V", false));
-        loadAll(before, stack, slots);
-        before.add(tryStart);
-        method.instructions.insertBefore(call, before);
-
-        InsnList after = new InsnList();
-        after.add(tryEnd);
-        after.add(new VarInsnNode(Opcodes.ALOAD, state));
-        after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "suspending", "()Z", false));
-        after.add(new JumpInsnNode(Opcodes.IFEQ, done));
-        int resultSize = Type.getReturnType(call.desc).getSize();
-        if (resultSize > 0) {
-            after.add(new InsnNode(resultSize == 2 ? Opcodes.POP2 : Opcodes.POP));
-        }
-        saveAndReturn(after, state, label, keptValues, keptSlots);
-        after.add(failed);
-        after.add(new VarInsnNode(Opcodes.ALOAD, state));
-        after.add(new MethodInsnNode(Opcodes.INVOKEVIRTUAL, SM, "withdraw", "()V", false));
-        after.add(new InsnNode(Opcodes.ATHROW));
-        callAsWritten(after, plain, call, stack, slots, done);
-        method.instructions.insert(call, after);
-
-        method.tryCatchBlocks.add(0, new TryCatchBlockNode(tryStart, tryEnd, failed, null));
-
-        restores.add(resume);
-        restore(restores, state, keptValues, keptSlots);
-        restores.add(new JumpInsnNode(Opcodes.GOTO, reenter));
     }
 
     /** Saves this method's frame for suspension point {@code label} and returns (a default value). */

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.transform;
 
 import io.nnsight.Inputs;
 import io.nnsight.spi.HookPoint;
@@ -39,8 +39,11 @@ public final class NativeCallSites {
         return new ConstantCallSite(target(original, type));
     }
 
-    /** The call {@code original}, of type {@code type}, through the receiver's hook point. */
-    static MethodHandle target(MethodHandle original, MethodType type) {
+    /**
+     * The call {@code original}, of type {@code type}, through the receiver's hook point: the target of a site
+     * of this class, and of an operation's site that calls a native module's forward ({@code SourceCallSites}).
+     */
+    public static MethodHandle target(MethodHandle original, MethodType type) {
         int count = type.parameterCount();
         MethodHandle spread = original.asFixedArity().asSpreader(Object[].class, count).asType(MethodType.methodType(Object.class, Object[].class));
         return DISPATCH.bindTo(spread).asCollector(Object[].class, count).asType(type);

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

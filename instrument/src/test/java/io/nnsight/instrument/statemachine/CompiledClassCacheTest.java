@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

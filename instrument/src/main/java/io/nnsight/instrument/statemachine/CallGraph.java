@@ -1,6 +1,6 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
-import io.nnsight.internal.engine.StateMachine;
+import io.nnsight.spi.statemachine.StateMachine;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;

@@ -1,5 +1,6 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.source;
 
+import io.nnsight.instrument.transform.NativeCallSites;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import net.bytebuddy.asm.AsmVisitorWrapper;
@@ -30,7 +31,7 @@ import net.bytebuddy.pool.TypePool;
  * a native module's forward ({@code fc::forward}) is pointed at a synthetic static method of the class that
  * makes the call the same way.
  */
-final class CallSiteRewriter {
+public final class CallSiteRewriter {
     private static final String PACKAGE = "org/bytedeco/pytorch/";
     private static final Handle BOOTSTRAP = new Handle(Opcodes.H_INVOKESTATIC,
             Type.getInternalName(NativeCallSites.class), "bootstrap",
@@ -44,10 +45,16 @@ final class CallSiteRewriter {
     private CallSiteRewriter() {}
 
     /**
-     * The visitor wrapper for ByteBuddy: applies to every method of the class as written to the class file,
-     * including the private copies of methods whose code the agent moved (a rebased {@code forward}).
+     * The visitor wrapper for ByteBuddy that rewrites module class {@code className} of {@code loader}, by the
+     * plan {@link SourceScanner} made of it when it loaded (none: only its native modules' calls are rewritten).
+     * It applies to every method of the class as written to the class file, including the private copies of
+     * methods whose code the agent moved (a rebased {@code forward}).
      */
-    static AsmVisitorWrapper wrapper(SourcePlan plan) {
+    public static AsmVisitorWrapper wrapper(ClassLoader loader, String className) {
+        return wrapper(SourcePlan.of(loader, className));
+    }
+
+    private static AsmVisitorWrapper wrapper(SourcePlan plan) {
         return new AsmVisitorWrapper.AbstractBase() {
             @Override
             public ClassVisitor wrap(TypeDescription type, ClassVisitor delegate, Implementation.Context context,

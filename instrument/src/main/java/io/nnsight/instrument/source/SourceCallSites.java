@@ -1,8 +1,9 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.source;
 
 import io.nnsight.Inputs;
 import io.nnsight.internal.Interleaver;
 import io.nnsight.internal.StackTraces;
+import io.nnsight.instrument.transform.NativeCallSites;
 import java.lang.invoke.CallSite;
 import java.lang.invoke.ConstantCallSite;
 import java.lang.invoke.MethodHandle;

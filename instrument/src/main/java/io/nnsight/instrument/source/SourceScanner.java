@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.source;
 
 import io.nnsight.spi.AgentExempt;
 import java.lang.instrument.ClassFileTransformer;
@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * other transforms change them: any class of the application (and nnsight's own modules) that declares an
  * instance {@code forward}; libraries and nnsight's machinery are not read.
  */
-final class SourceScanner implements ClassFileTransformer {
+public final class SourceScanner implements ClassFileTransformer {
     private static final Logger LOG = LoggerFactory.getLogger(SourceScanner.class);
     private static final String[] SKIPPED = {
         "java/", "javax/", "jdk/", "sun/", "com/sun/", "org/bytedeco/", "net/bytebuddy/", "org/slf4j/", "org/junit/",

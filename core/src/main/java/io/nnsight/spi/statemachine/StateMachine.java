@@ -1,4 +1,4 @@
-package io.nnsight.internal.engine;
+package io.nnsight.spi.statemachine;
 
 import io.nnsight.TraceException;
 import io.nnsight.internal.StepLoop;
@@ -42,8 +42,14 @@ import java.util.function.Supplier;
  * is armed (through code the compiler could not see, such as a user object's {@code toString}) cannot be
  * served; it fails with a {@link TraceException}, and that body's class runs on the fallback engine from
  * then on. The compiler refuses the bodies where it can see such a path.
+ *
+ * <p>For the engine and compiled code only, not for users. Its public members are of two kinds: what compiled
+ * code calls, an ABI whose names and descriptors the compiler writes into class files (so a change here is a
+ * change of {@code MethodRewrite} and {@code StateMachineCompiler} too); and what nnsight's state-machine
+ * engine calls to make and drive one ({@linkplain #StateMachine the constructor}, {@link #resume}, {@link
+ * #suspend}, {@link #isDone}, {@link #isCurrent}, {@link #compiles}).
  */
-public final class StateMachine implements Coroutine {
+public final class StateMachine {
     /**
      * Unwinds a compiled body from a suspension point to the compiled method, which catches it at the call.
      * It carries nothing and has no stack trace: one instance serves all.
@@ -57,6 +63,15 @@ public final class StateMachine implements Coroutine {
     }
 
     private static final Suspension SUSPENSION = new Suspension();
+    private static final int COMPILED = 1;
+    private static final int REFUSED = 2;
+    /** Per body class: 0, or {@link #COMPILED} once compiled code marked it, {@link #REFUSED} once a body failed. */
+    private static final ClassValue<int[]> STATES = new ClassValue<>() {
+        @Override
+        protected int[] computeValue(Class<?> type) {
+            return new int[1];
+        }
+    };
     private static final Object[] NO_REFS = {};
     private static final long[] NO_PRIMS = {};
 
@@ -78,6 +93,7 @@ public final class StateMachine implements Coroutine {
     private final String name;
     private final Class<?> bodyType;
     private final Supplier<Object> body;
+    private final String fallback;
 
     /** The saved reference locals of the frame being saved or restored (written and read by the compiled code). */
     public Object[] refs = NO_REFS;
@@ -98,10 +114,20 @@ public final class StateMachine implements Coroutine {
     private boolean started;
     private boolean done;
 
-    StateMachine(String name, Class<?> bodyType, Supplier<Object> body) {
+    /**
+     * For the engine: a state machine that runs {@code body} when first {@linkplain #resume resumed}.
+     *
+     * @param name names the body in messages
+     * @param bodyType the class of the user's body, which the agent compiled ({@link #compiles})
+     * @param body calls the compiled body; its return value is what the last {@code resume} returns
+     * @param fallback the name of the engine that runs bodies of {@code bodyType} once one of them could not be
+     *     served ({@link #suspend}), for the error that says so
+     */
+    public StateMachine(String name, Class<?> bodyType, Supplier<Object> body, String fallback) {
         this.name = name;
         this.bodyType = bodyType;
         this.body = body;
+        this.fallback = fallback;
     }
 
     // ---- what compiled code calls ----
@@ -135,7 +161,10 @@ public final class StateMachine implements Coroutine {
 
     /** After creating a lambda the agent compiled: marks its class, so the engine runs it as a state machine. */
     public static void compiled(Object body) {
-        StateMachineEngine.markCompiled(body.getClass());
+        int[] state = STATES.get(body.getClass());
+        if (state[0] == 0) {
+            state[0] = COMPILED;
+        }
     }
 
     /**
@@ -236,9 +265,23 @@ public final class StateMachine implements Coroutine {
         this.suspended = true;
     }
 
-    // ---- the coroutine ----
+    // ---- what the engine calls ----
 
-    @Override
+    /**
+     * For the engine: whether bodies of {@code bodyType} run as state machines, that is, compiled code marked
+     * the class ({@link #compiled}) and no body of it has failed to suspend since ({@link #suspend}).
+     */
+    public static boolean compiles(Class<?> bodyType) {
+        return STATES.get(bodyType)[0] == COMPILED;
+    }
+
+    /**
+     * For the engine, on the model's side: hands {@code reply} to the body (the return value of its pending
+     * {@link #suspend}; ignored on the first call, which starts the body) and calls the body until it suspends
+     * again or ends.
+     *
+     * @return the signal the body suspended with, or the body's return value when it ended
+     */
     public Object resume(Object reply) {
         if (done) {
             throw new IllegalStateException("the body has already ended");
@@ -273,16 +316,22 @@ public final class StateMachine implements Coroutine {
         return result;
     }
 
-    @Override
+    /**
+     * For the engine, on the body's side (nnsight's request, deep inside a suspension point's call): the reply
+     * to replay when the call is made again after a resumption; else records {@code signal} for {@link #resume}
+     * to return and unwinds to the compiled method with {@link Suspension}. A request that reaches here while
+     * no suspension point is armed cannot be served: it fails, and bodies of its class run on the fallback
+     * engine from then on.
+     */
     public Object suspend(Object signal) {
         if (replayed < replies.size()) {
             return replies.get(replayed++);
         }
         if (!armed) {
-            StateMachineEngine.refuse(bodyType);
+            STATES.get(bodyType)[0] = REFUSED;
             throw new TraceException("this request suspends the intervention where its compiled state machine cannot ("
                     + name + ", " + bodyType.getName() + "): through code the nnsight agent did not compile. From the "
-                    + "next trace on, this body runs on " + StateMachineEngine.fallback().name() + "; or run every "
+                    + "next trace on, this body runs on " + fallback + "; or run every "
                     + "body there with -Dnnsight.engine=continuations");
         }
         armed = false;
@@ -290,19 +339,14 @@ public final class StateMachine implements Coroutine {
         throw SUSPENSION;
     }
 
-    @Override
+    /** For the engine: whether the body has returned. */
     public boolean isDone() {
         return done;
     }
 
-    @Override
+    /** For the engine: whether the caller is running inside this state machine's body. */
     public boolean isCurrent() {
         return SLOTS.get().running == this;
-    }
-
-    @Override
-    public void close() {
-        // Nothing to release: the body's state lives in this object.
     }
 
     @Override

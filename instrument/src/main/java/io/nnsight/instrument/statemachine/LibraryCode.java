@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,9 +19,10 @@ import java.util.stream.Stream;
 
 /**
  * What the state-machine compiler treats as library code, neither compiled nor analysed as intervention
- * code: the JDK's and Bytedeco's classes and the agent's own (told by name, so that a transform never looks
- * into the code running it), nnsight's own classes (told by the lists of packages its modules ship), and
- * classes whose class file never names nnsight.
+ * code: the JDK's and Bytedeco's classes, the agent's own, and the classes of core that the agent runs or
+ * compiled code calls ({@code io.nnsight.internal}, {@code io.nnsight.spi.statemachine}), told by name so
+ * that a transform never looks into the code running it; nnsight's other classes (told by the lists of
+ * packages its modules ship); and classes whose class file never names nnsight.
  */
 final class LibraryCode {
     /**
@@ -30,7 +31,8 @@ final class LibraryCode {
      */
     static final String PACKAGE_LISTS = "META-INF/nnsight/packages/";
     private static final List<String> BY_NAME = List.of("java/", "javax/", "jdk/", "sun/", "org/bytedeco/",
-            "io/nnsight/agent/", "io/nnsight/shaded/", "io/nnsight/instrument/", "io/nnsight/internal/");
+            "io/nnsight/agent/", "io/nnsight/shaded/", "io/nnsight/instrument/", "io/nnsight/internal/",
+            "io/nnsight/spi/statemachine/");
     private static final byte[] NNSIGHT = "io/nnsight/".getBytes(StandardCharsets.US_ASCII);
     private static final Map<URL, Set<String>> PACKAGES_BY_LOCATION = new ConcurrentHashMap<>();
 

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,7 +1,8 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import io.nnsight.internal.Debug;
 import io.nnsight.spi.AgentExempt;
+import io.nnsight.spi.statemachine.StateMachine;
 import java.lang.instrument.ClassFileTransformer;
 import java.net.URL;
 import java.security.ProtectionDomain;
@@ -12,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Opcodes;
+import org.objectweb.asm.Type;
 import org.objectweb.asm.tree.AbstractInsnNode;
 import org.objectweb.asm.tree.ClassNode;
 import org.objectweb.asm.tree.InsnList;
@@ -26,8 +28,8 @@ import org.slf4j.LoggerFactory;
  * Rewrites intervention bodies into resumable methods for the {@code statemachine} engine (installed with
  * {@code -Dnnsight.engine=statemachine}), the technique of Kotlin's coroutines and EA Async: at each call
  * that may suspend, the method saves its locals into the body's {@code StateMachine} and returns; resumed,
- * it restores them and makes the call again, which then completes with the model's reply. See {@code
- * io.nnsight.internal.engine.StateMachine} for the runtime side.
+ * it restores them and makes the call again, which then completes with the model's reply. See {@link
+ * StateMachine} (in core) for the runtime side.
  *
  * <p>What is compiled: lambdas of the loaded class that implement {@code TraceBody}, {@code Supplier} or
  * {@code Runnable} (the bodies of traces, invokes and edits, and the {@code tr.iter} loops in them), and the
@@ -47,9 +49,9 @@ import org.slf4j.LoggerFactory;
  * alike, are kept on disk by the class file's hash with the hashes of the class files they depend on ({@link
  * CompiledClassCache}), so a later start takes them from there.
  */
-final class StateMachineCompiler implements ClassFileTransformer {
+public final class StateMachineCompiler implements ClassFileTransformer {
     private static final Logger LOG = LoggerFactory.getLogger(StateMachineCompiler.class);
-    private static final String SM = "io/nnsight/internal/engine/StateMachine";
+    private static final String SM = Type.getInternalName(StateMachine.class);
     private static final Set<String> ACCESSOR_METHODS = Set.of("output()Lorg/bytedeco/pytorch/Tensor;",
             "output(Ljava/lang/Class;)Ljava/lang/Object;", "setOutput(Ljava/lang/Object;)V",
             "input()Lorg/bytedeco/pytorch/Tensor;", "inputs()Lio/nnsight/Inputs;", "setInput(Ljava/lang/Object;)V",
@@ -62,6 +64,14 @@ final class StateMachineCompiler implements ClassFileTransformer {
     /** A compiler that keeps its results in {@code cache} and takes them from there on later starts. */
     StateMachineCompiler(CompiledClassCache cache) {
         this.cache = cache;
+    }
+
+    /**
+     * A compiler whose results are kept in the folder of the system properties and environment ({@link
+     * CompiledClassCache#configured()}: {@code -Dnnsight.cache.dir}, off with {@code off}).
+     */
+    public static StateMachineCompiler configured() {
+        return new StateMachineCompiler(CompiledClassCache.configured());
     }
 
     @Override

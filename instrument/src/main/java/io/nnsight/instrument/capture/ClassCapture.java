@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.capture;
 
 import io.nnsight.spi.AgentExempt;
 import io.nnsight.spi.CapturedClasses;
@@ -11,7 +11,7 @@ import java.security.ProtectionDomain;
  * Records the class files of application classes in {@link CapturedClasses}, unchanged: registered before
  * the other transforms, it sees the bytes as the class loader read them.
  */
-final class ClassCapture implements ClassFileTransformer {
+public final class ClassCapture implements ClassFileTransformer {
     private static final String[] LIBRARY_PACKAGES = {
         "java/", "javax/", "jdk/", "sun/", "com/sun/", "org/bytedeco/", "net/bytebuddy/", "io/nnsight/shaded/",
         "org/slf4j/", "org/junit/", "org/opentest4j/", "org/apiguardian/", "org/apache/maven/", "com/google/",

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.statemachine;
 
 import java.util.LinkedHashSet;
 import java.util.Set;

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.transform;
 
 import io.nnsight.Inputs;
 import io.nnsight.internal.StackTraces;

@@ -1,4 +1,4 @@
-package io.nnsight.instrument;
+package io.nnsight.instrument.transform;
 
 import io.nnsight.internal.ModuleFields;
 import io.nnsight.spi.HookPoint;

@@ -1,4 +1,4 @@
-package io.nnsight.internal.engine;
+package io.nnsight.spi.statemachine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -17,7 +17,8 @@ class StateMachineOffersTest {
     private static final int HELPER = StateMachine.methodKey("app/Probes", "read", "()Lorg/bytedeco/pytorch/Tensor;");
     private static final int OTHER = StateMachine.methodKey("app/Probes", "<clinit>", "()V");
 
-    private final StateMachine machine = new StateMachine("invoke 0", StateMachineOffersTest.class, () -> null);
+    private final StateMachine machine =
+            new StateMachine("invoke 0", StateMachineOffersTest.class, () -> null, "threads");
 
     @AfterEach
     void noOfferLeft() {
@@ -54,7 +55,7 @@ class StateMachineOffersTest {
         StateMachine body = new StateMachine("invoke 1", StateMachineOffersTest.class, () -> {
             claimed[0] = StateMachine.claim(OTHER);
             return "done";
-        });
+        }, "threads");
 
         assertEquals("done", body.resume(null));
         assertSame(body, claimed[0]);

@@ -27,6 +27,10 @@ import io.nnsight.internal.TraceRun;
  * });
  * }</pre>
  *
+ * <p>When the invoke that computes the value returns right after computing it, no barrier is needed: read its
+ * result in the other invoke ({@link Invoke#get()} waits for it there). A barrier is for invokes that go on
+ * after the value, as the clean invoke above could.
+ *
  * <p>A barrier can be used again once released. Participants that never arrive make the others fail
  * with a {@link TraceException} when the run ends.
  */

@@ -98,6 +98,68 @@ class InvokeTest extends TinyModelFixture {
     }
 
     @Test
+    void invokeResult_readInALaterInvoke_atTheSameModule_patchesIt() {
+        Tensor clean = a;
+        Tensor corrupted = torch.rand(1, 5);
+
+        Invoke<Tensor> patched = model.trace(tr -> {
+            Invoke<Tensor> cleanHidden = tr.invoke(clean, () -> model.get("layer1").output().clone());
+            return tr.invoke(corrupted, () -> {
+                model.get("layer1").output().copy_(cleanHidden.get()); // the clean invoke returned at layer1
+                return model.get("layer2").output();
+            });
+        });
+
+        assertTrue(same(net.forward(clean), patched.get()));
+    }
+
+    @Test
+    void invokeResult_readBeforeAnyRequest_waitsForThatInvoke_thenContinues() {
+        Tensor clean = a;
+        Tensor corrupted = torch.rand(1, 5);
+
+        Invoke<Tensor> patched = model.trace(tr -> {
+            Invoke<Tensor> cleanHidden = tr.invoke(clean, () -> model.get("layer1").output().clone());
+            return tr.invoke(corrupted, () -> {
+                Tensor hidden = cleanHidden.get(); // waits: at the start the clean invoke has not run
+                model.get("layer1").setOutput(hidden);
+                return model.get("layer2").output();
+            });
+        });
+
+        assertTrue(same(net.forward(clean), patched.get()));
+    }
+
+    @Test
+    void invokeResults_waitingForEachOther_failWhenTheRunEnds_namingBoth() {
+        AtomicReference<Invoke<Tensor>> second = new AtomicReference<>();
+        TraceException error = assertThrows(TraceException.class, () -> model.trace(tr -> {
+            Invoke<Tensor> first = tr.invoke(a, () -> second.get().get());
+            second.set(tr.invoke(b, () -> first.get()));
+            return null;
+        }));
+
+        assertEquals("invoke 0 waited for the result of invoke 1, whose body had not returned when the run ended (it "
+                + "waited for the result of invoke 0 itself): an invoke's result is readable once its body has "
+                + "returned", error.getMessage().lines().findFirst().orElseThrow());
+        assertTrue(same(net.forward(a), model.trace(a, tr -> model.get("layer2").output())), "the model is usable");
+    }
+
+    @Test
+    void invokeResult_ofItsOwnInvoke_fails() {
+        AtomicReference<Invoke<Tensor>> self = new AtomicReference<>();
+        TraceException error = assertThrows(TraceException.class, () -> model.trace(tr -> {
+            self.set(tr.invoke(a, () -> {
+                model.get("layer1").output();
+                return self.get().get();
+            }));
+            return null;
+        }));
+
+        assertTrue(error.getMessage().startsWith("invoke 0 asked for its own result"), error.getMessage());
+    }
+
+    @Test
     void barrier_letsALaterInvokePatchTheSameModule() {
         Tensor clean = a;
         Tensor corrupted = torch.rand(1, 5);
@@ -264,6 +326,7 @@ class InvokeTest extends TinyModelFixture {
             return handle.get().get();
         }));
 
+        assertTrue(error.getMessage().contains("inside the body of another invoke of the trace"), error.getMessage());
         assertTrue(error.getMessage().contains("once the trace has returned"), error.getMessage());
     }
 }

@@ -159,6 +159,13 @@ public final class Interleaver {
             }
             if (!progress) {
                 for (Mediator mediator : mediators) {
+                    if (mediator.pending instanceof Signal.Completion) {
+                        Mediator other = ((Signal.Completion) mediator.pending).of();
+                        mediator.pending = null;
+                        drive(mediator, completionNotReached(mediator, other));
+                        progress = true;
+                        break;
+                    }
                     if (mediator.pending instanceof Signal.Arrival) {
                         BarrierState barrier = ((Signal.Arrival) mediator.pending).barrier();
                         mediator.pending = null;
@@ -344,6 +351,19 @@ public final class Interleaver {
                     waiting[wait.module()]++;
                     return;
                 }
+            } else if (signal instanceof Signal.Completion) {
+                Mediator other = ((Signal.Completion) signal).of();
+                if (other == mediator) {
+                    reply = new Reply.Fault(() -> new TraceException(mediator.name() + " asked for its own result, which "
+                            + "exists only once its body has returned"));
+                } else if (other.done) {
+                    reply = other.result();
+                } else if (runEnded) {
+                    reply = completionNotReached(mediator, other);
+                } else {
+                    mediator.pending = (Signal.Completion) signal;
+                    return;
+                }
             } else if (signal instanceof Signal.Arrival) {
                 Signal.Arrival arrival = (Signal.Arrival) signal;
                 mediator.pending = arrival;
@@ -387,6 +407,16 @@ public final class Interleaver {
         Throwable error = finished.failure();
         if (error != null && !(error instanceof Reply.Cancellation)) {
             fail(error);
+            return; // the trace fails; the invokes waiting for this one's result are cancelled with the rest
+        }
+        for (Mediator waiting : mediators) {
+            if (waiting.pending instanceof Signal.Completion && ((Signal.Completion) waiting.pending).of() == mediator) {
+                waiting.pending = null;
+                drive(waiting, mediator.result());
+                if (failure != null) {
+                    return;
+                }
+            }
         }
     }
 
@@ -535,6 +565,14 @@ public final class Interleaver {
         }
         String message = describe(wait) + " was never reached: " + why + ".";
         return new Reply.Fault(() -> new NotReachedException(message));
+    }
+
+    private Reply.Fault completionNotReached(Mediator waiting, Mediator other) {
+        String message = waiting.name() + " waited for the result of " + other.name() + ", whose body had not returned "
+                + "when the run ended" + (other.pending instanceof Signal.Completion
+                        ? " (it waited for the result of " + ((Signal.Completion) other.pending).of().name() + " itself)"
+                        : "") + ": an invoke's result is readable once its body has returned";
+        return new Reply.Fault(() -> new TraceException(message));
     }
 
     private Reply.Fault barrierNotReached(BarrierState barrier) {

@@ -138,6 +138,11 @@ public final class Mediator {
         exchange(new Signal.Arrival(barrier));
     }
 
+    /** Waits until the body of {@code other}, an invoke of the same trace, has returned; gives its result. */
+    public Object awaitResult(Mediator other) {
+        return exchange(new Signal.Completion(other));
+    }
+
     /** Waits until {@code module} is called for the {@code step}-th time; false when the run ends first. */
     boolean awaitStep(int module, int step) {
         return (Boolean) exchange(new Signal.Wait(module, Provider.Kind.INPUT, step, Signal.Action.STEP, null));

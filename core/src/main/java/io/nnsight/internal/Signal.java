@@ -30,6 +30,9 @@ sealed interface Signal {
     /** Arrives at a barrier and waits until all its participants have. */
     record Arrival(BarrierState barrier) implements Signal {}
 
+    /** Waits until the body of invoke {@code of} has returned, for its result. */
+    record Completion(Mediator of) implements Signal {}
+
     /**
      * The body has ended: it returned {@code result}, or threw {@code failure}.
      */

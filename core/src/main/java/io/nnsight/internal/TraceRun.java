@@ -21,6 +21,7 @@ import org.bytedeco.pytorch.GradMode;
 public final class TraceRun {
     /** One invoke of the trace, before and after the run. */
     public static final class Invocation {
+        private final TraceRun run;
         private final String name;
         private final Batchable.Prepared prepared;
         private final Class<?> bodyType;
@@ -29,7 +30,9 @@ public final class TraceRun {
         private Mediator mediator;
         private boolean complete;
 
-        private Invocation(String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body, boolean edit) {
+        private Invocation(TraceRun run, String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body,
+                boolean edit) {
+            this.run = run;
             this.name = name;
             this.prepared = prepared;
             this.bodyType = bodyType;
@@ -38,15 +41,22 @@ public final class TraceRun {
         }
 
         /**
-         * The value the invoke's body returned.
+         * The value the invoke's body returned: once the trace has returned, or inside the body of another invoke
+         * of the trace, which waits until this invoke's body has returned.
          *
-         * @throws IllegalStateException before the trace has returned
+         * @throws IllegalStateException anywhere else before the trace has returned
          */
         public Object result() {
-            if (!complete) {
-                throw new IllegalStateException("the result of " + name + " is available once the trace has returned");
+            if (complete || mediator != null && mediator.isDone()) {
+                return mediator.result();
             }
-            return mediator.result();
+            Mediator asking = mediator == null ? null : run.bodyOnThisThread();
+            if (asking == null) {
+                throw new IllegalStateException("the result of " + name + " is available inside the body of another "
+                        + "invoke of the trace (which waits until " + name + " has returned) or once the trace has "
+                        + "returned");
+            }
+            return asking.awaitResult(mediator);
         }
     }
 
@@ -98,7 +108,7 @@ public final class TraceRun {
             if (input != null) {
                 Batchable.Prepared prepared = target.batchable().prepare(input);
                 if (prepared.batchSize() > 0) {
-                    implicit = new Invocation("the trace body", prepared, bodyType, body, false);
+                    implicit = new Invocation(this, "the trace body", prepared, bodyType, body, false);
                     invocations.add(implicit);
                 } else {
                     options = prepared;
@@ -256,7 +266,7 @@ public final class TraceRun {
                         + " has none (options belong to trace(options, body))");
             }
         }
-        Invocation invocation = new Invocation("invoke " + (invocations.size() - edits), prepared, bodyType, body, false);
+        Invocation invocation = new Invocation(this, "invoke " + (invocations.size() - edits), prepared, bodyType, body, false);
         invocations.add(invocation);
         return invocation;
     }
@@ -269,7 +279,7 @@ public final class TraceRun {
      * @param body runs the edit; its result is discarded
      */
     public void addEdit(Class<?> bodyType, Supplier<?> body) {
-        invocations.add(new Invocation("edit " + edits++, null, bodyType, body, true));
+        invocations.add(new Invocation(this, "edit " + edits++, null, bodyType, body, true));
     }
 
     private boolean isEditRunning() {
@@ -284,6 +294,13 @@ public final class TraceRun {
             }
         }
         return false;
+    }
+
+    /** The invoke of this trace whose body runs on the calling thread now, or {@code null}. */
+    Mediator bodyOnThisThread() {
+        Interleaver running = interleaver;
+        Mediator mediator = running == null ? null : running.current();
+        return mediator != null && mediator.isRunningOnThisThread() ? mediator : null;
     }
 
     /**

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * application's methods they call that may suspend, in this class or others, when the rewrite is provably
  * safe ({@link CallGraph} decides, and says why not). A suspension point is a direct call of {@code
  * output()}, {@code output(Class)}, {@code input()}, {@code inputs()}, {@code setOutput}, {@code setInput},
- * {@code setInputs}, {@code skip} (on an envoy or operation), {@code Barrier.await()}, or an iterator's
- * {@code hasNext()}/{@code next()} (a {@code tr.iter} loop); or a call of a compiled method (chained frames:
+ * {@code setInputs}, {@code skip} (on an envoy or operation), {@code Barrier.await()}, {@code Invoke.get()}, or
+ * an iterator's {@code hasNext()}/{@code next()} (a {@code tr.iter} loop); or a call of a compiled method (chained frames:
  * the callee saves its frame and returns, then its caller does). Each class's methods are rewritten when it
  * loads ({@link MethodRewrite}); a caller's class predicts from the callee's class file what that rewrite
  * will be. A lambda that cannot be compiled runs on continuations. With {@code -Dnnsight.debug=true} each
@@ -170,6 +170,9 @@ public final class StateMachineCompiler implements ClassFileTransformer {
         }
         if (call.owner.equals("io/nnsight/Barrier")) {
             return call.name.equals("await") && call.desc.equals("()V");
+        }
+        if (call.owner.equals("io/nnsight/Invoke")) { // inside another invoke, waits for that invoke's result
+            return call.name.equals("get") && call.desc.equals("()Ljava/lang/Object;");
         }
         return call.getOpcode() == Opcodes.INVOKEVIRTUAL && ACCESSOR_METHODS.contains(call.name + call.desc)
                 && isAccessor(call.owner, hierarchy);

@@ -1,8 +1,8 @@
 package io.nnsight;
 
-import io.nnsight.internal.ModuleFields;
 import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.HookPoint;
+import io.nnsight.spi.ModuleChildren;
 import io.nnsight.spi.NativeHookPoints;
 import io.nnsight.spi.SourceMap;
 import io.nnsight.spi.Traceable;
@@ -134,10 +134,10 @@ final class EnvoyTree {
      * libtorch's are matched to the Java objects the modules above it hold in their fields ({@code known}).
      */
     private Map<String, Module> children(Module module) {
-        known.putAll(ModuleFields.byAddress(module));
+        known.putAll(ModuleChildren.byAddress(module));
         if (module instanceof Traceable) {
             return ((Traceable) module).namedChildren();
         }
-        return ModuleFields.namedChildren(module, known);
+        return ModuleChildren.named(module, known);
     }
 }

@@ -115,6 +115,11 @@ public final class Tracer {
         mediator.iteration(mediator.iteration() + 1);
     }
 
+    /** The engine that runs the calling invoke's body; see {@link BodyEngine}. */
+    public BodyEngine engine() {
+        return BodyEngine.named(run.requester("tr.engine()").engine());
+    }
+
     /** The iteration this invoke's reads and writes address now (0 unless moved by a loop or {@link #next()}). */
     public int iteration() {
         return run.requester("tr.iteration()").iteration();

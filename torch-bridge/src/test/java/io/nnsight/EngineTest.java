@@ -38,6 +38,21 @@ class EngineTest extends TinyModelFixture {
                 : wanted.equals("threads") || !continuations ? "threads" : "continuations";
 
         assertEquals(expected, Engine.current().name());
+        assertEquals(expected, BodyEngine.configured().property());
+        assertEquals(continuations, BodyEngine.continuationsUnavailable().isEmpty());
+    }
+
+    @Test
+    void tracerEngine_isTheEngineThatRunsTheBody() {
+        TraceBody<BodyEngine> body = tr -> {
+            model.get("layer1").output();
+            return tr.engine();
+        };
+
+        BodyEngine ran = model.trace(input, body);
+
+        // the state-machine engine runs a body it did not compile on its fallback; the others run every body
+        assertEquals(Engine.current().engineFor(body.getClass()).name(), ran.property());
     }
 
     /**

@@ -100,16 +100,6 @@ public final class Interleaver {
 
     // ---- the trace's lifecycle ----
 
-    /** Whether any trace runs a model now, on any thread: a test operation call sites make first. */
-    public static boolean anyActive() {
-        return Running.anyTrace();
-    }
-
-    /** The interleaver of the trace whose model runs on the calling thread, or {@code null}. */
-    public static Interleaver active() {
-        return Running.observingHere();
-    }
-
     /**
      * The index of operation {@code site} of class {@code className} in the module running now, or -1 when
      * the running module's code has no such operation (or no module runs, or a body runs).

@@ -98,6 +98,11 @@ public final class Mediator {
         coroutine.close();
     }
 
+    /** The name of the engine that runs the body. */
+    public String engine() {
+        return coroutine.engine();
+    }
+
     boolean isStarted() {
         return coroutine != null;
     }

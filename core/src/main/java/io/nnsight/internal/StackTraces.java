@@ -1,5 +1,6 @@
 package io.nnsight.internal;
 
+import io.nnsight.spi.Debug;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -20,7 +21,8 @@ public final class StackTraces {
     private static final Set<String> HIDDEN_CLASSES = Set.of(
             "io.nnsight.NNsight", "io.nnsight.Envoy", "io.nnsight.Accessor", "io.nnsight.Operation", "io.nnsight.Source",
             "io.nnsight.Tracer", "io.nnsight.Barrier", "io.nnsight.Invoke",
-            "io.nnsight.spi.HookPoint", "io.nnsight.nn.HookedModule", "java.lang.reflect.Method", "java.lang.Thread",
+            "io.nnsight.spi.HookPoint", "io.nnsight.spi.OperationCalls", "io.nnsight.nn.HookedModule",
+            "java.lang.reflect.Method", "java.lang.Thread",
             "java.lang.VirtualThread");
     /** The engines' packages: a frame of theirs under an error means that a body raised it. */
     private static final String[] ENGINE_PACKAGES = {"io.nnsight.internal.engine.", "io.nnsight.spi.statemachine."};

@@ -113,7 +113,7 @@ class ServeProcessTest {
     }
 
     /** The built {@code cli/target/nnsight.jar}, with its libraries in {@code lib/} beside it. */
-    private static Path cliJar() {
+    static Path cliJar() {
         String property = System.getProperty("nnsight.cli.jar");
         Path jar = property == null ? null : Path.of(property);
         if (jar == null || !Files.isRegularFile(jar) || !Files.isDirectory(jar.resolveSibling("lib"))) {

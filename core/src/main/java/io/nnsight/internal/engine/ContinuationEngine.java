@@ -121,6 +121,11 @@ public final class ContinuationEngine implements Engine {
         private Object toCaller;
         private boolean done;
 
+        @Override
+        public String engine() {
+            return "continuations";
+        }
+
         ContinuationCoroutine(Class<?> bodyType, Supplier<Object> body) {
             this.bodyType = bodyType;
             Runnable task = () -> {

@@ -18,6 +18,9 @@ public interface Coroutine {
      */
     Object suspend(Object signal);
 
+    /** The {@link Engine#name()} of the engine that runs the body. */
+    String engine();
+
     /** Whether the body has returned. */
     boolean isDone();
 

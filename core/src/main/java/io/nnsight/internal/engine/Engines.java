@@ -1,5 +1,6 @@
 package io.nnsight.internal.engine;
 
+import io.nnsight.spi.Debug;
 import io.nnsight.spi.NativeHookPoints;
 import java.util.Locale;
 import org.slf4j.Logger;
@@ -9,9 +10,18 @@ import org.slf4j.LoggerFactory;
 final class Engines {
     private static final Logger LOG = LoggerFactory.getLogger(Engines.class);
 
-    static final Engine CURRENT = choose(System.getProperty("nnsight.engine", "auto"));
+    static final Engine CURRENT = chosen(System.getProperty("nnsight.engine", "auto"));
 
     private Engines() {}
+
+    private static Engine chosen(String wanted) {
+        Engine engine = choose(wanted);
+        if (Debug.enabled()) {
+            Debug.log(LOG, "nnsight: intervention bodies run on {} (-Dnnsight.engine={}; continuations: {})", engine.name(),
+                    wanted, ContinuationEngine.available() ? "available" : ContinuationEngine.unavailableReason());
+        }
+        return engine;
+    }
 
     static Engine choose(String wanted) {
         switch (wanted.trim().toLowerCase(Locale.ROOT)) {

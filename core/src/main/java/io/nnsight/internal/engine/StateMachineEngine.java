@@ -1,6 +1,6 @@
 package io.nnsight.internal.engine;
 
-import io.nnsight.internal.Debug;
+import io.nnsight.spi.Debug;
 import io.nnsight.spi.statemachine.StateMachine;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -52,13 +52,13 @@ public final class StateMachineEngine implements Engine {
     public Coroutine create(String name, Class<?> bodyType, Supplier<Object> body) {
         if (compiles(bodyType)) {
             if (DEBUG) {
-                LOG.info("nnsight: {} ({}) runs as a state machine", name, bodyType.getName());
+                Debug.log(LOG, "nnsight: {} ({}) runs as a state machine", name, bodyType.getName());
             }
             return new Machine(new StateMachine(name, bodyType, body, fallback().name()));
         }
         Engine fallback = fallback();
         if (DEBUG) {
-            LOG.info("nnsight: {} ({}) runs on {}: the agent did not compile it (see its log at class load)", name,
+            Debug.log(LOG, "nnsight: {} ({}) runs on {}: the agent did not compile it (see its log at class load)", name,
                     bodyType.getName(), fallback.name());
         }
         return fallback.create(name, bodyType, body);
@@ -70,6 +70,11 @@ public final class StateMachineEngine implements Engine {
 
         Machine(StateMachine machine) {
             this.machine = machine;
+        }
+
+        @Override
+        public String engine() {
+            return "statemachine";
         }
 
         @Override

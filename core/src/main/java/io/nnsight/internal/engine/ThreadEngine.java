@@ -120,6 +120,11 @@ public final class ThreadEngine implements Engine {
         }
 
         @Override
+        public String engine() {
+            return "threads";
+        }
+
+        @Override
         public Object resume(Object reply) {
             if (done) {
                 throw new IllegalStateException("the body has already ended");

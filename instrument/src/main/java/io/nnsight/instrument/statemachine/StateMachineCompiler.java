@@ -1,7 +1,7 @@
 package io.nnsight.instrument.statemachine;
 
-import io.nnsight.internal.Debug;
 import io.nnsight.spi.AgentExempt;
+import io.nnsight.spi.Debug;
 import io.nnsight.spi.statemachine.StateMachine;
 import java.lang.instrument.ClassFileTransformer;
 import java.net.URL;
@@ -155,10 +155,10 @@ public final class StateMachineCompiler implements ClassFileTransformer {
         }
         String name = method.owner.name.replace('/', '.') + "." + method.node.name;
         if (method.compiled()) {
-            LOG.info("nnsight agent: {}{} compiled into a state machine ({} suspension points)",
+            Debug.log(LOG, "nnsight agent: {}{} compiled into a state machine ({} suspension points)",
                     method.body ? "" : "method ", name, method.points.size());
         } else {
-            LOG.info("nnsight agent: {} stays on continuations: {}", name, method.refusal);
+            Debug.log(LOG, "nnsight agent: {} stays on continuations: {}", name, method.refusal);
         }
     }
 

@@ -1,7 +1,6 @@
 package io.nnsight.instrument.transform;
 
 import io.nnsight.Inputs;
-import io.nnsight.internal.StackTraces;
 import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.Traceable;
 import java.lang.invoke.MethodHandle;
@@ -49,8 +48,14 @@ public final class ForwardInterceptor {
         try {
             return code.invokeExact(self, arguments);
         } catch (Throwable error) {
-            throw StackTraces.rethrow(error);
+            throw ForwardInterceptor.<RuntimeException>unchecked(error);
         }
+    }
+
+    /** Throws {@code error} as it is, checked or not, as the module's own code would have. */
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> E unchecked(Throwable error) throws E {
+        throw (E) error;
     }
 
     private static MethodHandle handle(Method original) {

@@ -1,7 +1,7 @@
 package io.nnsight.instrument.transform;
 
-import io.nnsight.internal.ModuleFields;
 import io.nnsight.spi.HookPoint;
+import io.nnsight.spi.ModuleChildren;
 import java.util.Map;
 import net.bytebuddy.asm.Advice;
 import net.bytebuddy.implementation.bind.annotation.This;
@@ -16,7 +16,7 @@ public final class TraceableSupport {
 
     /** {@code namedChildren()}: libtorch's children, as the Java objects the module's fields hold. */
     public static Map<String, Module> namedChildren(@This Module self) {
-        return ModuleFields.namedChildren(self, ModuleFields.byAddress(self));
+        return ModuleChildren.of(self);
     }
 
     /** Gives each new instance its hook point, at the end of its constructor. */

@@ -1,4 +1,4 @@
-package io.nnsight.internal;
+package io.nnsight.spi;
 
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -13,9 +13,18 @@ import org.bytedeco.pytorch.StringSharedModuleDict;
  * The Java objects of a plain Bytedeco module's children. libtorch knows a module's children by name but
  * hands back fresh Java peers of them; the objects the module's Java code calls are in its fields (alone,
  * in collections or in arrays), matched to the names by native address.
+ *
+ * <pre>{@code
+ * Map<String, Module> children = ModuleChildren.of(net);   // {"fc1": net.fc1, "fc2": net.fc2}
+ * }</pre>
  */
-public final class ModuleFields {
-    private ModuleFields() {}
+public final class ModuleChildren {
+    private ModuleChildren() {}
+
+    /** {@code module}'s children by name, as the Java objects its fields hold where they hold them. */
+    public static Map<String, Module> of(Module module) {
+        return named(module, byAddress(module));
+    }
 
     /** The modules {@code module}'s fields hold, by native address. */
     public static Map<Long, Module> byAddress(Module module) {
@@ -59,7 +68,7 @@ public final class ModuleFields {
      * libtorch's children of {@code module} by name, each replaced by the Java object in {@code known} with
      * the same native address when there is one (else libtorch's peer).
      */
-    public static Map<String, Module> namedChildren(Module module, Map<Long, Module> known) {
+    public static Map<String, Module> named(Module module, Map<Long, Module> known) {
         Map<String, Module> children = new LinkedHashMap<>();
         StringSharedModuleDict dict = module.named_children();
         for (long i = 0; i < dict.size(); i++) {

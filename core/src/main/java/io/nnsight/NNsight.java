@@ -9,7 +9,6 @@ import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.ModelRunner;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -63,8 +62,8 @@ public class NNsight extends Envoy {
     private NNsight local;
     /** Where its entry points run: {@code null} for here. */
     private Backend backend;
-    /** The edits every trace runs first, in order; replaced, never changed, so a copy can share the list. */
-    private volatile List<TraceBody<?>> edits;
+    /** The edits every trace runs first; replaced, never changed, so a copy can share them. */
+    private volatile Edits edits;
 
     /**
      * Wraps a model whose input is a {@code Tensor} (its first dimension is the batch) or an {@link Inputs}
@@ -101,7 +100,7 @@ public class NNsight extends Envoy {
         this.paths = List.copyOf(all);
         this.local = this;
         this.backend = null;
-        this.edits = List.of();
+        this.edits = Edits.NONE;
     }
 
     /**
@@ -127,7 +126,7 @@ public class NNsight extends Envoy {
         return new NNsight(this);
     }
 
-    private NNsight copy(List<TraceBody<?>> edits, Backend backend) {
+    private NNsight copy(Edits edits, Backend backend) {
         NNsight copy = copy();
         copy.edits = edits;
         copy.backend = backend;
@@ -184,12 +183,7 @@ public class NNsight extends Envoy {
         Objects.requireNonNull(body, "body");
         TraceRun run = new TraceRun(target);
         Tracer tracer = new Tracer(run);
-        for (TraceBody<?> edit : edits) {
-            run.addEdit(edit.getClass(), () -> {
-                edit.run(tracer);
-                return null;
-            });
-        }
+        edits.addTo(run, tracer);
         return (R) run.execute(input, body.getClass(), () -> body.run(tracer), runner);
     }
 
@@ -254,7 +248,7 @@ public class NNsight extends Envoy {
      * @return the edited copy
      */
     public NNsight edit(TraceBody<?> body) {
-        return copy(appended(edits, Objects.requireNonNull(body, "body")), backend);
+        return copy(edits.plus(Objects.requireNonNull(body, "body")), backend);
     }
 
     /**
@@ -270,7 +264,7 @@ public class NNsight extends Envoy {
      * @see #edit(TraceBody) what an edit may do
      */
     public synchronized void editInPlace(TraceBody<?> body) {
-        edits = appended(edits, Objects.requireNonNull(body, "body"));
+        edits = edits.plus(Objects.requireNonNull(body, "body"));
     }
 
     /**
@@ -283,7 +277,7 @@ public class NNsight extends Envoy {
      * }</pre>
      */
     public synchronized void clearEdits() {
-        edits = List.of();
+        edits = Edits.NONE;
     }
 
     /**
@@ -299,13 +293,7 @@ public class NNsight extends Envoy {
      * input ({@link Tracer#invoke(java.util.function.Supplier)}) at the start of it, instead.
      */
     public List<TraceBody<?>> edits() {
-        return edits;
-    }
-
-    private static List<TraceBody<?>> appended(List<TraceBody<?>> edits, TraceBody<?> body) {
-        List<TraceBody<?>> all = new ArrayList<>(edits);
-        all.add(body);
-        return Collections.unmodifiableList(all);
+        return edits.bodies();
     }
 
     // ---- sessions ----

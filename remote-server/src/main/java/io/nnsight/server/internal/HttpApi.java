@@ -236,7 +236,7 @@ public final class HttpApi extends Handler.Abstract {
             jobs.remove(job);
             throw new Refusal(503, refused);
         }
-        LOG.debug("SubmittedJob {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
+        LOG.debug("Job {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
         send(response, callback, 200, "application/json", received.toJson());
     }
 

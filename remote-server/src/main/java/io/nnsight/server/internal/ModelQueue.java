@@ -204,7 +204,7 @@ public final class ModelQueue {
             return;
         } catch (Throwable e) { // the worker must outlive any failure, errors included
             if (!job.terminal()) {
-                LOG.error("SubmittedJob {} on model '{}' failed in the server", job.id(), key, e);
+                LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
             }
             job.fail("the server failed while running the job: " + e);
             return;
@@ -214,7 +214,7 @@ public final class ModelQueue {
             return;
         }
         if (!job.complete(Compression.compress(result), result.length)) {
-            LOG.debug("SubmittedJob {} on model '{}' returned after it had ended; its result is dropped", job.id(), key);
+            LOG.debug("Job {} on model '{}' returned after it had ended; its result is dropped", job.id(), key);
         }
     }
 
@@ -224,17 +224,17 @@ public final class ModelQueue {
             if (running != job || closed || job.terminal()) {
                 return;
             }
-            job.fail("the job did not stop within its time limit of " + describe(limits.timeLimit()) + " (and "
-                    + describe(limits.stopGrace()) + " of grace): the server gave up on it");
             unavailable = "model '" + key + "' is unavailable: job " + job.id()
                     + " did not stop within its time limit and may still hold the model; the model takes jobs again "
                     + "once that job's code returns, or after a restart of the server";
-            failQueued(unavailable);
+            failQueued(unavailable); // before the job's client hears of it, so that it finds the rest as they will be
+            job.fail("the job did not stop within its time limit of " + describe(limits.timeLimit()) + " (and "
+                    + describe(limits.stopGrace()) + " of grace): the server gave up on it");
             worker.interrupt();
         } finally {
             lock.unlock();
         }
-        LOG.warn("SubmittedJob {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
+        LOG.warn("Job {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
                 job.id(), key, describe(limits.timeLimit()), describe(limits.stopGrace()));
     }
 

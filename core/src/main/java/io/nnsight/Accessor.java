@@ -102,6 +102,38 @@ abstract class Accessor {
         requester("skip(...)").skip(traceableIndex("skip(...)"), value);
     }
 
+    // ---- gradients: inside tr.backward(metric, body) ----
+
+    /**
+     * The gradient of the metric with respect to this call's output (the invoke's rows of it): inside the body of
+     * {@link Tracer#backward(Tensor, Runnable) tr.backward}, suspends it until the backward pass reaches this
+     * output. Backward runs from the metric back to the input, so ask for gradients last module first. The output
+     * must have been read in the forward pass ({@link #output()}), with autograd on.
+     *
+     * @throws OutOfOrderException when the backward pass already passed this output
+     * @throws NotReachedException when this output does not contribute to the metric
+     */
+    public Tensor grad() {
+        return requester("grad()").readGrad(traceableIndex("grad()"), false);
+    }
+
+    /** Replaces the gradient of this call's output (the invoke's rows of it): the rest of backward continues with it. */
+    public void setGrad(Tensor grad) {
+        Objects.requireNonNull(grad, "grad");
+        requester("setGrad(...)").replaceGrad(traceableIndex("setGrad(...)"), false, grad);
+    }
+
+    /** The gradient with respect to this call's first input; see {@link #grad()}. */
+    public Tensor inputGrad() {
+        return requester("inputGrad()").readGrad(traceableIndex("inputGrad()"), true);
+    }
+
+    /** Replaces the gradient of this call's first input; see {@link #setGrad(Tensor)}. */
+    public void setInputGrad(Tensor grad) {
+        Objects.requireNonNull(grad, "grad");
+        requester("setInputGrad(...)").replaceGrad(traceableIndex("setInputGrad(...)"), true, grad);
+    }
+
     private Mediator requester(String what) {
         TraceRun run = Running.trace(root().target());
         if (run == null) {

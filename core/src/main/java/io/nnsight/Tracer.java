@@ -6,6 +6,7 @@ import io.nnsight.internal.StepLoop;
 import io.nnsight.internal.TraceRun;
 import java.util.Objects;
 import java.util.function.Supplier;
+import org.bytedeco.pytorch.Tensor;
 
 /**
  * What a trace body controls besides reading and writing modules: the trace's invokes, barriers between
@@ -113,6 +114,48 @@ public final class Tracer {
     public void next() {
         Mediator mediator = run.requester("tr.next()");
         mediator.iteration(mediator.iteration() + 1);
+    }
+
+    /**
+     * Runs a backward pass from {@code metric}, a number this invoke's body computed from the model's values,
+     * with {@code body} interleaved: nnsight's {@code with metric.backward():}. Inside {@code body}, {@link
+     * Envoy#grad()} waits until backward reaches that module's output and gives its gradient (this invoke's
+     * rows), and {@link Envoy#setGrad(Tensor)} replaces it for the rest of the backward pass. Backward produces
+     * gradients last module first, so ask for them in that order.
+     *
+     * <pre>{@code
+     * model.trace(x, tr -> {
+     *     Tensor hidden = model.get("layers.2").output();            // read in the forward pass
+     *     Tensor logits = model.get("head").output();
+     *     Tensor metric = logits.select(1, 3).sub(logits.select(1, 5)).sum();
+     *     return tr.backward(metric, () -> {
+     *         Tensor g = model.get("layers.2").grad();               // waits for backward to reach layers.2
+     *         return g.mul(hidden).sum(-1);                          // attribution per position
+     *     });
+     * });
+     * }</pre>
+     *
+     * <p>The values whose gradients the body asks for must have been read in the forward pass, and autograd must
+     * have recorded it (it does unless {@code GradMode} is off around the trace): traces that never call {@code
+     * backward} record nothing more than libtorch itself does. Backward computes gradients for those values only:
+     * no parameter accumulates a {@code .grad}. Each invoke may run its own backward pass; the graph is kept until
+     * the trace ends.
+     *
+     * @param metric a tensor of one element on the forward pass's autograd graph
+     * @return what {@code body} returned
+     */
+    public <R> R backward(Tensor metric, Supplier<R> body) {
+        Objects.requireNonNull(metric, "metric");
+        Objects.requireNonNull(body, "body");
+        @SuppressWarnings("unchecked")
+        R result = (R) run.backward(metric, body.getClass(), body);
+        return result;
+    }
+
+    /** Runs a backward pass from {@code metric} with {@code body} interleaved; see {@link #backward(Tensor, Supplier)}. */
+    public void backward(Tensor metric, Runnable body) {
+        Objects.requireNonNull(body, "body");
+        backward(metric, returningNull(body));
     }
 
     /** The engine that runs the calling invoke's body; see {@link BodyEngine}. */

@@ -8,6 +8,7 @@ import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -57,6 +58,11 @@ public final class Interleaver {
     private final int[] inputCalls;
     private final int[] outputCalls;
     private final int[] waiting;
+    /**
+     * The tensors bodies read, by {@link #key}, kept while autograd records ({@code gradEnabled}): what a backward
+     * pass's body may ask the gradient of ({@link GradientRun}).
+     */
+    private final Map<Long, Tensor> read = new HashMap<>();
 
     private int[] running = new int[16];
     private int depth;
@@ -299,6 +305,8 @@ public final class Interleaver {
         Provider served = new Provider(module, kind, iteration, value);
         Provider outer = provider;
         provider = served;
+        Object initial = value;
+        keepForBackward(served); // a body may run a backward pass from here
         try {
             for (Mediator mediator : mediators) {
                 if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
@@ -311,7 +319,39 @@ public final class Interleaver {
         } finally {
             provider = outer;
         }
+        if (served.value != initial) {
+            keepForBackward(served); // what the model continues with, after the bodies' replacements
+        }
         return served;
+    }
+
+    private void keepForBackward(Provider served) {
+        if (gradEnabled) {
+            Object seen = served.kind == Provider.Kind.INPUT ? ((Inputs) served.value).first() : served.value;
+            if (seen instanceof Tensor && ((Tensor) seen).requires_grad()) {
+                read.put(key(served.module, served.kind, served.iteration), (Tensor) seen);
+            }
+        }
+    }
+
+    /** The key of one value of one call: module, side and iteration. */
+    static long key(int module, Provider.Kind kind, int iteration) {
+        return ((long) module << 32) | ((long) (kind == Provider.Kind.INPUT ? 1 : 0) << 31) | iteration;
+    }
+
+    /** The tensors bodies read while autograd recorded, by {@link #key}: the values a backward pass can reach. */
+    Map<Long, Tensor> readTensors() {
+        return read;
+    }
+
+    /** How messages name module {@code module}. */
+    String moduleName(int module) {
+        return name(module);
+    }
+
+    /** The rows of the batch. */
+    int batchSize() {
+        return batchSize;
     }
 
     private void haltIfNeeded() {

@@ -4,6 +4,7 @@ import io.nnsight.Inputs;
 import io.nnsight.internal.engine.Coroutine;
 import java.util.function.Supplier;
 import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Tensor;
 
 /**
  * One invoke: its body running as a coroutine, the batch rows it owns, and where it stands.
@@ -136,6 +137,18 @@ public final class Mediator {
     /** Skips the computation of {@code module} at the current iteration, its output becoming {@code value}. */
     public void skip(int module, Object value) {
         exchange(wait(module, Provider.Kind.INPUT, Signal.Action.SKIP, value));
+    }
+
+    /** Reads the gradient of {@code module}'s output (or inputs) at the current iteration, in a backward pass. */
+    public Tensor readGrad(int module, boolean ofInputs) {
+        return (Tensor) exchange(wait(module, ofInputs ? Provider.Kind.INPUT_GRAD : Provider.Kind.OUTPUT_GRAD,
+                Signal.Action.READ, null));
+    }
+
+    /** Replaces the gradient of {@code module}'s output (or inputs): the rest of the backward pass gets it. */
+    public void replaceGrad(int module, boolean ofInputs, Tensor grad) {
+        exchange(wait(module, ofInputs ? Provider.Kind.INPUT_GRAD : Provider.Kind.OUTPUT_GRAD, Signal.Action.REPLACE,
+                grad));
     }
 
     /** Waits at a barrier until all its participants have arrived. */

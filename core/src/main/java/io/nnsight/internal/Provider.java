@@ -11,7 +11,11 @@ final class Provider {
     /** Which side of a module call. */
     enum Kind {
         INPUT("inputs"),
-        OUTPUT("output");
+        OUTPUT("output"),
+        /** The gradient of the inputs' first tensor, during a backward pass ({@link GradientRun}). */
+        INPUT_GRAD("gradient of the inputs"),
+        /** The gradient of the output, during a backward pass ({@link GradientRun}). */
+        OUTPUT_GRAD("gradient of the output");
 
         final String noun;
 

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.Tensor;
 
 /**
  * One trace, from the call of {@code trace} to its return: prepares and batches the invokes' inputs, runs
@@ -68,6 +69,8 @@ public final class TraceRun {
     private final List<Object> saved = new ArrayList<>();
 
     private volatile Interleaver interleaver;
+    /** The backward pass running now, from one of the invokes ({@code tr.backward}), or {@code null}. */
+    private GradientRun gradient;
     private Invocation implicit;
     private boolean settingUp;
     private int edits;
@@ -304,12 +307,40 @@ public final class TraceRun {
     }
 
     /**
+     * Runs a backward pass from {@code metric}, a number the calling invoke's body computed, with {@code body}
+     * interleaved: see {@link GradientRun}.
+     *
+     * @param bodyType the class of the user's body, by which the engine remembers what it needs
+     * @return what {@code body} returned
+     */
+    public Object backward(Tensor metric, Class<?> bodyType, Supplier<?> body) {
+        Mediator invoke = requester("tr.backward(...)");
+        if (gradient != null) {
+            throw new TraceException("tr.backward(...) inside the body of tr.backward: a backward pass cannot start "
+                    + "another; run them one after the other");
+        }
+        Mediator backward = new Mediator(invoke.order(), "the backward pass of " + invoke.name(), invoke.group(), body);
+        GradientRun pass = new GradientRun(interleaver, backward);
+        gradient = pass;
+        try {
+            return pass.execute(metric, engine.create("nnsight-backward-" + invoke.name().replace(' ', '-'), bodyType,
+                    () -> runBody(backward)));
+        } finally {
+            gradient = null;
+        }
+    }
+
+    /**
      * The invoke whose body calls, for a request named {@code what}.
      *
      * @throws TraceException in the set-up body of a trace without input
      * @throws IllegalStateException on a thread that runs no invoke body of this trace
      */
     public Mediator requester(String what) {
+        GradientRun backward = gradient;
+        if (backward != null && backward.isBodyRunningHere()) {
+            return backward.body();
+        }
         Interleaver running = interleaver;
         if (running != null) {
             Mediator mediator = running.current();

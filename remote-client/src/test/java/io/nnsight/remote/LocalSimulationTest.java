@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.nnsight.Envoy;
 import io.nnsight.Inputs;
 import io.nnsight.Invoke;
+import io.nnsight.TraceBody;
 import io.nnsight.Tensors;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
@@ -53,6 +54,18 @@ class LocalSimulationTest {
         Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
         assertClose(local, simulated);
+    }
+
+    @Test
+    void gradients_inABackwardPass_matchALocalTrace() {
+        TraceBody<Tensor> attribution = tr -> {
+            Tensor hidden = lm.get("model.layers.2").output();
+            Tensor logits = lm.get("lm_head").output();
+            Tensor metric = logits.select(1, -1).select(1, 3).sum();
+            return tr.backward(metric, () -> lm.get("model.layers.2").grad().mul(hidden).sum(-1));
+        };
+
+        assertClose(lm.trace(PROMPT, attribution), lm.on(Remote.local()).trace(PROMPT, attribution));
     }
 
     @Test

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * application's methods they call that may suspend, in this class or others, when the rewrite is provably
  * safe ({@link CallGraph} decides, and says why not). A suspension point is a direct call of {@code
  * output()}, {@code output(Class)}, {@code input()}, {@code inputs()}, {@code setOutput}, {@code setInput},
- * {@code setInputs}, {@code skip} (on an envoy or operation), {@code Barrier.await()}, {@code Invoke.get()}, or
+ * {@code setInputs}, {@code skip}, {@code grad()}, {@code setGrad}, {@code inputGrad()}, {@code setInputGrad} (on
+ * an envoy or operation), {@code Barrier.await()}, {@code Invoke.get()}, or
  * an iterator's {@code hasNext()}/{@code next()} (a {@code tr.iter} loop); or a call of a compiled method (chained frames:
  * the callee saves its frame and returns, then its caller does). Each class's methods are rewritten when it
  * loads ({@link MethodRewrite}); a caller's class predicts from the callee's class file what that rewrite
@@ -55,7 +56,9 @@ public final class StateMachineCompiler implements ClassFileTransformer {
     private static final Set<String> ACCESSOR_METHODS = Set.of("output()Lorg/bytedeco/pytorch/Tensor;",
             "output(Ljava/lang/Class;)Ljava/lang/Object;", "setOutput(Ljava/lang/Object;)V",
             "input()Lorg/bytedeco/pytorch/Tensor;", "inputs()Lio/nnsight/Inputs;", "setInput(Ljava/lang/Object;)V",
-            "setInputs(Lio/nnsight/Inputs;)V", "skip(Ljava/lang/Object;)V");
+            "setInputs(Lio/nnsight/Inputs;)V", "skip(Ljava/lang/Object;)V", "grad()Lorg/bytedeco/pytorch/Tensor;",
+            "setGrad(Lorg/bytedeco/pytorch/Tensor;)V", "inputGrad()Lorg/bytedeco/pytorch/Tensor;",
+            "setInputGrad(Lorg/bytedeco/pytorch/Tensor;)V");
 
     private final boolean debug = Debug.enabled();
     private final Map<String, Boolean> accessors = new ConcurrentHashMap<>();

@@ -20,8 +20,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "nnsight", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Look inside language models while they run: nnsight for the JVM.",
-        subcommands = {DemoCommand.class, GenerateCommand.class, LogitLensCommand.class, ServeCommand.class,
-            CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, GenerateCommand.class, LogitLensCommand.class, AttributionCommand.class,
+            ServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

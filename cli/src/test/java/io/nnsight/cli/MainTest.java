@@ -75,6 +75,24 @@ class MainTest {
     }
 
     @Test
+    void attribution_printsNnsightsAttributions_andDrawsAPng(@TempDir Path dir) throws IOException {
+        Path png = dir.resolve("attribution.png");
+
+        Run run = run("attribution", "--model", STORIES, "--prompt", "Lily and Tom went to the park. Tom gave the ball "
+                + "to", "--png", png.toString());
+
+        assertEquals(0, run.status(), run.err());
+        String[] lines = run.out().split("\n");
+        assertTrue(lines[0].startsWith("attribution of logit('"), run.out());
+        assertTrue(lines[1].startsWith("layer  <s>"), run.out());
+        // reference-extras.json: the attribution at the last position of layers 0 and 2 is 1.64525 and 1.94936
+        assertTrue(lines[2].startsWith("0 ") && lines[2].endsWith(" 1.645"), lines[2]);
+        assertTrue(lines[4].startsWith("2 ") && lines[4].endsWith(" 1.949"), lines[4]);
+        byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, header);
+    }
+
+    @Test
     void logitLens_printsATable_andDrawsAPng(@TempDir Path dir) throws IOException {
         Path png = dir.resolve("lens.png");
 

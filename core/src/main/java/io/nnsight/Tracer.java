@@ -4,6 +4,7 @@ import io.nnsight.internal.BarrierState;
 import io.nnsight.internal.Mediator;
 import io.nnsight.internal.StepLoop;
 import io.nnsight.internal.TraceRun;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
 import org.bytedeco.pytorch.Tensor;
@@ -156,6 +157,27 @@ public final class Tracer {
     public void backward(Tensor metric, Runnable body) {
         Objects.requireNonNull(body, "body");
         backward(metric, returningNull(body));
+    }
+
+    /**
+     * Records the outputs of the modules at {@code paths} (every traceable module when none is given) for this
+     * invoke, each later call of each of them, into a {@link Cache}: nnsight's {@code tracer.cache()}.
+     *
+     * <pre>{@code
+     * Cache cache = model.trace(x, tr -> tr.cache());
+     * Tensor hidden = cache.output("layers.3");
+     * }</pre>
+     *
+     * @throws IllegalArgumentException when a path names no traceable module
+     */
+    public Cache cache(String... paths) {
+        return cache(Cache.Include.OUTPUTS, paths);
+    }
+
+    /** Records what {@code include} says of the modules at {@code paths}; see {@link #cache(String...)}. */
+    public Cache cache(Cache.Include include, String... paths) {
+        Objects.requireNonNull(include, "include");
+        return new Cache(run.cache(List.of(paths), include != Cache.Include.OUTPUTS, include != Cache.Include.INPUTS));
     }
 
     /** The engine that runs the calling invoke's body; see {@link BodyEngine}. */

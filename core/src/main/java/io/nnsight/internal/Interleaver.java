@@ -63,6 +63,8 @@ public final class Interleaver {
      * pass's body may ask the gradient of ({@link GradientRun}).
      */
     private final Map<Long, Tensor> read = new HashMap<>();
+    /** The caches being recorded ({@code tr.cache}); usually none. */
+    private final List<CacheRecording> caches = new ArrayList<>(0);
 
     private int[] running = new int[16];
     private int depth;
@@ -232,7 +234,7 @@ public final class Interleaver {
 
     /** Whether module calls on the current thread are part of the run (and not made by a body). */
     public boolean isObserving() {
-        return live > 0 && !bodyRunning && !runEnded && Thread.currentThread() == modelThread;
+        return (live > 0 || !caches.isEmpty()) && !bodyRunning && !runEnded && Thread.currentThread() == modelThread;
     }
 
     /**
@@ -271,7 +273,17 @@ public final class Interleaver {
             }
         }
         inputCalls[module] = iteration + 1;
-        return ended(module, iteration, skip ? skipped : proceed.apply(inputs));
+        if (caches.isEmpty() || module >= moduleCount) {
+            return ended(module, iteration, skip ? skipped : proceed.apply(inputs));
+        }
+        for (CacheRecording cache : caches) {
+            cache.started(module, inputs, batchSize);
+        }
+        Object output = ended(module, iteration, skip ? skipped : proceed.apply(inputs));
+        for (CacheRecording cache : caches) {
+            cache.ended(module, output, batchSize);
+        }
+        return output;
     }
 
     /**
@@ -337,6 +349,11 @@ public final class Interleaver {
     /** The key of one value of one call: module, side and iteration. */
     static long key(int module, Provider.Kind kind, int iteration) {
         return ((long) module << 32) | ((long) (kind == Provider.Kind.INPUT ? 1 : 0) << 31) | iteration;
+    }
+
+    /** Records every later call of the modules {@code cache} records, for one invoke. */
+    void record(CacheRecording cache) {
+        caches.add(cache);
     }
 
     /** The tensors bodies read while autograd recorded, by {@link #key}: the values a backward pass can reach. */

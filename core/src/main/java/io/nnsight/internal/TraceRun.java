@@ -1,11 +1,14 @@
 package io.nnsight.internal;
 
 import io.nnsight.Batchable;
+import io.nnsight.Cache;
 import io.nnsight.Inputs;
 import io.nnsight.TraceException;
 import io.nnsight.internal.engine.Engine;
+import io.nnsight.spi.CloseMatches;
 import io.nnsight.spi.ModelRunner;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -328,6 +331,36 @@ public final class TraceRun {
         } finally {
             gradient = null;
         }
+    }
+
+    /**
+     * Starts recording a cache for the calling invoke: every later call of the modules at {@code paths} (every
+     * module when empty), their inputs, outputs or both.
+     *
+     * @return the calls recorded, by path, a live map filled as the model runs
+     * @throws IllegalArgumentException when a path names no traceable module (the message lists close matches)
+     */
+    public Map<String, List<Cache.Call>> cache(List<String> paths, boolean inputs, boolean outputs) {
+        Mediator invoke = requester("tr.cache(...)");
+        String[] all = target.paths();
+        int modules = target.moduleCount();
+        boolean[] chosen = null;
+        if (!paths.isEmpty()) {
+            chosen = new boolean[modules];
+            List<String> known = Arrays.asList(all).subList(0, modules);
+            for (String path : paths) {
+                int index = known.indexOf(path);
+                if (index < 0) {
+                    List<String> close = CloseMatches.closest(path, known, 3, Math.max(2, path.length() / 3));
+                    throw new IllegalArgumentException("tr.cache(...): no traceable module at '" + path + "'"
+                            + (close.isEmpty() ? "" : "; close matches: " + String.join(", ", close)));
+                }
+                chosen[index] = true;
+            }
+        }
+        CacheRecording cache = new CacheRecording(invoke.group(), chosen, inputs, outputs, all, modules);
+        interleaver.record(cache);
+        return cache.calls();
     }
 
     /**

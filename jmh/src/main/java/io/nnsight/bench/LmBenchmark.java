@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * stories260K (a 5-layer Llama, {@code ../shared/models/stories260K}) on the 16-token prompt of its
  * reference: the bare forward (the model's own forward, outside traces), traces reading 0, 1 and 5 layer
- * outputs, and a 20-token greedy generation (tokens per second = 20 / time). Autograd off, one thread.
+ * outputs, a trace caching every module's output, and a 20-token greedy generation (tokens per second = 20 /
+ * time). Autograd off, one thread.
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -121,6 +122,14 @@ public class LmBenchmark {
     @Benchmark
     public Object trace(Traced model) {
         return model.trace();
+    }
+
+    /** A trace that records every module's output (52 modules, copied) and returns the cache: {@code tr.cache()}. */
+    @Benchmark
+    public Object fullCache(Model model) {
+        try (PointerScope scope = new PointerScope()) {
+            return model.lm.trace(model.prompt, tr -> tr.cache());
+        }
     }
 
     @Benchmark

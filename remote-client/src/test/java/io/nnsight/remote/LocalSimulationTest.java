@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Envoy;
 import io.nnsight.Inputs;
+import io.nnsight.Cache;
 import io.nnsight.Invoke;
 import io.nnsight.TraceBody;
 import io.nnsight.Tensors;
@@ -66,6 +67,16 @@ class LocalSimulationTest {
         };
 
         assertClose(lm.trace(PROMPT, attribution), lm.on(Remote.local()).trace(PROMPT, attribution));
+    }
+
+    @Test
+    void cache_travelsBack() {
+        Cache local = lm.trace(PROMPT, tr -> tr.cache("model.layers.1", "lm_head"));
+        Cache simulated = lm.on(Remote.local()).trace(PROMPT, tr -> tr.cache("model.layers.1", "lm_head"));
+
+        assertEquals(local.modules().keySet(), simulated.modules().keySet());
+        assertClose(local.output("lm_head"), simulated.output("lm_head"));
+        assertClose(local.output("model.layers.1"), simulated.output("model.layers.1"));
     }
 
     @Test

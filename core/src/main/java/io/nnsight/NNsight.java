@@ -240,8 +240,9 @@ public class NNsight extends Envoy {
      * model.edit(a).edit(b)} runs {@code a}, then {@code b}, then the trace's invokes. An error thrown by an
      * edit reaches the caller of {@code trace} like one of the trace's own body.
      *
-     * <p>Edits run in this JVM only: a trace of an edited wrapper on a model server is refused (see {@link
-     * #edits()}). A {@linkplain #on(Backend) view} keeps the edits of the wrapper it was made from.
+     * <p>A {@linkplain #on(Backend) view} keeps the edits of the wrapper it was made from, and a model server
+     * runs them too: a job of an edited wrapper ships its edits with it, and the server applies them to a copy of
+     * the model it hosts for that job alone.
      *
      * @param body the edit: reads and writes modules like a trace body, may loop over iterations with {@link
      *     Tracer#iter}, and must not add invokes
@@ -281,6 +282,19 @@ public class NNsight extends Envoy {
     }
 
     /**
+     * A copy of this wrapper without edits, on the same backend: it traces the model as loaded. This wrapper
+     * keeps its edits.
+     *
+     * <pre>{@code
+     * NNsight ablated = model.edit(tr -> model.get("layers.3").output().zero_());
+     * Tensor clean = ablated.withoutEdits().trace(x, tr -> ablated.get("head").output());
+     * }</pre>
+     */
+    public NNsight withoutEdits() {
+        return copy(Edits.NONE, backend);
+    }
+
+    /**
      * The edits this wrapper's traces run first, in order (empty for a wrapper that was not edited).
      *
      * <pre>{@code
@@ -288,9 +302,8 @@ public class NNsight extends Envoy {
      * ablated.edits().size();   // 1; model.edits() is empty
      * }</pre>
      *
-     * <p>Edits do not travel to a model server: a job of a wrapper with edits, or whose values refer to one,
-     * is refused when it is shipped. Apply such an intervention in the trace body, or in an invoke without
-     * input ({@link Tracer#invoke(java.util.function.Supplier)}) at the start of it, instead.
+     * <p>Edits travel to a model server with a job of the wrapper, or with a job whose values refer to it, and
+     * run there as here.
      */
     public List<TraceBody<?>> edits() {
         return edits.bodies();

@@ -60,8 +60,6 @@ public final class Remote implements Backend {
     private static final long MAX_RESULT_BYTES = Integer.MAX_VALUE - 8;
     private static final Duration LOCAL_TIME_LIMIT = Duration.ofMinutes(5);
     private static final Map<String, HttpTransport> TRANSPORTS = new ConcurrentHashMap<>();
-    /** The executor of {@link #local()}: one per JVM, so that it keeps one weight guard per model. */
-
     private final String url;
     private final String apiKey;
     private final boolean quiet;
@@ -115,8 +113,6 @@ public final class Remote implements Backend {
      *
      * @throws RemoteException when the server refuses or loses the job, or the job fails there
      * @throws IllegalArgumentException when something the body uses cannot be shipped
-     * @throws IllegalStateException when the job uses a wrapper with edits ({@code model.edit}): edits do not
-     *     travel
      */
     @Override
     @SuppressWarnings("unchecked")
@@ -153,7 +149,8 @@ public final class Remote implements Backend {
             JobExecutor executor = Local.EXECUTOR.orElseThrow(() -> new IllegalStateException("Remote.local() runs "
                     + "jobs through the model server's sandbox, which is not on the class path: add the dependency "
                     + "io.nnsight:nnsight-remote-sandbox"));
-            return executor.execute(job.model(), shipment.envelope().write(), context);
+            // the model as a server hosts it: the job brings its edits
+            return executor.execute(job.model().withoutEdits(), shipment.envelope().write(), context);
         } catch (JobFailedException e) {
             throw new RemoteException("the job failed as a server would run it: " + e.getMessage(), e);
         }

@@ -92,7 +92,7 @@ class ExecutorRefusalsTest {
         Envelope garbage = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), new byte[0]);
 
-        assertExecutorRefuses(notAJob, "not a job's [input, options, body, statics]");
+        assertExecutorRefuses(notAJob, "not a job's [input, options, body, edits, statics]");
         assertExecutorRefuses(garbage, "cannot read the values");
     }
 
@@ -101,7 +101,7 @@ class ExecutorRefusalsTest {
         // Kryo used to fall back to its own class loader for a name the job's refused, and made the URL
         Envelope real = realEnvelope();
         byte[] graph = ValueGraphs.write(new Object[] {null, null, java.net.URI.create("http://example.com").toURL(),
-                Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
+                List.of(), Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), graph);
 
@@ -113,11 +113,26 @@ class ExecutorRefusalsTest {
         Envelope real = realEnvelope();
         Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
                 LambdaFactory.DESERIALIZE_LAMBDA);
-        job[3] = Map.of("java/lang/Integer#MAX_VALUE", 3);
+        job[4] = Map.of("java/lang/Integer#MAX_VALUE", 3);
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
 
         assertExecutorRefuses(envelope, "java/lang/Integer#MAX_VALUE", "a class it does not ship");
     }
 
+    @Test
+    void editsThatAreNotBodies_areRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
+                LambdaFactory.DESERIALIZE_LAMBDA);
+        job[3] = "zero layer 2";
+        Envelope notAList = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        job[3] = List.of(7);
+        Envelope notABody = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+
+        assertExecutorRefuses(notAList, "the request's edits are", "not a list");
+        assertExecutorRefuses(notABody, "an edit in the request is", "not a TraceBody");
+    }
 }

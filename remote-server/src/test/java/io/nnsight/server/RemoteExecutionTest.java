@@ -385,22 +385,25 @@ class RemoteExecutionTest {
     }
 
     @Test
-    void editedWrapper_isRefusedBeforeShipping_sayingEditsDoNotTravel() {
-        LanguageModel edited = lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_());
+    void editedWrapper_runsItsEditsOnTheServer_likeHere() {
+        LanguageModel edited = lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_())
+                .edit(tr -> lm.get("model.layers.4").output().mul_(new Scalar(0.5)));
+        Tensor plain = lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
-        for (Backend backend : List.of(Remote.local(), remote)) {
-            IllegalStateException traced = assertThrows(IllegalStateException.class,
-                    () -> edited.on(backend).trace(PROMPT, tr -> lm.get("lm_head").output()));
-            assertTrue(traced.getMessage().contains("edits do not travel"), traced.getMessage());
-            assertThrows(IllegalStateException.class, () -> edited.on(backend).generate(PROMPT, Generation.maxNewTokens(2),
-                    tr -> lm.generator().output()));
-            IllegalStateException inSession = assertThrows(IllegalStateException.class,
-                    () -> lm.on(backend).session(() -> edited.trace(PROMPT, tr -> lm.get("lm_head").output())));
-            assertTrue(inSession.getMessage().contains("edits do not travel"), inSession.getMessage());
-        }
-        Tensor here = edited.on(HERE).trace(PROMPT, tr -> lm.get("lm_head").output());
-        assertTrue(here.equal(edited.trace(PROMPT, tr -> lm.get("lm_head").output())),
-                "a backend that runs the job in this JVM applies the edits");
+        Tensor traced = sameEverywhere(backend -> edited.on(backend).trace(PROMPT,
+                tr -> lm.get("lm_head").output().select(1, -1)));
+        assertTrue(traced.equal(edited.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1))));
+        assertFalse(traced.equal(plain), "the edits change the logits");
+
+        Tensor generated = sameEverywhere(backend -> edited.on(backend).generate(PROMPT, Generation.maxNewTokens(3),
+                tr -> lm.generator().output()));
+        assertTrue(generated.equal(edited.generate(PROMPT, Generation.maxNewTokens(3), tr -> lm.generator().output())));
+
+        List<Tensor> inSession = sameEverywhere(backend -> lm.on(backend).session(() -> List.of(
+                edited.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)),
+                lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)))));
+        assertTrue(inSession.get(0).equal(traced), "a session's trace of an edited wrapper it captured runs the edits");
+        assertTrue(inSession.get(1).equal(plain), "and its trace of the model it runs on does not");
     }
 
     @Test

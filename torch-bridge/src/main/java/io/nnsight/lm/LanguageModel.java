@@ -298,6 +298,11 @@ public final class LanguageModel extends NNsight {
         return (LanguageModel) super.edit(body);
     }
 
+    @Override
+    public LanguageModel withoutEdits() {
+        return (LanguageModel) super.withoutEdits();
+    }
+
     /**
      * A view of this language model whose traces, sessions and generations run on {@code backend}; see {@link
      * NNsight#on(Backend)}.

@@ -1,5 +1,6 @@
 package io.nnsight.instrument.statemachine;
 
+import io.nnsight.spi.NnsightPackages;
 import io.nnsight.spi.statemachine.StateMachine;
 import java.io.IOException;
 import java.io.InputStream;
@@ -369,7 +370,7 @@ final class CallGraph {
         }
         try {
             return owner.startsWith("io/nnsight/")
-                    && LibraryCode.isNnsightClass(owner, hierarchy.info(owner).location());
+                    && NnsightPackages.contains(owner, hierarchy.info(owner).location());
         } catch (TypeNotPresentException e) {
             return false;
         }

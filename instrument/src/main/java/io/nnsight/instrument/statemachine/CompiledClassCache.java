@@ -1,5 +1,6 @@
 package io.nnsight.instrument.statemachine;
 
+import io.nnsight.spi.NnsightPackages;
 import io.nnsight.spi.statemachine.StateMachine;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -39,7 +40,7 @@ final class CompiledClassCache {
     /** The compiler's own classes (and their nested ones): a change to any makes every earlier result stale. */
     private static final Class<?>[] COMPILER = {StateMachineCompiler.class, CallGraph.class, MethodRewrite.class,
         LibraryCode.class, ClassHierarchy.class, HierarchyVerifier.class, FrameWriter.class, CompiledClassCache.class,
-        StateMachine.class};
+        StateMachine.class, NnsightPackages.class};
     private static final int HASH_LENGTH = 32;
 
     private final Path folder;

@@ -2,6 +2,7 @@ package io.nnsight.instrument.statemachine;
 
 import io.nnsight.spi.AgentExempt;
 import io.nnsight.spi.Debug;
+import io.nnsight.spi.NnsightPackages;
 import io.nnsight.spi.statemachine.StateMachine;
 import java.lang.instrument.ClassFileTransformer;
 import java.net.URL;
@@ -82,7 +83,7 @@ public final class StateMachineCompiler implements ClassFileTransformer {
             byte[] bytes) {
         if (loader == null || redefined != null || className == null || loader instanceof AgentExempt
                 || LibraryCode.byName(className) || !LibraryCode.namesNnsight(bytes)
-                || LibraryCode.isNnsightClass(className, locationOf(domain))) {
+                || NnsightPackages.contains(className, locationOf(domain))) {
             return null;
         }
         // With -Dnnsight.debug=true every class is compiled again, so that each decision is logged.

@@ -11,9 +11,9 @@ import io.nnsight.remote.internal.sandbox.Sandbox;
 import io.nnsight.remote.internal.sandbox.SandboxException;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.Envelope;
-import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.ResultPayload;
+import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -37,13 +37,14 @@ import org.bytedeco.javacpp.PointerScope;
  */
 public final class SandboxedExecutor implements JobExecutor {
     private final Sandbox sandbox = Sandbox.server();
+    /** By the wrapper that built the model's tree ({@link NNsight#root()}), which its views and copies share. */
     private final Map<NNsight, WeightGuard> guards = Collections.synchronizedMap(new WeakHashMap<>());
     /** The models whose weights could not be restored, with why: they run no more jobs. */
     private final Map<NNsight, String> unusable = Collections.synchronizedMap(new WeakHashMap<>());
 
     @Override
     public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
-        String lost = unusable.get(model);
+        String lost = unusable.get(model.root());
         if (lost != null) {
             throw JobFailedException.unusableModel(lost, null);
         }
@@ -60,12 +61,12 @@ public final class SandboxedExecutor implements JobExecutor {
             throw new JobFailedException(e.getMessage(), e);
         }
         JobClassLoader loader = new JobClassLoader(checked, SandboxedExecutor.class.getClassLoader());
-        WeightGuard guard = guards.computeIfAbsent(model, WeightGuard::new);
+        WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
         try (PointerScope scope = new PointerScope()) {
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = graph(envelope, loader.forValues(), model, lambdas);
-                setStatics(graph[3], loader, checked.keySet());
+                setStatics(graph[4], loader, checked.keySet());
                 Object result = job(envelope.kind(), model, graph).run();
                 Object[] captured = lambdas.capturedBy(graph[2]);
                 return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
@@ -92,7 +93,7 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (IllegalStateException e) {
             String why = "model '" + model.key() + "' is unavailable: " + e.getMessage() + "; it serves again after a "
                     + "restart of the server";
-            unusable.put(model, why);
+            unusable.put(model.root(), why);
             throw JobFailedException.unusableModel(why, e);
         }
         if (!changed.isEmpty()) {
@@ -117,8 +118,8 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }
-        if (!(root instanceof Object[]) || ((Object[]) root).length != 4 || !(((Object[]) root)[3] instanceof Map)) {
-            throw new JobFailedException("the request's values are not a job's [input, options, body, statics]");
+        if (!(root instanceof Object[]) || ((Object[]) root).length != 5 || !(((Object[]) root)[4] instanceof Map)) {
+            throw new JobFailedException("the request's values are not a job's [input, options, body, edits, statics]");
         }
         return (Object[]) root;
     }
@@ -147,7 +148,7 @@ public final class SandboxedExecutor implements JobExecutor {
 
     private static Job<?> job(String kind, NNsight model, Object[] graph) throws JobFailedException {
         try {
-            return new JobForm(kind, graph[0], graph[1], graph[2]).on(model);
+            return JobForm.read(kind, graph).on(model);
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }

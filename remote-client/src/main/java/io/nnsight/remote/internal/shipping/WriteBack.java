@@ -1,5 +1,6 @@
 package io.nnsight.remote.internal.shipping;
 
+import io.nnsight.remote.internal.wire.ClassPlan;
 import java.lang.reflect.Array;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;

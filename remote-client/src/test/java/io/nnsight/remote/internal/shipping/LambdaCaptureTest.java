@@ -13,6 +13,7 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
+import io.nnsight.remote.internal.wire.ClassPlan;
 import io.nnsight.remote.internal.wire.Envelope;
 import java.io.Serializable;
 import java.util.ArrayList;

@@ -4,23 +4,27 @@ import io.nnsight.Job;
 import io.nnsight.NNsight;
 import io.nnsight.SessionBody;
 import io.nnsight.SessionJob;
+import io.nnsight.Tensors;
 import io.nnsight.TraceBody;
 import io.nnsight.TraceJob;
 import io.nnsight.lm.GenerateJob;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * A job as it travels: the envelope's kind, and the input, options and body that the request's value graph
- * holds ({@code [input, options, body, statics]}). The client makes one {@linkplain #of(Job) of a job}; the
- * server makes the job again {@linkplain #on(NNsight) on the model it hosts}.
+ * A job as it travels: the envelope's kind, and the input, options, body and edits that the request's value
+ * graph holds ({@code [input, options, body, edits, statics]}). The client makes one {@linkplain #of(Job) of a
+ * job}; the server makes the job again {@linkplain #on(NNsight) on the model it hosts}, edited as the client's.
  *
  * @param kind {@code TRACE}, {@code GENERATE} or {@code SESSION}
  * @param input the job's input, or {@code null}
  * @param options a generation's {@link Generation}, else {@code null}
  * @param body a {@link TraceBody}, or a {@link SessionBody} for a session
+ * @param edits the edits of the job's model ({@code model.edit(...)}), in order; empty for a model without edits
  */
-public record JobForm(String kind, Object input, Object options, Object body) {
+public record JobForm(String kind, Object input, Object options, Object body, List<TraceBody<?>> edits) {
     private static final String TRACE = "TRACE";
     private static final String GENERATE = "GENERATE";
     private static final String SESSION = "SESSION";
@@ -37,25 +41,49 @@ public record JobForm(String kind, Object input, Object options, Object body) {
      */
     public static JobForm of(Job<?> job) {
         if (job instanceof TraceJob<?> trace) {
-            return new JobForm(TRACE, trace.input(), null, trace.body());
+            return new JobForm(TRACE, trace.input(), null, trace.body(), new ArrayList<>(job.model().edits()));
         }
         if (job instanceof GenerateJob<?> generate) {
-            return new JobForm(GENERATE, generate.input(), generate.generation(), generate.body());
+            return new JobForm(GENERATE, generate.input(), generate.generation(), generate.body(), new ArrayList<>(job.model().edits()));
         }
         if (job instanceof SessionJob<?> session) {
-            return new JobForm(SESSION, null, null, session.body());
+            return new JobForm(SESSION, null, null, session.body(), new ArrayList<>(job.model().edits()));
         }
         throw new IllegalArgumentException("a " + job.getClass().getName() + " cannot run on a model server: only "
                 + "traces, generations and sessions travel");
     }
 
     /**
-     * The job again, on {@code model}.
+     * The form a request's value graph {@code [input, options, body, edits, statics]} holds.
+     *
+     * @throws IllegalArgumentException when the edits are not a list of {@link TraceBody}s
+     */
+    public static JobForm read(String kind, Object[] graph) {
+        List<TraceBody<?>> edits = new ArrayList<>();
+        if (!(graph[3] instanceof List<?> list)) {
+            throw new IllegalArgumentException("the request's edits are " + Tensors.describe(graph[3]) + ", not a list");
+        }
+        for (Object edit : list) {
+            if (!(edit instanceof TraceBody<?> body)) {
+                throw new IllegalArgumentException("an edit in the request is " + Tensors.describe(edit)
+                        + ", not a TraceBody");
+            }
+            edits.add(body);
+        }
+        return new JobForm(kind, graph[0], graph[1], graph[2], edits);
+    }
+
+    /**
+     * The job again, on {@code model} with the edits applied (to a copy of it, which the job alone uses).
      *
      * @throws IllegalArgumentException when the form does not make a job: an unknown kind, a body or options
      *     of the wrong type, or a generation of a model that is not a language model
      */
-    public Job<?> on(NNsight model) {
+    public Job<?> on(NNsight hosted) {
+        NNsight model = hosted;
+        for (TraceBody<?> edit : edits) {
+            model = model.edit(edit);
+        }
         switch (kind) {
             case TRACE:
                 if (body instanceof TraceBody<?> trace) {

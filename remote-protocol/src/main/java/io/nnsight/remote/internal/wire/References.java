@@ -1,6 +1,7 @@
 package io.nnsight.remote.internal.wire;
 
 import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
@@ -9,8 +10,11 @@ import io.nnsight.Invoke;
 import io.nnsight.NNsight;
 import io.nnsight.Operation;
 import io.nnsight.Source;
+import io.nnsight.Tensors;
+import io.nnsight.TraceBody;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Tokenizer;
+import java.util.List;
 
 /**
  * The values that travel as references to the model of the side that reads them: models and envoys (the
@@ -20,7 +24,10 @@ import io.nnsight.lm.Tokenizer;
 final class References {
     private References() {}
 
-    /** A model or an envoy as its path in the job's model (the model itself is the empty path). */
+    /**
+     * A model or an envoy as its path in the job's model (the model itself is the empty path); a wrapper with
+     * edits ({@code model.edit(...)}) as the model and its edits, which the reading side applies to its model.
+     */
     static final class EnvoySerializer extends Serializer<Envoy> {
         private final NNsight model;
 
@@ -31,9 +38,6 @@ final class References {
 
         @Override
         public void write(Kryo kryo, Output output, Envoy envoy) {
-            if (envoy instanceof NNsight && !((NNsight) envoy).edits().isEmpty()) {
-                throw EditsDoNotTravel.of(((NNsight) envoy).key());
-            }
             // an edited copy shares the tree, and its root, of the wrapper it was copied from
             if (envoy.root() != model.root()) {
                 String other = envoy.root().key().equals(model.key()) ? "another instance of " + model.key()
@@ -42,12 +46,31 @@ final class References {
                         + model.key() + "; a job uses one model");
             }
             output.writeString(envoy.path());
+            if (envoy instanceof NNsight) {
+                List<TraceBody<?>> edits = ((NNsight) envoy).edits();
+                output.writeVarInt(edits.size(), true);
+                for (TraceBody<?> edit : edits) {
+                    kryo.writeClassAndObject(output, edit);
+                }
+            }
         }
 
         @Override
         public Envoy read(Kryo kryo, Input input, Class<? extends Envoy> type) {
             String path = input.readString();
-            return path.isEmpty() ? model : model.get(path);
+            if (!path.isEmpty()) {
+                return model.get(path);
+            }
+            int edits = input.readVarInt(true);
+            NNsight edited = model;
+            for (int i = 0; i < edits; i++) {
+                Object edit = kryo.readClassAndObject(input);
+                if (!(edit instanceof TraceBody)) {
+                    throw new KryoException("an edit of the model is " + Tensors.describe(edit) + ", not a TraceBody");
+                }
+                edited = edited.edit((TraceBody<?>) edit);
+            }
+            return edited;
         }
     }
 

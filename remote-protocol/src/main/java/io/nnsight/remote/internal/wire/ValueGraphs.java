@@ -68,7 +68,6 @@ public final class ValueGraphs {
      * of each lambda: the code a server needs to read it.
      *
      * @throws IllegalArgumentException when a value cannot travel, saying which and why
-     * @throws IllegalStateException when a value is a wrapper with edits, which do not travel
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
         return write(kryo(loader, model, seen, null), root);
@@ -92,11 +91,6 @@ public final class ValueGraphs {
         try (Output output = new Output(bytes)) {
             kryo.writeClassAndObject(output, root);
         } catch (KryoException e) {
-            for (Throwable cause = e.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
-                if (cause instanceof EditsDoNotTravel) {
-                    throw (EditsDoNotTravel) cause;
-                }
-            }
             throw new IllegalArgumentException("cannot write the values: " + brief(e.getMessage()), e);
         } catch (InaccessibleObjectException e) {
             // Kryo writes a class without a serializer of its own field by field: the JDK's classes refuse that

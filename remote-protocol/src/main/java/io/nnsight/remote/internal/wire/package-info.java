@@ -12,6 +12,12 @@
  *       no other native object at all ({@code References}, {@code TensorSerializer}, {@code
  *       LambdaSerializer}). Class names resolve only through the class loader given, which on either side
  *       refuses what a job may not hold.
+ *   <li>{@link io.nnsight.remote.internal.wire.Packing} and {@link io.nnsight.remote.internal.wire.ClassPlan}:
+ *       values packed with the code they need. ClassPlan decides which class files travel (the application's
+ *       own, a lambda's host class sliced to the methods the lambda reaches, the static fields they read) and
+ *       reads and slices them with ASM without rewriting any code.
+ *   <li>{@link io.nnsight.remote.internal.wire.JobForm}: a job as it travels, with its model's edits, which the
+ *       server applies to a copy of the model it hosts.
  *   <li>{@link io.nnsight.remote.internal.wire.ResultPayload}: the result's framing.
  * </ul>
  *

@@ -1,10 +1,7 @@
-package io.nnsight.remote.internal.shipping;
+package io.nnsight.remote.internal.wire;
 
-import io.nnsight.NNsight;
-import io.nnsight.lm.LanguageModel;
-import io.nnsight.remote.internal.wire.GraphClasses;
-import io.nnsight.remote.internal.wire.LambdaSpec;
 import io.nnsight.spi.CapturedClasses;
+import io.nnsight.spi.NnsightPackages;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -46,10 +43,10 @@ import org.objectweb.asm.tree.TypeInsnNode;
  * Which class files a job ships, and what they hold: the application's classes that the body's graph and
  * code need, as nnsight 0.6 ships the user's functions by value.
  *
- * <p>An <em>application class</em> is one the server cannot have: not the JDK's, not nnsight's, not a
- * library jar's (unless its package is {@linkplain #register registered}), but one from a directory (an
- * IDE's or Maven's output), the main jar of {@code java -jar}, or defined in memory ({@code jshell}, {@code
- * java Foo.java}). Application classes are shipped in two ways:
+ * <p>An <em>application class</em> is one the server cannot have: not the JDK's, not nnsight's ({@link
+ * NnsightPackages}), not a library jar's (unless its package is {@linkplain #register registered}), but one
+ * from a directory (an IDE's or Maven's output), the main jar of {@code java -jar}, or defined in memory
+ * ({@code jshell}, {@code java Foo.java}). Application classes are shipped in two ways:
  *
  * <ul>
  *   <li><b>whole</b>: a class with instances in the graph, or that shipped code instantiates, casts to,
@@ -63,9 +60,8 @@ import org.objectweb.asm.tree.TypeInsnNode;
  * static initializer on the server (enums excepted), and the fields the shipped code reads are set to
  * their values in this JVM ({@link #staticFields()}).
  */
-final class ClassPlan {
+public final class ClassPlan {
     private static final List<String> REGISTERED = new CopyOnWriteArrayList<>();
-    private static final Set<URL> NNSIGHT_LOCATIONS = nnsightLocations();
     private static final String MAIN_JAR = mainJar();
 
     private final ClassLoader loader;
@@ -81,7 +77,7 @@ final class ClassPlan {
     }
 
     /** Ships the classes of every package under {@code prefix} too, though they come from a library jar. */
-    static void register(String prefix) {
+    public static void register(String prefix) {
         REGISTERED.add(Objects.requireNonNull(prefix, "prefix"));
     }
 
@@ -110,7 +106,7 @@ final class ClassPlan {
     }
 
     /** Whether the server needs {@code type}'s class file from us. */
-    static boolean ships(Class<?> type) {
+    public static boolean ships(Class<?> type) {
         if (type.isArray() || type.isPrimitive() || type.isHidden()) {
             return false;
         }
@@ -129,7 +125,7 @@ final class ClassPlan {
         if (location == null || !location.getProtocol().equals("file")) {
             return true;
         }
-        if (NNSIGHT_LOCATIONS.contains(location)) {
+        if (NnsightPackages.contains(name.replace('.', '/'), location)) {
             return false;
         }
         String path = location.getPath();
@@ -465,17 +461,6 @@ final class ClassPlan {
             }
         }
         return kept;
-    }
-
-    private static Set<URL> nnsightLocations() {
-        Set<URL> locations = new HashSet<>();
-        for (Class<?> type : List.of(NNsight.class, LanguageModel.class, ClassPlan.class)) {
-            CodeSource source = type.getProtectionDomain().getCodeSource();
-            if (source != null && source.getLocation() != null) {
-                locations.add(source.getLocation());
-            }
-        }
-        return locations;
     }
 
     /** The jar of {@code java -jar app.jar}, whose classes are the application's own. */

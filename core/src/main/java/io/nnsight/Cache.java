@@ -24,9 +24,13 @@ import org.bytedeco.pytorch.Tensor;
  * NNsight#save}) they outlive it, else they are freed with it. The operations inside modules ({@code .source}) are
  * not recorded.
  *
+ * <p>A module may be named by an alias of {@link NNsight#rename} too ({@code cache.output("layers.3")} for a
+ * language model's {@code model.layers.3}).
+ *
  * @param modules the calls of each module recorded, by path, in the order the model called the modules
+ * @param aliases the aliased paths of the model's modules that differ from their paths, to those paths
  */
-public record Cache(Map<String, List<Call>> modules) {
+public record Cache(Map<String, List<Call>> modules, Map<String, String> aliases) {
     /**
      * One call of a module.
      *
@@ -47,6 +51,7 @@ public record Cache(Map<String, List<Call>> modules) {
 
     public Cache {
         modules = Collections.unmodifiableMap(Objects.requireNonNull(modules, "modules"));
+        aliases = Collections.unmodifiableMap(Objects.requireNonNull(aliases, "aliases"));
     }
 
     /**
@@ -56,6 +61,9 @@ public record Cache(Map<String, List<Call>> modules) {
      */
     public List<Call> calls(String path) {
         List<Call> calls = modules.get(Objects.requireNonNull(path, "path"));
+        if (calls == null && aliases.containsKey(path)) {
+            calls = modules.get(aliases.get(path));
+        }
         if (calls == null) {
             throw new IllegalArgumentException("the cache holds no module at '" + path + "'; it holds "
                     + (modules.isEmpty() ? "none" : String.join(", ", modules.keySet())));

@@ -1,18 +1,17 @@
 package io.nnsight;
 
-import java.util.TreeSet;
-import java.util.Collection;
-import io.nnsight.Tensors;
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.spi.CloseMatches;
 import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeSet;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 
@@ -76,9 +75,10 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         return root;
     }
 
+    /** The path for messages: {@code model.layers.3.self_attn (layers.3.attn)} when an alias applies. */
     @Override
     String describe() {
-        return path.isEmpty() ? "model" : path;
+        return path.isEmpty() ? "model" : root.aliases().describe(path);
     }
 
     @Override
@@ -159,9 +159,38 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         for (String segment : path.split("\\.", -1)) {
             Envoy child = envoy.children.get(segment);
             if (child == null) {
+                child = root.aliases().resolve(envoy, segment);
+            }
+            if (child == null) {
                 throw new IllegalArgumentException(noSuchModule(path, envoy, segment));
             }
             envoy = child;
+        }
+        return envoy;
+    }
+
+    /**
+     * The path of this module by the aliases of {@link NNsight#rename} where they apply, like {@code
+     * "layers.3.attn"} for {@code "model.layers.3.self_attn"}; the {@linkplain #path() path} itself when none
+     * does.
+     */
+    public String aliasedPath() {
+        return root.aliases().aliasedPath(path);
+    }
+
+    /** The child named {@code name} (not an alias), or {@code null}. */
+    Envoy child(String name) {
+        return children.get(name);
+    }
+
+    /** The module at {@code path} below this one by module names alone (no aliases), or {@code null}. */
+    Envoy find(String path) {
+        Envoy envoy = this;
+        for (String segment : path.split("\\.", -1)) {
+            envoy = envoy.children.get(segment);
+            if (envoy == null) {
+                return null;
+            }
         }
         return envoy;
     }
@@ -170,13 +199,22 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         String full = join(this.path, wanted);
         StringBuilder message = new StringBuilder("No module at '").append(full).append("': ")
                 .append(parent.path.isEmpty() ? "the root module" : "'" + parent.path + "'");
+        List<String> aliases = new ArrayList<>();
+        for (Aliases.Rule rule : root.aliases().rules()) {
+            if (parent.find(rule.path()) != null) {
+                aliases.add(rule.alias() + " (" + rule.path() + ")");
+            }
+        }
         if (parent.children.isEmpty()) {
             message.append(" has no children");
         } else {
             message.append(" has no child '").append(segment).append("'; its children are ")
                     .append(String.join(", ", parent.children.keySet()));
         }
-        List<String> close = closeMatches(full, root.allPaths());
+        if (!aliases.isEmpty()) {
+            message.append("; its aliases are ").append(String.join(", ", aliases));
+        }
+        List<String> close = closeMatches(full, root.knownPaths());
         if (!close.isEmpty()) {
             message.append(". Close matches: ").append(String.join(", ", close));
         }
@@ -235,7 +273,13 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
         }
         text.append("(\n");
         for (Map.Entry<String, Envoy> child : children.entrySet()) {
-            child.getValue().print(text, indent + "  ", "(" + child.getKey() + "): ");
+            StringBuilder name = new StringBuilder("(").append(child.getKey());
+            for (Aliases.Rule rule : root.aliases().rules()) {
+                if (rule.path().equals(child.getKey())) {
+                    name.append(", alias ").append(rule.alias());
+                }
+            }
+            child.getValue().print(text, indent + "  ", name.append("): ").toString());
         }
         text.append(indent).append(")\n");
     }

@@ -47,7 +47,7 @@ final class EnvoyTree {
         tree.add(root, attachments);
         Map<String, Integer>[] operationBases = tree.mapOperations();
         return new TraceTarget(root, batchable, tree.hookPoints, tree.traceablePaths.toArray(new String[0]),
-                operationBases);
+                operationBases, root.aliases()::describe);
     }
 
     private int index(Module module, String path) {

@@ -6,12 +6,19 @@ import io.nnsight.internal.SessionRun;
 import io.nnsight.internal.TensorInputs;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
+import io.nnsight.spi.EditFiles;
 import io.nnsight.spi.ModelRunner;
 import io.nnsight.spi.Traceable;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.ServiceLoader;
 import java.util.function.Function;
 import org.bytedeco.pytorch.Module;
 
@@ -45,7 +52,8 @@ import org.bytedeco.pytorch.Module;
  * <p><b>Edits.</b> {@link #edit(TraceBody)} gives a copy of the wrapper whose traces first run an
  * intervention of their own, before the trace's invokes: a model with an ablation or a steering vector
  * built in, nnsight's {@code model.edit()}. {@link #editInPlace} edits this wrapper, {@link #clearEdits}
- * removes its edits.
+ * removes its edits; {@link #exportEdits} writes them to a file that {@link #importEdits} reads, checked as a
+ * model server checks code it is sent.
  *
  * <p><b>Where it runs.</b> {@link #on(Backend)} gives a view of the wrapper whose traces, sessions (and a
  * language model's generations) run on a backend, such as a model server: {@code model.on(server).trace(x,
@@ -58,6 +66,11 @@ public class NNsight extends Envoy {
     private final TraceTarget target;
     private final ModelRunner runner;
     private final List<String> paths;
+    /** The aliases of module paths ({@link #rename}), shared with copies like the envoy tree. */
+    private final Aliases aliases;
+    /** {@link #aliasedPaths()} as of {@link Aliases#version()} {@code knownAt}. */
+    private volatile Map<String, String> known;
+    private volatile int knownAt = -1;
     /** The wrapper that runs here: this one, or for a view on a backend, one with the same edits that runs here. */
     private NNsight local;
     /** Where its entry points run: {@code null} for here. */
@@ -94,6 +107,7 @@ public class NNsight extends Envoy {
         LibTorch.initialize();
         Objects.requireNonNull(forward, "forward");
         this.runner = (batched, control) -> forward.apply(batched);
+        this.aliases = new Aliases();
         this.target = EnvoyTree.build(this, model, attachments, Objects.requireNonNull(batchable, "batchable"));
         List<String> all = new ArrayList<>();
         collectPaths(all);
@@ -113,6 +127,7 @@ public class NNsight extends Envoy {
         this.target = original.target;
         this.runner = original.runner;
         this.paths = original.paths;
+        this.aliases = original.aliases;
         this.local = original.local;
         this.backend = original.backend;
         this.edits = original.edits;
@@ -140,6 +155,34 @@ public class NNsight extends Envoy {
 
     List<String> allPaths() {
         return paths;
+    }
+
+    /** Every module path, and every aliased path that differs from its module's path: what a path may be. */
+    List<String> knownPaths() {
+        List<String> all = new ArrayList<>(paths);
+        all.addAll(aliasedPaths().keySet());
+        return all;
+    }
+
+    /** Each aliased path that differs from its module's path, to that path. */
+    Map<String, String> aliasedPaths() {
+        int version = aliases.version();
+        if (knownAt != version) {
+            Map<String, String> aliased = new LinkedHashMap<>();
+            for (String path : paths) {
+                String alias = aliases.aliasedPath(path);
+                if (!alias.equals(path)) {
+                    aliased.put(alias, path);
+                }
+            }
+            known = Collections.unmodifiableMap(aliased);
+            knownAt = version;
+        }
+        return known;
+    }
+
+    Aliases aliases() {
+        return aliases;
     }
 
     /**
@@ -182,7 +225,7 @@ public class NNsight extends Envoy {
     protected final <R> R trace(Object input, TraceBody<R> body, ModelRunner runner) {
         Objects.requireNonNull(body, "body");
         TraceRun run = new TraceRun(target);
-        Tracer tracer = new Tracer(run);
+        Tracer tracer = new Tracer(run, this);
         edits.addTo(run, tracer);
         return (R) run.execute(input, body.getClass(), () -> body.run(tracer), runner);
     }
@@ -215,6 +258,48 @@ public class NNsight extends Envoy {
      */
     public NNsight local() {
         return local;
+    }
+
+    // ---- aliases ----
+
+    /**
+     * Adds aliases of module paths: nnsight's {@code rename}. Each entry maps a path, relative to any module
+     * where it exists, to an alias, one path segment that stands for it there, in {@link #get} and everywhere
+     * a path is given (a cache's paths too). Messages then name a module by both: {@code model.layers.3.self_attn
+     * (layers.3.attn)}.
+     *
+     * <pre>{@code
+     * gpt2.rename(Map.of("transformer.h", "layers", "transformer.wte", "embed"));
+     * gpt2.get("layers.3.mlp");                                  // transformer.h.3.mlp
+     * gpt2.trace(prompt, tr -> gpt2.get("embed").output());
+     * }</pre>
+     *
+     * <p>A deep path becomes a child of the module it is under ({@code "model.layers" -> "layers"} at the root),
+     * and a path that many modules have gets the alias at each ({@code "self_attn" -> "attn"} at every layer).
+     * Leading dots, as nnsight writes paths, are ignored. Aliases belong to the module tree, so every copy of
+     * this wrapper ({@link #edit}, {@link #on}) has them; they are only ever added. A language model starts with
+     * standard names of its own (see {@code LanguageModel}). Aliases are names of this JVM's tree: a model server
+     * knows its own model's names (its standard names included) but not the aliases added here.
+     *
+     * @throws IllegalArgumentException when an alias is not one segment, a path exists nowhere in the tree (with
+     *     the close matches), or an alias would hide a module or stand for two modules at one place; then no
+     *     alias of {@code renames} is added
+     */
+    public void rename(Map<String, String> renames) {
+        aliases.add(this, Objects.requireNonNull(renames, "renames"));
+    }
+
+    /**
+     * The aliases added by {@link #rename}: each path, with the aliases that stand for it, in the order they
+     * were added.
+     */
+    public Map<String, List<String>> renames() {
+        Map<String, List<String>> renames = new LinkedHashMap<>();
+        for (Aliases.Rule rule : aliases.rules()) {
+            renames.computeIfAbsent(rule.path(), path -> new ArrayList<>()).add(rule.alias());
+        }
+        renames.replaceAll((path, names) -> List.copyOf(names));
+        return Collections.unmodifiableMap(renames);
     }
 
     // ---- persistent edits ----
@@ -303,10 +388,80 @@ public class NNsight extends Envoy {
      * }</pre>
      *
      * <p>Edits travel to a model server with a job of the wrapper, or with a job whose values refer to it, and
-     * run there as here.
+     * run there as here (except edits {@linkplain #importEdits imported} from a file).
      */
     public List<TraceBody<?>> edits() {
         return edits.bodies();
+    }
+
+    /**
+     * Writes the edits of this wrapper to {@code file}, replacing it, so that another program can {@linkplain
+     * #importEdits import} them: nnsight's {@code model.export_edits()}. The file holds the edits as a model
+     * server receives them: the class files of their code (the application's own classes only, sliced to what
+     * the edits reach), their captured values and the static fields their code reads, and a SHA-256 hash of
+     * its content. Models and envoys are written as references, never weights.
+     *
+     * <pre>{@code
+     * LanguageModel steered = lm.edit(tr -> lm.get("model.layers.3").output().add_(direction));
+     * steered.exportEdits(Path.of("steer.nnedits"));
+     * // elsewhere
+     * LanguageModel again = lm.importEdits(Path.of("steer.nnedits"));
+     * }</pre>
+     *
+     * <p>Needs the model server's sandbox on the class path (module {@code nnsight-remote-sandbox}), which
+     * provides the format ({@link EditFiles}).
+     *
+     * @throws IllegalStateException when this wrapper has no edits, or the sandbox is not on the class path
+     * @throws IllegalArgumentException when an edit uses something that cannot be written (a native object it
+     *     captured, a method reference to a library's method...), saying what and why
+     * @throws IOException when the file cannot be written
+     */
+    public void exportEdits(Path file) throws IOException {
+        Objects.requireNonNull(file, "file");
+        List<TraceBody<?>> bodies = edits();
+        if (bodies.isEmpty()) {
+            throw new IllegalStateException("the wrapper of " + key() + " has no edits to export: make an edited copy "
+                    + "with edit(...) and export that");
+        }
+        editFiles("exportEdits").write(this, bodies, file);
+    }
+
+    /**
+     * A copy of this wrapper with the edits in {@code file} after its own: nnsight's {@code
+     * model.import_edits()}. The file must have been written by {@link #exportEdits} for a model of this one's
+     * {@linkplain #key() key}. Before anything of it is loaded, its hash is checked, and its code is checked with
+     * the model server's allow-list: imported code cannot read files, open connections, start processes or
+     * threads, or reflect, whoever wrote the file. Its classes live in a class loader of their own.
+     *
+     * <p>Imported edits run here as if they had been written here. They do not travel to a model server: their
+     * code lives in a class loader of its own, which a job's code cannot ship with; a program that has their
+     * source runs them remotely.
+     *
+     * @throws IllegalArgumentException when the file is not a file of edits, was changed since it was written,
+     *     was written for another model, or its code uses what imported code may not, saying which
+     * @throws IllegalStateException when the sandbox (module {@code nnsight-remote-sandbox}) is not on the class
+     *     path
+     * @throws IOException when the file cannot be read, such as a {@link java.nio.file.NoSuchFileException}
+     */
+    public NNsight importEdits(Path file) throws IOException {
+        Objects.requireNonNull(file, "file");
+        Edits imported = edits;
+        for (TraceBody<?> body : editFiles("importEdits").read(this, file)) {
+            imported = imported.plus(body);
+        }
+        return copy(imported, backend);
+    }
+
+    private static EditFiles editFiles(String method) {
+        return EditFilesService.FOUND.orElseThrow(() -> new IllegalStateException(method + " writes and reads edits "
+                + "in the model server's format and checks imported code with its sandbox, which is not on the class "
+                + "path: add the dependency io.nnsight:nnsight-remote-sandbox"));
+    }
+
+    /** The provider of {@link EditFiles}, looked up the first time edits are exported or imported. */
+    private static final class EditFilesService {
+        static final Optional<EditFiles> FOUND =
+                ServiceLoader.load(EditFiles.class, NNsight.class.getClassLoader()).findFirst();
     }
 
     // ---- sessions ----

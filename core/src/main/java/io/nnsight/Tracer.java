@@ -4,6 +4,7 @@ import io.nnsight.internal.BarrierState;
 import io.nnsight.internal.Mediator;
 import io.nnsight.internal.StepLoop;
 import io.nnsight.internal.TraceRun;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
@@ -26,9 +27,11 @@ import org.bytedeco.pytorch.Tensor;
  */
 public final class Tracer {
     private final TraceRun run;
+    private final NNsight model;
 
-    Tracer(TraceRun run) {
+    Tracer(TraceRun run, NNsight model) {
         this.run = run;
+        this.model = model;
     }
 
     /**
@@ -177,7 +180,16 @@ public final class Tracer {
     /** Records what {@code include} says of the modules at {@code paths}; see {@link #cache(String...)}. */
     public Cache cache(Cache.Include include, String... paths) {
         Objects.requireNonNull(include, "include");
-        return new Cache(run.cache(List.of(paths), include != Cache.Include.OUTPUTS, include != Cache.Include.INPUTS));
+        List<String> modules = new ArrayList<>(paths.length);
+        for (String path : paths) {
+            try {
+                modules.add(model.get(path).path()); // the path of an alias
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tr.cache(...): " + e.getMessage(), e);
+            }
+        }
+        return new Cache(run.cache(modules, include != Cache.Include.OUTPUTS, include != Cache.Include.INPUTS),
+                model.aliasedPaths());
     }
 
     /** The engine that runs the calling invoke's body; see {@link BodyEngine}. */

@@ -58,8 +58,9 @@ class ArchitectureTest {
             new QualifiedExport("io.nnsight.lm.internal", Set.of("remote-sandbox"), "the weight guard reloads a hosted "
                     + "language model's weights with WeightLoader; as public API shipped jobs could call it, since the "
                     + "sandbox lets them name io.nnsight.lm"),
-            new QualifiedExport("io.nnsight.remote.internal.protocol", Set.of("remote-client", "remote-server"),
-                    "the HTTP protocol both sides speak"),
+            new QualifiedExport("io.nnsight.remote.internal.protocol", Set.of("remote-client", "remote-server",
+                    "remote-sandbox"), "the HTTP protocol both sides speak; its compression also packs files of "
+                    + "exported edits"),
             new QualifiedExport("io.nnsight.remote.internal.wire", Set.of("remote-client", "remote-sandbox"),
                     "the wire format: the client writes jobs, the sandbox reads them"),
             new QualifiedExport("io.nnsight.remote.internal.allowlist", Set.of("remote-client", "remote-sandbox"),

@@ -47,7 +47,7 @@ public final class Interleaver {
         }
     }
 
-    private final String[] paths;
+    private final TraceTarget target;
     private final int moduleCount;
     private final Map<String, Integer>[] operationBases;
     private final Mediator[] mediators;
@@ -81,18 +81,16 @@ public final class Interleaver {
     /**
      * An interleaver for one trace.
      *
-     * @param paths the path of each traceable module, then of each operation in their code, by index
-     * @param moduleCount how many of the paths are modules'
-     * @param operationBases for each module, the index of the first operation of each class of its code
+     * @param target the modules (and operations in their code) the trace sees, by index
      * @param mediators the invokes, in order
      * @param batchSize the rows of the batched input
      * @param gradEnabled the autograd mode the bodies run with (the caller's)
      */
-    public Interleaver(String[] paths, int moduleCount, Map<String, Integer>[] operationBases,
-            List<Mediator> mediators, int batchSize, boolean gradEnabled) {
-        this.paths = paths;
-        this.moduleCount = moduleCount;
-        this.operationBases = operationBases;
+    Interleaver(TraceTarget target, List<Mediator> mediators, int batchSize, boolean gradEnabled) {
+        this.target = target;
+        String[] paths = target.paths();
+        this.moduleCount = target.moduleCount();
+        this.operationBases = target.operationBases();
         this.mediators = mediators.toArray(new Mediator[0]);
         this.batchSize = batchSize;
         this.gradEnabled = gradEnabled;
@@ -652,6 +650,6 @@ public final class Interleaver {
     }
 
     private String name(int module) {
-        return paths[module].isEmpty() ? "the root module" : paths[module];
+        return target.name(module);
     }
 }

@@ -170,8 +170,7 @@ public final class TraceRun {
             batched = withOptions(batched, options.inputs());
         }
 
-        Interleaver running = new Interleaver(target.paths(), target.moduleCount(), target.operationBases(), mediators,
-                batchSize, GradMode.is_enabled());
+        Interleaver running = new Interleaver(target, mediators, batchSize, GradMode.is_enabled());
         for (Invocation invocation : invocations) {
             Mediator mediator = invocation.mediator;
             String threadName = "nnsight-" + mediator.name().replace(' ', '-');

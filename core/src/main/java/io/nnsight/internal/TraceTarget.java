@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * What traces of one wrapper need: how to run the model, how to batch its inputs, its traceable modules,
@@ -28,6 +29,7 @@ public final class TraceTarget {
     private final int moduleCount;
     private final Map<String, Integer>[] operationBases;
     private final ReentrantLock lock = new ReentrantLock();
+    private final UnaryOperator<String> naming;
     /** The trace running now, or {@code null}: written by {@link Running} only, which is how to find it. */
     volatile TraceRun running;
 
@@ -38,11 +40,13 @@ public final class TraceTarget {
      * @param hookPoints the hook point of each traceable module, by index
      * @param paths the path of each traceable module, then of each operation in their code, by index
      * @param operationBases for each module, the index of the first operation of each class of its code
+     * @param naming how messages name a path (with its aliases); it must not reference the owner
      */
     public TraceTarget(Object owner, Batchable batchable, List<HookPoint> hookPoints,
-            String[] paths, Map<String, Integer>[] operationBases) {
+            String[] paths, Map<String, Integer>[] operationBases, UnaryOperator<String> naming) {
         this.batchable = batchable;
         this.paths = paths;
+        this.naming = naming;
         this.moduleCount = hookPoints.size();
         this.operationBases = operationBases;
         List<HookPoint.Registration> registrations = new ArrayList<>(hookPoints.size());
@@ -58,6 +62,11 @@ public final class TraceTarget {
 
     String[] paths() {
         return paths;
+    }
+
+    /** How messages name the module or operation {@code index}: its path, with its aliases. */
+    String name(int index) {
+        return paths[index].isEmpty() ? "the root module" : naming.apply(paths[index]);
     }
 
     int moduleCount() {

@@ -117,7 +117,7 @@ class ExecutorRefusalsTest {
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
 
-        assertExecutorRefuses(envelope, "java/lang/Integer#MAX_VALUE", "a class it does not ship");
+        assertExecutorRefuses(envelope, "java/lang/Integer#MAX_VALUE", "a class that does not ship with them");
     }
 
     @Test

@@ -149,6 +149,25 @@ class HostilePayloadsTest {
                     lm.clearEdits();
                     return null;
                 }),
+                refused("renames the hosted model's modules for every later job", "shared by every job", tr -> {
+                    lm.rename(Map.of("model.layers", "blocks"));
+                    return null;
+                }),
+                refused("writes the hosted model's edits to a file", "files are off limits", tr -> {
+                    try {
+                        lm.edit(edit -> lm.get("model.norm").output()).exportEdits(Path.of("/tmp/edits.nnedits"));
+                    } catch (java.io.IOException e) {
+                        return e.getMessage();
+                    }
+                    return null;
+                }),
+                refused("imports edits from a file on the server", "files are off limits", tr -> {
+                    try {
+                        return lm.importEdits(Path.of("/tmp/edits.nnedits")).edits().size();
+                    } catch (java.io.IOException e) {
+                        return e.getMessage();
+                    }
+                }),
                 refused("rebinds a weight's storage to an alias", "storage, shape or flags", tr -> {
                     Tensor alias = torch.empty(0);
                     alias.set_(norm().weight());

@@ -19,6 +19,8 @@ import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.RemoteJob;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,6 +37,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Interventions on a real model through a real server: each gives the same numbers run locally, through
@@ -404,6 +407,19 @@ class RemoteExecutionTest {
                 lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)))));
         assertTrue(inSession.get(0).equal(traced), "a session's trace of an edited wrapper it captured runs the edits");
         assertTrue(inSession.get(1).equal(plain), "and its trace of the model it runs on does not");
+    }
+
+    @Test
+    void importedEdits_areRefusedBeforeShipping_sayingTheyRunHereOnly(@TempDir Path folder) throws IOException {
+        Path file = folder.resolve("ablate.nnedits");
+        lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_()).exportEdits(file);
+        LanguageModel imported = lm.importEdits(file);
+
+        for (Backend backend : List.of(Remote.local(), remote)) {
+            IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                    () -> imported.on(backend).trace(PROMPT, tr -> lm.get("lm_head").output()));
+            assertTrue(error.getMessage().contains("imported with importEdits"), error.getMessage());
+        }
     }
 
     @Test

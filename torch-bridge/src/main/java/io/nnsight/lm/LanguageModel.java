@@ -303,6 +303,11 @@ public final class LanguageModel extends NNsight {
         return (LanguageModel) super.withoutEdits();
     }
 
+    @Override
+    public LanguageModel importEdits(Path file) throws IOException {
+        return (LanguageModel) super.importEdits(file);
+    }
+
     /**
      * A view of this language model whose traces, sessions and generations run on {@code backend}; see {@link
      * NNsight#on(Backend)}.

@@ -128,8 +128,8 @@ class CacheTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
                 () -> lm.trace(prompt, tr -> tr.cache("model.layer.0")));
 
-        assertEquals("tr.cache(...): no traceable module at 'model.layer.0'; close matches: model.layers.0, model.layers, "
-                + "model.layers.1",
+        assertEquals("tr.cache(...): No module at 'model.layer.0': 'model' has no child 'layer'; its children are "
+                + "embed_tokens, layers, norm, rotary_emb. Close matches: model.layers.0, model.layers, model.layers.1",
                 error.getMessage());
         IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
                 () -> lm.trace(prompt, tr -> tr.cache("lm_head")).calls("model.norm"));

@@ -6,9 +6,9 @@ import io.nnsight.remote.internal.sandbox.Deadline;
 import io.nnsight.remote.internal.sandbox.DeadlineExceededError;
 import io.nnsight.remote.internal.sandbox.JobClassLoader;
 import io.nnsight.remote.internal.sandbox.JobOutput;
-import io.nnsight.remote.internal.sandbox.LambdaFactories;
 import io.nnsight.remote.internal.sandbox.Sandbox;
 import io.nnsight.remote.internal.sandbox.SandboxException;
+import io.nnsight.remote.internal.sandbox.ShippedCode;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.JobForm;
@@ -17,8 +17,6 @@ import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -52,24 +50,21 @@ public final class SandboxedExecutor implements JobExecutor {
         if (!JobForm.isKind(envelope.kind())) {
             throw new JobFailedException("unknown kind of job: " + envelope.kind());
         }
-        LambdaFactories lambdas;
-        Map<String, byte[]> checked;
+        ShippedCode code;
         try {
-            lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
-            checked = sandbox.prepare(envelope.classes(), lambdas::addTo);
+            code = ShippedCode.load(sandbox, envelope);
         } catch (IllegalArgumentException | SandboxException e) {
             throw new JobFailedException(e.getMessage(), e);
         }
-        JobClassLoader loader = new JobClassLoader(checked, SandboxedExecutor.class.getClassLoader());
         WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
         try (PointerScope scope = new PointerScope()) {
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
-                Object[] graph = graph(envelope, loader.forValues(), model, lambdas);
-                setStatics(graph[4], loader, checked.keySet());
+                Object[] graph = values(code, model);
                 Object result = job(envelope.kind(), model, graph).run();
-                Object[] captured = lambdas.capturedBy(graph[2]);
-                return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, loader.forValues(), model, lambdas));
+                Object[] captured = code.lambdas().capturedBy(graph[2]);
+                return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, code.loader().forValues(),
+                        model, code.lambdas()));
             }));
         } catch (JobFailedException e) {
             throw e;
@@ -79,7 +74,7 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (OutOfMemoryError e) {
             throw new JobFailedException("the job ran out of memory (" + e.getMessage() + ")", e);
         } catch (Throwable e) {
-            throw new JobFailedException(describe(e, checked.keySet(), loader.getName()), e);
+            throw new JobFailedException(describe(e, code.classNames(), code.loader().getName()), e);
         } finally {
             restoreWeights(model, guard, context);
         }
@@ -110,39 +105,12 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
-    private static Object[] graph(Envelope envelope, ClassLoader loader, NNsight model, LambdaFactories lambdas)
-            throws JobFailedException {
-        Object root;
+    /** The job's values: {@code [input, options, body, edits, statics]}. */
+    private static Object[] values(ShippedCode code, NNsight model) throws JobFailedException {
         try {
-            root = ValueGraphs.read(envelope.graph(), loader, model, lambdas);
+            return code.values(model, 5, "a job's [input, options, body, edits, statics]");
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
-        }
-        if (!(root instanceof Object[]) || ((Object[]) root).length != 5 || !(((Object[]) root)[4] instanceof Map)) {
-            throw new JobFailedException("the request's values are not a job's [input, options, body, edits, statics]");
-        }
-        return (Object[]) root;
-    }
-
-    /** Sets the static fields of shipped classes to the values they had in the client's JVM. */
-    private static void setStatics(Object statics, ClassLoader loader, Set<String> shipped) throws JobFailedException {
-        for (Map.Entry<?, ?> entry : ((Map<?, ?>) statics).entrySet()) {
-            String key = String.valueOf(entry.getKey());
-            int hash = key.indexOf('#');
-            String owner = hash < 0 ? "" : key.substring(0, hash).replace('/', '.');
-            if (!shipped.contains(owner)) {
-                throw new JobFailedException("the request sets the static field " + key + " of a class it does not ship");
-            }
-            try {
-                Field field = Class.forName(owner, false, loader).getDeclaredField(key.substring(hash + 1));
-                if (!Modifier.isStatic(field.getModifiers())) {
-                    throw new JobFailedException("the request sets " + key + ", which is not a static field");
-                }
-                field.setAccessible(true);
-                field.set(null, entry.getValue());
-            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-                throw new JobFailedException("cannot set the static field " + key + ": " + e, e);
-            }
         }
     }
 

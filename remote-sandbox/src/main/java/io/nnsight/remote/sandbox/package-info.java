@@ -7,5 +7,8 @@
  * reads the values, runs the trace, generation or session on the hosted model within the job's time limit with
  * its output captured, writes the result, frees the job's native memory, and restores any weight the job
  * changed. {@code docs/security.md} describes each layer.
+ *
+ * <p>{@link io.nnsight.remote.sandbox.SandboxedEditFiles} writes and reads the files of {@code
+ * NNsight.exportEdits} and {@code importEdits} with the same format and checks.
  */
 package io.nnsight.remote.sandbox;

@@ -137,7 +137,7 @@ final class StandardPolicy {
             .allow("io.nnsight.*", "io.nnsight.nn.*", "io.nnsight.lm.*", "io.nnsight.lm.{llama,gpt2}.*")
             .denyMembers(MODEL_LOADING, "io.nnsight.lm.LanguageModel", "load", "folder")
             .denyMembers(HOSTED_MODEL, "io.nnsight.lm.Tokenizer", "close")
-            .denyMembers(SHARED_MODEL, "io.nnsight.NNsight", "editInPlace", "clearEdits")
+            .denyMembers(SHARED_MODEL, "io.nnsight.NNsight", "editInPlace", "clearEdits", "rename")
             .denyMembers(SHARED_MODEL, "io.nnsight.nn.Sequential", "add")
             .refuse(NNSIGHT_INTERNALS, "io.nnsight.**")
             // ---- Bytedeco PyTorch: tensors, values and torch's functions -----------------------------------------

@@ -5,6 +5,7 @@ import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
+import java.io.Serializable;
 import java.lang.invoke.SerializedLambda;
 import java.lang.reflect.Method;
 import java.util.Map;
@@ -91,6 +92,13 @@ public final class LambdaSerializer extends Serializer<Object> {
             writeReplace.setAccessible(true);
             return (SerializedLambda) writeReplace.invoke(lambda);
         } catch (NoSuchMethodException e) {
+            if (lambda instanceof Serializable) {
+                // javac's lambdas of Serializable interfaces have writeReplace; the sandbox's factories make none
+                throw new IllegalArgumentException("a lambda of " + interfaceOf(lambda) + " made from shipped code "
+                        + "cannot be shipped on, such as the code of edits imported with importEdits: their code lives in "
+                        + "a class loader of its own. Imported edits run in this JVM only; to run them on a server, "
+                        + "export them from a program that has their source", e);
+            }
             throw new IllegalArgumentException("a lambda of " + interfaceOf(lambda) + " cannot be shipped to a server: "
                     + "only lambdas of Serializable interfaces (such as TraceBody) describe their code. Give it a "
                     + "Serializable type, or compute the value before the trace", e);

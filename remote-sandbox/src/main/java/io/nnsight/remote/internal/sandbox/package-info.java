@@ -3,6 +3,8 @@
  * allow-list before it defines them, rewrites them, and runs them in a class loader of their own.
  *
  * <ul>
+ *   <li>{@link io.nnsight.remote.internal.sandbox.ShippedCode}: the code of a job or of a file of edits, loaded
+ *       with all of what follows, and its values read.
  *   <li>{@link io.nnsight.remote.internal.sandbox.Sandbox}: checks and rewrites shipped class files; refusals
  *       come as a {@link io.nnsight.remote.internal.sandbox.SandboxException} that names every refused
  *       reference, where it is, and why.

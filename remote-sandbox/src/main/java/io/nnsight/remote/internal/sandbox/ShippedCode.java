@@ -1,0 +1,110 @@
+package io.nnsight.remote.internal.sandbox;
+
+import io.nnsight.NNsight;
+import io.nnsight.remote.internal.wire.Envelope;
+import io.nnsight.remote.internal.wire.Packing;
+import io.nnsight.remote.internal.wire.ValueGraphs;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The code of an {@link Envelope} (a job's request, or a file of exported edits), loaded: its classes checked
+ * by the {@link Sandbox} and defined in a {@link JobClassLoader} of their own, with the factories of its lambdas
+ * ({@link LambdaFactories}); then {@linkplain #values its values} read in that loader, with the static fields
+ * of its classes set to the values they had where they were packed ({@link Packing}).
+ *
+ * <pre>{@code
+ * ShippedCode code = ShippedCode.load(Sandbox.server(), envelope);   // nothing defined if refused
+ * Object[] values = code.values(model, "[input, options, body, edits, statics]");
+ * }</pre>
+ *
+ * <p>Pitfall: reading the values may run shipped code (an enum's initializer); a server reads them within the
+ * job's time limit.
+ */
+public final class ShippedCode {
+    private final Envelope envelope;
+    private final LambdaFactories lambdas;
+    private final JobClassLoader loader;
+
+    private ShippedCode(Envelope envelope, LambdaFactories lambdas, JobClassLoader loader) {
+        this.envelope = envelope;
+        this.lambdas = lambdas;
+        this.loader = loader;
+    }
+
+    /**
+     * Checks the envelope's classes and defines them in a class loader of their own, whose parent is nnsight's.
+     *
+     * @throws IllegalArgumentException when its lambdas are not implemented by its classes as it says
+     * @throws SandboxException when a class is refused; then no class has been defined
+     */
+    public static ShippedCode load(Sandbox sandbox, Envelope envelope) {
+        LambdaFactories lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
+        Map<String, byte[]> checked = sandbox.prepare(envelope.classes(), lambdas::addTo);
+        return new ShippedCode(envelope, lambdas,
+                new JobClassLoader(checked, ShippedCode.class.getClassLoader()));
+    }
+
+    /**
+     * Reads the envelope's value graph for {@code model}, which must be an array of values with a map of static
+     * field values last ({@link Packing}), and sets those static fields.
+     *
+     * @param expected what the graph must be, for the error, such as {@code "a job's [input, options, body,
+     *     edits, statics]"}; its number of values is {@code length}
+     * @throws IllegalArgumentException when the graph cannot be read, is not {@code expected}, or sets a field
+     *     that is not a static field of a class it ships
+     */
+    public Object[] values(NNsight model, int length, String expected) {
+        Object root = ValueGraphs.read(envelope.graph(), loader.forValues(), model, lambdas);
+        if (!(root instanceof Object[] values) || values.length != length || !(values[length - 1] instanceof Map)) {
+            throw new IllegalArgumentException("the values are not " + expected);
+        }
+        setStatics((Map<?, ?>) values[length - 1]);
+        return values;
+    }
+
+    /** The factories of the lambdas, which know what each lambda they made captured. */
+    public LambdaFactories lambdas() {
+        return lambdas;
+    }
+
+    /** The class loader of the code. */
+    public JobClassLoader loader() {
+        return loader;
+    }
+
+    /** The binary names of the classes shipped. */
+    public Set<String> classNames() {
+        return envelope.classes().keySet();
+    }
+
+    /** Sets the static fields of shipped classes to the values they had where the code was packed. */
+    private void setStatics(Map<?, ?> statics) {
+        for (Map.Entry<?, ?> entry : statics.entrySet()) {
+            String key = String.valueOf(entry.getKey());
+            int hash = key.indexOf('#');
+            String owner = hash < 0 ? "" : key.substring(0, hash).replace('/', '.');
+            if (!classNames().contains(owner)) {
+                throw new IllegalArgumentException("the values set the static field " + key + " of a class that does "
+                        + "not ship with them");
+            }
+            Field field;
+            try {
+                field = Class.forName(owner, false, loader).getDeclaredField(key.substring(hash + 1));
+            } catch (ReflectiveOperationException | LinkageError e) {
+                throw new IllegalArgumentException("cannot set the static field " + key + ": " + e, e);
+            }
+            if (!Modifier.isStatic(field.getModifiers())) {
+                throw new IllegalArgumentException("the values set " + key + ", which is not a static field");
+            }
+            try {
+                field.setAccessible(true);
+                field.set(null, entry.getValue());
+            } catch (IllegalAccessException | RuntimeException e) {
+                throw new IllegalArgumentException("cannot set the static field " + key + ": " + e, e);
+            }
+        }
+    }
+}

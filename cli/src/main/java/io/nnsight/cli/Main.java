@@ -30,9 +30,17 @@ public final class Main implements Runnable {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the command line {@code args}, printing to {@code out} and {@code err}; returns the exit status. */
+    /**
+     * Runs the command line {@code args}, printing to {@code out} and {@code err}, and flushes both (a
+     * command's last {@code print} would otherwise stay in the writer's buffer); returns the exit status.
+     */
     static int execute(String[] args, PrintWriter out, PrintWriter err) {
-        return commandLine(out, err).execute(args);
+        try {
+            return commandLine(out, err).execute(args);
+        } finally {
+            out.flush();
+            err.flush();
+        }
     }
 
     /** The command line, printing to {@code out} and {@code err}, with errors printed as one message. */

@@ -89,6 +89,21 @@ class MainTest {
     }
 
     @Test
+    void logitLens_withoutPng_printsTheTable_throughABufferedWriter() {
+        // Main.main prints through PrintWriters over System.out, which flush on println only.
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+
+        int status = Main.execute(new String[] {"logit-lens", "--model", STORIES, "-p", ""},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+
+        assertEquals(0, status, err.toString());
+        String table = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(table.startsWith("layer  <s>"), table);
+        assertEquals(6, table.strip().split("\n").length, table);
+    }
+
+    @Test
     void missingModel_printsOneMessage_andExitsWithOne(@TempDir Path dir) {
         Run run = run("generate", "--model", dir.resolve("nowhere").toString());
 

@@ -9,9 +9,15 @@ import java.util.Set;
 
 /**
  * Makes the stack trace of an error raised in a trace read like one of plain Java code: the tracing
- * engine's frames are removed, and an error raised in an intervention body (which ran on another thread)
- * continues with the frames of the code that called {@code trace}. In {@linkplain Debug debug mode} the
- * engine's frames stay.
+ * engine's frames are removed, and an error raised in an intervention body (which ran on another thread,
+ * or on a continuation) continues with the frames of the code that called {@code trace}. In {@linkplain
+ * Debug debug mode} the engine's frames stay.
+ *
+ * <p>The frames below the outermost call into nnsight (the user's {@code main}, and whatever called it) are
+ * kept exactly as they were, reflection included: launchers cut their own frames off the bottom of an
+ * uncaught error by counting them ({@code java Foo.java} drops as many as its own call of {@code main}
+ * has, {@code jshell} everything below the snippet), and would cut the user's instead if that tail were
+ * shorter.
  */
 public final class StackTraces {
     private static final String[] HIDDEN_PACKAGES = {
@@ -26,6 +32,8 @@ public final class StackTraces {
             "java.lang.VirtualThread");
     /** The engines' packages: a frame of theirs under an error means that a body raised it. */
     private static final String[] ENGINE_PACKAGES = {"io.nnsight.internal.engine.", "io.nnsight.spi.statemachine."};
+    /** The package of the engines that call bodies: a body's own frames end at the first of theirs below it. */
+    private static final String[] BODY_CALLERS = {"io.nnsight.internal.engine."};
 
     private StackTraces() {}
 
@@ -43,28 +51,64 @@ public final class StackTraces {
         if (error == null || !seen.add(error)) {
             return;
         }
-        boolean debug = Debug.enabled();
         StackTraceElement[] frames = error.getStackTrace();
         boolean fromBody = false;
-        List<StackTraceElement> kept = new ArrayList<>(frames.length + callerFrames.length);
         for (StackTraceElement frame : frames) {
             fromBody |= startsWithAny(frame.getClassName(), ENGINE_PACKAGES);
-            if (debug || !isHidden(frame)) {
-                kept.add(frame);
-            }
         }
-        if (fromBody) {
-            for (StackTraceElement frame : callerFrames) {
-                if (debug || !isHidden(frame)) {
-                    kept.add(frame);
-                }
+        List<StackTraceElement> kept = new ArrayList<>(frames.length + callerFrames.length);
+        if (Debug.enabled()) {
+            kept.addAll(List.of(frames));
+            if (fromBody) {
+                kept.addAll(List.of(callerFrames));
             }
+        } else if (fromBody) {
+            // The body's frames, from where it threw down to the engine that called it; then the caller's.
+            addVisible(kept, frames, 0, bodyEnd(frames));
+            int callerTail = belowNnsight(callerFrames);
+            addVisible(kept, callerFrames, 0, callerTail);
+            kept.addAll(List.of(callerFrames).subList(callerTail, callerFrames.length));
+        } else {
+            int tail = belowNnsight(frames);
+            addVisible(kept, frames, 0, tail);
+            kept.addAll(List.of(frames).subList(tail, frames.length));
         }
         error.setStackTrace(kept.toArray(new StackTraceElement[0]));
         clean(error.getCause(), callerFrames, seen);
         for (Throwable suppressed : error.getSuppressed()) {
             clean(suppressed, callerFrames, seen);
         }
+    }
+
+    /** Adds the frames of {@code frames[from, to)} that are not hidden. */
+    private static void addVisible(List<StackTraceElement> kept, StackTraceElement[] frames, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (!isHidden(frames[i])) {
+                kept.add(frames[i]);
+            }
+        }
+    }
+
+    /** Where a body's frames end: at the first engine frame that called a visible frame above it. */
+    private static int bodyEnd(StackTraceElement[] frames) {
+        boolean visible = false;
+        for (int i = 0; i < frames.length; i++) {
+            if (visible && startsWithAny(frames[i].getClassName(), BODY_CALLERS)) {
+                return i;
+            }
+            visible |= !isHidden(frames[i]);
+        }
+        return frames.length;
+    }
+
+    /** The index of the first frame below the outermost hidden frame of nnsight's: the caller's own stack. */
+    private static int belowNnsight(StackTraceElement[] frames) {
+        for (int i = frames.length - 1; i >= 0; i--) {
+            if (frames[i].getClassName().startsWith("io.nnsight.") && isHidden(frames[i])) {
+                return i + 1;
+            }
+        }
+        return 0;
     }
 
     static boolean isHidden(StackTraceElement frame) {

@@ -68,6 +68,7 @@ class ArchitectureTest {
     /** The types of {@code io.nnsight} that its engine, {@code io.nnsight.internal}, may use: leaves, not the facade. */
     private static final Set<String> CORE_LEAF_TYPES = Set.of("io.nnsight.Inputs", "io.nnsight.Batchable",
             "io.nnsight.Batchable$Prepared", "io.nnsight.Steps", "io.nnsight.Tensors", "io.nnsight.TraceException",
+            "io.nnsight.FreedTensorException",
             "io.nnsight.NotReachedException", "io.nnsight.OutOfOrderException");
 
     private static final Path ROOT = projectRoot();

@@ -1,11 +1,13 @@
 package io.nnsight.internal;
 
+import io.nnsight.FreedTensorException;
 import io.nnsight.spi.Debug;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Makes the stack trace of an error raised in a trace read like one of plain Java code: the tracing
@@ -18,6 +20,10 @@ import java.util.Set;
  * uncaught error by counting them ({@code java Foo.java} drops as many as its own call of {@code main}
  * has, {@code jshell} everything below the snippet), and would cut the user's instead if that tail were
  * shorter.
+ *
+ * <p>JavaCPP's {@code NullPointerException} for a freed object ("This pointer address is NULL", "Pointer
+ * address of argument 0 is NULL") gets a
+ * {@link FreedTensorException} as its cause, which says that a trace frees what it made and how to keep it.
  */
 public final class StackTraces {
     private static final String[] HIDDEN_PACKAGES = {
@@ -30,6 +36,8 @@ public final class StackTraces {
             "io.nnsight.spi.HookPoint", "io.nnsight.spi.OperationCalls", "io.nnsight.nn.HookedModule",
             "java.lang.reflect.Method", "java.lang.Thread",
             "java.lang.VirtualThread");
+    /** What JavaCPP says when a native method is called on a freed object, or given one as an argument. */
+    private static final Pattern FREED = Pattern.compile("(This pointer address|Pointer address of argument \\d+) is NULL\\.");
     /** The engines' packages: a frame of theirs under an error means that a body raised it. */
     private static final String[] ENGINE_PACKAGES = {"io.nnsight.internal.engine.", "io.nnsight.spi.statemachine."};
     /** The package of the engines that call bodies: a body's own frames end at the first of theirs below it. */
@@ -74,6 +82,17 @@ public final class StackTraces {
             kept.addAll(List.of(frames).subList(tail, frames.length));
         }
         error.setStackTrace(kept.toArray(new StackTraceElement[0]));
+        if (error instanceof NullPointerException && error.getMessage() != null
+                && FREED.matcher(error.getMessage()).matches() && error.getCause() == null) {
+            FreedTensorException why = new FreedTensorException("a tensor (or another native object) used here");
+            why.setStackTrace(new StackTraceElement[0]);
+            seen.add(why);
+            try {
+                error.initCause(why);
+            } catch (IllegalStateException causeSetToNull) {
+                // made with an explicit null cause: it keeps it
+            }
+        }
         clean(error.getCause(), callerFrames, seen);
         for (Throwable suppressed : error.getSuppressed()) {
             clean(suppressed, callerFrames, seen);

@@ -70,6 +70,24 @@ class LaunchersTest {
         assertTrue(out.contains("at Fails.main(Fails.java:13)"), out);
     }
 
+    @org.junit.jupiter.api.Test
+    void loadingALanguageModel_logsNoWarning_onAMachineWithoutGpu(@TempDir Path dir) throws Exception {
+        // DJL warned "Failed to detect GPU count" twice where a CUDA runtime is installed without a driver.
+        Path source = Files.writeString(dir.resolve("Load.java"), String.join("\n",
+                "public class Load {",
+                "    public static void main(String[] args) {",
+                "        io.nnsight.lm.LanguageModel lm = io.nnsight.lm.LanguageModel.load(args[0]);",
+                "        System.out.println(\"generated\" + lm.generate(\"Once upon a time\", io.nnsight.lm.Generation.maxNewTokens(2)).texts());",
+                "    }",
+                "}", ""));
+
+        String out = run(dir, java(false, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", source.toString(),
+                SharedFiles.path("models/stories260K").toString()));
+
+        assertTrue(out.contains("generated[, there]"), out);
+        assertTrue(!out.contains("WARN") && !out.contains("GPU"), out);
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void jshell_showsTheSnippetsLines(boolean agent, @TempDir Path dir) throws Exception {

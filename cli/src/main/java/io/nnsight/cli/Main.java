@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
  * nnsight generate --model DIR --prompt P        generated text
  * nnsight logit-lens --model DIR --prompt P      each layer's top tokens, as a table and optionally a PNG
  * nnsight serve --model DIR --api-keys FILE      host models for remote traces, until Ctrl-C
+ * nnsight jshell [--model DIR]                   explore interactively: jshell with nnsight ready (and lm loaded)
  * </pre>
  *
  * Errors in the input (a missing model folder, a prompt too long for the model) are printed as one message
@@ -21,7 +22,7 @@ import picocli.CommandLine.Command;
 @Command(name = "nnsight", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Look inside language models while they run: nnsight for the JVM.",
         subcommands = {DemoCommand.class, GenerateCommand.class, LogitLensCommand.class, ServeCommand.class,
-            CommandLine.HelpCommand.class})
+            JshellCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -27,6 +27,12 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The root command; picocli makes it. */
+    public Main() {
+        // picocli injects spec
+    }
+
+    /** Runs the command line {@code args} and exits with its status (0 for success, 1 for an error, 2 for usage). */
     public static void main(String[] args) {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }

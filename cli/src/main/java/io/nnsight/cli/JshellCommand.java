@@ -32,6 +32,7 @@ final class JshellCommand implements Callable<Integer> {
             "import io.nnsight.*;",
             "import io.nnsight.lm.*;",
             "import io.nnsight.nn.*;",
+            "import io.nnsight.remote.*;",
             "import org.bytedeco.pytorch.Scalar;",
             "import org.bytedeco.pytorch.Tensor;",
             "import org.bytedeco.pytorch.global.torch;",

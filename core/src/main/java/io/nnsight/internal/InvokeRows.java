@@ -70,13 +70,13 @@ public final class InvokeRows {
      * Refuses a replacement tensor that would fail in the model's next operation, far from the call that
      * made it: another shape than {@code expected}, another element type, another device.
      *
-     * @param rows how the message names the part of the value the invoke sees ({@code ""} for all of it)
+     * @param part how the message names the part of the value the invoke sees ({@code ""} for all of it)
      */
-    private static void checkFits(Tensor current, Tensor replacement, long[] expected, String what, String rows) {
+    private static void checkFits(Tensor current, Tensor replacement, long[] expected, String what, String part) {
         long[] shape = Tensors.shape(replacement);
         if (!Arrays.equals(expected, shape)) {
             throw new TraceException("the replacement for " + what + " has shape " + Arrays.toString(shape) + ", but "
-                    + (rows.isEmpty() ? what : rows) + " has shape " + Arrays.toString(expected));
+                    + (part.isEmpty() ? what : part) + " has shape " + Arrays.toString(expected));
         }
         if (current.scalar_type().value != replacement.scalar_type().value) {
             throw new TraceException("the replacement for " + what + " holds " + replacement.scalar_type() + " values, but "

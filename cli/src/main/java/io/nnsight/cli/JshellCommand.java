@@ -13,7 +13,7 @@ import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Unmatched;
 import picocli.CommandLine.Spec;
 
 /**
@@ -22,10 +22,10 @@ import picocli.CommandLine.Spec;
  * {@code .source()} work) and the native-access flag; the usual imports are made, and {@code --model} loads a
  * language model as {@code lm}.
  */
-@Command(name = "jshell", mixinStandardHelpOptions = true,
+@Command(name = "jshell", mixinStandardHelpOptions = true, customSynopsis = "nnsight jshell [-hV] [-m=DIR|ID] [jshell options and scripts]",
         description = {"Explore models interactively: JShell with nnsight's class path, the agent and the usual imports.",
-            "With --model, the language model is loaded as lm. Arguments after the options go to jshell (a script file "
-                + "to run, -q, ...); /exit leaves."})
+            "With --model, the language model is loaded as lm. Other arguments go to jshell (a script file to run, -q, "
+                + "...); /exit leaves."})
 final class JshellCommand implements Callable<Integer> {
     /** The imports every session starts with. */
     static final List<String> IMPORTS = List.of(
@@ -42,7 +42,8 @@ final class JshellCommand implements Callable<Integer> {
             description = "A Hugging Face model folder or hub repository id to load as lm.")
     String model;
 
-    @Parameters(paramLabel = "JSHELL_ARG", description = "Passed on to jshell.")
+    /** What the command does not know goes to jshell: its options ({@code -q}, {@code --feedback}) and scripts. */
+    @Unmatched
     List<String> jshellArguments = new ArrayList<>();
 
     @Spec

@@ -87,5 +87,10 @@ class PiecesTest {
         assertTrue(startup.startsWith("import io.nnsight.*;\nimport io.nnsight.lm.*;\n"), startup);
         assertTrue(startup.contains("LanguageModel lm = LanguageModel.load(\"../shared/models/stories260K\");"), startup);
         assertTrue(JshellCommand.classPath().stream().anyMatch(entry -> entry.contains("picocli")), JshellCommand.classPath().toString());
+        picocli.CommandLine command = Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));
+        JshellCommand jshell = command.getSubcommands().get("jshell").getCommand();
+        command.parseArgs("jshell", "-q", "--model", "DIR", "session.jsh");
+        assertEquals(List.of("-q", "session.jsh"), jshell.jshellArguments);
+        assertEquals("DIR", jshell.model);
     }
 }

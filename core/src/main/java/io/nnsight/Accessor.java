@@ -4,6 +4,7 @@ import io.nnsight.Tensors;
 import io.nnsight.internal.Mediator;
 import io.nnsight.internal.Running;
 import io.nnsight.internal.TraceRun;
+import io.nnsight.internal.ValueTrees;
 import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;
 
@@ -59,8 +60,15 @@ abstract class Accessor {
         return type.cast(value);
     }
 
-    /** Replaces the output (this invoke's rows of it): the rest of the model sees {@code value}. */
+    /**
+     * Replaces the output (this invoke's rows of it): the rest of the model sees {@code value}.
+     *
+     * @throws TraceException when {@code value} does not fit: a tensor must have the shape of the output's
+     *     rows that this invoke sees, its element type and its device (the message names both shapes)
+     * @throws FreedTensorException when a tensor in {@code value} was freed (by the trace that made it)
+     */
     public void setOutput(Object value) {
+        requireLive(value, describe() + ".setOutput(...)");
         requester("setOutput(...)").replaceOutput(traceableIndex("setOutput(...)"), value);
     }
 
@@ -82,14 +90,25 @@ abstract class Accessor {
         return requester("inputs()").readInputs(traceableIndex("inputs()"));
     }
 
-    /** Replaces the first argument of the call: it runs on {@code value}. */
+    /**
+     * Replaces the first argument of the call: it runs on {@code value}.
+     *
+     * @throws TraceException when {@code value} does not fit, as for {@link #setOutput}: a tensor must have
+     *     the argument's shape (this invoke's rows of it), element type and device
+     * @throws FreedTensorException when a tensor in {@code value} was freed (by the trace that made it)
+     */
     public void setInput(Object value) {
+        requireLive(value, describe() + ".setInput(...)");
         setInputs(inputs().withFirst(value));
     }
 
-    /** Replaces all arguments of the call. */
+    /**
+     * Replaces all arguments of the call; each tensor must fit the argument it replaces, as for {@link
+     * #setInput}.
+     */
     public void setInputs(Inputs inputs) {
         Objects.requireNonNull(inputs, "inputs");
+        requireLive(inputs, describe() + ".setInputs(...)");
         requester("setInputs(...)").replaceInputs(traceableIndex("setInputs(...)"), inputs);
     }
 
@@ -99,6 +118,7 @@ abstract class Accessor {
      * invoke without input must skip it with a value for the whole batch.
      */
     public void skip(Object value) {
+        requireLive(value, describe() + ".skip(...)");
         requester("skip(...)").skip(traceableIndex("skip(...)"), value);
     }
 
@@ -120,6 +140,7 @@ abstract class Accessor {
     /** Replaces the gradient of this call's output (the invoke's rows of it): the rest of backward continues with it. */
     public void setGrad(Tensor grad) {
         Objects.requireNonNull(grad, "grad");
+        requireLive(grad, describe() + ".setGrad(...)");
         requester("setGrad(...)").replaceGrad(traceableIndex("setGrad(...)"), false, grad);
     }
 
@@ -131,7 +152,20 @@ abstract class Accessor {
     /** Replaces the gradient of this call's first input; see {@link #setGrad(Tensor)}. */
     public void setInputGrad(Tensor grad) {
         Objects.requireNonNull(grad, "grad");
+        requireLive(grad, describe() + ".setInputGrad(...)");
         requester("setInputGrad(...)").replaceGrad(traceableIndex("setInputGrad(...)"), true, grad);
+    }
+
+    /**
+     * Refuses a value given to {@code what} that holds a freed tensor, at the call (it would fail later in
+     * the model, with JavaCPP's "This pointer address is NULL").
+     */
+    static void requireLive(Object value, String what) {
+        ValueTrees.forEachPointer(value, pointer -> {
+            if (pointer instanceof Tensor && pointer.isNull()) {
+                throw new FreedTensorException(value == pointer ? "the tensor given to " + what : "a tensor given to " + what);
+            }
+        });
     }
 
     private Mediator requester(String what) {

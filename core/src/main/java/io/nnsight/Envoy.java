@@ -248,6 +248,7 @@ public class Envoy extends Accessor implements Iterable<Envoy> {
      * intermediate output).
      */
     public Tensor call(Object... arguments) {
+        requireLive(arguments, describe() + ".call(...)");
         Object value = ForwardMethod.call(module, Inputs.of(arguments));
         if (value instanceof Tensor) {
             return (Tensor) value;

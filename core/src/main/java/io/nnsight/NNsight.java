@@ -42,7 +42,9 @@ import org.bytedeco.pytorch.Module;
  *
  * <p><b>Memory.</b> Each trace owns the native memory of the tensors made while it runs and frees it when
  * it ends, except the tensors in its result and those passed to {@link #save}. A freed tensor used later
- * fails with JavaCPP's "This pointer address is NULL" instead of crashing.
+ * fails instead of crashing: with a {@link FreedTensorException} where it reaches nnsight (a trace's input,
+ * {@code setOutput}, {@link Tensors}), with JavaCPP's "This pointer address is NULL" in Bytedeco's own
+ * methods (inside a trace body, with a {@code FreedTensorException} as its cause).
  *
  * <p><b>Errors.</b> An exception thrown by intervention code or by the model reaches the caller of {@code
  * trace} with its own type, and with a stack trace that starts at the line that threw it; the tracing

@@ -33,6 +33,7 @@ public final class Tensors {
 
     /** The sizes of the tensor's dimensions: {@code {1, 5, 64}}. */
     public static long[] shape(Tensor tensor) {
+        requireLive(tensor, "the tensor");
         long[] shape = new long[(int) tensor.dim()];
         for (int i = 0; i < shape.length; i++) {
             shape[i] = tensor.size(i);
@@ -147,6 +148,27 @@ public final class Tensors {
     }
 
     /**
+     * {@code tensor} itself, if its native memory is still there: the check nnsight makes where a tensor
+     * reaches it, so that a tensor its trace freed fails with a message that says so instead of JavaCPP's
+     * "This pointer address is NULL".
+     *
+     * <pre>{@code
+     * Tensors.requireLive(hidden, "the hidden state");   // FreedTensorException: the hidden state was freed: a trace frees ...
+     * }</pre>
+     *
+     * @param what names the tensor for the message, like {@code "the input of trace(...)"}
+     * @throws FreedTensorException when the tensor was freed (by the trace or scope that made it)
+     * @throws NullPointerException when {@code tensor} is {@code null}
+     */
+    public static Tensor requireLive(Tensor tensor, String what) {
+        Objects.requireNonNull(tensor, what);
+        if (tensor.isNull()) {
+            throw new FreedTensorException(what);
+        }
+        return tensor;
+    }
+
+    /**
      * A short description of a value for a message: a tensor by shape and element type, never by contents
      * ({@code Tensor[1, 10] Float}, {@code Tensor(freed)}), a list, set, other collection or map by its size ({@code List(2)}),
      * anything else by its class's simple name, or {@code null}.
@@ -177,8 +199,8 @@ public final class Tensors {
 
     /** The tensor's values as a contiguous one-dimensional tensor of {@code type} in this JVM's memory. */
     private static Tensor flat(Tensor tensor, ScalarType type) {
-        Objects.requireNonNull(tensor, "tensor");
-        if (tensor.isNull() || !tensor.defined()) {
+        requireLive(tensor, "the tensor");
+        if (!tensor.defined()) {
             throw new IllegalArgumentException("cannot read the values of " + describe(tensor));
         }
         return tensor.detach().cpu().to(type).reshape(-1).contiguous();

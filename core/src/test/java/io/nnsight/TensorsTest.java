@@ -49,8 +49,9 @@ class TensorsTest {
         tensor.close();
 
         assertArrayEquals(new long[] {0, 1, 2, 3, 4, 5}, values);
-        IllegalArgumentException freed = assertThrows(IllegalArgumentException.class, () -> Tensors.longs(tensor));
-        assertEquals("cannot read the values of Tensor(freed)", freed.getMessage());
+        FreedTensorException freed = assertThrows(FreedTensorException.class, () -> Tensors.longs(tensor));
+        assertTrue(freed.getMessage().startsWith("the tensor was freed: a trace frees the tensors it made"), freed.getMessage());
+        assertThrows(FreedTensorException.class, () -> Tensors.shape(tensor));
     }
 
     @Test

@@ -195,13 +195,66 @@ class ErrorsTest extends TinyModelFixture {
     }
 
     @Test
-    void errorInTheModel_afterABadReplacement_reachesTheCaller() {
-        RuntimeException error = assertThrows(RuntimeException.class, () -> model.trace(input, tr -> {
+    void replacementOfAnotherShape_failsAtTheSetter_namingTheModuleAndBothShapes() {
+        TraceException error = assertThrows(TraceException.class, () -> model.trace(input, tr -> {
             model.get("layer1").setOutput(torch.zeros(1, 7));
             return model.get("layer2").output();
         }));
 
-        assertTrue(error.getMessage().contains("7"), error.getMessage());
+        assertEquals("the replacement for the output of layer1 has shape [1, 7], but the output of layer1 has shape [1, 10]",
+                error.getMessage());
+        assertEquals(ErrorsTest.class.getName(), error.getStackTrace()[0].getClassName(), "not at the user's setOutput");
+    }
+
+    @Test
+    void replacementOfAnotherElementType_failsAtTheSetter() {
+        TraceException error = assertThrows(TraceException.class, () -> model.trace(input, tr -> {
+            model.get("layer1").setOutput(torch.zeros(1, 10).to(torch.ScalarType.Double));
+            return model.get("layer2").output();
+        }));
+
+        assertTrue(error.getMessage().startsWith("the replacement for the output of layer1 holds Double values, but the "
+                + "output of layer1 holds Float"), error.getMessage());
+    }
+
+    @Test
+    void inputOfAnotherShape_failsAtTheSetter_namingTheModuleAndBothShapes() {
+        TraceException error = assertThrows(TraceException.class, () -> model.trace(input, tr -> {
+            model.get("layer2").setInput(torch.zeros(1, 3));
+            return model.get("layer2").output();
+        }));
+
+        assertTrue(error.getMessage().contains("layer2") && error.getMessage().contains("[1, 3]")
+                && error.getMessage().contains("[1, 10]"), error.getMessage());
+    }
+
+    @Test
+    void tensorFreedByItsTrace_givenToSetOutput_failsSayingSo_andHowToKeepIt() {
+        List<Tensor> leaked = new ArrayList<>();
+        model.trace(input, tr -> leaked.add(model.get("layer1").output()));
+
+        FreedTensorException error = assertThrows(FreedTensorException.class, () -> model.trace(input, tr -> {
+            model.get("layer1").setOutput(leaked.get(0));
+            return null;
+        }));
+
+        assertTrue(error.getMessage().startsWith("the tensor given to layer1.setOutput(...) was freed: a trace frees the "
+                + "tensors it made when it ends"), error.getMessage());
+        assertTrue(error.getMessage().contains("NNsight.save"), error.getMessage());
+        assertThrows(FreedTensorException.class, () -> model.trace(leaked.get(0), tr -> null));
+        assertThrows(FreedTensorException.class, () -> Tensors.floats(leaked.get(0)));
+    }
+
+    @Test
+    void tensorFreedByItsTrace_usedInABody_failsWithTheReasonAsCause() {
+        List<Tensor> leaked = new ArrayList<>();
+        model.trace(input, tr -> leaked.add(model.get("layer1").output()));
+
+        NullPointerException error = assertThrows(NullPointerException.class,
+                () -> model.trace(input, tr -> model.get("layer1").output().add(leaked.get(0))));
+
+        assertEquals("Pointer address of argument 0 is NULL.", error.getMessage());
+        assertTrue(error.getCause() instanceof FreedTensorException, String.valueOf(error.getCause()));
     }
 
     @Test

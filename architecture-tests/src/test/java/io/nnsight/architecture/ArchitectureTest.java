@@ -69,8 +69,8 @@ class ArchitectureTest {
     /** The types of {@code io.nnsight} that its engine, {@code io.nnsight.internal}, may use: leaves, not the facade. */
     private static final Set<String> CORE_LEAF_TYPES = Set.of("io.nnsight.Inputs", "io.nnsight.Batchable",
             "io.nnsight.Batchable$Prepared", "io.nnsight.Steps", "io.nnsight.Tensors", "io.nnsight.TraceException",
-            "io.nnsight.NotReachedException", "io.nnsight.OutOfOrderException", "io.nnsight.Cache",
-            "io.nnsight.Cache$Call");
+            "io.nnsight.FreedTensorException", "io.nnsight.NotReachedException", "io.nnsight.OutOfOrderException",
+            "io.nnsight.Cache", "io.nnsight.Cache$Call");
 
     private static final Path ROOT = projectRoot();
     private static Map<String, String> moduleOfPackage;
@@ -201,20 +201,59 @@ class ArchitectureTest {
         assertEquals(Set.of(), missing, "every package says what it is for in a package-info.java");
     }
 
-    /** The modules of the build, as the root pom lists them, without this one. */
+    @Test
+    void bom_listsEveryPublishedModule_atTheBuildsVersion() {
+        String bom = pom("bom");
+        assertEquals(version(pom(".")), version(bom), "bom/pom.xml has no parent, so its version is kept by hand");
+        Set<String> listed = new TreeSet<>();
+        Matcher artifact = Pattern.compile("<artifactId>(nnsight-[^<]+)</artifactId>").matcher(
+                bom.substring(bom.indexOf("<dependencyManagement>")));
+        while (artifact.find()) {
+            listed.add(artifact.group(1));
+        }
+        Set<String> published = new TreeSet<>();
+        for (String module : modules()) {
+            String pom = pom(module);
+            if (!pom.contains("<maven.javadoc.skip>true</maven.javadoc.skip>")) {
+                published.add(artifactId(pom));
+            }
+        }
+        assertEquals(published, listed, "the BOM lists the published modules (those with -sources and -javadoc jars)");
+    }
+
+    /** The modules of the build with classes, as the root pom lists them, without this one. */
     private static List<String> modules() {
-        try {
-            String pom = Files.readString(ROOT.resolve("pom.xml"));
-            Map<String, Boolean> found = new LinkedHashMap<>();
-            Matcher module = Pattern.compile("<module>([^<]+)</module>").matcher(pom);
-            while (module.find()) {
+        String root = pom(".");
+        Map<String, Boolean> found = new LinkedHashMap<>();
+        Matcher module = Pattern.compile("<module>([^<]+)</module>").matcher(root);
+        while (module.find()) {
+            if (!pom(module.group(1)).contains("<packaging>pom</packaging>")) {
                 found.put(module.group(1), true);
             }
-            found.remove("architecture-tests");
-            return List.copyOf(found.keySet());
+        }
+        found.remove("architecture-tests");
+        return List.copyOf(found.keySet());
+    }
+
+    private static String pom(String module) {
+        try {
+            return Files.readString(ROOT.resolve(module).resolve("pom.xml"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The project's own version: the first {@code <version>} after its {@code <artifactId>}, past any parent. */
+    private static String version(String pom) {
+        String own = pom.contains("</parent>") ? pom.substring(pom.indexOf("</parent>")) : pom;
+        Matcher version = Pattern.compile("<version>([^<]+)</version>").matcher(own);
+        return version.find() ? version.group(1) : "";
+    }
+
+    private static String artifactId(String pom) {
+        String own = pom.contains("</parent>") ? pom.substring(pom.indexOf("</parent>")) : pom;
+        Matcher artifact = Pattern.compile("<artifactId>([^<]+)</artifactId>").matcher(own);
+        return artifact.find() ? artifact.group(1) : "";
     }
 
     private static boolean isExported(String module, String packageName, String to) {

@@ -43,7 +43,7 @@ final class AttributionCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LanguageModel lm = model.load();
+        LanguageModel lm = model.load(Progress.onTerminal(spec.commandLine().getErr()));
         Attribution attribution = Attribution.of(lm, prompt);
         spec.commandLine().getOut().print(attribution.table());
         spec.commandLine().getOut().flush();

@@ -50,10 +50,7 @@ final class DemoCommand implements Callable<Integer> {
             out.println("Next: nnsight demo --model <Hugging Face model folder>");
             return 0;
         }
-        ModelOptions options = new ModelOptions();
-        options.model = model;
-        options.tokenizer = tokenizer;
-        LanguageModel lm = options.load();
+        LanguageModel lm = ModelOptions.load(model, tokenizer, Progress.onTerminal(spec.commandLine().getErr()));
         out.println("Model: " + lm.folder() + " (" + lm.architecture() + ", " + lm.layerCount() + " layers)");
 
         out.println();

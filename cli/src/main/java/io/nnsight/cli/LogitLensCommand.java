@@ -26,7 +26,7 @@ final class LogitLensCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LanguageModel lm = model.load();
+        LanguageModel lm = model.load(Progress.onTerminal(spec.commandLine().getErr()));
         LogitLens lens = LogitLens.of(lm, prompt);
         spec.commandLine().getOut().print(lens.table());
         if (png != null) {

@@ -26,8 +26,12 @@ final class MlpTour {
         NNsight model = NNsight.wrap(new Mlp(64, 12, 10));
         Tensor x = torch.randn(1, 64);
         Tensor other = torch.randn(1, 64);
-        out.println("The model (" + model.get("layers").children().size() + " blocks):");
-        out.println(model.get("layers.0"));
+        out.println("The model (" + model.get("layers").children().size() + " blocks, then a head):");
+        for (Envoy block : model.get("layers")) {
+            out.println("  " + block.path() + ": " + oneLine(block));
+        }
+        out.println("  head: " + oneLine(model.get("head")));
+        out.println();
 
         // 1. Read an activation: the body waits until layers.5 has run, then gets the live tensor.
         Tensor hidden = model.trace(x, tr -> model.get("layers.5").output());
@@ -68,6 +72,11 @@ final class MlpTour {
         });
         out.printf("other input's prediction with layers.8 patched from the first: %d (the first's was %d)%n",
                 patched.get().argmax().item_long(), clean.argmax().item_long());
+    }
+
+    /** The module tree of {@code envoy} on one line. */
+    private static String oneLine(Envoy envoy) {
+        return envoy.toString().strip().replaceAll("\\(\\s+", "(").replaceAll("\\s*\\n\\s*\\)", ")").replaceAll("\\s*\\n\\s*", " ");
     }
 
     private static String shape(Tensor tensor) {

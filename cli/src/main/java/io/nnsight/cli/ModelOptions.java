@@ -1,6 +1,7 @@
 package io.nnsight.cli;
 
 import io.nnsight.lm.LanguageModel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -14,13 +15,30 @@ final class ModelOptions {
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A tokenizer.json to use instead of the folder's.")
     Path tokenizer;
 
-    LanguageModel load() {
-        return load(model, tokenizer);
+    /** Loads the model, showing that it does on a terminal. */
+    LanguageModel load(Progress progress) {
+        return load(model, tokenizer, progress);
     }
 
-    /** Loads {@code model} (a folder or a hub id) as the commands do, with {@code tokenizer} if not {@code null}. */
-    static LanguageModel load(String model, Path tokenizer) {
+    /**
+     * Loads {@code model} (a folder or a hub id) as the commands do, with {@code tokenizer} if not {@code null};
+     * the mistakes of the command line are named by its options.
+     */
+    static LanguageModel load(String model, Path tokenizer, Progress progress) {
+        if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
+            throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no such file");
+        }
+        Path folder = Path.of(model);
+        if (tokenizer == null && Files.isRegularFile(folder.resolve("config.json"))
+                && !Files.exists(folder.resolve("tokenizer.json"))) {
+            throw new IllegalArgumentException(folder + " has no tokenizer.json: give one with --tokenizer FILE");
+        }
         LanguageModel.Options options = LanguageModel.Options.defaults();
-        return LanguageModel.load(model, tokenizer == null ? options : options.tokenizer(tokenizer));
+        progress.show("nnsight: loading " + model + " ...");
+        try {
+            return LanguageModel.load(model, tokenizer == null ? options : options.tokenizer(tokenizer));
+        } finally {
+            progress.clear();
+        }
     }
 }

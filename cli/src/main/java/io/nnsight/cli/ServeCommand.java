@@ -134,7 +134,7 @@ final class ServeCommand implements Callable<Integer> {
 
         Map<String, String> hosted = new LinkedHashMap<>();
         for (String model : models) {
-            LanguageModel lm = ModelOptions.load(model, null);
+            LanguageModel lm = ModelOptions.load(model, null, Progress.onTerminal(err));
             String earlier = hosted.putIfAbsent(lm.key(), model);
             if (earlier != null) {
                 throw new IllegalArgumentException("--model " + earlier + " and --model " + model + " are both named '"

@@ -9,6 +9,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +41,8 @@ class MainTest {
         Run run = run("demo");
 
         assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().startsWith("The model (12 blocks, then a head):\n  layers.0: Sequential((0): Linear("), run.out());
+        assertTrue(run.out().contains("\n  layers.11: Sequential("), run.out());
         assertTrue(run.out().contains("layers.5 output: shape [1, 64]"), run.out());
         assertTrue(run.out().matches("(?s).*prediction after each block: \\[(\\d+, ){11}\\d+].*"), run.out());
         assertTrue(run.out().contains("patched from the first"), run.out());
@@ -60,6 +64,63 @@ class MainTest {
 
         assertEquals(0, run.status(), run.err());
         assertEquals("Once upon a time, there was a little girl named Lily. She loved to play outsid", run.out().strip());
+        assertEquals("", run.err(), "no progress where the output is not a terminal");
+    }
+
+    @Test
+    void generate_printsEachTokenAsItComes() {
+        List<String> flushed = new ArrayList<>();
+        StringWriter text = new StringWriter();
+        PrintWriter out = new PrintWriter(new java.io.Writer() {
+            @Override
+            public void write(char[] chars, int offset, int length) {
+                text.write(chars, offset, length);
+            }
+
+            @Override
+            public void flush() {
+                flushed.add(text.toString());
+            }
+
+            @Override
+            public void close() {}
+        });
+
+        int status = Main.execute(new String[] {"generate", "--model", STORIES, "-p", "Once upon a time", "-n", "5"}, out,
+                new PrintWriter(new StringWriter()));
+
+        assertEquals(0, status);
+        assertTrue(flushed.containsAll(List.of("Once upon a time", "Once upon a time,", "Once upon a time, there",
+                "Once upon a time, there was", "Once upon a time, there was a", "Once upon a time, there was a little")),
+                flushed.toString());
+    }
+
+    @Test
+    void generate_seedWithoutTemperature_saysSamplingNeedsIt() {
+        Run run = run("generate", "--model", STORIES, "--seed", "1");
+
+        assertEquals(2, run.status(), run.out());
+        assertTrue(run.err().startsWith("--seed applies to sampling, which --temperature turns on: add --temperature 1"),
+                run.err());
+    }
+
+    @Test
+    void generate_mistakes_areNamedByTheOptions(@TempDir Path dir) throws IOException {
+        assertTrue(run("generate", "--model", STORIES, "-n", "0").err().startsWith("-n/--max-new-tokens must be at least 1"));
+        assertTrue(run("generate", "--model", STORIES, "--temperature", "0").err()
+                .startsWith("--temperature must be above 0, got 0.0 (for the most likely token at each step, use --greedy)"));
+        assertTrue(run("generate", "--model", STORIES, "--temperature", "1", "--greedy").err()
+                .startsWith("--greedy picks the most likely token and --temperature samples"));
+        assertTrue(run("generate", "--model", STORIES, "--tokenizer", dir.resolve("none.json").toString()).err()
+                .startsWith("nnsight: --tokenizer " + dir.resolve("none.json") + ": no such file"));
+        Path folder = Files.createDirectory(dir.resolve("model"));
+        for (String file : List.of("config.json", "model.safetensors")) {
+            Files.copy(shared("models/stories260K/" + file), folder.resolve(file));
+        }
+        assertEquals("nnsight: " + folder + " has no tokenizer.json: give one with --tokenizer FILE",
+                run("generate", "--model", folder.toString()).err().strip());
+        assertEquals(0, run("generate", "--model", folder.toString(), "--tokenizer",
+                shared("models/stories260K/tokenizer.json").toString(), "-n", "1").status());
     }
 
     @Test
@@ -100,10 +161,25 @@ class MainTest {
 
         assertEquals(0, run.status(), run.err());
         String[] lines = run.out().split("\n");
-        assertTrue(lines[0].startsWith("layer  <s>"), run.out());
+        assertTrue(lines[0].matches("layer +<s> +␣Lily +␣and +␣T +om *"), run.out());
         assertEquals("4", lines[5].split("\\s+")[0], run.out());
         byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(png), 8);
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, header);
+    }
+
+    @Test
+    void logitLens_withoutPng_printsTheTable_throughABufferedWriter() {
+        // Main.main prints through PrintWriters over System.out, which flush on println only.
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+
+        int status = Main.execute(new String[] {"logit-lens", "--model", STORIES, "-p", ""},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+
+        assertEquals(0, status, err.toString());
+        String table = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(table.startsWith("layer  <s>"), table);
+        assertEquals(6, table.strip().split("\n").length, table);
     }
 
     @Test

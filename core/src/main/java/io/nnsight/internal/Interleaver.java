@@ -517,10 +517,7 @@ public final class Interleaver {
         Object replacement = wait.value();
         RowRange group = mediator.group();
         if (group == null || group.covers(batchSize)) {
-            if (served.value instanceof Tensor && !(replacement instanceof Tensor)) {
-                throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
-            }
-            return replacement;
+            return InvokeRows.replaceWhole(served.value, replacement, what);
         }
         return InvokeRows.splice(served.value, replacement, group, batchSize, what);
     }

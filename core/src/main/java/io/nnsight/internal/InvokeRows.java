@@ -29,6 +29,67 @@ public final class InvokeRows {
     }
 
     /**
+     * {@code replacement}, checked to fit where it replaces {@code current} for the whole batch (an invoke
+     * that sees every row): a tensor replaces a tensor of the same shape, element type and device, also
+     * inside arguments and lists; other values are the caller's business.
+     *
+     * @param what names the value in error messages, like {@code "the output of layer1"}
+     * @throws TraceException naming {@code what} and, for a tensor of another shape, both shapes
+     */
+    public static Object replaceWhole(Object current, Object replacement, String what) {
+        if (current instanceof Tensor) {
+            if (!(replacement instanceof Tensor)) {
+                throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
+            }
+            checkFits((Tensor) current, (Tensor) replacement, Tensors.shape((Tensor) current), what, "");
+        } else if (current instanceof Inputs && replacement instanceof Inputs) {
+            Inputs before = (Inputs) current;
+            Inputs after = (Inputs) replacement;
+            for (int i = 0; i < Math.min(before.size(), after.size()); i++) {
+                checkTensors(before.get(i), after.get(i), what + " argument " + i);
+            }
+            for (String name : before.named().keySet()) {
+                checkTensors(before.get(name), after.named().get(name), what + " argument '" + name + "'");
+            }
+        } else if (current instanceof List && replacement instanceof List
+                && ((List<?>) current).size() == ((List<?>) replacement).size()) {
+            for (int i = 0; i < ((List<?>) current).size(); i++) {
+                checkTensors(((List<?>) current).get(i), ((List<?>) replacement).get(i), what + "[" + i + "]");
+            }
+        }
+        return replacement;
+    }
+
+    private static void checkTensors(Object current, Object replacement, String what) {
+        if (current instanceof Tensor && replacement instanceof Tensor) {
+            replaceWhole(current, replacement, what);
+        }
+    }
+
+    /**
+     * Refuses a replacement tensor that would fail in the model's next operation, far from the call that
+     * made it: another shape than {@code expected}, another element type, another device.
+     *
+     * @param part how the message names the part of the value the invoke sees ({@code ""} for all of it)
+     */
+    private static void checkFits(Tensor current, Tensor replacement, long[] expected, String what, String part) {
+        long[] shape = Tensors.shape(replacement);
+        if (!Arrays.equals(expected, shape)) {
+            throw new TraceException("the replacement for " + what + " has shape " + Arrays.toString(shape) + ", but "
+                    + (part.isEmpty() ? what : part) + " has shape " + Arrays.toString(expected));
+        }
+        if (current.scalar_type().value != replacement.scalar_type().value) {
+            throw new TraceException("the replacement for " + what + " holds " + replacement.scalar_type() + " values, but "
+                    + what + " holds " + current.scalar_type() + ": convert it first, e.g. value.to(ScalarType."
+                    + current.scalar_type() + ")");
+        }
+        if (!current.device().equals(replacement.device())) {
+            throw new TraceException("the replacement for " + what + " is on " + replacement.device().str().getString()
+                    + ", but " + what + " is on " + current.device().str().getString() + ": move it there first");
+        }
+    }
+
+    /**
      * {@code current} with the rows of {@code group} replaced by {@code replacement}. The batch keeps its
      * other rows; a new tensor is made (nothing is written in place), so values other invokes already
      * read stay as they were.
@@ -70,10 +131,7 @@ public final class InvokeRows {
         Tensor rows = (Tensor) replacement;
         long[] expected = Tensors.shape(current);
         expected[0] = group.size();
-        if (!Arrays.equals(expected, Tensors.shape(rows))) {
-            throw new TraceException("the replacement for " + what + " has shape " + java.util.Arrays.toString(Tensors.shape(rows))
-                    + ", but this invoke's " + group + " of it have shape " + Arrays.toString(expected));
-        }
+        checkFits(current, rows, expected, what, what + " in this invoke's " + group);
         List<Tensor> pieces = new ArrayList<>(3);
         if (group.start() > 0) {
             pieces.add(current.narrow(0, 0, group.start()));

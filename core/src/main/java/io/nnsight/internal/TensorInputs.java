@@ -1,6 +1,7 @@
 package io.nnsight.internal;
 
 import io.nnsight.Batchable;
+import io.nnsight.FreedTensorException;
 import io.nnsight.Inputs;
 import io.nnsight.Tensors;
 import java.util.ArrayList;
@@ -33,6 +34,11 @@ public final class TensorInputs implements Batchable {
                     + Tensors.describe(input) + "; to accept other inputs, wrap the model with a Batchable that "
                     + "prepares them: NNsight.wrap(module, batchable)");
         }
+        ValueTrees.forEachPointer(inputs, pointer -> {
+            if (pointer instanceof Tensor && pointer.isNull()) {
+                throw new FreedTensorException("a tensor of the input " + inputs);
+            }
+        });
         return new Prepared(inputs, batchSize(inputs));
     }
 

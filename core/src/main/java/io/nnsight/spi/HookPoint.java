@@ -24,6 +24,11 @@ public final class HookPoint {
 
     private volatile ModuleHook[] hooks = NONE;
 
+    /** A hook point without hooks: the module it belongs to runs at bare speed until one is added. */
+    public HookPoint() {
+        // hooks are added by the wrappers that trace the module
+    }
+
     /** Handle of an added hook; {@link #close()} removes it and may be called more than once. */
     public interface Registration extends AutoCloseable {
         /** Removes the hook. Calls already running keep it until they finish. */

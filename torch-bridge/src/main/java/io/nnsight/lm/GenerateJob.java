@@ -16,6 +16,7 @@ import java.util.Objects;
  */
 public record GenerateJob<R>(LanguageModel model, Object input, Generation generation, TraceBody<R> body)
         implements Job<R> {
+    /** Checks that the generation has a model, a generation and a body. */
     public GenerateJob {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(generation, "generation");

@@ -289,6 +289,7 @@ public final class LanguageModel extends NNsight {
      *     for (int step : tr.all()) {
      *         lm.get("model.layers.3.mlp").output().add_(direction);
      *     }
+     *     return null;
      * });
      * Generated text = steered.generate("Once upon a time", Generation.maxNewTokens(20));
      * }</pre>

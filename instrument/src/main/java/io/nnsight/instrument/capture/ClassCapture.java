@@ -18,6 +18,11 @@ public final class ClassCapture implements ClassFileTransformer {
         "ai/djl/", "picocli/", "org/jfree/", "org/openjdk/jmh/", "kotlin/", "scala/"
     };
 
+    /** The transform that records; {@code Instrumenter} registers it first. */
+    public ClassCapture() {
+        // stateless: the class files go to CapturedClasses
+    }
+
     private final String mainJar = mainJar();
 
     @Override

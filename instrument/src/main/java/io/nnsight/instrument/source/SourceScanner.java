@@ -20,6 +20,11 @@ public final class SourceScanner implements ClassFileTransformer {
         "io/nnsight/safetensors/", "io/nnsight/hub/"
     };
 
+    /** The transform that maps; {@code Instrumenter} registers it after the capture. */
+    public SourceScanner() {
+        // stateless: the maps go to SourceMap
+    }
+
     @Override
     public byte[] transform(ClassLoader loader, String className, Class<?> redefined, ProtectionDomain domain, byte[] classFile) {
         if (loader == null || loader instanceof AgentExempt || className == null || redefined != null || skipped(className)) {

@@ -10,10 +10,12 @@ public final class JobFailedException extends Exception {
 
     private final boolean modelUnusable;
 
+    /** A failure that {@code message} explains to the user who sent the job. */
     public JobFailedException(String message) {
         this(message, null, false);
     }
 
+    /** A failure that {@code message} explains, caused by {@code cause}. */
     public JobFailedException(String message, Throwable cause) {
         this(message, cause, false);
     }

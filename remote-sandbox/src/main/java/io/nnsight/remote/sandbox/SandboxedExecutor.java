@@ -40,6 +40,11 @@ public final class SandboxedExecutor implements JobExecutor {
     /** The models whose weights could not be restored, with why: they run no more jobs. */
     private final Map<NNsight, String> unusable = Collections.synchronizedMap(new WeakHashMap<>());
 
+    /** An executor with the server's sandbox policy; a model server builds one unless given another. */
+    public SandboxedExecutor() {
+        // the weight guards are made per model, at its first job
+    }
+
     @Override
     public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
         String lost = unusable.get(model.root());

@@ -43,7 +43,7 @@ public final class PromptInputs implements Batchable {
                         + inputs);
             }
             Tensor mask = inputs.tensor("attention_mask");
-            ids = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
+            ids = tokenIds(ids).dim() == 1 ? ids.unsqueeze(0) : ids;
             return prepared(ids, mask == null ? torch.ones_like(ids) : mask.dim() == 1 ? mask.unsqueeze(0) : mask);
         }
         return prepared(rows(input));
@@ -64,7 +64,7 @@ public final class PromptInputs implements Batchable {
         } else if (input instanceof long[][]) {
             rows.addAll(Arrays.asList((long[][]) input));
         } else if (input instanceof Tensor) {
-            Tensor ids = (Tensor) input;
+            Tensor ids = tokenIds((Tensor) input);
             Tensor matrix = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
             for (long row = 0; row < matrix.size(0); row++) {
                 rows.add(Tensors.longs(matrix.select(0, row)));
@@ -75,6 +75,20 @@ public final class PromptInputs implements Batchable {
                     + Tensors.describe(input));
         }
         return rows;
+    }
+
+    /**
+     * {@code ids}, checked to be token ids: a live tensor of integers. A floating tensor would be truncated
+     * to ids silently (an embedding's output given as input, a mask of 0.5), so it is refused.
+     */
+    private static Tensor tokenIds(Tensor ids) {
+        Tensors.requireLive(ids, "the token ids");
+        if (ids.is_floating_point() || ids.scalar_type().value == ScalarType.Bool.value) {
+            throw new IllegalArgumentException("token ids must be an integer tensor (Long or Int), not "
+                    + Tensors.describe(ids) + ": to run the model on embeddings, set the output of the embedding "
+                    + "module instead; to convert ids held as floats, ids.to(ScalarType.Long)");
+        }
+        return ids;
     }
 
     private long[] encode(String prompt) {

@@ -1,4 +1,4 @@
-package io.nnsight.examples;
+package io.nnsight.soak;
 
 import io.nnsight.NNsight;
 import io.nnsight.nn.Mlp;

@@ -44,7 +44,7 @@ class ArchitectureTest {
             // the root is loaded by the agent; transform and source are called by the code the agent rewrites
             "instrument", Set.of("io.nnsight.instrument", "io.nnsight.instrument.transform",
                     "io.nnsight.instrument.source"),
-            "torch-bridge", Set.of("io.nnsight.nn", "io.nnsight.lm", "io.nnsight.lm.llama", "io.nnsight.lm.gpt2",
+            "torch-bridge", Set.of("io.nnsight.nn", "io.nnsight.lm", "io.nnsight.lm.decoder", "io.nnsight.lm.families",
                     "io.nnsight.safetensors", "io.nnsight.hub"),
             "remote-protocol", Set.of("io.nnsight.remote.spi"),
             "remote-sandbox", Set.of("io.nnsight.remote.sandbox"),

@@ -76,7 +76,7 @@ class LoadErrorsTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
                 () -> LanguageModel.load(folder.toString()));
 
-        assertMessage(error, "'mamba'", "llama and gpt2");
+        assertMessage(error, "'mamba'", "llama, mistral, qwen2, qwen3, gemma2, phi3, gpt_neox, gpt2");
     }
 
     @Test

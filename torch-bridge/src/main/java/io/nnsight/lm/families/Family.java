@@ -17,12 +17,25 @@ import io.nnsight.lm.decoder.DecoderSpec;
  *
  * <p>{@code docs/architectures.md} lists the families, the fields each honours and refuses, and how to add one.
  */
-public interface Family {
+public abstract class Family {
+    private final String modelType;
+    private final ModulePaths paths;
+
+    /** A family of transformers' {@code modelType} whose main modules are at {@code paths}. */
+    protected Family(String modelType, ModulePaths paths) {
+        this.modelType = modelType;
+        this.paths = paths;
+    }
+
     /** transformers' {@code model_type}: {@code "llama"}, {@code "gpt_neox"}... */
-    String modelType();
+    public final String modelType() {
+        return modelType;
+    }
 
     /** Where the family's main modules are, as transformers names them. */
-    ModulePaths paths();
+    public final ModulePaths paths() {
+        return paths;
+    }
 
     /**
      * The model {@code config} describes.
@@ -30,13 +43,13 @@ public interface Family {
      * @throws IllegalArgumentException naming the field, when a field is missing or has a value this library
      *     does not honour (a rope type, attention of another kind...)
      */
-    DecoderSpec decoder(HfConfig config);
+    public abstract DecoderSpec decoder(HfConfig config);
 
     /**
      * The parameter that a checkpoint's tensor fills: {@code name} itself, unless the family's checkpoints name it
      * otherwise (Pythia's {@code embed_out.weight} is transformers' {@code lm_head.weight}).
      */
-    default String parameterName(String name) {
+    public String parameterName(String name) {
         return name;
     }
 
@@ -45,7 +58,7 @@ public interface Family {
      * saved ({@code rotary_emb.inv_freq}, GPT-2's and GPT-NeoX's causal-mask {@code bias}). Any other tensor
      * without a parameter fails the load, since it means the checkpoint is not of the architecture described.
      */
-    default boolean ignores(String name) {
+    public boolean ignores(String name) {
         return name.endsWith(".rotary_emb.inv_freq");
     }
 }

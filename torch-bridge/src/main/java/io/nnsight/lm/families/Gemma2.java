@@ -1,6 +1,5 @@
 package io.nnsight.lm.families;
 
-import io.nnsight.lm.ModulePaths;
 import io.nnsight.lm.decoder.DecoderSpec;
 import io.nnsight.lm.decoder.Norm;
 import java.util.List;
@@ -15,18 +14,10 @@ import java.util.stream.IntStream;
  * layers alternating as {@code layer_types} says, GeGLU ({@code hidden_activation}), and soft-capped logits
  * ({@code final_logit_softcapping}).
  */
-public final class Gemma2 implements Family {
-    private static final ModulePaths PATHS = new ModulePaths("model.embed_tokens", "model.layers", "self_attn", "mlp",
-            "model.norm", "lm_head");
-
-    @Override
-    public String modelType() {
-        return "gemma2";
-    }
-
-    @Override
-    public ModulePaths paths() {
-        return PATHS;
+public final class Gemma2 extends Family {
+    /** The family, as {@link Families} knows it. */
+    public Gemma2() {
+        super("gemma2", Llama.PATHS);
     }
 
     @Override
@@ -39,7 +30,7 @@ public final class Gemma2 implements Family {
         List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
                 .mapToObj(layer -> layer % 2 == 0 ? "sliding_attention" : "full_attention").collect(Collectors.toList()));
         boolean bias = config.bool("attention_bias", false);
-        return Llama.layout("Gemma2", PATHS, config, 256)
+        return Llama.layout("Gemma2", paths(), config, 256)
                 .norm(new Norm(Norm.Kind.RMS_UNIT_OFFSET, config.real("rms_norm_eps", 1e-6)))
                 .activation(config.activation("hidden_activation", "gelu_pytorch_tanh"))
                 .embeddingScale(Math.sqrt(config.number("hidden_size")))

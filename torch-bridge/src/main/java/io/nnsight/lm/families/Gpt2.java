@@ -12,18 +12,13 @@ import io.nnsight.lm.decoder.Norm;
  * scale_attn_by_inverse_layer_idx}; {@code reorder_and_upcast_attn} changes nothing in float32 (and transformers'
  * default attention ignores it).
  */
-public final class Gpt2 implements Family {
+public final class Gpt2 extends Family {
     private static final ModulePaths PATHS = new ModulePaths("transformer.wte", "transformer.h", "attn", "mlp",
             "transformer.ln_f", "lm_head");
 
-    @Override
-    public String modelType() {
-        return "gpt2";
-    }
-
-    @Override
-    public ModulePaths paths() {
-        return PATHS;
+    /** The family, as {@link Families} knows it. */
+    public Gpt2() {
+        super("gpt2", PATHS);
     }
 
     @Override
@@ -36,7 +31,7 @@ public final class Gpt2 implements Family {
         int headDim = (int) (embedding / heads);
         double scale = config.bool("scale_attn_weights", true) ? 1 / Math.sqrt(headDim) : 1;
         boolean inverseLayer = config.bool("scale_attn_by_inverse_layer_idx", false);
-        return DecoderSpec.builder("GPT2", PATHS)
+        return DecoderSpec.builder("GPT2", paths())
                 .sizes(config.number("vocab_size"), embedding, config.has("n_inner") ? config.number("n_inner") : 4 * embedding,
                         config.integer("n_layer"), heads, heads, headDim, config.integer("n_positions"))
                 .norm(new Norm(Norm.Kind.LAYER, config.real("layer_norm_epsilon", 1e-5)))

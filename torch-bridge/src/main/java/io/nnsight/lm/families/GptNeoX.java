@@ -11,18 +11,13 @@ import io.nnsight.lm.decoder.Norm;
  * parallel ({@code use_parallel_residual}; sequential when false). Checkpoints name the output layer {@code
  * embed_out}, transformers 5 {@code lm_head}: both load.
  */
-public final class GptNeoX implements Family {
+public final class GptNeoX extends Family {
     private static final ModulePaths PATHS = new ModulePaths("gpt_neox.embed_in", "gpt_neox.layers", "attention", "mlp",
             "gpt_neox.final_layer_norm", "lm_head");
 
-    @Override
-    public String modelType() {
-        return "gpt_neox";
-    }
-
-    @Override
-    public ModulePaths paths() {
-        return PATHS;
+    /** The family, as {@link Families} knows it. */
+    public GptNeoX() {
+        super("gpt_neox", PATHS);
     }
 
     @Override
@@ -30,7 +25,7 @@ public final class GptNeoX implements Family {
         int heads = config.integer("num_attention_heads");
         long hidden = config.number("hidden_size");
         boolean bias = config.bool("attention_bias", true);
-        return DecoderSpec.builder("GPTNeoX", PATHS)
+        return DecoderSpec.builder("GPTNeoX", paths())
                 .sizes(config.number("vocab_size"), hidden, config.number("intermediate_size"),
                         config.integer("num_hidden_layers"), heads, heads, (int) (hidden / heads),
                         config.integer("max_position_embeddings"))
@@ -59,6 +54,6 @@ public final class GptNeoX implements Family {
 
     @Override
     public boolean ignores(String name) {
-        return Family.super.ignores(name) || name.endsWith(".attention.bias") || name.endsWith(".attention.masked_bias");
+        return super.ignores(name) || name.endsWith(".attention.bias") || name.endsWith(".attention.masked_bias");
     }
 }

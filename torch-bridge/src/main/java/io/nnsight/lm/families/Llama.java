@@ -9,18 +9,14 @@ import io.nnsight.lm.decoder.Norm;
  * starts from, with optional biases, and rotary embeddings of type {@code default}, {@code linear}, {@code
  * dynamic} or {@code llama3}.
  */
-public final class Llama implements Family {
-    private static final ModulePaths PATHS = new ModulePaths("model.embed_tokens", "model.layers", "self_attn", "mlp",
+public final class Llama extends Family {
+    /** The paths of Llama's layout, which most families share. */
+    static final ModulePaths PATHS = new ModulePaths("model.embed_tokens", "model.layers", "self_attn", "mlp",
             "model.norm", "lm_head");
 
-    @Override
-    public String modelType() {
-        return "llama";
-    }
-
-    @Override
-    public ModulePaths paths() {
-        return PATHS;
+    /** The family, as {@link Families} knows it. */
+    public Llama() {
+        super("llama", PATHS);
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.nnsight.lm.families;
 
-import io.nnsight.lm.ModulePaths;
 import io.nnsight.lm.decoder.DecoderSpec;
 import io.nnsight.lm.decoder.Norm;
 
@@ -11,24 +10,16 @@ import io.nnsight.lm.decoder.Norm;
  * partial_rotary_factor}) and an optional sliding window ({@code sliding_window}). The {@code longrope} scaling of
  * the 128k-context models is refused.
  */
-public final class Phi3 implements Family {
-    private static final ModulePaths PATHS = new ModulePaths("model.embed_tokens", "model.layers", "self_attn", "mlp",
-            "model.norm", "lm_head");
-
-    @Override
-    public String modelType() {
-        return "phi3";
-    }
-
-    @Override
-    public ModulePaths paths() {
-        return PATHS;
+public final class Phi3 extends Family {
+    /** The family, as {@link Families} knows it. */
+    public Phi3() {
+        super("phi3", Llama.PATHS);
     }
 
     @Override
     public DecoderSpec decoder(HfConfig config) {
         Integer window = config.optionalInteger("sliding_window", null);
-        return Llama.layout("Phi3", PATHS, config, 0)
+        return Llama.layout("Phi3", paths(), config, 0)
                 .norm(new Norm(Norm.Kind.RMS, config.real("rms_norm_eps", 1e-5)))
                 .rope(config.rope(null, "partial_rotary_factor", 1.0))
                 .fusedQkv("qkv_proj", DecoderSpec.QkvLayout.CONCATENATED)

@@ -1,6 +1,5 @@
 package io.nnsight.lm.families;
 
-import io.nnsight.lm.ModulePaths;
 import io.nnsight.lm.decoder.DecoderSpec;
 import java.util.List;
 import java.util.function.IntUnaryOperator;
@@ -12,23 +11,15 @@ import java.util.stream.IntStream;
  * sliding windows in the layers {@code layer_types} marks (by default, with {@code use_sliding_window}, the
  * layers from {@code max_window_layers} on).
  */
-public final class Qwen2 implements Family {
-    private static final ModulePaths PATHS = new ModulePaths("model.embed_tokens", "model.layers", "self_attn", "mlp",
-            "model.norm", "lm_head");
-
-    @Override
-    public String modelType() {
-        return "qwen2";
-    }
-
-    @Override
-    public ModulePaths paths() {
-        return PATHS;
+public final class Qwen2 extends Family {
+    /** The family, as {@link Families} knows it. */
+    public Qwen2() {
+        super("qwen2", Llama.PATHS);
     }
 
     @Override
     public DecoderSpec decoder(HfConfig config) {
-        return Llama.layout("Qwen2", PATHS, config, 0).attentionBias(true, false).windows(windows(config)).build();
+        return Llama.layout("Qwen2", paths(), config, 0).attentionBias(true, false).windows(windows(config)).build();
     }
 
     /** The windows of Qwen's layers: {@code sliding_window} where {@code layer_types} says so, if {@code use_sliding_window}. */

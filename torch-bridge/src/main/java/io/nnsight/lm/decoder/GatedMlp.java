@@ -43,11 +43,17 @@ public final class GatedMlp extends HookedModule implements TensorModule {
     }
 
     private Tensor compute(Tensor x) {
+        Tensor gated;
+        Tensor upped;
         if (gateUp == null) {
-            return down.forward(activation.forward(gate.forward(x)).mul(up.forward(x)));
+            gated = gate.forward(x);
+            upped = up.forward(x);
+        } else {
+            TensorVector halves = gateUp.forward(x).chunk(2, -1);
+            gated = halves.get(0);
+            upped = halves.get(1);
         }
-        TensorVector halves = gateUp.forward(x).chunk(2, -1);
-        return down.forward(halves.get(1).mul(activation.forward(halves.get(0))));
+        return down.forward(activation.forward(gated).mul(upped)); // one call site: .source's mul_0 in every family
     }
 
     private TensorModule child(String name, HookedModule module) {

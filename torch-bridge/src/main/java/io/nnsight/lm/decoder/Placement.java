@@ -47,8 +47,8 @@ public final class Placement {
     }
 
     /**
-     * A placement on {@code device} ({@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}; or {@code "meta"}, where tensors
-     * have shapes but no values, to check that a model makes no tensor elsewhere) with weights of type {@code dtype}.
+     * A placement on {@code device} ({@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}) with weights of type {@code
+     * dtype}.
      *
      * @throws IllegalArgumentException when {@code dtype} is not a floating-point type, or the device is unknown or
      *     not available (see {@link #checkDevice})
@@ -58,7 +58,7 @@ public final class Placement {
             throw new IllegalArgumentException("a model's weights are floating-point; " + dtype + " is not (use F32, "
                     + "BF16, F16 or F64)");
         }
-        return new Placement(dtype, device.equals("meta") ? device : checkDevice(device));
+        return new Placement(dtype, checkDevice(device));
     }
 
     /**

@@ -50,7 +50,10 @@ public final class SelfAttention extends HookedModule {
     private final Scalar scaling;
     private final DoubleOptional fusedScaling;
     private final Scalar softcap;
+    private final Tensor halfSigns;
     private final TensorOptional noMask = persistent(new TensorOptional());
+    private final LongOptional headsDim = persistent(new LongOptional(1));
+    private final LongOptional noLength = persistent(new LongOptional());
 
     /** The attention of layer {@code layer}, its weights uninitialised until loaded. */
     public SelfAttention(DecoderSpec spec, int layer, Placement placement) {
@@ -87,6 +90,14 @@ public final class SelfAttention extends HookedModule {
         this.scaling = persistent(new Scalar(spec.scalings[layer]));
         this.fusedScaling = persistent(new DoubleOptional(spec.scalings[layer]));
         this.softcap = spec.attentionSoftcap == null ? null : persistent(new Scalar(spec.attentionSoftcap));
+        this.halfSigns = rotatedDims == 0 ? null : persistent(halfSigns(rotatedDims, placement));
+    }
+
+    /** {@code [-1, ..., -1, 1, ..., 1]} ({@code dims} values), which turn {@code sin} into {@code rotate_half}'s signs. */
+    private static Tensor halfSigns(int dims, Placement placement) {
+        Tensor signs = torch.ones(new long[] {dims}, placement.weights());
+        signs.narrow(0, 0, dims / 2).fill_(new Scalar(-1));
+        return signs;
     }
 
     /** Runs the attention; see the class description for the inputs. */
@@ -112,9 +123,9 @@ public final class SelfAttention extends HookedModule {
         List<Tensor> rotary = (List<Tensor>) in.get("position_embeddings");
         if (rotary != null) {
             Tensor cos = rotary.get(0).unsqueeze(1);
-            Tensor sin = rotary.get(1).unsqueeze(1);
-            queries = rotate(queries, cos, sin);
-            keys = rotate(keys, cos, sin);
+            Tensor signedSin = rotary.get(1).mul(halfSigns).unsqueeze(1);
+            queries = rotate(queries, cos, signedSin);
+            keys = rotate(keys, cos, signedSin);
         }
         KvCache cache = (KvCache) in.get("past_key_values");
         if (cache != null) {
@@ -122,14 +133,10 @@ public final class SelfAttention extends HookedModule {
             keys = all[0];
             values = all[1];
         }
-        if (keyValueHeads < heads) {
-            keys = keys.repeat_interleave(heads / keyValueHeads, new LongOptional(1), new LongOptional());
-            values = values.repeat_interleave(heads / keyValueHeads, new LongOptional(1), new LongOptional());
-        }
         Tensor mask = in.tensor("attention_mask");
         boolean eager = softcap != null || probabilities.hookPoint().isAwaited();
         Tensor attended = eager ? eager(queries, keys, values, mask) : fused(queries, keys, values, mask);
-        attended = attended.transpose(1, 2).contiguous().view(batch, tokens, (long) heads * headDim);
+        attended = attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim);
         Tensor out = output.forward(attended);
         return outputDropout == null ? out : outputDropout.forward(out);
     }
@@ -159,25 +166,37 @@ public final class SelfAttention extends HookedModule {
         return projected.reshape(batch, tokens, -1, headDim);
     }
 
-    /** {@code x * cos + rotate_half(x) * sin} on the first {@code rotatedDims} of each head, the rest unchanged. */
-    private Tensor rotate(Tensor x, Tensor cos, Tensor sin) {
+    /**
+     * {@code x * cos + rotate_half(x) * sin} on the first {@code rotatedDims} of each head, the rest unchanged, where
+     * {@code rotate_half(x) = [-x2, x1]}: computed as {@code x * cos + [x2, x1] * [-sin1, sin2]} (a roll of the halves
+     * and {@code sin} with the signs), the same values in fewer operations.
+     */
+    private Tensor rotate(Tensor x, Tensor cos, Tensor signedSin) {
         Tensor rotated = rotatedDims == headDim ? x : x.narrow(-1, 0, rotatedDims);
-        long half = rotatedDims / 2;
-        Tensor halves = torch.cat(new TensorVector(rotated.narrow(-1, half, half).neg(), rotated.narrow(-1, 0, half)), -1);
-        Tensor result = rotated.mul(cos).add(halves.mul(sin));
+        Tensor result = rotated.mul(cos).add(rotated.roll(new long[] {rotatedDims / 2}, new long[] {-1}).mul(signedSin));
         return rotatedDims == headDim ? result
                 : torch.cat(new TensorVector(result, x.narrow(-1, rotatedDims, headDim - rotatedDims)), -1);
     }
 
-    /** libtorch's fused scaled-dot-product attention: {@code [batch, heads, tokens, head_dim]}. */
+    /**
+     * libtorch's fused scaled-dot-product attention, {@code [batch, heads, tokens, head_dim]}, sharing each key and
+     * value head among its group of query heads without copying them.
+     */
     private Tensor fused(Tensor queries, Tensor keys, Tensor values, Tensor mask) {
         boolean causal = mask == null && queries.size(2) > 1;
         return torch.scaled_dot_product_attention(queries, keys, values, mask == null ? noMask : new TensorOptional(mask),
-                0.0, causal, fusedScaling, false);
+                0.0, causal, fusedScaling, keyValueHeads < heads);
     }
 
-    /** Attention with its probabilities: scores, soft-cap, mask, {@code attention_probs}, times the values. */
+    /**
+     * Attention with its probabilities, as transformers' eager attention: key and value heads repeated for their
+     * groups, scores, soft-cap, mask, {@code attention_probs}, times the values.
+     */
     private Tensor eager(Tensor queries, Tensor keys, Tensor values, Tensor mask) {
+        if (keyValueHeads < heads) {
+            keys = keys.repeat_interleave(heads / keyValueHeads, headsDim, noLength);
+            values = values.repeat_interleave(heads / keyValueHeads, headsDim, noLength);
+        }
         Tensor scores = queries.matmul(keys.transpose(2, 3)).mul(scaling);
         if (softcap != null) {
             scores = scores.div(softcap).tanh().mul(softcap);

@@ -4,6 +4,7 @@ import io.nnsight.Tensors;
 import io.nnsight.lm.decoder.DecoderForCausalLM;
 import io.nnsight.lm.families.Family;
 import io.nnsight.safetensors.DType;
+import io.nnsight.safetensors.TensorInfo;
 import io.nnsight.safetensors.Weights;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -20,8 +21,8 @@ import org.bytedeco.pytorch.Tensor;
 /**
  * Fills a model's parameters from a model folder's safetensors checkpoint (one file or shards), matched by Hugging
  * Face name: memory-mapped where the stored type is the one the model runs in on the CPU (the parameter's memory
- * is then the file's, shared with the operating system's file cache: loading costs no copy), converted or moved
- * to the device otherwise, one tensor at a time.
+ * is then the file's, shared with the operating system's file cache: loading costs no copy), read, converted and
+ * moved to the device otherwise, one tensor at a time.
  */
 public final class WeightLoader {
     /** How many names of each kind an error lists. */
@@ -113,18 +114,22 @@ public final class WeightLoader {
         return String.join(", ", names.subList(0, Math.min(LISTED, names.size()))) + (names.size() > LISTED ? ", ..." : "");
     }
 
-    /** Makes {@code parameter} the stored tensor {@code name}: mapped when its type and device allow, else copied. */
+    /**
+     * Makes {@code parameter} the stored tensor {@code name}: the file's mapped pages when the types match on the CPU;
+     * otherwise read into a temporary of the stored type and converted (and moved) into the parameter, one tensor at a
+     * time, so that the checkpoint's pages never pile up beside the converted model.
+     */
     private static void fill(Tensor parameter, Weights weights, String name) {
-        Tensor stored = weights.mapped(name);
-        if (!Arrays.equals(Tensors.shape(stored), Tensors.shape(parameter))) {
+        TensorInfo stored = weights.info(name);
+        if (!Arrays.equals(stored.shape(), Tensors.shape(parameter))) {
             throw new IllegalArgumentException(weights + ": tensor \"" + name + "\" has shape "
-                    + Arrays.toString(Tensors.shape(stored)) + " but the model's parameter has shape "
+                    + Arrays.toString(stored.shape()) + " but the model's parameter has shape "
                     + Arrays.toString(Tensors.shape(parameter)) + "; does config.json describe this checkpoint?");
         }
-        if (parameter.scalar_type().value == stored.scalar_type().value && parameter.device().is_cpu()) {
-            parameter.set_data(stored);
+        if (stored.dtype() == DType.of(parameter.scalar_type()) && parameter.device().is_cpu()) {
+            parameter.set_data(weights.mapped(name));
         } else {
-            parameter.copy_(stored);
+            weights.copyInto(name, parameter);
         }
     }
 }

@@ -53,8 +53,10 @@ final class DemoCommand implements Callable<Integer> {
         ModelOptions options = new ModelOptions();
         options.model = model;
         options.tokenizer = tokenizer;
+        options.device = "cpu";
         LanguageModel lm = options.load();
-        out.println("Model: " + lm.folder() + " (" + lm.architecture() + ", " + lm.layerCount() + " layers)");
+        out.println("Model: " + lm.folder() + " (" + lm.architecture() + ", " + lm.layerCount() + " layers, " + lm.dtype()
+                .torchName() + ")");
 
         out.println();
         out.println("1. Generation, 20 greedy tokens:");

@@ -41,19 +41,9 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
         return finalSoftcap == null ? logits : logits.div(finalSoftcap).tanh().mul(finalSoftcap);
     }
 
-    /** The description the model was built from. */
-    public DecoderSpec spec() {
-        return spec;
-    }
-
     /** The type and device of its weights. */
     public Placement placement() {
         return placement;
-    }
-
-    /** The decoder without the output layer. */
-    public DecoderModel model() {
-        return model;
     }
 
     @Override

@@ -68,11 +68,6 @@ public final class DecoderLayer extends HookedModule {
         return module == null ? x : module.forward(x);
     }
 
-    /** The attention. */
-    public SelfAttention attention() {
-        return attention;
-    }
-
     @Override
     public String describe() {
         return spec.family + "DecoderLayer()";

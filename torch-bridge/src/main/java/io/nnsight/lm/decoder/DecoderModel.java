@@ -79,11 +79,6 @@ public final class DecoderModel extends HookedModule {
         return embedding instanceof Embedding ? ((Embedding) embedding).weight() : ((ScaledEmbedding) embedding).weight();
     }
 
-    /** The layers. */
-    public ModuleList<DecoderLayer> layers() {
-        return layers;
-    }
-
     @Override
     public String describe() {
         return spec.family + "Model()";

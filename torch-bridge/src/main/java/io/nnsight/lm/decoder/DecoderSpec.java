@@ -23,7 +23,7 @@ import java.util.function.IntUnaryOperator;
  *                 "model.norm", "lm_head"))
  *         .sizes(vocab, hidden, intermediate, layers, heads, keyValueHeads, headDim, maxPositions)
  *         .norm(new Norm(Norm.Kind.RMS, 1e-6))
- *         .rope(Rope.standard(1e6, 1, maxPositions))
+ *         .rope(new Rope("default", 1e6, 1, 1, 0, 0, maxPositions, maxPositions))
  *         .queryKeyNorms("q_norm", "k_norm")            // RMS norms over each head's queries and keys
  *         .tiedHead(true)
  *         .build();
@@ -162,52 +162,12 @@ public final class DecoderSpec {
         return new Builder(family, paths);
     }
 
-    /** The family's name, as transformers prefixes its classes: {@code Llama}, {@code Qwen3}, {@code GPTNeoX}. */
-    public String family() {
-        return family;
-    }
-
-    /** Where the main modules are. */
-    public ModulePaths paths() {
-        return paths;
-    }
-
-    /** The number of decoder layers. */
-    public int layers() {
-        return layers;
-    }
-
-    /** The number of tokens the model knows. */
-    public long vocabSize() {
-        return vocabSize;
-    }
-
-    /** The width of the residual stream. */
-    public long hiddenSize() {
-        return hiddenSize;
-    }
-
     /**
      * The most tokens a sequence may have: {@code max_position_embeddings}, unbounded for {@code dynamic} rotary
      * scaling, whose point is to run past it.
      */
     public int contextLength() {
         return rope != null && rope.dependsOnLength() ? Integer.MAX_VALUE : maxPositions;
-    }
-
-    /** Whether the output layer shares its weight with the token embedding (so checkpoints may omit it). */
-    public boolean tiedHead() {
-        return tiedHead;
-    }
-
-    /** The sliding window of layer {@code layer}'s attention, in tokens; 0 for attention over every earlier token. */
-    public int window(int layer) {
-        return windows[layer];
-    }
-
-    /** The rotary embeddings' parameters; {@code null} for a model with learned positions (GPT-2). */
-    public Rope rope() {
-        return rope;
     }
 
     /**
@@ -429,12 +389,6 @@ public final class DecoderSpec {
             return this;
         }
 
-        /** A gated MLP of three projections, {@code down(act(gate(x)) * up(x))} (the default names: gate_proj, up_proj, down_proj). */
-        public Builder gatedMlp(String gate, String up, String down) {
-            this.gatedMlp = true;
-            this.mlpNames = List.of(gate, up, down);
-            return this;
-        }
 
         /** A gated MLP whose gate and up projections are one, {@code name}, gate first (Phi-3's {@code gate_up_proj}). */
         public Builder fusedGatedMlp(String gateUp, String down) {

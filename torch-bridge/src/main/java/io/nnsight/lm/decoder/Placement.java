@@ -32,7 +32,6 @@ public final class Placement {
     private final String device;
     private final Device nativeDevice;
     private final TensorOptions weights;
-    private final TensorOptions floats;
     private final TensorOptions longs;
     private final TensorOptions bools;
 
@@ -41,7 +40,6 @@ public final class Placement {
         this.device = device;
         this.nativeDevice = kept(new Device(device));
         this.weights = options(dtype.scalarType());
-        this.floats = options(ScalarType.Float);
         this.longs = options(ScalarType.Long);
         this.bools = options(ScalarType.Bool);
     }
@@ -90,11 +88,6 @@ public final class Placement {
         return gpus == 0 ? "the cpu only" : "cpu and cuda:0" + (gpus > 1 ? " to cuda:" + (gpus - 1) : "");
     }
 
-    /** Float32 on the CPU: the placement of models built without options. */
-    public static Placement cpu() {
-        return of(DType.F32, "cpu");
-    }
-
     /** The weights' and activations' type. */
     public DType dtype() {
         return dtype;
@@ -103,11 +96,6 @@ public final class Placement {
     /** The device, as given: {@code "cpu"}, {@code "cuda:0"}... */
     public String device() {
         return device;
-    }
-
-    /** The device, as libtorch's. */
-    public Device nativeDevice() {
-        return nativeDevice;
     }
 
     /**
@@ -121,11 +109,6 @@ public final class Placement {
     /** Options for tensors of the weights' type on the device. */
     public TensorOptions weights() {
         return weights;
-    }
-
-    /** Options for float32 tensors on the device (rotary frequencies, computed in float32 as transformers does). */
-    public TensorOptions floats() {
-        return floats;
     }
 
     /** Options for int64 tensors on the device (token ids, positions). */

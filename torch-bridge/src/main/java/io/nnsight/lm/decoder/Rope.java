@@ -40,11 +40,6 @@ public record Rope(String type, double theta, double partialFactor, double facto
         }
     }
 
-    /** The default rope with base {@code theta}, rotating the fraction {@code partialFactor} of each head. */
-    public static Rope standard(double theta, double partialFactor, int maxPositions) {
-        return new Rope("default", theta, partialFactor, 1, 0, 0, maxPositions, maxPositions);
-    }
-
     /** The number of rotated dimensions of a head of {@code headDim}: transformers' {@code int(head_dim * factor)}. */
     public int rotatedDims(int headDim) {
         return (int) (headDim * partialFactor);

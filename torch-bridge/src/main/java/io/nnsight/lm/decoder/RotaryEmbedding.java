@@ -45,11 +45,6 @@ public final class RotaryEmbedding extends HookedModule {
         return List.of(angles.cos().to(hidden.scalar_type()), angles.sin().to(hidden.scalar_type()));
     }
 
-    /** The parameters. */
-    public Rope rope() {
-        return rope;
-    }
-
     @Override
     public String describe() {
         return "RotaryEmbedding(type=" + rope.type() + ", theta=" + rope.theta() + ", dims=" + rope.rotatedDims(headDim) + ")";

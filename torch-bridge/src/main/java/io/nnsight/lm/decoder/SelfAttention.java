@@ -214,16 +214,6 @@ public final class SelfAttention extends HookedModule {
         return probs.matmul(values);
     }
 
-    /** The index of this attention's layer. */
-    public int layer() {
-        return layer;
-    }
-
-    /** The sliding window of this attention, in tokens; 0 when it attends to every earlier token. */
-    public int window() {
-        return spec.window(layer);
-    }
-
     private TensorModule child(String name, HookedModule module) {
         return (TensorModule) register(name, module);
     }
@@ -231,6 +221,6 @@ public final class SelfAttention extends HookedModule {
     @Override
     public String describe() {
         return spec.family + "Attention(heads=" + heads + ", kv_heads=" + keyValueHeads + ", head_dim=" + headDim
-                + (window() > 0 ? ", sliding_window=" + window() : "") + ")";
+                + (spec.windows[layer] > 0 ? ", sliding_window=" + spec.windows[layer] : "") + ")";
     }
 }

@@ -10,11 +10,6 @@ public final class Families {
 
     private Families() {}
 
-    /** Every family, in the order of {@code docs/architectures.md}. */
-    public static List<Family> all() {
-        return ALL;
-    }
-
     /** The {@code model_type} of every family. */
     public static List<String> modelTypes() {
         return ALL.stream().map(Family::modelType).collect(Collectors.toList());

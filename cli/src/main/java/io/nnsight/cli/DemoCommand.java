@@ -53,7 +53,6 @@ final class DemoCommand implements Callable<Integer> {
         ModelOptions options = new ModelOptions();
         options.model = model;
         options.tokenizer = tokenizer;
-        options.device = "cpu";
         LanguageModel lm = options.load();
         out.println("Model: " + lm.folder() + " (" + lm.architecture() + ", " + lm.layerCount() + " layers, " + lm.dtype()
                 .torchName() + ")");

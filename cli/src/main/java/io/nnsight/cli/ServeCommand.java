@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -37,13 +38,8 @@ final class ServeCommand implements Callable<Integer> {
                     + "(its LanguageModel.key()). Repeat to host several.")
     List<String> models;
 
-    @Option(names = "--dtype", paramLabel = "TYPE",
-            description = "float32, bfloat16 or float16 (default: each checkpoint's, as transformers loads it).")
-    String dtype;
-
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu",
-            description = "cpu (default), cuda or cuda:N (a build with -Pcuda and a GPU).")
-    String device;
+    @Mixin
+    PlacementOptions placement = new PlacementOptions();
 
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "The address to listen on (default: ${DEFAULT-VALUE}, this machine only; 0.0.0.0 for every "
@@ -142,7 +138,7 @@ final class ServeCommand implements Callable<Integer> {
 
         Map<String, String> hosted = new LinkedHashMap<>();
         for (String model : models) {
-            LanguageModel lm = ModelOptions.load(model, null, dtype, device);
+            LanguageModel lm = ModelOptions.load(model, null, placement);
             String earlier = hosted.putIfAbsent(lm.key(), model);
             if (earlier != null) {
                 throw new IllegalArgumentException("--model " + earlier + " and --model " + model + " are both named '"

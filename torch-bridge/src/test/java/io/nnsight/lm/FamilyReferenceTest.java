@@ -15,7 +15,7 @@ import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every family against the numbers transformers 5.18 and nnsight 0.6.3 computed for its random-init tiny model
@@ -33,13 +33,18 @@ class FamilyReferenceTest {
                 LanguageModel.Options.defaults().dtype(DType.F32)));
     }
 
+    /** The fixtures of the families, {@code shared/fixtures/<arch>-tiny}. */
+    static List<String> fixtures() {
+        return List.of("pythia-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma2-tiny", "phi3-tiny",
+                "llama3-bf16-tiny");
+    }
+
     private static JsonObject reference(String fixture) {
         return Shared.reference("fixtures/" + fixture + "/reference.json");
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pythia-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma2-tiny", "phi3-tiny",
-        "llama3-bf16-tiny"})
+    @MethodSource("fixtures")
     void tokenizer_givesTheReferenceIds(String fixture) {
         JsonObject reference = reference(fixture);
 
@@ -48,8 +53,7 @@ class FamilyReferenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pythia-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma2-tiny", "phi3-tiny",
-        "llama3-bf16-tiny"})
+    @MethodSource("fixtures")
     void layerOutputsAndLogits_atTheLastPosition_matchTransformers(String fixture) {
         JsonObject reference = reference(fixture);
         LanguageModel lm = model(fixture);
@@ -77,8 +81,7 @@ class FamilyReferenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pythia-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma2-tiny", "phi3-tiny",
-        "llama3-bf16-tiny"})
+    @MethodSource("fixtures")
     void zeroingLayer1sMlp_matchesTransformersAblation(String fixture) {
         JsonObject reference = reference(fixture);
         LanguageModel lm = model(fixture);
@@ -92,8 +95,7 @@ class FamilyReferenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pythia-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma2-tiny", "phi3-tiny",
-        "llama3-bf16-tiny"})
+    @MethodSource("fixtures")
     void greedyTenTokens_matchTransformersTokenForToken(String fixture) {
         JsonObject reference = reference(fixture);
 

@@ -9,12 +9,18 @@ import io.nnsight.Operation;
 import io.nnsight.Tensors;
 import io.nnsight.internal.engine.ThreadEngine;
 import io.nnsight.spi.NativeHookPoints;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -23,7 +29,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The trace semantics on the new families, not only on Llama: invokes with their own rows, prompts of different
  * lengths batched with left padding (with sliding windows: Mistral, Gemma 2), values passed between invokes, the
  * steps of a generation as iterations (with the key/value cache, an intervention at every step agreeing with one
- * forward pass over the whole sequence), and {@code .source} operations inside a family's MLP.
+ * forward pass over the whole sequence), {@code .source} operations inside a family's MLP, and GPT-NeoX's parallel
+ * and sequential residual streams.
  */
 class FamilySemanticsTest {
     private static final String SHORT = "Lily and Tom";
@@ -137,5 +144,30 @@ class FamilySemanticsTest {
 
         assertTrue(seen.get(0).abs().max().item_double() > 0, fixture + ": the operation's own output");
         assertEquals(0.0, seen.get(1).abs().max().item_double(), 0.0, fixture + ": the down projection got the replacement");
+    }
+
+    @Test
+    void gptNeoX_residual_isParallel_orSequentialWhenTheConfigSaysSo(@TempDir Path folder) throws IOException {
+        Path pythia = Shared.path("fixtures/pythia-tiny");
+        try (Stream<Path> files = Files.list(pythia)) {
+            for (Path file : files.toList()) {
+                Files.copy(file, folder.resolve(file.getFileName()));
+            }
+        }
+        Files.writeString(folder.resolve("config.json"), Files.readString(pythia.resolve("config.json"))
+                .replace("\"use_parallel_residual\": true", "\"use_parallel_residual\": false"));
+
+        for (LanguageModel lm : List.of(FamilyReferenceTest.model("pythia-tiny"), LanguageModel.load(folder.toString()))) {
+            boolean parallel = lm == FamilyReferenceTest.model("pythia-tiny");
+            List<Tensor> seen = lm.trace(SHORT, tr -> List.of(lm.get("gpt_neox.layers.1").input(),
+                    lm.get("gpt_neox.layers.1.attention").output(), lm.get("gpt_neox.layers.1.post_attention_layernorm").input(),
+                    lm.get("gpt_neox.layers.1.mlp").output(), lm.get("gpt_neox.layers.1").output()));
+            Tensor hidden = seen.get(0);
+            Tensor attended = seen.get(1);
+
+            Tensor mlpReads = parallel ? hidden : hidden.add(attended);
+            assertTrue(torch.allclose(mlpReads, seen.get(2), 0, 1e-6, false), "parallel " + parallel + ": the MLP's norm reads");
+            assertTrue(torch.allclose(seen.get(3).add(attended).add(hidden), seen.get(4), 0, 1e-6, false), "the layer's sum");
+        }
     }
 }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
-import io.nnsight.lm.llama.LlamaMLP;
+import io.nnsight.lm.decoder.GatedMlp;
 import io.nnsight.nn.Linear;
 import io.nnsight.spi.NativeHookPoints;
 import java.util.List;
@@ -68,7 +68,7 @@ class SourceTest extends TinyModelFixture {
         List<Tensor> seen = lm.trace("Once upon a time", tr -> List.of(mlp.input(), mlp.source().op("mul_0").output(),
                 mlp.output()));
 
-        LlamaMLP module = (LlamaMLP) mlp.module();
+        GatedMlp module = (GatedMlp) mlp.module();
         Linear gate = (Linear) module.namedChildren().get("gate_proj");
         Linear up = (Linear) module.namedChildren().get("up_proj");
         Tensor expected = torch.silu(gate.forward(seen.get(0))).mul(up.forward(seen.get(0)));

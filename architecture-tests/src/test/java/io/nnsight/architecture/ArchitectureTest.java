@@ -9,6 +9,7 @@ import com.tngtech.archunit.core.domain.Dependency;
 import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaField;
+import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -44,7 +45,7 @@ class ArchitectureTest {
             // the root is loaded by the agent; transform and source are called by the code the agent rewrites
             "instrument", Set.of("io.nnsight.instrument", "io.nnsight.instrument.transform",
                     "io.nnsight.instrument.source"),
-            "torch-bridge", Set.of("io.nnsight.nn", "io.nnsight.lm", "io.nnsight.lm.llama", "io.nnsight.lm.gpt2",
+            "torch-bridge", Set.of("io.nnsight.nn", "io.nnsight.lm", "io.nnsight.lm.decoder", "io.nnsight.lm.families",
                     "io.nnsight.safetensors", "io.nnsight.hub"),
             "remote-protocol", Set.of("io.nnsight.remote.spi"),
             "remote-sandbox", Set.of("io.nnsight.remote.sandbox"),
@@ -71,6 +72,15 @@ class ArchitectureTest {
             "io.nnsight.Batchable$Prepared", "io.nnsight.Steps", "io.nnsight.Tensors", "io.nnsight.TraceException",
             "io.nnsight.FreedTensorException", "io.nnsight.NotReachedException", "io.nnsight.OutOfOrderException",
             "io.nnsight.Cache", "io.nnsight.Cache$Call");
+
+    /** libtorch's factories that make a tensor from values or nothing: on the CPU unless options name a device. */
+    private static final Set<String> TENSOR_FACTORIES = Set.of("arange", "empty", "zeros", "ones", "full", "rand", "randn",
+            "randint", "tensor", "scalar_tensor", "linspace", "eye", "from_file");
+
+    /** The language model classes that make a tensor without the model's device, and why that is right. */
+    private static final Map<String, String> HOST_TENSORS = Map.of(
+            "io.nnsight.lm.internal.PromptInputs", "token ids are made and checked on the host, then moved to the device",
+            "io.nnsight.lm.decoder.ScaledEmbedding", "a number is rounded to the weights' type in a 0-dim tensor once");
 
     private static final Path ROOT = projectRoot();
     private static Map<String, String> moduleOfPackage;
@@ -180,6 +190,29 @@ class ArchitectureTest {
         }
         assertEquals(List.of("io.nnsight.internal.Running.FRAMES"), threadLocals, "the running trace and session are "
                 + "recorded and found in io.nnsight.internal.Running only");
+    }
+
+    @Test
+    void languageModels_makeTensorsOnTheModelsDevice() {
+        Set<String> violations = new TreeSet<>();
+        for (JavaClass origin : classes) {
+            String outer = origin.getName().replaceAll("\\$.*", "");
+            if (!origin.getPackageName().startsWith("io.nnsight.lm") || HOST_TENSORS.containsKey(outer)) {
+                continue;
+            }
+            for (JavaMethodCall call : origin.getMethodCallsFromSelf()) {
+                boolean factory = call.getTargetOwner().getName().equals("org.bytedeco.pytorch.global.torch")
+                        && TENSOR_FACTORIES.contains(call.getName());
+                boolean placed = call.getTarget().getRawParameterTypes().stream().anyMatch(type -> type.getName()
+                        .matches("org\\.bytedeco\\.pytorch\\.(TensorOptions|DeviceOptional)"));
+                if (factory && !placed) {
+                    violations.add(origin.getName() + " calls torch." + call.getName() + " without the device (line "
+                            + call.getLineNumber() + ")");
+                }
+            }
+        }
+        assertEquals(Set.of(), violations, "a language model makes its tensors with its Placement's options, so that a "
+                + "model on a GPU never meets a tensor on the host; a deliberate host tensor goes in HOST_TENSORS with why");
     }
 
     @Test

@@ -50,8 +50,10 @@ final class DemoCommand implements Callable<Integer> {
             out.println("Next: nnsight demo --model <Hugging Face model folder>");
             return 0;
         }
-        LanguageModel lm = ModelOptions.load(model, tokenizer, Progress.onTerminal(spec.commandLine().getErr()));
-        out.println("Model: " + lm.folder() + " (" + lm.architecture() + ", " + lm.layerCount() + " layers)");
+        LanguageModel lm = ModelOptions.load(model, tokenizer, new PlacementOptions(),
+                Progress.onTerminal(spec.commandLine().getErr()));
+        out.println("Model: " + lm.folder() + " (" + lm.architecture() + ", " + lm.layerCount() + " layers, " + lm.dtype()
+                .torchName() + ")");
 
         out.println();
         out.println("1. Generation, 20 greedy tokens:");

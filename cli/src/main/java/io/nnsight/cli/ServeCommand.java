@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -36,6 +37,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "A Hugging Face model folder or hub repository id to host, under its folder name or id "
                     + "(its LanguageModel.key()). Repeat to host several.")
     List<String> models;
+
+    @Mixin
+    PlacementOptions placement = new PlacementOptions();
 
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "The address to listen on (default: ${DEFAULT-VALUE}, this machine only; 0.0.0.0 for every "
@@ -134,7 +138,7 @@ final class ServeCommand implements Callable<Integer> {
 
         Map<String, String> hosted = new LinkedHashMap<>();
         for (String model : models) {
-            LanguageModel lm = ModelOptions.load(model, null, Progress.onTerminal(err));
+            LanguageModel lm = ModelOptions.load(model, null, placement, Progress.onTerminal(err));
             String earlier = hosted.putIfAbsent(lm.key(), model);
             if (earlier != null) {
                 throw new IllegalArgumentException("--model " + earlier + " and --model " + model + " are both named '"

@@ -285,9 +285,10 @@ public final class Interleaver {
     }
 
     /**
-     * Whether some body waits for operation {@code index} now. When none does, its call site takes the cheap
-     * path: {@link #operationStarted}, the call as written, {@link #ended}, without building the call's
-     * inputs for bodies to see.
+     * Whether some body waits for module or operation {@code index} now. When none waits for an operation,
+     * its call site takes the cheap path: {@link #operationStarted}, the call as written, {@link #ended},
+     * without building the call's inputs for bodies to see; a module asks before computing a value only
+     * bodies need ({@code HookPoint.isAwaited}).
      */
     public boolean waitsFor(int index) {
         return waiting[index] > 0;

@@ -102,6 +102,12 @@ public final class TraceTarget {
             return run != null && run.isObserving();
         }
 
+        /** Whether a body of the trace waits for this module now (called when {@link #isActive()}). */
+        @Override
+        public boolean isAwaited() {
+            return Running.trace(target).interleaver().waitsFor(index);
+        }
+
         @Override
         public Object around(Inputs inputs, Function<Inputs, Object> proceed) {
             return Running.trace(target).interleaver().call(index, inputs, proceed);

@@ -68,6 +68,27 @@ public final class HookPoint {
     }
 
     /**
+     * Whether some active hook wants to see the module's next call now: the question a module asks before
+     * computing a value only hooks need. An attention that runs a fused kernel computes its probabilities
+     * (a child module) only when a trace's body waits for them, so they cost nothing otherwise:
+     *
+     * <pre>{@code
+     * boolean eager = probabilities.hookPoint().isAwaited();
+     * }</pre>
+     *
+     * <p>False outside traces, and in a trace whose bodies wait for other modules.
+     */
+    public boolean isAwaited() {
+        ModuleHook[] current = hooks;
+        for (int i = 0; i < current.length; i++) {
+            if (current[i].isActive() && current[i].isAwaited()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Runs a one-tensor call of the module through the active hooks.
      *
      * @param input the call's argument

@@ -44,4 +44,14 @@ public interface ModuleHook {
     default boolean isActive() {
         return true;
     }
+
+    /**
+     * Whether the hook, active now, wants the values of the module's next call: a module that can compute
+     * something it does not need itself (an attention's probabilities, when a fused kernel gives the same
+     * output) asks through {@link HookPoint#isAwaited()} before paying for it. Defaults to {@link #isActive()}: a
+     * plain hook sees every call. A trace's hook answers whether one of its bodies waits for the module now.
+     */
+    default boolean isAwaited() {
+        return isActive();
+    }
 }

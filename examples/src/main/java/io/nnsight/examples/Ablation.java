@@ -22,7 +22,7 @@ public final class Ablation {
 
         Tensor clean = lm.trace(prompt, tr -> lastLogits(lm));
         Tensor withoutMlp = lm.trace(prompt, tr -> {
-            lm.get("model.layers.4.mlp").output().zero_();               // the live output: the rest of the model sees zeros
+            lm.get("layers.4.mlp").output().zero_();               // the live output: the rest of the model sees zeros
             return lastLogits(lm);
         });
         System.out.println("top 5:                     " + top(lm, clean));

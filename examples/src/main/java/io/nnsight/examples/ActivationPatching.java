@@ -43,7 +43,7 @@ public final class ActivationPatching {
         }
         System.out.println(header);
         for (int layer = 0; layer < lm.layerCount(); layer++) {
-            String path = "model.layers." + layer;
+            String path = "layers." + layer;
             StringBuilder row = new StringBuilder(String.format("%-7s", "L" + layer));
             for (int position = 0; position < tokens; position++) {
                 double patched = patched(lm, clean, corrupted, path, position, she, he);

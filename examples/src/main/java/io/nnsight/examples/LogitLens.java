@@ -17,8 +17,9 @@ import org.bytedeco.pytorch.global.torch;
  * examples/run LogitLens [model folder or hub id]      (default ../shared/models/stories260K)
  * </pre>
  *
- * <p>Module names are Llama's ({@code model.layers}, {@code model.norm}, {@code lm_head}); for GPT-2 they are
- * {@code transformer.h}, {@code transformer.ln_f} and {@code lm_head}.
+ * <p>Modules are named by their standard names ({@code layers}, {@code ln_final}, {@code lm_head}), the same in
+ * every architecture (Llama's {@code model.layers} and {@code model.norm}, GPT-2's {@code transformer.h} and
+ * {@code transformer.ln_f}...), so the recipe runs unchanged on any language model.
  */
 public final class LogitLens {
     private LogitLens() {}
@@ -29,9 +30,9 @@ public final class LogitLens {
 
         List<Tensors.TopK> lens = lm.trace(prompt, tr -> {
             List<Tensors.TopK> layers = new ArrayList<>();
-            for (Envoy layer : lm.get("model.layers")) {
+            for (Envoy layer : lm.get("layers")) {
                 Tensor last = layer.output().select(1, -1);                          // [batch, hidden] at the last token
-                Tensor logits = lm.get("lm_head").call(lm.get("model.norm").call(last));
+                Tensor logits = lm.get("lm_head").call(lm.get("ln_final").call(last));
                 layers.add(Tensors.topK(torch.softmax(logits, -1).select(0, 0), 3)); // Java values: they outlive the trace
             }
             return layers;

@@ -20,7 +20,7 @@ public final class Steering {
 
     public static void main(String[] args) {
         LanguageModel lm = LanguageModel.load(args.length > 0 ? args[0] : "../shared/models/stories260K");
-        String layer = "model.layers.3";
+        String layer = "layers.3";
         double strength = 2;
 
         Tensor happy = lm.trace("The dog was happy and played with the ball.", tr -> meanOutput(lm, layer));

@@ -44,7 +44,7 @@ class CommandTest {
 
         assertTrue(out.contains("lm: stories260K (llama, 5 layers)"), out);
         assertTrue(out.contains("shape [1, 5, 512]"), out);
-        assertTrue(out.contains("attend_0"), out); // .source() works: the agent mapped the attention's code
+        assertTrue(out.contains("fused_0"), out); // .source() works: the agent mapped the attention's code
     }
 
     private static String nnsight(String input, String... args) throws IOException, InterruptedException {

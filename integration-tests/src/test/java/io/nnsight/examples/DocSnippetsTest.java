@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code model} (the README's 12-layer MLP) and {@code x} (its input). Paths under {@code ../shared/} resolve from
  * the project's root, as the README's commands do, and {@code http://127.0.0.1:8642} (or {@code localhost}) is a
  * model server that this test starts, hosting stories260K, that takes any key. A snippet after the comment
- * {@code <!-- snippet: compile only ... -->} is compiled but not run (it downloads from the hub).
+ * {@code <!-- snippet: compile only ... -->} is compiled but not run (it downloads from the hub); one after
+ * {@code <!-- snippet: sketch ... -->} is an outline with elided parts (a class to write), neither compiled nor run.
  */
 class DocSnippetsTest {
     private static final Path ROOT = Path.of("").toAbsolutePath().getParent();
@@ -159,7 +160,9 @@ class DocSnippetsTest {
             }
             String before = i > 0 ? lines.get(i - 1) : "";
             String code = String.join("\n", lines.subList(start, end));
-            snippets.add(new Snippet(file, start, code, !before.contains("<!-- snippet: compile only")));
+            if (!before.contains("<!-- snippet: sketch")) {
+                snippets.add(new Snippet(file, start, code, !before.contains("<!-- snippet: compile only")));
+            }
             i = end;
         }
         return snippets;

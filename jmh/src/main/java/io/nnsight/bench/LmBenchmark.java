@@ -5,8 +5,6 @@ import io.nnsight.Inputs;
 import io.nnsight.lm.CausalLM;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +47,7 @@ public class LmBenchmark {
 
         @Setup(Level.Trial)
         public void setUp() {
-            lm = LanguageModel.load(stories().toString());
+            lm = LanguageModel.load(Shared.path("models/stories260K").toString());
             long[] ids = lm.tokenizer().encode(PROMPT);
             Tensor tokens = torch.tensor(ids).unsqueeze(0);
             prompt = Inputs.of().with("input_ids", tokens).with("attention_mask", torch.ones_like(tokens));
@@ -102,15 +100,6 @@ public class LmBenchmark {
         }
     }
 
-    static Path stories() {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path candidate = dir.resolve("shared/models/stories260K");
-            if (Files.isDirectory(candidate)) {
-                return candidate;
-            }
-        }
-        throw new IllegalStateException("shared/models/stories260K not found: run from the project folder, beside ../shared");
-    }
 
     @Benchmark
     public Object bare(Model model) {

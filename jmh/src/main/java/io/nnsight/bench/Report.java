@@ -67,6 +67,13 @@ public final class Report {
         Map<String, Map<String, Row>> suites = read(Path.of(args[0]));
         suites.replaceAll((suite, rows) -> generationLast(rows));
         for (Map.Entry<String, Map<String, Row>> suite : suites.entrySet()) {
+            if (suite.getKey().equals("FamilyBenchmark")) {
+                System.out.println("### FamilyBenchmark");
+                System.out.println();
+                familyTable(suite.getValue());
+                System.out.println();
+                continue;
+            }
             Suite known = SUITES.get(suite.getKey());
             System.out.println("### " + suite.getKey());
             System.out.println();
@@ -108,6 +115,20 @@ public final class Report {
         }
     }
 
+    /** One row per family's model: its bare forward and its 5-save trace, side by side. */
+    private static void familyTable(Map<String, Row> rows) {
+        System.out.println("| model | bare forward min / median / p90 | 5-save trace min / median / p90 | median over bare |");
+        System.out.println("| --- | ---: | ---: | ---: |");
+        rows.forEach((name, bare) -> {
+            if (name.endsWith(": bare forward")) {
+                String model = name.substring(0, name.indexOf(':'));
+                Row trace = rows.get(model + ": 5 saves");
+                System.out.printf(Locale.ROOT, "| %s | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %+.0f |%n", model, bare.min,
+                        bare.median, bare.p90, trace.min, trace.median, trace.p90, trace.median - bare.median);
+            }
+        });
+    }
+
     private static Map<String, Map<String, Row>> read(Path json) throws IOException {
         Map<String, Map<String, Row>> suites = new LinkedHashMap<>();
         try (Reader reader = Files.newBufferedReader(json, StandardCharsets.UTF_8)) {
@@ -133,6 +154,10 @@ public final class Report {
     }
 
     private static String scenario(String method, JsonObject result) {
+        JsonObject params = result.getAsJsonObject("params");
+        if (params != null && params.has("fixture")) {
+            return params.get("fixture").getAsString() + ": " + (method.equals("bare") ? "bare forward" : "5 saves");
+        }
         switch (method) {
             case "bare":
                 return "bare forward";
@@ -143,7 +168,6 @@ public final class Report {
             case "generate20":
                 return "20-token greedy generation";
             case "trace":
-                JsonObject params = result.getAsJsonObject("params");
                 int saves = Integer.parseInt(params.get("saves").getAsString());
                 String name = saves == 0 ? "empty trace" : saves == 1 ? "1 save" : saves + " saves";
                 return params.has("engine") ? name + ", " + params.get("engine").getAsString() : name;

@@ -8,11 +8,17 @@ import io.nnsight.Tensors;
 import io.nnsight.TraceBody;
 import io.nnsight.hub.DownloadListener;
 import io.nnsight.hub.HubClient;
-import io.nnsight.lm.internal.Configs;
+import io.nnsight.lm.decoder.DecoderForCausalLM;
+import io.nnsight.lm.decoder.DecoderSpec;
+import io.nnsight.lm.decoder.Placement;
+import io.nnsight.lm.families.Families;
+import io.nnsight.lm.families.Family;
+import io.nnsight.lm.families.HfConfig;
 import io.nnsight.lm.internal.GenerationRunner;
 import io.nnsight.lm.internal.GeneratorModule;
 import io.nnsight.lm.internal.PromptInputs;
 import io.nnsight.lm.internal.WeightLoader;
+import io.nnsight.safetensors.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +29,6 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -51,11 +56,19 @@ import org.bytedeco.pytorch.Tensor;
  * root takes the named inputs {@code input_ids}, {@code attention_mask} and {@code past_key_values} and
  * returns the logits, {@code [batch, tokens, vocab]}.
  *
- * <p><b>Architectures:</b> {@code llama} ({@code model.embed_tokens}, {@code model.layers.N.self_attn},
- * {@code model.layers.N.mlp}, {@code model.norm}, {@code lm_head}) and {@code gpt2} ({@code
- * transformer.wte}, {@code transformer.h.N.attn}, {@code transformer.h.N.mlp}, {@code transformer.ln_f},
- * {@code lm_head}). Weights load from {@code model.safetensors} (or a sharded index) as float32; the model
- * runs in evaluation mode.
+ * <p><b>Architectures</b> ({@code config.json}'s {@code model_type}, see {@link Families}): {@code llama}
+ * (with {@code llama3}, {@code linear} and {@code dynamic} rope scaling), {@code mistral}, {@code qwen2}, {@code
+ * qwen3}, {@code gemma2}, {@code phi3}, {@code gpt_neox} (Pythia) and {@code gpt2}, with transformers' module
+ * paths: {@code model.layers.N.self_attn}, {@code gpt_neox.layers.N.attention}, {@code transformer.h.N.attn}...
+ * ({@link #paths()} gives each family's), and with standard names, the same in every family, as aliases ({@link
+ * #rename}): {@code embed}, {@code layers.N}, {@code layers.N.attn}, {@code layers.N.mlp}, {@code ln_final} and
+ * {@code lm_head}, so that one recipe runs on every architecture. Every attention has a child {@code attention_probs} whose output is the
+ * attention pattern, {@code [batch, heads, queries, keys]}, readable and replaceable in a trace.
+ *
+ * <p><b>Weights</b> load from {@code model.safetensors} or a sharded index, memory-mapped when they are stored in
+ * the type the model runs in, in the type and on the device {@link Options} choose: by default the checkpoint's
+ * type ({@code config.json}'s {@code dtype}), as transformers 5 loads it, on the CPU. The model runs in evaluation
+ * mode.
  *
  * <p><b>Generation:</b> each step is one forward pass, so step {@code n} is iteration {@code n} of every
  * module (step 0 runs the prompt); see {@link io.nnsight.Tracer#iter}. {@code generator.streamer} is called
@@ -64,7 +77,8 @@ import org.bytedeco.pytorch.Tensor;
 public final class LanguageModel extends NNsight {
     private static final Pattern REPOSITORY_ID = Pattern.compile("[A-Za-z0-9][\\w.-]*(/[\\w.-]+)?");
 
-    private final CausalLM model;
+    private final DecoderForCausalLM model;
+    private final Family family;
     private final Tokenizer tokenizer;
     private final PromptInputs batching;
     private final GeneratorModule generator;
@@ -77,6 +91,7 @@ public final class LanguageModel extends NNsight {
     private LanguageModel(LanguageModel original) {
         super(original);
         this.model = original.model;
+        this.family = original.family;
         this.tokenizer = original.tokenizer;
         this.batching = original.batching;
         this.generator = original.generator;
@@ -86,10 +101,11 @@ public final class LanguageModel extends NNsight {
         this.key = original.key;
     }
 
-    private LanguageModel(CausalLM model, Tokenizer tokenizer, PromptInputs batching, GeneratorModule generator, long[] eos,
-            Path folder, String architecture, String key) {
-        super((Module) model, batching, model::forward, Map.of("generator", generator));
+    private LanguageModel(DecoderForCausalLM model, Family family, Tokenizer tokenizer, PromptInputs batching,
+            GeneratorModule generator, long[] eos, Path folder, String architecture, String key) {
+        super(model, batching, model::forward, Map.of("generator", generator));
         this.model = model;
+        this.family = family;
         this.tokenizer = tokenizer;
         this.batching = batching;
         this.generator = generator;
@@ -97,42 +113,83 @@ public final class LanguageModel extends NNsight {
         this.folder = folder;
         this.architecture = architecture;
         this.key = key;
+        rename(family.paths().standardNames());
     }
 
-    /** Options of {@link #load(String, Options)}; immutable, each method returns a changed copy. */
+    /**
+     * Options of {@link #load(String, Options)}; immutable, each method returns a changed copy.
+     *
+     * <pre>{@code
+     * LanguageModel.load("EleutherAI/pythia-70m", LanguageModel.Options.defaults().dtype(DType.F32));
+     * LanguageModel.load("google/gemma-2-2b", LanguageModel.Options.defaults().device("cuda"));
+     * }</pre>
+     */
     public static final class Options {
         private final Path tokenizer;
         private final String revision;
         private final HubClient hub;
+        private final DType dtype;
+        private final String device;
 
-        private Options(Path tokenizer, String revision, HubClient hub) {
+        private Options(Path tokenizer, String revision, HubClient hub, DType dtype, String device) {
             this.tokenizer = tokenizer;
             this.revision = revision;
             this.hub = hub;
+            this.dtype = dtype;
+            this.device = device;
         }
 
         /**
-         * The defaults: the folder's own {@code tokenizer.json}; for a hub id, the {@code main} revision and a
-         * hub client configured from the environment ({@code HF_ENDPOINT}, {@code HF_TOKEN}, {@code HF_HOME},
-         * {@code HF_HUB_OFFLINE}) that shows a progress bar on a terminal.
+         * The defaults: the folder's own {@code tokenizer.json}; the checkpoint's type ({@code config.json}'s
+         * {@code dtype}, else the type of its weights), as transformers 5 loads a model; the CPU; for a hub id,
+         * the {@code main} revision and a hub client configured from the environment ({@code HF_ENDPOINT}, {@code
+         * HF_TOKEN}, {@code HF_HOME}, {@code HF_HUB_OFFLINE}) that shows a progress bar on a terminal.
          */
         public static Options defaults() {
-            return new Options(null, HubClient.DEFAULT_REVISION, null);
+            return new Options(null, HubClient.DEFAULT_REVISION, null, null, "cpu");
         }
 
         /** Uses another {@code tokenizer.json} than the model folder's. */
         public Options tokenizer(Path tokenizerJson) {
-            return new Options(Objects.requireNonNull(tokenizerJson, "tokenizerJson"), revision, hub);
+            return new Options(Objects.requireNonNull(tokenizerJson, "tokenizerJson"), revision, hub, dtype, device);
         }
 
         /** For a hub id: the branch, tag or commit to download. */
         public Options revision(String revision) {
-            return new Options(tokenizer, Objects.requireNonNull(revision, "revision"), hub);
+            return new Options(tokenizer, Objects.requireNonNull(revision, "revision"), hub, dtype, device);
         }
 
         /** For a hub id: the client that downloads it (another endpoint, cache or token). */
         public Options hub(HubClient client) {
-            return new Options(tokenizer, revision, Objects.requireNonNull(client, "client"));
+            return new Options(tokenizer, revision, Objects.requireNonNull(client, "client"), dtype, device);
+        }
+
+        /**
+         * The type of the weights and activations, whatever the checkpoint stores: {@link DType#F32}, {@link
+         * DType#BF16}, {@link DType#F16} (or {@link DType#F64}); transformers' {@code torch_dtype}. Weights stored
+         * in another type are converted as they load.
+         *
+         * @throws IllegalArgumentException for a type that is not floating-point, naming those that are
+         */
+        public Options dtype(DType dtype) {
+            Objects.requireNonNull(dtype, "dtype");
+            if (!dtype.isFloatingPoint()) {
+                throw new IllegalArgumentException("a model runs in a floating-point type, not " + dtype + ": use F32, "
+                        + "BF16, F16 or F64");
+            }
+            return new Options(tokenizer, revision, hub, dtype, device);
+        }
+
+        /**
+         * The device the model runs on: {@code "cpu"} (the default), {@code "cuda"} (the first GPU) or {@code
+         * "cuda:N"}. Every tensor the model and the library make (inputs, masks, positions, the key/value cache,
+         * generation state) is made there; inputs given as tensors elsewhere are moved there.
+         *
+         * @throws IllegalArgumentException for a device this JVM does not have, saying which it has: CUDA needs the
+         *     build's {@code cuda} profile (Bytedeco's CUDA build of libtorch) and a GPU with its driver
+         */
+        public Options device(String device) {
+            return new Options(tokenizer, revision, hub, dtype, Placement.checkDevice(device));
         }
     }
 
@@ -158,17 +215,20 @@ public final class LanguageModel extends NNsight {
             throw new IllegalArgumentException(folder + " has no config.json, so it is not a Hugging Face model folder; "
                     + "it holds " + listing(folder));
         }
-        Configs config = Configs.read(configFile);
-        String architecture = config.architecture();
-        Configs generationConfig = Files.isRegularFile(folder.resolve("generation_config.json"))
-                ? Configs.read(folder.resolve("generation_config.json"))
+        HfConfig config = HfConfig.read(configFile);
+        Family family = Families.of(config);
+        DecoderSpec spec = family.decoder(config);
+        HfConfig generationConfig = Files.isRegularFile(folder.resolve("generation_config.json"))
+                ? HfConfig.read(folder.resolve("generation_config.json"))
                 : null;
         long[] eos = pick(generationConfig, config, "eos_token_id");
         long[] bos = pick(generationConfig, config, "bos_token_id");
         long[] pad = pick(generationConfig, config, "pad_token_id");
-        CausalLM causal = config.build();
-        WeightLoader.load((Module) causal, folder, causal.tiesOutputToEmbedding());
-        ((Module) causal).eval();
+        Placement placement = Placement.of(options.dtype != null ? options.dtype : checkpointType(config, folder),
+                options.device);
+        DecoderForCausalLM causal = new DecoderForCausalLM(spec, placement);
+        WeightLoader.load(causal, family, folder);
+        causal.eval();
         Path tokenizerFile = options.tokenizer != null ? options.tokenizer : folder.resolve("tokenizer.json");
         Tokenizer tokenizer = Tokenizer.load(tokenizerFile, bos.length > 0 ? bos[0] : -1, eos.length > 0 ? eos[0] : -1,
                 pad.length > 0 ? pad[0] : -1);
@@ -177,10 +237,18 @@ public final class LanguageModel extends NNsight {
                     + "model's vocabulary has " + causal.vocabularySize() + " (config.json vocab_size): the tokenizer does "
                     + "not belong to this model");
         }
-        PromptInputs batching = new PromptInputs(tokenizer, causal.contextLength());
+        PromptInputs batching = new PromptInputs(tokenizer, causal.contextLength(), placement);
         String key = Files.isDirectory(Path.of(model)) ? folder.toAbsolutePath().normalize().getFileName().toString()
                 : options.revision.equals(HubClient.DEFAULT_REVISION) ? model : model + "@" + options.revision;
-        return new LanguageModel(causal, tokenizer, batching, new GeneratorModule(), eos, folder, architecture, key);
+        return new LanguageModel(causal, family, tokenizer, batching, new GeneratorModule(), eos, folder,
+                config.modelType(), key);
+    }
+
+    /** The type transformers 5 loads a checkpoint in by default: its config's {@code dtype}, else its weights'. */
+    private static DType checkpointType(HfConfig config, Path folder) {
+        DType configured = config.dtype();
+        DType stored = configured != null ? configured : WeightLoader.storedType(folder);
+        return stored != null && stored.isFloatingPoint() ? stored : DType.F32;
     }
 
     private static Path locate(String model, Options options) {
@@ -204,7 +272,7 @@ public final class LanguageModel extends NNsight {
         }
     }
 
-    private static long[] pick(Configs preferred, Configs fallback, String key) {
+    private static long[] pick(HfConfig preferred, HfConfig fallback, String key) {
         long[] ids = preferred == null ? new long[0] : preferred.tokenIds(key);
         return ids.length > 0 ? ids : fallback.tokenIds(key);
     }
@@ -223,9 +291,36 @@ public final class LanguageModel extends NNsight {
         return tokenizer;
     }
 
-    /** The architecture ({@code model_type} of {@code config.json}): {@code "llama"} or {@code "gpt2"}. */
+    /** The architecture: {@code config.json}'s {@code model_type}, such as {@code "llama"} or {@code "gpt_neox"}. */
     public String architecture() {
         return architecture;
+    }
+
+    /** The family of the architecture: how it was read and built, where its main modules are. */
+    public Family family() {
+        return family;
+    }
+
+    /**
+     * Where the architecture keeps its main modules: the embedding, the layers, a layer's attention and MLP, the
+     * final norm and the output layer, as transformers names them.
+     *
+     * <pre>{@code
+     * Tensor hidden = lm.trace(prompt, tr -> lm.get(lm.paths().layer(2)).output());   // any family
+     * }</pre>
+     */
+    public ModulePaths paths() {
+        return family.paths();
+    }
+
+    /** The type of the weights and activations. */
+    public DType dtype() {
+        return model.placement().dtype();
+    }
+
+    /** The device the model runs on: {@code "cpu"}, {@code "cuda:0"}... */
+    public String device() {
+        return model.placement().device();
     }
 
     /** The folder the model was loaded from. */

@@ -9,6 +9,7 @@
  * Generated out = lm.generate("Once upon a time", Generation.maxNewTokens(20));
  * }</pre>
  *
- * <p>The architectures live in {@code io.nnsight.lm.llama} and {@code io.nnsight.lm.gpt2}.
+ * <p>The architectures are the families of {@code io.nnsight.lm.families}, built from the blocks of {@code
+ * io.nnsight.lm.decoder}; {@link io.nnsight.lm.ModulePaths} says where each keeps its main modules.
  */
 package io.nnsight.lm;

@@ -21,6 +21,20 @@ public final class Conv1D extends HookedModule implements TensorModule {
         this.bias = registerParameter("bias", torch.zeros(outFeatures));
     }
 
+    /**
+     * A layer over existing tensors, which it registers as its parameters: a model's weights, made by the
+     * model (uninitialised, on its device and in its type) and loaded from a checkpoint.
+     *
+     * @param weight shape {@code [in, out]}
+     * @param bias shape {@code [out]}
+     */
+    public Conv1D(Tensor weight, Tensor bias) {
+        this.inFeatures = weight.size(0);
+        this.outFeatures = weight.size(1);
+        this.weight = registerParameter("weight", weight);
+        this.bias = registerParameter("bias", bias);
+    }
+
     @Override
     public Tensor forward(Tensor input) {
         return hooked(input, x -> torch.matmul(x, weight).add_(bias));

@@ -16,6 +16,18 @@ public final class Embedding extends HookedModule implements TensorModule {
         this.weight = registerParameter("weight", torch.randn(count, dimension));
     }
 
+    /**
+     * A table over an existing tensor, which it registers as its {@code weight}: a model's embedding, made by
+     * the model and loaded from a checkpoint.
+     *
+     * @param weight shape {@code [count, dimension]}
+     */
+    public Embedding(Tensor weight) {
+        this.count = weight.size(0);
+        this.dimension = weight.size(1);
+        this.weight = registerParameter("weight", weight);
+    }
+
     /** Looks up the vectors of the ids in {@code ids} (an integer tensor of any shape). */
     @Override
     public Tensor forward(Tensor ids) {

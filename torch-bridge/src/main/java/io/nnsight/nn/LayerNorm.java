@@ -28,6 +28,22 @@ public final class LayerNorm extends HookedModule implements TensorModule {
         this.optionalBias = persistent(new TensorOptional(bias));
     }
 
+    /**
+     * A layer norm over existing tensors, which it registers as its parameters: a model's weights, made by the
+     * model and loaded from a checkpoint.
+     *
+     * @param weight the scale, shape {@code [dimension]}
+     * @param bias the shift, shape {@code [dimension]}
+     */
+    public LayerNorm(Tensor weight, Tensor bias, double eps) {
+        this.shape = new long[] {weight.size(0)};
+        this.eps = eps;
+        this.weight = registerParameter("weight", weight);
+        this.bias = registerParameter("bias", bias);
+        this.optionalWeight = persistent(new TensorOptional(weight));
+        this.optionalBias = persistent(new TensorOptional(bias));
+    }
+
     @Override
     public Tensor forward(Tensor input) {
         return hooked(input, x -> torch.layer_norm(x, shape, optionalWeight, optionalBias, eps, false));

@@ -25,6 +25,20 @@ public final class RMSNorm extends HookedModule implements TensorModule {
         this.optionalEps = persistent(new DoubleOptional(eps));
     }
 
+    /**
+     * An RMS norm over an existing tensor, which it registers as its {@code weight}: a model's norm, made by the
+     * model and loaded from a checkpoint.
+     *
+     * @param weight the scale, shape {@code [dimension]}
+     */
+    public RMSNorm(Tensor weight, double eps) {
+        this.shape = new long[] {weight.size(0)};
+        this.eps = eps;
+        this.weight = registerParameter("weight", weight);
+        this.optionalWeight = persistent(new TensorOptional(weight));
+        this.optionalEps = persistent(new DoubleOptional(eps));
+    }
+
     @Override
     public Tensor forward(Tensor input) {
         return hooked(input, x -> torch.rms_norm(x, shape, optionalWeight, optionalEps));

@@ -16,6 +16,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -34,10 +37,19 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <p>{@link #open} reads and checks the whole header, so a file that opens is consistent: every tensor
  * has a supported {@link DType} and its bytes lie inside the file and match its type and shape. Tensor
- * data is read only when asked for, straight from the file into the memory of the tensor that receives it,
- * in pieces of at most 1 GiB, so files and tensors larger than 2 GiB are fine. The file stays open, but
- * nothing of it is mapped or cached, until {@link #close}. A model split over several files is read with
- * {@link Weights}.
+ * data is read only when asked for, in one of two ways:
+ *
+ * <ul>
+ *   <li>{@link #mapped} gives a tensor over the file's own bytes, memory-mapped: nothing is read until the
+ *       values are used, and the operating system keeps the pages in its file cache rather than in a copy of
+ *       this process. This is how a language model's weights load when their stored type is the one the model
+ *       runs in.
+ *   <li>{@link #tensor} and {@link #copyInto} read the bytes straight from the file into the memory of the
+ *       tensor that receives them, in pieces of at most 1 GiB, so files and tensors larger than 2 GiB are
+ *       fine.
+ * </ul>
+ *
+ * <p>The file stays open until {@link #close}. A model split over several files is read with {@link Weights}.
  *
  * <p><b>Byte order.</b> safetensors stores values little-endian, and this reader copies bytes unchanged
  * into libtorch tensors, which hold values in the platform's byte order. Every platform Bytedeco builds
@@ -59,6 +71,8 @@ public final class SafeTensors implements Closeable {
     private final FileChannel channel;
     private final Header header;
     private volatile boolean closed;
+    /** The whole file as a tensor of bytes, memory-mapped on the first {@link #mapped} call; guarded by this. */
+    private Tensor mapping;
 
     private SafeTensors(Path file, FileChannel channel, Header header) {
         this.file = file;
@@ -194,10 +208,66 @@ public final class SafeTensors implements Closeable {
         }
     }
 
-    /** Closes the file. Closing again has no effect; every other method then throws {@link IllegalStateException}. */
+    /**
+     * The tensor as stored, without reading it: a CPU tensor of its stored type and shape whose memory is the
+     * file's bytes, mapped into this process (copy-on-write: changing its values changes this process's copy of
+     * the touched pages, never the file). Nothing is read until the values are used; the pages then live in the
+     * operating system's file cache, shared with every process that maps the file and dropped under memory
+     * pressure, instead of in a copy of this process.
+     *
+     * <p>The tensor stays valid after {@link #close} and as long as it, or a view of it, is referenced: the
+     * mapping is freed with the last tensor that uses it. The file must not be rewritten meanwhile. A tensor
+     * whose bytes in the file are not aligned to its element size (a file whose writer did not align them, as
+     * the reference writer does) cannot be mapped and is read into memory instead, as {@link #tensor} does.
+     *
+     * @param name the tensor's name, one of {@link #names()}
+     * @return a tensor over the file's bytes, belonging to the caller's {@link org.bytedeco.javacpp.PointerScope}
+     * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
+     */
+    public Tensor mapped(String name) {
+        TensorInfo info = info(name);
+        int elementSize = info.dtype().byteSize();
+        long begin = header.dataStart() + info.dataBegin();
+        if (info.byteSize() == 0 || begin % elementSize != 0) {
+            return tensor(name);
+        }
+        try (Tensor bytes = mapping().narrow(0, begin, info.byteSize())) {
+            return bytes.view(info.dtype().scalarType()).view(info.shape());
+        }
+    }
+
+    private synchronized Tensor mapping() {
+        ensureOpen();
+        if (mapping == null) {
+            try (TensorOptions bytes = new TensorOptions(DType.U8.scalarType())) {
+                Tensor whole = torch.from_file(file.toString(), new BoolOptional(false), new LongOptional(channel.size()),
+                        bytes);
+                PointerScope scope = PointerScope.getInnerScope();
+                if (scope != null) {
+                    whole.retainReference();
+                    scope.detach(whole);
+                }
+                mapping = whole;
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot map " + file, e);
+            }
+        }
+        return mapping;
+    }
+
+    /**
+     * Closes the file. Tensors from {@link #mapped} stay valid. Closing again has no effect; every other method
+     * then throws {@link IllegalStateException}.
+     */
     @Override
     public void close() throws IOException {
         closed = true;
+        synchronized (this) {
+            if (mapping != null) {
+                mapping.close(); // the tensors still using the mapping keep it alive
+                mapping = null;
+            }
+        }
         channel.close();
     }
 

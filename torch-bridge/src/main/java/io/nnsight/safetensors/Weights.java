@@ -26,8 +26,9 @@ import org.bytedeco.pytorch.Tensor;
  * <pre>{@code
  * try (Weights weights = Weights.open(Path.of("/models/llama"))) {
  *     for (String name : weights.names()) {
- *         weights.copyInto(name, parameters.get(name));
+ *         weights.copyInto(name, parameters.get(name));        // read and converted into a parameter
  *     }
+ *     Tensor embedding = weights.mapped("model.embed_tokens.weight");  // or memory-mapped, as stored
  * }
  * }</pre>
  *
@@ -209,6 +210,18 @@ public final class Weights implements Closeable {
     }
 
     /**
+     * The tensor as stored, memory-mapped from the file that holds it, without reading it; see {@link
+     * SafeTensors#mapped}.
+     *
+     * @param name the tensor's name, one of {@link #names()}
+     * @return a CPU tensor of the stored type and shape over the file's bytes
+     * @throws IllegalArgumentException if there is no tensor {@code name}; the message lists the closest names
+     */
+    public Tensor mapped(String name) {
+        return fileOf(name).mapped(name);
+    }
+
+    /**
      * Copies a tensor into an existing tensor of exactly the same shape, converting the values to the
      * destination's type and device, with autograd off; see {@link SafeTensors#copyInto}.
      *
@@ -223,8 +236,8 @@ public final class Weights implements Closeable {
     }
 
     /**
-     * Closes every file. Closing again has no effect; every other method then throws {@link
-     * IllegalStateException}.
+     * Closes every file; tensors from {@link #mapped} stay valid. Closing again has no effect; every other
+     * method then throws {@link IllegalStateException}.
      *
      * @throws IOException if a file fails to close; the others are closed all the same
      */

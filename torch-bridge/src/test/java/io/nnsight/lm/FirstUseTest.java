@@ -42,7 +42,7 @@ class FirstUseTest {
             return lm.get("lm_head").output();
         }));
 
-        assertTrue(error.getMessage().contains("holds Float values, but the inputs of model.embed_tokens argument 0 holds Long"),
+        assertTrue(error.getMessage().contains("holds Float values, but the inputs of model.embed_tokens (embed) argument 0 holds Long"),
                 error.getMessage());
     }
 
@@ -93,7 +93,7 @@ class FirstUseTest {
             return null;
         }));
 
-        assertEquals("the replacement for the output of model.layers.0.mlp has shape [1, 64], but the output of "
-                + "model.layers.0.mlp has shape [1, 5, 64]", error.getMessage());
+        assertEquals("the replacement for the output of model.layers.0.mlp (layers.0.mlp) has shape [1, 64], but the "
+                + "output of model.layers.0.mlp (layers.0.mlp) has shape [1, 5, 64]", error.getMessage());
     }
 }

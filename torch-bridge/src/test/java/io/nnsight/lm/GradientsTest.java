@@ -147,8 +147,9 @@ class GradientsTest {
             });
         }));
 
-        assertTrue(error.getMessage().startsWith("Asked for the gradient of the output of model.layers.3, but the "
-                + "backward pass has already passed it: it is at the gradient of the output of model.layers.1 now. "
+        assertTrue(error.getMessage().startsWith("Asked for the gradient of the output of model.layers.3 (layers.3), "
+                + "but the backward pass has already passed it: it is at the gradient of the output of model.layers.1 "
+                + "(layers.1) now. "
                 + "Ask for gradients in the order backward produces them, the last module first"), error.getMessage());
         assertTrue(lm.trace(prompt, tr -> lm.get("lm_head").output()).defined(), "the model is usable");
     }
@@ -161,7 +162,7 @@ class GradientsTest {
             return tr.backward(embedded.sum(), () -> layer(2).grad().sum()); // layer 2 comes after the metric
         }));
 
-        assertTrue(error.getMessage().contains("the gradient of the output of model.layers.2 was never reached"),
+        assertTrue(error.getMessage().contains("the gradient of the output of model.layers.2 (layers.2) was never reached"),
                 error.getMessage());
     }
 
@@ -172,7 +173,7 @@ class GradientsTest {
             return tr.backward(metric, () -> layer(2).grad());
         }));
 
-        assertTrue(error.getMessage().contains("the output of model.layers.2 was not read in the forward pass"),
+        assertTrue(error.getMessage().contains("the output of model.layers.2 (layers.2) was not read in the forward pass"),
                 error.getMessage());
     }
 

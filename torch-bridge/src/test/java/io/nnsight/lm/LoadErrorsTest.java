@@ -7,6 +7,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,7 +78,7 @@ class LoadErrorsTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
                 () -> LanguageModel.load(folder.toString()));
 
-        assertMessage(error, "'mamba'", "llama and gpt2");
+        assertMessage(error, "'mamba'", "llama, mistral, qwen2, qwen3, gemma2, phi3, gpt_neox, gpt2");
     }
 
     @Test
@@ -143,5 +145,68 @@ class LoadErrorsTest {
 
         assertMessage(error, "String", "long[]");
         assertMessage(ids, "[0, 512)", "9999");
+    }
+
+    /** The files of fixture {@code name}, with its config changed by {@code change}. */
+    private void fixture(String name, java.util.function.Consumer<JsonObject> change) throws IOException {
+        Path source = Shared.path("fixtures/" + name);
+        try (java.util.stream.Stream<Path> files = Files.list(source)) {
+            for (Path file : files.toList()) {
+                if (!file.getFileName().toString().equals("config.json")) {
+                    Files.copy(file, folder.resolve(file.getFileName()));
+                }
+            }
+        }
+        JsonObject config = JsonParser.parseString(Files.readString(source.resolve("config.json"))).getAsJsonObject();
+        change.accept(config);
+        Files.writeString(folder.resolve("config.json"), config.toString());
+    }
+
+    @Test
+    void load_aRopeTypeNotImplemented_namesTheFieldAndTheTypesThatAre() throws IOException {
+        fixture("llama3-bf16-tiny", config -> config.getAsJsonObject("rope_parameters").addProperty("rope_type", "yarn"));
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> LanguageModel.load(folder.toString()));
+
+        assertMessage(error, "\"rope_parameters.rope_type\"", "'yarn'", "default, linear, dynamic, llama3");
+    }
+
+    @Test
+    void load_aQuantizedCheckpoint_isRefusedNamingTheField() throws IOException {
+        fixture("mistral-tiny", config -> {
+            JsonObject quantization = new JsonObject();
+            quantization.addProperty("quant_method", "bitsandbytes");
+            config.add("quantization_config", quantization);
+        });
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> LanguageModel.load(folder.toString()));
+
+        assertMessage(error, "\"quantization_config\"", "quantized");
+    }
+
+    @Test
+    void load_fieldsThatChangeTheModel_withValuesNotImplemented_areRefusedByName() throws IOException {
+        fixture("gemma2-tiny", config -> config.addProperty("hidden_activation", "xielu"));
+        IllegalArgumentException activation = assertThrows(IllegalArgumentException.class,
+                () -> LanguageModel.load(folder.toString()));
+        JsonObject config = JsonParser.parseString(Files.readString(Shared.path("fixtures/gemma2-tiny/config.json")))
+                .getAsJsonObject();
+        config.add("layer_types", JsonParser.parseString("[\"sliding_attention\", \"chunked_attention\", \"full_attention\"]"));
+        Files.writeString(folder.resolve("config.json"), config.toString());
+        IllegalArgumentException layerTypes = assertThrows(IllegalArgumentException.class,
+                () -> LanguageModel.load(folder.toString()));
+
+        assertMessage(activation, "\"hidden_activation\"", "'xielu'", "gelu_pytorch_tanh");
+        assertMessage(layerTypes, "\"layer_types\"", "'chunked_attention'", "sliding_attention");
+    }
+
+    @Test
+    void load_weightsThatDoNotFit_listTheFirstMissingAndUnexpectedNames() throws IOException {
+        fixture("qwen2-tiny", config -> config.addProperty("model_type", "qwen3"));
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> LanguageModel.load(folder.toString()));
+
+        assertMessage(error, "6 parameters have no weight (model.layers.0.self_attn.q_norm.weight", "9 weights fill no "
+                + "parameter (", "model.layers.0.self_attn.q_proj.bias", ", ...)", "qwen3");
     }
 }

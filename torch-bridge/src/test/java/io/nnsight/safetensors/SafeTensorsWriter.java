@@ -20,7 +20,7 @@ import java.util.Map;
  * new SafeTensorsWriter().f32("w", new long[] {2}, 1f, 2f).metadata("format", "pt").write(file);
  * }</pre>
  */
-final class SafeTensorsWriter {
+public final class SafeTensorsWriter {
     private final Map<String, String> metadata = new LinkedHashMap<>();
     private final JsonObject tensors = new JsonObject();
     private final ByteArrayOutputStream data = new ByteArrayOutputStream();
@@ -49,7 +49,8 @@ final class SafeTensorsWriter {
         return this;
     }
 
-    SafeTensorsWriter f32(String name, long[] shape, float... values) {
+    /** Adds float32 values. */
+    public SafeTensorsWriter f32(String name, long[] shape, float... values) {
         ByteBuffer bytes = littleEndian(values.length * 4);
         for (float value : values) {
             bytes.putFloat(value);
@@ -88,7 +89,7 @@ final class SafeTensorsWriter {
     }
 
     /** Writes the file and returns it. */
-    Path write(Path file) throws IOException {
+    public Path write(Path file) throws IOException {
         JsonObject header = new JsonObject();
         if (!metadata.isEmpty()) {
             JsonObject metadataJson = new JsonObject();

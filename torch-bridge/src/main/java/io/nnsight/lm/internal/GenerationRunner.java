@@ -4,13 +4,13 @@ import io.nnsight.Inputs;
 import io.nnsight.lm.CausalLM;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.KvCache;
+import io.nnsight.lm.decoder.Placement;
 import io.nnsight.spi.ModelRunner;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.T_TensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch;
@@ -54,14 +54,16 @@ public final class GenerationRunner implements ModelRunner {
                 : new GeneratorOptional(torch.createCPUGenerator(generation.seed()));
         Tensor all = ids;
         Tensor next = ids;
-        Tensor finished = torch.zeros(new long[] {batch}, new TensorOptions(ScalarType.Bool));
-        Tensor ones = torch.ones(new long[] {batch, 1}, new TensorOptions(ScalarType.Long));
+        Placement placement = batching.placement();
+        Tensor finished = torch.zeros(new long[] {batch}, placement.bools());
+        Tensor ones = torch.ones(new long[] {batch, 1}, placement.longs());
         for (int step = 0; step < generation.maxNewTokens(); step++) {
             Tensor logits = model.forward(Inputs.of()
                     .with("input_ids", next)
                     .with("attention_mask", mask)
                     .with("past_key_values", cache));
-            Tensor token = pick(logits.select(1, logits.size(1) - 1), random);
+            // in float32, as transformers' generate reads the logits
+            Tensor token = pick(logits.select(1, logits.size(1) - 1).to(ScalarType.Float), random, placement);
             token = torch.where(finished, new Scalar(pad), token);
             next = generator.streamer().forward(token.unsqueeze(1));
             all = torch.cat(new TensorVector(all, next), 1);
@@ -85,8 +87,11 @@ public final class GenerationRunner implements ModelRunner {
         return hit;
     }
 
-    /** The next token of each row from the last position's logits {@code [batch, vocab]}. */
-    private Tensor pick(Tensor logits, GeneratorOptional random) {
+    /**
+     * The next token of each row from the last position's logits {@code [batch, vocab]}; sampled on the CPU, with
+     * the seed's CPU generator, so that a seed gives the same tokens on every device.
+     */
+    private Tensor pick(Tensor logits, GeneratorOptional random, Placement placement) {
         if (!generation.sampling()) {
             return torch.argmax(logits, new LongOptional(-1), false);
         }
@@ -103,7 +108,7 @@ public final class GenerationRunner implements ModelRunner {
             Tensor drop = torch.zeros_like(dropSorted).scatter(-1, sorted.get1(), dropSorted);
             scores = scores.masked_fill(drop, new Scalar(Double.NEGATIVE_INFINITY));
         }
-        Tensor probabilities = torch.softmax(scores, -1);
-        return torch.multinomial(probabilities, 1, false, random).squeeze(1);
+        Tensor probabilities = torch.softmax(scores, -1).cpu();
+        return placement.onDevice(torch.multinomial(probabilities, 1, false, random).squeeze(1));
     }
 }

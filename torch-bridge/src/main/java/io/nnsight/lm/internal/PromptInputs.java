@@ -4,12 +4,12 @@ import io.nnsight.Batchable;
 import io.nnsight.Inputs;
 import io.nnsight.Tensors;
 import io.nnsight.lm.Tokenizer;
+import io.nnsight.lm.decoder.Placement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch;
@@ -17,15 +17,23 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * A language model's inputs: a prompt, several prompts, or token ids, tokenized and left-padded into
  * {@code input_ids} and {@code attention_mask} (1 for real tokens, 0 for padding), as Hugging Face's
- * tokenizers do with {@code padding_side="left"}.
+ * tokenizers do with {@code padding_side="left"}, on the model's device.
  */
 public final class PromptInputs implements Batchable {
     private final Tokenizer tokenizer;
     private final int contextLength;
+    private final Placement placement;
 
-    public PromptInputs(Tokenizer tokenizer, int contextLength) {
+    /** Inputs of a model of {@code contextLength} tokens whose tensors live as {@code placement} says. */
+    public PromptInputs(Tokenizer tokenizer, int contextLength, Placement placement) {
         this.tokenizer = tokenizer;
         this.contextLength = contextLength;
+        this.placement = placement;
+    }
+
+    /** Where the model's tensors live. */
+    public Placement placement() {
+        return placement;
     }
 
     /**
@@ -126,7 +134,8 @@ public final class PromptInputs implements Batchable {
             throw new IllegalArgumentException("token ids must be in [0, " + vocabulary + "), got values from "
                     + ids.min().item_long() + " to " + ids.max().item_long());
         }
-        return new Prepared(Inputs.of().with("input_ids", ids).with("attention_mask", mask), (int) ids.size(0));
+        return new Prepared(Inputs.of().with("input_ids", placement.onDevice(ids.to(ScalarType.Long)))
+                .with("attention_mask", placement.onDevice(mask.to(ScalarType.Long))), (int) ids.size(0));
     }
 
     /**
@@ -160,13 +169,12 @@ public final class PromptInputs implements Batchable {
                 .with("attention_mask", torch.cat(new TensorVector(masks), 0));
     }
 
-    private static Tensor leftPad(Tensor rows, long length, long value) {
-        Tensor longs = rows.to(ScalarType.Long);
+    private Tensor leftPad(Tensor rows, long length, long value) {
         long padding = length - rows.size(1);
         if (padding == 0) {
-            return longs;
+            return rows;
         }
-        Tensor pad = torch.full(new long[] {rows.size(0), padding}, new Scalar(value), new TensorOptions(ScalarType.Long));
-        return torch.cat(new TensorVector(pad, longs), 1);
+        Tensor pad = torch.full(new long[] {rows.size(0), padding}, new Scalar(value), placement.longs());
+        return torch.cat(new TensorVector(pad, rows), 1);
     }
 }

@@ -1,55 +1,135 @@
 package io.nnsight.lm.internal;
 
+import io.nnsight.Tensors;
+import io.nnsight.lm.decoder.DecoderForCausalLM;
+import io.nnsight.lm.families.Family;
+import io.nnsight.safetensors.DType;
+import io.nnsight.safetensors.TensorInfo;
 import io.nnsight.safetensors.Weights;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
-import org.bytedeco.pytorch.Module;
+import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import org.bytedeco.pytorch.Tensor;
 
-/** Copies a model folder's safetensors weights into a model's parameters, matched by Hugging Face name. */
+/**
+ * Fills a model's parameters from a model folder's safetensors checkpoint (one file or shards), matched by Hugging
+ * Face name: memory-mapped where the stored type is the one the model runs in on the CPU (the parameter's memory
+ * is then the file's, shared with the operating system's file cache: loading costs no copy), read, converted and
+ * moved to the device otherwise, one tensor at a time.
+ */
 public final class WeightLoader {
-    private static final Logger LOG = LoggerFactory.getLogger(WeightLoader.class);
+    /** How many names of each kind an error lists. */
+    private static final int LISTED = 5;
 
     private WeightLoader() {}
 
     /**
-     * Loads every parameter of {@code model} from the weights in {@code folder}.
+     * Loads every parameter of {@code model} from the checkpoint in {@code folder}.
      *
-     * @param tiedOutput whether the model's {@code lm_head.weight} is its embedding's, which checkpoints omit
-     * @throws IllegalArgumentException when the weight files are missing or unreadable, or weights are missing
-     *     or have the wrong shape; the message names them and the folder
+     * @param family how the family's checkpoints name the weights
+     * @throws IllegalArgumentException when the weight files are missing or unreadable, when parameters have no
+     *     weight or the checkpoint has weights the model has no parameter for (the message lists the first few of
+     *     each), or when a weight has the wrong shape
      */
-    public static void load(Module model, Path folder, boolean tiedOutput) {
-        try (Weights weights = Weights.open(folder)) {
-            Set<String> unused = new LinkedHashSet<>(weights.names());
-            List<String> missing = new ArrayList<>();
+    public static void load(DecoderForCausalLM model, Family family, Path folder) {
+        try (Weights weights = Weights.open(folder); PointerScope scope = new PointerScope();
+                NoGradGuard noGrad = new NoGradGuard()) {
+            Map<String, String> sources = match(model, family, weights);
             StringTensorDict parameters = model.named_parameters(true);
             for (long i = 0; i < parameters.size(); i++) {
                 String name = parameters.get(i).key().getString();
-                if (weights.names().contains(name)) {
-                    weights.copyInto(name, parameters.get(i).value());
-                    unused.remove(name);
-                } else if (!(tiedOutput && name.equals("lm_head.weight"))) {
-                    missing.add(name);
+                String source = sources.get(name);
+                if (source != null) {
+                    fill(parameters.get(i).value(), weights, source);
                 }
-            }
-            if (!missing.isEmpty()) {
-                throw new IllegalArgumentException(weights + " has no weights for " + missing.size() + " of the model's "
-                        + "parameters: " + String.join(", ", missing.subList(0, Math.min(5, missing.size())))
-                        + (missing.size() > 5 ? ", ..." : "") + "; does the checkpoint belong to this architecture?");
-            }
-            unused.remove("lm_head.weight");
-            if (!unused.isEmpty()) {
-                LOG.debug("{} holds {} tensors the model does not use: {}", folder, unused.size(), unused);
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot load the weights of " + folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The type of the first floating-point tensor of the checkpoint in {@code folder}: the type transformers loads a
+     * model in when its config does not say; {@code null} when there is none.
+     */
+    public static DType storedType(Path folder) {
+        try (Weights weights = Weights.open(folder)) {
+            for (String name : weights.names()) {
+                if (weights.info(name).dtype().isFloatingPoint()) {
+                    return weights.info(name).dtype();
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the weights of " + folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** For each parameter to fill, the checkpoint's name of its weight; refuses a checkpoint that does not fit. */
+    private static Map<String, String> match(DecoderForCausalLM model, Family family, Weights weights) {
+        List<String> parameters = new ArrayList<>();
+        StringTensorDict named = model.named_parameters(true);
+        for (long i = 0; i < named.size(); i++) {
+            parameters.add(named.get(i).key().getString());
+        }
+        String tiedHead = model.tiesOutputToEmbedding() ? family.paths().lmHead() + ".weight" : null;
+        String base = family.paths().layers().substring(0, family.paths().layers().indexOf('.') + 1);
+        Map<String, String> sources = new LinkedHashMap<>();
+        List<String> unexpected = new ArrayList<>();
+        for (String name : weights.names()) {
+            String parameter = family.parameterName(name);
+            if (!parameters.contains(parameter) && parameters.contains(base + parameter)) {
+                parameter = base + parameter; // a checkpoint of the decoder alone (GPT-2's h.0.attn...)
+            }
+            if (parameter.equals(tiedHead)) {
+                continue; // the embedding's weight, which transformers ties
+            }
+            if (parameters.contains(parameter)) {
+                sources.put(parameter, name);
+            } else if (!family.ignores(name)) {
+                unexpected.add(name);
+            }
+        }
+        List<String> missing = new ArrayList<>(parameters);
+        missing.removeAll(sources.keySet());
+        missing.remove(tiedHead);
+        if (!missing.isEmpty() || !unexpected.isEmpty()) {
+            throw new IllegalArgumentException(weights + " does not fit the " + family.modelType() + " model its config "
+                    + "describes: " + (missing.isEmpty() ? "" : missing.size() + " parameters have no weight (" + first(missing)
+                    + ")" + (unexpected.isEmpty() ? "" : "; ")) + (unexpected.isEmpty() ? "" : unexpected.size()
+                    + " weights fill no parameter (" + first(unexpected) + ")") + ". Does the checkpoint belong to this "
+                    + "architecture and config.json?");
+        }
+        return sources;
+    }
+
+    private static String first(List<String> names) {
+        return String.join(", ", names.subList(0, Math.min(LISTED, names.size()))) + (names.size() > LISTED ? ", ..." : "");
+    }
+
+    /**
+     * Makes {@code parameter} the stored tensor {@code name}: the file's mapped pages when the types match on the CPU;
+     * otherwise read into a temporary of the stored type and converted (and moved) into the parameter, one tensor at a
+     * time, so that the checkpoint's pages never pile up beside the converted model.
+     */
+    private static void fill(Tensor parameter, Weights weights, String name) {
+        TensorInfo stored = weights.info(name);
+        if (!Arrays.equals(stored.shape(), Tensors.shape(parameter))) {
+            throw new IllegalArgumentException(weights + ": tensor \"" + name + "\" has shape "
+                    + Arrays.toString(stored.shape()) + " but the model's parameter has shape "
+                    + Arrays.toString(Tensors.shape(parameter)) + "; does config.json describe this checkpoint?");
+        }
+        if (stored.dtype() == DType.of(parameter.scalar_type()) && parameter.device().is_cpu()) {
+            parameter.set_data(weights.mapped(name));
+        } else {
+            weights.copyInto(name, parameter);
         }
     }
 }

@@ -134,7 +134,7 @@ final class StandardPolicy {
             // ---- nnsight's API ---------------------------------------------------------------------------------
             .refuse(GLOBAL_SETTINGS, "io.nnsight.LibTorch")
             .refuse(MODEL_LOADING, "io.nnsight.lm.LanguageModel$Options")
-            .allow("io.nnsight.*", "io.nnsight.nn.*", "io.nnsight.lm.*", "io.nnsight.lm.{llama,gpt2}.*")
+            .allow("io.nnsight.*", "io.nnsight.nn.*", "io.nnsight.lm.*", "io.nnsight.lm.decoder.*")
             .denyMembers(MODEL_LOADING, "io.nnsight.lm.LanguageModel", "load", "folder")
             .denyMembers(HOSTED_MODEL, "io.nnsight.lm.Tokenizer", "close")
             .denyMembers(SHARED_MODEL, "io.nnsight.NNsight", "editInPlace", "clearEdits", "rename")

@@ -2,6 +2,7 @@ package io.nnsight.remote.internal.sandbox;
 
 import io.nnsight.NNsight;
 import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.decoder.DecoderForCausalLM;
 import io.nnsight.lm.internal.WeightLoader;
 import java.util.ArrayList;
 import java.util.List;
@@ -167,7 +168,7 @@ public final class WeightGuard {
         }
         if (reload) {
             LanguageModel language = (LanguageModel) model;
-            WeightLoader.load((Module) language.module(), language.folder(), true);
+            WeightLoader.load((DecoderForCausalLM) language.module(), language.family(), language.folder());
         }
         List<State> after = states();
         for (int i = 0; i < after.size(); i++) {

@@ -147,7 +147,7 @@ class PolicyTest {
                 allowed("io.nnsight.nn.Linear"),
                 allowed("io/nnsight/nn/Linear.weight()Lorg/bytedeco/pytorch/Tensor;"),
                 allowed("io/nnsight/lm/Tokenizer.encode(Ljava/lang/String;)[J"),
-                allowed("io.nnsight.lm.llama.LlamaForCausalLM"),
+                allowed("io.nnsight.lm.decoder.DecoderForCausalLM"),
                 refused("io/nnsight/nn/Linear.train(Z)V", HOSTED_MODEL), // inherited from Bytedeco's Module
                 refused("io/nnsight/lm/LanguageModel.load(Ljava/lang/String;)Lio/nnsight/lm/LanguageModel;", MODEL_LOADING),
                 refused("io/nnsight/lm/LanguageModel.folder()Ljava/nio/file/Path;", MODEL_LOADING),

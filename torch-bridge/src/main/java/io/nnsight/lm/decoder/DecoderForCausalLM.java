@@ -1,0 +1,73 @@
+package io.nnsight.lm.decoder;
+
+import io.nnsight.Inputs;
+import io.nnsight.lm.CausalLM;
+import io.nnsight.nn.HookedModule;
+import io.nnsight.nn.Linear;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * A decoder-only language model built from a {@link DecoderSpec}, with Hugging Face's module names: the
+ * decoder ({@code model}, {@code transformer} or {@code gpt_neox}) and the output layer {@code lm_head}, whose
+ * logits Gemma 2 soft-caps. Takes the named inputs of {@link DecoderModel}; returns the logits {@code [batch,
+ * tokens, vocab]}. Its weights are uninitialised until loaded from a checkpoint ({@code LanguageModel.load}).
+ */
+public final class DecoderForCausalLM extends HookedModule implements CausalLM {
+    private final DecoderSpec spec;
+    private final Placement placement;
+    private final DecoderModel model;
+    private final Linear lmHead;
+    private final Scalar finalSoftcap;
+
+    /** A model of {@code spec} in {@code placement}'s type and on its device. */
+    public DecoderForCausalLM(DecoderSpec spec, Placement placement) {
+        this.spec = spec;
+        this.placement = placement;
+        this.model = register(spec.model, new DecoderModel(spec, placement));
+        this.lmHead = register(spec.paths.lmHead(), spec.tiedHead
+                ? new Linear(model.embeddingWeight(), null)
+                : new Linear(placement.parameter(spec.vocabSize, spec.hiddenSize), null));
+        this.finalSoftcap = spec.finalSoftcap == null ? null : persistent(new Scalar(spec.finalSoftcap));
+    }
+
+    @Override
+    public Tensor forward(Inputs inputs) {
+        return (Tensor) hooked(inputs, this::compute);
+    }
+
+    private Tensor compute(Inputs in) {
+        Tensor logits = lmHead.forward(model.forward(in));
+        return finalSoftcap == null ? logits : logits.div(finalSoftcap).tanh().mul(finalSoftcap);
+    }
+
+    /** The type and device of its weights. */
+    public Placement placement() {
+        return placement;
+    }
+
+    @Override
+    public int layers() {
+        return spec.layers;
+    }
+
+    @Override
+    public int contextLength() {
+        return spec.contextLength();
+    }
+
+    @Override
+    public long vocabularySize() {
+        return spec.vocabSize;
+    }
+
+    @Override
+    public boolean tiesOutputToEmbedding() {
+        return spec.tiedHead;
+    }
+
+    @Override
+    public String describe() {
+        return spec.family + "ForCausalLM(" + placement + ")";
+    }
+}

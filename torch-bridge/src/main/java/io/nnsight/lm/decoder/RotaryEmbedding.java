@@ -1,0 +1,52 @@
+package io.nnsight.lm.decoder;
+
+import io.nnsight.Inputs;
+import io.nnsight.nn.HookedModule;
+import java.util.List;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Rotary position embeddings ({@code rotary_emb}): for position ids {@code [batch, tokens]}, the cosines and
+ * sines {@code [batch, tokens, rotated dims]} that rotate queries and keys, computed in float32 and returned in
+ * the activations' type, as transformers' {@code RotaryEmbedding} does. Inputs: the hidden states (for their
+ * type) and the position ids; output: {@code [cos, sin]}.
+ */
+public final class RotaryEmbedding extends HookedModule {
+    private final Rope rope;
+    private final int headDim;
+    private final Placement placement;
+    private final Tensor inverseFrequencies;
+
+    /** The embeddings of heads of {@code headDim} dimensions, of which {@link Rope#rotatedDims} rotate. */
+    public RotaryEmbedding(Rope rope, int headDim, Placement placement) {
+        this.rope = rope;
+        this.headDim = headDim;
+        this.placement = placement;
+        this.inverseFrequencies = persistent(rope.inverseFrequencies(headDim, 0, placement));
+    }
+
+    /** The cosines and sines for {@code positionIds}; the list is {@code [cos, sin]}. */
+    @SuppressWarnings("unchecked")
+    public List<Tensor> forward(Tensor hidden, Tensor positionIds) {
+        return (List<Tensor>) hooked(Inputs.of(hidden, positionIds), this::compute);
+    }
+
+    private List<Tensor> compute(Inputs in) {
+        Tensor hidden = in.tensor(0);
+        Tensor positions = in.tensor(1);
+        Tensor inverse = inverseFrequencies;
+        if (rope.dependsOnLength()) {
+            inverse = rope.inverseFrequencies(headDim, positions.max().item_long() + 1, placement);
+        }
+        Tensor frequencies = positions.to(torch.ScalarType.Float).unsqueeze(-1).mul(inverse);
+        Tensor angles = torch.cat(new TensorVector(frequencies, frequencies), -1);
+        return List.of(angles.cos().to(hidden.scalar_type()), angles.sin().to(hidden.scalar_type()));
+    }
+
+    @Override
+    public String describe() {
+        return "RotaryEmbedding(type=" + rope.type() + ", theta=" + rope.theta() + ", dims=" + rope.rotatedDims(headDim) + ")";
+    }
+}

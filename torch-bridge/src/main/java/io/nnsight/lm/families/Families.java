@@ -1,0 +1,38 @@
+package io.nnsight.lm.families;
+
+import java.util.List;
+import java.util.stream.Collectors;
+
+/** The families this library implements, found by a {@code config.json}'s {@code model_type}. */
+public final class Families {
+    private static final List<Family> ALL = List.of(new Llama(), new Mistral(), new Qwen2(), new Qwen3(), new Gemma2(),
+            new Phi3(), new GptNeoX(), new Gpt2());
+
+    private Families() {}
+
+    /** The {@code model_type} of every family. */
+    public static List<String> modelTypes() {
+        return ALL.stream().map(Family::modelType).collect(Collectors.toList());
+    }
+
+    /**
+     * The family of {@code config}'s {@code model_type}, after the checks every family shares.
+     *
+     * @throws IllegalArgumentException naming the field, for a {@code model_type} no family implements (the message
+     *     lists those that do) or a quantized checkpoint ({@code quantization_config})
+     */
+    public static Family of(HfConfig config) {
+        String type = config.modelType();
+        if (config.has("quantization_config")) {
+            throw config.refused("quantization_config", "quantized checkpoints (bitsandbytes, GPTQ, AWQ, ...) are not "
+                    + "supported; load the unquantized weights, and pick their type with LanguageModel.Options.dtype");
+        }
+        for (Family family : ALL) {
+            if (family.modelType().equals(type)) {
+                return family;
+            }
+        }
+        throw new IllegalArgumentException(config.file() + " describes a '" + type + "' model (model_type); this library "
+                + "implements " + String.join(", ", modelTypes()));
+    }
+}

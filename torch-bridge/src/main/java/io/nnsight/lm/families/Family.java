@@ -1,0 +1,64 @@
+package io.nnsight.lm.families;
+
+import io.nnsight.lm.ModulePaths;
+import io.nnsight.lm.decoder.DecoderSpec;
+
+/**
+ * An architecture, by transformers' {@code model_type}: how a {@code config.json} of that type becomes a {@link
+ * DecoderSpec} for the shared blocks, where its main modules are, and how its checkpoints name the weights. A
+ * family is a short declarative class: the fields it honours, the defaults transformers gives them, and the
+ * ways its model departs from Llama's layout.
+ *
+ * <pre>{@code
+ * Family family = Families.of(config);            // by config.json's model_type
+ * DecoderSpec spec = family.decoder(config);      // refuses fields it cannot honour, naming them
+ * ModulePaths paths = family.paths();             // model.embed_tokens, model.layers, self_attn, mlp, ...
+ * }</pre>
+ *
+ * <p>{@code docs/architectures.md} lists the families, the fields each honours and refuses, and how to add one.
+ */
+public abstract class Family {
+    private final String modelType;
+    private final ModulePaths paths;
+
+    /** A family of transformers' {@code modelType} whose main modules are at {@code paths}. */
+    protected Family(String modelType, ModulePaths paths) {
+        this.modelType = modelType;
+        this.paths = paths;
+    }
+
+    /** transformers' {@code model_type}: {@code "llama"}, {@code "gpt_neox"}... */
+    public final String modelType() {
+        return modelType;
+    }
+
+    /** Where the family's main modules are, as transformers names them. */
+    public final ModulePaths paths() {
+        return paths;
+    }
+
+    /**
+     * The model {@code config} describes.
+     *
+     * @throws IllegalArgumentException naming the field, when a field is missing or has a value this library
+     *     does not honour (a rope type, attention of another kind...)
+     */
+    public abstract DecoderSpec decoder(HfConfig config);
+
+    /**
+     * The parameter that a checkpoint's tensor fills: {@code name} itself, unless the family's checkpoints name it
+     * otherwise (Pythia's {@code embed_out.weight} is transformers' {@code lm_head.weight}).
+     */
+    public String parameterName(String name) {
+        return name;
+    }
+
+    /**
+     * Whether a checkpoint's tensor that fills no parameter is left alone: buffers that older checkpoints
+     * saved ({@code rotary_emb.inv_freq}, GPT-2's and GPT-NeoX's causal-mask {@code bias}). Any other tensor
+     * without a parameter fails the load, since it means the checkpoint is not of the architecture described.
+     */
+    public boolean ignores(String name) {
+        return name.endsWith(".rotary_emb.inv_freq");
+    }
+}

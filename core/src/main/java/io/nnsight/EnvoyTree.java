@@ -85,10 +85,12 @@ final class EnvoyTree {
         int modules = traceablePaths.size();
         Map<String, Integer>[] bases = new Map[modules];
         Map<Integer, Source> sources = new HashMap<>();
-        for (Map.Entry<Module, Integer> entry : indices.entrySet()) {
-            int index = entry.getValue();
+        Module[] byIndex = new Module[modules];
+        indices.forEach((module, index) -> byIndex[index] = module);
+        // in the modules' order, so that two builds of one model number their operations alike (a scan's copy)
+        for (int index = 0; index < modules; index++) {
             String path = traceablePaths.get(index);
-            for (Class<?> type = entry.getKey().getClass(); type != null && type != Module.class; type = type.getSuperclass()) {
+            for (Class<?> type = byIndex[index].getClass(); type != null && type != Module.class; type = type.getSuperclass()) {
                 List<SourceMap.Site> sites = SourceMap.of(type);
                 if (sites.isEmpty()) {
                     continue;

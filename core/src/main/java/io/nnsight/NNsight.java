@@ -223,10 +223,50 @@ public class NNsight extends Envoy {
      *
      * @param input as for {@link #trace(Object, TraceBody)}, or {@code null} for a trace that sets up invokes
      */
-    @SuppressWarnings("unchecked")
     protected final <R> R trace(Object input, TraceBody<R> body, ModelRunner runner) {
         Objects.requireNonNull(body, "body");
-        TraceRun run = new TraceRun(target);
+        return run(new TraceRun(target), input, body, runner);
+    }
+
+    /**
+     * Runs {@code body} as {@code trace(input, body)} would, but on a copy of the model on libtorch's meta device:
+     * nothing is computed and no activation memory is allocated, while every module's output has the shape and
+     * type it would have. nnsight's {@code model.scan}: for checking shapes, and that a body fits the model,
+     * before running it. Setting a value of the wrong shape fails as it would in a trace.
+     *
+     * <pre>{@code
+     * long[] shape = lm.scan("Once upon a time", tr -> Tensors.shape(lm.get("model.layers.3.mlp").output()));
+     * }</pre>
+     *
+     * <p>The tensors the body reads and returns are on the meta device: they have shapes and types but no values.
+     * The wrapper's edits run too, so a scan also checks them. Scans run here whatever the backend.
+     *
+     * @throws UnsupportedOperationException when this wrapper cannot build its model on the meta device (a
+     *     {@code LanguageModel} can; a model wrapped with {@link #wrap} cannot)
+     */
+    public <R> R scan(Object input, TraceBody<R> body) {
+        Objects.requireNonNull(input, "input");
+        Objects.requireNonNull(body, "body");
+        NNsight twin = metaTwin();
+        return twin == this ? run(new TraceRun(target), input, body, runner)
+                : run(new TraceRun(twin.target, target), input, body, twin.runner);
+    }
+
+    /**
+     * A wrapper of a copy of this wrapper's model built on libtorch's meta device (its parameters have shapes but
+     * no memory), with the same modules in the same order, or this wrapper when its model is there already: what
+     * {@link #scan} runs on. Wrappers that can build their model so override it; this one cannot.
+     *
+     * @throws UnsupportedOperationException always, here
+     */
+    protected NNsight metaTwin() {
+        throw new UnsupportedOperationException("cannot scan " + key() + ": a scan runs on a copy of the model built "
+                + "on the meta device, which a wrapper of a module you built cannot make (a LanguageModel can); run a "
+                + "trace on a small input instead");
+    }
+
+    @SuppressWarnings("unchecked")
+    private <R> R run(TraceRun run, Object input, TraceBody<R> body, ModelRunner runner) {
         Tracer tracer = new Tracer(run, this);
         edits.addTo(run, tracer);
         return (R) run.execute(input, body.getClass(), () -> body.run(tracer), runner);

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -31,7 +32,9 @@ public final class InvokeRows {
     /**
      * {@code replacement}, checked to fit where it replaces {@code current} for the whole batch (an invoke
      * that sees every row): a tensor replaces a tensor of the same shape, element type and device, also
-     * inside arguments and lists; other values are the caller's business.
+     * inside arguments and lists; other values are the caller's business. In a scan, where {@code current} is
+     * on the meta device, a replacement from another device is accepted and moved there, as the same body's
+     * replacement fits a trace.
      *
      * @param what names the value in error messages, like {@code "the output of layer1"}
      * @throws TraceException naming {@code what} and, for a tensor of another shape, both shapes
@@ -42,6 +45,7 @@ public final class InvokeRows {
                 throw new TraceException(what + " is a Tensor; it cannot be replaced by " + Tensors.describe(replacement));
             }
             checkFits((Tensor) current, (Tensor) replacement, Tensors.shape((Tensor) current), what, "");
+            return toMeta((Tensor) current, (Tensor) replacement);
         } else if (current instanceof Inputs && replacement instanceof Inputs) {
             Inputs before = (Inputs) current;
             Inputs after = (Inputs) replacement;
@@ -57,7 +61,25 @@ public final class InvokeRows {
                 checkTensors(((List<?>) current).get(i), ((List<?>) replacement).get(i), what + "[" + i + "]");
             }
         }
-        return replacement;
+        return isOnMeta(current) ? ValueTrees.mapTensors(replacement, InvokeRows::onMeta) : replacement;
+    }
+
+    private static boolean isOnMeta(Object value) {
+        boolean[] meta = new boolean[1];
+        ValueTrees.mapTensors(value, tensor -> {
+            meta[0] |= tensor.is_meta();
+            return tensor;
+        });
+        return meta[0];
+    }
+
+    /** {@code replacement}, moved to the meta device when {@code current} is there (a scan). */
+    private static Tensor toMeta(Tensor current, Tensor replacement) {
+        return current.is_meta() ? onMeta(replacement) : replacement;
+    }
+
+    private static Tensor onMeta(Tensor tensor) {
+        return tensor.is_meta() ? tensor : tensor.to(new Device("meta"), tensor.scalar_type());
     }
 
     private static void checkTensors(Object current, Object replacement, String what) {
@@ -83,7 +105,7 @@ public final class InvokeRows {
                     + what + " holds " + current.scalar_type() + ": convert it first, e.g. value.to(ScalarType."
                     + current.scalar_type() + ")");
         }
-        if (!current.device().equals(replacement.device())) {
+        if (!current.is_meta() && !current.device().equals(replacement.device())) {
             throw new TraceException("the replacement for " + what + " is on " + replacement.device().str().getString()
                     + ", but " + what + " is on " + current.device().str().getString() + ": move it there first");
         }
@@ -132,6 +154,7 @@ public final class InvokeRows {
         long[] expected = Tensors.shape(current);
         expected[0] = group.size();
         checkFits(current, rows, expected, what, what + " in this invoke's " + group);
+        rows = toMeta(current, rows);
         List<Tensor> pieces = new ArrayList<>(3);
         if (group.start() > 0) {
             pieces.add(current.narrow(0, 0, group.start()));

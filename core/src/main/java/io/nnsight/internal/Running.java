@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <ul>
  *   <li><b>A wrapper's trace</b> ({@link #trace(TraceTarget)}): a hook on a module, and an envoy asked for a
  *       value, know their wrapper; traces of one wrapper run one at a time, so the wrapper has at most one.
- *       A field of the wrapper's {@link TraceTarget}, read without a lock (hooks run at every module call).
+ *       A field of the wrapper's {@link TraceTarget}, read without a lock (hooks run at every module call). A
+ *       scan's trace runs on a copy of the model on the meta device and is its wrapper's trace too.
  *   <li><b>The trace this thread works for</b> ({@link #traceHere()}): code that knows no wrapper, such as
  *       {@code NNsight.save}, a model runner's end of steps and the operations inside a traced module's code,
  *       asks the thread. A thread works for a trace while it runs the trace's caller (the set-up body and the
@@ -45,16 +46,26 @@ public final class Running {
      */
     static void begin(TraceRun run) {
         TraceTarget target = run.target();
+        TraceTarget standIn = run.standingInFor();
         for (Object frame : frames()) {
-            if (frame instanceof TraceRun && ((TraceRun) frame).target() == target) {
+            if (frame instanceof TraceRun other && (serves(other, target) || standIn != null && serves(other, standIn))) {
                 throw new TraceException("a trace of this model is already running on this thread: a trace cannot be "
                         + "started inside another trace of the same wrapper; use several invokes in one trace");
             }
         }
+        // a scan locks its stand-in's target, then the model's: nothing else takes the stand-in's
         target.lock();
+        if (standIn != null) {
+            standIn.lock();
+            standIn.running = run;
+        }
         target.running = run;
         TRACES.incrementAndGet();
         enter(run);
+    }
+
+    private static boolean serves(TraceRun run, TraceTarget target) {
+        return run.target() == target || run.standingInFor() == target;
     }
 
     /** Ends what {@link #begin} started. */
@@ -63,6 +74,11 @@ public final class Running {
         TRACES.decrementAndGet();
         TraceTarget target = run.target();
         target.running = null;
+        TraceTarget standIn = run.standingInFor();
+        if (standIn != null) {
+            standIn.running = null;
+            standIn.unlock();
+        }
         target.unlock();
     }
 

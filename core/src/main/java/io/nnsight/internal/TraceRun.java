@@ -65,6 +65,8 @@ public final class TraceRun {
     }
 
     private final TraceTarget target;
+    /** The target of another wrapper whose envoys this trace serves too, or {@code null}: a scan's model. */
+    private final TraceTarget standingInFor;
     private final Engine engine = Engine.current();
     private final TraceMemory memory = new TraceMemory();
     private final Thread caller = Thread.currentThread();
@@ -80,11 +82,41 @@ public final class TraceRun {
 
     /** A trace of {@code target}, on the calling thread. */
     public TraceRun(TraceTarget target) {
+        this(target, null);
+    }
+
+    /**
+     * A trace of {@code target} that also serves the envoys of the wrapper of {@code standingInFor}, whose modules
+     * must be {@code target}'s, in the same order: how a scan runs a wrapper's bodies on a copy of its model on the
+     * meta device.
+     *
+     * @throws IllegalArgumentException when the two wrappers' modules differ
+     */
+    public TraceRun(TraceTarget target, TraceTarget standingInFor) {
+        if (standingInFor != null && !Arrays.equals(target.paths(), standingInFor.paths())) {
+            throw new IllegalArgumentException("the model a trace stands in with has other modules than the model it "
+                    + "stands in for: " + firstDifference(target.paths(), standingInFor.paths()));
+        }
         this.target = target;
+        this.standingInFor = standingInFor;
+    }
+
+    private static String firstDifference(String[] paths, String[] expected) {
+        for (int i = 0; i < Math.min(paths.length, expected.length); i++) {
+            if (!paths[i].equals(expected[i])) {
+                return "module " + i + " is " + paths[i] + ", not " + expected[i];
+            }
+        }
+        return paths.length + " modules and operations, not " + expected.length;
     }
 
     TraceTarget target() {
         return target;
+    }
+
+    /** The target this trace serves beside its own, or {@code null}. */
+    TraceTarget standingInFor() {
+        return standingInFor;
     }
 
     Interleaver interleaver() {

@@ -143,11 +143,8 @@ public final class HubClient {
      * @throws IllegalArgumentException if the repository id or the revision is malformed
      */
     public Path downloadModel(String repoId, String revision) throws IOException {
-        CachedFile config = fetch(new HubFile(repoId, orDefault(revision), CONFIG));
+        CachedFile config = fetchDescription(repoId, revision);
         HubFile atCommit = new HubFile(repoId, config.commit(), CONFIG);
-        for (String optional : OPTIONAL_MODEL_FILES) {
-            fetchIfExists(atCommit.sibling(optional));
-        }
         if (fetchIfExists(atCommit.sibling(SINGLE_FILE_WEIGHTS)).isEmpty()) {
             HubFile index = atCommit.sibling(SHARDED_WEIGHTS_INDEX);
             Optional<CachedFile> indexFile = fetchIfExists(index);
@@ -162,6 +159,30 @@ public final class HubClient {
             }
         }
         return config.path().getParent();
+    }
+
+    /**
+     * Downloads what describes a model, without its weights: {@code config.json} and, if the repository has them,
+     * {@code generation_config.json}, {@code tokenizer.json} and {@code tokenizer_config.json}, all from one commit.
+     * Enough to build the model on the meta device and scan it ({@code LanguageModel.Options.device("meta")}).
+     *
+     * @return the snapshot folder of the commit
+     * @throws HubException if {@code config.json} cannot be provided
+     * @throws IOException if the cache folder cannot be written
+     * @throws IllegalArgumentException if the repository id or the revision is malformed
+     */
+    public Path downloadModelWithoutWeights(String repoId, String revision) throws IOException {
+        return fetchDescription(repoId, revision).path().getParent();
+    }
+
+    /** {@code config.json} at the revision, and the optional description files at its commit. */
+    private CachedFile fetchDescription(String repoId, String revision) throws IOException {
+        CachedFile config = fetch(new HubFile(repoId, orDefault(revision), CONFIG));
+        HubFile atCommit = new HubFile(repoId, config.commit(), CONFIG);
+        for (String optional : OPTIONAL_MODEL_FILES) {
+            fetchIfExists(atCommit.sibling(optional));
+        }
+        return config;
     }
 
     private static String orDefault(String revision) {

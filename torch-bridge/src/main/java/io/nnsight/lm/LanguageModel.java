@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -70,11 +71,16 @@ import org.bytedeco.pytorch.Tensor;
  * type ({@code config.json}'s {@code dtype}), as transformers 5 loads it, on the CPU. The model runs in evaluation
  * mode.
  *
+ * <p><b>Scans</b> ({@link #scan}) run a body on a copy of the model on libtorch's meta device, built at the first
+ * scan: every value has its real shape and type and no values, and nothing is computed. A model loaded with {@code
+ * Options.device("meta")} has no weights at all (nothing of them is read or downloaded): it scans, and traces shapes.
+ *
  * <p><b>Generation:</b> each step is one forward pass, so step {@code n} is iteration {@code n} of every
  * module (step 0 runs the prompt); see {@link io.nnsight.Tracer#iter}. {@code generator.streamer} is called
  * at each step with the new tokens, and {@code generator} once at the end with all ids.
  */
 public final class LanguageModel extends NNsight {
+    private static final String META = "meta";
     private static final Pattern REPOSITORY_ID = Pattern.compile("[A-Za-z0-9][\\w.-]*(/[\\w.-]+)?");
 
     private final DecoderForCausalLM model;
@@ -86,6 +92,8 @@ public final class LanguageModel extends NNsight {
     private final Path folder;
     private final String architecture;
     private final String key;
+    /** The copy of this model on the meta device that scans run, made at the first scan; shared by copies. */
+    private final AtomicReference<LanguageModel> metaTwin;
 
     /** A copy for {@link #edit} and {@link #on}: shares everything, as {@link NNsight#NNsight(NNsight)} says. */
     private LanguageModel(LanguageModel original) {
@@ -99,6 +107,7 @@ public final class LanguageModel extends NNsight {
         this.folder = original.folder;
         this.architecture = original.architecture;
         this.key = original.key;
+        this.metaTwin = original.metaTwin;
     }
 
     private LanguageModel(DecoderForCausalLM model, Family family, Tokenizer tokenizer, PromptInputs batching,
@@ -113,6 +122,7 @@ public final class LanguageModel extends NNsight {
         this.folder = folder;
         this.architecture = architecture;
         this.key = key;
+        this.metaTwin = new AtomicReference<>();
         rename(family.paths().standardNames());
     }
 
@@ -185,11 +195,18 @@ public final class LanguageModel extends NNsight {
          * "cuda:N"}. Every tensor the model and the library make (inputs, masks, positions, the key/value cache,
          * generation state) is made there; inputs given as tensors elsewhere are moved there.
          *
+         * <p>{@code "meta"} builds the model without its weights, on libtorch's meta device, from {@code config.json}
+         * and the tokenizer alone (the folder needs no weights): nnsight's {@code dispatch=False}, for a model too
+         * big for this machine. It {@linkplain #scan scans}, and its traces give every value's shape and type
+         * without computing, in no memory; it cannot generate.
+         *
          * @throws IllegalArgumentException for a device this JVM does not have, saying which it has: CUDA needs the
          *     build's {@code cuda} profile (Bytedeco's CUDA build of libtorch) and a GPU with its driver
          */
         public Options device(String device) {
-            return new Options(tokenizer, revision, hub, dtype, Placement.checkDevice(device));
+            Objects.requireNonNull(device, "device");
+            return new Options(tokenizer, revision, hub, dtype,
+                    device.trim().equalsIgnoreCase(META) ? META : Placement.checkDevice(device));
         }
     }
 
@@ -224,10 +241,13 @@ public final class LanguageModel extends NNsight {
         long[] eos = pick(generationConfig, config, "eos_token_id");
         long[] bos = pick(generationConfig, config, "bos_token_id");
         long[] pad = pick(generationConfig, config, "pad_token_id");
-        Placement placement = Placement.of(options.dtype != null ? options.dtype : checkpointType(config, folder),
-                options.device);
-        DecoderForCausalLM causal = new DecoderForCausalLM(spec, placement);
-        WeightLoader.load(causal, family, folder);
+        boolean meta = options.device.equals(META);
+        DType dtype = options.dtype != null ? options.dtype : checkpointType(config, folder, meta);
+        DecoderForCausalLM causal = new DecoderForCausalLM(spec, meta ? Placement.meta(dtype) : Placement.of(dtype,
+                options.device));
+        if (!meta) {
+            WeightLoader.load(causal, family, folder);
+        }
         causal.eval();
         Path tokenizerFile = options.tokenizer != null ? options.tokenizer : folder.resolve("tokenizer.json");
         Tokenizer tokenizer = Tokenizer.load(tokenizerFile, bos.length > 0 ? bos[0] : -1, eos.length > 0 ? eos[0] : -1,
@@ -237,17 +257,20 @@ public final class LanguageModel extends NNsight {
                     + "model's vocabulary has " + causal.vocabularySize() + " (config.json vocab_size): the tokenizer does "
                     + "not belong to this model");
         }
-        PromptInputs batching = new PromptInputs(tokenizer, causal.contextLength(), placement);
+        PromptInputs batching = new PromptInputs(tokenizer, causal.contextLength(), causal.placement());
         String key = Files.isDirectory(Path.of(model)) ? folder.toAbsolutePath().normalize().getFileName().toString()
                 : options.revision.equals(HubClient.DEFAULT_REVISION) ? model : model + "@" + options.revision;
         return new LanguageModel(causal, family, tokenizer, batching, new GeneratorModule(), eos, folder,
                 config.modelType(), key);
     }
 
-    /** The type transformers 5 loads a checkpoint in by default: its config's {@code dtype}, else its weights'. */
-    private static DType checkpointType(HfConfig config, Path folder) {
+    /**
+     * The type transformers 5 loads a checkpoint in by default: its config's {@code dtype}, else its weights' (if
+     * they are read).
+     */
+    private static DType checkpointType(HfConfig config, Path folder, boolean withoutWeights) {
         DType configured = config.dtype();
-        DType stored = configured != null ? configured : WeightLoader.storedType(folder);
+        DType stored = configured != null || withoutWeights ? configured : WeightLoader.storedType(folder);
         return stored != null && stored.isFloatingPoint() ? stored : DType.F32;
     }
 
@@ -265,7 +288,8 @@ public final class LanguageModel extends NNsight {
                 ? options.hub
                 : HubClient.fromEnvironment().withListener(DownloadListener.consoleProgressBar());
         try {
-            return hub.downloadModel(model, options.revision);
+            return options.device.equals(META) ? hub.downloadModelWithoutWeights(model, options.revision)
+                    : hub.downloadModel(model, options.revision);
         } catch (IOException e) {
             throw new IllegalArgumentException("no model folder at " + folder.toAbsolutePath() + ", and the Hugging Face "
                     + "hub could not provide '" + model + "': " + e.getMessage(), e);
@@ -318,7 +342,7 @@ public final class LanguageModel extends NNsight {
         return model.placement().dtype();
     }
 
-    /** The device the model runs on: {@code "cpu"}, {@code "cuda:0"}... */
+    /** The device the model runs on: {@code "cpu"}, {@code "cuda:0"}..., or {@code "meta"} (loaded without weights). */
     public String device() {
         return model.placement().device();
     }
@@ -369,6 +393,10 @@ public final class LanguageModel extends NNsight {
     private <R> R generateWith(Object input, Generation generation, TraceBody<R> body) {
         Objects.requireNonNull(generation, "generation");
         Objects.requireNonNull(body, "body");
+        if (model.placement().isMeta()) {
+            throw new IllegalStateException(key + " was loaded on the meta device, without weights: it scans and "
+                    + "traces shapes but cannot choose tokens; load it with device(\"cpu\") or \"cuda\" to generate");
+        }
         Backend backend = backend();
         return backend == null ? trace(input, body, loop(generation))
                 : backend.run(new GenerateJob<>(local(), input, generation, body));
@@ -420,6 +448,25 @@ public final class LanguageModel extends NNsight {
     @Override
     public LanguageModel local() {
         return (LanguageModel) super.local();
+    }
+
+    /**
+     * The same model built on the meta device, with its tokenizer: {@link #scan} runs on it. Made at the first
+     * scan, in about the time of building the modules, with no weight read and none allocated.
+     */
+    @Override
+    protected LanguageModel metaTwin() {
+        if (model.placement().isMeta()) {
+            return this;
+        }
+        return metaTwin.updateAndGet(twin -> {
+            if (twin != null) {
+                return twin;
+            }
+            DecoderForCausalLM meta = model.onMeta();
+            return new LanguageModel(meta, family, tokenizer, new PromptInputs(tokenizer, meta.contextLength(),
+                    meta.placement()), new GeneratorModule(), eos, folder, architecture, key);
+        });
     }
 
     @Override

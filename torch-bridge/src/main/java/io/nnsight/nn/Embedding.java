@@ -1,5 +1,6 @@
 package io.nnsight.nn;
 
+import io.nnsight.nn.internal.MetaKernels;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -31,7 +32,7 @@ public final class Embedding extends HookedModule implements TensorModule {
     /** Looks up the vectors of the ids in {@code ids} (an integer tensor of any shape). */
     @Override
     public Tensor forward(Tensor ids) {
-        return hooked(ids, i -> torch.embedding(weight, i));
+        return hooked(ids, i -> MetaKernels.embedding(weight, i));
     }
 
     /** The table, shape {@code [count, dimension]}. */

@@ -1,5 +1,6 @@
 package io.nnsight.nn;
 
+import io.nnsight.nn.internal.MetaKernels;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -46,7 +47,7 @@ public final class LayerNorm extends HookedModule implements TensorModule {
 
     @Override
     public Tensor forward(Tensor input) {
-        return hooked(input, x -> torch.layer_norm(x, shape, optionalWeight, optionalBias, eps, false));
+        return hooked(input, x -> MetaKernels.layerNorm(x, shape, optionalWeight, optionalBias, eps));
     }
 
     /** The scale, shape {@code [dimension]}. */

@@ -333,6 +333,19 @@ class HubClientTest {
     }
 
     @Test
+    void downloadModelWithoutWeights_fetchesConfigAndTokenizerOnly() throws IOException {
+        hub.publish(Map.of(
+                "config.json", CONFIG,
+                "tokenizer.json", bytes(100),
+                "model.safetensors", WEIGHTS));
+
+        Path folder = online().downloadModelWithoutWeights(REPO, "main");
+
+        assertEquals(List.of("config.json", "tokenizer.json"), fileNames(folder));
+        assertTrue(hub.requests().stream().noneMatch(request -> request.path().contains("safetensors")), hub.requests().toString());
+    }
+
+    @Test
     void downloadModel_shardedIndex_fetchesAllShards() throws IOException {
         byte[] shard1 = bytes(1000);
         byte[] shard2 = bytes(2000);

@@ -10,7 +10,9 @@ import org.bytedeco.pytorch.global.torch;
  * The attention masks of one forward pass, one per window size its layers use, made when first asked for:
  * additive masks {@code [batch, 1, tokens, past + tokens]} in the weights' type, 0 where a query may attend (a
  * key at or before it, within its window, not padding) and the type's lowest value elsewhere (not {@code -inf}:
- * the rows of padding tokens, which may attend to nothing, stay finite, as in transformers' eager masks).
+ * the rows of padding tokens, which may attend to nothing, stay finite, as in transformers' eager masks). Made with
+ * {@code bitwise_and} and {@code masked_fill}, not {@code logical_and} and {@code where}, which have no kernel on the
+ * meta device (a scan).
  */
 final class AttentionMasks {
     private final Tensor padding;
@@ -25,7 +27,8 @@ final class AttentionMasks {
      *     {@code null} for none
      */
     AttentionMasks(Tensor padding, long tokens, long past, Placement placement) {
-        this.padded = padding != null && !torch.all(padding).item_bool();
+        // on the meta device (a scan) the padding has no values: assume some, which changes no shape
+        this.padded = padding != null && (padding.is_meta() || !torch.all(padding).item_bool());
         this.padding = padded ? padding.to(torch.ScalarType.Bool).unsqueeze(1).unsqueeze(1) : null;
         this.tokens = tokens;
         this.past = past;
@@ -51,7 +54,7 @@ final class AttentionMasks {
 
     private Tensor build(int window) {
         Tensor allowed = allowed(tokens, past, window, placement);
-        return additive(padding == null ? allowed : allowed.logical_and(padding), placement);
+        return additive(padding == null ? allowed : allowed.bitwise_and(padding), placement);
     }
 
     /** Whether each query may attend to each key by position: {@code [1, 1, tokens, past + tokens]}. */
@@ -60,14 +63,14 @@ final class AttentionMasks {
         Tensor queries = torch.arange(new Scalar(past), new Scalar(past + tokens), placement.longs()).unsqueeze(1);
         Tensor allowed = keys.le(queries);
         if (window > 0) {
-            allowed = allowed.logical_and(keys.gt(queries.sub(new Scalar(window))));
+            allowed = allowed.bitwise_and(keys.gt(queries.sub(new Scalar(window))));
         }
         return allowed.unsqueeze(0).unsqueeze(0);
     }
 
     private static Tensor additive(Tensor allowed, Placement placement) {
-        return torch.where(allowed, torch.zeros(new long[] {1}, placement.weights()),
-                torch.full(new long[] {1}, new Scalar(lowest(placement)), placement.weights()));
+        return torch.full(allowed.sizes().vec().get(), new Scalar(lowest(placement)), placement.weights())
+                .masked_fill(allowed, new Scalar(0.0));
     }
 
     /** The lowest finite value of the weights' type: transformers' {@code torch.finfo(dtype).min}. */

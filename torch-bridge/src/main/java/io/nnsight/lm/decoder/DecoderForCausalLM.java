@@ -41,6 +41,16 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
         return finalSoftcap == null ? logits : logits.div(finalSoftcap).tanh().mul(finalSoftcap);
     }
 
+    /**
+     * A model of the same spec and type on the meta device ({@link Placement#meta}), in evaluation mode: the same
+     * modules, whose weights have shapes and no memory. What a scan runs.
+     */
+    public DecoderForCausalLM onMeta() {
+        DecoderForCausalLM twin = new DecoderForCausalLM(spec, Placement.meta(placement.dtype()));
+        twin.eval();
+        return twin;
+    }
+
     /** The type and device of its weights. */
     public Placement placement() {
         return placement;

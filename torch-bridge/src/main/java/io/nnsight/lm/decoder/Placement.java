@@ -52,11 +52,29 @@ public final class Placement {
      *     not available (see {@link #checkDevice})
      */
     public static Placement of(DType dtype, String device) {
+        return new Placement(checkFloatingPoint(dtype), checkDevice(device));
+    }
+
+    private static DType checkFloatingPoint(DType dtype) {
         if (!dtype.isFloatingPoint()) {
             throw new IllegalArgumentException("a model's weights are floating-point; " + dtype + " is not (use F32, "
                     + "BF16, F16 or F64)");
         }
-        return new Placement(dtype, checkDevice(device));
+        return dtype;
+    }
+
+    /**
+     * A placement on libtorch's meta device, with weights of type {@code dtype}: its tensors have shapes and types
+     * but no memory, and operations on them compute only the shapes and types of their results. What a scan runs a
+     * copy of a model on ({@code LanguageModel.scan}); a model placed so holds no weights and cannot generate text.
+     */
+    public static Placement meta(DType dtype) {
+        return new Placement(checkFloatingPoint(dtype), "meta");
+    }
+
+    /** Whether this is a placement on the meta device, whose tensors have no values ({@link #meta}). */
+    public boolean isMeta() {
+        return device.equals("meta");
     }
 
     /**

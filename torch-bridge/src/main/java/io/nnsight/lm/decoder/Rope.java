@@ -51,16 +51,21 @@ public record Rope(String type, double theta, double partialFactor, double facto
     }
 
     /**
-     * The inverse frequencies {@code [dim / 2]}, float32, for sequences of {@code length} positions (which only
-     * {@code dynamic} reads).
+     * The inverse frequencies {@code [dim / 2]}, float32, on {@code placement}'s device, for sequences of {@code
+     * length} positions (which only {@code dynamic} reads). They are computed on the host, as for the meta device
+     * (a scan), where libtorch has no kernel for some of the operations, and moved.
      */
     public Tensor inverseFrequencies(int headDim, long length, Placement placement) {
+        return placement.onDevice(inverseFrequencies(headDim, length));
+    }
+
+    private Tensor inverseFrequencies(int headDim, long length) {
         int dim = rotatedDims(headDim);
         double base = theta;
         if (type.equals("dynamic") && length > maxPositions) {
             base = theta * Math.pow(factor * length / maxPositions - (factor - 1), dim / (dim - 2.0));
         }
-        Tensor exponents = torch.arange(new Scalar(0), new Scalar(dim), new Scalar(2), placement.longs())
+        Tensor exponents = torch.arange(new Scalar(0), new Scalar(dim), new Scalar(2))
                 .to(torch.ScalarType.Float).div(new Scalar((double) dim));
         Tensor inverse = torch.pow(new Scalar(base), exponents).reciprocal();
         switch (type) {

@@ -37,7 +37,7 @@ public final class RotaryEmbedding extends HookedModule {
         Tensor hidden = in.tensor(0);
         Tensor positions = in.tensor(1);
         Tensor inverse = inverseFrequencies;
-        if (rope.dependsOnLength()) {
+        if (rope.dependsOnLength() && !positions.is_meta()) { // on the meta device (a scan) only the shape counts
             inverse = rope.inverseFrequencies(headDim, positions.max().item_long() + 1, placement);
         }
         Tensor frequencies = positions.to(torch.ScalarType.Float).unsqueeze(-1).mul(inverse);

@@ -2,6 +2,7 @@ package io.nnsight.lm.decoder;
 
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.TensorModule;
+import io.nnsight.nn.internal.MetaKernels;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -31,7 +32,7 @@ public final class ScaledEmbedding extends HookedModule implements TensorModule 
 
     @Override
     public Tensor forward(Tensor ids) {
-        return hooked(ids, i -> torch.embedding(weight, i).mul(scaleInWeightsType));
+        return hooked(ids, i -> MetaKernels.embedding(weight, i).mul(scaleInWeightsType));
     }
 
     /** The table, shape {@code [count, dimension]}. */

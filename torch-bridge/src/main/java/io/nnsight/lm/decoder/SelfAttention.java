@@ -5,6 +5,7 @@ import io.nnsight.lm.KvCache;
 import io.nnsight.nn.Dropout;
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.TensorModule;
+import io.nnsight.nn.internal.MetaKernels;
 import java.util.List;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
@@ -26,8 +27,8 @@ import org.bytedeco.pytorch.global.torch;
  * {@code null}).
  *
  * <p>The probabilities are the child {@link AttentionProbs} ({@code attention_probs}), computed only when a
- * trace's body waits for them or the scores are soft-capped ("eager" attention); otherwise libtorch's fused
- * scaled-dot-product attention runs.
+ * trace's body waits for them, the scores are soft-capped or the model is on the meta device (a scan) ("eager"
+ * attention); otherwise libtorch's fused scaled-dot-product attention runs.
  */
 public final class SelfAttention extends HookedModule {
     private final DecoderSpec spec;
@@ -134,7 +135,7 @@ public final class SelfAttention extends HookedModule {
             values = all[1];
         }
         Tensor mask = in.tensor("attention_mask");
-        boolean eager = softcap != null || probabilities.hookPoint().isAwaited();
+        boolean eager = softcap != null || probabilities.hookPoint().isAwaited() || placement.isMeta();
         Tensor attended = eager ? eager(queries, keys, values, mask) : fused(queries, keys, values, mask);
         attended = attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim);
         Tensor out = output.forward(attended);
@@ -173,7 +174,7 @@ public final class SelfAttention extends HookedModule {
      */
     private Tensor rotate(Tensor x, Tensor cos, Tensor signedSin) {
         Tensor rotated = rotatedDims == headDim ? x : x.narrow(-1, 0, rotatedDims);
-        Tensor result = rotated.mul(cos).add(rotated.roll(new long[] {rotatedDims / 2}, new long[] {-1}).mul(signedSin));
+        Tensor result = rotated.mul(cos).add(MetaKernels.roll(rotated, new long[] {rotatedDims / 2}, new long[] {-1}).mul(signedSin));
         return rotatedDims == headDim ? result
                 : torch.cat(new TensorVector(result, x.narrow(-1, rotatedDims, headDim - rotatedDims)), -1);
     }

@@ -80,7 +80,9 @@ class ArchitectureTest {
     /** The language model classes that make a tensor without the model's device, and why that is right. */
     private static final Map<String, String> HOST_TENSORS = Map.of(
             "io.nnsight.lm.internal.PromptInputs", "token ids are made and checked on the host, then moved to the device",
-            "io.nnsight.lm.decoder.ScaledEmbedding", "a number is rounded to the weights' type in a 0-dim tensor once");
+            "io.nnsight.lm.decoder.ScaledEmbedding", "a number is rounded to the weights' type in a 0-dim tensor once",
+            "io.nnsight.lm.decoder.Rope", "rotary frequencies are computed on the host, where every kernel exists (not "
+                    + "on the meta device), then moved to the device");
 
     private static final Path ROOT = projectRoot();
     private static Map<String, String> moduleOfPackage;

@@ -9,6 +9,7 @@ import io.nnsight.server.internal.HttpApi;
 import io.nnsight.server.internal.JobStore;
 import io.nnsight.server.internal.JsonErrorHandler;
 import io.nnsight.server.internal.Limits;
+import io.nnsight.server.internal.LocalModel;
 import io.nnsight.server.internal.ModelQueue;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -158,6 +159,7 @@ public final class ModelServer implements AutoCloseable {
         private static final Pattern MODEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/-]*");
 
         private final Map<String, NNsight> models = new LinkedHashMap<>();
+        private final Map<String, ModelReplicas> replicated = new LinkedHashMap<>();
         private final Set<String> apiKeys = new LinkedHashSet<>();
         private JobExecutor executor = new SandboxedExecutor();
         private String host = "127.0.0.1";
@@ -180,6 +182,23 @@ public final class ModelServer implements AutoCloseable {
          * digits and {@code . _ : / -}, such as {@code stories260K} or {@code openai-community/gpt2}).
          */
         public Builder model(String key, NNsight model) {
+            return host(key, model);
+        }
+
+        /**
+         * Hosts a model as {@code key} whose jobs run on {@code replicas}, elsewhere, several at once; this server
+         * keeps the front end (keys, limits, queues, status streams, results). {@code model} describes it to
+         * clients ({@code /env}) and runs nothing: a copy without weights does ({@code
+         * LanguageModel.Options.device("meta")}). The server closes the replicas when it stops.
+         */
+        public Builder replicated(String key, NNsight model, ModelReplicas replicas) {
+            Objects.requireNonNull(replicas, "replicas");
+            host(key, model);
+            replicated.put(key, replicas);
+            return this;
+        }
+
+        private Builder host(String key, NNsight model) {
             Objects.requireNonNull(key, "key");
             Objects.requireNonNull(model, "model");
             if (!MODEL_KEY.matcher(key).matches()) {
@@ -379,7 +398,8 @@ public final class ModelServer implements AutoCloseable {
             long sweep = Math.max(50, Math.min(60_000, resultTtl.toMillis() / 2));
             timer.scheduleWithFixedDelay(jobs::sweep, sweep, sweep, TimeUnit.MILLISECONDS);
             Map<String, ModelQueue> queues = new LinkedHashMap<>();
-            models.forEach((key, model) -> queues.put(key, new ModelQueue(key, model, executor, limits, timer)));
+            models.forEach((key, model) -> queues.put(key, new ModelQueue(key,
+                    replicated.getOrDefault(key, new LocalModel(model, executor)), limits, timer)));
             HttpApi api = new HttpApi(queues, jobs, Set.copyOf(apiKeys), limits, EnvAnswer.describe(models));
 
             QueuedThreadPool threads = new QueuedThreadPool(256);

@@ -1,15 +1,19 @@
 package io.nnsight.server.internal;
 
+import com.google.gson.Gson;
 import com.google.gson.JsonObject;
-import io.nnsight.NNsight;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import io.nnsight.remote.spi.JobContext;
-import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.server.ModelReplicas;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -19,16 +23,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The jobs of one hosted model: a queue, and one worker thread that runs them one at a time in order (a
- * model runs one trace at a time). Each change of the queue is published to the jobs in it as a new
- * {@code QUEUED} position.
+ * The jobs of one hosted model: a queue, and as many worker threads as the model's replicas can run jobs at once
+ * (one for a model in this JVM, which runs one trace at a time), which take the jobs in order. Each change of the
+ * queue is published to the jobs in it as a new {@code QUEUED} position.
  *
  * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
  * execute} has not returned by the limit plus the grace period, the watchdog ends the job with {@code
- * ERROR}, interrupts the worker, fails the jobs waiting behind it, and marks the model unavailable: its
+ * ERROR}, interrupts its worker, fails the jobs waiting behind it, and marks the model unavailable: the
  * worker is still inside the job's code, which may hold the model's trace lock, so the model takes no jobs
  * ({@code 503}) until that code returns. If it ever does, its result is dropped and the model serves again;
- * the rest of the server is unaffected either way.
+ * the rest of the server is unaffected either way. (Replicas elsewhere return by then: see {@link
+ * ModelReplicas}.)
  *
  * <p><b>Lost weights.</b> If the executor cannot restore the model's weights after a job changed them
  * ({@link JobFailedException#modelUnusable()}), the model takes no more jobs until the server restarts: it
@@ -36,32 +41,39 @@ import org.slf4j.LoggerFactory;
  */
 public final class ModelQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
+    private static final Gson GSON = new Gson();
 
     private final String key;
-    private final NNsight model;
-    private final JobExecutor executor;
+    private final ModelReplicas replicas;
     private final Limits limits;
     private final ScheduledExecutorService timer;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<SubmittedJob> queue = new ArrayDeque<>();
-    private final Thread worker;
-    private SubmittedJob running;
+    private final List<Thread> workers = new ArrayList<>();
+    /** The running jobs, with the worker that runs each. */
+    private final Map<SubmittedJob, Thread> running = new LinkedHashMap<>();
     /** Why the model takes no jobs for now, or {@code null}. */
     private String unavailable;
     /** Why the model takes no jobs until the server restarts, or {@code null}. */
     private String retired;
     private boolean closed;
 
-    /** A queue for {@code model}, hosted as {@code key}; {@link #start()} starts its worker. */
-    public ModelQueue(String key, NNsight model, JobExecutor executor, Limits limits, ScheduledExecutorService timer) {
+    /** A queue for the model hosted as {@code key}, run by {@code replicas}; {@link #start()} starts its workers. */
+    public ModelQueue(String key, ModelReplicas replicas, Limits limits, ScheduledExecutorService timer) {
         this.key = key;
-        this.model = model;
-        this.executor = executor;
+        this.replicas = replicas;
         this.limits = limits;
         this.timer = timer;
-        this.worker = new Thread(this::work, "nnsight-model-" + key);
-        this.worker.setDaemon(true);
+        int capacity = replicas.capacity();
+        if (capacity <= 0) {
+            throw new IllegalArgumentException("the replicas of model '" + key + "' can run no job: capacity " + capacity);
+        }
+        for (int i = 0; i < capacity; i++) {
+            Thread worker = new Thread(this::work, "nnsight-model-" + key + (capacity == 1 ? "" : "-" + i));
+            worker.setDaemon(true);
+            workers.add(worker);
+        }
     }
 
     /** The key the model is hosted as. */
@@ -69,9 +81,9 @@ public final class ModelQueue {
         return key;
     }
 
-    /** Starts the worker, which then runs the jobs as they come. */
+    /** Starts the workers, which then run the jobs as they come. */
     public void start() {
-        worker.start();
+        workers.forEach(Thread::start);
     }
 
     /**
@@ -93,7 +105,7 @@ public final class ModelQueue {
                 return "model '" + key + "' already has " + queue.size() + " jobs waiting, the most it queues: try again later";
             }
             long own = queue.stream().filter(waiting -> waiting.owner().equals(job.owner())).count()
-                    + (running != null && running.owner().equals(job.owner()) ? 1 : 0);
+                    + running.keySet().stream().filter(busy -> busy.owner().equals(job.owner())).count();
             if (own >= limits.maxQueuedJobsPerKey()) {
                 return "this API key already has " + own + " jobs waiting for or running on model '" + key + "', the "
                         + "most one key may: wait for one to end";
@@ -107,7 +119,10 @@ public final class ModelQueue {
         }
     }
 
-    /** {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running"}}, and why it is unavailable. */
+    /**
+     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running"}}, why it is unavailable, and its
+     * {@code "replicas"} when they run elsewhere.
+     */
     JsonObject status() {
         lock.lock();
         try {
@@ -116,9 +131,13 @@ public final class ModelQueue {
             String why = retired != null ? retired : unavailable;
             status.addProperty("state", why == null ? "RUNNING" : "UNAVAILABLE");
             status.addProperty("queued", queue.size());
-            status.addProperty("running", running == null ? 0 : 1);
+            status.addProperty("running", running.size());
             if (why != null) {
                 status.addProperty("description", why);
+            }
+            List<Map<String, Object>> elsewhere = replicas.status();
+            if (!elsewhere.isEmpty()) {
+                status.add("replicas", GSON.toJsonTree(elsewhere));
             }
             return status;
         } finally {
@@ -126,26 +145,36 @@ public final class ModelQueue {
         }
     }
 
-    /** Takes no more jobs, and ends the waiting and running ones with {@code ERROR: reason}. */
+    /**
+     * Takes no more jobs, ends the waiting and running ones with {@code ERROR: reason}, and closes the
+     * replicas.
+     */
     public void close(String reason) {
         lock.lock();
         try {
             closed = true;
             failQueued(reason);
-            if (running != null) {
-                running.fail(reason);
+            running.forEach((job, worker) -> {
+                job.fail(reason);
                 worker.interrupt();
-            }
+            });
             changed.signalAll();
         } finally {
             lock.unlock();
         }
+        replicas.close();
     }
 
-    /** Waits up to {@code timeout} for the worker to end; {@code false} if it is still in a job's code. */
+    /** Waits up to {@code timeout} for the workers to end; {@code false} if one is still in a job's code. */
     public boolean awaitWorker(Duration timeout) throws InterruptedException {
-        worker.join(Math.max(1, timeout.toMillis()));
-        return !worker.isAlive();
+        long end = System.nanoTime() + timeout.toNanos();
+        for (Thread worker : workers) {
+            worker.join(Math.max(1, (end - System.nanoTime()) / 1_000_000));
+            if (worker.isAlive()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void work() {
@@ -162,7 +191,7 @@ public final class ModelQueue {
                     return;
                 }
                 job = queue.poll();
-                running = job;
+                running.put(job, Thread.currentThread());
                 request = job.takeRequest();
                 publishPositions();
                 job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
@@ -176,7 +205,7 @@ public final class ModelQueue {
             lock.lock();
             try {
                 watchdog.cancel(false);
-                running = null;
+                running.remove(job);
                 Thread.interrupted(); // an interrupt meant for the job just finished
                 if (unavailable != null && !closed) {
                     unavailable = null;
@@ -192,7 +221,7 @@ public final class ModelQueue {
         byte[] result;
         try {
             byte[] request = Compression.decompress(compressedRequest, limits.maxDecompressedRequestBytes());
-            result = executor.execute(model, request, new JobContext(job.id(), limits.timeLimit(), job::log));
+            result = replicas.execute(request, new JobContext(job.id(), limits.timeLimit(), job::log));
             if (result == null) {
                 throw new IllegalStateException("the executor returned no result");
             }
@@ -221,7 +250,8 @@ public final class ModelQueue {
     private void overtime(SubmittedJob job) {
         lock.lock();
         try {
-            if (running != job || closed || job.terminal()) {
+            Thread worker = running.get(job);
+            if (worker == null || closed || job.terminal()) {
                 return;
             }
             unavailable = "model '" + key + "' is unavailable: job " + job.id()

@@ -50,7 +50,8 @@ class ArchitectureTest {
             "remote-protocol", Set.of("io.nnsight.remote.spi"),
             "remote-sandbox", Set.of("io.nnsight.remote.sandbox"),
             "remote-client", Set.of("io.nnsight.remote"),
-            "remote-server", Set.of("io.nnsight.server"));
+            "remote-server", Set.of("io.nnsight.server"),
+            "remote-ray", Set.of("io.nnsight.server.ray"));
 
     /** An internal package that the named sibling modules may use, and why. */
     private record QualifiedExport(String packageName, Set<String> modules, String why) {}

@@ -1,8 +1,12 @@
 package io.nnsight.cli;
 
 import io.nnsight.lm.LanguageModel;
+import io.nnsight.safetensors.DType;
+import io.nnsight.server.ModelReplicas;
 import io.nnsight.server.ModelServer;
+import io.nnsight.server.ReplicaHost;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -40,6 +44,20 @@ final class ServeCommand implements Callable<Integer> {
 
     @Mixin
     PlacementOptions placement = new PlacementOptions();
+
+    @Option(names = "--ray", paramLabel = "ADDRESS", arity = "0..1", fallbackValue = "",
+            description = "Host each model as replicas, Ray actors on the nodes of a Ray cluster (its head's host:port; "
+                    + "without one, the cluster this machine runs), with this server as their front end.")
+    String ray;
+
+    @Option(names = "--replicas", paramLabel = "N", defaultValue = "2",
+            description = "With --ray: how many replicas of each model (default: ${DEFAULT-VALUE}).")
+    int replicas;
+
+    @Option(names = "--ray-jar", paramLabel = "FILE",
+            description = "With --ray: Ray's Java runtime, the ray_dist.jar of the Ray installation whose cluster it "
+                    + "joins (default: " + RayCluster.JAR_VARIABLE + ", else found from the 'ray' command on the PATH).")
+    Path rayJar;
 
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "The address to listen on (default: ${DEFAULT-VALUE}, this machine only; 0.0.0.0 for every "
@@ -136,8 +154,17 @@ final class ServeCommand implements Callable<Integer> {
                 .resultTtl(resultTtl);
         boolean anonymous = apiKeys(builder);
 
+        if (replicas <= 0) {
+            throw new IllegalArgumentException("--replicas must be positive: " + replicas);
+        }
+        ReplicaHost cluster = ray == null ? null : RayCluster.host(rayJar, environment);
         Map<String, String> hosted = new LinkedHashMap<>();
         for (String model : models) {
+            if (cluster != null) {
+                LanguageModel description = replicate(cluster, model, builder, err);
+                hosted.putIfAbsent(description.key(), model);
+                continue;
+            }
             LanguageModel lm = ModelOptions.load(model, null, placement, Progress.onTerminal(err));
             String earlier = hosted.putIfAbsent(lm.key(), model);
             if (earlier != null) {
@@ -175,6 +202,28 @@ final class ServeCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * Starts {@code --replicas} replicas of {@code model} on the Ray cluster, and has the builder host them, with a
+     * copy of the model without weights (on the meta device) describing it to clients.
+     */
+    private LanguageModel replicate(ReplicaHost cluster, String model, ModelServer.Builder builder, PrintWriter err) {
+        String where = Files.isDirectory(Path.of(model)) ? Path.of(model).toAbsolutePath().toString() : model;
+        LanguageModel.Options withoutWeights = LanguageModel.Options.defaults().device("meta");
+        LanguageModel description = LanguageModel.load(where,
+                placement.dtype == null ? withoutWeights : withoutWeights.dtype(DType.parse(placement.dtype)));
+        err.println("nnsight: starting " + replicas + " replicas of " + model + " on Ray" + (ray.isEmpty() ? "" : " at " + ray)
+                + " ...");
+        err.flush();
+        ModelReplicas started = cluster.start(ray.isEmpty() ? null : ray, where, RayCluster.settings(placement), replicas);
+        try {
+            builder.replicated(description.key(), description, started);
+        } catch (RuntimeException e) {
+            started.close();
+            throw e;
+        }
+        return description;
     }
 
     /**

@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,10 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -38,7 +32,6 @@ class ServeProcessTest {
     private static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
     private static final String KEY = "integration-test-key";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
-    private static final Pattern SERVING = Pattern.compile("nnsight: serving (\\S+) on (http://\\S+)");
 
     /** Code of this test that the server does not have: it must be shipped. */
     static final class Helper {
@@ -91,7 +84,7 @@ class ServeProcessTest {
                 .redirectErrorStream(true)
                 .start();
         try {
-            Output output = new Output(server);
+            ServerOutput output = new ServerOutput(server, START_TIMEOUT);
             String url = output.awaitServing();
             LanguageModel lm = LanguageModel.load(stories.toString());
 
@@ -121,54 +114,5 @@ class ServeProcessTest {
                     + "packages the cli module before these tests");
         }
         return jar;
-    }
-
-    /** What the server process prints, read on a thread of its own; it tells when the server serves. */
-    private static final class Output {
-        private final StringBuffer text = new StringBuffer();
-        private final CompletableFuture<String> serving = new CompletableFuture<>();
-        private final CompletableFuture<Void> finished = new CompletableFuture<>();
-
-        Output(Process process) {
-            Thread reader = new Thread(() -> {
-                try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    for (String line; (line = lines.readLine()) != null; ) {
-                        text.append(line).append('\n');
-                        Matcher matcher = SERVING.matcher(line);
-                        if (matcher.matches()) {
-                            assertEquals("stories260K", matcher.group(1), line);
-                            serving.complete(matcher.group(2));
-                        }
-                    }
-                } catch (IOException | AssertionError e) {
-                    serving.completeExceptionally(e);
-                } finally {
-                    serving.completeExceptionally(new IllegalStateException("the server exited before serving"));
-                    finished.complete(null);
-                }
-            }, "nnsight-serve-output");
-            reader.setDaemon(true);
-            reader.start();
-        }
-
-        /** The URL the server printed, once it serves; fails with what it printed if it does not in time. */
-        String awaitServing() throws InterruptedException {
-            try {
-                return serving.get(START_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-            } catch (ExecutionException | TimeoutException e) {
-                throw new AssertionError("the server did not print that it serves (" + e.getMessage() + "); it printed:\n"
-                        + text, e);
-            }
-        }
-
-        CompletableFuture<Void> finished() {
-            return finished;
-        }
-
-        @Override
-        public String toString() {
-            return text.toString();
-        }
     }
 }

@@ -1,0 +1,215 @@
+package io.nnsight.examples;
+
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.remote.Remote;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code nnsight serve --ray} as deployed: a local Ray cluster of two nodes ({@code ray start --head} and a second
+ * {@code ray start}), the server in a JVM of its own hosting two replicas of stories260K as Ray actors, 16 clients
+ * tracing on it at once, and one replica's process killed while it runs a job: no job is lost, every client gets
+ * the right logits (the killed replica's job runs again on the other) or a clear error, and the cluster serves on,
+ * with the killed replica restarted by Ray.
+ *
+ * <p>Needs Ray ({@code pip install ray}): the folder of its {@code ray} command in {@code nnsight.ray.bin} or
+ * {@value #RAY_BIN}, which {@code .ci/run} sets; without it the test is skipped, unless {@value #REQUIRE_RAY} is
+ * set, as on CI.
+ */
+class RayServeTest {
+    static final String RAY_BIN = "NNSIGHT_RAY_BIN";
+    static final String REQUIRE_RAY = "NNSIGHT_REQUIRE_RAY";
+    private static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
+    private static final int CLIENTS = 16;
+    private static Path ray;
+    private static Map<String, String> environment;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        String bin = System.getProperty("nnsight.ray.bin", System.getenv(RAY_BIN));
+        if (bin == null || bin.isBlank() || !Files.isExecutable(Path.of(bin, "ray"))) {
+            if (System.getenv(REQUIRE_RAY) != null) {
+                fail("Ray is required (" + REQUIRE_RAY + ") but " + RAY_BIN + " names no folder with a 'ray' command: "
+                        + bin);
+            }
+            Assumptions.abort("Ray is not installed here (" + RAY_BIN + " is unset): pip install ray, and set " + RAY_BIN
+                    + " to the folder of its 'ray' command (.ci/run does)");
+        }
+        ray = Path.of(bin, "ray");
+        // the workers run on the java first on the PATH when the nodes start: this test's
+        environment = Map.of("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + bin + ":"
+                + System.getenv("PATH"));
+        run(List.of(ray.toString(), "stop", "--force"));
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        run(List.of(ray.toString(), "start", "--head", "--port=" + port, "--num-cpus=3", "--include-dashboard=false",
+                "--disable-usage-stats"));
+        String address = Files.readString(Path.of(System.getProperty("java.io.tmpdir"), "ray", "ray_current_cluster"))
+                .strip();
+        run(List.of(ray.toString(), "start", "--address=" + address, "--num-cpus=2", "--disable-usage-stats"));
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        if (ray != null) {
+            run(List.of(ray.toString(), "stop", "--force"));
+        }
+    }
+
+    @Test
+    void serveOnRay_sixteenClients_oneReplicaKilledMidJob_noJobLost_andTheClusterServesOn() throws Exception {
+        Path stories = SharedFiles.path("models/stories260K");
+        ProcessBuilder command = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", ServeProcessTest.cliJar().toString(), "serve",
+                "--model", stories.toString(), "--ray", "--replicas", "2", "--port", "0", "--allow-anonymous"))
+                .redirectErrorStream(true);
+        command.environment().putAll(environment); // the server finds Ray's runtime from the 'ray' command
+        Process server = command.start();
+        ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+        try {
+            ServerOutput output = new ServerOutput(server, Duration.ofMinutes(3));
+            String url = output.awaitServing();
+            LanguageModel lm = LanguageModel.load(stories.toString());
+            Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output());
+            Remote remote = Remote.on(url).quiet();
+
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger right = new AtomicInteger();
+            AtomicInteger afterKill = new AtomicInteger();
+            AtomicBoolean killed = new AtomicBoolean();
+            ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+            List<Future<?>> loops = new ArrayList<>();
+            for (int i = 0; i < CLIENTS; i++) {
+                loops.add(clients.submit(() -> {
+                    while (!stop.get()) {
+                        try {
+                            Tensor logits = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output());
+                            if (!torch.equal(expected, logits)) {
+                                failures.add("wrong logits");
+                            }
+                            right.incrementAndGet();
+                        } catch (RuntimeException e) {
+                            failures.add(String.valueOf(e.getMessage()));
+                        }
+                        if (killed.get()) {
+                            afterKill.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            awaitCount(right, 40, output);
+            JsonObject replica = busyReplica(url);
+            long pid = replica.get("pid").getAsLong();
+            ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+            killed.set(true);
+            awaitCount(afterKill, 100, output);
+            stop.set(true);
+            for (Future<?> loop : loops) {
+                loop.get(2, TimeUnit.MINUTES); // every call came back: none was lost or left waiting
+            }
+
+            for (String failure : failures) {
+                assertTrue(failure.contains("replica"), "a failure says what happened to the replica: " + failure);
+            }
+            assertTrue(failures.size() * 20 < right.get(), "the jobs of the killed replica ran again: " + failures);
+            JsonObject restarted = awaitReady(url, replica.get("replica").getAsInt());
+            assertNotEquals(pid, restarted.get("pid").getAsLong(), "Ray restarted the killed replica in a new process");
+            Tensor again = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output());
+            assertTrue(torch.equal(expected, again));
+        } finally {
+            clients.shutdownNow();
+            server.destroy();
+            if (!server.waitFor(30, TimeUnit.SECONDS)) {
+                server.destroyForcibly();
+            }
+        }
+    }
+
+    private static void awaitCount(AtomicInteger count, int target, ServerOutput output) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (count.get() < target) {
+            if (System.nanoTime() > end) {
+                fail("only " + count.get() + " of " + target + " traces came back; the server printed:\n" + output);
+            }
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+    }
+
+    /** A replica running a job now, as the server's {@code /status} shows it. */
+    private static JsonObject busyReplica(String url) throws Exception {
+        for (int attempt = 0; attempt < 500; attempt++) {
+            for (var entry : replicas(url)) {
+                if (entry.getAsJsonObject().get("running").getAsInt() > 0) {
+                    return entry.getAsJsonObject();
+                }
+            }
+        }
+        throw new AssertionError("no replica ran a job while 16 clients traced: " + replicas(url));
+    }
+
+    /** Replica {@code index} once it is ready again, waiting for Ray to restart it. */
+    private static JsonObject awaitReady(String url, int index) throws Exception {
+        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        JsonObject replica;
+        do {
+            replica = replicas(url).get(index).getAsJsonObject();
+            if (replica.get("state").getAsString().equals("ready")) {
+                return replica;
+            }
+            TimeUnit.MILLISECONDS.sleep(200);
+        } while (System.nanoTime() < end);
+        throw new AssertionError("the killed replica did not come back: " + replica);
+    }
+
+    /** The {@code replicas} of stories260K in the server's {@code /status}. */
+    private static JsonArray replicas(String url) throws IOException, InterruptedException {
+        HttpResponse<String> status = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url + "/status"))
+                .build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        return JsonParser.parseString(status.body()).getAsJsonObject().getAsJsonArray("models").get(0).getAsJsonObject()
+                .getAsJsonArray("replicas");
+    }
+
+    private static void run(List<String> command) throws IOException, InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(environment);
+        Process process = builder.start();
+        String printed = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!process.waitFor(2, TimeUnit.MINUTES) || process.exitValue() != 0) {
+            fail(String.join(" ", command) + " failed:\n" + printed);
+        }
+    }
+}

@@ -1,0 +1,290 @@
+package io.nnsight.server.ray.internal;
+
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.server.ModelReplicas;
+import io.ray.api.ActorHandle;
+import io.ray.api.ObjectRef;
+import io.ray.api.Ray;
+import io.ray.api.exception.RayActorException;
+import io.ray.api.exception.RayException;
+import io.ray.api.exception.RayTimeoutException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Replicas of one model as Ray actors ({@link ReplicaActor}), each in a worker JVM of the cluster, restarted by
+ * Ray when its process dies. A job goes to the ready replica with the fewest running jobs. When the replica dies
+ * before answering, the job has returned nothing, so it runs once more on another ready replica; if that one dies
+ * too, or there is none, it fails saying so. A job whose replica does not answer within the time limit and a grace
+ * is failed, and the replica restarted (a fresh process reloads the model, as after lost weights).
+ */
+public final class RayReplicas implements ModelReplicas {
+    private static final Logger LOG = LoggerFactory.getLogger(RayReplicas.class);
+    /** How often Ray restarts a replica whose process died before it gives up on it. */
+    static final int MAX_RESTARTS = 3;
+    /** How long a restarted replica may take to load its model again. */
+    private static final Duration RECOVERY = Duration.ofMinutes(5);
+    /** How long past a job's time limit its replica may take to answer: the sandbox stops the job by then. */
+    private static final Duration GRACE = Duration.ofSeconds(15);
+
+    private final String model;
+    private final List<Member> replicas;
+    private final ExecutorService recoveries = Executors.newCachedThreadPool(task -> {
+        Thread thread = new Thread(task, "nnsight-ray-recovery");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final AtomicBoolean closed = new AtomicBoolean();
+    /** The replica sets open in this JVM: the last one closed disconnects from the cluster. */
+    private static final AtomicInteger OPEN = new AtomicInteger();
+
+    private RayReplicas(String model, List<Member> replicas) {
+        this.model = model;
+        this.replicas = replicas;
+    }
+
+    /** One replica: its actor, and what the front end knows of it. */
+    private static final class Member {
+        final int index;
+        final ActorHandle<ReplicaActor> actor;
+        volatile String state = "starting";
+        volatile long pid;
+        volatile String host = "";
+        final AtomicInteger running = new AtomicInteger();
+        final AtomicLong jobs = new AtomicLong();
+
+        Member(int index, ActorHandle<ReplicaActor> actor) {
+            this.index = index;
+            this.actor = actor;
+        }
+
+        boolean ready() {
+            return state.equals("ready");
+        }
+
+        String describe() {
+            return "replica " + index + " (process " + pid + " on " + host + ")";
+        }
+    }
+
+    /**
+     * Starts {@code count} replicas on the cluster {@link Ray#init()} joined and waits until each has loaded the
+     * model.
+     *
+     * @param classPath nnsight's jars, on every node, separated by {@link java.io.File#pathSeparator}
+     * @param jvmOptions options of the replicas' worker JVMs
+     * @throws IllegalStateException when a replica cannot load the model, with its reason
+     */
+    public static RayReplicas start(String classPath, String model, String tokenizer, String dtype, String device,
+            int count, List<String> jvmOptions) {
+        List<Member> replicas = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            replicas.add(new Member(i, Ray.actor(ReplicaActor::new, classPath, model, tokenizer, dtype, device)
+                    .setMaxRestarts(MAX_RESTARTS).setJvmOptions(jvmOptions).remote()));
+        }
+        RayReplicas started = new RayReplicas(model, replicas);
+        OPEN.incrementAndGet();
+        for (Member replica : replicas) {
+            String failure;
+            try {
+                failure = replica.actor.task(ReplicaActor::ready).remote().get(RECOVERY.toMillis());
+            } catch (RayException e) {
+                failure = "replica " + replica.index + " did not start: " + e.getMessage();
+            }
+            if (!failure.isEmpty()) {
+                started.close();
+                throw new IllegalStateException(failure);
+            }
+            started.identify(replica);
+            LOG.info("Replica {} of {} is ready: process {} on {}", replica.index, model, replica.pid, replica.host);
+        }
+        return started;
+    }
+
+    private void identify(Member replica) {
+        replica.pid = replica.actor.task(ReplicaActor::pid).remote().get(RECOVERY.toMillis());
+        replica.host = replica.actor.task(ReplicaActor::host).remote().get(RECOVERY.toMillis());
+        replica.state = "ready";
+    }
+
+    @Override
+    public int capacity() {
+        return replicas.size();
+    }
+
+    @Override
+    public byte[] execute(byte[] request, JobContext context) throws JobFailedException {
+        Member first = pick(null);
+        if (first == null) {
+            throw new JobFailedException(noneReady());
+        }
+        try {
+            return run(first, request, context);
+        } catch (ReplicaDied died) {
+            Member second = pick(first);
+            if (second == null) {
+                throw new JobFailedException(died.getMessage() + ", and no other replica of " + model + " could take "
+                        + "the job: " + noneReady());
+            }
+            context.log().accept("nnsight: " + died.getMessage() + "; the job runs again on " + second.describe());
+            try {
+                return run(second, request, context);
+            } catch (ReplicaDied again) {
+                throw new JobFailedException(died.getMessage() + "; run again, it failed too: " + again.getMessage()
+                        + " (a job runs at most twice)");
+            }
+        }
+    }
+
+    /** The ready replica with the fewest running jobs, other than {@code excluded}, or {@code null}. */
+    private Member pick(Member excluded) {
+        synchronized (replicas) {
+            Member picked = replicas.stream().filter(Member::ready).filter(replica -> replica != excluded)
+                    .min(Comparator.comparingInt(replica -> replica.running.get())).orElse(null);
+            if (picked != null) {
+                picked.running.incrementAndGet(); // counted at once, so concurrent picks spread
+            }
+            return picked;
+        }
+    }
+
+    private String noneReady() {
+        return "no replica of " + model + " is ready (" + String.join(", ", replicas.stream()
+                .map(replica -> "replica " + replica.index + " " + replica.state).toList()) + "): try again shortly";
+    }
+
+    /** Runs the job on {@code replica}, picked (and counted) by {@link #pick}. */
+    private byte[] run(Member replica, byte[] request, JobContext context) throws JobFailedException, ReplicaDied {
+        try {
+            ObjectRef<byte[]> answer = replica.actor.task(ReplicaActor::execute, request, context.id(),
+                    context.timeLimit().toMillis()).remote();
+            Outcome outcome;
+            try {
+                outcome = Outcome.read(answer.get(context.timeLimit().plus(GRACE).toMillis()));
+            } catch (RayTimeoutException e) {
+                restart(replica, "it did not answer within the job's time limit");
+                throw new JobFailedException("the job did not stop within its time limit of "
+                        + context.timeLimit().toSeconds() + " s (and " + GRACE.toSeconds() + " s of grace): "
+                        + replica.describe() + " was restarted");
+            } catch (RayActorException e) {
+                String what = replica.describe() + " died while running the job (its process ended)";
+                recover(replica);
+                throw new ReplicaDied(what);
+            } catch (RayException e) {
+                throw new JobFailedException("Ray could not run the job on " + replica.describe() + ": " + e.getMessage());
+            }
+            replica.jobs.incrementAndGet();
+            outcome.log().forEach(context.log());
+            if (outcome.result() != null) {
+                return outcome.result();
+            }
+            if (outcome.modelUnusable()) {
+                restart(replica, outcome.failure()); // a new process loads the weights afresh
+            }
+            throw new JobFailedException(outcome.failure());
+        } finally {
+            replica.running.decrementAndGet();
+        }
+    }
+
+    /** Kills the replica's process so that Ray starts it again, and waits for it in the background. */
+    private void restart(Member replica, String why) {
+        LOG.warn("Restarting {} of {}: {}", replica.describe(), model, why);
+        replica.state = "restarting";
+        replica.actor.kill(false);
+        recover(replica);
+    }
+
+    /** Marks the replica as recovering and, in the background, waits until Ray has it running again. */
+    private void recover(Member replica) {
+        synchronized (replicas) {
+            if (!replica.ready() && !replica.state.equals("restarting")) {
+                return; // already being recovered
+            }
+            replica.state = "recovering";
+        }
+        recoveries.execute(() -> {
+            long end = System.nanoTime() + RECOVERY.toNanos();
+            while (!closed.get() && System.nanoTime() < end) {
+                try {
+                    String failure = replica.actor.task(ReplicaActor::ready).remote().get(RECOVERY.toMillis());
+                    if (failure.isEmpty()) {
+                        identify(replica);
+                        LOG.info("{} of {} is ready again", replica.describe(), model);
+                    } else {
+                        replica.state = "failed: " + failure;
+                    }
+                    return;
+                } catch (RayException e) {
+                    sleep(); // the actor is still restarting (or out of restarts, until the end)
+                }
+            }
+            replica.state = "dead";
+            LOG.error("Replica {} of {} did not come back within {} min", replica.index, model, RECOVERY.toMinutes());
+        });
+    }
+
+    private static void sleep() {
+        try {
+            TimeUnit.MILLISECONDS.sleep(500);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public List<Map<String, Object>> status() {
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (Member replica : replicas) {
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("replica", replica.index);
+            entry.put("state", replica.state);
+            entry.put("host", replica.host);
+            entry.put("pid", replica.pid);
+            entry.put("running", replica.running.get());
+            entry.put("jobs", replica.jobs.get());
+            list.add(entry);
+        }
+        return list;
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        recoveries.shutdownNow();
+        for (Member replica : replicas) {
+            try {
+                replica.actor.kill(true);
+            } catch (RayException e) {
+                LOG.debug("{} was gone already", replica.describe(), e);
+            }
+        }
+        if (OPEN.decrementAndGet() == 0) {
+            Ray.shutdown();
+        }
+    }
+
+    /** The replica running a job died before it answered: the job returned nothing and may run again. */
+    private static final class ReplicaDied extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ReplicaDied(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package io.nnsight.server.ray.internal;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.reflect.InvocationTargetException;
+import java.net.InetAddress;
+import java.net.MalformedURLException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it, one at a
+ * time. Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight needs newer
+ * (ASM, Gson, SLF4J, HttpClient), unshaded; so the actor is a shell that loads nnsight, its libraries first, in a
+ * class loader of its own ({@link OwnLibrariesFirst}) and talks to it ({@link Replica}) through JDK types only.
+ *
+ * <p>Its methods never throw: Ray would have to serialize the exception, which it cannot do without the JVM opened
+ * to reflection (the worker would crash); failures travel as {@link Outcome}s and messages.
+ */
+public final class ReplicaActor {
+    private final Function<Object[], byte[]> replica;
+    private final String loadFailure;
+
+    /**
+     * Loads the model in its own class loader; a failure is kept for {@link #ready()} to tell.
+     *
+     * @param classPath nnsight's jars, separated by {@link File#pathSeparator}
+     * @param tokenizer a {@code tokenizer.json} other than the model's, or {@code ""}
+     * @param dtype {@code float32}, {@code bfloat16}, {@code float16}, or {@code ""} for the checkpoint's
+     * @param device {@code cpu}, {@code cuda}, {@code cuda:N}
+     */
+    @SuppressWarnings("unchecked")
+    public ReplicaActor(String classPath, String model, String tokenizer, String dtype, String device) {
+        Function<Object[], byte[]> loaded = null;
+        String failure = null;
+        try {
+            ClassLoader loader = new OwnLibrariesFirst(urls(classPath), ReplicaActor.class.getClassLoader());
+            Thread.currentThread().setContextClassLoader(loader);
+            loaded = (Function<Object[], byte[]>) loader.loadClass(Replica.class.getName())
+                    .getConstructor(String.class, String.class, String.class, String.class)
+                    .newInstance(model, tokenizer, dtype, device);
+        } catch (InvocationTargetException e) {
+            failure = "the replica on " + host() + " cannot load " + model + ": " + e.getCause();
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            failure = "the replica on " + host() + " cannot start: " + e;
+        }
+        this.replica = loaded;
+        this.loadFailure = failure;
+    }
+
+    /** {@code ""} once the model is loaded, or why it could not be. */
+    public String ready() {
+        return loadFailure == null ? "" : loadFailure;
+    }
+
+    /** The worker process's id. */
+    public Long pid() {
+        return ProcessHandle.current().pid();
+    }
+
+    /** The machine the replica runs on. */
+    public String host() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "an unnamed host";
+        }
+    }
+
+    /** Runs one job's request (decompressed) within its time limit: the {@link Outcome}'s bytes. */
+    public byte[] execute(byte[] request, String jobId, Long timeLimitMillis) {
+        if (replica == null) {
+            return Outcome.failed(loadFailure, true, List.of()).write();
+        }
+        Thread.currentThread().setContextClassLoader(replica.getClass().getClassLoader());
+        return replica.apply(new Object[] {request, jobId, timeLimitMillis});
+    }
+
+    private static URL[] urls(String classPath) {
+        List<URL> urls = new ArrayList<>();
+        for (String entry : classPath.split(File.pathSeparator)) {
+            try {
+                urls.add(Path.of(entry).toUri().toURL());
+            } catch (MalformedURLException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return urls.toArray(new URL[0]);
+    }
+
+    /**
+     * Loads a class from its own jars before asking its parent, except the JDK's: the usual order reversed, so that
+     * nnsight gets its own versions of the libraries Ray's jar also carries. (A dozen lines the JDK does not
+     * offer; an OSGi or JBoss Modules container would be far more than this needs.)
+     */
+    static final class OwnLibrariesFirst extends URLClassLoader {
+        static {
+            registerAsParallelCapable();
+        }
+
+        OwnLibrariesFirst(URL[] urls, ClassLoader parent) {
+            super("nnsight-replica", urls, parent);
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            if (name.startsWith("java.") || name.startsWith("jdk.") || name.startsWith("sun.")) {
+                return super.loadClass(name, resolve);
+            }
+            synchronized (getClassLoadingLock(name)) {
+                Class<?> type = findLoadedClass(name);
+                if (type == null) {
+                    try {
+                        type = findClass(name);
+                    } catch (ClassNotFoundException notOurs) {
+                        return super.loadClass(name, resolve);
+                    }
+                }
+                if (resolve) {
+                    resolveClass(type);
+                }
+                return type;
+            }
+        }
+
+        @Override
+        public URL getResource(String name) {
+            URL own = findResource(name);
+            return own != null ? own : super.getResource(name);
+        }
+    }
+}

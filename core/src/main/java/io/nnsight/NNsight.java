@@ -20,6 +20,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.bytedeco.pytorch.Module;
 
 /**
@@ -65,6 +67,10 @@ import org.bytedeco.pytorch.Module;
  * one model are independent; an unreachable wrapper is garbage collected and its hooks removed.
  */
 public class NNsight extends Envoy {
+    /** libtorch's message for an operation without a meta kernel, naming the operation. */
+    private static final Pattern NO_META_KERNEL = Pattern.compile(
+            "(aten::[\\w.]+): attempted to run this operator with Meta tensors");
+
     private final TraceTarget target;
     private final ModelRunner runner;
     private final List<String> paths;
@@ -242,15 +248,28 @@ public class NNsight extends Envoy {
      * The wrapper's edits run too, so a scan also checks them. Scans run here whatever the backend.
      *
      * @throws UnsupportedOperationException when this wrapper cannot build its model on the meta device (a
-     *     {@code LanguageModel} can; a model wrapped with {@link #wrap} cannot)
+     *     {@code LanguageModel} can; a model wrapped with {@link #wrap} cannot), or when the body calls an operation
+     *     libtorch cannot compute on the meta device (some, such as {@code flip} or {@code index_select}, have their
+     *     meta kernels only in PyTorch's Python); the message names the operation
      */
     public <R> R scan(Object input, TraceBody<R> body) {
         Objects.requireNonNull(input, "input");
         Objects.requireNonNull(body, "body");
         NNsight twin = metaTwin();
-        return twin == this ? run(new TraceRun(target), input, body, runner)
-                : run(new TraceRun(twin.target, target), input, body, twin.runner);
+        try {
+            return twin == this ? run(new TraceRun(target), input, body, runner)
+                    : run(new TraceRun(twin.target, target), input, body, twin.runner);
+        } catch (RuntimeException e) {
+            Matcher missing = NO_META_KERNEL.matcher(String.valueOf(e.getMessage()));
+            if (missing.find()) {
+                throw new UnsupportedOperationException("cannot scan this: libtorch has no kernel on the meta device for "
+                        + missing.group(1) + ", which the body calls on a scanned value (PyTorch registers that kernel in "
+                        + "Python, which the JVM does not load); run the body in a trace on a short input instead", e);
+            }
+            throw e;
+        }
     }
+
 
     /**
      * A wrapper of a copy of this wrapper's model built on libtorch's meta device (its parameters have shapes but

@@ -29,6 +29,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterAll;
@@ -41,7 +42,7 @@ import org.junit.jupiter.api.Test;
  * {@code ray start}), the server in a JVM of its own hosting two replicas of stories260K as Ray actors, 16 clients
  * tracing on it at once, and one replica's process killed while it runs a job: no job is lost, every client gets
  * the right logits (the killed replica's job runs again on the other) or a clear error, and the cluster serves on,
- * with the killed replica restarted by Ray.
+ * with the killed replica restarted by Ray; a replica killed while idle is found by the server's health check.
  *
  * <p>Needs Ray ({@code pip install ray}): the folder of its {@code ray} command in {@code nnsight.ray.bin} or
  * {@value #RAY_BIN}, which {@code .ci/run} sets; without it the test is skipped, unless {@value #REQUIRE_RAY} is
@@ -150,6 +151,13 @@ class RayServeTest {
             assertNotEquals(pid, restarted.get("pid").getAsLong(), "Ray restarted the killed replica in a new process");
             Tensor again = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output());
             assertTrue(torch.equal(expected, again));
+
+            // a replica that dies while idle is found by the server's health check and restarted, no job needed
+            int other = 1 - replica.get("replica").getAsInt();
+            long idlePid = awaitReady(url, other).get("pid").getAsLong();
+            ProcessHandle.of(idlePid).orElseThrow().destroyForcibly();
+            awaitReplica(url, other, entry -> entry.get("state").getAsString().equals("ready")
+                    && entry.get("pid").getAsLong() != idlePid);
         } finally {
             clients.shutdownNow();
             server.destroy();
@@ -183,16 +191,21 @@ class RayServeTest {
 
     /** Replica {@code index} once it is ready again, waiting for Ray to restart it. */
     private static JsonObject awaitReady(String url, int index) throws Exception {
+        return awaitReplica(url, index, entry -> entry.get("state").getAsString().equals("ready"));
+    }
+
+    /** Replica {@code index} of {@code /status} once it passes {@code test}. */
+    private static JsonObject awaitReplica(String url, int index, Predicate<JsonObject> test) throws Exception {
         long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         JsonObject replica;
         do {
             replica = replicas(url).get(index).getAsJsonObject();
-            if (replica.get("state").getAsString().equals("ready")) {
+            if (test.test(replica)) {
                 return replica;
             }
-            TimeUnit.MILLISECONDS.sleep(200);
+            TimeUnit.MILLISECONDS.sleep(100);
         } while (System.nanoTime() < end);
-        throw new AssertionError("the killed replica did not come back: " + replica);
+        throw new AssertionError("the replica did not reach the awaited state: " + replica);
     }
 
     /** The {@code replicas} of stories260K in the server's {@code /status}. */

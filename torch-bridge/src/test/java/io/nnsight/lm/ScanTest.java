@@ -162,6 +162,17 @@ class ScanTest {
     }
 
     @Test
+    void scan_ofAnOperationWithoutAMetaKernel_namesIt_andLeavesTheModelUsable() {
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                () -> lm.scan(prompt, tr -> lm.get("layers.0").output().flip(1)));
+
+        assertTrue(e.getMessage().contains("aten::flip") && e.getMessage().contains("trace on a short input"),
+                e.getMessage());
+        assertArrayEquals(new long[] {1, 22, 512}, lm.scan(prompt, tr -> Tensors.shape(lm.get("lm_head").output())));
+        assertArrayEquals(new long[] {1, 22, 64}, Tensors.shape(lm.trace(prompt, tr -> lm.get("layers.0").output())));
+    }
+
+    @Test
     void scan_ofAModelYouBuilt_isRefused_sayingWhatToDo() {
         NNsight mlp = NNsight.wrap(new Mlp(8, 2, 4));
 

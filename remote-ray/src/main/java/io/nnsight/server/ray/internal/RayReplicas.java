@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -37,16 +38,17 @@ public final class RayReplicas implements ModelReplicas {
     static final int MAX_RESTARTS = 3;
     /** How long a restarted replica may take to load its model again. */
     private static final Duration RECOVERY = Duration.ofMinutes(5);
+    /** How often the idle replicas are asked whether they live. */
+    private static final Duration HEALTH_CHECK = Duration.ofSeconds(2);
     /** How long past a job's time limit its replica may take to answer: the sandbox stops the job by then. */
     private static final Duration GRACE = Duration.ofSeconds(15);
 
     private final String model;
     private final List<Member> replicas;
-    private final ExecutorService recoveries = Executors.newCachedThreadPool(task -> {
-        Thread thread = new Thread(task, "nnsight-ray-recovery");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService recoveries = Executors.newCachedThreadPool(task -> daemon(task, "nnsight-ray-recovery"));
+    /** Asks the idle replicas whether they live, so that one that died while idle is restarted before a job meets it. */
+    private final ScheduledExecutorService health = Executors.newSingleThreadScheduledExecutor(
+            task -> daemon(task, "nnsight-ray-health"));
     private final AtomicBoolean closed = new AtomicBoolean();
     /** The replica sets open in this JVM: the last one closed disconnects from the cluster. */
     private static final AtomicInteger OPEN = new AtomicInteger();
@@ -54,6 +56,12 @@ public final class RayReplicas implements ModelReplicas {
     private RayReplicas(String model, List<Member> replicas) {
         this.model = model;
         this.replicas = replicas;
+    }
+
+    private static Thread daemon(Runnable task, String name) {
+        Thread thread = new Thread(task, name);
+        thread.setDaemon(true);
+        return thread;
     }
 
     /** One replica: its actor, and what the front end knows of it. */
@@ -111,6 +119,8 @@ public final class RayReplicas implements ModelReplicas {
             started.identify(replica);
             LOG.info("Replica {} of {} is ready: process {} on {}", replica.index, model, replica.pid, replica.host);
         }
+        started.health.scheduleWithFixedDelay(started::checkIdle, HEALTH_CHECK.toMillis(), HEALTH_CHECK.toMillis(),
+                TimeUnit.MILLISECONDS);
         return started;
     }
 
@@ -200,6 +210,35 @@ public final class RayReplicas implements ModelReplicas {
         }
     }
 
+    /**
+     * Asks each idle, ready replica for its process id: one whose process is gone is recovered, one that Ray has
+     * restarted meanwhile (the call waits for the new process) is known by its new process.
+     */
+    private void checkIdle() {
+        for (Member replica : replicas) {
+            if (!replica.ready() || replica.running.get() > 0) {
+                continue; // a busy replica answers only after its job; the job will tell
+            }
+            try {
+                long pid = replica.actor.task(ReplicaActor::pid).remote().get(HEALTH_CHECK.toMillis());
+                if (pid != replica.pid) { // Ray restarted it in the meantime: the call waited for the new process
+                    LOG.warn("{} of {} died while idle; Ray restarted it as process {}", replica.describe(), model, pid);
+                    String failure = replica.actor.task(ReplicaActor::ready).remote().get(RECOVERY.toMillis());
+                    if (failure.isEmpty()) {
+                        identify(replica);
+                    } else {
+                        replica.state = "failed: " + failure;
+                    }
+                }
+            } catch (RayActorException e) {
+                LOG.warn("{} of {} died while idle", replica.describe(), model);
+                recover(replica);
+            } catch (RayException e) {
+                LOG.debug("{} did not answer the health check in time", replica.describe(), e);
+            }
+        }
+    }
+
     /** Kills the replica's process so that Ray starts it again, and waits for it in the background. */
     private void restart(Member replica, String why) {
         LOG.warn("Restarting {} of {}: {}", replica.describe(), model, why);
@@ -266,6 +305,7 @@ public final class RayReplicas implements ModelReplicas {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        health.shutdownNow();
         recoveries.shutdownNow();
         for (Member replica : replicas) {
             try {

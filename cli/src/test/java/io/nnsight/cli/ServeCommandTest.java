@@ -162,6 +162,32 @@ class ServeCommandTest {
     }
 
     @Test
+    void serveRay_withoutRayInstalled_saysHowToInstallIt() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k", "PATH", "/nonexistent"), "serve", "-m", STORIES, "--ray");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("Ray is not installed here (no 'ray' command on the PATH)")
+                && run.err().contains("pip install ray") && run.err().contains("--ray-jar"), run.err());
+    }
+
+    @Test
+    void serveRay_withARayJarThatIsNotThere_namesIt() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--ray", "127.0.0.1:6379",
+                "--ray-jar", "/nonexistent/ray_dist.jar");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("Ray's Java runtime is not at /nonexistent/ray_dist.jar"), run.err());
+    }
+
+    @Test
+    void serveRay_withoutReplicas_refusesToStart() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--ray", "--replicas", "0");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("--replicas must be positive: 0"), run.err());
+    }
+
+    @Test
     void serve_badDuration_isAUsageError() {
         Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--time-limit", "soon");
 

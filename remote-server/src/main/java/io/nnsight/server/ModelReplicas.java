@@ -11,8 +11,8 @@ import java.util.Map;
  * ModelServer.Builder#replicated}) instead of a model in its own JVM. The server keeps the front end (API keys,
  * limits, queues, status streams, results); the replicas run the jobs, each in its own sandbox as a server does.
  *
- * <p>{@code io.nnsight.server.ray.RayReplicas} ({@code nnsight-remote-ray}) hosts replicas as Ray actors; {@code
- * nnsight serve --ray} uses it.
+ * <p>{@code io.nnsight.server.ray.RayHost} ({@code nnsight-remote-ray}, a {@link ReplicaHost}) hosts replicas as Ray
+ * actors; {@code nnsight serve --ray} uses it.
  *
  * <p><b>Contract.</b> The server calls {@link #execute} from up to {@link #capacity()} threads at once, each job
  * once. An implementation picks a replica, runs the job there within the job's time limit and returns its result,

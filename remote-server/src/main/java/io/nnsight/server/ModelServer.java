@@ -52,7 +52,8 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>Jobs.</b> Each hosted model has a queue and one worker thread, which runs the model's jobs one at a
- * time in the order they came: a model runs one trace at a time. A client follows its job's status ({@code
+ * time in the order they came: a model runs one trace at a time. A model hosted as replicas elsewhere ({@link
+ * Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as many at once. A client follows its job's status ({@code
  * RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
  * COMPLETED} or {@code ERROR}) and then downloads the result, which the server keeps, compressed, until it
  * is downloaded or its time to live ({@link Builder#resultTtl}) has passed.

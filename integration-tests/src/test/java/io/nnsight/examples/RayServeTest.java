@@ -46,7 +46,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Needs Ray ({@code pip install ray}): the folder of its {@code ray} command in {@code nnsight.ray.bin} or
  * {@value #RAY_BIN}, which {@code .ci/run} sets; without it the test is skipped, unless {@value #REQUIRE_RAY} is
- * set, as on CI.
+ * set, as on CI. Pitfall: it runs {@code ray stop --force} before (a crashed run's leftovers) and after, which stops
+ * every Ray process of this user: do not set {@value #RAY_BIN} beside a Ray cluster of your own.
  */
 class RayServeTest {
     static final String RAY_BIN = "NNSIGHT_RAY_BIN";

@@ -126,6 +126,9 @@ public final class Interleaver {
      */
     public void start() {
         for (Mediator mediator : mediators) {
+            if (mediator.done) {
+                continue; // its cohort ended before it started
+            }
             drive(mediator, null);
             haltIfNeeded();
         }
@@ -223,7 +226,10 @@ public final class Interleaver {
         }
     }
 
-    /** The first failure of a body (or of the trace's own checks), or {@code null}. */
+    /**
+     * The first failure of a body (or of the trace's own checks), or {@code null}. A body of a cohort fails only
+     * its cohort ({@link Cohort#failure()}), not the trace.
+     */
     public Throwable failure() {
         return failure;
     }
@@ -370,6 +376,11 @@ public final class Interleaver {
         return batchSize;
     }
 
+    /** Whether a body that waits for module {@code module} changes the computation of every row. */
+    boolean isBatchSensitive(int module) {
+        return target.isBatchSensitive(module);
+    }
+
     private void haltIfNeeded() {
         if (failure != null || stopRequested) {
             throw Halt.INSTANCE;
@@ -380,8 +391,25 @@ public final class Interleaver {
 
     /** Resumes a body with {@code reply} and handles what it does until it waits for a later value or ends. */
     private void drive(Mediator mediator, Object reply) {
+        Cohort cohort = mediator.cohort;
+        int cancellations = 0;
         while (true) {
+            if (mediator.done) {
+                return;
+            }
+            if (cohort != null && cohort.ended) {
+                // Its cohort failed or was evicted: whatever the body asks for now, it gets a cancellation.
+                if (cancellations++ == CANCEL_ATTEMPTS) {
+                    LOG.error("{} keeps running after its trace ended ({} cancellations; does it catch Throwable?); "
+                            + "leaving it until the run ends", mediator.name(), CANCEL_ATTEMPTS);
+                    return;
+                }
+                reply = Reply.CANCEL;
+            }
             Object signal = resume(mediator, reply);
+            if (cohort != null && cohort.ended && !(signal instanceof Signal.Finished || signal instanceof Throwable)) {
+                continue;
+            }
             if (signal instanceof Signal.Wait) {
                 Signal.Wait wait = (Signal.Wait) signal;
                 if (stepsEnded && wait.action() == Signal.Action.STEP) {
@@ -451,7 +479,16 @@ public final class Interleaver {
         mediator.finish(finished);
         live--;
         Throwable error = finished.failure();
-        if (error != null && !(error instanceof Reply.Cancellation)) {
+        Cohort cohort = mediator.cohort;
+        if (cohort != null) {
+            if (error != null && !(error instanceof Reply.Cancellation)) {
+                cohort.fail(error); // an eviction's error: the cohort was evicted already
+            }
+            if (cohort.ended) {
+                endCohort(cohort);
+                return;
+            }
+        } else if (error != null && !(error instanceof Reply.Cancellation)) {
             fail(error);
             return; // the trace fails; the invokes waiting for this one's result are cancelled with the rest
         }
@@ -461,6 +498,43 @@ public final class Interleaver {
                 drive(waiting, mediator.result());
                 if (failure != null) {
                     return;
+                }
+            }
+        }
+    }
+
+    /**
+     * Ends {@code cohort}, which failed or was evicted, alone: its caches stop recording and its bodies still
+     * suspended are cancelled (a cancellation at their suspension point, so their {@code finally} blocks run).
+     * The trace goes on; its rows are computed and ignored.
+     */
+    private void endCohort(Cohort cohort) {
+        if (!cohort.startCancelling()) {
+            return;
+        }
+        caches.removeAll(cohort.caches);
+        for (Mediator mediator : cohort.mediators) {
+            if (!mediator.isStarted() || mediator.done) {
+                continue;
+            }
+            if (!mediator.resumed) {
+                mediator.done = true; // never ran a line: nothing to unwind
+                live--;
+                continue;
+            }
+            if (mediator.pending instanceof Signal.Wait) {
+                unwait(mediator);
+            }
+            mediator.pending = null;
+            for (int attempt = 0; !mediator.done; attempt++) {
+                if (attempt == CANCEL_ATTEMPTS) {
+                    LOG.error("{} keeps running after being cancelled {} times (does it catch Throwable?); abandoning it",
+                            mediator.name(), CANCEL_ATTEMPTS);
+                    break;
+                }
+                Object signal = resume(mediator, Reply.CANCEL);
+                if (signal instanceof Signal.Finished || signal instanceof Throwable) {
+                    finish(mediator, finished(signal));
                 }
             }
         }

@@ -273,11 +273,12 @@ public class NNsight extends Envoy {
     }
 
     /** Runs {@code jobs}, traces of copies of {@code hosted}, as cohorts of one trace; see {@code spi.TraceBatch}. */
-    private static List<Cohort> runCohorts(NNsight hosted, List<TraceJob<?>> jobs, List<BodyContext> contexts) {
+    private static List<Cohort> runCohorts(Object wrapper, List<?> jobs, List<BodyContext> contexts) {
+        NNsight hosted = (NNsight) wrapper;
         TraceRun run = new TraceRun(hosted.target);
         List<Cohort> cohorts = new ArrayList<>(jobs.size());
         for (int i = 0; i < jobs.size(); i++) {
-            TraceJob<?> job = jobs.get(i);
+            TraceJob<?> job = (TraceJob<?>) jobs.get(i);
             NNsight model = job.model().local();
             if (model.target != hosted.target) {
                 throw new IllegalArgumentException("job " + i + " traces " + job.model().key() + ", not the hosted "

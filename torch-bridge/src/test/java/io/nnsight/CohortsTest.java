@@ -315,6 +315,57 @@ class CohortsTest {
         }
     }
 
+    /** {@code noted(scale(x))}: each child gets an argument not split by rows (a factor, a note). */
+    static final class SharedArguments extends io.nnsight.nn.HookedModule implements io.nnsight.nn.TensorModule {
+        final Scale scale = register("scale", new Scale());
+        final Noted noted = register("noted", new Noted());
+
+        @Override
+        public Tensor forward(Tensor input) {
+            return hooked(input, x -> noted.forward(Inputs.of(scale.forward(Inputs.of(x).with("factor",
+                    torch.full(new long[] {4}, new org.bytedeco.pytorch.Scalar(2.0))))).with("note",
+                    new StringBuilder("shared"))));
+        }
+    }
+
+    static final class Scale extends io.nnsight.nn.HookedModule {
+        Tensor forward(Inputs inputs) {
+            return (Tensor) hooked(inputs, in -> in.tensor(0).mul(in.tensor("factor")));
+        }
+    }
+
+    static final class Noted extends io.nnsight.nn.HookedModule {
+        Tensor forward(Inputs inputs) {
+            return (Tensor) hooked(inputs, in -> in.tensor(0).add(new org.bytedeco.pytorch.Scalar(1.0)));
+        }
+    }
+
+    @Test
+    void valuesNotSplitByRows_evictWhoReadsAnObjectOrReplacesASharedTensor() {
+        NNsight shared = NNsight.wrap(new SharedArguments(), INDEPENDENT_ROWS);
+        Tensor x = torch.rand(2, 4);
+        Tensor y = torch.rand(3, 4);
+        TraceBatch.Member plain = member(shared, x, tr -> shared.get("noted").output());
+        TraceBatch.Member readsNote = member(shared, y, tr -> shared.get("noted").inputs().get("note"));
+        TraceBatch.Member scales = member(shared, y, tr -> {
+            Inputs in = shared.get("scale").inputs();
+            shared.get("scale").setInputs(Inputs.of(in.get(0)).with("factor", in.tensor("factor").mul(
+                    new org.bytedeco.pytorch.Scalar(3.0))));
+            return shared.get("noted").output();
+        });
+        TraceBatch.Member readsFactor = member(shared, x, tr -> shared.get("scale").inputs().tensor("factor"));
+        List<TraceBatch.Member> members = List.of(plain, readsNote, scales, readsFactor);
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(shared, members);
+
+        assertClose(solo(plain), result(outcomes.get(0)));
+        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(1)).why().contains("StringBuilder"));
+        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(2)).why().contains("not split by rows"));
+        assertClose(solo(readsFactor), result(outcomes.get(3)));
+        assertEquals("shared", solo(readsNote).toString(), "alone, the trace reads the note");
+        assertClose(torch.full(new long[] {3, 4}, new org.bytedeco.pytorch.Scalar(6.0)).mul(y).add(
+                new org.bytedeco.pytorch.Scalar(1.0)), solo(scales));
+    }
+
     @Test
     void noInputCohort_withoutAnyInputInvoke_failsAlone() {
         TraceBatch.Member empty = member(model, null, tr -> tr.invoke(() -> model.get("head").output()));

@@ -568,11 +568,23 @@ public final class Interleaver {
     private Object act(Mediator mediator, Signal.Wait wait, Provider served) {
         switch (wait.action()) {
             case READ:
+                if (mediator.cohort != null) {
+                    String unsplit = unsplittable(served.value);
+                    if (unsplit != null) {
+                        // it could see other cohorts' rows inside it (a cache of keys and values)
+                        mediator.cohort.evict("it reads " + describe(wait) + ", which holds " + unsplit
+                                + ", a value the run cannot split by rows");
+                        return Reply.CANCEL;
+                    }
+                }
                 return InvokeRows.narrow(served.value, mediator.group(), batchSize);
             case REPLACE:
                 try {
                     served.value = replaced(mediator, wait, served);
                     return Reply.ACK;
+                } catch (CohortReplacement e) {
+                    mediator.cohort.evict(e.getMessage());
+                    return Reply.CANCEL;
                 } catch (TraceException e) {
                     String message = e.getMessage();
                     return new Reply.Fault(() -> new TraceException(message));
@@ -594,7 +606,64 @@ public final class Interleaver {
         if (group == null || group.covers(batchSize)) {
             return InvokeRows.replaceWhole(served.value, replacement, what);
         }
-        return InvokeRows.splice(served.value, replacement, group, batchSize, what);
+        if (mediator.cohort == null || !group.equals(mediator.cohort.rows)) {
+            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
+        }
+        try {
+            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
+        } catch (TraceException e) {
+            // Alone, this invoke would replace the whole value: if that would work, the value is shared by the
+            // cohorts (not split by rows), and only a run of its own can give the job what it asks for.
+            InvokeRows.replaceWhole(InvokeRows.narrow(served.value, group, batchSize), replacement, what);
+            throw new CohortReplacement("it replaces " + what + ", which the traces sharing the forward pass share ("
+                    + "it is not split by rows)");
+        }
+    }
+
+    /** A replacement a cohort can make alone but not among others. */
+    private static final class CohortReplacement extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CohortReplacement(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * The class of an object inside {@code value} that is not a tensor, {@code Inputs}, list, boxed primitive,
+     * string or enum (so not known to be split by rows, or to hold nothing of any row), or {@code null} when none.
+     */
+    private static String unsplittable(Object value) {
+        if (value == null || value instanceof Tensor || value instanceof Number || value instanceof Boolean
+                || value instanceof Character || value instanceof String || value instanceof Enum) {
+            return null;
+        }
+        if (value instanceof Inputs) {
+            Inputs inputs = (Inputs) value;
+            for (Object element : inputs.positional()) {
+                String found = unsplittable(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            for (Object element : inputs.named().values()) {
+                String found = unsplittable(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+        if (value instanceof List) {
+            for (Object element : (List<?>) value) {
+                String found = unsplittable(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+        return "a " + value.getClass().getSimpleName();
     }
 
     private Object combineSkips(Provider served) {

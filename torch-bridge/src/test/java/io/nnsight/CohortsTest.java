@@ -366,6 +366,60 @@ class CohortsTest {
                 new org.bytedeco.pytorch.Scalar(1.0)), solo(scales));
     }
 
+    /** Two invokes meeting at a barrier, the second reading the first's result. */
+    private static TraceBatch.Member meeting(Tensor first, Tensor second, boolean secondThrows) {
+        return member(model, null, tr -> {
+            Barrier barrier = tr.barrier(2);
+            Invoke<Tensor> one = tr.invoke(first, () -> {
+                Tensor hidden = model.get("layers.3").output();
+                barrier.await();
+                return hidden.clone();
+            });
+            Invoke<Tensor> two = tr.invoke(second, () -> {
+                if (secondThrows) {
+                    model.get("layers.2").output();
+                    throw new IllegalStateException("before the barrier");
+                }
+                model.get("layers.3").output();
+                barrier.await();
+                Tensor firsts = one.get();
+                return model.get("head").output().add(firsts.sum());
+            });
+            return List.of(one, two);
+        });
+    }
+
+    @Test
+    void barriersAndResults_workInsideACohort_andACohortFailingAtOne_endsAlone() {
+        List<TraceBatch.Member> members = List.of(meeting(a, b, false), meeting(c, a, true), reader(b),
+                meeting(b, c, false));
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(model, members);
+
+        assertClose(values(solo(members.get(0))), values(result(outcomes.get(0))));
+        assertEquals("before the barrier", assertInstanceOf(TraceBatch.Failed.class, outcomes.get(1)).error()
+                .getMessage());
+        assertClose(solo(members.get(2)), result(outcomes.get(2)));
+        assertClose(values(solo(members.get(3))), values(result(outcomes.get(3))));
+    }
+
+    @Test
+    void everyCohortFailing_failsEachAlone() {
+        List<TraceBatch.Member> members = List.of(meeting(c, a, true), member(model, b, tr -> {
+            model.get("layers.1").output();
+            throw new IllegalArgumentException("second");
+        }));
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(model, members);
+
+        assertEquals("before the barrier", assertInstanceOf(TraceBatch.Failed.class, outcomes.get(0)).error()
+                .getMessage());
+        assertEquals("second", assertInstanceOf(TraceBatch.Failed.class, outcomes.get(1)).error().getMessage());
+        assertClose(solo(reader(a)), model.trace(a, tr -> {
+            Tensor hidden = model.get("layers.2").output().clone();
+            model.get("layers.5").output().zero_();
+            return List.of(hidden, model.get("head").output());
+        }));
+    }
+
     @Test
     void noInputCohort_withoutAnyInputInvoke_failsAlone() {
         TraceBatch.Member empty = member(model, null, tr -> tr.invoke(() -> model.get("head").output()));

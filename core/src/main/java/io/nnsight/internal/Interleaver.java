@@ -77,6 +77,8 @@ public final class Interleaver {
     private boolean stepsEnded;
     private boolean stopRequested;
     private Throwable failure;
+    /** The cohorts still running when several traces share this one ({@link #cohorts(int)}), else -1. */
+    private int liveCohorts = -1;
 
     /**
      * An interleaver for one trace.
@@ -381,8 +383,13 @@ public final class Interleaver {
         return target.isBatchSensitive(module);
     }
 
+    /** Makes this the run of {@code count} cohorts: once every one has ended, the forward pass ends early. */
+    void cohorts(int count) {
+        liveCohorts = count;
+    }
+
     private void haltIfNeeded() {
-        if (failure != null || stopRequested) {
+        if (failure != null || stopRequested || liveCohorts == 0) {
             throw Halt.INSTANCE;
         }
     }
@@ -512,6 +519,7 @@ public final class Interleaver {
         if (!cohort.startCancelling()) {
             return;
         }
+        liveCohorts--;
         caches.removeAll(cohort.caches);
         for (Mediator mediator : cohort.mediators) {
             if (!mediator.isStarted() || mediator.done) {

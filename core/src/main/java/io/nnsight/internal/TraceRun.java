@@ -358,6 +358,13 @@ public final class TraceRun {
         }
 
         Interleaver running = new Interleaver(target, mediators, batchSize, GradMode.is_enabled());
+        if (cohorts != null) {
+            int live = 0;
+            for (Cohort cohort : cohorts) {
+                live += cohort.ended ? 0 : 1;
+            }
+            running.cohorts(live);
+        }
         for (Invocation invocation : invocations) {
             Mediator mediator = invocation.mediator;
             String threadName = "nnsight-" + mediator.name().replace(' ', '-');

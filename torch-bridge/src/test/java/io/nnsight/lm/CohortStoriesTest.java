@@ -154,6 +154,29 @@ class CohortStoriesTest {
     }
 
     @Test
+    void cachesOfCohorts_recordTheirOwnRows_andAFailingCohortsCacheStops() {
+        TraceBatch.Member caching = member(lm, new long[][] {prompts[1], prompts[2]}, tr -> {
+            io.nnsight.Cache cache = tr.cache("model.layers.1", "lm_head");
+            lm.get("model.layers.3").output();
+            return cache;
+        });
+        TraceBatch.Member failing = member(lm, prompts[3], tr -> {
+            tr.cache();
+            lm.get("model.layers.0").output();
+            throw new IllegalStateException("after caching");
+        });
+        List<TraceBatch.Member> members = List.of(logits(prompts[0]), failing, caching);
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, members);
+
+        io.nnsight.Cache alone = (io.nnsight.Cache) solo(caching);
+        io.nnsight.Cache batched = (io.nnsight.Cache) result(outcomes.get(2));
+        assertSameLogits(alone.output("model.layers.1"), batched.output("model.layers.1"));
+        assertSameLogits(alone.output("lm_head"), batched.output("lm_head"));
+        assertInstanceOf(TraceBatch.Failed.class, outcomes.get(1));
+        assertSameLogits(solo(members.get(0)), result(outcomes.get(0)));
+    }
+
+    @Test
     void cohortOfAnotherLengthOrPadded_isEvictedBeforeTheForward() {
         TraceBatch.Member shorter = logits(Arrays.copyOf(prompts[1], LENGTH - 2));
         TraceBatch.Member padded = logits(new long[][] {prompts[2], Arrays.copyOf(prompts[3], LENGTH - 1)});

@@ -153,6 +153,12 @@ class CohortsTest {
 
         assertClose(solo(members.get(0)), result(outcomes.get(0)));
         assertSame(boom, assertInstanceOf(TraceBatch.Failed.class, outcomes.get(1)).error());
+        for (StackTraceElement frame : boom.getStackTrace()) {
+            assertTrue(!frame.getClassName().startsWith("io.nnsight.internal."), "the engine's frames are removed, as "
+                    + "from a trace's error alone: " + frame);
+        }
+        assertTrue(java.util.Arrays.stream(boom.getStackTrace()).anyMatch(frame -> frame.getMethodName().equals(
+                "throwingCohort_failsAloneAndTheOthersGetWhatTheyGetAlone")), "the caller's frames are appended");
         assertInstanceOf(OutOfOrderException.class, assertInstanceOf(TraceBatch.Failed.class, outcomes.get(2)).error());
         assertEquals("set-up fails", assertInstanceOf(TraceBatch.Failed.class, outcomes.get(3)).error().getMessage());
         assertClose(values(solo(members.get(4))), values(result(outcomes.get(4))));

@@ -9,9 +9,12 @@ import io.nnsight.spi.CloseMatches;
 import io.nnsight.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
@@ -215,7 +218,6 @@ public final class TraceRun {
             try {
                 runModel(null, runner);
             } catch (Throwable error) {
-                StackTraces.clean(error, new Throwable().getStackTrace());
                 for (Cohort cohort : cohorts) {
                     cohort.fail(error);
                 }
@@ -238,6 +240,14 @@ public final class TraceRun {
                 memory.keep(value);
             }
         } finally {
+            // each failure as a trace alone throws it: the engine's frames removed, the caller's appended, once
+            Set<Throwable> cleaned = Collections.newSetFromMap(new IdentityHashMap<>());
+            StackTraceElement[] callerFrames = new Throwable().getStackTrace();
+            for (Cohort cohort : cohorts) {
+                if (cohort.failure() != null && cleaned.add(cohort.failure())) {
+                    StackTraces.clean(cohort.failure(), callerFrames);
+                }
+            }
             memory.close();
             Running.end(this);
         }
@@ -279,7 +289,6 @@ public final class TraceRun {
                 }
             }
         } catch (Throwable error) {
-            StackTraces.clean(error, new Throwable().getStackTrace());
             cohort.fail(error);
         } finally {
             cohort.context.leave(previous);

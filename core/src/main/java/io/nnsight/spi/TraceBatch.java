@@ -90,6 +90,7 @@ public final class TraceBatch {
      *
      * @return each member's outcome, in the order of {@code members}
      * @throws IllegalArgumentException when a member's job traces another model
+     * @throws io.nnsight.TraceException when the calling thread runs a trace of the same model already
      */
     public static List<Outcome> run(NNsight hosted, List<Member> members) {
         Objects.requireNonNull(hosted, "hosted");

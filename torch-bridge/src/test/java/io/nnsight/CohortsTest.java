@@ -427,6 +427,14 @@ class CohortsTest {
     }
 
     @Test
+    void jobOfAnotherModel_isRefused() {
+        NNsight other = NNsight.wrap(Models.mlp(), INDEPENDENT_ROWS);
+        IllegalArgumentException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> TraceBatch.run(model, List.of(reader(a), member(other, b, tr -> other.get("head").output()))));
+        assertTrue(refused.getMessage().contains("job 1"), refused.getMessage());
+    }
+
+    @Test
     void noInputCohort_withoutAnyInputInvoke_failsAlone() {
         TraceBatch.Member empty = member(model, null, tr -> tr.invoke(() -> model.get("head").output()));
         List<TraceBatch.Member> members = List.of(reader(a), empty);

@@ -52,4 +52,20 @@ public interface Batchable {
      * @return the arguments of the one forward call
      */
     Inputs combine(List<Prepared> rows);
+
+    /**
+     * What must be equal for the rows of several independent traces to share one forward pass ({@link
+     * io.nnsight.spi.TraceBatch}), given one trace's prepared inputs with rows: two traces whose keys are {@code
+     * equals} compute for each of their rows what they compute alone (up to float rounding), in one batch.
+     *
+     * <p>The default, {@code null}, means "never share": a model whose rows are not independent (batch norm in
+     * training mode, anything that mixes rows) keeps it, so batching is opt-in. A language model's key is the
+     * padded length and whether any row is padded, so a trace's tensors have the shape they have alone.
+     *
+     * @param rows the trace's prepared inputs, each with rows, in invoke order
+     * @return an {@code equals}-comparable key, or {@code null} when the trace must run alone
+     */
+    default Object cohortKey(List<Prepared> rows) {
+        return null;
+    }
 }

@@ -46,8 +46,14 @@ final class EnvoyTree {
         tree.add(root, tree.children(model));
         tree.add(root, attachments);
         Map<String, Integer>[] operationBases = tree.mapOperations();
-        return new TraceTarget(root, batchable, tree.hookPoints, tree.traceablePaths.toArray(new String[0]),
-                operationBases, root.aliases()::describe);
+        TraceTarget target = new TraceTarget(root, batchable, tree.hookPoints,
+                tree.traceablePaths.toArray(new String[0]), operationBases, root.aliases()::describe);
+        tree.indices.forEach((module, index) -> {
+            if (module instanceof io.nnsight.spi.BatchSensitive) {
+                target.markBatchSensitive(index);
+            }
+        });
+        return target;
     }
 
     private int index(Module module, String path) {

@@ -1,11 +1,14 @@
 package io.nnsight;
 
+import io.nnsight.internal.Cohort;
+import io.nnsight.internal.CohortBatches;
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.Running;
 import io.nnsight.internal.SessionRun;
 import io.nnsight.internal.TensorInputs;
 import io.nnsight.internal.TraceRun;
 import io.nnsight.internal.TraceTarget;
+import io.nnsight.spi.BodyContext;
 import io.nnsight.spi.EditFiles;
 import io.nnsight.spi.ModelRunner;
 import io.nnsight.spi.Traceable;
@@ -282,6 +285,32 @@ public class NNsight extends Envoy {
         throw new UnsupportedOperationException("cannot scan " + key() + ": a scan runs on a copy of the model built "
                 + "on the meta device, which a wrapper of a module you built cannot make (a LanguageModel can); run a "
                 + "trace on a small input instead");
+    }
+
+    static {
+        CohortBatches.install(NNsight::runCohorts);
+    }
+
+    /** Runs {@code jobs}, traces of copies of {@code hosted}, as cohorts of one trace; see {@code spi.TraceBatch}. */
+    private static List<Cohort> runCohorts(Object wrapper, List<?> jobs, List<BodyContext> contexts) {
+        NNsight hosted = (NNsight) wrapper;
+        TraceRun run = new TraceRun(hosted.target);
+        List<Cohort> cohorts = new ArrayList<>(jobs.size());
+        for (int i = 0; i < jobs.size(); i++) {
+            TraceJob<?> job = (TraceJob<?>) jobs.get(i);
+            NNsight model = job.model().local();
+            if (model.target != hosted.target) {
+                throw new IllegalArgumentException("job " + i + " traces " + job.model().key() + ", not the hosted "
+                        + hosted.key() + " (or a copy of it made by edit or on)");
+            }
+            Tracer tracer = new Tracer(run, model);
+            TraceBody<?> body = job.body();
+            Edits edits = model.edits;
+            cohorts.add(new Cohort(contexts.get(i), job.input(), body.getClass(), () -> body.run(tracer),
+                    () -> edits.addTo(run, tracer)));
+        }
+        run.executeCohorts(cohorts, hosted.runner);
+        return cohorts;
     }
 
     @SuppressWarnings("unchecked")

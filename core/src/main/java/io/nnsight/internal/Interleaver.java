@@ -77,6 +77,8 @@ public final class Interleaver {
     private boolean stepsEnded;
     private boolean stopRequested;
     private Throwable failure;
+    /** The cohorts still running when several traces share this one ({@link #cohorts(int)}), else -1. */
+    private int liveCohorts = -1;
 
     /**
      * An interleaver for one trace.
@@ -126,6 +128,9 @@ public final class Interleaver {
      */
     public void start() {
         for (Mediator mediator : mediators) {
+            if (mediator.done) {
+                continue; // its cohort ended before it started
+            }
             drive(mediator, null);
             haltIfNeeded();
         }
@@ -223,7 +228,10 @@ public final class Interleaver {
         }
     }
 
-    /** The first failure of a body (or of the trace's own checks), or {@code null}. */
+    /**
+     * The first failure of a body (or of the trace's own checks), or {@code null}. A body of a cohort fails only
+     * its cohort ({@link Cohort#failure()}), not the trace.
+     */
     public Throwable failure() {
         return failure;
     }
@@ -370,8 +378,18 @@ public final class Interleaver {
         return batchSize;
     }
 
+    /** Whether a body that waits for module {@code module} changes the computation of every row. */
+    boolean isBatchSensitive(int module) {
+        return target.isBatchSensitive(module);
+    }
+
+    /** Makes this the run of {@code count} cohorts: once every one has ended, the forward pass ends early. */
+    void cohorts(int count) {
+        liveCohorts = count;
+    }
+
     private void haltIfNeeded() {
-        if (failure != null || stopRequested) {
+        if (failure != null || stopRequested || liveCohorts == 0) {
             throw Halt.INSTANCE;
         }
     }
@@ -380,8 +398,25 @@ public final class Interleaver {
 
     /** Resumes a body with {@code reply} and handles what it does until it waits for a later value or ends. */
     private void drive(Mediator mediator, Object reply) {
+        Cohort cohort = mediator.cohort;
+        int cancellations = 0;
         while (true) {
+            if (mediator.done) {
+                return;
+            }
+            if (cohort != null && cohort.ended) {
+                // Its cohort failed or was evicted: whatever the body asks for now, it gets a cancellation.
+                if (cancellations++ == CANCEL_ATTEMPTS) {
+                    LOG.error("{} keeps running after its trace ended ({} cancellations; does it catch Throwable?); "
+                            + "leaving it until the run ends", mediator.name(), CANCEL_ATTEMPTS);
+                    return;
+                }
+                reply = Reply.CANCEL;
+            }
             Object signal = resume(mediator, reply);
+            if (cohort != null && cohort.ended && !(signal instanceof Signal.Finished || signal instanceof Throwable)) {
+                continue;
+            }
             if (signal instanceof Signal.Wait) {
                 Signal.Wait wait = (Signal.Wait) signal;
                 if (stepsEnded && wait.action() == Signal.Action.STEP) {
@@ -451,7 +486,16 @@ public final class Interleaver {
         mediator.finish(finished);
         live--;
         Throwable error = finished.failure();
-        if (error != null && !(error instanceof Reply.Cancellation)) {
+        Cohort cohort = mediator.cohort;
+        if (cohort != null) {
+            if (error != null && !(error instanceof Reply.Cancellation)) {
+                cohort.fail(error); // an eviction's error: the cohort was evicted already
+            }
+            if (cohort.ended) {
+                endCohort(cohort);
+                return;
+            }
+        } else if (error != null && !(error instanceof Reply.Cancellation)) {
             fail(error);
             return; // the trace fails; the invokes waiting for this one's result are cancelled with the rest
         }
@@ -461,6 +505,44 @@ public final class Interleaver {
                 drive(waiting, mediator.result());
                 if (failure != null) {
                     return;
+                }
+            }
+        }
+    }
+
+    /**
+     * Ends {@code cohort}, which failed or was evicted, alone: its caches stop recording and its bodies still
+     * suspended are cancelled (a cancellation at their suspension point, so their {@code finally} blocks run).
+     * The trace goes on; its rows are computed and ignored.
+     */
+    private void endCohort(Cohort cohort) {
+        if (!cohort.startCancelling()) {
+            return;
+        }
+        liveCohorts--;
+        caches.removeAll(cohort.caches);
+        for (Mediator mediator : cohort.mediators) {
+            if (!mediator.isStarted() || mediator.done) {
+                continue;
+            }
+            if (!mediator.resumed) {
+                mediator.done = true; // never ran a line: nothing to unwind
+                live--;
+                continue;
+            }
+            if (mediator.pending instanceof Signal.Wait) {
+                unwait(mediator);
+            }
+            mediator.pending = null;
+            for (int attempt = 0; !mediator.done; attempt++) {
+                if (attempt == CANCEL_ATTEMPTS) {
+                    LOG.error("{} keeps running after being cancelled {} times (does it catch Throwable?); abandoning it",
+                            mediator.name(), CANCEL_ATTEMPTS);
+                    break;
+                }
+                Object signal = resume(mediator, Reply.CANCEL);
+                if (signal instanceof Signal.Finished || signal instanceof Throwable) {
+                    finish(mediator, finished(signal));
                 }
             }
         }
@@ -494,11 +576,23 @@ public final class Interleaver {
     private Object act(Mediator mediator, Signal.Wait wait, Provider served) {
         switch (wait.action()) {
             case READ:
+                if (mediator.cohort != null) {
+                    String unsplit = unsplittable(served.value);
+                    if (unsplit != null) {
+                        // it could see other cohorts' rows inside it (a cache of keys and values)
+                        mediator.cohort.evict("it reads " + describe(wait) + ", which holds " + unsplit
+                                + ", a value the run cannot split by rows");
+                        return Reply.CANCEL;
+                    }
+                }
                 return InvokeRows.narrow(served.value, mediator.group(), batchSize);
             case REPLACE:
                 try {
                     served.value = replaced(mediator, wait, served);
                     return Reply.ACK;
+                } catch (CohortReplacement e) {
+                    mediator.cohort.evict(e.getMessage());
+                    return Reply.CANCEL;
                 } catch (TraceException e) {
                     String message = e.getMessage();
                     return new Reply.Fault(() -> new TraceException(message));
@@ -520,7 +614,64 @@ public final class Interleaver {
         if (group == null || group.covers(batchSize)) {
             return InvokeRows.replaceWhole(served.value, replacement, what);
         }
-        return InvokeRows.splice(served.value, replacement, group, batchSize, what);
+        if (mediator.cohort == null || !group.equals(mediator.cohort.rows)) {
+            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
+        }
+        try {
+            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
+        } catch (TraceException e) {
+            // Alone, this invoke would replace the whole value: if that would work, the value is shared by the
+            // cohorts (not split by rows), and only a run of its own can give the job what it asks for.
+            InvokeRows.replaceWhole(InvokeRows.narrow(served.value, group, batchSize), replacement, what);
+            throw new CohortReplacement("it replaces " + what + ", which the traces sharing the forward pass share ("
+                    + "it is not split by rows)");
+        }
+    }
+
+    /** A replacement a cohort can make alone but not among others. */
+    private static final class CohortReplacement extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CohortReplacement(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * The class of an object inside {@code value} that is not a tensor, {@code Inputs}, list, boxed primitive,
+     * string or enum (so not known to be split by rows, or to hold nothing of any row), or {@code null} when none.
+     */
+    private static String unsplittable(Object value) {
+        if (value == null || value instanceof Tensor || value instanceof Number || value instanceof Boolean
+                || value instanceof Character || value instanceof String || value instanceof Enum) {
+            return null;
+        }
+        if (value instanceof Inputs) {
+            Inputs inputs = (Inputs) value;
+            for (Object element : inputs.positional()) {
+                String found = unsplittable(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            for (Object element : inputs.named().values()) {
+                String found = unsplittable(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+        if (value instanceof List) {
+            for (Object element : (List<?>) value) {
+                String found = unsplittable(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+        return "a " + value.getClass().getSimpleName();
     }
 
     private Object combineSkips(Provider served) {

@@ -18,6 +18,8 @@ public final class Mediator {
     private final String name;
     private final RowRange group;
     private final Supplier<?> body;
+    /** The cohort it belongs to when several traces share the run, else {@code null}. */
+    final Cohort cohort;
 
     private Interleaver interleaver;
     private Coroutine coroutine;
@@ -33,6 +35,8 @@ public final class Mediator {
     private int iteration;
     private StepLoop loop;
     private boolean gradModeChanged;
+    private boolean contextEntered;
+    private Object contextPrevious;
 
     /**
      * An invoke.
@@ -43,10 +47,16 @@ public final class Mediator {
      * @param body the intervention code
      */
     public Mediator(int order, String name, RowRange group, Supplier<?> body) {
+        this(order, name, group, body, null);
+    }
+
+    /** An invoke of {@code cohort} (or of the whole trace, when {@code null}); see {@link #Mediator(int, String, RowRange, Supplier)}. */
+    Mediator(int order, String name, RowRange group, Supplier<?> body, Cohort cohort) {
         this.order = order;
         this.name = name;
         this.group = group;
         this.body = body;
+        this.cohort = cohort;
     }
 
     public int order() {
@@ -136,6 +146,10 @@ public final class Mediator {
 
     /** Skips the computation of {@code module} at the current iteration, its output becoming {@code value}. */
     public void skip(int module, Object value) {
+        if (cohort != null) {
+            throw cohort.evict("it skips " + interleaver.moduleName(module) + ", which replaces the module's computation "
+                    + "for every row");
+        }
         exchange(wait(module, Provider.Kind.INPUT, Signal.Action.SKIP, value));
     }
 
@@ -170,6 +184,10 @@ public final class Mediator {
         if (loop != null) {
             loop.noteRequest(module);
         }
+        if (cohort != null && interleaver.isBatchSensitive(module)) {
+            throw cohort.evict("it waits for " + interleaver.moduleName(module) + ", which computes every row "
+                    + "differently once a body waits for it");
+        }
         return new Signal.Wait(module, kind, iteration, action, value);
     }
 
@@ -187,7 +205,8 @@ public final class Mediator {
     }
 
     /**
-     * Gives the body's thread the trace's autograd mode. libtorch keeps the mode per native thread, and a
+     * Gives the body's thread the trace's autograd mode, and puts its cohort's {@code BodyContext} in force (once:
+     * a state machine's replayed requests call this again before the matching {@link #leaveThread()}). libtorch keeps the mode per native thread, and a
      * virtual thread may run on another carrier after each suspension, so this runs at every resumption.
      */
     void enterThread() {
@@ -196,10 +215,20 @@ public final class Mediator {
         if (gradModeChanged) {
             GradMode.set_enabled(wanted);
         }
+        if (cohort != null && !contextEntered) {
+            contextPrevious = cohort.context.enter();
+            contextEntered = true;
+        }
     }
 
-    /** Gives the thread back the autograd mode it had before {@link #enterThread()}. */
+    /** Gives the thread back the autograd mode and context it had before {@link #enterThread()}. */
     void leaveThread() {
+        if (contextEntered) {
+            contextEntered = false;
+            Object previous = contextPrevious;
+            contextPrevious = null;
+            cohort.context.leave(previous);
+        }
         if (gradModeChanged) {
             GradMode.set_enabled(!interleaver.gradEnabled());
             gradModeChanged = false;

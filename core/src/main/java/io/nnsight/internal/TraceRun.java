@@ -9,9 +9,12 @@ import io.nnsight.spi.CloseMatches;
 import io.nnsight.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
@@ -31,12 +34,14 @@ public final class TraceRun {
         private final Class<?> bodyType;
         private final Supplier<?> body;
         private final boolean edit;
+        private final Cohort cohort;
         private Mediator mediator;
         private boolean complete;
 
         private Invocation(TraceRun run, String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body,
-                boolean edit) {
+                boolean edit, Cohort cohort) {
             this.run = run;
+            this.cohort = cohort;
             this.name = name;
             this.prepared = prepared;
             this.bodyType = bodyType;
@@ -79,6 +84,10 @@ public final class TraceRun {
     private Invocation implicit;
     private boolean settingUp;
     private int edits;
+    /** The cohorts sharing this run ({@link #executeCohorts}), or {@code null} for a trace of its own. */
+    private List<Cohort> cohorts;
+    /** The cohort whose edits and set-up body run now, to which the invokes they add belong. */
+    private Cohort settingUpCohort;
 
     /** A trace of {@code target}, on the calling thread. */
     public TraceRun(TraceTarget target) {
@@ -146,7 +155,7 @@ public final class TraceRun {
             if (input != null) {
                 Batchable.Prepared prepared = target.batchable().prepare(input);
                 if (prepared.batchSize() > 0) {
-                    implicit = new Invocation(this, "the trace body", prepared, bodyType, body, false);
+                    implicit = new Invocation(this, "the trace body", prepared, bodyType, body, false, null);
                     invocations.add(implicit);
                 } else {
                     options = prepared;
@@ -176,19 +185,174 @@ public final class TraceRun {
         }
     }
 
+    /**
+     * Runs several independent traces, the {@code cohorts}, as one: each in turn adds its edits and prepares its
+     * input or runs its set-up body (on this thread, in its context), then one forward pass serves them all, each
+     * on its own rows. Afterwards each cohort holds its outcome: its {@linkplain Cohort#result() result}, or its
+     * {@linkplain Cohort#failure() failure}, or why it was {@linkplain Cohort#evicted() evicted}. A cohort that
+     * fails or is evicted, before the forward or during it, ends alone; the others compute what they compute
+     * alone. A cohort whose {@linkplain Batchable#cohortKey key} differs from the first running cohort's (or is
+     * {@code null}, after it) is evicted before the forward, and so is one whose input carries options.
+     *
+     * <p>A failure of the forward pass itself (the model throws) fails every cohort still running with it.
+     *
+     * @param cohorts the traces, in the order their rows and invokes take
+     * @param runner runs the model on the batched inputs
+     */
+    public void executeCohorts(List<Cohort> cohorts, ModelRunner runner) {
+        this.cohorts = cohorts;
+        Running.begin(this);
+        memory.enterThread();
+        try {
+            for (Cohort cohort : cohorts) {
+                setUp(cohort);
+            }
+            checkKeys();
+            boolean anyLive = false;
+            for (Cohort cohort : cohorts) {
+                anyLive |= !cohort.ended;
+            }
+            if (!anyLive) {
+                return;
+            }
+            try {
+                runModel(null, runner);
+            } catch (Throwable error) {
+                for (Cohort cohort : cohorts) {
+                    cohort.fail(error);
+                }
+                return;
+            }
+            for (Cohort cohort : cohorts) {
+                if (cohort.ended) {
+                    continue;
+                }
+                Object result = cohort.implicit != null ? cohort.implicit.mediator.result() : cohort.result();
+                cohort.succeed(result);
+                memory.keep(result);
+                for (Invocation invocation : invocations) {
+                    if (invocation.cohort == cohort) {
+                        memory.keep(invocation.mediator.result());
+                    }
+                }
+            }
+            for (Object value : saved) {
+                memory.keep(value);
+            }
+        } finally {
+            // each failure as a trace alone throws it: the engine's frames removed, the caller's appended, once
+            Set<Throwable> cleaned = Collections.newSetFromMap(new IdentityHashMap<>());
+            StackTraceElement[] callerFrames = new Throwable().getStackTrace();
+            for (Cohort cohort : cohorts) {
+                if (cohort.failure() != null && cleaned.add(cohort.failure())) {
+                    StackTraces.clean(cohort.failure(), callerFrames);
+                }
+            }
+            memory.close();
+            Running.end(this);
+        }
+    }
+
+    /** Adds {@code cohort}'s edits and invokes, in its context; a failure there ends it alone. */
+    private void setUp(Cohort cohort) {
+        int before = invocations.size();
+        settingUpCohort = cohort;
+        Object previous = cohort.context.enter();
+        try {
+            cohort.addEdits.run();
+            if (cohort.input != null) {
+                Batchable.Prepared prepared = target.batchable().prepare(cohort.input);
+                if (prepared.batchSize() == 0) {
+                    cohort.evict("its input carries options for the forward call, which would change every row's");
+                } else {
+                    cohort.implicit = new Invocation(this, "the trace body", prepared, cohort.bodyType, cohort.body,
+                            false, cohort);
+                    invocations.add(cohort.implicit);
+                }
+            } else {
+                settingUp = true;
+                try {
+                    cohort.succeed(cohort.body.get());
+                } finally {
+                    settingUp = false;
+                }
+                boolean anyInput = false;
+                for (Invocation invocation : invocations.subList(before, invocations.size())) {
+                    anyInput |= invocation.prepared != null;
+                }
+                if (!anyInput) {
+                    cohort.fail(new TraceException(cohort.invokes == 0
+                            ? "this trace has no input to run the model on: pass one to trace(input, body), or call "
+                                    + "tr.invoke(input, body) in the trace body"
+                            : "no invoke of this trace has an input, so the model has nothing to run on: at least one "
+                                    + "must be tr.invoke(input, body)"));
+                }
+            }
+        } catch (Throwable error) {
+            cohort.fail(error);
+        } finally {
+            cohort.context.leave(previous);
+            settingUpCohort = null;
+        }
+        if (cohort.ended) {
+            invocations.subList(before, invocations.size()).clear();
+        }
+    }
+
+    /** Evicts the cohorts whose key says their rows may not share the first running cohort's forward pass. */
+    private void checkKeys() {
+        Cohort first = null;
+        Object key = null;
+        for (Cohort cohort : cohorts) {
+            if (cohort.ended) {
+                continue;
+            }
+            List<Batchable.Prepared> rows = new ArrayList<>();
+            for (Invocation invocation : invocations) {
+                if (invocation.cohort == cohort && invocation.prepared != null) {
+                    rows.add(invocation.prepared);
+                }
+            }
+            Object own;
+            try {
+                own = target.batchable().cohortKey(rows);
+            } catch (RuntimeException e) {
+                cohort.fail(e);
+                continue;
+            }
+            if (first == null) {
+                first = cohort;
+                key = own;
+            } else if (key == null || !key.equals(own)) {
+                cohort.evict(key == null ? "the model's inputs do not say that rows may share a forward pass"
+                        : "its input's batching key " + own + " differs from the batch's, " + key);
+            }
+        }
+        invocations.removeIf(invocation -> invocation.cohort != null && invocation.cohort.ended);
+    }
+
     private void runModel(Batchable.Prepared options, ModelRunner runner) {
         List<Batchable.Prepared> rows = new ArrayList<>();
         List<Mediator> mediators = new ArrayList<>(invocations.size());
         int batchSize = 0;
+        if (cohorts != null) {
+            assignCohortRows();
+        }
         for (Invocation invocation : invocations) {
             RowRange group = null;
             if (invocation.prepared != null) {
                 group = new RowRange(batchSize, invocation.prepared.batchSize());
                 batchSize += invocation.prepared.batchSize();
                 rows.add(invocation.prepared);
+            } else if (invocation.cohort != null) {
+                group = invocation.cohort.rows; // an invoke without input sees its cohort's rows only
             }
-            invocation.mediator = new Mediator(mediators.size(), invocation.name, group, invocation.body);
+            invocation.mediator = new Mediator(mediators.size(), invocation.name, group, invocation.body,
+                    invocation.cohort);
             mediators.add(invocation.mediator);
+            if (invocation.cohort != null) {
+                invocation.cohort.mediators.add(invocation.mediator);
+            }
         }
         if (rows.isEmpty()) {
             throw new TraceException(invocations.size() == edits
@@ -203,6 +367,13 @@ public final class TraceRun {
         }
 
         Interleaver running = new Interleaver(target, mediators, batchSize, GradMode.is_enabled());
+        if (cohorts != null) {
+            int live = 0;
+            for (Cohort cohort : cohorts) {
+                live += cohort.ended ? 0 : 1;
+            }
+            running.cohorts(live);
+        }
         for (Invocation invocation : invocations) {
             Mediator mediator = invocation.mediator;
             String threadName = "nnsight-" + mediator.name().replace(' ', '-');
@@ -230,6 +401,20 @@ public final class TraceRun {
         }
         if (running.failure() != null) {
             throw StackTraces.rethrow(running.failure());
+        }
+    }
+
+    /** Gives each cohort the rows of its invokes with input, which are contiguous. */
+    private void assignCohortRows() {
+        int next = 0;
+        for (Cohort cohort : cohorts) {
+            int start = next;
+            for (Invocation invocation : invocations) {
+                if (invocation.cohort == cohort && invocation.prepared != null) {
+                    next += invocation.prepared.batchSize();
+                }
+            }
+            cohort.rows = next > start ? new RowRange(start, next - start) : null;
         }
     }
 
@@ -303,7 +488,9 @@ public final class TraceRun {
                         + " has none (options belong to trace(options, body))");
             }
         }
-        Invocation invocation = new Invocation(this, "invoke " + (invocations.size() - edits), prepared, bodyType, body, false);
+        Cohort cohort = settingUpCohort;
+        int number = cohort == null ? invocations.size() - edits : cohort.invokes++;
+        Invocation invocation = new Invocation(this, "invoke " + number, prepared, bodyType, body, false, cohort);
         invocations.add(invocation);
         return invocation;
     }
@@ -316,7 +503,9 @@ public final class TraceRun {
      * @param body runs the edit; its result is discarded
      */
     public void addEdit(Class<?> bodyType, Supplier<?> body) {
-        invocations.add(new Invocation(this, "edit " + edits++, null, bodyType, body, true));
+        Cohort cohort = settingUpCohort;
+        int number = cohort == null ? edits++ : cohort.edits++;
+        invocations.add(new Invocation(this, "edit " + number, null, bodyType, body, true, cohort));
     }
 
     private boolean isEditRunning() {
@@ -349,6 +538,9 @@ public final class TraceRun {
      */
     public Object backward(Tensor metric, Class<?> bodyType, Supplier<?> body) {
         Mediator invoke = requester("tr.backward(...)");
+        if (invoke.cohort != null) {
+            throw invoke.cohort.evict("it runs a backward pass, over the whole batch's autograd graph");
+        }
         if (gradient != null) {
             throw new TraceException("tr.backward(...) inside the body of tr.backward: a backward pass cannot start "
                     + "another; run them one after the other");
@@ -391,6 +583,9 @@ public final class TraceRun {
         }
         CacheRecording cache = new CacheRecording(invoke.group(), chosen, inputs, outputs, all, modules);
         interleaver.record(cache);
+        if (invoke.cohort != null) {
+            invoke.cohort.caches.add(cache);
+        }
         return cache.calls();
     }
 
@@ -422,7 +617,10 @@ public final class TraceRun {
 
     /** Ends the model's forward pass once the calling body hands control back. */
     public void stop() {
-        requester("tr.stop()");
+        Mediator invoke = requester("tr.stop()");
+        if (invoke.cohort != null) {
+            throw invoke.cohort.evict("it stops the forward pass, which the others go on with");
+        }
         interleaver.stop();
     }
 

@@ -30,6 +30,7 @@ public final class TraceTarget {
     private final Map<String, Integer>[] operationBases;
     private final ReentrantLock lock = new ReentrantLock();
     private final UnaryOperator<String> naming;
+    private boolean[] batchSensitive = new boolean[0];
     /** The trace running now, or {@code null}: written by {@link Running} only, which is how to find it. */
     volatile TraceRun running;
 
@@ -58,6 +59,19 @@ public final class TraceTarget {
 
     Batchable batchable() {
         return batchable;
+    }
+
+    /** Marks module {@code index} as {@link io.nnsight.spi.BatchSensitive}; while the wrapper is built. */
+    public void markBatchSensitive(int index) {
+        if (batchSensitive.length == 0) {
+            batchSensitive = new boolean[paths.length];
+        }
+        batchSensitive[index] = true;
+    }
+
+    /** Whether module {@code index} is {@link io.nnsight.spi.BatchSensitive}. */
+    boolean isBatchSensitive(int index) {
+        return index < batchSensitive.length && batchSensitive[index];
     }
 
     String[] paths() {

@@ -12,6 +12,9 @@
  *       generation runs it once per step).
  *   <li>{@link io.nnsight.spi.CloseMatches}: the suggestions of error messages about names that do not exist.
  *   <li>{@link io.nnsight.spi.AgentExempt}: classes the agent must leave as they are.
+ *   <li>{@link io.nnsight.spi.TraceBatch}: several traces of one model in one forward pass, each as if alone (a
+ *       model server's co-batching), with a {@link io.nnsight.spi.BodyContext} per trace, in force whenever its
+ *       code runs; {@link io.nnsight.spi.BatchSensitive} marks the modules a trace of such a batch may not wait for.
  * </ul>
  */
 package io.nnsight.spi;

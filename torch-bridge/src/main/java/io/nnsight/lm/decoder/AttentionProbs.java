@@ -2,6 +2,7 @@ package io.nnsight.lm.decoder;
 
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.TensorModule;
+import io.nnsight.spi.BatchSensitive;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -24,9 +25,10 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <p>The attention computes the pattern only when some trace's body waits for this module (or always, for an
  * attention whose scores are soft-capped): otherwise it runs libtorch's fused scaled-dot-product kernel, which
- * gives the same output without the pattern.
+ * gives the same output without the pattern. Since waiting for it changes every row's kernel, it is {@link
+ * BatchSensitive}: a trace sharing a forward pass with others ({@code TraceBatch}) that waits for it is evicted.
  */
-public final class AttentionProbs extends HookedModule implements TensorModule {
+public final class AttentionProbs extends HookedModule implements TensorModule, BatchSensitive {
     private static final ScalarTypeOptional FLOAT32 = persistent(new ScalarTypeOptional(torch.ScalarType.Float));
 
     @Override

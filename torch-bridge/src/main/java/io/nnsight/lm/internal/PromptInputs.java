@@ -151,6 +151,24 @@ public final class PromptInputs implements Batchable {
         }
     }
 
+    /**
+     * The padded length of a trace's prompts and whether any of its rows is padded: traces with equal keys keep,
+     * batched together, the shapes and the attention path (masked or not) they have alone.
+     */
+    @Override
+    public Object cohortKey(List<Prepared> rows) {
+        long longest = 0;
+        boolean lengthsDiffer = false;
+        boolean padded = false;
+        for (Prepared row : rows) {
+            long length = row.inputs().tensor("input_ids").size(1);
+            lengthsDiffer |= longest != 0 && length != longest;
+            longest = Math.max(longest, length);
+            padded |= row.inputs().tensor("attention_mask").min().item_long() == 0;
+        }
+        return List.of(longest, lengthsDiffer || padded);
+    }
+
     /** Left-pads the prompts of several invokes to the longest and stacks them. */
     @Override
     public Inputs combine(List<Prepared> rows) {

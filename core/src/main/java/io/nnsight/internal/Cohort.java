@@ -1,0 +1,125 @@
+package io.nnsight.internal;
+
+import io.nnsight.spi.BodyContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * One of several independent traces sharing one {@link TraceRun} and its forward pass (what {@code
+ * spi.TraceBatch} runs): its own contiguous batch rows, its own invokes (its edits and invokes without input
+ * see only its rows), its own outcome, and its own {@link BodyContext}, in force whenever its code runs.
+ *
+ * <p>A cohort <em>ends</em> early when one of its bodies throws ({@link #failure()}) or when it is evicted
+ * ({@link #evicted()}): it asked for something that would change the other cohorts' computation (stopping the
+ * run, skipping a module, a backward pass, a batch-sensitive module). Its other bodies are then cancelled, its
+ * caches stop recording, and its rows are computed and ignored; the forward pass goes on for the others.
+ */
+public final class Cohort {
+    /**
+     * Thrown in a cohort's body at the call that evicts it, before that call has any effect: an {@code Error}, so
+     * the body's {@code catch (Exception e)} blocks let it pass. A body that catches it anyway gets a cancellation
+     * at its next request; nothing it does after the eviction reaches the model.
+     */
+    public static final class Evicted extends Error {
+        private static final long serialVersionUID = 1L;
+
+        Evicted(String why) {
+            super("this trace was evicted from the forward pass it shared with others: " + why, null, false, false);
+        }
+    }
+
+    final BodyContext context;
+    final Object input;
+    final Class<?> bodyType;
+    final Supplier<?> body;
+    final Runnable addEdits;
+
+    /** Its mediators, in invoke order (set when the model starts). */
+    final List<Mediator> mediators = new ArrayList<>();
+    /** The caches its invokes record ({@code tr.cache}). */
+    final List<CacheRecording> caches = new ArrayList<>(0);
+    /** Its rows, once the model starts; {@code null} before. */
+    RowRange rows;
+    TraceRun.Invocation implicit;
+    int edits;
+    int invokes;
+
+    boolean ended;
+    private boolean cancelling;
+    private Throwable failure;
+    private String evicted;
+    private Object result;
+    private boolean hasResult;
+
+    /**
+     * A cohort.
+     *
+     * @param context put in force around every piece of its code that runs; {@link BodyContext#NONE} for none
+     * @param input the trace's input, or {@code null} for a trace whose body sets up invokes
+     * @param bodyType the class of the user's trace body, by which the engine remembers what it needs
+     * @param body the trace body
+     * @param addEdits adds the cohort's edits to the run ({@link TraceRun#addEdit}); runs in its set-up
+     */
+    public Cohort(BodyContext context, Object input, Class<?> bodyType, Supplier<?> body, Runnable addEdits) {
+        this.context = context;
+        this.input = input;
+        this.bodyType = bodyType;
+        this.body = body;
+        this.addEdits = addEdits;
+    }
+
+    /** Whether it ended early: failed or evicted. */
+    public boolean hasEnded() {
+        return ended;
+    }
+
+    /** The error that failed it, or {@code null}. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** Why it was evicted, or {@code null}. */
+    public String evicted() {
+        return evicted;
+    }
+
+    /** Its trace's result: what the trace body returned, once the run has ended without ending this cohort. */
+    public Object result() {
+        return result;
+    }
+
+    /** Whether {@link #result()} is set. */
+    public boolean hasResult() {
+        return hasResult;
+    }
+
+    void fail(Throwable error) {
+        if (!ended) {
+            ended = true;
+            failure = error;
+        }
+    }
+
+    Evicted evict(String why) {
+        if (!ended) {
+            ended = true;
+            evicted = why;
+        }
+        return new Evicted(why);
+    }
+
+    void succeed(Object value) {
+        result = value;
+        hasResult = true;
+    }
+
+    /** Marks the start of its cancellation; false when it had started already. */
+    boolean startCancelling() {
+        if (cancelling) {
+            return false;
+        }
+        cancelling = true;
+        return true;
+    }
+}

@@ -1,0 +1,116 @@
+package io.nnsight.spi;
+
+import io.nnsight.NNsight;
+import io.nnsight.TraceJob;
+import io.nnsight.internal.Cohort;
+import io.nnsight.internal.CohortBatches;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Runs several independent traces of one model in one forward pass, each as if it ran alone: what a model
+ * server uses to serve many users' small traces at the cost of one batched call.
+ *
+ * <p>Each {@link Member} is a trace job of the hosted wrapper (or of a copy of it made with {@code edit} or
+ * {@code on}, whose edits it keeps) and becomes a <em>cohort</em> of one trace: its rows are contiguous in the
+ * batch, in member order, and its invokes, with or without input, and its edits see only its rows. What each
+ * member gets back is an {@link Outcome}:
+ *
+ * <ul>
+ *   <li>{@link Result}: what its trace body returned, equal to what the same job returns alone, up to float
+ *       rounding (a batched matrix product may sum in another order: on stories260K, logits within ~1.3e-5).
+ *   <li>{@link Failed}: the error the job throws alone. One member's failure (its body throws, a request it makes
+ *       is out of order) ends that member only; the forward pass goes on for the others. Only a failure of the
+ *       forward pass itself, such as the model throwing, fails every member still running.
+ *   <li>{@link Evicted}: the member did something that would change the others' computation, so it was stopped
+ *       at that call, before the call had any effect: {@code tr.stop()}, {@code skip}, {@code tr.backward},
+ *       waiting for a {@link BatchSensitive} module, an input that carries options, or rows the model's {@link
+ *       io.nnsight.Batchable#cohortKey} does not let share the batch. Run it again alone to get its result.
+ * </ul>
+ *
+ * <pre>{@code
+ * List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, List.of(
+ *         new TraceBatch.Member(new TraceJob<>(lm, "Once upon", tr -> lm.get("lm_head").output()), BodyContext.NONE),
+ *         new TraceBatch.Member(new TraceJob<>(lm, "The cat", tr -> lm.get("lm_head").output()), BodyContext.NONE)));
+ * if (outcomes.get(0) instanceof TraceBatch.Result result) { Tensor logits = (Tensor) result.value(); }
+ * }</pre>
+ *
+ * <p>Each member's {@link BodyContext} is entered around every piece of its code that runs (its set-up body, and
+ * each resumption of its invokes' bodies), on every engine, so per-job state such as a deadline or an output
+ * stream can follow the job. Members are set up one after another on the calling thread, in their context; body
+ * threads are created outside every member's context.
+ *
+ * <p>Like a trace, the batch holds the wrapper's lock while it runs; the values each {@link Result} holds (and
+ * what its bodies {@code save}) outlive it, the rest of its native memory is freed.
+ */
+public final class TraceBatch {
+    private TraceBatch() {}
+
+    /**
+     * One trace of the batch.
+     *
+     * @param job the trace: its model must be the hosted wrapper or a copy of it
+     * @param context put in force around every piece of the job's code that runs ({@link BodyContext#NONE}: none)
+     */
+    public record Member(TraceJob<?> job, BodyContext context) {
+        /** Checks the arguments. */
+        public Member {
+            Objects.requireNonNull(job, "job");
+            Objects.requireNonNull(context, "context");
+        }
+    }
+
+    /** What became of one member: a {@link Result}, a {@link Failed} or an {@link Evicted}. */
+    public sealed interface Outcome permits Result, Failed, Evicted {}
+
+    /**
+     * The member's trace returned.
+     *
+     * @param value what its trace body returned
+     */
+    public record Result(Object value) implements Outcome {}
+
+    /**
+     * The member's trace failed, alone.
+     *
+     * @param error what it would have thrown alone
+     */
+    public record Failed(Throwable error) implements Outcome {}
+
+    /**
+     * The member was stopped before it could change the others' computation; run it alone for its result.
+     *
+     * @param why what it did, in words
+     */
+    public record Evicted(String why) implements Outcome {}
+
+    /**
+     * Runs {@code members} as one trace of {@code hosted}'s model, on the calling thread.
+     *
+     * @return each member's outcome, in the order of {@code members}
+     * @throws IllegalArgumentException when a member's job traces another model
+     * @throws io.nnsight.TraceException when the calling thread runs a trace of the same model already
+     */
+    public static List<Outcome> run(NNsight hosted, List<Member> members) {
+        Objects.requireNonNull(hosted, "hosted");
+        List<TraceJob<?>> jobs = new ArrayList<>(members.size());
+        List<BodyContext> contexts = new ArrayList<>(members.size());
+        for (Member member : members) {
+            jobs.add(member.job());
+            contexts.add(member.context());
+        }
+        List<Cohort> cohorts = CohortBatches.runner().run(hosted, jobs, contexts);
+        List<Outcome> outcomes = new ArrayList<>(cohorts.size());
+        for (Cohort cohort : cohorts) {
+            if (cohort.evicted() != null) {
+                outcomes.add(new Evicted(cohort.evicted()));
+            } else if (cohort.failure() != null) {
+                outcomes.add(new Failed(cohort.failure()));
+            } else {
+                outcomes.add(new Result(cohort.result()));
+            }
+        }
+        return outcomes;
+    }
+}

@@ -201,7 +201,12 @@ public final class Interleaver {
      */
     public void cancel() {
         runEnded = true;
-        for (Mediator mediator : mediators) {
+        cancel(Arrays.asList(mediators));
+    }
+
+    /** Cancels each of {@code bodies} that is still suspended, as {@link #cancel()} does all. */
+    private void cancel(Iterable<Mediator> bodies) {
+        for (Mediator mediator : bodies) {
             if (!mediator.isStarted() || mediator.done) {
                 continue;
             }
@@ -521,31 +526,7 @@ public final class Interleaver {
         }
         liveCohorts--;
         caches.removeAll(cohort.caches);
-        for (Mediator mediator : cohort.mediators) {
-            if (!mediator.isStarted() || mediator.done) {
-                continue;
-            }
-            if (!mediator.resumed) {
-                mediator.done = true; // never ran a line: nothing to unwind
-                live--;
-                continue;
-            }
-            if (mediator.pending instanceof Signal.Wait) {
-                unwait(mediator);
-            }
-            mediator.pending = null;
-            for (int attempt = 0; !mediator.done; attempt++) {
-                if (attempt == CANCEL_ATTEMPTS) {
-                    LOG.error("{} keeps running after being cancelled {} times (does it catch Throwable?); abandoning it",
-                            mediator.name(), CANCEL_ATTEMPTS);
-                    break;
-                }
-                Object signal = resume(mediator, Reply.CANCEL);
-                if (signal instanceof Signal.Finished || signal instanceof Throwable) {
-                    finish(mediator, finished(signal));
-                }
-            }
-        }
+        cancel(cohort.mediators);
     }
 
     private void fail(Throwable error) {

@@ -147,13 +147,16 @@ public final class SandboxedExecutor implements JobExecutor {
             if (!members.isEmpty()) {
                 checkWeights(model, guard, members, outcomes);
             }
+            int rerun = 0;
             for (Member member : members) {
                 if (outcomes[member.index] == null) {
+                    rerun++;
                     member.output.drop();
                 } else {
                     member.output.publish(member.context.log());
                 }
             }
+            lastBatch = new BatchCounts(members.size(), rerun);
         }
         for (int i = 0; i < requests.size(); i++) {
             if (outcomes[i] == null) {
@@ -166,6 +169,17 @@ public final class SandboxedExecutor implements JobExecutor {
         }
         return List.of(outcomes);
     }
+
+    /**
+     * What the last {@link #executeBatch} did.
+     *
+     * @param members how many jobs ran in its one forward pass
+     * @param rerun how many of them ran again alone
+     */
+    record BatchCounts(int members, int rerun) {}
+
+    /** What the last {@link #executeBatch} did; {@code null} before one ran a batch. */
+    volatile BatchCounts lastBatch;
 
     /** The kind of job a batch may hold. */
     private static final String TRACE = "TRACE";

@@ -178,7 +178,7 @@ public final class SandboxedExecutor implements JobExecutor {
      */
     record BatchCounts(int members, int rerun) {}
 
-    /** What the last {@link #executeBatch} did; {@code null} before one ran a batch. */
+    /** What the last {@link #executeBatch} that had members for a forward pass did; {@code null} before one. */
     volatile BatchCounts lastBatch;
 
     /** The kind of job a batch may hold. */

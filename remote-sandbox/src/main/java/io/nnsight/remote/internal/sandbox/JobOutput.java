@@ -69,7 +69,7 @@ public final class JobOutput {
     /**
      * A capture whose lines are kept until {@link Capture#publish}ed, in force on no thread yet: for a job whose
      * code runs in pieces among other jobs' ({@link #enter}), and whose lines must reach its log only once its
-     * outcome is known (they are dropped if it runs again). It keeps at most {@value #MAX_BUFFERED_CHARS}
+     * outcome is known (they are dropped if it runs again). It keeps at most 2 Mi
      * characters, then a note that the rest was dropped.
      */
     public static Capture buffering() {

@@ -119,10 +119,10 @@ public final class SandboxedExecutor implements JobExecutor {
      *   <li><b>Output.</b> The lines a member prints in the batched attempt are kept and reach its log once its
      *       outcome is known; if it runs again they are dropped, and its log gets the lines of the second run.
      *   <li><b>Memory.</b> One {@link PointerScope} holds the preparations, the batch and the encoding.
+     *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and the shared
+     *       forward pass, not for its peers' code: the time a peer's code runs moves the member's deadline later.
+     *       A re-run alone starts a fresh clock, as {@code execute} does.
      * </ul>
-     *
-     * <p>Not done: a member's clock also runs while its peers' code and the shared forward pass run, so a job
-     * among slow peers may run past its limit where it would not alone; a re-run alone starts a fresh clock.
      */
     @Override
     public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
@@ -134,8 +134,9 @@ public final class SandboxedExecutor implements JobExecutor {
         if (!unusable.containsKey(model.root())) {
             WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
             try (PointerScope scope = new PointerScope()) {
+                Peers peers = new Peers();
                 for (int i = 0; i < requests.size(); i++) {
-                    Member member = prepare(model, i, requests.get(i), contexts.get(i));
+                    Member member = prepare(model, i, requests.get(i), contexts.get(i), peers);
                     if (member != null) {
                         members.add(member);
                     }
@@ -197,12 +198,13 @@ public final class SandboxedExecutor implements JobExecutor {
      * A member's state, in force while its code runs: its deadline, its output, and its class loader as the
      * thread's context class loader.
      */
-    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader) implements BodyContext {
+    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, Peers peers)
+            implements BodyContext {
         @Override
         public Object enter() {
             Thread thread = Thread.currentThread();
             Previous previous = new Previous(Deadline.enter(limit), JobOutput.enter(output),
-                    thread.getContextClassLoader());
+                    thread.getContextClassLoader(), System.nanoTime());
             thread.setContextClassLoader(loader);
             return previous;
         }
@@ -210,21 +212,45 @@ public final class SandboxedExecutor implements JobExecutor {
         @Override
         public void leave(Object previous) {
             Previous outer = (Previous) previous;
+            peers.ran(limit, System.nanoTime() - outer.entered());
             Thread.currentThread().setContextClassLoader(outer.loader());
             JobOutput.leave(outer.output());
             Deadline.leave(outer.limit());
         }
 
-        private record Previous(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader) {}
+        private record Previous(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, long entered) {}
+    }
+
+    /**
+     * The deadlines of a batch's members, so that each is charged for its own code only: the time one job's code
+     * runs (its preparation, its bodies, its encoding) moves every other member's deadline that much later. The
+     * shared forward pass is charged to all.
+     */
+    private static final class Peers {
+        private final List<Deadline.Limit> limits = new ArrayList<>();
+
+        synchronized void add(Deadline.Limit limit) {
+            limits.add(limit);
+        }
+
+        /** {@code own}'s job ({@code null}: no member's) ran code for {@code nanos}. */
+        synchronized void ran(Deadline.Limit own, long nanos) {
+            for (Deadline.Limit limit : limits) {
+                if (limit != own) {
+                    limit.extend(nanos);
+                }
+            }
+        }
     }
 
     /**
      * The job as a member of a batch, its classes loaded and its values read in its own context; {@code null}
      * when it is to run alone: not a plain trace, or it failed to load or read (alone, it fails the same way).
      */
-    private Member prepare(NNsight model, int index, byte[] request, JobContext context) {
+    private Member prepare(NNsight model, int index, byte[] request, JobContext context, Peers peers) {
         Envelope envelope;
         ShippedCode code;
+        long started = System.nanoTime();
         try {
             envelope = Envelope.read(request);
             if (!TRACE.equals(envelope.kind())) {
@@ -233,14 +259,18 @@ public final class SandboxedExecutor implements JobExecutor {
             code = ShippedCode.load(sandbox, envelope);
         } catch (IllegalArgumentException | SandboxException e) {
             return null;
+        } finally {
+            peers.ran(null, System.nanoTime() - started); // the other members' clocks do not run for this job's check
         }
         JobOutput.Capture output = JobOutput.buffering();
-        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader());
+        // as in execute, the clock starts once the classes are loaded
+        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader(), peers);
         Object previous = body.enter();
         try {
             Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");
             JobForm form = JobForm.read(envelope.kind(), graph);
             if (form.input() != null && form.options() == null && form.on(model) instanceof TraceJob<?> job) {
+                peers.add(body.limit());
                 return new Member(index, context, code, graph, job, body, output);
             }
         } catch (Throwable e) {

@@ -387,4 +387,35 @@ class BatchExecutionTest {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
         }
     }
+
+    @Test
+    void executeBatch_peerWithASlowBody_doesNotUseUpAMembersTimeLimit() throws JobFailedException {
+        TraceBody<Tensor> quick = tr -> {
+            Tensor logits = lm.get("lm_head").output().select(1, -1);
+            for (int i = 0; i < 3; i++) {
+                logits = logits.add(new Scalar(0.0));
+            }
+            return logits;
+        };
+        TraceBody<Tensor> slow = tr -> {
+            long start = System.nanoTime();
+            long spins = 0;
+            while (System.nanoTime() - start < 2_000_000_000L) {
+                spins++;
+            }
+            return lm.get("lm_head").output().select(1, -1).add(new Scalar(spins * 0.0));
+        };
+        List<byte[]> requests = List.of(trace(quick), trace(slow));
+        List<JobContext> contexts = contexts(2, new ArrayList<>());
+        contexts.set(0, new JobContext("quick", Duration.ofSeconds(1), line -> {}));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch);
+        assertNull(outcomes.get(0).failure(), () -> outcomes.get(0).failure().getMessage());
+        List<Object> expected = alone(requests);
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(1).get()));
+    }
 }

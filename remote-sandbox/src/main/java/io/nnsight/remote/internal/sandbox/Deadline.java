@@ -90,7 +90,7 @@ public final class Deadline {
 
     /** A deadline: the {@link System#nanoTime()} it ends at, and the limit it was set from. */
     public static final class Limit {
-        private final long end;
+        private volatile long end;
         private final Duration duration;
 
         private Limit(long end, Duration duration) {
@@ -100,6 +100,16 @@ public final class Deadline {
 
         long end() {
             return end;
+        }
+
+        /**
+         * Moves the end {@code nanos} later: time during which the job's clock should not run, such as the time
+         * other jobs' code ran while this job shared a forward pass with them.
+         */
+        public synchronized void extend(long nanos) {
+            if (nanos > 0) {
+                end += nanos;
+            }
         }
 
         Duration duration() {

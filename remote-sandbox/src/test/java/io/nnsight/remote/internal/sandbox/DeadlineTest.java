@@ -92,6 +92,20 @@ class DeadlineTest {
     }
 
     @Test
+    void extend_movesTheEndLater() throws Exception {
+        Deadline.Limit limit = Deadline.start(Duration.ofMillis(10));
+        limit.extend(Duration.ofHours(1).toNanos());
+        Thread.sleep(30);
+
+        Deadline.Limit outer = Deadline.enter(limit);
+        try {
+            assertDoesNotThrow(Deadline::check);
+        } finally {
+            Deadline.leave(outer);
+        }
+    }
+
+    @Test
     void within_negativeLimit_isRejected() {
         assertThrows(IllegalArgumentException.class, () -> Deadline.within(Duration.ofSeconds(-1), () -> null));
     }

@@ -1,6 +1,8 @@
 package io.nnsight.remote.spi;
 
 import io.nnsight.NNsight;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Runs the request payload of one job on a hosted model: checks and defines the shipped classes, rebuilds
@@ -18,4 +20,29 @@ public interface JobExecutor {
      * @throws JobFailedException when the job cannot run or its code fails; the message is for the user
      */
     byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException;
+
+    /**
+     * Runs several jobs of one model, each as {@link #execute} runs it alone, in any order, possibly together
+     * (an executor may run compatible traces in one forward pass). Each job's lines go to its own log only.
+     * This one runs them one after another with {@code execute}.
+     *
+     * @param model the hosted model the jobs name
+     * @param requests the request payloads, decompressed
+     * @param contexts each job's id, time limit and log, in the order of {@code requests}
+     * @return each job's outcome, in the order of {@code requests}
+     */
+    default List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+        if (requests.size() != contexts.size()) {
+            throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
+        }
+        List<JobOutcome> outcomes = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            try {
+                outcomes.add(JobOutcome.succeeded(execute(model, requests.get(i), contexts.get(i))));
+            } catch (JobFailedException e) {
+                outcomes.add(JobOutcome.failed(e));
+            }
+        }
+        return outcomes;
+    }
 }

@@ -18,6 +18,8 @@
  *       time limit, and where the lines the job prints go.
  *   <li>{@link io.nnsight.remote.spi.JobFailedException}: a job that could not run or whose code failed; its
  *       message reaches the user who sent the job, so it must say what went wrong in their terms.
+ *   <li>{@link io.nnsight.remote.spi.JobOutcome}: one job's result or failure, for {@code
+ *       JobExecutor.executeBatch}, which runs several jobs of one model (by default one after another).
  * </ul>
  *
  * <p>The sandbox's {@code SandboxedExecutor} (module {@code nnsight-remote-sandbox}) is the executor a server

@@ -2,6 +2,7 @@ package io.nnsight.remote.sandbox;
 
 import io.nnsight.Job;
 import io.nnsight.NNsight;
+import io.nnsight.TraceJob;
 import io.nnsight.remote.internal.sandbox.Deadline;
 import io.nnsight.remote.internal.sandbox.DeadlineExceededError;
 import io.nnsight.remote.internal.sandbox.JobClassLoader;
@@ -17,7 +18,12 @@ import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.TraceBatch;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -71,17 +77,282 @@ public final class SandboxedExecutor implements JobExecutor {
                 return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, code.loader().forValues(),
                         model, code.lambdas()));
             }));
-        } catch (JobFailedException e) {
-            throw e;
-        } catch (DeadlineExceededError e) {
-            throw new JobFailedException("the job ran past its time limit of " + context.timeLimit().toSeconds()
-                    + " s and was stopped", e);
-        } catch (OutOfMemoryError e) {
-            throw new JobFailedException("the job ran out of memory (" + e.getMessage() + ")", e);
         } catch (Throwable e) {
-            throw new JobFailedException(describe(e, code.classNames(), code.loader().getName()), e);
+            throw failure(e, context, code);
         } finally {
             restoreWeights(model, guard, context);
+        }
+    }
+
+    /** What {@link #execute} throws for an error of the job's code, or of reading or writing its values. */
+    private static JobFailedException failure(Throwable error, JobContext context, ShippedCode code) {
+        if (error instanceof JobFailedException failed) {
+            return failed;
+        }
+        if (error instanceof DeadlineExceededError) {
+            return new JobFailedException("the job ran past its time limit of " + context.timeLimit().toSeconds()
+                    + " s and was stopped", error);
+        }
+        if (error instanceof OutOfMemoryError) {
+            return new JobFailedException("the job ran out of memory (" + error.getMessage() + ")", error);
+        }
+        return new JobFailedException(describe(error, code.classNames(), code.loader().getName()), error);
+    }
+
+    /**
+     * Runs the jobs as {@link #execute} runs each alone, in one forward pass where it can: the plain traces (kind
+     * {@code TRACE}, with an input and no options) that load and whose values read become the members of one
+     * {@link TraceBatch}, each in its own context (its time limit, its output, its class loader as the context
+     * class loader). The rest run alone with {@code execute}, after the batch.
+     *
+     * <ul>
+     *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
+     *       with its output captured, as {@code execute} does; a job that fails there runs alone instead, and
+     *       gets {@code execute}'s error.
+     *   <li><b>Results.</b> Each member's result is encoded in its own context; a member whose trace failed gets
+     *       the error {@code execute} gives.
+     *   <li><b>Re-runs.</b> A member that was evicted (it stopped the trace, skipped a module, ran a backward
+     *       pass, ...), or that failed with the same error as another member (the forward pass itself failed),
+     *       runs again alone with {@code execute} from its request bytes. One {@link WeightGuard} check follows
+     *       the batch; if it finds the weights changed, they are restored and every member runs again alone, so
+     *       the job that changed them changes and restores them on its own. No job runs more than twice.
+     *   <li><b>Output.</b> The lines a member prints in the batched attempt are kept and reach its log once its
+     *       outcome is known; if it runs again they are dropped, and its log gets the lines of the second run.
+     *   <li><b>Memory.</b> One {@link PointerScope} holds the preparations, the batch and the encoding.
+     *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and the shared
+     *       forward pass, not for its peers' code: the time a peer's code runs moves the member's deadline later.
+     *       A re-run alone starts a fresh clock, as {@code execute} does.
+     * </ul>
+     */
+    @Override
+    public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+        if (requests.size() != contexts.size()) {
+            throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
+        }
+        JobOutcome[] outcomes = new JobOutcome[requests.size()];
+        List<Member> members = new ArrayList<>();
+        if (!unusable.containsKey(model.root())) {
+            WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
+            try (PointerScope scope = new PointerScope()) {
+                Peers peers = new Peers();
+                for (int i = 0; i < requests.size(); i++) {
+                    Member member = prepare(model, i, requests.get(i), contexts.get(i), peers);
+                    if (member != null) {
+                        members.add(member);
+                    }
+                }
+                if (!members.isEmpty()) {
+                    runTogether(model, members, outcomes);
+                }
+            }
+            if (!members.isEmpty()) {
+                checkWeights(model, guard, members, outcomes);
+            }
+            int rerun = 0;
+            for (Member member : members) {
+                if (outcomes[member.index] == null) {
+                    rerun++;
+                    member.output.drop();
+                } else {
+                    member.output.publish(member.context.log());
+                }
+            }
+            lastBatch = new BatchCounts(members.size(), rerun);
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            if (outcomes[i] == null) {
+                try {
+                    outcomes[i] = JobOutcome.succeeded(execute(model, requests.get(i), contexts.get(i)));
+                } catch (JobFailedException e) {
+                    outcomes[i] = JobOutcome.failed(e);
+                }
+            }
+        }
+        return List.of(outcomes);
+    }
+
+    /**
+     * What the last {@link #executeBatch} did.
+     *
+     * @param members how many jobs ran in its one forward pass
+     * @param rerun how many of them ran again alone
+     */
+    record BatchCounts(int members, int rerun) {}
+
+    /** What the last {@link #executeBatch} that had members for a forward pass did; {@code null} before one. */
+    volatile BatchCounts lastBatch;
+
+    /** The kind of job a batch may hold. */
+    private static final String TRACE = "TRACE";
+
+    /**
+     * One job of a batch: its request (for a re-run), its code and values, and its context.
+     *
+     * @param graph its values, {@code [input, options, body, edits, statics]}
+     * @param output its lines, kept until its outcome is known
+     */
+    private record Member(int index, JobContext context, ShippedCode code, Object[] graph, TraceJob<?> job,
+            JobBody body, JobOutput.Capture output) {}
+
+    /**
+     * A member's state, in force while its code runs: its deadline, its output, and its class loader as the
+     * thread's context class loader.
+     */
+    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, Peers peers)
+            implements BodyContext {
+        @Override
+        public Object enter() {
+            Thread thread = Thread.currentThread();
+            Previous previous = new Previous(Deadline.enter(limit), JobOutput.enter(output),
+                    thread.getContextClassLoader(), System.nanoTime());
+            thread.setContextClassLoader(loader);
+            return previous;
+        }
+
+        @Override
+        public void leave(Object previous) {
+            Previous outer = (Previous) previous;
+            peers.ran(limit, System.nanoTime() - outer.entered());
+            Thread.currentThread().setContextClassLoader(outer.loader());
+            JobOutput.leave(outer.output());
+            Deadline.leave(outer.limit());
+        }
+
+        private record Previous(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, long entered) {}
+    }
+
+    /**
+     * The deadlines of a batch's members, so that each is charged for its own code only: the time one job's code
+     * runs (its preparation, its bodies, its encoding) moves every other member's deadline that much later. The
+     * shared forward pass is charged to all.
+     */
+    private static final class Peers {
+        private final List<Deadline.Limit> limits = new ArrayList<>();
+
+        synchronized void add(Deadline.Limit limit) {
+            limits.add(limit);
+        }
+
+        /** {@code own}'s job ({@code null}: no member's) ran code for {@code nanos}. */
+        synchronized void ran(Deadline.Limit own, long nanos) {
+            for (Deadline.Limit limit : limits) {
+                if (limit != own) {
+                    limit.extend(nanos);
+                }
+            }
+        }
+    }
+
+    /**
+     * The job as a member of a batch, its classes loaded and its values read in its own context; {@code null}
+     * when it is to run alone: not a plain trace, or it failed to load or read (alone, it fails the same way).
+     */
+    private Member prepare(NNsight model, int index, byte[] request, JobContext context, Peers peers) {
+        Envelope envelope;
+        ShippedCode code;
+        long started = System.nanoTime();
+        try {
+            envelope = Envelope.read(request);
+            if (!TRACE.equals(envelope.kind())) {
+                return null;
+            }
+            code = ShippedCode.load(sandbox, envelope);
+        } catch (IllegalArgumentException | SandboxException e) {
+            return null;
+        } finally {
+            peers.ran(null, System.nanoTime() - started); // the other members' clocks do not run for this job's check
+        }
+        JobOutput.Capture output = JobOutput.buffering();
+        // as in execute, the clock starts once the classes are loaded
+        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader(), peers);
+        Object previous = body.enter();
+        try {
+            Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");
+            JobForm form = JobForm.read(envelope.kind(), graph);
+            if (form.input() != null && form.options() == null && form.on(model) instanceof TraceJob<?> job) {
+                peers.add(body.limit());
+                return new Member(index, context, code, graph, job, body, output);
+            }
+        } catch (Throwable e) {
+            // it runs alone, and fails there as it does alone
+        } finally {
+            body.leave(previous);
+        }
+        output.drop();
+        return null;
+    }
+
+    /**
+     * Runs the members as one {@link TraceBatch} and sets the outcome of each that needs no re-run: its encoded
+     * result or its failure.
+     */
+    private static void runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes) {
+        List<TraceBatch.Member> batch = new ArrayList<>(members.size());
+        for (Member member : members) {
+            batch.add(new TraceBatch.Member(member.job, member.body));
+        }
+        List<TraceBatch.Outcome> results;
+        try {
+            results = TraceBatch.run(model, batch);
+        } catch (RuntimeException | Error e) {
+            return; // the batch could not start: each member runs alone
+        }
+        // The forward pass itself failed (the model threw): each member still running got the same error.
+        Set<Throwable> shared = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (TraceBatch.Outcome result : results) {
+            if (result instanceof TraceBatch.Failed failed && !seen.add(failed.error())) {
+                shared.add(failed.error());
+            }
+        }
+        for (int k = 0; k < members.size(); k++) {
+            Member member = members.get(k);
+            TraceBatch.Outcome result = results.get(k);
+            if (result instanceof TraceBatch.Result value) {
+                outcomes[member.index] = encode(model, member, value.value());
+            } else if (result instanceof TraceBatch.Failed failed && !shared.contains(failed.error())) {
+                outcomes[member.index] = JobOutcome.failed(failure(failed.error(), member.context, member.code));
+            }
+            // evicted, or failed with the forward pass: it runs again alone
+        }
+    }
+
+    /** The member's result payload, written in its own context as {@link #execute} writes it. */
+    private static JobOutcome encode(NNsight model, Member member, Object result) {
+        Object previous = member.body.enter();
+        try {
+            ShippedCode code = member.code;
+            Object[] captured = code.lambdas().capturedBy(member.graph[2]);
+            return JobOutcome.succeeded(ResultPayload.write(ValueGraphs.write(new Object[] {result, captured},
+                    code.loader().forValues(), model, code.lambdas())));
+        } catch (Throwable e) {
+            return JobOutcome.failed(failure(e, member.context, member.code));
+        } finally {
+            member.body.leave(previous);
+        }
+    }
+
+    /**
+     * The batch's one weight check: if the weights changed, they are restored and every member is to run again
+     * alone; if they cannot be, every member fails and the model serves no more jobs.
+     */
+    private void checkWeights(NNsight model, WeightGuard guard, List<Member> members, JobOutcome[] outcomes) {
+        List<String> changed;
+        try {
+            changed = guard.restoreIfChanged();
+        } catch (IllegalStateException e) {
+            String why = "model '" + model.key() + "' is unavailable: " + e.getMessage() + "; it serves again after a "
+                    + "restart of the server";
+            unusable.put(model.root(), why);
+            for (Member member : members) {
+                outcomes[member.index] = JobOutcome.failed(JobFailedException.unusableModel(why, e));
+            }
+            return;
+        }
+        if (!changed.isEmpty()) {
+            for (Member member : members) {
+                outcomes[member.index] = null;
+            }
         }
     }
 

@@ -57,10 +57,63 @@ public final class Deadline {
         }
         Objects.requireNonNull(work, "work");
         Limit outer = CURRENT.get();
-        Limit inner = new Limit(System.nanoTime() + (limit.compareTo(LONGEST) < 0 ? limit : LONGEST).toNanos(), limit);
+        Limit inner = start(limit);
         return CURRENT.with(outer != null && outer.end() - inner.end() < 0 ? outer : inner, work);
     }
 
+    /**
+     * A deadline {@code limit} from now, in force on no thread yet: for work that is not one call, such as the
+     * pieces of one job's code that run among other jobs' in a shared forward pass ({@link #enter}).
+     *
+     * @param limit how long the work may run; not negative
+     */
+    public static Limit start(Duration limit) {
+        if (limit.isNegative()) {
+            throw new IllegalArgumentException("the time limit must not be negative, got " + limit);
+        }
+        return new Limit(System.nanoTime() + (limit.compareTo(LONGEST) < 0 ? limit : LONGEST).toNanos(), limit);
+    }
+
+    /**
+     * Puts {@code limit} in force on this thread (and the threads it starts from now on), whatever was in force.
+     *
+     * @return what was in force before, for {@link #leave}; {@code null} for none
+     */
+    public static Limit enter(Limit limit) {
+        return CURRENT.swap(Objects.requireNonNull(limit, "limit"));
+    }
+
+    /** Puts {@code previous}, what the matching {@link #enter} returned, back in force on this thread. */
+    public static void leave(Limit previous) {
+        CURRENT.swap(previous);
+    }
+
     /** A deadline: the {@link System#nanoTime()} it ends at, and the limit it was set from. */
-    private record Limit(long end, Duration duration) {}
+    public static final class Limit {
+        private volatile long end;
+        private final Duration duration;
+
+        private Limit(long end, Duration duration) {
+            this.end = end;
+            this.duration = duration;
+        }
+
+        long end() {
+            return end;
+        }
+
+        /**
+         * Moves the end {@code nanos} later: time during which the job's clock should not run, such as the time
+         * other jobs' code ran while this job shared a forward pass with them.
+         */
+        public synchronized void extend(long nanos) {
+            if (nanos > 0) {
+                end += nanos;
+            }
+        }
+
+        Duration duration() {
+            return duration;
+        }
+    }
 }

@@ -3,7 +3,9 @@ package io.nnsight.remote.internal.sandbox;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
@@ -28,20 +30,23 @@ import java.util.function.Consumer;
  */
 public final class JobOutput {
     private static final int LONGEST_LINE = 64 * 1024;
-    private static final JobScoped<Streams> CURRENT = new JobScoped<>();
+    /** The most characters a {@linkplain #buffering() buffered} capture keeps; later lines are dropped, with a note. */
+    static final int MAX_BUFFERED_CHARS = 2 << 20;
+
+    private static final JobScoped<Capture> CURRENT = new JobScoped<>();
 
     private JobOutput() {}
 
     /** The current job's standard output; {@link System#out} outside jobs. */
     public static PrintStream out() {
-        Streams streams = CURRENT.get();
-        return streams == null ? System.out : streams.out();
+        Capture streams = CURRENT.get();
+        return streams == null ? System.out : streams.out;
     }
 
     /** The current job's standard error; {@link System#err} outside jobs. */
     public static PrintStream err() {
-        Streams streams = CURRENT.get();
-        return streams == null ? System.err : streams.err();
+        Capture streams = CURRENT.get();
+        return streams == null ? System.err : streams.err;
     }
 
     /**
@@ -53,25 +58,88 @@ public final class JobOutput {
      */
     public static <T> T capturing(Consumer<String> lines, Callable<T> work) throws Exception {
         Objects.requireNonNull(work, "work");
-        Log log = new Log(Objects.requireNonNull(lines, "lines"));
-        Streams streams = new Streams(log.stream(), log.stream());
+        Capture streams = new Capture(new Log(Objects.requireNonNull(lines, "lines")));
         try {
             return CURRENT.with(streams, work);
         } finally {
-            streams.out().close();
-            streams.err().close();
-            log.end();
+            streams.end();
         }
     }
 
-    private record Streams(PrintStream out, PrintStream err) {}
+    /**
+     * A capture whose lines are kept until {@link Capture#publish}ed, in force on no thread yet: for a job whose
+     * code runs in pieces among other jobs' ({@link #enter}), and whose lines must reach its log only once its
+     * outcome is known (they are dropped if it runs again). It keeps at most 2 Mi
+     * characters, then a note that the rest was dropped.
+     */
+    public static Capture buffering() {
+        return new Capture(new Log(null));
+    }
 
-    /** The lines of one job's streams, passed to its consumer one at a time until the job ends. */
+    /**
+     * Puts {@code capture} in force on this thread (and the threads it starts from now on), whatever was in force.
+     *
+     * @return what was in force before, for {@link #leave}; {@code null} for none
+     */
+    public static Capture enter(Capture capture) {
+        return CURRENT.swap(Objects.requireNonNull(capture, "capture"));
+    }
+
+    /** Puts {@code previous}, what the matching {@link #enter} returned, back in force on this thread. */
+    public static void leave(Capture previous) {
+        CURRENT.swap(previous);
+    }
+
+    /** One job's two streams, and where their lines go. */
+    public static final class Capture {
+        private final PrintStream out;
+        private final PrintStream err;
+        private final Log log;
+
+        private Capture(Log log) {
+            this.log = log;
+            this.out = log.stream();
+            this.err = log.stream();
+        }
+
+        /** Ends the capture: a last unfinished line of each stream is taken as a line; later ones are dropped. */
+        public void end() {
+            out.close();
+            err.close();
+            log.end();
+        }
+
+        /**
+         * Ends a {@linkplain #buffering() buffered} capture and passes the lines it kept to {@code lines}, in
+         * order; afterwards it keeps none.
+         */
+        public void publish(Consumer<String> lines) {
+            end();
+            for (String line : log.takeKept()) {
+                lines.accept(line);
+            }
+        }
+
+        /** Ends the capture and forgets the lines it kept. */
+        public void drop() {
+            end();
+            log.takeKept();
+        }
+    }
+
+    /**
+     * The lines of one job's streams, passed to its consumer one at a time until the job ends, or, without a
+     * consumer, kept until taken.
+     */
     private static final class Log {
         private Consumer<String> lines;
+        private List<String> kept;
+        private long keptChars;
+        private boolean ended;
 
         Log(Consumer<String> lines) {
             this.lines = lines;
+            this.kept = lines == null ? new ArrayList<>() : null;
         }
 
         PrintStream stream() {
@@ -79,14 +147,31 @@ public final class JobOutput {
         }
 
         synchronized void line(String line) {
+            if (ended) {
+                return;
+            }
             if (lines != null) {
                 lines.accept(line);
+                return;
             }
+            if (keptChars > MAX_BUFFERED_CHARS) {
+                return;
+            }
+            keptChars += line.length();
+            kept.add(keptChars > MAX_BUFFERED_CHARS ? "[nnsight: the job printed more than " + MAX_BUFFERED_CHARS
+                    + " characters; the rest is dropped]" : line);
         }
 
         /** Lets go of the consumer, which threads that outlive the job would otherwise keep reachable. */
         synchronized void end() {
             lines = null;
+            ended = true;
+        }
+
+        synchronized List<String> takeKept() {
+            List<String> taken = kept == null ? List.of() : kept;
+            kept = null;
+            return taken;
         }
     }
 

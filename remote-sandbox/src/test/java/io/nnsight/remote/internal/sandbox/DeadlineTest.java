@@ -3,8 +3,10 @@ package io.nnsight.remote.internal.sandbox;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.NNsight;
 import io.nnsight.nn.Linear;
@@ -68,6 +70,39 @@ class DeadlineTest {
                 })));
 
         assertEquals("the job ran past its time limit of 10 ms", error.getMessage());
+    }
+
+    @Test
+    void enterAndLeave_swapADeadlineStartedEarlier_inAndOut() throws Exception {
+        Deadline.Limit past = Deadline.start(Duration.ofMillis(10));
+        Deadline.Limit generous = Deadline.start(Duration.ofHours(1));
+        Thread.sleep(30);
+
+        Deadline.Limit outer = Deadline.enter(past);
+        DeadlineExceededError error = assertThrows(DeadlineExceededError.class, Deadline::check);
+        Deadline.Limit inner = Deadline.enter(generous);
+        assertDoesNotThrow(Deadline::check);
+        Deadline.leave(inner);
+        assertThrows(DeadlineExceededError.class, Deadline::check);
+        Deadline.leave(outer);
+
+        assertNull(outer);
+        assertDoesNotThrow(Deadline::check);
+        assertTrue(error.getMessage().contains("10 ms"), error.getMessage());
+    }
+
+    @Test
+    void extend_movesTheEndLater() throws Exception {
+        Deadline.Limit limit = Deadline.start(Duration.ofMillis(10));
+        limit.extend(Duration.ofHours(1).toNanos());
+        Thread.sleep(30);
+
+        Deadline.Limit outer = Deadline.enter(limit);
+        try {
+            assertDoesNotThrow(Deadline::check);
+        } finally {
+            Deadline.leave(outer);
+        }
     }
 
     @Test

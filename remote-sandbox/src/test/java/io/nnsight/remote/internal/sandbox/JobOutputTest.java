@@ -69,4 +69,55 @@ class JobOutputTest {
 
         assertEquals(List.of("hello from the job", "a", "b", "partial"), lines);
     }
+
+    @Test
+    void buffering_keepsTheLinesUntilPublished_andEnterLeaveRestoreTheOuterStreams() {
+        JobOutput.Capture capture = JobOutput.buffering();
+        JobOutput.Capture outer = JobOutput.enter(capture);
+        JobOutput.out().println("first");
+        JobOutput.err().print("unfinished");
+        JobOutput.leave(outer);
+
+        assertSame(System.out, JobOutput.out());
+        List<String> lines = new ArrayList<>();
+        capture.publish(lines::add);
+        assertEquals(List.of("first", "unfinished"), lines);
+        JobOutput.Capture before = JobOutput.enter(capture);
+        JobOutput.out().println("after the end");
+        JobOutput.leave(before);
+        List<String> again = new ArrayList<>();
+        capture.publish(again::add);
+        assertEquals(List.of(), again, "published once; nothing after the end");
+    }
+
+    @Test
+    void buffering_dropped_publishesNothing() {
+        JobOutput.Capture capture = JobOutput.buffering();
+        JobOutput.Capture outer = JobOutput.enter(capture);
+        JobOutput.out().println("dropped");
+        JobOutput.leave(outer);
+
+        capture.drop();
+        List<String> lines = new ArrayList<>();
+        capture.publish(lines::add);
+
+        assertEquals(List.of(), lines);
+    }
+
+    @Test
+    void buffering_keepsAtMostItsLimit_thenANote() {
+        JobOutput.Capture capture = JobOutput.buffering();
+        JobOutput.Capture outer = JobOutput.enter(capture);
+        String line = "x".repeat(1000);
+        for (int i = 0; i < JobOutput.MAX_BUFFERED_CHARS / 1000 + 10; i++) {
+            JobOutput.out().println(line);
+        }
+        JobOutput.leave(outer);
+
+        List<String> lines = new ArrayList<>();
+        capture.publish(lines::add);
+
+        assertEquals(JobOutput.MAX_BUFFERED_CHARS / 1000 + 1, lines.size());
+        assertTrue(lines.get(lines.size() - 1).contains("the rest is dropped"), lines.get(lines.size() - 1));
+    }
 }

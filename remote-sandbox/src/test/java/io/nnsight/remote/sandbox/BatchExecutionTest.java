@@ -1,0 +1,421 @@
+package io.nnsight.remote.sandbox;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.nnsight.TraceBody;
+import io.nnsight.lm.Generation;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.Shared;
+import io.nnsight.nn.RMSNorm;
+import io.nnsight.remote.internal.wire.LambdaFactory;
+import io.nnsight.remote.internal.wire.Packing;
+import io.nnsight.remote.internal.wire.ResultPayload;
+import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link SandboxedExecutor#executeBatch} on stories260K with real shipped lambdas: each job gets what {@link
+ * SandboxedExecutor#execute} gives it alone (logits within 1e-4, since a batched float32 matrix product may sum
+ * in another order; argmax exactly), its failure alone, its own printed lines once; a job that stops the trace
+ * or changes the weights, and a job of another kind, run alone.
+ */
+class BatchExecutionTest {
+    private static final String PROMPT = Shared.STORIES_PROMPT;
+    private static final double TOLERANCE = 1e-4;
+
+    private static LanguageModel lm;
+
+    @BeforeAll
+    static void load() {
+        lm = Shared.stories();
+    }
+
+    /** A job's request payload, as a client ships it. */
+    private static byte[] trace(TraceBody<?> body) {
+        return trace(PROMPT, body);
+    }
+
+    private static byte[] trace(String prompt, TraceBody<?> body) {
+        return Packing.pack("TRACE", lm, new Object[] {prompt, null, body, List.of()},
+                BatchExecutionTest.class.getClassLoader()).write();
+    }
+
+    private static Object decode(byte[] payload) {
+        Object[] root = (Object[]) ValueGraphs.read(ResultPayload.graph(payload), BatchExecutionTest.class.getClassLoader(),
+                lm, LambdaFactory.DESERIALIZE_LAMBDA);
+        return root[0];
+    }
+
+    /** A context whose log lines are collected into {@code lines}. */
+    private static JobContext context(String id, List<String> lines) {
+        return new JobContext(id, Duration.ofSeconds(60), lines::add);
+    }
+
+    private static List<JobContext> contexts(int count, List<List<String>> logs) {
+        List<JobContext> contexts = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            List<String> lines = new CopyOnWriteArrayList<>();
+            logs.add(lines);
+            contexts.add(context("job" + i, lines));
+        }
+        return contexts;
+    }
+
+    /** What each job gets from {@code execute} alone, with a fresh executor. */
+    private static List<Object> alone(List<byte[]> requests) throws JobFailedException {
+        SandboxedExecutor executor = new SandboxedExecutor();
+        List<Object> results = new ArrayList<>();
+        for (byte[] request : requests) {
+            results.add(decode(executor.execute(lm, request, context("alone", new ArrayList<>()))));
+        }
+        return results;
+    }
+
+    private static void assertClose(Tensor expected, Tensor actual) {
+        assertArrayEquals(expected.sizes().vec().get(), actual.sizes().vec().get(), "shape");
+        assertTrue(torch.allclose(expected, actual, 0, TOLERANCE, false),
+                "max difference " + expected.sub(actual).abs().max().item_double());
+    }
+
+    private static void assertSameResult(Object expected, Object actual) {
+        if (expected instanceof Tensor tensor) {
+            assertClose(tensor, (Tensor) actual);
+            if (tensor.dim() > 0 && tensor.is_floating_point()) {
+                assertEquals(tensor.argmax().item_long(), ((Tensor) actual).argmax().item_long(), "argmax");
+            }
+        } else if (expected instanceof List<?> list) {
+            List<?> others = (List<?>) actual;
+            assertEquals(list.size(), others.size());
+            for (int i = 0; i < list.size(); i++) {
+                assertSameResult(list.get(i), others.get(i));
+            }
+        } else {
+            assertEquals(expected, actual);
+        }
+    }
+
+    private static TraceBody<Tensor> lastLogits() {
+        return tr -> lm.get("lm_head").output().select(1, -1);
+    }
+
+    private static TraceBody<Tensor> ablatedLogits(int layer) {
+        return tr -> {
+            lm.get("model.layers." + layer + ".mlp").output().zero_();
+            return lm.get("lm_head").output().select(1, -1);
+        };
+    }
+
+    private static TraceBody<List<Tensor>> layerOutputs() {
+        return tr -> List.of(lm.get("model.layers.0").output(), lm.get("model.layers.3").output());
+    }
+
+    private static TraceBody<Long> steeredArgmax(double scale) {
+        return tr -> {
+            lm.get("model.layers.2").output().mul_(new Scalar(scale));
+            return lm.get("lm_head").output().select(1, -1).argmax().item_long();
+        };
+    }
+
+    @Test
+    void executeBatch_ofPlainTraces_givesEachWhatExecuteGives() throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(4)), trace(layerOutputs()),
+                trace(steeredArgmax(3.0)), trace(ablatedLogits(1)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(5, 0), executor.lastBatch, "all five shared one forward pass");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertFalse(torch.allclose((Tensor) decode(outcomes.get(0).get()), (Tensor) decode(outcomes.get(1).get()), 0,
+                1e-3, false), "each member's intervention reached only its own rows");
+    }
+
+    @Test
+    void executeBatch_memberWhoseBodyThrows_failsAlone_withExecutesMessage() throws JobFailedException {
+        TraceBody<Tensor> throwing = tr -> {
+            Tensor hidden = lm.get("model.layers.1").output();
+            throw new IllegalStateException("no steering vector for a hidden state of " + hidden.size(-1));
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(throwing), trace(ablatedLogits(2)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertNull(outcomes.get(1).result());
+        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+        assertTrue(solo.getMessage().contains("no steering vector for a hidden state of 64"), solo.getMessage());
+        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+    }
+
+    @Test
+    void executeBatch_memberThatStops_isEvictedAndRerunAlone_printingItsLinesOnce() throws JobFailedException {
+        TraceBody<Tensor> stopping = tr -> {
+            System.out.println("reading layer 1");
+            Tensor hidden = lm.get("model.layers.1").output().clone();
+            tr.stop();
+            return hidden;
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(stopping), trace(ablatedLogits(3)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        List<List<String>> logs = new ArrayList<>();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastBatch);
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertEquals(List.of("reading layer 1"), logs.get(1), "the batched attempt's line was dropped");
+        assertEquals(List.of(), logs.get(0));
+        assertEquals(List.of(), logs.get(2));
+    }
+
+    @Test
+    void executeBatch_printedLines_goOnlyToTheirOwnJob() throws JobFailedException {
+        List<byte[]> requests = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            String name = "job " + i;
+            requests.add(trace(tr -> {
+                System.out.println(name + " starts");
+                Tensor logits = lm.get("lm_head").output();
+                System.err.println(name + " read logits of " + logits.size(-1));
+                System.out.print(name + " ends without a line break");
+                return logits.select(1, -1).argmax().item_long();
+            }));
+        }
+        SandboxedExecutor executor = new SandboxedExecutor();
+        List<List<String>> logs = new ArrayList<>();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(4, logs));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(4, 0), executor.lastBatch);
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(expected.get(i), decode(outcomes.get(i).get()));
+            assertEquals(List.of("job " + i + " starts", "job " + i + " read logits of 512",
+                    "job " + i + " ends without a line break"), logs.get(i));
+        }
+    }
+
+    @Test
+    void executeBatch_memberThatChangesWeights_leadsToSoloReruns_andCorrectResultsForAll() throws JobFailedException {
+        TraceBody<Tensor> mutating = tr -> {
+            ((RMSNorm) lm.get("model.norm").module()).weight().detach().mul_(new Scalar(2.0));
+            return lm.get("lm_head").output().select(1, -1);
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(mutating), trace(ablatedLogits(4)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        List<List<String>> logs = new ArrayList<>();
+        Tensor clean = (Tensor) decode(executor.execute(lm, requests.get(0), context("before", new ArrayList<>())));
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 3), executor.lastBatch, "every member ran again alone");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertSameResult(clean, decode(outcomes.get(0).get()));
+        assertFalse(torch.allclose(clean, (Tensor) decode(outcomes.get(1).get()), 0, 1e-3, false),
+                "the mutating job saw its own change");
+        assertEquals(1, logs.get(1).size(), "only its solo run's note: " + logs.get(1));
+        assertTrue(logs.get(1).get(0).contains("changed the model's weights"), logs.get(1).get(0));
+        assertEquals(List.of(), logs.get(0));
+        assertSameResult(clean, decode(executor.execute(lm, requests.get(0), context("after", new ArrayList<>()))));
+    }
+
+    @Test
+    void executeBatch_generationAmongTraces_runsAlone_andTracesStillShareAForwardPass() throws JobFailedException {
+        TraceBody<Tensor> tokens = tr -> lm.generator().output();
+        byte[] generation = Packing.pack("GENERATE", lm,
+                new Object[] {PROMPT, Generation.maxNewTokens(4).greedy(), tokens, List.of()},
+                BatchExecutionTest.class.getClassLoader()).write();
+        List<byte[]> requests = List.of(trace(lastLogits()), generation, trace(ablatedLogits(4)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch, "the two traces only");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertTrue(((Tensor) expected.get(1)).equal((Tensor) decode(outcomes.get(1).get())), "the same tokens");
+    }
+
+    @Test
+    void executeBatch_ofARefusedRequest_failsItAsExecuteDoes() {
+        byte[] garbage = {1, 2, 3};
+        List<byte[]> requests = List.of(trace(lastLogits()), garbage);
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, garbage, context("alone", new ArrayList<>())));
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
+
+        assertNotNull(outcomes.get(0).result());
+        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+    }
+
+    @Test
+    void executeBatch_memberPastItsTimeLimit_failsAlone_withExecutesMessage() throws JobFailedException {
+        TraceBody<Long> endless = tr -> {
+            long spins = lm.get("model.layers.0").output().size(0);
+            while (spins > 0) {
+                spins++;
+            }
+            return spins;
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(endless), trace(ablatedLogits(2)));
+        List<List<String>> logs = new ArrayList<>();
+        List<JobContext> contexts = contexts(3, logs);
+        contexts.set(1, new JobContext("endless", Duration.ofSeconds(1), line -> {}));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, requests.get(1), contexts.get(1)));
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+        assertTrue(solo.getMessage().contains("time limit of 1 s"), solo.getMessage());
+        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+    }
+
+    /** Counts the runs of the job's code in the JVM it runs in: each run has classes of its own. */
+    private static int runs;
+
+    @Test
+    void executeBatch_rerunOfAnEvictedMember_startsFromFreshStatics() throws JobFailedException {
+        TraceBody<Integer> counting = tr -> {
+            runs++;
+            lm.get("model.layers.1").output();
+            tr.stop();
+            return runs;
+        };
+        runs = 0;
+        List<byte[]> requests = List.of(trace(counting), trace(lastLogits()));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 1), executor.lastBatch);
+        assertEquals(1, decode(outcomes.get(0).get()), "the batched attempt's increment is gone");
+        assertEquals(0, runs, "the caller's static is the caller's");
+    }
+
+    @Test
+    void executeBatch_memberWhoseReplacementHasTheWrongShape_failsAlone_withExecutesMessage() throws JobFailedException {
+        TraceBody<Tensor> misshapen = tr -> {
+            lm.get("model.layers.1").setOutput(torch.zeros(1, 2, 32));
+            return lm.get("lm_head").output().select(1, -1);
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(misshapen), trace(ablatedLogits(2)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertTrue(solo.getMessage().contains("has shape [1, 2, 32]"), solo.getMessage());
+        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+    }
+
+    @Test
+    void executeBatch_memberWhoseReplacementHasAnotherDtype_failsAlone_withExecutesMessage() throws JobFailedException {
+        TraceBody<Tensor> integral = tr -> {
+            lm.get("model.layers.1").setOutput(torch.zeros(1, 16, 64).to(torch.ScalarType.Long));
+            return lm.get("lm_head").output().select(1, -1);
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(integral), trace(ablatedLogits(2)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertTrue(solo.getMessage().contains("holds Long values"), solo.getMessage());
+        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+    }
+
+    @Test
+    void executeBatch_memberOfAnotherLength_isEvictedAndRerunAlone() throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), trace("Lily and Tom", lastLogits()), trace(ablatedLogits(4)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastBatch);
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+    }
+
+    @Test
+    void executeBatch_peerWithASlowBody_doesNotUseUpAMembersTimeLimit() throws JobFailedException {
+        TraceBody<Tensor> quick = tr -> {
+            Tensor logits = lm.get("lm_head").output().select(1, -1);
+            for (int i = 0; i < 3; i++) {
+                logits = logits.add(new Scalar(0.0));
+            }
+            return logits;
+        };
+        TraceBody<Tensor> slow = tr -> {
+            long start = System.nanoTime();
+            long spins = 0;
+            while (System.nanoTime() - start < 2_000_000_000L) {
+                spins++;
+            }
+            return lm.get("lm_head").output().select(1, -1).add(new Scalar(spins * 0.0));
+        };
+        List<byte[]> requests = List.of(trace(quick), trace(slow));
+        List<JobContext> contexts = contexts(2, new ArrayList<>());
+        contexts.set(0, new JobContext("quick", Duration.ofSeconds(1), line -> {}));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch);
+        assertNull(outcomes.get(0).failure(), () -> outcomes.get(0).failure().getMessage());
+        List<Object> expected = alone(requests);
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(1).get()));
+    }
+}

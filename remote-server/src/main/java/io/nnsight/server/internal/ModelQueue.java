@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -179,10 +180,9 @@ public final class ModelQueue {
         try {
             closed = true;
             failQueued(reason);
-            running.forEach((job, worker) -> {
-                job.fail(reason);
-                worker.interrupt();
-            });
+            // every running job first, then the workers: a worker interrupted early could end its batch's other members
+            running.keySet().forEach(job -> job.fail(reason));
+            new HashSet<>(running.values()).forEach(Thread::interrupt);
             changed.signalAll();
         } finally {
             lock.unlock();

@@ -142,7 +142,8 @@ public final class ModelQueue {
     /**
      * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running", "batch": {"last", "mean", "max"}}}
      * (batch sizes in jobs: the latest, the mean over the last {@value #RECENT_BATCHES} batches, the largest; 0
-     * before the first), why it is unavailable, and its {@code "replicas"} when they run elsewhere.
+     * before the first), {@code "batching": {"jobs", "fairness"}} (the most jobs a batch takes, 1 for replicas
+     * that run one job at a time, and the fairness bound), why it is unavailable, and its {@code "replicas"} when they run elsewhere.
      */
     JsonObject status() {
         lock.lock();
@@ -158,6 +159,10 @@ public final class ModelQueue {
             batch.addProperty("mean", recentBatches == 0 ? 0.0 : (double) recentSum / recentBatches);
             batch.addProperty("max", largestBatch);
             status.add("batch", batch);
+            JsonObject batching = new JsonObject();
+            batching.addProperty("jobs", replicas.batches() ? limits.batchJobs() : 1);
+            batching.addProperty("fairness", limits.batchFairness());
+            status.add("batching", batching);
             if (why != null) {
                 status.addProperty("description", why);
             }

@@ -129,6 +129,16 @@ class BatchingServerTest {
         }
     }
 
+    /**
+     * What the sandbox's last batched forward pass held ({@code SandboxedExecutor.lastBatch}, package-private there:
+     * read reflectively, as evidence that the jobs really ran together rather than one after the other).
+     */
+    private static String lastForwardPass(SandboxedExecutor executor) throws ReflectiveOperationException {
+        java.lang.reflect.Field field = SandboxedExecutor.class.getDeclaredField("lastBatch");
+        field.setAccessible(true);
+        return String.valueOf(field.get(executor));
+    }
+
     private static ModelServer.Builder server(GatedExecutor executor) {
         return ModelServer.builder().model(lm.key(), lm).executor(executor).port(0).apiKeys(Set.of(ALICE, BOB))
                 .timeLimit(Duration.ofSeconds(60));
@@ -211,6 +221,8 @@ class BatchingServerTest {
                 assertSolo(i, clients.get(i).get(120, TimeUnit.SECONDS));
             }
             assertEquals(List.of(1, 15), executor.sizes);
+            assertEquals("BatchCounts[members=15, rerun=0]", lastForwardPass(executor.real),
+                    "the 15 jobs ran in one forward pass, none again alone");
             JsonObject batch = model(http).getAsJsonObject("batch");
             assertEquals(15, batch.get("last").getAsInt(), batch.toString());
             assertEquals(15, batch.get("max").getAsInt(), batch.toString());

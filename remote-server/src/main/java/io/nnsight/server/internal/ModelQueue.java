@@ -308,7 +308,8 @@ public final class ModelQueue {
             SubmittedJob job = batch.get(i);
             try {
                 requests.add(Compression.decompress(compressedRequests.get(i), limits.maxDecompressedRequestBytes()));
-            } catch (Throwable e) {
+            } catch (Throwable e) { // checked at submission: a failure here is the server's
+                LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
                 job.fail("the server failed while running the job: " + e);
                 continue;
             }

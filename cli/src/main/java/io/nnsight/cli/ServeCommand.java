@@ -104,6 +104,18 @@ final class ServeCommand implements Callable<Integer> {
                     + "while other keys' are queued (default: ${DEFAULT-VALUE}).")
     int maxQueuedJobsPerKey;
 
+    @Option(names = "--batch-jobs", paramLabel = "N", defaultValue = "16",
+            description = "How many waiting jobs may run together as one batch, one forward pass in which each job is "
+                    + "isolated and answered as alone (default: ${DEFAULT-VALUE}; 1 runs each job alone). A batch's "
+                    + "requests add up to at most the largest decompressed request, and the time-limit watchdog "
+                    + "allows a batch of k jobs k time limits. Replicas on Ray run one job at a time.")
+    int batchJobs;
+
+    @Option(names = "--batch-fairness", paramLabel = "N", defaultValue = "4",
+            description = "How many batches of younger jobs a waiting job too large to join them may be passed over by "
+                    + "before it runs (default: ${DEFAULT-VALUE}).")
+    int batchFairness;
+
     @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "16K", converter = SizesAndDurations.SizeConverter.class,
             description = "The slowest a request may arrive, in bytes per second after its first 5 s; slower uploads, "
                     + "and uploads that pause for 5 s, are cut off (default: ${DEFAULT-VALUE}).")
@@ -141,6 +153,12 @@ final class ServeCommand implements Callable<Integer> {
         if (maxQueuedJobsPerKey <= 0) {
             throw new IllegalArgumentException("--max-queued-jobs-per-key must be positive: " + maxQueuedJobsPerKey);
         }
+        if (batchJobs <= 0) {
+            throw new IllegalArgumentException("--batch-jobs must be positive: " + batchJobs);
+        }
+        if (batchFairness <= 0) {
+            throw new IllegalArgumentException("--batch-fairness must be positive: " + batchFairness);
+        }
         ModelServer.Builder builder = ModelServer.builder()
                 .host(host)
                 .port(port)
@@ -150,6 +168,8 @@ final class ServeCommand implements Callable<Integer> {
                 .maxResultBytes(maxResultBytes)
                 .maxQueuedJobs(maxQueuedJobs)
                 .maxQueuedJobsPerKey(maxQueuedJobsPerKey)
+                .batchJobs(batchJobs)
+                .batchFairness(batchFairness)
                 .minUploadRate(minUploadRate)
                 .resultTtl(resultTtl);
         boolean anonymous = apiKeys(builder);

@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonObject;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
+import io.nnsight.remote.internal.http.HttpTransport;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -185,6 +187,42 @@ class ServeCommandTest {
 
         assertEquals(1, run.status());
         assertTrue(run.err().contains("--replicas must be positive: 0"), run.err());
+    }
+
+    @Test
+    void serve_batchOptions_reachTheServersStatus() throws Exception {
+        LanguageModel lm = LanguageModel.load(STORIES);
+        try (Serving serving = new Serving(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "-p", "0",
+                "--batch-jobs", "8", "--batch-fairness", "2");
+                HttpTransport http = new HttpTransport(serving.url(), "k")) {
+            long top = lm.on(Remote.on(serving.url()).apiKey("k").quiet()).trace(PROMPT,
+                    tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
+            assertEquals(338, top);
+            JsonObject model = http.status().getAsJsonArray("models").get(0).getAsJsonObject();
+            assertEquals(8, model.getAsJsonObject("batching").get("jobs").getAsInt(), model.toString());
+            assertEquals(2, model.getAsJsonObject("batching").get("fairness").getAsInt(), model.toString());
+            assertEquals(1, model.getAsJsonObject("batch").get("last").getAsInt(), model.toString());
+        }
+    }
+
+    @Test
+    void serve_batchJobsZero_refusesToStart() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--batch-jobs", "0");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("--batch-jobs must be positive: 0"), run.err());
+    }
+
+    @Test
+    void serve_help_describesTheBatchOptions() {
+        Run run = run(Map.of(), "serve", "--help");
+
+        assertEquals(0, run.status());
+        String help = run.out().replaceAll("\\s+", " ");
+        for (String option : List.of("--batch-jobs=N", "--batch-fairness=N", "(default: 16; 1 runs each job alone)",
+                "(default: 4)")) {
+            assertTrue(help.contains(option), run.out());
+        }
     }
 
     @Test

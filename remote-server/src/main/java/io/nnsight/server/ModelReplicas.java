@@ -2,6 +2,8 @@ package io.nnsight.server;
 
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -15,7 +17,8 @@ import java.util.Map;
  * actors; {@code nnsight serve --ray} uses it.
  *
  * <p><b>Contract.</b> The server calls {@link #execute} from up to {@link #capacity()} threads at once, each job
- * once. An implementation picks a replica, runs the job there within the job's time limit and returns its result,
+ * once (or, when {@link #batches()} says so, {@link #executeBatch} with several jobs, each counting as one call of
+ * {@code execute}). An implementation picks a replica, runs the job there within the job's time limit and returns its result,
  * or throws {@link JobFailedException} with a message for the user. It must return or throw within the time limit
  * plus a short grace (abandoning a replica that does not answer), so that no job is left waiting. A replica that
  * dies while it runs a job: the job may be run again on another replica at most once, and only if it cannot have
@@ -34,6 +37,39 @@ public interface ModelReplicas extends AutoCloseable {
      * @throws JobFailedException when the job fails, or no replica could run it; the message is for the user
      */
     byte[] execute(byte[] request, JobContext context) throws JobFailedException;
+
+    /**
+     * Runs several jobs of one queue together, when their replica can batch them (a model in the server's JVM runs
+     * them as one forward pass). The server calls it, instead of {@link #execute}, with the jobs it took together;
+     * the default runs them one after the other with {@link #execute}, so replicas that run one job at a time need
+     * not override it. Each job is answered on its own: one failing does not fail the others.
+     *
+     * @param requests the request payloads, decompressed
+     * @param contexts each job's id, time limit and log, in the order of {@code requests}
+     * @return each job's outcome, in the order of {@code requests}
+     */
+    default List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
+        if (requests.size() != contexts.size()) {
+            throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
+        }
+        List<JobOutcome> outcomes = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            try {
+                outcomes.add(JobOutcome.succeeded(execute(requests.get(i), contexts.get(i))));
+            } catch (JobFailedException e) {
+                outcomes.add(JobOutcome.failed(e));
+            }
+        }
+        return outcomes;
+    }
+
+    /**
+     * Whether {@link #executeBatch} runs jobs together (rather than one after the other), so that the server should
+     * take several waiting jobs at once; {@code false} by default.
+     */
+    default boolean batches() {
+        return false;
+    }
 
     /** One entry per replica for the server's {@code /status}: where it runs, its state and load. */
     List<Map<String, Object>> status();

@@ -51,10 +51,14 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p><b>Jobs.</b> Each hosted model has a queue and one worker thread, which runs the model's jobs one at a
- * time in the order they came: a model runs one trace at a time. A model hosted as replicas elsewhere ({@link
- * Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as many at once. A client follows its job's status ({@code
- * RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
+ * <p><b>Jobs.</b> Each hosted model has a queue and one worker thread, which runs the model's jobs in the order
+ * they came: a model runs one trace at a time. That trace may be a batch: the worker takes the oldest job with up to
+ * {@linkplain Builder#batchJobs 15 more} waiting ones and runs them as one forward pass, each job isolated and
+ * answered as if it ran alone (within its own time limit; the overtime watchdog allows a batch of k jobs k time
+ * limits plus the grace period). A job too large to join a batch may be passed over by younger ones, but by at most
+ * {@linkplain Builder#batchFairness 4} batches. {@code /status} reports each model's batch sizes. A model hosted as
+ * replicas elsewhere ({@link Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as
+ * many at once, one job per replica. A client follows its job's status ({@code RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
  * COMPLETED} or {@code ERROR}) and then downloads the result, which the server keeps, compressed, until it
  * is downloaded or its time to live ({@link Builder#resultTtl}) has passed.
  *
@@ -174,6 +178,8 @@ public final class ModelServer implements AutoCloseable {
         private Duration resultTtl = Duration.ofHours(1);
         private int maxQueuedJobs = 100;
         private int maxQueuedJobsPerKey = 16;
+        private int batchJobs = 16;
+        private int batchFairness = 4;
         private long minUploadRate = 16L << 10;
 
         private Builder() {}
@@ -347,6 +353,28 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
+         * How many waiting jobs of a model in this JVM ({@link #model}) may run together as one batch (one forward
+         * pass, each job isolated from the others and answered as if alone); 16 by default, 1 runs each job alone.
+         * A batch's decompressed requests also add up to at most {@link #maxDecompressedRequestBytes}. Replicas
+         * elsewhere ({@link #replicated}) run one job at a time unless their {@link ModelReplicas#executeBatch}
+         * batches.
+         */
+        public Builder batchJobs(int jobs) {
+            this.batchJobs = (int) positive(jobs, "batchJobs");
+            return this;
+        }
+
+        /**
+         * How many batches of younger jobs a waiting job may be passed over by (when its request does not fit in a
+         * batch that younger, smaller ones fit in); 4 by default. A job passed over that often is taken in the next
+         * batch: no job waits behind more than this many batches of younger jobs.
+         */
+        public Builder batchFairness(int batches) {
+            this.batchFairness = (int) positive(batches, "batchFairness");
+            return this;
+        }
+
+        /**
          * The slowest a request body may arrive once its first 5 seconds have passed, in bytes per second; 16
          * KiB/s by default. An upload that falls behind, or that sends nothing for 5 seconds, is cut off
          * ({@code 408}), so slow uploads cannot hold the server's connections.
@@ -388,7 +416,7 @@ public final class ModelServer implements AutoCloseable {
                         + "allowAnonymous() to serve anyone who can reach " + host + ":" + port);
             }
             Limits limits = new Limits(maxRequestBytes, maxDecompressedRequestBytes, maxResultBytes, timeLimit,
-                    stopGrace, resultTtl, maxQueuedJobs, maxQueuedJobsPerKey, minUploadRate);
+                    stopGrace, resultTtl, maxQueuedJobs, maxQueuedJobsPerKey, minUploadRate, batchJobs, batchFairness);
             ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
                 Thread thread = new Thread(task, "nnsight-server-timer");
                 thread.setDaemon(true);

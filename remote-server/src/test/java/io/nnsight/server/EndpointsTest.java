@@ -80,6 +80,10 @@ class EndpointsTest {
         assertEquals("tiny", tiny.get("key").getAsString());
         assertEquals("RUNNING", tiny.get("state").getAsString());
         assertTrue(tiny.has("queued") && tiny.has("running"), tiny.toString());
+        assertTrue(tiny.getAsJsonObject("batch").has("last") && tiny.getAsJsonObject("batch").has("mean")
+                && tiny.getAsJsonObject("batch").has("max"), tiny.toString());
+        assertEquals(16, tiny.getAsJsonObject("batching").get("jobs").getAsInt(), tiny.toString());
+        assertEquals(4, tiny.getAsJsonObject("batching").get("fairness").getAsInt(), tiny.toString());
     }
 
     @Test

@@ -72,7 +72,8 @@ class QueueTest {
     @Test
     void stream_positionsCountDown() throws Exception {
         ScriptExecutor executor = new ScriptExecutor();
-        try (ModelServer server = TestServers.builder(executor).start();
+        // One job at a time: batching would take the three waiting jobs together, from QUEUED 2 straight to RUNNING.
+        try (ModelServer server = TestServers.builder(executor).batchJobs(1).start();
                 HttpTransport http = new HttpTransport(server.url(), ALICE)) {
             String first = http.submit("tiny", payload("wait first")).id();
             TestServers.awaitStatus(http, first, JobStatus.RUNNING);

@@ -74,6 +74,39 @@ class TimeLimitTest {
     }
 
     @Test
+    void stream_batchMemberPastHardLimit_everyMemberFailsAfterTheBatchsLimit() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).timeLimit(Duration.ofMillis(200))
+                        .stopGrace(Duration.ofMillis(300)).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            String first = http.submit("tiny", payload("wait first")).id();
+            TestServers.awaitStatus(http, first, JobStatus.RUNNING);
+            StatusMessage stuck = http.submit("tiny", payload("stuck 2500"));
+            StatusMessage peer = http.submit("tiny", payload("echo peer"));
+            long opened = System.nanoTime();
+            executor.gate.countDown(); // the two waiting jobs then run as one batch
+            RemoteException e = assertTimeoutPreemptively(Duration.ofSeconds(3),
+                    () -> assertThrows(RemoteException.class, () -> http.stream(stuck.id(), m -> {})));
+            // A batch of 2 gets 2 time limits plus the grace: 700 ms from its start, which came after the gate opened.
+            assertTrue(System.nanoTime() - opened >= Duration.ofMillis(700).toNanos());
+            String within = "failed: the job did not stop within the time limit of the batch of 2 jobs it ran in (2 × "
+                    + "200 ms) (and 300 ms of grace): the server gave up on it";
+            assertEquals("remote job " + stuck.id() + " " + within, e.getMessage());
+            StatusMessage peerEnd = http.poll(peer.id());
+            assertEquals(JobStatus.ERROR, peerEnd.status());
+            assertEquals(within.substring("failed: ".length()), peerEnd.description());
+            assertEquals("UNAVAILABLE", tinyStatus(http).get("state").getAsString());
+
+            long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!tinyStatus(http).get("state").getAsString().equals("RUNNING") && System.nanoTime() < end) {
+                Thread.sleep(20);
+            }
+            assertEquals("again", text(http.download(http.stream(http.submit("tiny", payload("echo again")).id(),
+                    m -> {}).id(), 100)));
+        }
+    }
+
+    @Test
     void stream_executorStopsInTime_noHardLimit() {
         ScriptExecutor executor = new ScriptExecutor();
         try (ModelServer server = TestServers.builder(executor).timeLimit(Duration.ofMillis(100))

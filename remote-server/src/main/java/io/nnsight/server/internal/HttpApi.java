@@ -220,15 +220,16 @@ public final class HttpApi extends Handler.Abstract {
             throw refusal;
         }
         byte[] body = readBody(request);
+        long decompressed;
         try {
-            Compression.decompressedSize(body, limits.maxDecompressedRequestBytes());
+            decompressed = Compression.decompressedSize(body, limits.maxDecompressedRequestBytes());
         } catch (Compression.TooLargeException e) {
             throw new Refusal(413, "request too large: it decompresses to more than "
                     + limits.maxDecompressedRequestBytes() + " bytes, the limit");
         } catch (Compression.MalformedException e) {
             throw new Refusal(400, "malformed request: " + e.getMessage());
         }
-        SubmittedJob job = new SubmittedJob(UUID.randomUUID().toString(), owner, body);
+        SubmittedJob job = new SubmittedJob(UUID.randomUUID().toString(), owner, body, decompressed);
         StatusMessage received = job.latest();
         jobs.add(job);
         String refused = queue.submit(job);

@@ -15,9 +15,12 @@ import java.time.Duration;
  * @param maxQueuedJobsPerKey how many jobs of one API key may wait for or run on each model
  * @param minUploadRate the slowest a request body may arrive, in bytes per second, after {@link
  *     #UPLOAD_GRACE}; no byte in {@code UPLOAD_GRACE} ends the upload too
+ * @param batchJobs how many jobs of a model in this JVM run together as one batch at most; 1 runs each alone
+ * @param batchFairness how many batches of younger jobs one waiting job may be passed over by
  */
 public record Limits(long maxRequestBytes, long maxDecompressedRequestBytes, long maxResultBytes, Duration timeLimit,
-        Duration stopGrace, Duration resultTtl, int maxQueuedJobs, int maxQueuedJobsPerKey, long minUploadRate) {
+        Duration stopGrace, Duration resultTtl, int maxQueuedJobs, int maxQueuedJobsPerKey, long minUploadRate,
+        int batchJobs, int batchFairness) {
     /** How long an upload may take before {@link #minUploadRate} applies, and the longest it may stall. */
     public static final Duration UPLOAD_GRACE = Duration.ofSeconds(5);
 }

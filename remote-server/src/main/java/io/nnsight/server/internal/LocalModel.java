@@ -4,11 +4,15 @@ import io.nnsight.NNsight;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import java.util.List;
 import java.util.Map;
 
-/** A model in the server's own JVM: one replica, which runs one job at a time with the server's executor. */
+/**
+ * A model in the server's own JVM: one replica, which runs one trace at a time with the server's executor; that
+ * trace may be a batch of jobs ({@link JobExecutor#executeBatch}).
+ */
 public final class LocalModel implements ModelReplicas {
     private final NNsight model;
     private final JobExecutor executor;
@@ -26,6 +30,16 @@ public final class LocalModel implements ModelReplicas {
     @Override
     public byte[] execute(byte[] request, JobContext context) throws JobFailedException {
         return executor.execute(model, request, context);
+    }
+
+    @Override
+    public List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
+        return executor.executeBatch(model, requests, contexts);
+    }
+
+    @Override
+    public boolean batches() {
+        return true;
     }
 
     @Override

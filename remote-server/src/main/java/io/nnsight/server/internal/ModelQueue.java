@@ -7,10 +7,13 @@ import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +30,16 @@ import org.slf4j.LoggerFactory;
  * (one for a model in this JVM, which runs one trace at a time), which take the jobs in order. Each change of the
  * queue is published to the jobs in it as a new {@code QUEUED} position.
  *
+ * <p><b>Batches.</b> When the replicas batch ({@link ModelReplicas#batches()}: a model in this JVM), a worker takes
+ * the oldest job together with younger waiting ones, up to {@link Limits#batchJobs()} jobs whose decompressed
+ * requests add up to at most {@link Limits#maxDecompressedRequestBytes()}, and runs them with one {@link
+ * ModelReplicas#executeBatch} call (see {@link #takeBatch} for which jobs, and the fairness bound); each member is
+ * completed or failed from its own outcome, and counts as running (for {@code /status} and the per-key quota)
+ * until the batch returns. Replicas elsewhere get one job at a time.
+ *
  * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
- * execute} has not returned by the limit plus the grace period, the watchdog ends the job with {@code
+ * execute} has not returned by the limit plus the grace period (for a batch of k jobs: k times the limit, plus
+ * the grace period), the watchdog ends the job (every member of the batch still running) with {@code
  * ERROR}, interrupts its worker, fails the jobs waiting behind it, and marks the model unavailable: the
  * worker is still inside the job's code, which may hold the model's trace lock, so the model takes no jobs
  * ({@code 503}) until that code returns. If it ever does, its result is dropped and the model serves again;
@@ -42,6 +53,8 @@ import org.slf4j.LoggerFactory;
 public final class ModelQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
     private static final Gson GSON = new Gson();
+    /** How many of the latest batches {@code /status}'s mean batch size covers. */
+    static final int RECENT_BATCHES = 100;
 
     private final String key;
     private final ModelReplicas replicas;
@@ -58,6 +71,13 @@ public final class ModelQueue {
     /** Why the model takes no jobs until the server restarts, or {@code null}. */
     private String retired;
     private boolean closed;
+    /** The sizes of the last {@link #RECENT_BATCHES} batches, in jobs: a ring from {@code recentNext}. */
+    private final int[] recentSizes = new int[RECENT_BATCHES];
+    private int recentNext;
+    private int recentBatches;
+    private long recentSum;
+    private int lastBatch;
+    private int largestBatch;
 
     /** A queue for the model hosted as {@code key}, run by {@code replicas}; {@link #start()} starts its workers. */
     public ModelQueue(String key, ModelReplicas replicas, Limits limits, ScheduledExecutorService timer) {
@@ -120,8 +140,10 @@ public final class ModelQueue {
     }
 
     /**
-     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running"}}, why it is unavailable, and its
-     * {@code "replicas"} when they run elsewhere.
+     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running", "batch": {"last", "mean", "max"}}}
+     * (batch sizes in jobs: the latest, the mean over the last {@value #RECENT_BATCHES} batches, the largest; 0
+     * before the first), {@code "batching": {"jobs", "fairness"}} (the most jobs a batch takes, 1 for replicas
+     * that run one job at a time, and the fairness bound), why it is unavailable, and its {@code "replicas"} when they run elsewhere.
      */
     JsonObject status() {
         lock.lock();
@@ -132,6 +154,15 @@ public final class ModelQueue {
             status.addProperty("state", why == null ? "RUNNING" : "UNAVAILABLE");
             status.addProperty("queued", queue.size());
             status.addProperty("running", running.size());
+            JsonObject batch = new JsonObject();
+            batch.addProperty("last", lastBatch);
+            batch.addProperty("mean", recentBatches == 0 ? 0.0 : (double) recentSum / recentBatches);
+            batch.addProperty("max", largestBatch);
+            status.add("batch", batch);
+            JsonObject batching = new JsonObject();
+            batching.addProperty("jobs", replicas.batches() ? limits.batchJobs() : 1);
+            batching.addProperty("fairness", limits.batchFairness());
+            status.add("batching", batching);
             if (why != null) {
                 status.addProperty("description", why);
             }
@@ -154,10 +185,9 @@ public final class ModelQueue {
         try {
             closed = true;
             failQueued(reason);
-            running.forEach((job, worker) -> {
-                job.fail(reason);
-                worker.interrupt();
-            });
+            // every running job first, then the workers: a worker interrupted early could end its batch's other members
+            running.keySet().forEach(job -> job.fail(reason));
+            new HashSet<>(running.values()).forEach(Thread::interrupt);
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -179,8 +209,8 @@ public final class ModelQueue {
 
     private void work() {
         while (true) {
-            SubmittedJob job;
-            byte[] request;
+            List<SubmittedJob> batch;
+            List<byte[]> requests = new ArrayList<>();
             ScheduledFuture<?> watchdog;
             lock.lock();
             try {
@@ -190,26 +220,32 @@ public final class ModelQueue {
                 if (closed) {
                     return;
                 }
-                job = queue.poll();
-                running.put(job, Thread.currentThread());
-                request = job.takeRequest();
+                int most = replicas.batches() ? limits.batchJobs() : 1;
+                batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchFairness());
+                for (SubmittedJob job : batch) {
+                    running.put(job, Thread.currentThread());
+                    requests.add(job.takeRequest());
+                }
                 publishPositions();
-                job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
-                SubmittedJob started = job;
-                watchdog = timer.schedule(() -> overtime(started),
-                        limits.timeLimit().plus(limits.stopGrace()).toNanos(), TimeUnit.NANOSECONDS);
+                for (SubmittedJob job : batch) {
+                    job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
+                }
+                recordBatch(batch.size());
+                List<SubmittedJob> started = batch;
+                watchdog = timer.schedule(() -> overtime(started), watchdogNanos(batch.size()), TimeUnit.NANOSECONDS);
             } finally {
                 lock.unlock();
             }
-            run(job, request);
+            run(batch, requests);
             lock.lock();
             try {
                 watchdog.cancel(false);
-                running.remove(job);
-                Thread.interrupted(); // an interrupt meant for the job just finished
+                batch.forEach(running::remove);
+                Thread.interrupted(); // an interrupt meant for the jobs just finished
                 if (unavailable != null && !closed) {
                     unavailable = null;
-                    LOG.info("The overdue job {} on model '{}' returned at last: the model takes jobs again", job.id(), key);
+                    LOG.info("The overdue job {} on model '{}' returned at last: the model takes jobs again",
+                            batch.get(0).id(), key);
                 }
             } finally {
                 lock.unlock();
@@ -217,27 +253,119 @@ public final class ModelQueue {
         }
     }
 
-    private void run(SubmittedJob job, byte[] compressedRequest) {
-        byte[] result;
-        try {
-            byte[] request = Compression.decompress(compressedRequest, limits.maxDecompressedRequestBytes());
-            result = replicas.execute(request, new JobContext(job.id(), limits.timeLimit(), job::log));
-            if (result == null) {
-                throw new IllegalStateException("the executor returned no result");
+    /**
+     * How long the watchdog waits for a batch of {@code members} jobs: each member's time limit, one after the other,
+     * plus one grace period. A member is charged for its own code only, so a batch whose members all keep to their
+     * limits returns well within it; for one job it is the job's time limit plus the grace period.
+     */
+    private long watchdogNanos(int members) {
+        long limit = limits.timeLimit().toNanos();
+        long most = (Long.MAX_VALUE - limits.stopGrace().toNanos()) / members;
+        return Math.min(limit, most) * members + limits.stopGrace().toNanos();
+    }
+
+    /**
+     * Takes the jobs that run together next out of {@code queue} (which must not be empty): the oldest job, then
+     * younger ones in order while the batch has fewer than {@code maxJobs} jobs. A job whose request would take the
+     * batch's decompressed requests past {@code maxBytes} is passed over, and counts as {@link
+     * SubmittedJob#overtaken overtaken} if a younger job is taken; but a job already overtaken {@code fairness} times
+     * is never passed over: the batch ends before it. So no job waits behind more than {@code fairness} batches of
+     * younger jobs.
+     */
+    static List<SubmittedJob> takeBatch(ArrayDeque<SubmittedJob> queue, int maxJobs, long maxBytes, int fairness) {
+        List<SubmittedJob> batch = new ArrayList<>();
+        List<SubmittedJob> passed = new ArrayList<>();
+        List<SubmittedJob> passedBeforeLast = List.of();
+        SubmittedJob head = queue.peekFirst();
+        long bytes = 0;
+        for (SubmittedJob job : queue) {
+            if (batch.size() >= maxJobs) {
+                break;
             }
-        } catch (JobFailedException e) {
-            if (e.modelUnusable()) { // before the job's client hears of it, so its next job finds the model retired
-                retire(e.getMessage());
+            if (job != head && bytes + job.requestBytes() > maxBytes) {
+                if (job.overtaken >= fairness) {
+                    break;
+                }
+                passed.add(job);
+                continue;
             }
-            job.fail(e.getMessage() == null ? "the job failed (" + e + ")" : e.getMessage());
-            return;
-        } catch (Throwable e) { // the worker must outlive any failure, errors included
-            if (!job.terminal()) {
+            batch.add(job);
+            bytes += job.requestBytes();
+            passedBeforeLast = List.copyOf(passed);
+        }
+        for (SubmittedJob job : passedBeforeLast) {
+            job.overtaken++;
+        }
+        queue.removeAll(batch);
+        return batch;
+    }
+
+    private void run(List<SubmittedJob> batch, List<byte[]> compressedRequests) {
+        List<SubmittedJob> members = new ArrayList<>();
+        List<byte[]> requests = new ArrayList<>();
+        List<JobContext> contexts = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            SubmittedJob job = batch.get(i);
+            try {
+                requests.add(Compression.decompress(compressedRequests.get(i), limits.maxDecompressedRequestBytes()));
+            } catch (Throwable e) { // checked at submission: a failure here is the server's
                 LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
+                job.fail("the server failed while running the job: " + e);
+                continue;
             }
-            job.fail("the server failed while running the job: " + e);
+            members.add(job);
+            contexts.add(new JobContext(job.id(), limits.timeLimit(), job::log));
+        }
+        if (members.isEmpty()) {
             return;
         }
+        List<JobOutcome> outcomes;
+        try {
+            if (members.size() == 1) {
+                JobOutcome outcome;
+                try {
+                    byte[] result = replicas.execute(requests.get(0), contexts.get(0));
+                    outcome = result == null ? null : JobOutcome.succeeded(result);
+                } catch (JobFailedException e) {
+                    outcome = JobOutcome.failed(e);
+                }
+                outcomes = Collections.singletonList(outcome);
+            } else {
+                outcomes = replicas.executeBatch(requests, contexts);
+                if (outcomes == null || outcomes.size() != members.size()) {
+                    throw new IllegalStateException("the executor returned " + (outcomes == null ? "no" : outcomes.size())
+                            + " outcomes for a batch of " + members.size() + " jobs");
+                }
+            }
+        } catch (Throwable e) { // the worker must outlive any failure, errors included
+            for (SubmittedJob job : members) {
+                if (!job.terminal()) {
+                    LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
+                }
+                job.fail("the server failed while running the job: " + e);
+            }
+            return;
+        }
+        for (int i = 0; i < members.size(); i++) {
+            finish(members.get(i), outcomes.get(i));
+        }
+    }
+
+    /** Completes or fails one job from its outcome ({@code null}: the executor returned no result). */
+    private void finish(SubmittedJob job, JobOutcome outcome) {
+        if (outcome == null || (outcome.failure() == null && outcome.result() == null)) {
+            job.fail("the server failed while running the job: " + new IllegalStateException("the executor returned no result"));
+            return;
+        }
+        JobFailedException failure = outcome.failure();
+        if (failure != null) {
+            if (failure.modelUnusable()) { // before the job's client hears of it, so its next job finds the model retired
+                retire(failure.getMessage());
+            }
+            job.fail(failure.getMessage() == null ? "the job failed (" + failure + ")" : failure.getMessage());
+            return;
+        }
+        byte[] result = outcome.result();
         if (result.length > limits.maxResultBytes()) {
             job.fail("result too large: " + result.length + " bytes, limit " + limits.maxResultBytes());
             return;
@@ -247,25 +375,57 @@ public final class ModelQueue {
         }
     }
 
-    private void overtime(SubmittedJob job) {
+    private void overtime(List<SubmittedJob> batch) {
+        List<SubmittedJob> overdue = new ArrayList<>();
         lock.lock();
         try {
-            Thread worker = running.get(job);
-            if (worker == null || closed || job.terminal()) {
+            if (closed) {
                 return;
             }
-            unavailable = "model '" + key + "' is unavailable: job " + job.id()
+            Thread worker = null;
+            for (SubmittedJob job : batch) {
+                Thread runs = running.get(job);
+                if (runs != null && !job.terminal()) {
+                    worker = runs;
+                    overdue.add(job);
+                }
+            }
+            if (overdue.isEmpty()) {
+                return;
+            }
+            unavailable = "model '" + key + "' is unavailable: job " + overdue.get(0).id()
                     + " did not stop within its time limit and may still hold the model; the model takes jobs again "
                     + "once that job's code returns, or after a restart of the server";
-            failQueued(unavailable); // before the job's client hears of it, so that it finds the rest as they will be
-            job.fail("the job did not stop within its time limit of " + describe(limits.timeLimit()) + " (and "
-                    + describe(limits.stopGrace()) + " of grace): the server gave up on it");
+            failQueued(unavailable); // before the jobs' clients hear of it, so that they find the rest as they will be
+            String within = batch.size() == 1
+                    ? "its time limit of " + describe(limits.timeLimit())
+                    : "the time limit of the batch of " + batch.size() + " jobs it ran in (" + batch.size() + " × "
+                            + describe(limits.timeLimit()) + ")";
+            for (SubmittedJob job : overdue) {
+                job.fail("the job did not stop within " + within + " (and " + describe(limits.stopGrace())
+                        + " of grace): the server gave up on it");
+            }
             worker.interrupt();
         } finally {
             lock.unlock();
         }
-        LOG.warn("Job {} on model '{}' did not stop within {} plus {} of grace: the model takes no jobs until it returns",
-                job.id(), key, describe(limits.timeLimit()), describe(limits.stopGrace()));
+        LOG.warn("Job {} on model '{}' (in a batch of {}) did not stop within {} per job plus {} of grace: the model "
+                + "takes no jobs until it returns", overdue.get(0).id(), key, batch.size(),
+                describe(limits.timeLimit()), describe(limits.stopGrace()));
+    }
+
+    /** Notes a batch's size for {@code /status}; under the lock. */
+    private void recordBatch(int size) {
+        if (recentBatches == RECENT_BATCHES) {
+            recentSum -= recentSizes[recentNext];
+        } else {
+            recentBatches++;
+        }
+        recentSizes[recentNext] = size;
+        recentSum += size;
+        recentNext = (recentNext + 1) % RECENT_BATCHES;
+        lastBatch = size;
+        largestBatch = Math.max(largestBatch, size);
     }
 
     /** Takes no more jobs on this model, and fails those waiting: the model cannot serve correctly any more. */

@@ -22,6 +22,13 @@ final class SubmittedJob {
     private final String id;
     private final String owner;
     private byte[] request;
+    /** The request's size once decompressed, which bounds a batch ({@link ModelQueue}). */
+    private final long requestBytes;
+    /**
+     * How many batches younger jobs ran in while this one waited (guarded by its queue's lock); the queue never
+     * passes over a job overtaken as often as its fairness bound allows.
+     */
+    int overtaken;
     private StatusMessage latest;
     private final List<BlockingQueue<StatusMessage>> subscribers = new ArrayList<>();
     /** The {@code LOG} statuses so far, for streams that start late. */
@@ -35,11 +42,13 @@ final class SubmittedJob {
      *
      * @param owner the API key that submitted it (empty for an anonymous server's clients without key)
      * @param request the request payload, compressed
+     * @param requestBytes the request payload's size, decompressed
      */
-    SubmittedJob(String id, String owner, byte[] request) {
+    SubmittedJob(String id, String owner, byte[] request, long requestBytes) {
         this.id = id;
         this.owner = owner;
         this.request = request;
+        this.requestBytes = requestBytes;
         this.latest = StatusMessage.of(id, JobStatus.RECEIVED, null);
     }
 
@@ -49,6 +58,11 @@ final class SubmittedJob {
 
     String owner() {
         return owner;
+    }
+
+    /** The request payload's size, decompressed. */
+    long requestBytes() {
+        return requestBytes;
     }
 
     /** The compressed request, handed over once to the worker that runs the job. */

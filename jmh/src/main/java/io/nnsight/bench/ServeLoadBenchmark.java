@@ -47,7 +47,7 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
- * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 5 --measure 20 --no-mixed
+ * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 5 --measure 20 --modes one,equal,mixed
  * </pre>
  */
 public final class ServeLoadBenchmark {
@@ -100,16 +100,16 @@ public final class ServeLoadBenchmark {
         int clients = 16;
         double warmup = 5;
         double measure = 20;
-        boolean mixed = true;
+        List<String> chosen = List.of("one", "equal", "mixed");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--clients" -> clients = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Double.parseDouble(args[++i]);
                 case "--measure" -> measure = Double.parseDouble(args[++i]);
-                case "--no-mixed" -> mixed = false;
+                case "--modes" -> chosen = List.of(args[++i].split(","));
                 default -> {
                     System.err.println("usage: ServeLoadBenchmark [--clients N] [--warmup SECONDS] [--measure SECONDS]"
-                            + " [--no-mixed]");
+                            + " [--modes one,equal,mixed]");
                     System.exit(2);
                 }
             }
@@ -135,10 +135,13 @@ public final class ServeLoadBenchmark {
         System.out.println("mixed-length prompts (" + lengths + " tokens): " + varied);
 
         List<Mode> modes = new ArrayList<>();
-        modes.add(new Mode("one at a time (batchJobs 1)", 1, equal));
-        modes.add(new Mode("batching (batchJobs 16), equal lengths", 16, equal));
-        if (mixed) {
-            modes.add(new Mode("batching (batchJobs 16), mixed lengths", 16, varied));
+        for (String mode : chosen) {
+            modes.add(switch (mode) {
+                case "one" -> new Mode("one at a time (batchJobs 1)", 1, equal);
+                case "equal" -> new Mode("batching (batchJobs 16), equal lengths", 16, equal);
+                case "mixed" -> new Mode("batching (batchJobs 16), mixed lengths", 16, varied);
+                default -> throw new IllegalArgumentException("the modes are one, equal and mixed: " + mode);
+            });
         }
         List<Result> results = new ArrayList<>();
         for (Mode mode : modes) {
@@ -252,7 +255,8 @@ public final class ServeLoadBenchmark {
     }
 
     private static void print(List<Result> results) {
-        double baseline = results.get(0).jobsPerSecond();
+        double baseline = results.stream().filter(r -> r.mode.batchJobs == 1).mapToDouble(Result::jobsPerSecond)
+                .findFirst().orElse(Double.NaN);
         System.out.println();
         System.out.println("| mode | jobs/s | × one at a time | p50 ms | p90 ms | p99 ms | max ms | batch mean (last 100)"
                 + " / sampled / max | CPU ms per job: worker / clients / process |");

@@ -1,0 +1,355 @@
+package io.nnsight.bench;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.sun.management.OperatingSystemMXBean;
+import io.nnsight.BodyEngine;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.remote.Remote;
+import io.nnsight.remote.internal.shipping.Shipment;
+import io.nnsight.server.ModelServer;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.pytorch.GradMode;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Co-batching under load (issue 14, step 6 of the co-batching plan): one JVM starts a loopback {@link ModelServer} on
+ * stories260K that runs one job at a time ({@code batchJobs(1)}), then one that batches waiting jobs (the default,
+ * {@code batchJobs(16)}), one after the other, and drives each with 16 client threads, each sending short traces
+ * ({@code lm.on(remote).trace(prompt, tr -> argmax of lm_head's last position)}) back to back, one in flight per
+ * client, for a warm-up and then a measured window. The batching server is driven twice: with 16 prompts of one token
+ * length (jobs of equal length share a forward pass), then with prompts of mixed lengths (a job whose length differs
+ * from its batch's first is evicted and runs again alone).
+ *
+ * <p>Reported per mode: jobs per second and the ratio to one-at-a-time (measured in the same run), latency p50, p90,
+ * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}; its mean is
+ * over the last 100 batches, read at the end of the window, and "sampled" is the mean of {@code last} read every 100
+ * ms), how many answers differ from the prompt's top token traced locally, and CPU per job: the model worker thread's
+ * (reading and checking the job, the forward pass, encoding), the client threads' (shipping, Kryo, HTTP) and the whole
+ * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores.
+ *
+ * <p>Not a JMH benchmark: the clients are threads of their own and the measure is the server's throughput. Run it from
+ * the project folder (it reads {@code ../shared/models/stories260K}):
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
+ * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 5 --measure 20 --modes one,equal,mixed
+ * </pre>
+ */
+public final class ServeLoadBenchmark {
+    private static final String[] WHO = {"Tom", "Lily", "a cat", "a dog", "Mom", "Ben", "Sue", "a bird", "Dad", "the boy"};
+    private static final String[] WHAT = {"a ball", "the sun", "a tree", "a car", "the sky", "a cake", "a toy",
+        "the park", "a fish", "a red hat"};
+    private static final int TARGET_TOKENS = 8;
+
+    private ServeLoadBenchmark() {}
+
+    /** The job each client sends, in a class of its own so that the shipment is a small user class. */
+    static final class Client {
+        static LanguageModel lm;
+
+        private Client() {}
+
+        /** The model's top next token after {@code prompt}, computed on the server. */
+        static long nextToken(Remote server, String prompt) {
+            return lm.on(server).trace(prompt, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
+        }
+    }
+
+    /** One mode: the server's batching, the prompts the clients cycle through. */
+    private record Mode(String name, int batchJobs, List<String> prompts) {}
+
+    /** What one mode measured. */
+    private record Result(Mode mode, long jobs, long failures, long wrong, double seconds, long[] latenciesNanos,
+            JsonObject batch, double sampledLast, long workerCpuNanos, long clientCpuNanos, long processCpuNanos) {
+        double jobsPerSecond() {
+            return jobs / seconds;
+        }
+
+        double latencyMillis(double quantile) {
+            if (latenciesNanos.length == 0) {
+                return Double.NaN;
+            }
+            int index = (int) Math.ceil(quantile * latenciesNanos.length) - 1;
+            return latenciesNanos[Math.max(0, Math.min(latenciesNanos.length - 1, index))] / 1e6;
+        }
+
+        double cpuMillisPerJob(long nanos) {
+            return jobs == 0 ? Double.NaN : nanos / 1e6 / jobs;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        int clients = 16;
+        double warmup = 5;
+        double measure = 20;
+        List<String> chosen = List.of("one", "equal", "mixed");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--clients" -> clients = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Double.parseDouble(args[++i]);
+                case "--measure" -> measure = Double.parseDouble(args[++i]);
+                case "--modes" -> chosen = List.of(args[++i].split(","));
+                default -> {
+                    System.err.println("usage: ServeLoadBenchmark [--clients N] [--warmup SECONDS] [--measure SECONDS]"
+                            + " [--modes one,equal,mixed]");
+                    System.exit(2);
+                }
+            }
+        }
+        GradMode.set_enabled(false);
+        LanguageModel lm = LanguageModel.load(Shared.path("models/stories260K").toString());
+        Client.lm = lm;
+        // A class from a jar on the class path counts as a library's, which stays behind: ship this one, as a user's
+        // library registered with Ndif.register would be (which refuses io.nnsight packages).
+        Shipment.register(Client.class.getName());
+        Map<Long, List<String>> byLength = promptsByLength(lm);
+        List<String> equal = equalLength(byLength, 16);
+        List<String> varied = mixedLength(byLength, 16);
+        Map<String, Long> expected = new HashMap<>();
+        for (String prompt : concat(equal, varied)) {
+            expected.put(prompt, lm.trace(prompt, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long()));
+        }
+        System.out.printf(Locale.ROOT, "stories260K; %d clients, %.0f s warm-up, %.0f s measured per mode; engine %s, "
+                + "libtorch threads %d, %d processors%n", clients, warmup, measure, BodyEngine.configured().property(),
+                torch.get_num_threads(), Runtime.getRuntime().availableProcessors());
+        System.out.println("equal-length prompts (" + tokens(lm, equal.get(0)) + " tokens with BOS): " + equal);
+        List<Long> lengths = varied.stream().map(prompt -> tokens(lm, prompt)).toList();
+        System.out.println("mixed-length prompts (" + lengths + " tokens): " + varied);
+
+        List<Mode> modes = new ArrayList<>();
+        for (String mode : chosen) {
+            modes.add(switch (mode) {
+                case "one" -> new Mode("one at a time (batchJobs 1)", 1, equal);
+                case "equal" -> new Mode("batching (batchJobs 16), equal lengths", 16, equal);
+                case "mixed" -> new Mode("batching (batchJobs 16), mixed lengths", 16, varied);
+                default -> throw new IllegalArgumentException("the modes are one, equal and mixed: " + mode);
+            });
+        }
+        List<Result> results = new ArrayList<>();
+        for (Mode mode : modes) {
+            Result result = run(lm, mode, clients, warmup, measure, expected);
+            results.add(result);
+            System.out.printf(Locale.ROOT, "%s: %d jobs in %.1f s, %d failed, %d wrong; /status batch %s%n", mode.name,
+                    result.jobs, result.seconds, result.failures, result.wrong, result.batch);
+        }
+        print(results);
+    }
+
+    private static Result run(LanguageModel lm, Mode mode, int clients, double warmup, double measure,
+            Map<String, Long> expected) throws Exception {
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).allowAnonymous().port(0)
+                .batchJobs(mode.batchJobs).maxQueuedJobsPerKey(Math.max(16, 2 * clients)).start()) {
+            Remote remote = Remote.on(server.url()).quiet();
+            HttpClient http = HttpClient.newHttpClient();
+            URI status = URI.create(server.url() + "/status");
+            long start = System.nanoTime();
+            long measureStart = start + (long) (warmup * 1e9);
+            long measureEnd = measureStart + (long) (measure * 1e9);
+            AtomicLong failures = new AtomicLong();
+            AtomicLong failuresPrinted = new AtomicLong();
+            AtomicLong wrong = new AtomicLong();
+            List<long[]> latencies = new ArrayList<>();
+            List<Thread> workers = new ArrayList<>();
+            for (int c = 0; c < clients; c++) {
+                int client = c;
+                long[] own = new long[1 << 16];
+                latencies.add(own);
+                Thread thread = new Thread(() -> {
+                    int count = 0;
+                    for (int k = client; System.nanoTime() < measureEnd; k++) {
+                        String prompt = mode.prompts.get(k % mode.prompts.size());
+                        long t0 = System.nanoTime();
+                        long token;
+                        try {
+                            token = Client.nextToken(remote, prompt);
+                        } catch (RuntimeException e) {
+                            long t1 = System.nanoTime();
+                            if (t1 >= measureStart && t1 <= measureEnd) {
+                                failures.incrementAndGet();
+                            }
+                            if (failuresPrinted.incrementAndGet() <= 3) {
+                                System.err.println("a job failed: " + e);
+                            }
+                            continue;
+                        }
+                        long t1 = System.nanoTime();
+                        if (t1 >= measureStart && t1 <= measureEnd) {
+                            own[count++] = t1 - t0;
+                            if (token != expected.get(prompt)) {
+                                wrong.incrementAndGet();
+                            }
+                        }
+                    }
+                    own[own.length - 1] = count; // the count, in the last slot
+                }, "load-client-" + c);
+                workers.add(thread);
+            }
+            workers.forEach(Thread::start);
+            sleepUntil(measureStart);
+            Map<Long, ThreadCpu> before = cpu(threads);
+            long processBefore = os.getProcessCpuTime();
+            double sampledSum = 0;
+            int samples = 0;
+            while (System.nanoTime() + 100_000_000L < measureEnd) {
+                Thread.sleep(100);
+                sampledSum += batch(http, status).get("last").getAsInt();
+                samples++;
+            }
+            sleepUntil(measureEnd);
+            Map<Long, ThreadCpu> after = cpu(threads);
+            long processAfter = os.getProcessCpuTime();
+            JsonObject batch = batch(http, status);
+            for (Thread worker : workers) {
+                worker.join();
+            }
+            long workerCpu = 0;
+            long clientCpu = 0;
+            Map<String, Long> byGroup = new TreeMap<>();
+            for (Map.Entry<Long, ThreadCpu> entry : after.entrySet()) {
+                ThreadCpu earlier = before.get(entry.getKey());
+                long used = entry.getValue().nanos - (earlier == null ? 0 : earlier.nanos);
+                String name = entry.getValue().name;
+                if (name.startsWith("nnsight-model-")) {
+                    workerCpu += used;
+                } else if (name.startsWith("load-client-")) {
+                    clientCpu += used;
+                }
+                byGroup.merge(name.replaceAll("[0-9]+", "N"), used, Long::sum);
+            }
+            List<Long> all = new ArrayList<>();
+            for (long[] own : latencies) {
+                for (int i = 0; i < own[own.length - 1]; i++) {
+                    all.add(own[i]);
+                }
+            }
+            long[] sorted = all.stream().mapToLong(Long::longValue).sorted().toArray();
+            StringBuilder groups = new StringBuilder(mode.name + ": CPU ms per job by thread (virtual "
+                    + "threads count in their carriers):");
+            byGroup.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(8)
+                    .forEach(entry -> groups.append(String.format(Locale.ROOT, " %s %.2f;", entry.getKey(),
+                            sorted.length == 0 ? Double.NaN : entry.getValue() / 1e6 / sorted.length)));
+            System.out.println(groups);
+            return new Result(mode, sorted.length, failures.get(), wrong.get(), measure, sorted, batch,
+                    samples == 0 ? Double.NaN : sampledSum / samples, workerCpu, clientCpu, processAfter - processBefore);
+        }
+    }
+
+    private static void print(List<Result> results) {
+        double baseline = results.stream().filter(r -> r.mode.batchJobs == 1).mapToDouble(Result::jobsPerSecond)
+                .findFirst().orElse(Double.NaN);
+        System.out.println();
+        System.out.println("| mode | jobs/s | × one at a time | p50 ms | p90 ms | p99 ms | max ms | batch mean (last 100)"
+                + " / sampled / max | CPU ms per job: worker / clients / process |");
+        System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (Result r : results) {
+            System.out.printf(Locale.ROOT, "| %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %d | %.2f / "
+                    + "%.2f / %.2f |%n", r.mode.name, r.jobsPerSecond(), r.jobsPerSecond() / baseline,
+                    r.latencyMillis(0.5), r.latencyMillis(0.9), r.latencyMillis(0.99), r.latencyMillis(1.0),
+                    r.batch.get("mean").getAsDouble(), r.sampledLast, r.batch.get("max").getAsInt(),
+                    r.cpuMillisPerJob(r.workerCpuNanos), r.cpuMillisPerJob(r.clientCpuNanos),
+                    r.cpuMillisPerJob(r.processCpuNanos));
+        }
+    }
+
+    /** The model's {@code "batch"} entry of the server's {@code /status}. */
+    private static JsonObject batch(HttpClient http, URI status) throws Exception {
+        String body = http.send(HttpRequest.newBuilder(status).timeout(Duration.ofSeconds(10)).GET().build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        return JsonParser.parseString(body).getAsJsonObject().getAsJsonArray("models").get(0).getAsJsonObject()
+                .getAsJsonObject("batch");
+    }
+
+    /** A platform thread's name and CPU time so far. */
+    private record ThreadCpu(String name, long nanos) {}
+
+    /** Each live platform thread's CPU time, by id. */
+    private static Map<Long, ThreadCpu> cpu(ThreadMXBean threads) {
+        Map<Long, ThreadCpu> times = new HashMap<>();
+        for (ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+            if (info != null) {
+                long time = threads.getThreadCpuTime(info.getThreadId());
+                if (time >= 0) {
+                    times.put(info.getThreadId(), new ThreadCpu(info.getThreadName(), time));
+                }
+            }
+        }
+        return times;
+    }
+
+    private static void sleepUntil(long nanoTime) throws InterruptedException {
+        long left;
+        while ((left = nanoTime - System.nanoTime()) > 0) {
+            Thread.sleep(Math.max(1, left / 1_000_000));
+        }
+    }
+
+    /** Short prompts by their token count (with BOS), as the model sees them. */
+    private static Map<Long, List<String>> promptsByLength(LanguageModel lm) {
+        Map<Long, List<String>> byLength = new TreeMap<>();
+        for (String who : WHO) {
+            for (String what : WHAT) {
+                for (String prompt : List.of(who + " saw " + what + ".", who + " had " + what + " today.")) {
+                    byLength.computeIfAbsent(tokens(lm, prompt), k -> new ArrayList<>()).add(prompt);
+                }
+            }
+        }
+        return byLength;
+    }
+
+    private static long tokens(LanguageModel lm, String prompt) {
+        return lm.trace(prompt, tr -> lm.get("lm_head").output().size(1));
+    }
+
+    /** {@code count} prompts of the one length nearest {@value #TARGET_TOKENS} tokens that has that many. */
+    private static List<String> equalLength(Map<Long, List<String>> byLength, int count) {
+        return byLength.entrySet().stream().filter(entry -> entry.getValue().size() >= count)
+                .min((a, b) -> Long.compare(Math.abs(a.getKey() - TARGET_TOKENS), Math.abs(b.getKey() - TARGET_TOKENS)))
+                .orElseThrow(() -> new IllegalStateException("no " + count + " prompts of one length: " + byLength))
+                .getValue().subList(0, count);
+    }
+
+    /** {@code count} prompts taken in turn from every length, so that neighbours differ in length. */
+    private static List<String> mixedLength(Map<Long, List<String>> byLength, int count) {
+        List<String> prompts = new ArrayList<>();
+        List<List<String>> lengths = new ArrayList<>(byLength.values());
+        for (int i = 0; prompts.size() < count; i++) {
+            boolean any = false;
+            for (List<String> list : lengths) {
+                if (i < list.size() && prompts.size() < count) {
+                    prompts.add(list.get(list.size() - 1 - i));
+                    any = true;
+                }
+            }
+            if (!any) {
+                break;
+            }
+        }
+        return prompts;
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+}

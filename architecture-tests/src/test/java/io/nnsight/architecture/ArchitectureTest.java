@@ -65,6 +65,9 @@ class ArchitectureTest {
                     + "exported edits"),
             new QualifiedExport("io.nnsight.remote.internal.wire", Set.of("remote-client", "remote-sandbox"),
                     "the wire format: the client writes jobs, the sandbox reads them"),
+            new QualifiedExport("io.nnsight.remote.internal.shipping", Set.of("jmh"), "the load benchmark ships its "
+                    + "client's trace body, a class of benchmarks.jar in an io.nnsight package, which the public "
+                    + "Ndif.register refuses as nnsight's own"),
             new QualifiedExport("io.nnsight.remote.internal.allowlist", Set.of("remote-client", "remote-sandbox"),
                     "the allow-list the sandbox checks shipped code by, and by which the client reads results"));
 

@@ -64,12 +64,10 @@ public final class InvokeRows {
         return isOnMeta(current) ? ValueTrees.mapTensors(replacement, InvokeRows::onMeta) : replacement;
     }
 
+    /** Whether a tensor in {@code value} is on the meta device: visited, not copied as a mapping would. */
     private static boolean isOnMeta(Object value) {
         boolean[] meta = new boolean[1];
-        ValueTrees.mapTensors(value, tensor -> {
-            meta[0] |= tensor.is_meta();
-            return tensor;
-        });
+        ValueTrees.forEachPointer(value, pointer -> meta[0] |= pointer instanceof Tensor && ((Tensor) pointer).is_meta());
         return meta[0];
     }
 

@@ -459,14 +459,14 @@ public final class LanguageModel extends NNsight {
         if (model.placement().isMeta()) {
             return this;
         }
-        return metaTwin.updateAndGet(twin -> {
-            if (twin != null) {
-                return twin;
+        synchronized (metaTwin) { // shared by copies: one twin, built once
+            if (metaTwin.get() == null) {
+                DecoderForCausalLM meta = model.onMeta();
+                metaTwin.set(new LanguageModel(meta, family, tokenizer, new PromptInputs(tokenizer, meta.contextLength(),
+                        meta.placement()), new GeneratorModule(), eos, folder, architecture, key));
             }
-            DecoderForCausalLM meta = model.onMeta();
-            return new LanguageModel(meta, family, tokenizer, new PromptInputs(tokenizer, meta.contextLength(),
-                    meta.placement()), new GeneratorModule(), eos, folder, architecture, key);
-        });
+            return metaTwin.get();
+        }
     }
 
     @Override

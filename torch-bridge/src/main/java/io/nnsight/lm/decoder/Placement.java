@@ -30,6 +30,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class Placement {
     private final DType dtype;
     private final String device;
+    /** Read at every attention call ({@link #isMeta}), so kept rather than compared each time. */
+    private final boolean meta;
     private final Device nativeDevice;
     private final TensorOptions weights;
     private final TensorOptions longs;
@@ -38,6 +40,7 @@ public final class Placement {
     private Placement(DType dtype, String device) {
         this.dtype = dtype;
         this.device = device;
+        this.meta = device.equals("meta");
         this.nativeDevice = kept(new Device(device));
         this.weights = options(dtype.scalarType());
         this.longs = options(ScalarType.Long);
@@ -72,9 +75,9 @@ public final class Placement {
         return new Placement(checkFloatingPoint(dtype), "meta");
     }
 
-    /** Whether this is a placement on the meta device, whose tensors have no values ({@link #meta}). */
+    /** Whether this is a placement on the meta device, whose tensors have no values ({@link #meta(DType)}). */
     public boolean isMeta() {
-        return device.equals("meta");
+        return meta;
     }
 
     /**

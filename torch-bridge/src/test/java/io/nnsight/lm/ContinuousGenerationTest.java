@@ -1,0 +1,311 @@
+package io.nnsight.lm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.nnsight.NotReachedException;
+import io.nnsight.TraceBody;
+import io.nnsight.TraceJob;
+import io.nnsight.Tensors;
+import io.nnsight.internal.engine.ThreadEngine;
+import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.ContinuousBatch;
+import io.nnsight.spi.TraceBatch;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Generations batched continuously ({@link ContinuousBatch} with {@link LanguageModel#generationRunner()}): members
+ * join at step boundaries and leave when done, and each gets what it gets alone: greedy tokens exactly, a seed's
+ * samples exactly, logits within the tolerance {@code CohortStoriesTest} justifies for batched float32 (atol 1e-4
+ * on stories260K, 1e-5 on the tiny fixtures), its own steps counted by {@code tr.all()}.
+ */
+class ContinuousGenerationTest {
+    private static LanguageModel lm;
+    private static final Random RANDOM = new Random(11);
+
+    @BeforeAll
+    static void load() {
+        lm = Shared.stories();
+    }
+
+    @AfterEach
+    void noBodyLeft() {
+        assertEquals(0, ThreadEngine.liveBodies());
+    }
+
+    private static long[] prompt(int length) {
+        long[] ids = new long[length];
+        ids[0] = 1; // BOS
+        for (int i = 1; i < length; i++) {
+            ids[i] = 3 + RANDOM.nextInt(500);
+        }
+        return ids;
+    }
+
+    /** A member to admit at a boundary, and what it got. */
+    private static final class Planned {
+        final LanguageModel model;
+        final Object input;
+        final Generation generation;
+        final TraceBody<?> body;
+        final int joinAt;
+        TraceBatch.Outcome outcome;
+        int finishedAtBoundary = -1;
+
+        Planned(LanguageModel model, Object input, Generation generation, int joinAt, TraceBody<?> body) {
+            this.model = model;
+            this.input = input;
+            this.generation = generation;
+            this.body = body;
+            this.joinAt = joinAt;
+        }
+
+        Object solo() {
+            return model.generate(input, generation, body);
+        }
+
+        Object result() {
+            return assertInstanceOf(TraceBatch.Result.class, outcome, () -> "outcome " + outcome).value();
+        }
+    }
+
+    /** Runs {@code planned} as one continuous batch of {@code model}, each joining at its boundary. */
+    private static void runContinuously(LanguageModel model, List<Planned> planned) {
+        Map<ContinuousBatch.Member, Planned> byMember = new IdentityHashMap<>();
+        int[] boundary = {0};
+        ContinuousBatch.run(model, model.generationRunner().orElseThrow(), new ContinuousBatch.Feed() {
+            @Override
+            public List<ContinuousBatch.Member> admit(int running) {
+                List<ContinuousBatch.Member> now = new ArrayList<>();
+                for (Planned plan : planned) {
+                    if (plan.joinAt == boundary[0]) {
+                        ContinuousBatch.Member member = new ContinuousBatch.Member(new TraceJob<>(plan.model, plan.input,
+                                plan.body), plan.generation, BodyContext.NONE);
+                        byMember.put(member, plan);
+                        now.add(member);
+                    }
+                }
+                boolean later = planned.stream().anyMatch(plan -> plan.joinAt > boundary[0]);
+                boundary[0]++;
+                if (now.isEmpty() && later && running == 0) {
+                    throw new AssertionError("the plan has a gap: nothing runs before a later member joins");
+                }
+                return now;
+            }
+
+            @Override
+            public void finished(ContinuousBatch.Member member, TraceBatch.Outcome outcome) {
+                Planned plan = byMember.remove(member);
+                assertTrue(plan.outcome == null, "one outcome per member");
+                plan.outcome = outcome;
+                plan.finishedAtBoundary = boundary[0];
+            }
+        }, 256);
+        for (Planned plan : planned) {
+            assertTrue(plan.outcome != null, "every member gets an outcome");
+        }
+    }
+
+    /** The generated ids and each step's last-position logits. */
+    private static TraceBody<List<Object>> tokensAndLogits(LanguageModel model) {
+        return tr -> {
+            List<Tensor> steps = new ArrayList<>();
+            for (int step : tr.all()) {
+                Tensor logits = model.get("lm_head").output();
+                steps.add(logits.select(1, logits.size(1) - 1));
+            }
+            return List.of(model.get("generator").output(), steps);
+        };
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void assertSameGeneration(Object solo, Object batched, double atol) {
+        List<Object> expected = (List<Object>) solo;
+        List<Object> actual = (List<Object>) batched;
+        Tensor expectedIds = (Tensor) expected.get(0);
+        Tensor actualIds = (Tensor) actual.get(0);
+        assertEquals(Arrays.toString(Tensors.longs(expectedIds.flatten())), Arrays.toString(Tensors.longs(actualIds.flatten())),
+                "the tokens of the run alone");
+        List<Tensor> expectedSteps = (List<Tensor>) expected.get(1);
+        List<Tensor> actualSteps = (List<Tensor>) actual.get(1);
+        assertEquals(expectedSteps.size(), actualSteps.size(), "steps");
+        for (int i = 0; i < expectedSteps.size(); i++) {
+            Tensor e = expectedSteps.get(i);
+            Tensor x = actualSteps.get(i);
+            assertEquals(Arrays.toString(Tensors.shape(e)), Arrays.toString(Tensors.shape(x)));
+            assertTrue(torch.allclose(e, x, 0, atol, false), "step " + i + ": logits differ from solo ones by "
+                    + e.sub(x).abs().max().item_double());
+        }
+    }
+
+    @Test
+    void joiningLateAndLeavingEarly_giveTheTokensAndLogitsOfSoloRuns() {
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(9), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(4), Generation.maxNewTokens(2), 0, tokensAndLogits(lm)),
+                new Planned(lm, new long[][] {prompt(5), prompt(8)}, Generation.maxNewTokens(5), 3, tokensAndLogits(lm)),
+                new Planned(lm, prompt(9), Generation.maxNewTokens(4), 4, tokensAndLogits(lm)),
+                new Planned(lm, prompt(9), Generation.maxNewTokens(1), 4, tokensAndLogits(lm)),
+                new Planned(lm, prompt(3), Generation.maxNewTokens(6), 6, tokensAndLogits(lm)));
+        runContinuously(lm, planned);
+        for (Planned plan : planned) {
+            assertSameGeneration(plan.solo(), plan.result(), 1e-4);
+        }
+        assertTrue(planned.get(1).finishedAtBoundary < planned.get(0).finishedAtBoundary,
+                "the short generation left before the long one ended");
+    }
+
+    @Test
+    void aSeed_samplesWhatItSamplesAlone() {
+        Generation first = Generation.maxNewTokens(12).temperature(1.5).seed(5);
+        Generation second = Generation.maxNewTokens(7).temperature(1.5).topK(40).seed(9);
+        TraceBody<Tensor> ids = tr -> lm.get("generator").output();
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(5), first, 0, ids),
+                new Planned(lm, prompt(5), Generation.maxNewTokens(10), 0, ids),
+                new Planned(lm, new long[][] {prompt(7), prompt(7)}, second, 2, ids));
+        runContinuously(lm, planned);
+        for (Planned plan : planned) {
+            Tensor solo = (Tensor) plan.solo();
+            assertTrue(torch.equal(solo, (Tensor) plan.result()), "sampled tokens differ from the solo run's: "
+                    + Arrays.toString(Tensors.longs(solo.flatten())) + " alone, "
+                    + Arrays.toString(Tensors.longs(((Tensor) plan.result()).flatten())) + " batched");
+        }
+    }
+
+    @Test
+    void aLateJoiner_countsItsOwnSteps_fromItsPrompt() {
+        TraceBody<List<Object>> counting = tr -> {
+            List<Object> seen = new ArrayList<>();
+            for (int step : tr.all()) {
+                seen.add(Tensors.shape(lm.get("lm_head").output())[1] + "@" + step);
+            }
+            return seen;
+        };
+        TraceBody<Tensor> tooFar = tr -> {
+            for (int i = 0; i < 5; i++) {
+                tr.next();
+            }
+            return lm.get("lm_head").output();
+        };
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(4), Generation.maxNewTokens(10), 0, counting),
+                new Planned(lm, prompt(6), Generation.maxNewTokens(4), 5, counting),
+                new Planned(lm, prompt(6), Generation.maxNewTokens(4), 5, tooFar));
+        runContinuously(lm, planned);
+        assertEquals(List.of("6@0", "1@1", "1@2", "1@3"), planned.get(1).result(), "step 0 is its own prompt");
+        for (Planned plan : planned.subList(0, 2)) {
+            assertEquals(plan.solo(), plan.result());
+        }
+        Throwable batched = assertInstanceOf(TraceBatch.Failed.class, planned.get(2).outcome).error();
+        NotReachedException alone = assertThrows(NotReachedException.class, planned.get(2)::solo);
+        assertInstanceOf(NotReachedException.class, batched);
+        assertEquals(alone.getMessage(), batched.getMessage(), "it counts its own 4 steps, as alone");
+    }
+
+    @Test
+    void aPerStepIntervention_changesOnlyItsOwnGeneration() {
+        Tensor direction = torch.full(new long[] {64}, new Scalar(0.5));
+        LanguageModel steered = lm.edit(tr -> {
+            for (int step : tr.all()) {
+                lm.get("model.layers.3.mlp").output().add_(direction);
+            }
+            return null;
+        });
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(8), 0, tokensAndLogits(lm)),
+                new Planned(steered, prompt(6), Generation.maxNewTokens(8), 2, tokensAndLogits(steered)),
+                new Planned(lm, prompt(5), Generation.maxNewTokens(6), 2, tr -> {
+                    List<Tensor> steps = new ArrayList<>();
+                    for (int step : tr.all()) {
+                        lm.get("model.layers.1.mlp").output().mul_(new Scalar(0.0));
+                        Tensor logits = lm.get("lm_head").output();
+                        steps.add(logits.select(1, logits.size(1) - 1));
+                    }
+                    return List.of(lm.get("generator").output(), steps);
+                }));
+        runContinuously(lm, planned);
+        for (Planned plan : planned) {
+            assertSameGeneration(plan.solo(), plan.result(), 1e-4);
+        }
+    }
+
+    @Test
+    void aFailingBody_failsItsGenerationOnly_andAStopEvicts() {
+        IllegalStateException boom = new IllegalStateException("boom");
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(8), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(6), Generation.maxNewTokens(8), 1, tr -> {
+                    for (int step : tr.all()) {
+                        lm.get("lm_head").output();
+                        if (step == 2) {
+                            throw boom;
+                        }
+                    }
+                    return null;
+                }),
+                new Planned(lm, prompt(5), Generation.maxNewTokens(8), 2, tr -> {
+                    lm.get("model.layers.0").output();
+                    tr.stop();
+                    return null;
+                }),
+                new Planned(lm, prompt(4), Generation.maxNewTokens(6), 3, tokensAndLogits(lm)));
+        runContinuously(lm, planned);
+        assertSame(boom, assertInstanceOf(TraceBatch.Failed.class, planned.get(1).outcome).error());
+        assertTrue(planned.get(1).finishedAtBoundary < planned.get(0).finishedAtBoundary, "it failed at its step 2");
+        assertInstanceOf(TraceBatch.Evicted.class, planned.get(2).outcome);
+        assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
+        assertSameGeneration(planned.get(3).solo(), planned.get(3).result(), 1e-4);
+        Tensor logits = lm.trace(prompt(5), tr -> lm.get("lm_head").output());
+        assertEquals(3, logits.dim(), "the model traces after the run");
+    }
+
+    @Test
+    void aReadOfTheCache_evicts_soNoGenerationSeesAnothersKeys() {
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(6), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(6), Generation.maxNewTokens(6), 1, tr -> {
+                    for (int step : tr.all()) {
+                        lm.get("model").inputs();
+                    }
+                    return null;
+                }));
+        runContinuously(lm, planned);
+        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, planned.get(1).outcome).why().contains("KvCache"),
+                planned.get(1).outcome.toString());
+        assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
+    }
+
+    @Test
+    void aTinyQwen2_joiningAndLeaving_givesItsSoloTokens() {
+        LanguageModel qwen = FamilyReferenceTest.model("qwen2-tiny");
+        long vocabulary = 100;
+        List<Planned> planned = new ArrayList<>();
+        int[][] plan = {{5, 7, 0}, {3, 3, 0}, {8, 5, 2}, {4, 6, 3}};
+        for (int[] row : plan) {
+            long[] ids = new long[row[0]];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = 1 + RANDOM.nextInt((int) vocabulary);
+            }
+            planned.add(new Planned(qwen, ids, Generation.maxNewTokens(row[1]), row[2], tokensAndLogits(qwen)));
+        }
+        runContinuously(qwen, planned);
+        for (Planned member : planned) {
+            assertSameGeneration(member.solo(), member.result(), 1e-5);
+        }
+    }
+}

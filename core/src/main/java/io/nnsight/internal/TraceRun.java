@@ -270,7 +270,7 @@ public final class TraceRun {
      * ({@code spi.ContinuousBatch}). Holds the wrapper's lock until {@code runner} returns. A cohort is set up when
      * it joins, on this thread in its context, as in {@link #executeCohorts}; each forward pass serves the cohorts
      * laid out for it, each at its own iteration; its outcome goes to {@code admission} as soon as it ends. A failure
-     * of the runner (the model throws) fails every cohort still running.
+     * of the runner (the model throws) evicts every cohort still running: alone, each learns whether it is its own.
      *
      * @param epochSteps how many forward passes admit cohorts; afterwards {@code admit} gives none
      */
@@ -291,8 +291,11 @@ public final class TraceRun {
             try {
                 for (Cohort cohort : joined) {
                     if (!cohort.reported) {
-                        cohort.fail(failure != null ? failure : new TraceException("the model runner returned before "
-                                + "this trace's run was over"));
+                        if (failure != null) {
+                            cohort.evict("the forward pass it shared failed (" + failure + ")");
+                        } else {
+                            cohort.fail(new TraceException("the model runner returned before this trace's run was over"));
+                        }
                         running.end(cohort);
                         report(cohort, admission, callerFrames);
                     }

@@ -111,16 +111,14 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
                 step(control, starting, ids, promptMask, fresh, placement);
                 promptMask = torch.cat(new TensorVector(promptMask, ones(ids.size(0), placement)), 1);
                 List<Running> kept = new ArrayList<>();
-                List<Long> rows = new ArrayList<>();
+                List<Tensor> rows = new ArrayList<>();
                 long row = 0;
                 for (Running member : starting) {
                     if (member.done(eos) || member.lane.hasEnded()) {
                         leave(control, member);
                     } else {
                         kept.add(member);
-                        for (long r = 0; r < member.lane.size(); r++) {
-                            rows.add(row + r);
-                        }
+                        rows.add(torch.arange(new Scalar(row), new Scalar(row + member.lane.size()), placement.longs()));
                     }
                     row += member.lane.size();
                 }
@@ -128,7 +126,7 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
                     continue;
                 }
                 if (kept.size() < starting.size()) {
-                    Tensor index = index(rows, placement);
+                    Tensor index = torch.cat(new TensorVector(rows.toArray(new Tensor[0])), 0);
                     fresh = fresh.select(index, 0);
                     promptMask = promptMask.index_select(0, index);
                 }
@@ -152,7 +150,7 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
             Tensor next = cat(batch, running -> running.next);
             step(control, batch, next, mask, cache, placement);
             mask = torch.cat(new TensorVector(mask, ones(mask.size(0), placement)), 1);
-            List<Long> rows = new ArrayList<>();
+            List<Tensor> rows = new ArrayList<>();
             List<Running> kept = new ArrayList<>();
             long row = 0;
             for (Running member : batch) {
@@ -160,9 +158,7 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
                     leave(control, member);
                 } else {
                     kept.add(member);
-                    for (long r = 0; r < member.lane.size(); r++) {
-                        rows.add(row + r);
-                    }
+                    rows.add(torch.arange(new Scalar(row), new Scalar(row + member.lane.size()), placement.longs()));
                 }
                 row += member.lane.size();
             }
@@ -172,7 +168,7 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
                     cache = null;
                     mask = null;
                 } else {
-                    Tensor index = index(rows, placement);
+                    Tensor index = torch.cat(new TensorVector(rows.toArray(new Tensor[0])), 0);
                     mask = mask.index_select(0, index);
                     // the columns that are padding in every remaining row, on the left
                     long from = mask.sum(new long[] {0}).gt(new Scalar(0)).to(ScalarType.Long).argmax().item_long();
@@ -271,14 +267,6 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
 
     private static Tensor ones(long rows, Placement placement) {
         return torch.ones(new long[] {rows, 1}, placement.longs());
-    }
-
-    private static Tensor index(List<Long> rows, Placement placement) {
-        long[] values = new long[rows.size()];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = rows.get(i);
-        }
-        return placement.onDevice(torch.tensor(values));
     }
 
     private static Tensor padLeft(Tensor mask, long length, Placement placement) {

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.nnsight.Cache;
+import io.nnsight.Invoke;
 import io.nnsight.NotReachedException;
 import io.nnsight.TraceBody;
 import io.nnsight.TraceJob;
@@ -75,7 +77,7 @@ class ContinuousGenerationTest {
         }
 
         Object solo() {
-            return model.generate(input, generation, body);
+            return input == null ? model.generate(generation, body) : model.generate(input, generation, body);
         }
 
         Object result() {
@@ -288,6 +290,61 @@ class ContinuousGenerationTest {
         assertTrue(assertInstanceOf(TraceBatch.Evicted.class, planned.get(1).outcome).why().contains("KvCache"),
                 planned.get(1).outcome.toString());
         assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
+    }
+
+    @Test
+    void aCacheAndInvokes_seeTheirOwnRowsOfEveryStep() {
+        TraceBody<List<Object>> caching = tr -> {
+            Cache cache = tr.cache("model.layers.2");
+            for (int step : tr.all()) {
+                lm.get("lm_head").output();
+            }
+            List<Object> outputs = new ArrayList<>();
+            for (Cache.Call call : cache.calls("model.layers.2")) {
+                outputs.add(call.output());
+            }
+            return List.of(lm.get("generator").output(), outputs);
+        };
+        long[] first = prompt(5);
+        long[] second = prompt(7);
+        TraceBody<List<Object>> invokes = tr -> {
+            Invoke<Tensor> a = tr.invoke(first, () -> lm.get("generator").output());
+            Invoke<List<Object>> b = tr.invoke(second, () -> {
+                List<Tensor> steps = new ArrayList<>();
+                for (int step : tr.all()) {
+                    Tensor logits = lm.get("lm_head").output();
+                    steps.add(logits.select(1, logits.size(1) - 1));
+                }
+                return List.<Object>of(lm.get("generator").output(), steps);
+            });
+            Invoke<Long> rows = tr.invoke(() -> lm.get("model.layers.0").output().size(0));
+            return List.of(a, b, rows);
+        };
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(7), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(4), Generation.maxNewTokens(5), 1, caching),
+                new Planned(lm, null, Generation.maxNewTokens(4), 2, invokes));
+        runContinuously(lm, planned);
+        assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
+        @SuppressWarnings("unchecked")
+        List<Object> cached = (List<Object>) planned.get(1).result();
+        @SuppressWarnings("unchecked")
+        List<Object> cachedAlone = (List<Object>) planned.get(1).solo();
+        assertTrue(torch.equal((Tensor) cachedAlone.get(0), (Tensor) cached.get(0)), "the tokens of the run alone");
+        List<?> outputs = (List<?>) cached.get(1);
+        List<?> outputsAlone = (List<?>) cachedAlone.get(1);
+        assertEquals(5, outputs.size(), "one call per own step");
+        for (int i = 0; i < outputs.size(); i++) {
+            Tensor e = (Tensor) outputsAlone.get(i);
+            Tensor x = (Tensor) outputs.get(i);
+            assertEquals(Arrays.toString(Tensors.shape(e)), Arrays.toString(Tensors.shape(x)), "its own rows, step " + i);
+            assertTrue(torch.allclose(e, x, 0, 1e-4, false), "step " + i);
+        }
+        List<?> handles = (List<?>) planned.get(2).result();
+        List<?> handlesAlone = (List<?>) planned.get(2).solo();
+        assertTrue(torch.equal((Tensor) ((Invoke<?>) handlesAlone.get(0)).get(), (Tensor) ((Invoke<?>) handles.get(0)).get()));
+        assertSameGeneration(((Invoke<?>) handlesAlone.get(1)).get(), ((Invoke<?>) handles.get(1)).get(), 1e-4);
+        assertEquals(2L, ((Invoke<?>) handles.get(2)).get(), "the invoke without input sees its trace's 2 rows");
     }
 
     @Test

@@ -391,24 +391,26 @@ public final class Interleaver {
         for (Cohort cohort : present) {
             cohort.inputCalls[module]++;
         }
-        boolean recording = false;
-        for (Cohort cohort : present) {
-            for (CacheRecording cache : cohort.ended ? List.<CacheRecording>of() : cohort.caches) {
-                if (module < moduleCount) {
-                    cache.started(module, inputs, batchSize);
-                    recording = true;
-                }
-            }
+        List<CacheRecording> recording = module < moduleCount ? presentCaches() : List.of();
+        for (CacheRecording cache : recording) {
+            cache.started(module, inputs, batchSize);
         }
         Object output = ended(module, iteration, proceed.apply(inputs));
-        if (recording) {
-            for (Cohort cohort : present) {
-                for (CacheRecording cache : cohort.ended ? List.<CacheRecording>of() : cohort.caches) {
-                    cache.ended(module, output, batchSize);
-                }
-            }
+        for (CacheRecording cache : recording) {
+            cache.ended(module, output, batchSize);
         }
         return output;
+    }
+
+    /** The caches of the present cohorts still running: only they record this pass's calls. */
+    private List<CacheRecording> presentCaches() {
+        List<CacheRecording> recording = new ArrayList<>(0);
+        for (Cohort cohort : present) {
+            if (!cohort.ended) {
+                recording.addAll(cohort.caches);
+            }
+        }
+        return recording;
     }
 
     /**

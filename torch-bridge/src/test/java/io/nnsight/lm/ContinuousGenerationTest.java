@@ -348,6 +348,125 @@ class ContinuousGenerationTest {
     }
 
     @Test
+    void aFailingForwardPass_evictsEveryMemberRunning_andTheModelTracesAfter() {
+        List<TraceBatch.Outcome> outcomes = new ArrayList<>();
+        List<ContinuousBatch.Member> members = List.of(
+                new ContinuousBatch.Member(new TraceJob<>(lm, prompt(5), tokensAndLogits(lm)), Generation.maxNewTokens(4),
+                        BodyContext.NONE),
+                new ContinuousBatch.Member(new TraceJob<>(lm, prompt(6), tr -> {
+                    for (int step : tr.all()) {
+                        lm.get("model.layers.1").output();
+                    }
+                    return null;
+                }), Generation.maxNewTokens(4), BodyContext.NONE));
+        boolean[] given = {false};
+        ContinuousBatch.run(lm, control -> {
+            List<ContinuousBatch.Lane> lanes = control.admit();
+            control.forward(lanes, () -> {
+                throw new IllegalStateException("the model failed"); // as a model refusing its input would
+            });
+        }, new ContinuousBatch.Feed() {
+            @Override
+            public List<ContinuousBatch.Member> admit(int running) {
+                List<ContinuousBatch.Member> now = given[0] ? List.of() : members;
+                given[0] = true;
+                return now;
+            }
+
+            @Override
+            public void finished(ContinuousBatch.Member member, TraceBatch.Outcome outcome) {
+                outcomes.add(outcome);
+            }
+        }, 256);
+        assertEquals(2, outcomes.size());
+        for (TraceBatch.Outcome outcome : outcomes) {
+            assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcome).why().contains("forward pass it shared failed"),
+                    outcome.toString());
+        }
+        assertEquals(3, lm.trace(prompt(5), tr -> lm.get("lm_head").output()).dim(), "the model traces after the run");
+    }
+
+    @Test
+    void anEpoch_admitsForItsStepsOnly_andControlRefusesOthersLanes() {
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(6), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(6), Generation.maxNewTokens(6), 3, tokensAndLogits(lm)));
+        int[] admits = {0};
+        List<TraceBatch.Outcome> outcomes = new ArrayList<>();
+        ContinuousBatch.run(lm, lm.generationRunner().orElseThrow(), new ContinuousBatch.Feed() {
+            @Override
+            public List<ContinuousBatch.Member> admit(int running) {
+                List<ContinuousBatch.Member> now = new ArrayList<>();
+                for (Planned plan : planned) {
+                    if (plan.joinAt == admits[0]) {
+                        now.add(new ContinuousBatch.Member(new TraceJob<>(plan.model, plan.input, plan.body),
+                                plan.generation, BodyContext.NONE));
+                    }
+                }
+                admits[0]++;
+                return now;
+            }
+
+            @Override
+            public void finished(ContinuousBatch.Member member, TraceBatch.Outcome outcome) {
+                outcomes.add(outcome);
+            }
+        }, 3);
+        // boundary 0: the prompt's pass and a step (2 passes); boundary 1: a step (3); then no more admissions
+        assertEquals(2, admits[0], "asked at the boundaries before its 3 passes only");
+        assertEquals(1, outcomes.size(), "the later job was never admitted");
+        assertSameGeneration(planned.get(0).solo(), assertInstanceOf(TraceBatch.Result.class, outcomes.get(0)).value(),
+                1e-4);
+
+        assertThrows(IllegalArgumentException.class, () -> ContinuousBatch.run(lm, control -> { }, new ContinuousBatch.Feed() {
+            @Override
+            public List<ContinuousBatch.Member> admit(int running) {
+                return List.of();
+            }
+
+            @Override
+            public void finished(ContinuousBatch.Member member, TraceBatch.Outcome outcome) {
+            }
+        }, 0));
+        ContinuousBatch.Lane[] foreign = new ContinuousBatch.Lane[1];
+        ContinuousBatch.run(lm, control -> {
+            foreign[0] = new ContinuousBatch.Lane() {
+                public io.nnsight.Inputs inputs() {
+                    return null;
+                }
+
+                public Object options() {
+                    return null;
+                }
+
+                public Object key() {
+                    return null;
+                }
+
+                public int size() {
+                    return 1;
+                }
+
+                public boolean hasEnded() {
+                    return false;
+                }
+            };
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> control.forward(List.of(foreign[0]), () -> null));
+            assertTrue(refused.getMessage().contains("not a lane of this run"), refused.getMessage());
+        }, new ContinuousBatch.Feed() {
+            @Override
+            public List<ContinuousBatch.Member> admit(int running) {
+                return List.of();
+            }
+
+            @Override
+            public void finished(ContinuousBatch.Member member, TraceBatch.Outcome outcome) {
+            }
+        }, 4);
+    }
+
+    @Test
     void aTinyQwen2_joiningAndLeaving_givesItsSoloTokens() {
         LanguageModel qwen = FamilyReferenceTest.model("qwen2-tiny");
         long vocabulary = 100;

@@ -368,8 +368,8 @@ public final class ModelQueue {
                 return; // not one of ours, or answered already
             }
             watchdogs.remove(entry).cancel(false);
+            done(job); // before its client hears of it: its next job finds the key's quota free again
             finish(job, outcome);
-            done(job);
         }
 
         /** Fails every job taken and not yet answered. */

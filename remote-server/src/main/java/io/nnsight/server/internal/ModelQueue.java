@@ -39,6 +39,11 @@ import org.slf4j.LoggerFactory;
  * completed or failed from its own outcome, and counts as running (for {@code /status} and the per-key quota)
  * until the batch returns. Replicas elsewhere get one job at a time.
  *
+ * <p><b>Continuous batches.</b> A job whose replicas say it {@linkplain ModelReplicas#joinsContinuously joins
+ * continuously} (a generation; asked when it is submitted) is not taken into such a batch when it is the oldest: the
+ * worker runs {@link ModelReplicas#executeContinuous} instead, handing over waiting generations at each step boundary
+ * and answering each as it leaves ({@link #runContinuously}).
+ *
  * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
  * execute} has not returned by the limit plus the grace period (for a batch of k jobs: k times the limit, plus
  * the grace period), the watchdog ends the job (every member of the batch still running) with {@code

@@ -289,6 +289,31 @@ public class NNsight extends Envoy {
 
     static {
         CohortBatches.install(NNsight::runCohorts);
+        CohortBatches.install(new CohortBatches.Cohorts() {
+            @Override
+            public TraceTarget target(Object hosted) {
+                return ((NNsight) hosted).target;
+            }
+
+            @Override
+            public Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, Object options) {
+                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, context, options);
+            }
+        });
+    }
+
+    /** The cohort of {@code job} in {@code run}: its tracer, body and edits; see {@code spi.ContinuousBatch}. */
+    private static Cohort cohortOf(NNsight hosted, TraceRun run, TraceJob<?> job, BodyContext context, Object options) {
+        NNsight model = job.model().local();
+        if (model.target != hosted.target) {
+            throw new IllegalArgumentException("a job traces " + job.model().key() + ", not the hosted " + hosted.key()
+                    + " (or a copy of it made by edit or on)");
+        }
+        Tracer tracer = new Tracer(run, model);
+        TraceBody<?> body = job.body();
+        Edits edits = model.edits;
+        return new Cohort(context, job.input(), body.getClass(), () -> body.run(tracer), () -> edits.addTo(run, tracer),
+                options);
     }
 
     /** Runs {@code jobs}, traces of copies of {@code hosted}, as cohorts of one trace; see {@code spi.TraceBatch}. */

@@ -13,7 +13,8 @@ import java.util.Map;
  * are copied (detached, cloned) and narrowed to the invoke's rows.
  */
 final class CacheRecording {
-    private final RowRange rows;
+    /** The invoke it records for: its rows, which a continuous run moves between forward passes. */
+    private final Mediator invoke;
     private final boolean[] modules;
     private final boolean inputs;
     private final boolean outputs;
@@ -22,11 +23,12 @@ final class CacheRecording {
     private final Map<String, List<Cache.Call>> calls = new LinkedHashMap<>();
 
     /**
+     * @param invoke the invoke whose rows it records
      * @param modules which module indices to record; {@code null} for every module
      * @param paths the path of each module, by index
      */
-    CacheRecording(RowRange rows, boolean[] modules, boolean inputs, boolean outputs, String[] paths, int moduleCount) {
-        this.rows = rows;
+    CacheRecording(Mediator invoke, boolean[] modules, boolean inputs, boolean outputs, String[] paths, int moduleCount) {
+        this.invoke = invoke;
         this.modules = modules;
         this.inputs = inputs;
         this.outputs = outputs;
@@ -69,6 +71,6 @@ final class CacheRecording {
     }
 
     private Object copy(Object value, int batchSize) {
-        return ValueTrees.mapTensors(InvokeRows.narrow(value, rows, batchSize), tensor -> tensor.detach().clone());
+        return ValueTrees.mapTensors(InvokeRows.narrow(value, invoke.group(), batchSize), tensor -> tensor.detach().clone());
     }
 }

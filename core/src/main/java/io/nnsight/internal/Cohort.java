@@ -1,6 +1,8 @@
 package io.nnsight.internal;
 
+import io.nnsight.Inputs;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.ContinuousBatch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -15,7 +17,7 @@ import java.util.function.Supplier;
  * run, skipping a module, a backward pass, a batch-sensitive module). Its other bodies are then cancelled, its
  * caches stop recording, and its rows are computed and ignored; the forward pass goes on for the others.
  */
-public final class Cohort {
+public final class Cohort implements ContinuousBatch.Lane {
     /**
      * Thrown in a cohort's body at the call that evicts it, before that call has any effect: an {@code Error}, so
      * the body's {@code catch (Exception e)} blocks let it pass. A body that catches it anyway gets a cancellation
@@ -34,6 +36,8 @@ public final class Cohort {
     final Class<?> bodyType;
     final Supplier<?> body;
     final Runnable addEdits;
+    /** What a continuous run's model runner reads for it (a generation's options), or {@code null}. */
+    final Object options;
 
     /** Its mediators, in invoke order (set when the model starts). */
     final List<Mediator> mediators = new ArrayList<>();
@@ -44,6 +48,22 @@ public final class Cohort {
     TraceRun.Invocation implicit;
     int edits;
     int invokes;
+
+    // ---- in a continuous run (TraceRun.executeContinuous) ----
+    /** Its invokes' inputs, batched. */
+    Inputs inputs;
+    /** Its inputs' batching key ({@code Batchable.cohortKey}). */
+    Object key;
+    /** Its batch rows. */
+    int size;
+    /** How often each module was called, and returned, in the forward passes it was present in. */
+    int[] inputCalls;
+    int[] outputCalls;
+    /** Whether the runner makes no further step for it, and whether its run is over. */
+    boolean stepsEnded;
+    boolean runEnded;
+    /** Whether its outcome has been reported. */
+    boolean reported;
 
     boolean ended;
     private boolean cancelling;
@@ -62,6 +82,17 @@ public final class Cohort {
      * @param addEdits adds the cohort's edits to the run ({@link TraceRun#addEdit}); runs in its set-up
      */
     public Cohort(BodyContext context, Object input, Class<?> bodyType, Supplier<?> body, Runnable addEdits) {
+        this(context, input, bodyType, body, addEdits, null);
+    }
+
+    /**
+     * A cohort of a continuous run; see {@link #Cohort(BodyContext, Object, Class, Supplier, Runnable)}.
+     *
+     * @param options what the run's model runner reads for it (a generation's options)
+     */
+    public Cohort(BodyContext context, Object input, Class<?> bodyType, Supplier<?> body, Runnable addEdits,
+            Object options) {
+        this.options = options;
         this.context = context;
         this.input = input;
         this.bodyType = bodyType;
@@ -69,7 +100,28 @@ public final class Cohort {
         this.addEdits = addEdits;
     }
 
+    @Override
+    public Inputs inputs() {
+        return inputs;
+    }
+
+    @Override
+    public Object options() {
+        return options;
+    }
+
+    @Override
+    public Object key() {
+        return key;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
     /** Whether it ended early: failed or evicted. */
+    @Override
     public boolean hasEnded() {
         return ended;
     }

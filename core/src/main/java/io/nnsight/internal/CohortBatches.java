@@ -20,7 +20,22 @@ public final class CohortBatches {
         List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts);
     }
 
+    /** Makes the cohorts of a continuous run ({@link TraceRun#executeContinuous}) from jobs of a hosted wrapper. */
+    public interface Cohorts {
+        /** The trace target of {@code hosted}, an {@code NNsight}: what a continuous run of it traces. */
+        TraceTarget target(Object hosted);
+
+        /**
+         * The cohort of {@code job}, a {@code TraceJob} of {@code hosted} or of a copy of it, in {@code run}.
+         *
+         * @param options what the run's model runner reads for it
+         * @throws IllegalArgumentException when the job traces another model
+         */
+        Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, Object options);
+    }
+
     private static volatile Runner runner;
+    private static volatile Cohorts cohorts;
 
     private CohortBatches() {}
 
@@ -29,6 +44,22 @@ public final class CohortBatches {
         if (runner == null) {
             runner = installed;
         }
+    }
+
+    /** Called by {@code NNsight} once; later calls change nothing. */
+    public static synchronized void install(Cohorts installed) {
+        if (cohorts == null) {
+            cohorts = installed;
+        }
+    }
+
+    /** The cohort maker {@code NNsight} installed. */
+    public static Cohorts cohorts() {
+        Cohorts installed = cohorts;
+        if (installed == null) {
+            throw new IllegalStateException("NNsight has not been initialized");
+        }
+        return installed;
     }
 
     /** The runner {@code NNsight} installed. */

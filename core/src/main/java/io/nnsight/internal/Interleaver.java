@@ -50,8 +50,9 @@ public final class Interleaver {
     private final TraceTarget target;
     private final int moduleCount;
     private final Map<String, Integer>[] operationBases;
-    private final Mediator[] mediators;
-    private final int batchSize;
+    private final List<Mediator> mediators;
+    /** The rows of the forward pass running now (in a continuous run, of the present cohorts). */
+    private int batchSize;
     private final boolean gradEnabled;
     private final Thread modelThread = Thread.currentThread();
 
@@ -79,6 +80,13 @@ public final class Interleaver {
     private Throwable failure;
     /** The cohorts still running when several traces share this one ({@link #cohorts(int)}), else -1. */
     private int liveCohorts = -1;
+    /**
+     * In a continuous run ({@link #continuous()}), the cohorts the forward pass running now serves, in row order;
+     * {@code null} in any other run. Each counts the module calls of the passes it is present in.
+     */
+    private List<Cohort> present;
+    /** In a continuous run, the cohort whose bodies the value being served now goes to. */
+    private Cohort servingCohort;
 
     /**
      * An interleaver for one trace.
@@ -93,13 +101,13 @@ public final class Interleaver {
         String[] paths = target.paths();
         this.moduleCount = target.moduleCount();
         this.operationBases = target.operationBases();
-        this.mediators = mediators.toArray(new Mediator[0]);
+        this.mediators = new ArrayList<>(mediators);
         this.batchSize = batchSize;
         this.gradEnabled = gradEnabled;
         this.inputCalls = new int[paths.length];
         this.outputCalls = new int[paths.length];
         this.waiting = new int[paths.length];
-        this.live = this.mediators.length;
+        this.live = this.mediators.size();
     }
 
     boolean gradEnabled() {
@@ -147,19 +155,24 @@ public final class Interleaver {
      */
     public void end() {
         runEnded = true;
+        answerAtEnd(mediators);
+    }
+
+    /** Answers the requests {@code bodies} still wait with, as at the end of the run, until none is left. */
+    private void answerAtEnd(List<Mediator> bodies) {
         boolean progress = true;
         while (live > 0 && progress) {
             progress = false;
-            for (Mediator mediator : mediators) {
+            for (Mediator mediator : bodies) {
                 if (mediator.pending instanceof Signal.Wait) {
                     Signal.Wait wait = (Signal.Wait) mediator.pending;
                     unwait(mediator);
-                    drive(mediator, wait.action() == Signal.Action.STEP ? Boolean.FALSE : notReached(wait));
+                    drive(mediator, wait.action() == Signal.Action.STEP ? Boolean.FALSE : notReached(mediator, wait));
                     progress = true;
                 }
             }
             if (!progress) {
-                for (Mediator mediator : mediators) {
+                for (Mediator mediator : bodies) {
                     if (mediator.pending instanceof Signal.Completion) {
                         Mediator other = ((Signal.Completion) mediator.pending).of();
                         mediator.pending = null;
@@ -195,13 +208,81 @@ public final class Interleaver {
         }
     }
 
+    // ---- a continuous run: cohorts join and leave between forward passes ----
+
+    /**
+     * Makes this the interleaver of a continuous run ({@code TraceRun.executeContinuous}): cohorts {@linkplain
+     * #join join} between forward passes, each pass serves the cohorts its {@linkplain #layout layout} names, each
+     * at its own iteration, and each cohort's steps and run {@linkplain #endSteps(Cohort) end} on their own.
+     */
+    void continuous() {
+        present = new ArrayList<>();
+        liveCohorts = -1; // cohorts come and go: the run ends when its runner returns
+    }
+
+    /**
+     * Adds {@code cohort}'s bodies (its mediators, their engine's coroutines made) and runs each until it first waits
+     * for the model; called on the model's thread between forward passes. The cohort counts module calls from 0.
+     */
+    void join(Cohort cohort) {
+        cohort.inputCalls = new int[inputCalls.length];
+        cohort.outputCalls = new int[outputCalls.length];
+        mediators.addAll(cohort.mediators);
+        live += cohort.mediators.size();
+        for (Mediator mediator : cohort.mediators) {
+            if (!mediator.done && !cohort.ended) {
+                drive(mediator, null);
+            }
+        }
+    }
+
+    /**
+     * The forward pass that starts now serves {@code cohorts}, their rows in this order ({@code rows} each); the
+     * others are absent: not served, their calls not counted. An empty list between passes.
+     */
+    void layout(List<Cohort> cohorts, List<Integer> rows) {
+        present = new ArrayList<>(cohorts);
+        int next = 0;
+        for (int i = 0; i < cohorts.size(); i++) {
+            Cohort cohort = cohorts.get(i);
+            cohort.rows = new RowRange(next, rows.get(i));
+            for (Mediator mediator : cohort.mediators) {
+                mediator.moveTo(cohort.rows);
+            }
+            next += rows.get(i);
+        }
+        batchSize = next;
+    }
+
+    /** {@link #endSteps()} for {@code cohort} alone: its bodies' iteration loops end now. */
+    void endSteps(Cohort cohort) {
+        cohort.stepsEnded = true;
+        for (Mediator mediator : cohort.mediators) {
+            if (mediator.pending instanceof Signal.Wait && ((Signal.Wait) mediator.pending).action() == Signal.Action.STEP) {
+                unwait(mediator);
+                drive(mediator, Boolean.FALSE);
+            }
+        }
+    }
+
+    /**
+     * {@link #end()} for {@code cohort} alone, once the runner calls the model for it no more: its open requests
+     * fail, its loops end, its bodies run to their end; any still suspended then is cancelled.
+     */
+    void end(Cohort cohort) {
+        cohort.stepsEnded = true;
+        cohort.runEnded = true;
+        answerAtEnd(cohort.mediators);
+        cancel(cohort.mediators);
+    }
+
     /**
      * Ends every body that is still suspended: it gets a cancellation at its suspension point, so its
      * {@code finally} blocks run and its thread ends. Safe to call in any state.
      */
     public void cancel() {
         runEnded = true;
-        cancel(Arrays.asList(mediators));
+        cancel(new ArrayList<>(mediators));
     }
 
     /** Cancels each of {@code bodies} that is still suspended, as {@link #cancel()} does all. */
@@ -272,6 +353,9 @@ public final class Interleaver {
     }
 
     private Object callOnce(int module, Inputs inputs, Function<Inputs, Object> proceed) {
+        if (present != null) {
+            return callOnceContinuous(module, inputs, proceed);
+        }
         int iteration = inputCalls[module];
         Object skipped = null;
         boolean skip = false;
@@ -297,6 +381,38 @@ public final class Interleaver {
         return output;
     }
 
+    /** {@link #callOnce} in a continuous run: each present cohort at its own iteration; no skips (they evict). */
+    private Object callOnceContinuous(int module, Inputs inputs, Function<Inputs, Object> proceed) {
+        int iteration = inputCalls[module];
+        if (waiting[module] > 0) {
+            inputs = (Inputs) serve(module, Provider.Kind.INPUT, iteration, inputs).value;
+        }
+        inputCalls[module] = iteration + 1;
+        for (Cohort cohort : present) {
+            cohort.inputCalls[module]++;
+        }
+        List<CacheRecording> recording = module < moduleCount ? presentCaches() : List.of();
+        for (CacheRecording cache : recording) {
+            cache.started(module, inputs, batchSize);
+        }
+        Object output = ended(module, iteration, proceed.apply(inputs));
+        for (CacheRecording cache : recording) {
+            cache.ended(module, output, batchSize);
+        }
+        return output;
+    }
+
+    /** The caches of the present cohorts still running: only they record this pass's calls. */
+    private List<CacheRecording> presentCaches() {
+        List<CacheRecording> recording = new ArrayList<>(0);
+        for (Cohort cohort : present) {
+            if (!cohort.ended) {
+                recording.addAll(cohort.caches);
+            }
+        }
+        return recording;
+    }
+
     /**
      * Whether some body waits for module or operation {@code index} now. When none waits for an operation,
      * its call site takes the cheap path: {@link #operationStarted}, the call as written, {@link #ended},
@@ -309,6 +425,11 @@ public final class Interleaver {
 
     /** A call of operation {@code index} that no body waits for starts: counts it, and returns its iteration. */
     public int operationStarted(int index) {
+        if (present != null) {
+            for (Cohort cohort : present) {
+                cohort.inputCalls[index]++;
+            }
+        }
         return inputCalls[index]++;
     }
 
@@ -322,10 +443,18 @@ public final class Interleaver {
             output = serve(module, Provider.Kind.OUTPUT, iteration, output).value;
         }
         outputCalls[module] = Math.max(outputCalls[module], iteration + 1);
+        if (present != null) {
+            for (Cohort cohort : present) {
+                cohort.outputCalls[module] = Math.max(cohort.outputCalls[module], cohort.inputCalls[module]);
+            }
+        }
         return output;
     }
 
     private Provider serve(int module, Provider.Kind kind, int iteration, Object value) {
+        if (present != null) {
+            return serveCohorts(module, kind, value);
+        }
         Provider served = new Provider(module, kind, iteration, value);
         Provider outer = provider;
         provider = served;
@@ -347,6 +476,35 @@ public final class Interleaver {
             keepForBackward(served); // what the model continues with, after the bodies' replacements
         }
         return served;
+    }
+
+    /**
+     * {@link #serve} in a continuous run: the present cohorts in row order, each at its own iteration of the module
+     * (the calls of it in the passes it was present in), each seeing what the cohorts before it replaced.
+     */
+    private Provider serveCohorts(int module, Provider.Kind kind, Object value) {
+        Provider outer = provider;
+        try {
+            for (Cohort cohort : present) {
+                int calls = cohort.inputCalls[module];
+                Provider served = new Provider(module, kind, kind == Provider.Kind.INPUT ? calls : calls - 1, value);
+                provider = served;
+                servingCohort = cohort;
+                for (Mediator mediator : cohort.mediators) {
+                    if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
+                        Signal.Wait wait = (Signal.Wait) mediator.pending;
+                        unwait(mediator);
+                        drive(mediator, act(mediator, wait, served));
+                        haltIfNeeded();
+                    }
+                }
+                value = served.value;
+            }
+        } finally {
+            provider = outer;
+            servingCohort = null;
+        }
+        return new Provider(module, kind, -1, value);
     }
 
     private void keepForBackward(Provider served) {
@@ -424,14 +582,14 @@ public final class Interleaver {
             }
             if (signal instanceof Signal.Wait) {
                 Signal.Wait wait = (Signal.Wait) signal;
-                if (stepsEnded && wait.action() == Signal.Action.STEP) {
+                if (stepsEnded(mediator) && wait.action() == Signal.Action.STEP) {
                     reply = Boolean.FALSE;
-                } else if (provider != null && provider.matches(wait)) {
+                } else if (provider != null && provider.matches(wait) && servesHere(mediator)) {
                     reply = act(mediator, wait, provider);
-                } else if (hasPassed(wait)) {
-                    reply = wait.action() == Signal.Action.STEP ? Boolean.TRUE : outOfOrder(wait);
-                } else if (runEnded) {
-                    reply = wait.action() == Signal.Action.STEP ? Boolean.FALSE : notReached(wait);
+                } else if (hasPassed(mediator, wait)) {
+                    reply = wait.action() == Signal.Action.STEP ? Boolean.TRUE : outOfOrder(mediator, wait);
+                } else if (runEnded(mediator)) {
+                    reply = wait.action() == Signal.Action.STEP ? Boolean.FALSE : notReached(mediator, wait);
                 } else {
                     mediator.pending = wait;
                     waiting[wait.module()]++;
@@ -444,7 +602,7 @@ public final class Interleaver {
                             + "exists only once its body has returned"));
                 } else if (other.done) {
                     reply = other.result();
-                } else if (runEnded) {
+                } else if (runEnded(mediator)) {
                     reply = completionNotReached(mediator, other);
                 } else {
                     mediator.pending = (Signal.Completion) signal;
@@ -524,7 +682,9 @@ public final class Interleaver {
         if (!cohort.startCancelling()) {
             return;
         }
-        liveCohorts--;
+        if (liveCohorts > 0) {
+            liveCohorts--;
+        }
         caches.removeAll(cohort.caches);
         cancel(cohort.mediators);
     }
@@ -709,14 +869,36 @@ public final class Interleaver {
 
     // ---- errors ----
 
-    private boolean hasPassed(Signal.Wait wait) {
-        int[] calls = wait.kind() == Provider.Kind.INPUT ? inputCalls : outputCalls;
+    private boolean hasPassed(Mediator mediator, Signal.Wait wait) {
+        int[] calls = wait.kind() == Provider.Kind.INPUT ? inputCalls(mediator) : outputCalls(mediator);
         return calls[wait.module()] > wait.iteration();
     }
 
-    private Reply.Fault outOfOrder(Signal.Wait wait) {
+    /** The calls of each module the body's requests count: its cohort's own in a continuous run. */
+    private int[] inputCalls(Mediator mediator) {
+        return present != null && mediator.cohort != null ? mediator.cohort.inputCalls : inputCalls;
+    }
+
+    private int[] outputCalls(Mediator mediator) {
+        return present != null && mediator.cohort != null ? mediator.cohort.outputCalls : outputCalls;
+    }
+
+    private boolean stepsEnded(Mediator mediator) {
+        return stepsEnded || mediator.cohort != null && mediator.cohort.stepsEnded;
+    }
+
+    private boolean runEnded(Mediator mediator) {
+        return runEnded || mediator.cohort != null && mediator.cohort.runEnded;
+    }
+
+    /** Whether the value being served now is for the body's cohort (in a continuous run, each its own). */
+    private boolean servesHere(Mediator mediator) {
+        return present == null || servingCohort == mediator.cohort;
+    }
+
+    private Reply.Fault outOfOrder(Mediator mediator, Signal.Wait wait) {
         String message = "Asked for " + describe(wait) + ", but the forward pass has already run past it: it is at "
-                + position() + " now. " + (stepsEnded
+                + position() + " now. " + (stepsEnded(mediator)
                         ? "The model runner made its last step, which ended the body's loop over its iterations "
                                 + "(tr.all()); after such a loop a request reads the iteration in force before it ("
                                 + wait.iteration() + "), long passed. Read the module inside the loop, keeping what "
@@ -726,8 +908,8 @@ public final class Interleaver {
         return new Reply.Fault(() -> new OutOfOrderException(message));
     }
 
-    private Reply.Fault notReached(Signal.Wait wait) {
-        int calls = inputCalls[wait.module()];
+    private Reply.Fault notReached(Mediator mediator, Signal.Wait wait) {
+        int calls = inputCalls(mediator)[wait.module()];
         String module = name(wait.module());
         String why;
         if (stopRequested) {

@@ -16,7 +16,9 @@ import org.bytedeco.pytorch.Tensor;
 public final class Mediator {
     private final int order;
     private final String name;
-    private final RowRange group;
+    /** Its rows as set up; in a continuous run, relative to its cohort's first row. */
+    private final RowRange placed;
+    private RowRange group;
     private final Supplier<?> body;
     /** The cohort it belongs to when several traces share the run, else {@code null}. */
     final Cohort cohort;
@@ -54,9 +56,18 @@ public final class Mediator {
     Mediator(int order, String name, RowRange group, Supplier<?> body, Cohort cohort) {
         this.order = order;
         this.name = name;
+        this.placed = group;
         this.group = group;
         this.body = body;
         this.cohort = cohort;
+    }
+
+    /**
+     * Moves its rows to where its cohort's rows start in the next forward pass of a continuous run (its set-up rows
+     * count from the cohort's first row); an invoke without input gets all its cohort's rows.
+     */
+    void moveTo(RowRange cohortRows) {
+        group = placed == null ? cohortRows : new RowRange(cohortRows.start() + placed.start(), placed.size());
     }
 
     public int order() {

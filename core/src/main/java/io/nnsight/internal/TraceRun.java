@@ -6,6 +6,7 @@ import io.nnsight.Inputs;
 import io.nnsight.TraceException;
 import io.nnsight.internal.engine.Engine;
 import io.nnsight.spi.CloseMatches;
+import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -88,6 +89,8 @@ public final class TraceRun {
     private List<Cohort> cohorts;
     /** The cohort whose edits and set-up body run now, to which the invokes they add belong. */
     private Cohort settingUpCohort;
+    /** The failures of a continuous run's cohorts whose stack traces were cleaned (one error may fail several). */
+    private final Set<Throwable> cleanedFailures = Collections.newSetFromMap(new IdentityHashMap<>());
 
     /** A trace of {@code target}, on the calling thread. */
     public TraceRun(TraceTarget target) {
@@ -251,6 +254,220 @@ public final class TraceRun {
             memory.close();
             Running.end(this);
         }
+    }
+
+    /** Where the cohorts of a continuous run come from, and where they go once they end. */
+    public interface Admission {
+        /** The cohorts to join now, given how many are running; called at step boundaries while the epoch admits. */
+        List<Cohort> admit(int running);
+
+        /** {@code cohort} has its outcome; called once per cohort, as soon as it is final. */
+        void finished(Cohort cohort);
+    }
+
+    /**
+     * Runs cohorts that join and leave between forward passes, as {@code runner} lays them out: a continuous batch
+     * ({@code spi.ContinuousBatch}). Holds the wrapper's lock until {@code runner} returns. A cohort is set up when
+     * it joins, on this thread in its context, as in {@link #executeCohorts}; each forward pass serves the cohorts
+     * laid out for it, each at its own iteration; its outcome goes to {@code admission} as soon as it ends. A failure
+     * of the runner (the model throws) evicts every cohort still running: alone, each learns whether it is its own.
+     *
+     * @param epochSteps how many forward passes admit cohorts; afterwards {@code admit} gives none
+     */
+    public void executeContinuous(ContinuousBatch.Runner runner, Admission admission, int epochSteps) {
+        Running.begin(this);
+        memory.enterThread();
+        StackTraceElement[] callerFrames = new Throwable().getStackTrace();
+        Interleaver running = new Interleaver(target, List.of(), 0, GradMode.is_enabled());
+        running.continuous();
+        interleaver = running;
+        List<Cohort> joined = new ArrayList<>();
+        Throwable failure = null;
+        try {
+            runner.run(new Continuous(running, admission, joined, epochSteps, callerFrames));
+        } catch (Throwable error) {
+            failure = error;
+        } finally {
+            try {
+                for (Cohort cohort : joined) {
+                    if (!cohort.reported) {
+                        if (failure != null) {
+                            cohort.evict("the forward pass it shared failed (" + failure + ")");
+                        } else {
+                            cohort.fail(new TraceException("the model runner returned before this trace's run was over"));
+                        }
+                        running.end(cohort);
+                        report(cohort, admission, callerFrames);
+                    }
+                }
+            } finally {
+                running.cancel();
+                interleaver = null;
+                for (Invocation invocation : invocations) {
+                    invocation.complete = true;
+                }
+                for (Object value : saved) {
+                    memory.keep(value);
+                }
+                memory.close();
+                Running.end(this);
+            }
+        }
+    }
+
+    /** The control a continuous run's runner has. */
+    private final class Continuous implements ContinuousBatch.Control {
+        private final Interleaver running;
+        private final Admission admission;
+        private final List<Cohort> joined;
+        private final int epochSteps;
+        private final StackTraceElement[] callerFrames;
+        private int forwards;
+        private int live;
+
+        Continuous(Interleaver running, Admission admission, List<Cohort> joined, int epochSteps,
+                StackTraceElement[] callerFrames) {
+            this.running = running;
+            this.admission = admission;
+            this.joined = joined;
+            this.epochSteps = epochSteps;
+            this.callerFrames = callerFrames;
+        }
+
+        @Override
+        public List<ContinuousBatch.Lane> admit() {
+            if (forwards >= epochSteps) {
+                return List.of();
+            }
+            List<ContinuousBatch.Lane> lanes = new ArrayList<>();
+            for (Cohort cohort : admission.admit(live)) {
+                joined.add(cohort);
+                join(cohort);
+                if (cohort.ended) {
+                    running.end(cohort);
+                    report(cohort, admission, callerFrames);
+                } else {
+                    live++;
+                    lanes.add(cohort);
+                }
+            }
+            return lanes;
+        }
+
+        /** Sets {@code cohort} up, batches its inputs and starts its bodies; a failure ends it alone. */
+        private void join(Cohort cohort) {
+            setUp(cohort);
+            List<Batchable.Prepared> rows = new ArrayList<>();
+            List<Invocation> own = new ArrayList<>();
+            for (Invocation invocation : invocations) {
+                if (invocation.cohort == cohort) {
+                    own.add(invocation);
+                    if (invocation.prepared != null) {
+                        rows.add(invocation.prepared);
+                    }
+                }
+            }
+            if (!cohort.ended) {
+                try {
+                    cohort.key = target.batchable().cohortKey(rows);
+                    if (cohort.key == null) {
+                        cohort.evict("the model's inputs do not say that rows may share a forward pass");
+                    } else {
+                        cohort.inputs = rows.size() == 1 ? rows.get(0).inputs() : target.batchable().combine(rows);
+                    }
+                } catch (RuntimeException e) {
+                    cohort.fail(e);
+                }
+            }
+            if (cohort.ended) {
+                invocations.removeAll(own);
+                return;
+            }
+            int size = 0;
+            for (Invocation invocation : own) {
+                RowRange group = null;
+                if (invocation.prepared != null) {
+                    group = new RowRange(size, invocation.prepared.batchSize());
+                    size += invocation.prepared.batchSize();
+                }
+                invocation.mediator = new Mediator(invocations.indexOf(invocation), invocation.name, group,
+                        invocation.body, cohort);
+                cohort.mediators.add(invocation.mediator);
+            }
+            cohort.size = size;
+            for (Invocation invocation : own) {
+                Mediator mediator = invocation.mediator;
+                String threadName = "nnsight-" + mediator.name().replace(' ', '-');
+                mediator.start(running, engine.create(threadName, invocation.bodyType, () -> runBody(mediator)));
+            }
+            running.join(cohort);
+        }
+
+        @Override
+        public <T> T forward(List<ContinuousBatch.Lane> lanes, Supplier<T> pass) {
+            List<Cohort> present = new ArrayList<>(lanes.size());
+            List<Integer> sizes = new ArrayList<>(lanes.size());
+            for (ContinuousBatch.Lane lane : lanes) {
+                present.add(own(lane));
+                sizes.add(lane.size());
+            }
+            forwards++;
+            running.layout(present, sizes);
+            try {
+                return pass.get();
+            } finally {
+                running.layout(List.of(), List.of());
+            }
+        }
+
+        @Override
+        public void endSteps(ContinuousBatch.Lane lane) {
+            running.endSteps(own(lane));
+        }
+
+        @Override
+        public void finish(ContinuousBatch.Lane lane) {
+            Cohort cohort = own(lane);
+            if (cohort.reported) {
+                return;
+            }
+            running.end(cohort);
+            if (!cohort.ended) {
+                Object result = cohort.implicit != null ? cohort.implicit.mediator.result() : cohort.result();
+                cohort.succeed(result);
+                memory.keep(result);
+                for (Invocation invocation : invocations) {
+                    if (invocation.cohort == cohort) {
+                        invocation.complete = true;
+                        memory.keep(invocation.mediator.result());
+                    }
+                }
+            }
+            live--;
+            report(cohort, admission, callerFrames);
+        }
+
+        @Override
+        public void fail(ContinuousBatch.Lane lane, Throwable error) {
+            own(lane).fail(error);
+            finish(lane);
+        }
+
+        private Cohort own(ContinuousBatch.Lane lane) {
+            if (!(lane instanceof Cohort) || !joined.contains(lane)) {
+                throw new IllegalArgumentException("not a lane of this run: " + lane);
+            }
+            return (Cohort) lane;
+        }
+    }
+
+    /** Reports {@code cohort}'s outcome, its failure cleaned as a trace alone throws it. */
+    private void report(Cohort cohort, Admission admission, StackTraceElement[] callerFrames) {
+        cohort.reported = true;
+        if (cohort.failure() != null && cleanedFailures.add(cohort.failure())) {
+            StackTraces.clean(cohort.failure(), callerFrames);
+        }
+        admission.finished(cohort);
     }
 
     /** Adds {@code cohort}'s edits and invokes, in its context; a failure there ends it alone. */
@@ -581,7 +798,7 @@ public final class TraceRun {
                 chosen[index] = true;
             }
         }
-        CacheRecording cache = new CacheRecording(invoke.group(), chosen, inputs, outputs, all, modules);
+        CacheRecording cache = new CacheRecording(invoke, chosen, inputs, outputs, all, modules);
         interleaver.record(cache);
         if (invoke.cohort != null) {
             invoke.cohort.caches.add(cache);

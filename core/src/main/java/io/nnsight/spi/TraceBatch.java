@@ -103,14 +103,16 @@ public final class TraceBatch {
         List<Cohort> cohorts = CohortBatches.runner().run(hosted, jobs, contexts);
         List<Outcome> outcomes = new ArrayList<>(cohorts.size());
         for (Cohort cohort : cohorts) {
-            if (cohort.evicted() != null) {
-                outcomes.add(new Evicted(cohort.evicted()));
-            } else if (cohort.failure() != null) {
-                outcomes.add(new Failed(cohort.failure()));
-            } else {
-                outcomes.add(new Result(cohort.result()));
-            }
+            outcomes.add(outcome(cohort));
         }
         return outcomes;
+    }
+
+    /** The outcome {@code cohort} holds once it has ended. */
+    static Outcome outcome(Cohort cohort) {
+        if (cohort.evicted() != null) {
+            return new Evicted(cohort.evicted());
+        }
+        return cohort.failure() != null ? new Failed(cohort.failure()) : new Result(cohort.result());
     }
 }

@@ -15,6 +15,9 @@
  *   <li>{@link io.nnsight.spi.TraceBatch}: several traces of one model in one forward pass, each as if alone (a
  *       model server's co-batching), with a {@link io.nnsight.spi.BodyContext} per trace, in force whenever its
  *       code runs; {@link io.nnsight.spi.BatchSensitive} marks the modules a trace of such a batch may not wait for.
+ *   <li>{@link io.nnsight.spi.ContinuousBatch}: traces that step (generations) joining and leaving one running batch
+ *       at step boundaries, each as if alone, its outcome reported as soon as it ends; the model's stepping loop is
+ *       its {@link io.nnsight.spi.ContinuousBatch.Runner}.
  * </ul>
  */
 package io.nnsight.spi;

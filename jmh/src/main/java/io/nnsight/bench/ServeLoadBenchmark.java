@@ -4,6 +4,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.sun.management.OperatingSystemMXBean;
 import io.nnsight.BodyEngine;
+import io.nnsight.Tensors;
+import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.internal.shipping.Shipment;
@@ -17,6 +19,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -35,6 +38,11 @@ import org.bytedeco.pytorch.global.torch;
  * length (jobs of equal length share a forward pass), then with prompts of mixed lengths (a job whose length differs
  * from its batch's first is evicted and runs again alone).
  *
+ * <p>The generation stage (modes {@code gen-one} and {@code gen}) drives a one-at-a-time server and a batching one
+ * the same way with greedy generations of {@value #GENERATED_TOKENS} tokens after the mixed-length prompts ({@code
+ * lm.on(remote).generate(prompt, Generation.maxNewTokens(20), tr -> lm.generator().output())}): on the batching
+ * server they run as one continuous batch, each joining at a step boundary and answered as it leaves.
+ *
  * <p>Reported per mode: jobs per second and the ratio to one-at-a-time (measured in the same run), latency p50, p90,
  * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}; its mean is
  * over the last 100 batches, read at the end of the window, and "sampled" is the mean of {@code last} read every 100
@@ -47,7 +55,7 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
- * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 5 --measure 20 --modes one,equal,mixed
+ * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 5 --measure 20 --modes one,equal,mixed,gen-one,gen
  * </pre>
  */
 public final class ServeLoadBenchmark {
@@ -55,6 +63,8 @@ public final class ServeLoadBenchmark {
     private static final String[] WHAT = {"a ball", "the sun", "a tree", "a car", "the sky", "a cake", "a toy",
         "the park", "a fish", "a red hat"};
     private static final int TARGET_TOKENS = 8;
+    /** The prefix of a generation's entry among the expected answers. */
+    private static final String GENERATE = "generate: ";
 
     private ServeLoadBenchmark() {}
 
@@ -68,10 +78,22 @@ public final class ServeLoadBenchmark {
         static long nextToken(Remote server, String prompt) {
             return lm.on(server).trace(prompt, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
         }
+
+        /** The ids of a greedy generation of {@value #GENERATED_TOKENS} tokens after {@code prompt}, on the server. */
+        static String generate(Remote server, String prompt) {
+            return Arrays.toString(Tensors.longs(lm.on(server).generate(prompt,
+                    Generation.maxNewTokens(GENERATED_TOKENS), tr -> lm.generator().output()).flatten()));
+        }
     }
 
-    /** One mode: the server's batching, the prompts the clients cycle through. */
-    private record Mode(String name, int batchJobs, List<String> prompts) {}
+    /** The tokens each job of the generation stage generates. */
+    static final int GENERATED_TOKENS = 20;
+
+    /**
+     * One mode: the server's batching, the prompts the clients cycle through, and whether they generate ({@value
+     * #GENERATED_TOKENS} greedy tokens) or trace.
+     */
+    private record Mode(String name, int batchJobs, List<String> prompts, boolean generates) {}
 
     /** What one mode measured. */
     private record Result(Mode mode, long jobs, long failures, long wrong, double seconds, long[] latenciesNanos,
@@ -100,7 +122,7 @@ public final class ServeLoadBenchmark {
         int clients = 16;
         double warmup = 5;
         double measure = 20;
-        List<String> chosen = List.of("one", "equal", "mixed");
+        List<String> chosen = List.of("one", "equal", "mixed", "gen-one", "gen");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--clients" -> clients = Integer.parseInt(args[++i]);
@@ -109,7 +131,7 @@ public final class ServeLoadBenchmark {
                 case "--modes" -> chosen = List.of(args[++i].split(","));
                 default -> {
                     System.err.println("usage: ServeLoadBenchmark [--clients N] [--warmup SECONDS] [--measure SECONDS]"
-                            + " [--modes one,equal,mixed]");
+                            + " [--modes one,equal,mixed,gen-one,gen]");
                     System.exit(2);
                 }
             }
@@ -123,9 +145,11 @@ public final class ServeLoadBenchmark {
         Map<Long, List<String>> byLength = promptsByLength(lm);
         List<String> equal = equalLength(byLength, 16);
         List<String> varied = mixedLength(byLength, 16);
-        Map<String, Long> expected = new HashMap<>();
+        Map<String, Object> expected = new HashMap<>();
         for (String prompt : concat(equal, varied)) {
             expected.put(prompt, lm.trace(prompt, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long()));
+            expected.put(GENERATE + prompt, Arrays.toString(Tensors.longs(lm.generate(prompt,
+                    Generation.maxNewTokens(GENERATED_TOKENS), tr -> lm.generator().output()).flatten())));
         }
         System.out.printf(Locale.ROOT, "stories260K; %d clients, %.0f s warm-up, %.0f s measured per mode; engine %s, "
                 + "libtorch threads %d, %d processors%n", clients, warmup, measure, BodyEngine.configured().property(),
@@ -137,10 +161,12 @@ public final class ServeLoadBenchmark {
         List<Mode> modes = new ArrayList<>();
         for (String mode : chosen) {
             modes.add(switch (mode) {
-                case "one" -> new Mode("one at a time (batchJobs 1)", 1, equal);
-                case "equal" -> new Mode("batching (batchJobs 16), equal lengths", 16, equal);
-                case "mixed" -> new Mode("batching (batchJobs 16), mixed lengths", 16, varied);
-                default -> throw new IllegalArgumentException("the modes are one, equal and mixed: " + mode);
+                case "one" -> new Mode("one at a time (batchJobs 1)", 1, equal, false);
+                case "equal" -> new Mode("batching (batchJobs 16), equal lengths", 16, equal, false);
+                case "mixed" -> new Mode("batching (batchJobs 16), mixed lengths", 16, varied, false);
+                case "gen-one" -> new Mode("generations, one at a time (batchJobs 1)", 1, varied, true);
+                case "gen" -> new Mode("generations, continuous (batchJobs 16)", 16, varied, true);
+                default -> throw new IllegalArgumentException("the modes are one, equal, mixed, gen-one and gen: " + mode);
             });
         }
         List<Result> results = new ArrayList<>();
@@ -154,7 +180,7 @@ public final class ServeLoadBenchmark {
     }
 
     private static Result run(LanguageModel lm, Mode mode, int clients, double warmup, double measure,
-            Map<String, Long> expected) throws Exception {
+            Map<String, Object> expected) throws Exception {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         try (ModelServer server = ModelServer.builder().model(lm.key(), lm).allowAnonymous().port(0)
@@ -179,9 +205,9 @@ public final class ServeLoadBenchmark {
                     for (int k = client; System.nanoTime() < measureEnd; k++) {
                         String prompt = mode.prompts.get(k % mode.prompts.size());
                         long t0 = System.nanoTime();
-                        long token;
+                        Object answer;
                         try {
-                            token = Client.nextToken(remote, prompt);
+                            answer = mode.generates ? Client.generate(remote, prompt) : Client.nextToken(remote, prompt);
                         } catch (RuntimeException e) {
                             long t1 = System.nanoTime();
                             if (t1 >= measureStart && t1 <= measureEnd) {
@@ -195,7 +221,7 @@ public final class ServeLoadBenchmark {
                         long t1 = System.nanoTime();
                         if (t1 >= measureStart && t1 <= measureEnd) {
                             own[count++] = t1 - t0;
-                            if (token != expected.get(prompt)) {
+                            if (!answer.equals(expected.get(mode.generates ? GENERATE + prompt : prompt))) {
                                 wrong.incrementAndGet();
                             }
                         }
@@ -255,15 +281,16 @@ public final class ServeLoadBenchmark {
     }
 
     private static void print(List<Result> results) {
-        double baseline = results.stream().filter(r -> r.mode.batchJobs == 1).mapToDouble(Result::jobsPerSecond)
-                .findFirst().orElse(Double.NaN);
         System.out.println();
-        System.out.println("| mode | jobs/s | × one at a time | p50 ms | p90 ms | p99 ms | max ms | batch mean (last 100)"
+        System.out.println("| mode | jobs/s | tokens/s | × one at a time | p50 ms | p90 ms | p99 ms | max ms | batch mean (last 100)"
                 + " / sampled / max | CPU ms per job: worker / clients / process |");
-        System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        System.out.println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (Result r : results) {
-            System.out.printf(Locale.ROOT, "| %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %d | %.2f / "
-                    + "%.2f / %.2f |%n", r.mode.name, r.jobsPerSecond(), r.jobsPerSecond() / baseline,
+            double baseline = results.stream().filter(o -> o.mode.batchJobs == 1 && o.mode.generates == r.mode.generates)
+                    .mapToDouble(Result::jobsPerSecond).findFirst().orElse(Double.NaN);
+            System.out.printf(Locale.ROOT, "| %s | %.1f | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %d | %.2f / "
+                    + "%.2f / %.2f |%n", r.mode.name, r.jobsPerSecond(),
+                    r.jobsPerSecond() * (r.mode.generates ? GENERATED_TOKENS : 1), r.jobsPerSecond() / baseline,
                     r.latencyMillis(0.5), r.latencyMillis(0.9), r.latencyMillis(0.99), r.latencyMillis(1.0),
                     r.batch.get("mean").getAsDouble(), r.sampledLast, r.batch.get("max").getAsInt(),
                     r.cpuMillisPerJob(r.workerCpuNanos), r.cpuMillisPerJob(r.clientCpuNanos),

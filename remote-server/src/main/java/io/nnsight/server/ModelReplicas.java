@@ -1,7 +1,9 @@
 package io.nnsight.server;
 
 import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,6 +71,37 @@ public interface ModelReplicas extends AutoCloseable {
      */
     default boolean batches() {
         return false;
+    }
+
+    /**
+     * Whether {@link #executeContinuous} runs {@code request} in a continuous batch (a generation that joins and
+     * leaves a running batch at step boundaries); {@code false} by default. The server asks once per job, when it
+     * is submitted.
+     *
+     * @param request the request payload, decompressed
+     */
+    default boolean joinsContinuously(byte[] request) {
+        return false;
+    }
+
+    /**
+     * Runs the jobs {@code feed} gives until it gives none, each answered through the feed as soon as its outcome is
+     * final: generations share each step's forward pass, joining and leaving between steps ({@link
+     * JobExecutor#executeContinuous}). The server calls it when the oldest waiting job {@linkplain #joinsContinuously
+     * joins continuously}; the default runs the jobs one after the other with {@link #execute}.
+     */
+    default void executeContinuous(JobFeed feed) {
+        for (List<JobFeed.Job> jobs = feed.take(0); !jobs.isEmpty(); jobs = feed.take(0)) {
+            for (JobFeed.Job job : jobs) {
+                JobOutcome outcome;
+                try {
+                    outcome = JobOutcome.succeeded(execute(job.request(), job.context()));
+                } catch (JobFailedException e) {
+                    outcome = JobOutcome.failed(e);
+                }
+                feed.finished(job, outcome);
+            }
+        }
     }
 
     /** One entry per replica for the server's {@code /status}: where it runs, its state and load. */

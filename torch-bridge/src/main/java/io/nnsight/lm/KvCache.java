@@ -37,6 +37,56 @@ public final class KvCache {
         return new Tensor[] {allKeys, allValues};
     }
 
+    /**
+     * This cache's rows and then {@code other}'s, in one new cache: the shorter one's keys and values are left-padded
+     * with zeros to the longer one's length (a generation's attention mask must hide those columns), so each row keeps
+     * its tokens, last at the right. How a generation joining a continuous batch adds its rows to the batch's cache.
+     *
+     * @throws IllegalArgumentException when the two caches have other numbers of layers, or one is empty
+     */
+    public KvCache concat(KvCache other) {
+        if (other.keys.size() != keys.size() || length() == 0 || other.length() == 0) {
+            throw new IllegalArgumentException("cannot concatenate " + this + " and " + other
+                    + ": both must hold tokens of the same layers");
+        }
+        long length = Math.max(length(), other.length());
+        KvCache joined = new KvCache(keys.size());
+        for (int layer = 0; layer < keys.size(); layer++) {
+            joined.keys.set(layer, torch.cat(new TensorVector(padLeft(keys.get(layer), length),
+                    padLeft(other.keys.get(layer), length)), 0));
+            joined.values.set(layer, torch.cat(new TensorVector(padLeft(values.get(layer), length),
+                    padLeft(other.values.get(layer), length)), 0));
+        }
+        return joined;
+    }
+
+    private static Tensor padLeft(Tensor cached, long length) {
+        long missing = length - cached.size(2);
+        if (missing == 0) {
+            return cached;
+        }
+        long[] shape = cached.sizes().vec().get();
+        shape[2] = missing;
+        return torch.cat(new TensorVector(torch.zeros(shape, cached.options()), cached), 2);
+    }
+
+    /**
+     * A new cache of the rows {@code rows} (a 1-D integer tensor of row indices) of this one, from token {@code
+     * from} on: how a continuous batch drops the rows of a generation that left, and the columns every remaining
+     * row has only as padding.
+     */
+    public KvCache select(Tensor rows, long from) {
+        KvCache kept = new KvCache(keys.size());
+        long length = length() - from;
+        for (int layer = 0; layer < keys.size(); layer++) {
+            if (keys.get(layer) != null) {
+                kept.keys.set(layer, keys.get(layer).index_select(0, rows).narrow(2, from, length));
+                kept.values.set(layer, values.get(layer).index_select(0, rows).narrow(2, from, length));
+            }
+        }
+        return kept;
+    }
+
     /** The number of tokens cached (0 for an empty cache). */
     public long length() {
         Tensor first = keys.get(0);

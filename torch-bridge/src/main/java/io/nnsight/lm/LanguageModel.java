@@ -14,11 +14,13 @@ import io.nnsight.lm.decoder.Placement;
 import io.nnsight.lm.families.Families;
 import io.nnsight.lm.families.Family;
 import io.nnsight.lm.families.HfConfig;
+import io.nnsight.lm.internal.ContinuousGenerationRunner;
 import io.nnsight.lm.internal.GenerationRunner;
 import io.nnsight.lm.internal.GeneratorModule;
 import io.nnsight.lm.internal.PromptInputs;
 import io.nnsight.lm.internal.WeightLoader;
 import io.nnsight.safetensors.DType;
+import io.nnsight.spi.ContinuousBatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -488,6 +491,26 @@ public final class LanguageModel extends NNsight {
                     : tokenizer.decode(java.util.Arrays.copyOfRange(ids, prompt, ids.length)));
         }
         return new Generated(tokens, texts);
+    }
+
+    /**
+     * The generation loop of a continuous batch of this model ({@link ContinuousBatch}), whose members' options are
+     * their {@link Generation}s: generations join at step boundaries and leave when done, each getting the tokens
+     * it gets alone (greedy, or sampled with its own seed), logits within float rounding.
+     *
+     * <pre>{@code
+     * lm.generationRunner().ifPresent(runner -> ContinuousBatch.run(lm, runner, feed, 256));
+     * }</pre>
+     *
+     * @return the loop, or empty when this model's rows are not independent of the batch's lengths ({@code dynamic}
+     *     rotary scaling) or it lives on the meta device: then run each generation alone
+     */
+    public Optional<ContinuousBatch.Runner> generationRunner() {
+        if (model.positionsDependOnLength() || model.placement().isMeta()) {
+            return Optional.empty();
+        }
+        return Optional.of(new ContinuousGenerationRunner(model, (GeneratorModule) generator().module(), batching, eos,
+                tokenizer.pad()));
     }
 
     private GenerationRunner loop(Generation generation) {

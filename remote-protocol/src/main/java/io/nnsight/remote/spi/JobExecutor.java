@@ -45,4 +45,36 @@ public interface JobExecutor {
         }
         return outcomes;
     }
+
+    /**
+     * Whether {@link #executeContinuous} runs {@code request} in a continuous batch of {@code model}'s jobs (a
+     * generation, which joins and leaves at step boundaries), rather than alone. This one says no.
+     *
+     * @param request the request payload, decompressed
+     */
+    default boolean joinsContinuously(NNsight model, byte[] request) {
+        return false;
+    }
+
+    /**
+     * Runs the jobs {@code feed} gives, each as {@link #execute} runs it alone, until it gives none: an executor may
+     * run generations as one continuous batch, each joining at a step boundary and leaving when done, its outcome
+     * handed to the feed at once. Each job's lines go to its own log only. This one runs them one after another with
+     * {@code execute}.
+     *
+     * @param model the hosted model the jobs name
+     */
+    default void executeContinuous(NNsight model, JobFeed feed) {
+        for (List<JobFeed.Job> jobs = feed.take(0); !jobs.isEmpty(); jobs = feed.take(0)) {
+            for (JobFeed.Job job : jobs) {
+                JobOutcome outcome;
+                try {
+                    outcome = JobOutcome.succeeded(execute(model, job.request(), job.context()));
+                } catch (JobFailedException e) {
+                    outcome = JobOutcome.failed(e);
+                }
+                feed.finished(job, outcome);
+            }
+        }
+    }
 }

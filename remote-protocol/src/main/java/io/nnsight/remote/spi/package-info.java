@@ -20,6 +20,9 @@
  *       message reaches the user who sent the job, so it must say what went wrong in their terms.
  *   <li>{@link io.nnsight.remote.spi.JobOutcome}: one job's result or failure, for {@code
  *       JobExecutor.executeBatch}, which runs several jobs of one model (by default one after another).
+ *   <li>{@link io.nnsight.remote.spi.JobFeed}: where the jobs of {@code JobExecutor.executeContinuous} come from
+ *       and where each one's outcome goes as soon as it is final: generations that join and leave one continuous
+ *       batch (by default each runs alone).
  * </ul>
  *
  * <p>The sandbox's {@code SandboxedExecutor} (module {@code nnsight-remote-sandbox}) is the executor a server

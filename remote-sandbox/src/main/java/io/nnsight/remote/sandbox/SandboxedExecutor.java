@@ -3,6 +3,8 @@ package io.nnsight.remote.sandbox;
 import io.nnsight.Job;
 import io.nnsight.NNsight;
 import io.nnsight.TraceJob;
+import io.nnsight.lm.GenerateJob;
+import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.internal.sandbox.Deadline;
 import io.nnsight.remote.internal.sandbox.DeadlineExceededError;
 import io.nnsight.remote.internal.sandbox.JobClassLoader;
@@ -17,15 +19,18 @@ import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.TraceBatch;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.WeakHashMap;
 import org.bytedeco.javacpp.PointerScope;
@@ -233,6 +238,11 @@ public final class SandboxedExecutor implements JobExecutor {
             limits.add(limit);
         }
 
+        /** {@code limit}'s job left the batch: its clock matters no more. */
+        synchronized void remove(Deadline.Limit limit) {
+            limits.remove(limit);
+        }
+
         /** {@code own}'s job ({@code null}: no member's) ran code for {@code nanos}. */
         synchronized void ran(Deadline.Limit own, long nanos) {
             for (Deadline.Limit limit : limits) {
@@ -317,18 +327,252 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
+    // ---- continuous batches of generations ----
+
+    /** How many forward passes a continuous batch admits jobs for before it lets them finish and frees its memory. */
+    static final int EPOCH_STEPS = 256;
+
+    /** What the last epoch of {@link #executeContinuous} that had members did; {@code null} before one. */
+    volatile BatchCounts lastEpoch;
+
+    /** The kind of job a continuous batch holds. */
+    private static final String GENERATE = "GENERATE";
+
+    /** Plain generations (an input, no set-up body) of a language model whose generations batch continuously. */
+    @Override
+    public boolean joinsContinuously(NNsight model, byte[] request) {
+        if (!(model instanceof LanguageModel lm) || lm.generationRunner().isEmpty()) {
+            return false;
+        }
+        try {
+            return GENERATE.equals(Envelope.read(request).kind());
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Runs the generations the feed gives as one continuous batch ({@link ContinuousBatch}) of epochs of at most 256
+     * forward passes each: a job joins at the next step boundary, leaves when its generation is done, and its
+     * outcome goes to the feed at once. Each runs as {@link #execute} runs it alone, as in {@link #executeBatch}:
+     * prepared and run in its own context (its time limit, charged for its own code and the shared passes, not its
+     * peers' code; its output, buffered and published with its outcome; its class loader), its result encoded in
+     * it.
+     *
+     * <ul>
+     *   <li><b>Alone, after the epoch:</b> a job that is no plain generation or does not load, one that was evicted
+     *       (it stopped the run, skipped a module, read the key/value cache, ...) and every job running when the
+     *       forward pass failed. Its batched lines are dropped; it starts a fresh clock.
+     *   <li><b>Weights.</b> The {@link WeightGuard} checks the weights as each job leaves (a comparison of version
+     *       counters and layouts), before its outcome goes out. Once it finds a change, it restores them, the batch
+     *       admits no more jobs, and that job and every job still running run again alone after the epoch, the one
+     *       that changed the weights among them. No job runs more than twice.
+     * </ul>
+     *
+     * Models whose generations do not batch ({@code LanguageModel.generationRunner()} is empty) run each job alone.
+     */
+    @Override
+    public void executeContinuous(NNsight model, JobFeed feed) {
+        Optional<ContinuousBatch.Runner> runner = model instanceof LanguageModel lm ? lm.generationRunner()
+                : Optional.empty();
+        if (runner.isEmpty() || unusable.containsKey(model.root())) {
+            JobExecutor.super.executeContinuous(model, feed);
+            return;
+        }
+        WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
+        Epoch epoch = new Epoch(model, guard, feed);
+        int taken;
+        do {
+            try (PointerScope scope = new PointerScope()) {
+                try {
+                    ContinuousBatch.run(model, runner.get(), epoch, EPOCH_STEPS);
+                } catch (RuntimeException | Error e) {
+                    epoch.alone.addAll(epoch.running()); // the batch could not run: each runs alone
+                }
+            }
+            if (epoch.batched > 0) {
+                lastEpoch = new BatchCounts(epoch.batched, epoch.rerun);
+            }
+            epoch.runAlone();
+            taken = epoch.taken;
+            epoch.reset();
+        } while (taken > 0); // the next epoch, while the feed gives jobs
+    }
+
+    /** One epoch of a continuous batch: its members, and the jobs to run alone when it ends. */
+    private final class Epoch implements ContinuousBatch.Feed {
+        private final NNsight model;
+        private final WeightGuard guard;
+        private final JobFeed feed;
+        private final Map<ContinuousBatch.Member, Generating> members = new IdentityHashMap<>();
+        private final List<JobFeed.Job> alone = new ArrayList<>();
+        private Peers peers = new Peers();
+        /** Whether the weights changed: no more members join, and those running run again alone. */
+        private boolean tainted;
+        /** How many jobs it took from the feed, how many of them joined the batch, and how many of those run again. */
+        private int taken;
+        private int batched;
+        private int rerun;
+
+        Epoch(NNsight model, WeightGuard guard, JobFeed feed) {
+            this.model = model;
+            this.guard = guard;
+            this.feed = feed;
+        }
+
+        @Override
+        public List<ContinuousBatch.Member> admit(int running) {
+            if (tainted || unusable.containsKey(model.root())) {
+                return List.of();
+            }
+            List<ContinuousBatch.Member> joining = new ArrayList<>();
+            List<JobFeed.Job> jobs = feed.take(running);
+            taken += jobs.size();
+            for (JobFeed.Job job : jobs) {
+                Generating member = prepareGeneration(model, job, peers);
+                if (member == null) {
+                    alone.add(job);
+                } else {
+                    GenerateJob<?> generation = member.generation;
+                    ContinuousBatch.Member batched = new ContinuousBatch.Member(new TraceJob<>(generation.model(),
+                            generation.input(), generation.body()), generation.generation(), member.body);
+                    members.put(batched, member);
+                    joining.add(batched);
+                    this.batched++;
+                }
+            }
+            return joining;
+        }
+
+        @Override
+        public void finished(ContinuousBatch.Member batched, TraceBatch.Outcome outcome) {
+            Generating member = members.remove(batched);
+            peers.remove(member.body.limit());
+            JobOutcome result = null;
+            String lost = unusable.get(model.root());
+            if (lost == null && !tainted) {
+                try {
+                    tainted = !guard.restoreIfChanged().isEmpty();
+                } catch (IllegalStateException e) {
+                    lost = "model '" + model.key() + "' is unavailable: " + e.getMessage() + "; it serves again after "
+                            + "a restart of the server";
+                    unusable.put(model.root(), lost);
+                }
+            }
+            if (lost != null) {
+                result = JobOutcome.failed(JobFailedException.unusableModel(lost, null));
+            } else if (!tainted && outcome instanceof TraceBatch.Result value) {
+                result = encode(model, member.body, member.code, member.graph, member.job.context(), value.value());
+            } else if (!tainted && outcome instanceof TraceBatch.Failed failed) {
+                result = JobOutcome.failed(failure(failed.error(), member.job.context(), member.code));
+            }
+            if (result == null) {
+                member.output.drop(); // evicted, or run with changed weights: it runs again alone
+                alone.add(member.job);
+                rerun++;
+            } else {
+                member.output.publish(member.job.context().log());
+                feed.finished(member.job, result);
+            }
+        }
+
+        /** The jobs of members that never got an outcome. */
+        List<JobFeed.Job> running() {
+            List<JobFeed.Job> jobs = new ArrayList<>();
+            for (Generating member : members.values()) {
+                member.output.drop();
+                jobs.add(member.job);
+                rerun++;
+            }
+            members.clear();
+            return jobs;
+        }
+
+        void runAlone() {
+            for (JobFeed.Job job : alone) {
+                JobOutcome outcome;
+                try {
+                    outcome = JobOutcome.succeeded(execute(model, job.request(), job.context()));
+                } catch (JobFailedException e) {
+                    outcome = JobOutcome.failed(e);
+                }
+                feed.finished(job, outcome);
+            }
+        }
+
+        void reset() {
+            alone.clear();
+            peers = new Peers();
+            tainted = false;
+            taken = 0;
+            batched = 0;
+            rerun = 0;
+        }
+    }
+
+    /**
+     * A generation of a continuous batch: its job as taken from the feed, its code and values, and its context.
+     *
+     * @param graph its values, {@code [input, options, body, edits, statics]}
+     */
+    private record Generating(JobFeed.Job job, ShippedCode code, Object[] graph, GenerateJob<?> generation,
+            JobBody body, JobOutput.Capture output) {}
+
+    /**
+     * The job as a member of a continuous batch, loaded and read in its own context as {@link #prepare} does; {@code
+     * null} when it is to run alone: not a plain generation, or it failed to load or read.
+     */
+    private Generating prepareGeneration(NNsight model, JobFeed.Job job, Peers peers) {
+        Envelope envelope;
+        ShippedCode code;
+        long started = System.nanoTime();
+        try {
+            envelope = Envelope.read(job.request());
+            if (!GENERATE.equals(envelope.kind())) {
+                return null;
+            }
+            code = ShippedCode.load(sandbox, envelope);
+        } catch (IllegalArgumentException | SandboxException e) {
+            return null;
+        } finally {
+            peers.ran(null, System.nanoTime() - started);
+        }
+        JobOutput.Capture output = JobOutput.buffering();
+        JobBody body = new JobBody(Deadline.start(job.context().timeLimit()), output, code.loader(), peers);
+        Object previous = body.enter();
+        try {
+            Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");
+            JobForm form = JobForm.read(envelope.kind(), graph);
+            if (form.input() != null && form.on(model) instanceof GenerateJob<?> generation) {
+                peers.add(body.limit());
+                return new Generating(job, code, graph, generation, body, output);
+            }
+        } catch (Throwable e) {
+            // it runs alone, and fails there as it does alone
+        } finally {
+            body.leave(previous);
+        }
+        output.drop();
+        return null;
+    }
+
     /** The member's result payload, written in its own context as {@link #execute} writes it. */
     private static JobOutcome encode(NNsight model, Member member, Object result) {
-        Object previous = member.body.enter();
+        return encode(model, member.body, member.code, member.graph, member.context, result);
+    }
+
+    /** A result payload, written in the job's context ({@code body}) as {@link #execute} writes it. */
+    private static JobOutcome encode(NNsight model, JobBody body, ShippedCode code, Object[] graph, JobContext context,
+            Object result) {
+        Object previous = body.enter();
         try {
-            ShippedCode code = member.code;
-            Object[] captured = code.lambdas().capturedBy(member.graph[2]);
+            Object[] captured = code.lambdas().capturedBy(graph[2]);
             return JobOutcome.succeeded(ResultPayload.write(ValueGraphs.write(new Object[] {result, captured},
                     code.loader().forValues(), model, code.lambdas())));
         } catch (Throwable e) {
-            return JobOutcome.failed(failure(e, member.context, member.code));
+            return JobOutcome.failed(failure(e, context, code));
         } finally {
-            member.body.leave(previous);
+            body.leave(previous);
         }
     }
 

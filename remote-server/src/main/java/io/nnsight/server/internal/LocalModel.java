@@ -4,6 +4,7 @@ import io.nnsight.NNsight;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import java.util.List;
@@ -35,6 +36,16 @@ public final class LocalModel implements ModelReplicas {
     @Override
     public List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
         return executor.executeBatch(model, requests, contexts);
+    }
+
+    @Override
+    public boolean joinsContinuously(byte[] request) {
+        return executor.joinsContinuously(model, request);
+    }
+
+    @Override
+    public void executeContinuous(JobFeed feed) {
+        executor.executeContinuous(model, feed);
     }
 
     @Override

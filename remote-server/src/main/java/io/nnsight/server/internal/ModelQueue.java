@@ -7,6 +7,7 @@ import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import java.time.Duration;
@@ -14,6 +15,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +38,11 @@ import org.slf4j.LoggerFactory;
  * ModelReplicas#executeBatch} call (see {@link #takeBatch} for which jobs, and the fairness bound); each member is
  * completed or failed from its own outcome, and counts as running (for {@code /status} and the per-key quota)
  * until the batch returns. Replicas elsewhere get one job at a time.
+ *
+ * <p><b>Continuous batches.</b> A job whose replicas say it {@linkplain ModelReplicas#joinsContinuously joins
+ * continuously} (a generation; asked when it is submitted) is not taken into such a batch when it is the oldest: the
+ * worker runs {@link ModelReplicas#executeContinuous} instead, handing over waiting generations at each step boundary
+ * and answering each as it leaves ({@link #runContinuously}).
  *
  * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
  * execute} has not returned by the limit plus the grace period (for a batch of k jobs: k times the limit, plus
@@ -113,6 +120,7 @@ public final class ModelQueue {
      *     the queue is full, or holds as many jobs of the job's key as one key may have)
      */
     String submit(SubmittedJob job) {
+        job.continuous = joinsContinuously(job);
         lock.lock();
         try {
             if (closed) {
@@ -220,21 +228,30 @@ public final class ModelQueue {
                 if (closed) {
                     return;
                 }
-                int most = replicas.batches() ? limits.batchJobs() : 1;
-                batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchFairness());
-                for (SubmittedJob job : batch) {
-                    running.put(job, Thread.currentThread());
-                    requests.add(job.takeRequest());
+                if (queue.peekFirst().continuous) {
+                    batch = null;
+                    watchdog = null;
+                } else {
+                    int most = replicas.batches() ? limits.batchJobs() : 1;
+                    batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchFairness());
+                    for (SubmittedJob job : batch) {
+                        running.put(job, Thread.currentThread());
+                        requests.add(job.takeRequest());
+                    }
+                    publishPositions();
+                    for (SubmittedJob job : batch) {
+                        job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
+                    }
+                    recordBatch(batch.size());
+                    List<SubmittedJob> started = batch;
+                    watchdog = timer.schedule(() -> overtime(started), watchdogNanos(batch.size()), TimeUnit.NANOSECONDS);
                 }
-                publishPositions();
-                for (SubmittedJob job : batch) {
-                    job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
-                }
-                recordBatch(batch.size());
-                List<SubmittedJob> started = batch;
-                watchdog = timer.schedule(() -> overtime(started), watchdogNanos(batch.size()), TimeUnit.NANOSECONDS);
             } finally {
                 lock.unlock();
+            }
+            if (batch == null) {
+                runContinuously();
+                continue;
             }
             run(batch, requests);
             lock.lock();
@@ -247,6 +264,133 @@ public final class ModelQueue {
                     LOG.info("The overdue job {} on model '{}' returned at last: the model takes jobs again",
                             batch.get(0).id(), key);
                 }
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    // ---- continuous batches of generations ----
+
+    /**
+     * Whether {@code job} joins continuous batches: its replicas batch, batches may hold more than one job, and they
+     * say so of its request (a generation). Called at submission, before the job is queued.
+     */
+    private boolean joinsContinuously(SubmittedJob job) {
+        if (!replicas.batches() || limits.batchJobs() <= 1) {
+            return false;
+        }
+        try {
+            return replicas.joinsContinuously(Compression.decompress(job.request(), limits.maxDecompressedRequestBytes()));
+        } catch (RuntimeException e) { // a request that does not decompress fails when it runs, alone
+            return false;
+        }
+    }
+
+    /**
+     * Runs the generations at the head of the queue as one continuous batch ({@link
+     * ModelReplicas#executeContinuous}): at each step boundary the feed hands over the oldest waiting jobs while they
+     * join continuously, up to {@link Limits#batchJobs()} running at once (a job of another kind at the head ends
+     * the handing over, so it waits for the batch to drain, not for later generations); each job is completed or
+     * failed as soon as its outcome arrives, and counts as running until then. Each has a watchdog of its own, at
+     * its time limit plus the grace period from when it joined, which acts as for a batch of one.
+     */
+    private void runContinuously() {
+        ContinuousFeed feed = new ContinuousFeed();
+        try {
+            replicas.executeContinuous(feed);
+        } catch (Throwable e) { // the worker must outlive any failure, errors included
+            LOG.error("A continuous batch on model '{}' failed in the server", key, e);
+            feed.failUnfinished("the server failed while running the job: " + e);
+        }
+        feed.failUnfinished("the server failed while running the job: the executor gave it no outcome");
+        lock.lock();
+        try {
+            Thread.interrupted(); // an interrupt meant for the jobs just finished
+            if (unavailable != null && !closed) {
+                unavailable = null;
+                LOG.info("An overdue job on model '{}' returned at last: the model takes jobs again", key);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** What a continuous batch takes its jobs from and gives their outcomes to. */
+    private final class ContinuousFeed implements JobFeed {
+        private final Map<JobFeed.Job, SubmittedJob> jobs = new IdentityHashMap<>();
+        private final Map<JobFeed.Job, ScheduledFuture<?>> watchdogs = new IdentityHashMap<>();
+
+        @Override
+        public List<JobFeed.Job> take(int running) {
+            List<SubmittedJob> taken = new ArrayList<>();
+            List<byte[]> compressed = new ArrayList<>();
+            lock.lock();
+            try {
+                while (!closed && unavailable == null && retired == null && running + taken.size() < limits.batchJobs()
+                        && !queue.isEmpty() && queue.peekFirst().continuous) {
+                    SubmittedJob job = queue.pollFirst();
+                    ModelQueue.this.running.put(job, Thread.currentThread());
+                    taken.add(job);
+                    compressed.add(job.takeRequest());
+                }
+                if (taken.isEmpty()) {
+                    return List.of();
+                }
+                publishPositions();
+                for (SubmittedJob job : taken) {
+                    job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
+                }
+                recordBatch(running + taken.size());
+            } finally {
+                lock.unlock();
+            }
+            List<JobFeed.Job> fed = new ArrayList<>();
+            for (int i = 0; i < taken.size(); i++) {
+                SubmittedJob job = taken.get(i);
+                byte[] request;
+                try {
+                    request = Compression.decompress(compressed.get(i), limits.maxDecompressedRequestBytes());
+                } catch (Throwable e) { // checked at submission: a failure here is the server's
+                    LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
+                    job.fail("the server failed while running the job: " + e);
+                    done(job);
+                    continue;
+                }
+                JobFeed.Job entry = new JobFeed.Job(request, new JobContext(job.id(), limits.timeLimit(), job::log));
+                jobs.put(entry, job);
+                watchdogs.put(entry, timer.schedule(() -> overtime(List.of(job)), watchdogNanos(1),
+                        TimeUnit.NANOSECONDS));
+                fed.add(entry);
+            }
+            return fed;
+        }
+
+        @Override
+        public void finished(JobFeed.Job entry, JobOutcome outcome) {
+            SubmittedJob job = jobs.remove(entry);
+            if (job == null) {
+                return; // not one of ours, or answered already
+            }
+            watchdogs.remove(entry).cancel(false);
+            done(job); // before its client hears of it: its next job finds the key's quota free again
+            finish(job, outcome);
+        }
+
+        /** Fails every job taken and not yet answered. */
+        void failUnfinished(String why) {
+            for (Map.Entry<JobFeed.Job, SubmittedJob> entry : jobs.entrySet()) {
+                watchdogs.remove(entry.getKey()).cancel(false);
+                entry.getValue().fail(why);
+                done(entry.getValue());
+            }
+            jobs.clear();
+        }
+
+        private void done(SubmittedJob job) {
+            lock.lock();
+            try {
+                ModelQueue.this.running.remove(job);
             } finally {
                 lock.unlock();
             }

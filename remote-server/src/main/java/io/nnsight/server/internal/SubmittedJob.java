@@ -29,6 +29,11 @@ final class SubmittedJob {
      * passes over a job overtaken as often as its fairness bound allows.
      */
     int overtaken;
+    /**
+     * Whether it joins a continuous batch of generations ({@link ModelQueue#runContinuously}), as its replicas said
+     * when it was submitted; set before it is queued.
+     */
+    boolean continuous;
     private StatusMessage latest;
     private final List<BlockingQueue<StatusMessage>> subscribers = new ArrayList<>();
     /** The {@code LOG} statuses so far, for streams that start late. */
@@ -63,6 +68,11 @@ final class SubmittedJob {
     /** The request payload's size, decompressed. */
     long requestBytes() {
         return requestBytes;
+    }
+
+    /** The compressed request, before a worker takes it; {@code null} after. */
+    synchronized byte[] request() {
+        return request;
     }
 
     /** The compressed request, handed over once to the worker that runs the job. */

@@ -66,6 +66,15 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
         return spec.contextLength();
     }
 
+    /**
+     * Whether a row's positions depend on the batch's longest sequence ({@code dynamic} rotary scaling recomputes its
+     * frequencies from it): then rows of different lengths are not independent, and generations of such a model are
+     * not batched continuously.
+     */
+    public boolean positionsDependOnLength() {
+        return spec.rope != null && spec.rope.dependsOnLength();
+    }
+
     @Override
     public long vocabularySize() {
         return spec.vocabSize;

@@ -63,13 +63,13 @@ public final class GenerationRunner implements ModelRunner {
                     .with("attention_mask", mask)
                     .with("past_key_values", cache));
             // in float32, as transformers' generate reads the logits
-            Tensor token = pick(logits.select(1, logits.size(1) - 1).to(ScalarType.Float), random, placement);
+            Tensor token = pick(generation, logits.select(1, logits.size(1) - 1).to(ScalarType.Float), random, placement);
             token = torch.where(finished, new Scalar(pad), token);
             next = generator.streamer().forward(token.unsqueeze(1));
             all = torch.cat(new TensorVector(all, next), 1);
             mask = torch.cat(new TensorVector(mask, ones), 1);
             if (generation.stopAtEos() && eos.length > 0) {
-                finished = finished.logical_or(isEos(next.squeeze(1)));
+                finished = finished.logical_or(isEos(next.squeeze(1), eos));
                 if (torch.all(finished).item_bool()) {
                     break;
                 }
@@ -79,7 +79,8 @@ public final class GenerationRunner implements ModelRunner {
         return generator.forward(all);
     }
 
-    private Tensor isEos(Tensor tokens) {
+    /** Whether each of {@code tokens} is one of {@code eos}. */
+    static Tensor isEos(Tensor tokens, long[] eos) {
         Tensor hit = tokens.eq(new Scalar(eos[0]));
         for (int i = 1; i < eos.length; i++) {
             hit = hit.logical_or(tokens.eq(new Scalar(eos[i])));
@@ -91,7 +92,7 @@ public final class GenerationRunner implements ModelRunner {
      * The next token of each row from the last position's logits {@code [batch, vocab]}; sampled on the CPU, with
      * the seed's CPU generator, so that a seed gives the same tokens on every device.
      */
-    private Tensor pick(Tensor logits, GeneratorOptional random, Placement placement) {
+    static Tensor pick(Generation generation, Tensor logits, GeneratorOptional random, Placement placement) {
         if (!generation.sampling()) {
             return torch.argmax(logits, new LongOptional(-1), false);
         }

@@ -1,0 +1,252 @@
+package io.nnsight.remote.sandbox;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.nnsight.TraceBody;
+import io.nnsight.lm.Generation;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.Shared;
+import io.nnsight.nn.RMSNorm;
+import io.nnsight.remote.internal.wire.LambdaFactory;
+import io.nnsight.remote.internal.wire.Packing;
+import io.nnsight.remote.internal.wire.ResultPayload;
+import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
+import io.nnsight.remote.spi.JobOutcome;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link SandboxedExecutor#executeContinuous} on stories260K with real shipped lambdas: generation jobs that join a
+ * running continuous batch at later step boundaries get what {@link SandboxedExecutor#execute} gives each alone (the
+ * same tokens; logits within 1e-4), each as soon as it leaves, its own printed lines once; a job that stops, a trace,
+ * and every job of an epoch in which the weights changed run alone.
+ */
+class ContinuousExecutionTest {
+    private static final double TOLERANCE = 1e-4;
+
+    private static LanguageModel lm;
+
+    @BeforeAll
+    static void load() {
+        lm = Shared.stories();
+    }
+
+    private static byte[] generation(String prompt, int tokens, TraceBody<?> body) {
+        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), body, List.of()},
+                ContinuousExecutionTest.class.getClassLoader()).write();
+    }
+
+    private static Object decode(byte[] payload) {
+        Object[] root = (Object[]) ValueGraphs.read(ResultPayload.graph(payload),
+                ContinuousExecutionTest.class.getClassLoader(), lm, LambdaFactory.DESERIALIZE_LAMBDA);
+        return root[0];
+    }
+
+    /** A job the test feed hands over at take number {@code joinAt}, and what became of it. */
+    private static final class Planned {
+        final byte[] request;
+        final int joinAt;
+        final List<String> log = new CopyOnWriteArrayList<>();
+        final JobFeed.Job job;
+        JobOutcome outcome;
+        int finishedAt = -1;
+
+        Planned(byte[] request, int joinAt) {
+            this.request = request;
+            this.joinAt = joinAt;
+            this.job = new JobFeed.Job(request, new JobContext("job", Duration.ofSeconds(60), log::add));
+        }
+    }
+
+    /** Feeds {@code planned} to {@code executor}, each at its take. */
+    private static void feed(SandboxedExecutor executor, List<Planned> planned) {
+        Map<JobFeed.Job, Planned> byJob = new IdentityHashMap<>();
+        for (Planned plan : planned) {
+            byJob.put(plan.job, plan);
+        }
+        int[] takes = {0};
+        executor.executeContinuous(lm, new JobFeed() {
+            @Override
+            public List<JobFeed.Job> take(int running) {
+                List<JobFeed.Job> now = new ArrayList<>();
+                for (Planned plan : planned) {
+                    if (plan.joinAt == takes[0]) {
+                        now.add(plan.job);
+                    }
+                }
+                takes[0]++;
+                return now;
+            }
+
+            @Override
+            public void finished(JobFeed.Job job, JobOutcome outcome) {
+                Planned plan = byJob.get(job);
+                assertTrue(plan.outcome == null, "one outcome per job");
+                plan.outcome = outcome;
+                plan.finishedAt = takes[0];
+            }
+        });
+        for (Planned plan : planned) {
+            assertNotNull(plan.outcome, "every job has its outcome");
+        }
+    }
+
+    private static Object alone(byte[] request) throws JobFailedException {
+        return decode(new SandboxedExecutor().execute(lm, request, new JobContext("alone", Duration.ofSeconds(60),
+                line -> { })));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void assertSameGeneration(Object expected, Object actual) {
+        List<Object> solo = (List<Object>) expected;
+        List<Object> batched = (List<Object>) actual;
+        assertTrue(torch.equal((Tensor) solo.get(0), (Tensor) batched.get(0)), "the tokens of the run alone");
+        List<Tensor> soloSteps = (List<Tensor>) solo.get(1);
+        List<Tensor> batchedSteps = (List<Tensor>) batched.get(1);
+        assertEquals(soloSteps.size(), batchedSteps.size(), "steps");
+        for (int i = 0; i < soloSteps.size(); i++) {
+            assertArrayEquals(soloSteps.get(i).sizes().vec().get(), batchedSteps.get(i).sizes().vec().get());
+            assertTrue(torch.allclose(soloSteps.get(i), batchedSteps.get(i), 0, TOLERANCE, false), "step " + i);
+        }
+    }
+
+    /** The generated ids and each step's last logits; prints one line per step, named by {@code name}. */
+    private static TraceBody<List<Object>> tokensAndLogits(String name) {
+        return tr -> {
+            List<Tensor> steps = new ArrayList<>();
+            for (int step : tr.all()) {
+                Tensor logits = lm.get("lm_head").output();
+                steps.add(logits.select(1, -1));
+                System.out.println(name + " step " + step);
+            }
+            return List.of(lm.generator().output(), steps);
+        };
+    }
+
+    private static TraceBody<List<Object>> steered(double scale) {
+        return tr -> {
+            List<Tensor> steps = new ArrayList<>();
+            for (int step : tr.all()) {
+                lm.get("model.layers.2.mlp").output().mul_(new Scalar(scale));
+                steps.add(lm.get("lm_head").output().select(1, -1));
+            }
+            return List.of(lm.generator().output(), steps);
+        };
+    }
+
+    @Test
+    void executeContinuous_generationsJoiningARunningBatch_getWhatExecuteGives_eachAsSoonAsItLeaves()
+            throws JobFailedException {
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 12, tokensAndLogits("a")), 0),
+                new Planned(generation("Once upon a time", 3, tokensAndLogits("b")), 0),
+                new Planned(generation("The cat sat", 6, steered(3.0)), 4),
+                new Planned(generation("Tom had a big red ball", 5, tokensAndLogits("d")), 4),
+                new Planned(generation("Lily and Tom", 2, steered(0.0)), 7));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        feed(executor, planned);
+
+        assertEquals(new SandboxedExecutor.BatchCounts(5, 0), executor.lastEpoch, "all five joined one batch");
+        for (Planned plan : planned) {
+            assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
+        }
+        assertTrue(planned.get(1).finishedAt < planned.get(0).finishedAt, "the short one was answered first");
+        assertTrue(planned.get(4).finishedAt < planned.get(0).finishedAt, "a late short one too");
+        List<String> lines = new ArrayList<>();
+        for (int step = 0; step < 12; step++) {
+            lines.add("a step " + step);
+        }
+        assertEquals(lines, planned.get(0).log, "its own lines, once");
+        assertEquals(List.of("b step 0", "b step 1", "b step 2"), planned.get(1).log);
+        assertEquals(List.of(), planned.get(2).log);
+    }
+
+    @Test
+    void executeContinuous_aStopAndATrace_runAlone_andAThrowingBodyFailsWithExecutesMessage()
+            throws JobFailedException {
+        TraceBody<Tensor> stopping = tr -> {
+            System.out.println("stopping");
+            Tensor hidden = lm.get("model.layers.1").output().clone();
+            tr.stop();
+            return hidden;
+        };
+        TraceBody<Tensor> throwing = tr -> {
+            for (int step : tr.all()) {
+                if (step == 2) {
+                    throw new IllegalStateException("no steering at step " + step);
+                }
+            }
+            return null;
+        };
+        byte[] trace = Packing.pack("TRACE", lm, new Object[] {"Once upon a time", null,
+                (TraceBody<Tensor>) tr -> lm.get("lm_head").output().select(1, -1), List.of()},
+                ContinuousExecutionTest.class.getClassLoader()).write();
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 8, tokensAndLogits("a")), 0),
+                new Planned(generation("Once upon a time", 6, stopping), 1),
+                new Planned(trace, 1),
+                new Planned(generation("The cat sat", 6, throwing), 2));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class, () -> executor.execute(lm,
+                planned.get(3).request, new JobContext("alone", Duration.ofSeconds(60), line -> { })));
+
+        feed(executor, planned);
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastEpoch, "the stopping job ran again alone");
+        assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
+        Tensor stopped = (Tensor) decode(planned.get(1).outcome.get());
+        assertTrue(torch.allclose((Tensor) alone(planned.get(1).request), stopped, 0, TOLERANCE, false));
+        assertEquals(List.of("stopping"), planned.get(1).log, "the batched attempt's line was dropped");
+        Tensor logits = (Tensor) decode(planned.get(2).outcome.get());
+        assertTrue(torch.allclose((Tensor) alone(planned.get(2).request), logits, 0, TOLERANCE, false));
+        assertEquals(solo.getMessage(), planned.get(3).outcome.failure().getMessage());
+        assertTrue(solo.getMessage().contains("no steering at step 2"), solo.getMessage());
+    }
+
+    @Test
+    void executeContinuous_aJobThatChangesWeights_leadsToSoloRuns_andCorrectResultsForAll() throws JobFailedException {
+        TraceBody<List<Object>> mutating = tr -> {
+            ((RMSNorm) lm.get("model.norm").module()).weight().detach().mul_(new Scalar(2.0));
+            List<Tensor> steps = new ArrayList<>();
+            for (int step : tr.all()) {
+                steps.add(lm.get("lm_head").output().select(1, -1));
+            }
+            return List.of(lm.generator().output(), steps);
+        };
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 8, tokensAndLogits("a")), 0),
+                new Planned(generation("Once upon a time", 3, mutating), 1),
+                new Planned(generation("The cat sat", 6, tokensAndLogits("c")), 2));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        Object clean = alone(planned.get(0).request);
+
+        feed(executor, planned);
+
+        assertEquals(3, executor.lastEpoch.members());
+        assertEquals(3, executor.lastEpoch.rerun(), "every job running once the change was found ran again alone");
+        assertSameGeneration(clean, decode(planned.get(0).outcome.get()));
+        assertSameGeneration(alone(planned.get(2).request), decode(planned.get(2).outcome.get()));
+        assertTrue(planned.get(1).log.get(planned.get(1).log.size() - 1).contains("changed the model's weights"),
+                planned.get(1).log.toString());
+        assertFalse(planned.get(0).log.stream().anyMatch(line -> line.contains("weights")));
+        assertSameGeneration(clean, alone(planned.get(0).request));
+    }
+}

@@ -68,4 +68,18 @@ public interface Batchable {
     default Object cohortKey(List<Prepared> rows) {
         return null;
     }
+
+    /**
+     * How long each row of a trace's prepared inputs is once they are batched together: a language model's
+     * longest prompt, in tokens, to which the others are padded. A model server bounds a forward pass in tokens
+     * ({@link io.nnsight.spi.TraceBatch.Shape#tokens()}): the sum over its rows of this length.
+     *
+     * <p>The default, 1, counts each row as one token: inputs without a sequence dimension.
+     *
+     * @param rows the trace's prepared inputs, each with rows, in invoke order
+     * @return the padded length of every row, at least 1
+     */
+    default long paddedLength(List<Prepared> rows) {
+        return 1;
+    }
 }

@@ -288,7 +288,17 @@ public class NNsight extends Envoy {
     }
 
     static {
-        CohortBatches.install(NNsight::runCohorts);
+        CohortBatches.install(new CohortBatches.Runner() {
+            @Override
+            public List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts) {
+                return runCohorts(hosted, jobs, contexts);
+            }
+
+            @Override
+            public TraceTarget target(Object hosted) {
+                return ((NNsight) hosted).target;
+            }
+        });
     }
 
     /** Runs {@code jobs}, traces of copies of {@code hosted}, as cohorts of one trace; see {@code spi.TraceBatch}. */

@@ -1,7 +1,10 @@
 package io.nnsight.internal;
 
+import io.nnsight.Batchable;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.TraceBatch;
 import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
 
 /**
  * How {@code spi.TraceBatch} reaches what only {@code NNsight} knows (its trace target, runner and edits)
@@ -18,6 +21,12 @@ public final class CohortBatches {
          * @return each job's cohort, holding its outcome
          */
         List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts);
+
+        /**
+         * @param hosted an {@code NNsight}
+         * @return what its traces run on
+         */
+        TraceTarget target(Object hosted);
     }
 
     private static volatile Runner runner;
@@ -28,6 +37,23 @@ public final class CohortBatches {
     public static synchronized void install(Runner installed) {
         if (runner == null) {
             runner = installed;
+        }
+    }
+
+    /**
+     * The shape a trace whose input is {@code input} has in a batch of {@code target}: its input prepared (and
+     * freed again), its {@linkplain Batchable#cohortKey key}, rows and tokens; see {@code TraceBatch.shape}.
+     */
+    public static TraceBatch.Shape shape(TraceTarget target, Object input) {
+        Batchable batchable = target.batchable();
+        try (PointerScope scope = new PointerScope()) {
+            Batchable.Prepared prepared = batchable.prepare(input);
+            if (prepared.batchSize() == 0) {
+                return new TraceBatch.Shape(null, 0, 0);
+            }
+            List<Batchable.Prepared> rows = List.of(prepared);
+            return new TraceBatch.Shape(batchable.cohortKey(rows), prepared.batchSize(),
+                    prepared.batchSize() * batchable.paddedLength(rows));
         }
     }
 

@@ -221,7 +221,7 @@ class BatchingServerTest {
                 assertSolo(i, clients.get(i).get(120, TimeUnit.SECONDS));
             }
             assertEquals(List.of(1, 15), executor.sizes);
-            assertEquals("BatchCounts[members=15, rerun=0]", lastForwardPass(executor.real),
+            assertEquals("BatchCounts[members=15, forwards=1, rerun=0]", lastForwardPass(executor.real),
                     "the 15 jobs ran in one forward pass, none again alone");
             JsonObject batch = model(http).getAsJsonObject("batch");
             assertEquals(15, batch.get("last").getAsInt(), batch.toString());

@@ -24,6 +24,7 @@ import io.nnsight.spi.TraceBatch;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -100,12 +101,15 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /**
-     * Runs the jobs as {@link #execute} runs each alone, in one forward pass where it can: the plain traces (kind
-     * {@code TRACE}, with an input and no options) that load and whose values read become the members of one
-     * {@link TraceBatch}, each in its own context (its time limit, its output, its class loader as the context
-     * class loader). The rest run alone with {@code execute}, after the batch.
+     * Runs the jobs as {@link #execute} runs each alone, in shared forward passes where it can: the plain traces
+     * (kind {@code TRACE}, with an input and no options) that load and whose values read become members, each in
+     * its own context (its time limit, its output, its class loader as the context class loader). The rest run
+     * alone with {@code execute}, after the batch.
      *
      * <ul>
+     *   <li><b>Length buckets.</b> Members are grouped by their input's {@linkplain TraceBatch#shape key} (for a
+     *       language model, the padded length: each job's tensors keep the shape they have alone) and each group
+     *       runs as one {@link TraceBatch}, one forward pass, in the order of the group's first member.
      *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
      *       with its output captured, as {@code execute} does; a job that fails there runs alone instead, and
      *       gets {@code execute}'s error.
@@ -114,13 +118,14 @@ public final class SandboxedExecutor implements JobExecutor {
      *   <li><b>Re-runs.</b> A member that was evicted (it stopped the trace, skipped a module, ran a backward
      *       pass, ...), or that failed with the same error as another member (the forward pass itself failed),
      *       runs again alone with {@code execute} from its request bytes. One {@link WeightGuard} check follows
-     *       the batch; if it finds the weights changed, they are restored and every member runs again alone, so
-     *       the job that changed them changes and restores them on its own. No job runs more than twice.
+     *       the forward passes; if it finds the weights changed, they are restored and every member runs again
+     *       alone, so the job that changed them changes and restores them on its own. No job runs more than twice.
      *   <li><b>Output.</b> The lines a member prints in the batched attempt are kept and reach its log once its
      *       outcome is known; if it runs again they are dropped, and its log gets the lines of the second run.
      *   <li><b>Memory.</b> One {@link PointerScope} holds the preparations, the batch and the encoding.
-     *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and the shared
-     *       forward pass, not for its peers' code: the time a peer's code runs moves the member's deadline later.
+     *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and its forward
+     *       pass, not for its peers' code: the time a peer's code runs, or another group's forward pass, moves the
+     *       member's deadline later.
      *       A re-run alone starts a fresh clock, as {@code execute} does.
      * </ul>
      */
@@ -133,6 +138,7 @@ public final class SandboxedExecutor implements JobExecutor {
         List<Member> members = new ArrayList<>();
         if (!unusable.containsKey(model.root())) {
             WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
+            int forwards = 0;
             try (PointerScope scope = new PointerScope()) {
                 Peers peers = new Peers();
                 for (int i = 0; i < requests.size(); i++) {
@@ -141,8 +147,9 @@ public final class SandboxedExecutor implements JobExecutor {
                         members.add(member);
                     }
                 }
-                if (!members.isEmpty()) {
-                    runTogether(model, members, outcomes);
+                for (List<Member> forward : forwards(members)) {
+                    runTogether(model, forward, outcomes, peers);
+                    forwards++;
                 }
             }
             if (!members.isEmpty()) {
@@ -157,7 +164,9 @@ public final class SandboxedExecutor implements JobExecutor {
                     member.output.publish(member.context.log());
                 }
             }
-            lastBatch = new BatchCounts(members.size(), rerun);
+            if (!members.isEmpty()) {
+                lastBatch = new BatchCounts(members.size(), forwards, rerun);
+            }
         }
         for (int i = 0; i < requests.size(); i++) {
             if (outcomes[i] == null) {
@@ -172,12 +181,25 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /**
-     * What the last {@link #executeBatch} did.
+     * The forward passes that run {@code members}: one per {@linkplain TraceBatch.Shape#key() key}, in the order
+     * of each key's first member, so that no job's tensors are padded to another job's length.
+     */
+    private static List<List<Member>> forwards(List<Member> members) {
+        Map<Object, List<Member>> byKey = new LinkedHashMap<>();
+        for (Member member : members) {
+            byKey.computeIfAbsent(member.shape.key(), key -> new ArrayList<>()).add(member);
+        }
+        return new ArrayList<>(byKey.values());
+    }
+
+    /**
+     * What the last {@link #executeBatch} that had members for a forward pass did.
      *
-     * @param members how many jobs ran in its one forward pass
+     * @param members how many jobs ran in its forward passes
+     * @param forwards how many forward passes they took
      * @param rerun how many of them ran again alone
      */
-    record BatchCounts(int members, int rerun) {}
+    record BatchCounts(int members, int forwards, int rerun) {}
 
     /** What the last {@link #executeBatch} that had members for a forward pass did; {@code null} before one. */
     volatile BatchCounts lastBatch;
@@ -192,7 +214,7 @@ public final class SandboxedExecutor implements JobExecutor {
      * @param output its lines, kept until its outcome is known
      */
     private record Member(int index, JobContext context, ShippedCode code, Object[] graph, TraceJob<?> job,
-            JobBody body, JobOutput.Capture output) {}
+            TraceBatch.Shape shape, JobBody body, JobOutput.Capture output) {}
 
     /**
      * A member's state, in force while its code runs: its deadline, its output, and its class loader as the
@@ -223,11 +245,13 @@ public final class SandboxedExecutor implements JobExecutor {
 
     /**
      * The deadlines of a batch's members, so that each is charged for its own code only: the time one job's code
-     * runs (its preparation, its bodies, its encoding) moves every other member's deadline that much later. The
-     * shared forward pass is charged to all.
+     * runs (its preparation, its bodies, its encoding) moves every other member's deadline that much later. A
+     * forward pass is charged to its members; the time its model runs moves the other members' deadlines later.
      */
     private static final class Peers {
         private final List<Deadline.Limit> limits = new ArrayList<>();
+        /** The time charged by {@link #ran} so far, all jobs together. */
+        private long charged;
 
         synchronized void add(Deadline.Limit limit) {
             limits.add(limit);
@@ -235,9 +259,29 @@ public final class SandboxedExecutor implements JobExecutor {
 
         /** {@code own}'s job ({@code null}: no member's) ran code for {@code nanos}. */
         synchronized void ran(Deadline.Limit own, long nanos) {
+            charged += nanos;
             for (Deadline.Limit limit : limits) {
                 if (limit != own) {
                     limit.extend(nanos);
+                }
+            }
+        }
+
+        /** A mark for {@link #ranForward}: the time charged so far. */
+        synchronized long mark() {
+            return charged;
+        }
+
+        /**
+         * A forward pass of the members whose deadlines are {@code own} took {@code nanos}, since {@code mark}: the
+         * part of it their code did not run (that part was charged by {@link #ran}) moves every other member's
+         * deadline later.
+         */
+        synchronized void ranForward(Set<Deadline.Limit> own, long mark, long nanos) {
+            long model = nanos - (charged - mark);
+            for (Deadline.Limit limit : limits) {
+                if (!own.contains(limit)) {
+                    limit.extend(model);
                 }
             }
         }
@@ -270,8 +314,11 @@ public final class SandboxedExecutor implements JobExecutor {
             Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");
             JobForm form = JobForm.read(envelope.kind(), graph);
             if (form.input() != null && form.options() == null && form.on(model) instanceof TraceJob<?> job) {
-                peers.add(body.limit());
-                return new Member(index, context, code, graph, job, body, output);
+                TraceBatch.Shape shape = TraceBatch.shape(model, job.input());
+                if (shape.key() != null) {
+                    peers.add(body.limit());
+                    return new Member(index, context, code, graph, job, shape, body, output);
+                }
             }
         } catch (Throwable e) {
             // it runs alone, and fails there as it does alone
@@ -286,16 +333,22 @@ public final class SandboxedExecutor implements JobExecutor {
      * Runs the members as one {@link TraceBatch} and sets the outcome of each that needs no re-run: its encoded
      * result or its failure.
      */
-    private static void runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes) {
+    private static void runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers) {
         List<TraceBatch.Member> batch = new ArrayList<>(members.size());
+        Set<Deadline.Limit> own = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Member member : members) {
             batch.add(new TraceBatch.Member(member.job, member.body));
+            own.add(member.body.limit());
         }
         List<TraceBatch.Outcome> results;
+        long mark = peers.mark();
+        long started = System.nanoTime();
         try {
             results = TraceBatch.run(model, batch);
         } catch (RuntimeException | Error e) {
             return; // the batch could not start: each member runs alone
+        } finally {
+            peers.ranForward(own, mark, System.nanoTime() - started);
         }
         // The forward pass itself failed (the model threw): each member still running got the same error.
         Set<Throwable> shared = Collections.newSetFromMap(new IdentityHashMap<>());

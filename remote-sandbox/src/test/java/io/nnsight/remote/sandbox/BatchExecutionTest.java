@@ -141,7 +141,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(5, 0), executor.lastBatch, "all five shared one forward pass");
+        assertEquals(new SandboxedExecutor.BatchCounts(5, 1, 0), executor.lastBatch, "all five shared one forward pass");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -163,7 +163,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertNull(outcomes.get(1).result());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         assertTrue(solo.getMessage().contains("no steering vector for a hidden state of 64"), solo.getMessage());
@@ -186,7 +186,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 1), executor.lastBatch);
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -214,7 +214,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(4, logs));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(4, 0), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(4, 1, 0), executor.lastBatch);
         List<Object> expected = alone(requests);
         for (int i = 0; i < 4; i++) {
             assertEquals(expected.get(i), decode(outcomes.get(i).get()));
@@ -236,7 +236,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 3), executor.lastBatch, "every member ran again alone");
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 3), executor.lastBatch, "every member ran again alone");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -261,7 +261,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch, "the two traces only");
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 0), executor.lastBatch, "the two traces only");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -302,7 +302,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         assertTrue(solo.getMessage().contains("time limit of 1 s"), solo.getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -327,7 +327,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 1), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 1), executor.lastBatch);
         assertEquals(1, decode(outcomes.get(0).get()), "the batched attempt's increment is gone");
         assertEquals(0, runs, "the caller's static is the caller's");
     }
@@ -345,7 +345,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertTrue(solo.getMessage().contains("has shape [1, 2, 32]"), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -366,7 +366,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertTrue(solo.getMessage().contains("holds Long values"), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -375,17 +375,25 @@ class BatchExecutionTest {
     }
 
     @Test
-    void executeBatch_memberOfAnotherLength_isEvictedAndRerunAlone() throws JobFailedException {
-        List<byte[]> requests = List.of(trace(lastLogits()), trace("Lily and Tom", lastLogits()), trace(ablatedLogits(4)));
+    void executeBatch_ofMixedLengths_runsOneForwardPassPerLength_withoutReruns() throws JobFailedException {
+        String shorter = "Lily and Tom";
+        String longer = PROMPT + " She liked to play in the park with her dog.";
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(shorter, lastLogits()), trace(layerOutputs()),
+                trace(longer, ablatedLogits(4)), trace(shorter, steeredArgmax(2.0)), trace(longer, layerOutputs()));
         SandboxedExecutor executor = new SandboxedExecutor();
+        List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), logs));
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(6, 3, 0), executor.lastBatch,
+                "three lengths, three forward passes, no job run again");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
         }
+        List<?> layers = (List<?>) decode(outcomes.get(5).get());
+        long ownLength = lm.trace(longer, tr -> lm.get("model.layers.0").output().size(1));
+        assertEquals(ownLength, ((Tensor) layers.get(0)).size(1), "its hidden states have its own length, not another's");
     }
 
     @Test
@@ -412,7 +420,7 @@ class BatchExecutionTest {
 
         List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch);
+        assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 0), executor.lastBatch);
         assertNull(outcomes.get(0).failure(), () -> outcomes.get(0).failure().getMessage());
         List<Object> expected = alone(requests);
         assertSameResult(expected.get(0), decode(outcomes.get(0).get()));

@@ -206,6 +206,14 @@ class ServeCommandTest {
     }
 
     @Test
+    void serve_batchRowsZero_refusesToStart() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--batch-rows", "0");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("--batch-rows must be positive: 0"), run.err());
+    }
+
+    @Test
     void serve_batchJobsZero_refusesToStart() {
         Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--batch-jobs", "0");
 
@@ -220,7 +228,8 @@ class ServeCommandTest {
         assertEquals(0, run.status());
         String help = run.out().replaceAll("\\s+", " ");
         for (String option : List.of("--batch-jobs=N", "--batch-fairness=N", "(default: 16; 1 runs each job alone)",
-                "(default: 4)")) {
+                "(default: 4)", "--batch-rows=N", "--batch-tokens=N", "(default: 4096)", "--batch-max-request=SIZE",
+                "(default: 1M)")) {
             assertTrue(help.contains(option), run.out());
         }
     }

@@ -1,5 +1,6 @@
 package io.nnsight.server;
 
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
@@ -46,9 +47,11 @@ public interface ModelReplicas extends AutoCloseable {
      *
      * @param requests the request payloads, decompressed
      * @param contexts each job's id, time limit and log, in the order of {@code requests}
+     * @param limits how large each forward pass may be ({@link ModelServer.Builder#batchRows}, {@link
+     *     ModelServer.Builder#batchTokens})
      * @return each job's outcome, in the order of {@code requests}
      */
-    default List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
+    default List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }

@@ -14,6 +14,7 @@ import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -119,13 +120,14 @@ class BatchingServerTest {
         }
 
         @Override
-        public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+        public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+                BatchLimits limits) {
             try {
                 gate(requests.size());
             } catch (InterruptedException e) {
                 return Collections.nCopies(requests.size(), JobOutcome.failed(new JobFailedException("interrupted")));
             }
-            return real.executeBatch(model, requests, contexts);
+            return real.executeBatch(model, requests, contexts, limits);
         }
     }
 

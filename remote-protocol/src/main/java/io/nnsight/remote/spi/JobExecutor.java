@@ -29,9 +29,11 @@ public interface JobExecutor {
      * @param model the hosted model the jobs name
      * @param requests the request payloads, decompressed
      * @param contexts each job's id, time limit and log, in the order of {@code requests}
+     * @param limits how large each forward pass may be, for an executor that runs jobs together
      * @return each job's outcome, in the order of {@code requests}
      */
-    default List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+    default List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+            BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }

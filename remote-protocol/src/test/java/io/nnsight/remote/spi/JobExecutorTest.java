@@ -34,7 +34,7 @@ class JobExecutorTest {
         List<String> third = new ArrayList<>();
 
         List<JobOutcome> outcomes = executor.executeBatch(null, List.of(new byte[] {1}, new byte[0], new byte[] {5}),
-                List.of(context("a", first), context("b", second), context("c", third)));
+                List.of(context("a", first), context("b", second), context("c", third)), BatchLimits.DEFAULT);
 
         assertEquals(List.of("a", "b", "c"), calls);
         assertArrayEquals(new byte[] {2}, outcomes.get(0).get());
@@ -52,7 +52,7 @@ class JobExecutorTest {
         JobExecutor executor = (model, request, context) -> request;
 
         assertThrows(IllegalArgumentException.class,
-                () -> executor.executeBatch(null, List.of(new byte[0]), List.of()));
+                () -> executor.executeBatch(null, List.of(new byte[0]), List.of(), BatchLimits.DEFAULT));
     }
 
     @Test

@@ -15,6 +15,7 @@ import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -109,7 +110,9 @@ public final class SandboxedExecutor implements JobExecutor {
      * <ul>
      *   <li><b>Length buckets.</b> Members are grouped by their input's {@linkplain TraceBatch#shape key} (for a
      *       language model, the padded length: each job's tensors keep the shape they have alone) and each group
-     *       runs as one {@link TraceBatch}, one forward pass, in the order of the group's first member.
+     *       runs as one {@link TraceBatch}, one forward pass, in the order of the group's first member. A group
+     *       larger than the {@code limits} (rows, or tokens: rows times the padded length) fills several passes, in
+     *       order; a job over a limit on its own runs in a pass of its own.
      *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
      *       with its output captured, as {@code execute} does; a job that fails there runs alone instead, and
      *       gets {@code execute}'s error.
@@ -130,7 +133,8 @@ public final class SandboxedExecutor implements JobExecutor {
      * </ul>
      */
     @Override
-    public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+    public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+            BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }
@@ -147,7 +151,7 @@ public final class SandboxedExecutor implements JobExecutor {
                         members.add(member);
                     }
                 }
-                for (List<Member> forward : forwards(members)) {
+                for (List<Member> forward : forwards(members, limits)) {
                     runTogether(model, forward, outcomes, peers);
                     forwards++;
                 }
@@ -181,16 +185,39 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /**
-     * The forward passes that run {@code members}: one per {@linkplain TraceBatch.Shape#key() key}, in the order
-     * of each key's first member, so that no job's tensors are padded to another job's length.
+     * The forward passes that run {@code members}: those of one {@linkplain TraceBatch.Shape#key() key} together,
+     * in the order of each key's first member, so that no job's tensors are padded to another job's length; a key's
+     * members, in order, fill one pass up to the {@code limits} in rows and tokens, then the next. A member over
+     * either limit on its own gets a pass of its own.
      */
-    private static List<List<Member>> forwards(List<Member> members) {
+    private static List<List<Member>> forwards(List<Member> members, BatchLimits limits) {
         Map<Object, List<Member>> byKey = new LinkedHashMap<>();
         for (Member member : members) {
             byKey.computeIfAbsent(member.shape.key(), key -> new ArrayList<>()).add(member);
         }
-        return new ArrayList<>(byKey.values());
+        List<List<Member>> forwards = new ArrayList<>();
+        for (List<Member> group : byKey.values()) {
+            List<Member> forward = new ArrayList<>();
+            long rows = 0;
+            long tokens = 0;
+            for (Member member : group) {
+                TraceBatch.Shape shape = member.shape;
+                if (!forward.isEmpty()
+                        && (rows + shape.rows() > limits.rows() || tokens + shape.tokens() > limits.tokens())) {
+                    forwards.add(forward);
+                    forward = new ArrayList<>();
+                    rows = 0;
+                    tokens = 0;
+                }
+                forward.add(member);
+                rows += shape.rows();
+                tokens += shape.tokens();
+            }
+            forwards.add(forward);
+        }
+        return forwards;
     }
+
 
     /**
      * What the last {@link #executeBatch} that had members for a forward pass did.

@@ -17,6 +17,7 @@ import io.nnsight.remote.internal.wire.LambdaFactory;
 import io.nnsight.remote.internal.wire.Packing;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
@@ -139,7 +140,7 @@ class BatchExecutionTest {
                 trace(steeredArgmax(3.0)), trace(ablatedLogits(1)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(5, 1, 0), executor.lastBatch, "all five shared one forward pass");
         List<Object> expected = alone(requests);
@@ -161,7 +162,7 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertNull(outcomes.get(1).result());
@@ -184,7 +185,7 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 1), executor.lastBatch);
         List<Object> expected = alone(requests);
@@ -212,7 +213,7 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(4, logs));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(4, logs), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(4, 1, 0), executor.lastBatch);
         List<Object> expected = alone(requests);
@@ -234,7 +235,7 @@ class BatchExecutionTest {
         List<List<String>> logs = new ArrayList<>();
         Tensor clean = (Tensor) decode(executor.execute(lm, requests.get(0), context("before", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 3), executor.lastBatch, "every member ran again alone");
         List<Object> expected = alone(requests);
@@ -259,7 +260,7 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(lastLogits()), generation, trace(ablatedLogits(4)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 0), executor.lastBatch, "the two traces only");
         List<Object> expected = alone(requests);
@@ -277,7 +278,7 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, garbage, context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertNotNull(outcomes.get(0).result());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
@@ -300,7 +301,7 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), contexts.get(1)));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
@@ -325,7 +326,7 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(counting), trace(lastLogits()));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 1), executor.lastBatch);
         assertEquals(1, decode(outcomes.get(0).get()), "the batched attempt's increment is gone");
@@ -343,7 +344,7 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertTrue(solo.getMessage().contains("has shape [1, 2, 32]"), solo.getMessage());
@@ -364,7 +365,7 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
         assertTrue(solo.getMessage().contains("holds Long values"), solo.getMessage());
@@ -383,7 +384,7 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), logs));
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), logs), BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(6, 3, 0), executor.lastBatch,
                 "three lengths, three forward passes, no job run again");
@@ -394,6 +395,42 @@ class BatchExecutionTest {
         List<?> layers = (List<?>) decode(outcomes.get(5).get());
         long ownLength = lm.trace(longer, tr -> lm.get("model.layers.0").output().size(1));
         assertEquals(ownLength, ((Tensor) layers.get(0)).size(1), "its hidden states have its own length, not another's");
+    }
+
+    @Test
+    void executeBatch_overTheRowLimit_splitsTheGroupInOrder_andAJobOverItAloneGetsAPassOfItsOwn()
+            throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(2)),
+                Packing.pack("TRACE", lm, new Object[] {List.of(PROMPT, PROMPT, PROMPT), null, lastLogits(), List.of()},
+                        BatchExecutionTest.class.getClassLoader()).write(),
+                trace(steeredArgmax(2.0)), trace(layerOutputs()));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                new BatchLimits(2, 4096));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(5, 3, 0), executor.lastBatch, "[0, 1], [2] alone, [3, 4]");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertEquals(3, ((Tensor) decode(outcomes.get(2).get())).size(0), "its three rows");
+    }
+
+    @Test
+    void executeBatch_overTheTokenLimit_splitsTheGroup() throws JobFailedException {
+        long length = lm.trace(PROMPT, tr -> lm.get("lm_head").output().size(1));
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(2)), trace(ablatedLogits(3)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                new BatchLimits(16, 2 * length));
+
+        assertEquals(new SandboxedExecutor.BatchCounts(3, 2, 0), executor.lastBatch, "two prompts' tokens per pass");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
     }
 
     @Test
@@ -418,7 +455,7 @@ class BatchExecutionTest {
         contexts.set(0, new JobContext("quick", Duration.ofSeconds(1), line -> {}));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
 
         assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 0), executor.lastBatch);
         assertNull(outcomes.get(0).failure(), () -> outcomes.get(0).failure().getMessage());

@@ -1,6 +1,7 @@
 package io.nnsight.server.internal;
 
 import io.nnsight.NNsight;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -33,8 +34,8 @@ public final class LocalModel implements ModelReplicas {
     }
 
     @Override
-    public List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
-        return executor.executeBatch(model, requests, contexts);
+    public List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
+        return executor.executeBatch(model, requests, contexts, limits);
     }
 
     @Override

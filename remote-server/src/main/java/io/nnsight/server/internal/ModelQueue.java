@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
@@ -221,7 +222,8 @@ public final class ModelQueue {
                     return;
                 }
                 int most = replicas.batches() ? limits.batchJobs() : 1;
-                batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchFairness());
+                batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchMaxRequestBytes(),
+                        limits.batchFairness());
                 for (SubmittedJob job : batch) {
                     running.put(job, Thread.currentThread());
                     requests.add(job.takeRequest());
@@ -266,23 +268,25 @@ public final class ModelQueue {
 
     /**
      * Takes the jobs that run together next out of {@code queue} (which must not be empty): the oldest job, then
-     * younger ones in order while the batch has fewer than {@code maxJobs} jobs. A job whose request would take the
-     * batch's decompressed requests past {@code maxBytes} is passed over, and counts as {@link
-     * SubmittedJob#overtaken overtaken} if a younger job is taken; but a job already overtaken {@code fairness} times
-     * is never passed over: the batch ends before it. So no job waits behind more than {@code fairness} batches of
-     * younger jobs.
+     * younger ones in order while the batch has fewer than {@code maxJobs} jobs. A job whose request is larger than
+     * {@code maxRequest} runs alone: as the oldest, it is the whole batch; otherwise it is passed over, as is a job
+     * whose request would take the batch's decompressed requests past {@code maxBytes}. A job passed over counts as
+     * {@link SubmittedJob#overtaken overtaken} if a younger job is taken; but a job already overtaken {@code
+     * fairness} times is never passed over: the batch ends before it. So no job waits behind more than {@code
+     * fairness} batches of younger jobs.
      */
-    static List<SubmittedJob> takeBatch(ArrayDeque<SubmittedJob> queue, int maxJobs, long maxBytes, int fairness) {
+    static List<SubmittedJob> takeBatch(ArrayDeque<SubmittedJob> queue, int maxJobs, long maxBytes, long maxRequest,
+            int fairness) {
         List<SubmittedJob> batch = new ArrayList<>();
         List<SubmittedJob> passed = new ArrayList<>();
         List<SubmittedJob> passedBeforeLast = List.of();
         SubmittedJob head = queue.peekFirst();
         long bytes = 0;
         for (SubmittedJob job : queue) {
-            if (batch.size() >= maxJobs) {
+            if (batch.size() >= maxJobs || !batch.isEmpty() && head.requestBytes() > maxRequest) {
                 break;
             }
-            if (job != head && bytes + job.requestBytes() > maxBytes) {
+            if (job != head && (bytes + job.requestBytes() > maxBytes || job.requestBytes() > maxRequest)) {
                 if (job.overtaken >= fairness) {
                     break;
                 }
@@ -331,7 +335,8 @@ public final class ModelQueue {
                 }
                 outcomes = Collections.singletonList(outcome);
             } else {
-                outcomes = replicas.executeBatch(requests, contexts);
+                outcomes = replicas.executeBatch(requests, contexts,
+                        new BatchLimits(limits.batchRows(), limits.batchTokens()));
                 if (outcomes == null || outcomes.size() != members.size()) {
                     throw new IllegalStateException("the executor returned " + (outcomes == null ? "no" : outcomes.size())
                             + " outcomes for a batch of " + members.size() + " jobs");

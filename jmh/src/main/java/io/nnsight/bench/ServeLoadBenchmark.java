@@ -36,7 +36,7 @@ import org.bytedeco.pytorch.global.torch;
  * from its batch's first is evicted and runs again alone).
  *
  * <p>Reported per mode: jobs per second and the ratio to one-at-a-time (measured in the same run), latency p50, p90,
- * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}; its mean is
+ * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}, in jobs; its mean is
  * over the last 100 batches, read at the end of the window, and "sampled" is the mean of {@code last} read every 100
  * ms), how many answers differ from the prompt's top token traced locally, and CPU per job: the model worker thread's
  * (reading and checking the job, the forward pass, encoding), the client threads' (shipping, Kryo, HTTP) and the whole
@@ -212,7 +212,7 @@ public final class ServeLoadBenchmark {
             int samples = 0;
             while (System.nanoTime() + 100_000_000L < measureEnd) {
                 Thread.sleep(100);
-                sampledSum += batch(http, status).get("last").getAsInt();
+                sampledSum += batch(http, status).getAsJsonObject("last").get("jobs").getAsInt();
                 samples++;
             }
             sleepUntil(measureEnd);
@@ -265,7 +265,8 @@ public final class ServeLoadBenchmark {
             System.out.printf(Locale.ROOT, "| %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f / %d | %.2f / "
                     + "%.2f / %.2f |%n", r.mode.name, r.jobsPerSecond(), r.jobsPerSecond() / baseline,
                     r.latencyMillis(0.5), r.latencyMillis(0.9), r.latencyMillis(0.99), r.latencyMillis(1.0),
-                    r.batch.get("mean").getAsDouble(), r.sampledLast, r.batch.get("max").getAsInt(),
+                    r.batch.getAsJsonObject("mean").get("jobs").getAsDouble(), r.sampledLast,
+                    r.batch.getAsJsonObject("max").get("jobs").getAsInt(),
                     r.cpuMillisPerJob(r.workerCpuNanos), r.cpuMillisPerJob(r.clientCpuNanos),
                     r.cpuMillisPerJob(r.processCpuNanos));
         }

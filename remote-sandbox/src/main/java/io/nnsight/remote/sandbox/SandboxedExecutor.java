@@ -16,6 +16,7 @@ import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -133,16 +134,18 @@ public final class SandboxedExecutor implements JobExecutor {
      * </ul>
      */
     @Override
-    public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+    public BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
             BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }
         JobOutcome[] outcomes = new JobOutcome[requests.size()];
         List<Member> members = new ArrayList<>();
+        List<BatchReport.Forward> passes = new ArrayList<>();
+        int evicted = 0;
+        int reruns = 0;
         if (!unusable.containsKey(model.root())) {
             WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
-            int forwards = 0;
             try (PointerScope scope = new PointerScope()) {
                 Peers peers = new Peers();
                 for (int i = 0; i < requests.size(); i++) {
@@ -152,24 +155,20 @@ public final class SandboxedExecutor implements JobExecutor {
                     }
                 }
                 for (List<Member> forward : forwards(members, limits)) {
-                    runTogether(model, forward, outcomes, peers);
-                    forwards++;
+                    evicted += runTogether(model, forward, outcomes, peers);
+                    passes.add(pass(forward));
                 }
             }
             if (!members.isEmpty()) {
                 checkWeights(model, guard, members, outcomes);
             }
-            int rerun = 0;
             for (Member member : members) {
                 if (outcomes[member.index] == null) {
-                    rerun++;
+                    reruns++;
                     member.output.drop();
                 } else {
                     member.output.publish(member.context.log());
                 }
-            }
-            if (!members.isEmpty()) {
-                lastBatch = new BatchCounts(members.size(), forwards, rerun);
             }
         }
         for (int i = 0; i < requests.size(); i++) {
@@ -181,7 +180,18 @@ public final class SandboxedExecutor implements JobExecutor {
                 }
             }
         }
-        return List.of(outcomes);
+        return new BatchReport(List.of(outcomes), passes, requests.size() - members.size(), evicted, reruns);
+    }
+
+    /** What one forward pass of {@code members} held. */
+    private static BatchReport.Forward pass(List<Member> members) {
+        int rows = 0;
+        long tokens = 0;
+        for (Member member : members) {
+            rows += member.shape.rows();
+            tokens += member.shape.tokens();
+        }
+        return new BatchReport.Forward(members.size(), rows, tokens);
     }
 
     /**
@@ -218,18 +228,6 @@ public final class SandboxedExecutor implements JobExecutor {
         return forwards;
     }
 
-
-    /**
-     * What the last {@link #executeBatch} that had members for a forward pass did.
-     *
-     * @param members how many jobs ran in its forward passes
-     * @param forwards how many forward passes they took
-     * @param rerun how many of them ran again alone
-     */
-    record BatchCounts(int members, int forwards, int rerun) {}
-
-    /** What the last {@link #executeBatch} that had members for a forward pass did; {@code null} before one. */
-    volatile BatchCounts lastBatch;
 
     /** The kind of job a batch may hold. */
     private static final String TRACE = "TRACE";
@@ -359,8 +357,10 @@ public final class SandboxedExecutor implements JobExecutor {
     /**
      * Runs the members as one {@link TraceBatch} and sets the outcome of each that needs no re-run: its encoded
      * result or its failure.
+     *
+     * @return how many members were evicted
      */
-    private static void runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers) {
+    private static int runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers) {
         List<TraceBatch.Member> batch = new ArrayList<>(members.size());
         Set<Deadline.Limit> own = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Member member : members) {
@@ -373,7 +373,7 @@ public final class SandboxedExecutor implements JobExecutor {
         try {
             results = TraceBatch.run(model, batch);
         } catch (RuntimeException | Error e) {
-            return; // the batch could not start: each member runs alone
+            return 0; // the batch could not start: each member runs alone
         } finally {
             peers.ranForward(own, mark, System.nanoTime() - started);
         }
@@ -385,6 +385,7 @@ public final class SandboxedExecutor implements JobExecutor {
                 shared.add(failed.error());
             }
         }
+        int evicted = 0;
         for (int k = 0; k < members.size(); k++) {
             Member member = members.get(k);
             TraceBatch.Outcome result = results.get(k);
@@ -392,9 +393,12 @@ public final class SandboxedExecutor implements JobExecutor {
                 outcomes[member.index] = encode(model, member, value.value());
             } else if (result instanceof TraceBatch.Failed failed && !shared.contains(failed.error())) {
                 outcomes[member.index] = JobOutcome.failed(failure(failed.error(), member.context, member.code));
+            } else if (result instanceof TraceBatch.Evicted) {
+                evicted++;
             }
             // evicted, or failed with the forward pass: it runs again alone
         }
+        return evicted;
     }
 
     /** The member's result payload, written in its own context as {@link #execute} writes it. */

@@ -18,6 +18,7 @@ import io.nnsight.remote.internal.wire.Packing;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
@@ -112,6 +113,20 @@ class BatchExecutionTest {
         }
     }
 
+    /**
+     * Checks how the jobs of {@code report} ran: the jobs of each shared forward pass, in order; how many ran alone
+     * from the start, how many were evicted from their pass, how many ran again alone.
+     */
+    private static void assertRan(BatchReport report, List<Integer> jobsPerPass, int solo, int evicted, int reruns,
+            String... why) {
+        String what = String.join(" ", why) + " " + report.forwards() + " solo " + report.solo() + " evicted "
+                + report.evicted() + " reruns " + report.reruns();
+        assertEquals(jobsPerPass, report.forwards().stream().map(BatchReport.Forward::jobs).toList(), what);
+        assertEquals(solo, report.solo(), what);
+        assertEquals(evicted, report.evicted(), what);
+        assertEquals(reruns, report.reruns(), what);
+    }
+
     private static TraceBody<Tensor> lastLogits() {
         return tr -> lm.get("lm_head").output().select(1, -1);
     }
@@ -140,9 +155,10 @@ class BatchExecutionTest {
                 trace(steeredArgmax(3.0)), trace(ablatedLogits(1)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(5, 1, 0), executor.lastBatch, "all five shared one forward pass");
+        assertRan(report, List.of(5), 0, 0, 0, "all five shared one forward pass");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -162,9 +178,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertNull(outcomes.get(1).result());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         assertTrue(solo.getMessage().contains("no steering vector for a hidden state of 64"), solo.getMessage());
@@ -185,9 +202,10 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 1), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 1, 1);
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -213,9 +231,10 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(4, logs), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(4, logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(4, 1, 0), executor.lastBatch);
+        assertRan(report, List.of(4), 0, 0, 0);
         List<Object> expected = alone(requests);
         for (int i = 0; i < 4; i++) {
             assertEquals(expected.get(i), decode(outcomes.get(i).get()));
@@ -235,9 +254,10 @@ class BatchExecutionTest {
         List<List<String>> logs = new ArrayList<>();
         Tensor clean = (Tensor) decode(executor.execute(lm, requests.get(0), context("before", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 3), executor.lastBatch, "every member ran again alone");
+        assertRan(report, List.of(3), 0, 0, 3, "every member ran again alone");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -260,9 +280,10 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(lastLogits()), generation, trace(ablatedLogits(4)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 0), executor.lastBatch, "the two traces only");
+        assertRan(report, List.of(2), 1, 0, 0, "the two traces only");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -278,8 +299,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, garbage, context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
+        assertRan(report, List.of(1), 1, 0, 0, "the refused request ran alone");
         assertNotNull(outcomes.get(0).result());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
     }
@@ -301,9 +324,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), contexts.get(1)));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         assertTrue(solo.getMessage().contains("time limit of 1 s"), solo.getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -326,9 +350,10 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(counting), trace(lastLogits()));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 1), executor.lastBatch);
+        assertRan(report, List.of(2), 0, 1, 1);
         assertEquals(1, decode(outcomes.get(0).get()), "the batched attempt's increment is gone");
         assertEquals(0, runs, "the caller's static is the caller's");
     }
@@ -344,9 +369,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertTrue(solo.getMessage().contains("has shape [1, 2, 32]"), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -365,9 +391,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertTrue(solo.getMessage().contains("holds Long values"), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -384,9 +411,10 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), logs), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(6, 3, 0), executor.lastBatch,
+        assertRan(report, List.of(2, 2, 2), 0, 0, 0,
                 "three lengths, three forward passes, no job run again");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
@@ -406,10 +434,12 @@ class BatchExecutionTest {
                 trace(steeredArgmax(2.0)), trace(layerOutputs()));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
                 new BatchLimits(2, 4096));
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(5, 3, 0), executor.lastBatch, "[0, 1], [2] alone, [3, 4]");
+        assertRan(report, List.of(2, 1, 2), 0, 0, 0, "[0, 1], [2] alone, [3, 4]");
+        assertEquals(List.of(2, 3, 2), report.forwards().stream().map(BatchReport.Forward::rows).toList());
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -423,10 +453,12 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(2)), trace(ablatedLogits(3)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
                 new BatchLimits(16, 2 * length));
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 2, 0), executor.lastBatch, "two prompts' tokens per pass");
+        assertRan(report, List.of(2, 1), 0, 0, 0, "two prompts' tokens per pass");
+        assertEquals(List.of(2 * length, length), report.forwards().stream().map(BatchReport.Forward::tokens).toList());
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -455,9 +487,10 @@ class BatchExecutionTest {
         contexts.set(0, new JobContext("quick", Duration.ofSeconds(1), line -> {}));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 1, 0), executor.lastBatch);
+        assertRan(report, List.of(2), 0, 0, 0);
         assertNull(outcomes.get(0).failure(), () -> outcomes.get(0).failure().getMessage());
         List<Object> expected = alone(requests);
         assertSameResult(expected.get(0), decode(outcomes.get(0).get()));

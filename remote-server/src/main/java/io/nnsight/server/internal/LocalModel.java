@@ -2,10 +2,10 @@ package io.nnsight.server.internal;
 
 import io.nnsight.NNsight;
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
-import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +34,7 @@ public final class LocalModel implements ModelReplicas {
     }
 
     @Override
-    public List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
+    public BatchReport executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
         return executor.executeBatch(model, requests, contexts, limits);
     }
 

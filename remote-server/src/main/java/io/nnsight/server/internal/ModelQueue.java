@@ -6,6 +6,7 @@ import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
@@ -54,8 +55,6 @@ import org.slf4j.LoggerFactory;
 public final class ModelQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
     private static final Gson GSON = new Gson();
-    /** How many of the latest batches {@code /status}'s mean batch size covers. */
-    static final int RECENT_BATCHES = 100;
 
     private final String key;
     private final ModelReplicas replicas;
@@ -72,13 +71,8 @@ public final class ModelQueue {
     /** Why the model takes no jobs until the server restarts, or {@code null}. */
     private String retired;
     private boolean closed;
-    /** The sizes of the last {@link #RECENT_BATCHES} batches, in jobs: a ring from {@code recentNext}. */
-    private final int[] recentSizes = new int[RECENT_BATCHES];
-    private int recentNext;
-    private int recentBatches;
-    private long recentSum;
-    private int lastBatch;
-    private int largestBatch;
+    /** How the batches ran, for {@code /status}; under the lock. */
+    private final BatchStatistics batches = new BatchStatistics();
 
     /** A queue for the model hosted as {@code key}, run by {@code replicas}; {@link #start()} starts its workers. */
     public ModelQueue(String key, ModelReplicas replicas, Limits limits, ScheduledExecutorService timer) {
@@ -141,10 +135,13 @@ public final class ModelQueue {
     }
 
     /**
-     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running", "batch": {"last", "mean", "max"}}}
-     * (batch sizes in jobs: the latest, the mean over the last {@value #RECENT_BATCHES} batches, the largest; 0
-     * before the first), {@code "batching": {"jobs", "fairness"}} (the most jobs a batch takes, 1 for replicas
-     * that run one job at a time, and the fairness bound), why it is unavailable, and its {@code "replicas"} when they run elsewhere.
+     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running", "batch", "batching"}}, why it is
+     * unavailable, and its {@code "replicas"} when they run elsewhere. {@code "batch"} is how the batches ran ({@link
+     * BatchStatistics#json()}: the latest, the mean over the last {@value BatchStatistics#RECENT}, the largest, in
+     * jobs, forward passes, rows and tokens; totals of jobs run alone, evicted, run again); {@code "batching"} the
+     * limits: {@code {"jobs", "rows", "tokens", "maxRequest", "fairness"}} (the most jobs a batch takes, 1 for
+     * replicas that run one job at a time; the most rows and tokens of one forward pass; the largest request that
+     * joins a batch, in bytes; the fairness bound).
      */
     JsonObject status() {
         lock.lock();
@@ -155,13 +152,12 @@ public final class ModelQueue {
             status.addProperty("state", why == null ? "RUNNING" : "UNAVAILABLE");
             status.addProperty("queued", queue.size());
             status.addProperty("running", running.size());
-            JsonObject batch = new JsonObject();
-            batch.addProperty("last", lastBatch);
-            batch.addProperty("mean", recentBatches == 0 ? 0.0 : (double) recentSum / recentBatches);
-            batch.addProperty("max", largestBatch);
-            status.add("batch", batch);
+            status.add("batch", batches.json());
             JsonObject batching = new JsonObject();
             batching.addProperty("jobs", replicas.batches() ? limits.batchJobs() : 1);
+            batching.addProperty("rows", limits.batchRows());
+            batching.addProperty("tokens", limits.batchTokens());
+            batching.addProperty("maxRequest", limits.batchMaxRequestBytes());
             batching.addProperty("fairness", limits.batchFairness());
             status.add("batching", batching);
             if (why != null) {
@@ -232,7 +228,6 @@ public final class ModelQueue {
                 for (SubmittedJob job : batch) {
                     job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
                 }
-                recordBatch(batch.size());
                 List<SubmittedJob> started = batch;
                 watchdog = timer.schedule(() -> overtime(started), watchdogNanos(batch.size()), TimeUnit.NANOSECONDS);
             } finally {
@@ -324,6 +319,7 @@ public final class ModelQueue {
             return;
         }
         List<JobOutcome> outcomes;
+        BatchReport report;
         try {
             if (members.size() == 1) {
                 JobOutcome outcome;
@@ -334,9 +330,11 @@ public final class ModelQueue {
                     outcome = JobOutcome.failed(e);
                 }
                 outcomes = Collections.singletonList(outcome);
+                report = null;
             } else {
-                outcomes = replicas.executeBatch(requests, contexts,
+                report = replicas.executeBatch(requests, contexts,
                         new BatchLimits(limits.batchRows(), limits.batchTokens()));
+                outcomes = report == null ? null : report.outcomes();
                 if (outcomes == null || outcomes.size() != members.size()) {
                     throw new IllegalStateException("the executor returned " + (outcomes == null ? "no" : outcomes.size())
                             + " outcomes for a batch of " + members.size() + " jobs");
@@ -350,6 +348,16 @@ public final class ModelQueue {
                 job.fail("the server failed while running the job: " + e);
             }
             return;
+        }
+        lock.lock();
+        try {
+            if (report == null) {
+                batches.record(batch.size(), List.of(), 1, 0, 0);
+            } else {
+                batches.record(batch.size(), report.forwards(), report.solo(), report.evicted(), report.reruns());
+            }
+        } finally {
+            lock.unlock();
         }
         for (int i = 0; i < members.size(); i++) {
             finish(members.get(i), outcomes.get(i));
@@ -417,20 +425,6 @@ public final class ModelQueue {
         LOG.warn("Job {} on model '{}' (in a batch of {}) did not stop within {} per job plus {} of grace: the model "
                 + "takes no jobs until it returns", overdue.get(0).id(), key, batch.size(),
                 describe(limits.timeLimit()), describe(limits.stopGrace()));
-    }
-
-    /** Notes a batch's size for {@code /status}; under the lock. */
-    private void recordBatch(int size) {
-        if (recentBatches == RECENT_BATCHES) {
-            recentSum -= recentSizes[recentNext];
-        } else {
-            recentBatches++;
-        }
-        recentSizes[recentNext] = size;
-        recentSum += size;
-        recentNext = (recentNext + 1) % RECENT_BATCHES;
-        lastBatch = size;
-        largestBatch = Math.max(largestBatch, size);
     }
 
     /** Takes no more jobs on this model, and fails those waiting: the model cannot serve correctly any more. */

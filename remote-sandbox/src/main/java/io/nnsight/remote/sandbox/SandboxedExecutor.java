@@ -21,6 +21,7 @@ import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.remote.spi.JobProgress;
 import io.nnsight.spi.BodyContext;
 import io.nnsight.spi.TraceBatch;
 import java.util.ArrayList;
@@ -71,6 +72,9 @@ public final class SandboxedExecutor implements JobExecutor {
             throw new JobFailedException(e.getMessage(), e);
         }
         WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
+        long end = Deadline.start(context.timeLimit()).end();
+        context.progress().deadline(() -> end);
+        context.progress().enter(); // alone, the job's code and the model take turns: all of it counts as the job's
         try (PointerScope scope = new PointerScope()) {
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
@@ -83,6 +87,7 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (Throwable e) {
             throw failure(e, context, code);
         } finally {
+            context.progress().leave();
             restoreWeights(model, guard, context);
         }
     }
@@ -243,21 +248,23 @@ public final class SandboxedExecutor implements JobExecutor {
 
     /**
      * A member's state, in force while its code runs: its deadline, its output, and its class loader as the
-     * thread's context class loader.
+     * thread's context class loader; its {@link JobProgress} says that its code runs (for the server's watchdog).
      */
-    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, Peers peers)
-            implements BodyContext {
+    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, Peers peers,
+            JobProgress progress) implements BodyContext {
         @Override
         public Object enter() {
             Thread thread = Thread.currentThread();
             Previous previous = new Previous(Deadline.enter(limit), JobOutput.enter(output),
                     thread.getContextClassLoader(), System.nanoTime());
             thread.setContextClassLoader(loader);
+            progress.enter();
             return previous;
         }
 
         @Override
         public void leave(Object previous) {
+            progress.leave();
             Previous outer = (Previous) previous;
             peers.ran(limit, System.nanoTime() - outer.entered());
             Thread.currentThread().setContextClassLoader(outer.loader());
@@ -333,7 +340,9 @@ public final class SandboxedExecutor implements JobExecutor {
         }
         JobOutput.Capture output = JobOutput.buffering();
         // as in execute, the clock starts once the classes are loaded
-        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader(), peers);
+        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader(), peers,
+                context.progress());
+        context.progress().deadline(body.limit()::end);
         Object previous = body.enter();
         try {
             Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");

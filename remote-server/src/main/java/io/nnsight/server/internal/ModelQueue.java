@@ -10,6 +10,7 @@ import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.remote.spi.JobProgress;
 import io.nnsight.server.ModelReplicas;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -39,10 +40,11 @@ import org.slf4j.LoggerFactory;
  * completed or failed from its own outcome, and counts as running (for {@code /status} and the per-key quota)
  * until the batch returns. Replicas elsewhere get one job at a time.
  *
- * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
- * execute} has not returned by the limit plus the grace period (for a batch of k jobs: k times the limit, plus
- * the grace period), the watchdog ends the job (every member of the batch still running) with {@code
- * ERROR}, interrupts its worker, fails the jobs waiting behind it, and marks the model unavailable: the
+ * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself; it reports where
+ * each job is ({@link JobProgress}: whether its own code runs, where its deadline ends). If a job's code is still
+ * running past its own limit plus the grace period, or a batch of k jobs has not returned after k time limits plus
+ * the grace period, the {@link Watchdog} ends the job (and every other member of the batch still running) with
+ * {@code ERROR}, interrupts its worker, fails the jobs waiting behind it, and marks the model unavailable: the
  * worker is still inside the job's code, which may hold the model's trace lock, so the model takes no jobs
  * ({@code 503}) until that code returns. If it ever does, its result is dropped and the model serves again;
  * the rest of the server is unaffected either way. (Replicas elsewhere return by then: see {@link
@@ -208,7 +210,7 @@ public final class ModelQueue {
         while (true) {
             List<SubmittedJob> batch;
             List<byte[]> requests = new ArrayList<>();
-            ScheduledFuture<?> watchdog;
+            Watchdog watchdog;
             lock.lock();
             try {
                 while (queue.isEmpty() && !closed) {
@@ -228,15 +230,14 @@ public final class ModelQueue {
                 for (SubmittedJob job : batch) {
                     job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
                 }
-                List<SubmittedJob> started = batch;
-                watchdog = timer.schedule(() -> overtime(started), watchdogNanos(batch.size()), TimeUnit.NANOSECONDS);
+                watchdog = new Watchdog(batch);
             } finally {
                 lock.unlock();
             }
-            run(batch, requests);
+            run(batch, requests, watchdog.progress);
             lock.lock();
             try {
-                watchdog.cancel(false);
+                watchdog.cancel();
                 batch.forEach(running::remove);
                 Thread.interrupted(); // an interrupt meant for the jobs just finished
                 if (unavailable != null && !closed) {
@@ -250,15 +251,94 @@ public final class ModelQueue {
         }
     }
 
+    /** How often the watchdog looks again at a member past its time limit whose code does not run now. */
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
     /**
-     * How long the watchdog waits for a batch of {@code members} jobs: each member's time limit, one after the other,
-     * plus one grace period. A member is charged for its own code only, so a batch whose members all keep to their
-     * limits returns well within it; for one job it is the job's time limit plus the grace period.
+     * Watches a running batch (one job, or several run by one call) for a job stuck in its own code: it wakes at
+     * the earliest end of a member's time limit plus the grace period. If the member whose code runs now ({@link
+     * JobProgress#inCode}) is past its own end plus the grace period, the worker is stuck in that code, and the
+     * overtime rule applies ({@link #overtime}). Otherwise it waits again: a member waiting for its peers' code or
+     * for the shared forward pass is not stuck (its executor moves its deadline later by that time), and a member
+     * past its end stops at its next check once its code runs again (until then the watchdog looks every 100 ms).
+     *
+     * <p>Members whose executor reports no deadline end at the batch's bound: each member's time limit, one after the
+     * other ({@code k} time limits for {@code k} jobs). Past that bound plus the grace period the overtime rule
+     * applies whoever runs: no batch whose members keep to their limits takes that long, since each member is charged
+     * for its own code and its forward pass only, so the forward pass itself (or the executor) is stuck.
      */
-    private long watchdogNanos(int members) {
-        long limit = limits.timeLimit().toNanos();
-        long most = (Long.MAX_VALUE - limits.stopGrace().toNanos()) / members;
-        return Math.min(limit, most) * members + limits.stopGrace().toNanos();
+    private final class Watchdog implements Runnable {
+        private final List<SubmittedJob> batch;
+        /** Each member's progress, as its executor reports it. */
+        final List<JobProgress> progress = new ArrayList<>();
+        /** When the batch's bound ends, before the grace period. */
+        private final long bound;
+        private ScheduledFuture<?> next;
+        private boolean over;
+
+        /** Arms the watchdog of a batch that starts now; under the lock. */
+        Watchdog(List<SubmittedJob> batch) {
+            this.batch = batch;
+            for (int i = 0; i < batch.size(); i++) {
+                progress.add(new JobProgress());
+            }
+            long limit = limits.timeLimit().toNanos();
+            long most = (Long.MAX_VALUE / 4 - limits.stopGrace().toNanos()) / batch.size();
+            bound = System.nanoTime() + Math.min(limit, most) * batch.size();
+            arm(Math.min(bound, earliestEnd()) + limits.stopGrace().toNanos());
+        }
+
+        /** The earliest a member's limit may end: its time limit from now. */
+        private long earliestEnd() {
+            return System.nanoTime() + Math.min(limits.timeLimit().toNanos(), Long.MAX_VALUE / 4);
+        }
+
+        private void arm(long at) {
+            next = timer.schedule(this, Math.max(0, at - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
+
+        /** The batch returned; under the lock. */
+        void cancel() {
+            over = true;
+            next.cancel(false);
+        }
+
+        @Override
+        public void run() {
+            lock.lock();
+            try {
+                if (over || closed) {
+                    return;
+                }
+                long now = System.nanoTime();
+                long grace = limits.stopGrace().toNanos();
+                boolean live = false;
+                long wake = bound + grace;
+                for (int i = 0; i < batch.size(); i++) {
+                    SubmittedJob job = batch.get(i);
+                    if (!running.containsKey(job) || job.terminal()) {
+                        continue;
+                    }
+                    live = true;
+                    long due = progress.get(i).end().orElse(bound) + grace;
+                    if (now - due >= 0 && progress.get(i).inCode()) {
+                        overtime(batch, job);
+                        return;
+                    }
+                    wake = Math.min(wake, due - now > 0 ? due : now + Math.min(grace, POLL_NANOS));
+                }
+                if (!live) {
+                    return;
+                }
+                if (now - (bound + grace) >= 0) {
+                    overtime(batch, null);
+                    return;
+                }
+                arm(wake);
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 
     /**
@@ -299,7 +379,7 @@ public final class ModelQueue {
         return batch;
     }
 
-    private void run(List<SubmittedJob> batch, List<byte[]> compressedRequests) {
+    private void run(List<SubmittedJob> batch, List<byte[]> compressedRequests, List<JobProgress> progress) {
         List<SubmittedJob> members = new ArrayList<>();
         List<byte[]> requests = new ArrayList<>();
         List<JobContext> contexts = new ArrayList<>();
@@ -313,7 +393,7 @@ public final class ModelQueue {
                 continue;
             }
             members.add(job);
-            contexts.add(new JobContext(job.id(), limits.timeLimit(), job::log));
+            contexts.add(new JobContext(job.id(), limits.timeLimit(), job::log, progress.get(i)));
         }
         if (members.isEmpty()) {
             return;
@@ -388,43 +468,43 @@ public final class ModelQueue {
         }
     }
 
-    private void overtime(List<SubmittedJob> batch) {
+    /**
+     * Gives up on a batch whose worker is stuck: in {@code stuck}'s code, a member past its own time limit plus the
+     * grace period, or, when {@code null}, past the batch's bound. The model takes no jobs until the worker returns,
+     * the waiting jobs fail, and so do the members still running; the worker is interrupted. Under the lock.
+     */
+    private void overtime(List<SubmittedJob> batch, SubmittedJob stuck) {
         List<SubmittedJob> overdue = new ArrayList<>();
-        lock.lock();
-        try {
-            if (closed) {
-                return;
+        Thread worker = null;
+        for (SubmittedJob job : batch) {
+            Thread runs = running.get(job);
+            if (runs != null && !job.terminal()) {
+                worker = runs;
+                overdue.add(job);
             }
-            Thread worker = null;
-            for (SubmittedJob job : batch) {
-                Thread runs = running.get(job);
-                if (runs != null && !job.terminal()) {
-                    worker = runs;
-                    overdue.add(job);
-                }
-            }
-            if (overdue.isEmpty()) {
-                return;
-            }
-            unavailable = "model '" + key + "' is unavailable: job " + overdue.get(0).id()
-                    + " did not stop within its time limit and may still hold the model; the model takes jobs again "
-                    + "once that job's code returns, or after a restart of the server";
-            failQueued(unavailable); // before the jobs' clients hear of it, so that they find the rest as they will be
-            String within = batch.size() == 1
-                    ? "its time limit of " + describe(limits.timeLimit())
-                    : "the time limit of the batch of " + batch.size() + " jobs it ran in (" + batch.size() + " × "
-                            + describe(limits.timeLimit()) + ")";
-            for (SubmittedJob job : overdue) {
-                job.fail("the job did not stop within " + within + " (and " + describe(limits.stopGrace())
-                        + " of grace): the server gave up on it");
-            }
-            worker.interrupt();
-        } finally {
-            lock.unlock();
         }
-        LOG.warn("Job {} on model '{}' (in a batch of {}) did not stop within {} per job plus {} of grace: the model "
-                + "takes no jobs until it returns", overdue.get(0).id(), key, batch.size(),
-                describe(limits.timeLimit()), describe(limits.stopGrace()));
+        SubmittedJob blamed = stuck != null ? stuck : overdue.get(0);
+        unavailable = "model '" + key + "' is unavailable: job " + blamed.id()
+                + " did not stop within its time limit and may still hold the model; the model takes jobs again "
+                + "once that job's code returns, or after a restart of the server";
+        failQueued(unavailable); // before the jobs' clients hear of it, so that they find the rest as they will be
+        String limit = describe(limits.timeLimit());
+        String grace = " (and " + describe(limits.stopGrace()) + " of grace): the server gave up on it";
+        for (SubmittedJob job : overdue) {
+            if (job == stuck || batch.size() == 1) {
+                job.fail("the job did not stop within its time limit of " + limit + grace);
+            } else if (stuck != null) {
+                job.fail("the job shared a batch with job " + stuck.id() + ", which did not stop within its time limit "
+                        + "of " + limit + grace);
+            } else {
+                job.fail("the job did not stop within the time limit of the batch of " + batch.size() + " jobs it ran in ("
+                        + batch.size() + " × " + limit + ")" + grace);
+            }
+        }
+        worker.interrupt();
+        LOG.warn("Job {} on model '{}' (in a batch of {}) did not stop within {} plus {} of grace: the model takes no "
+                + "jobs until it returns", blamed.id(), key, batch.size(),
+                stuck != null ? limit : batch.size() + " × " + limit, describe(limits.stopGrace()));
     }
 
     /** Takes no more jobs on this model, and fails those waiting: the model cannot serve correctly any more. */

@@ -62,6 +62,11 @@ public interface Batchable {
      * training mode, anything that mixes rows) keeps it, so batching is opt-in. A language model's key is the
      * padded length and whether any row is padded, so a trace's tensors have the shape they have alone.
      *
+     * <p>A key also promises that every tensor at a module boundary whose first dimension is the batch's row count
+     * is split by rows: each trace gets its own rows of it. A tensor shared by all rows whose first dimension happens
+     * to equal the row count would be cut too, which no shape tells; one whose first dimension is a larger multiple
+     * of it (rows folded into it) evicts the trace that reads it.
+     *
      * @param rows the trace's prepared inputs, each with rows, in invoke order
      * @return an {@code equals}-comparable key, or {@code null} when the trace must run alone
      */

@@ -32,8 +32,8 @@ import org.bytedeco.pytorch.global.torch;
  * {@code batchJobs(16)}), one after the other, and drives each with 16 client threads, each sending short traces
  * ({@code lm.on(remote).trace(prompt, tr -> argmax of lm_head's last position)}) back to back, one in flight per
  * client, for a warm-up and then a measured window. The batching server is driven twice: with 16 prompts of one token
- * length (jobs of equal length share a forward pass), then with prompts of mixed lengths (a job whose length differs
- * from its batch's first is evicted and runs again alone).
+ * length (jobs of equal length share a forward pass), then with prompts of mixed lengths (each length of a batch is
+ * a forward pass of its own).
  *
  * <p>Reported per mode: jobs per second and the ratio to one-at-a-time (measured in the same run), latency p50, p90,
  * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}, in jobs; its mean is

@@ -72,10 +72,10 @@ public final class SandboxedExecutor implements JobExecutor {
             throw new JobFailedException(e.getMessage(), e);
         }
         WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
-        long end = Deadline.start(context.timeLimit()).end();
-        context.progress().deadline(() -> end);
-        context.progress().enter(); // alone, the job's code and the model take turns: all of it counts as the job's
         try (PointerScope scope = new PointerScope()) {
+            long end = Deadline.start(context.timeLimit()).end();
+            context.progress().deadline(() -> end);
+            context.progress().enter(); // alone, the job's code and the model take turns: all of it counts as its own
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = values(code, model);
@@ -134,8 +134,8 @@ public final class SandboxedExecutor implements JobExecutor {
      *   <li><b>Memory.</b> One {@link PointerScope} holds the preparations, the batch and the encoding.
      *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and its forward
      *       pass, not for its peers' code: the time a peer's code runs, or another group's forward pass, moves the
-     *       member's deadline later.
-     *       A re-run alone starts a fresh clock, as {@code execute} does.
+     *       member's deadline later. A re-run alone starts a fresh clock, as {@code execute} does. Each job's
+     *       {@link JobProgress} tells whether its code runs and where its deadline ends.
      * </ul>
      */
     @Override
@@ -233,7 +233,6 @@ public final class SandboxedExecutor implements JobExecutor {
         return forwards;
     }
 
-
     /** The kind of job a batch may hold. */
     private static final String TRACE = "TRACE";
 
@@ -320,8 +319,9 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /**
-     * The job as a member of a batch, its classes loaded and its values read in its own context; {@code null}
-     * when it is to run alone: not a plain trace, or it failed to load or read (alone, it fails the same way).
+     * The job as a member of a batch, its classes loaded, its values read and its {@linkplain TraceBatch#shape
+     * shape} known, in its own context; {@code null} when it is to run alone: not a plain trace, an input whose
+     * rows may not share a pass, or it failed to load or read (alone, it fails the same way).
      */
     private Member prepare(NNsight model, int index, byte[] request, JobContext context, Peers peers) {
         Envelope envelope;

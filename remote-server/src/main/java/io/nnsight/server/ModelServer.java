@@ -56,9 +56,9 @@ import org.slf4j.LoggerFactory;
  * they came: a model runs one trace at a time. That trace may be a batch: the worker takes the oldest job with up to
  * {@linkplain Builder#batchJobs 15 more} waiting ones and runs those of equal padded length in shared forward passes
  * (each of at most {@linkplain Builder#batchRows 16 rows} and {@linkplain Builder#batchTokens 4096 tokens}), each job
- * isolated and answered as if it ran alone (within its own time limit; the overtime watchdog allows a batch of k jobs k time
- * limits plus the grace period). A job too large to join a batch may be passed over by younger ones, but by at most
- * {@linkplain Builder#batchFairness 4} batches. {@code /status} reports each model's batch sizes. A model hosted as
+ * isolated and answered as if it ran alone, within its own time limit (it is not charged for its peers' code). A
+ * job too large to join a batch may be passed over by younger ones, but by at most {@linkplain Builder#batchFairness
+ * 4} batches. {@code /status} reports each model's batches (jobs, forward passes, rows, tokens, re-runs). A model hosted as
  * replicas elsewhere ({@link Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as
  * many at once, one job per replica. A client follows its job's status ({@code RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
  * COMPLETED} or {@code ERROR}) and then downloads the result, which the server keeps, compressed, until it
@@ -77,7 +77,8 @@ import org.slf4j.LoggerFactory;
  * returned {@linkplain Builder#stopGrace a grace period} later, the job fails with {@code ERROR} ("did not
  * stop within ..."), the jobs waiting for that model fail, and the model takes no jobs ({@code 503}, and
  * {@code "UNAVAILABLE"} in {@code /status}) until the code returns, since it may still hold the model. The
- * other models and the server keep serving.
+ * other models and the server keep serving. In a batch, the member whose code is stuck fails so, and the other
+ * members still running fail with it; a batch of k jobs gets at most k time limits plus the grace period.
  *
  * <p><b>Shutdown.</b> {@link #close()} takes no more jobs, fails every waiting and running job with {@code
  * ERROR} "the server is shutting down" (which reaches the clients that follow them), and stops listening.

@@ -62,10 +62,29 @@ public interface Batchable {
      * training mode, anything that mixes rows) keeps it, so batching is opt-in. A language model's key is the
      * padded length and whether any row is padded, so a trace's tensors have the shape they have alone.
      *
+     * <p>A key also promises that every tensor at a module boundary whose first dimension is the batch's row count
+     * is split by rows: each trace gets its own rows of it. A tensor shared by all rows whose first dimension happens
+     * to equal the row count would be cut too, which no shape tells; one whose first dimension is a larger multiple
+     * of it (rows folded into it) evicts the trace that reads it.
+     *
      * @param rows the trace's prepared inputs, each with rows, in invoke order
      * @return an {@code equals}-comparable key, or {@code null} when the trace must run alone
      */
     default Object cohortKey(List<Prepared> rows) {
         return null;
+    }
+
+    /**
+     * How long each row of a trace's prepared inputs is once they are batched together: a language model's
+     * longest prompt, in tokens, to which the others are padded. A model server bounds a forward pass in tokens
+     * ({@link io.nnsight.spi.TraceBatch.Shape#tokens()}): the sum over its rows of this length.
+     *
+     * <p>The default, 1, counts each row as one token: inputs without a sequence dimension.
+     *
+     * @param rows the trace's prepared inputs, each with rows, in invoke order
+     * @return the padded length of every row, at least 1
+     */
+    default long paddedLength(List<Prepared> rows) {
+        return 1;
     }
 }

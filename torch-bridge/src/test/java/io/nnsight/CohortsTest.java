@@ -372,6 +372,38 @@ class CohortsTest {
                 new org.bytedeco.pytorch.Scalar(1.0)), solo(scales));
     }
 
+    /** {@code fold(x)}: the rows of {@code x} folded into the first dimension, 4 per row. */
+    static final class Folding extends io.nnsight.nn.HookedModule implements io.nnsight.nn.TensorModule {
+        final Fold fold = register("fold", new Fold());
+
+        @Override
+        public Tensor forward(Tensor input) {
+            return hooked(input, x -> fold.forward(x).reshape(x.size(0), -1));
+        }
+    }
+
+    static final class Fold extends io.nnsight.nn.HookedModule implements io.nnsight.nn.TensorModule {
+        @Override
+        public Tensor forward(Tensor input) {
+            return hooked(input, x -> x.reshape(-1, 16));
+        }
+    }
+
+    @Test
+    void readingRowsFoldedIntoTheFirstDimension_evictsTheReader_theOthersGetWhatTheyGetAlone() {
+        NNsight folding = NNsight.wrap(new Folding(), INDEPENDENT_ROWS);
+        Tensor x = torch.rand(2, 64);
+        Tensor y = torch.rand(3, 64);
+        TraceBatch.Member plain = member(folding, x, tr -> folding.get("fold").input().clone());
+        TraceBatch.Member readsFolded = member(folding, y, tr -> folding.get("fold").output().clone());
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(folding, List.of(plain, readsFolded));
+
+        assertClose(solo(plain), result(outcomes.get(0)));
+        String why = assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(1)).why();
+        assertTrue(why.contains("[20, 16]") && why.contains("5 rows"), why);
+        assertClose(y.reshape(-1, 16), solo(readsFolded));
+    }
+
     /** Two invokes meeting at a barrier, the second reading the first's result. */
     private static TraceBatch.Member meeting(Tensor first, Tensor second, boolean secondThrows) {
         return member(model, null, tr -> {

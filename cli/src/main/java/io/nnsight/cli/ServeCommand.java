@@ -105,15 +105,30 @@ final class ServeCommand implements Callable<Integer> {
     int maxQueuedJobsPerKey;
 
     @Option(names = "--batch-jobs", paramLabel = "N", defaultValue = "16",
-            description = "How many waiting jobs may run together as one batch, one forward pass in which each job is "
-                    + "isolated and answered as alone (default: ${DEFAULT-VALUE}; 1 runs each job alone). A batch's "
-                    + "requests add up to at most the largest decompressed request, and the time-limit watchdog "
-                    + "allows a batch of k jobs k time limits. Replicas on Ray run one job at a time.")
+            description = "How many waiting jobs the model takes together as one batch, whose traces of equal padded "
+                    + "length share forward passes, each job isolated and answered as alone (default: "
+                    + "${DEFAULT-VALUE}; 1 runs each job alone). A batch's requests add up to at most the largest "
+                    + "decompressed request. Replicas on Ray run one job at a time.")
     int batchJobs;
 
+    @Option(names = "--batch-rows", paramLabel = "N", defaultValue = "16",
+            description = "How many batch rows (prompts) one shared forward pass holds at most; more jobs of a batch "
+                    + "run in further passes, and a job with more rows in a pass of its own (default: ${DEFAULT-VALUE}).")
+    int batchRows;
+
+    @Option(names = "--batch-tokens", paramLabel = "N", defaultValue = "4096",
+            description = "How many tokens one shared forward pass holds at most, summed over its rows at their padded "
+                    + "length; more run in further passes (default: ${DEFAULT-VALUE}).")
+    long batchTokens;
+
+    @Option(names = "--batch-max-request", paramLabel = "SIZE", defaultValue = "1M", converter = SizesAndDurations.SizeConverter.class,
+            description = "The largest request, decompressed, that joins a batch; larger jobs run alone (default: "
+                    + "${DEFAULT-VALUE}). Bounds what a batch keeps to run a member again alone.")
+    long batchMaxRequestBytes;
+
     @Option(names = "--batch-fairness", paramLabel = "N", defaultValue = "4",
-            description = "How many batches of younger jobs a waiting job too large to join them may be passed over by "
-                    + "before it runs (default: ${DEFAULT-VALUE}).")
+            description = "How many batches of younger jobs a waiting job that cannot join them (too large) may be "
+                    + "passed over by before it runs (default: ${DEFAULT-VALUE}).")
     int batchFairness;
 
     @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "16K", converter = SizesAndDurations.SizeConverter.class,
@@ -156,6 +171,12 @@ final class ServeCommand implements Callable<Integer> {
         if (batchJobs <= 0) {
             throw new IllegalArgumentException("--batch-jobs must be positive: " + batchJobs);
         }
+        if (batchRows <= 0) {
+            throw new IllegalArgumentException("--batch-rows must be positive: " + batchRows);
+        }
+        if (batchTokens <= 0) {
+            throw new IllegalArgumentException("--batch-tokens must be positive: " + batchTokens);
+        }
         if (batchFairness <= 0) {
             throw new IllegalArgumentException("--batch-fairness must be positive: " + batchFairness);
         }
@@ -169,6 +190,9 @@ final class ServeCommand implements Callable<Integer> {
                 .maxQueuedJobs(maxQueuedJobs)
                 .maxQueuedJobsPerKey(maxQueuedJobsPerKey)
                 .batchJobs(batchJobs)
+                .batchRows(batchRows)
+                .batchTokens(batchTokens)
+                .batchMaxRequestBytes(batchMaxRequestBytes)
                 .batchFairness(batchFairness)
                 .minUploadRate(minUploadRate)
                 .resultTtl(resultTtl);

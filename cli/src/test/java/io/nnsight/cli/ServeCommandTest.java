@@ -193,7 +193,8 @@ class ServeCommandTest {
     void serve_batchOptions_reachTheServersStatus() throws Exception {
         LanguageModel lm = LanguageModel.load(STORIES);
         try (Serving serving = new Serving(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "-p", "0",
-                "--batch-jobs", "8", "--batch-fairness", "2");
+                "--batch-jobs", "8", "--batch-fairness", "2", "--batch-rows", "4", "--batch-tokens", "512",
+                "--batch-max-request", "64K");
                 HttpTransport http = new HttpTransport(serving.url(), "k")) {
             long top = lm.on(Remote.on(serving.url()).apiKey("k").quiet()).trace(PROMPT,
                     tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
@@ -201,8 +202,21 @@ class ServeCommandTest {
             JsonObject model = http.status().getAsJsonArray("models").get(0).getAsJsonObject();
             assertEquals(8, model.getAsJsonObject("batching").get("jobs").getAsInt(), model.toString());
             assertEquals(2, model.getAsJsonObject("batching").get("fairness").getAsInt(), model.toString());
-            assertEquals(1, model.getAsJsonObject("batch").get("last").getAsInt(), model.toString());
+            assertEquals(4, model.getAsJsonObject("batching").get("rows").getAsInt(), model.toString());
+            assertEquals(512, model.getAsJsonObject("batching").get("tokens").getAsInt(), model.toString());
+            assertEquals(64 << 10, model.getAsJsonObject("batching").get("maxRequest").getAsInt(), model.toString());
+            assertEquals(1, model.getAsJsonObject("batch").getAsJsonObject("last").get("jobs").getAsInt(),
+                    model.toString());
+            assertEquals(1, model.getAsJsonObject("batch").get("solo").getAsInt(), model.toString());
         }
+    }
+
+    @Test
+    void serve_batchRowsZero_refusesToStart() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--batch-rows", "0");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("--batch-rows must be positive: 0"), run.err());
     }
 
     @Test
@@ -220,7 +234,8 @@ class ServeCommandTest {
         assertEquals(0, run.status());
         String help = run.out().replaceAll("\\s+", " ");
         for (String option : List.of("--batch-jobs=N", "--batch-fairness=N", "(default: 16; 1 runs each job alone)",
-                "(default: 4)")) {
+                "(default: 4)", "--batch-rows=N", "--batch-tokens=N", "(default: 4096)", "--batch-max-request=SIZE",
+                "(default: 1M)")) {
             assertTrue(help.contains(option), run.out());
         }
     }

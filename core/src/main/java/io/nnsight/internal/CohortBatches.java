@@ -1,7 +1,10 @@
 package io.nnsight.internal;
 
+import io.nnsight.Batchable;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.TraceBatch;
 import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
 
 /**
  * How {@code spi.TraceBatch} reaches what only {@code NNsight} knows (its trace target, runner and edits)
@@ -22,7 +25,7 @@ public final class CohortBatches {
 
     /** Makes the cohorts of a continuous run ({@link TraceRun#executeContinuous}) from jobs of a hosted wrapper. */
     public interface Cohorts {
-        /** The trace target of {@code hosted}, an {@code NNsight}: what a continuous run of it traces. */
+        /** The trace target of {@code hosted}, an {@code NNsight}: what its batches and continuous runs trace. */
         TraceTarget target(Object hosted);
 
         /**
@@ -60,6 +63,23 @@ public final class CohortBatches {
             throw new IllegalStateException("NNsight has not been initialized");
         }
         return installed;
+    }
+
+    /**
+     * The shape a trace whose input is {@code input} has in a batch of {@code target}: its input prepared (and
+     * freed again), its {@linkplain Batchable#cohortKey key}, rows and tokens; see {@code TraceBatch.shape}.
+     */
+    public static TraceBatch.Shape shape(TraceTarget target, Object input) {
+        Batchable batchable = target.batchable();
+        try (PointerScope scope = new PointerScope()) {
+            Batchable.Prepared prepared = batchable.prepare(input);
+            if (prepared.batchSize() == 0) {
+                return new TraceBatch.Shape(null, 0, 0);
+            }
+            List<Batchable.Prepared> rows = List.of(prepared);
+            return new TraceBatch.Shape(batchable.cohortKey(rows), prepared.batchSize(),
+                    prepared.batchSize() * batchable.paddedLength(rows));
+        }
     }
 
     /** The runner {@code NNsight} installed. */

@@ -719,8 +719,11 @@ public final class Interleaver {
             case READ:
                 if (mediator.cohort != null) {
                     String unsplit = unsplittable(served.value);
+                    if (unsplit == null) {
+                        unsplit = InvokeRows.foldedRows(served.value, batchSize);
+                    }
                     if (unsplit != null) {
-                        // it could see other cohorts' rows inside it (a cache of keys and values)
+                        // it could see other cohorts' rows inside it (a cache of keys and values, rows flattened)
                         mediator.cohort.evict("it reads " + describe(wait) + ", which holds " + unsplit
                                 + ", a value the run cannot split by rows");
                         return Reply.CANCEL;

@@ -180,6 +180,31 @@ public final class InvokeRows {
         return Inputs.of(positional, named);
     }
 
+    /**
+     * A tensor inside {@code value} whose first dimension is a multiple of the batch's {@code total} rows, but not
+     * {@code total}: most likely the batch's rows folded into the first dimension ({@code [rows * tokens, width]}),
+     * which {@link #narrow} would hand over whole, every row included. Described by its shape, or {@code null} when
+     * there is none. Traces sharing a forward pass are evicted when they read one.
+     *
+     * <p>The converse, a tensor shared by all rows whose first dimension happens to equal {@code total} (it is
+     * narrowed as if it had rows), cannot be told from a batched one by its shape; models whose values at module
+     * boundaries are all batched (the language models' decoders) have none.
+     */
+    public static String foldedRows(Object value, int total) {
+        String[] found = new String[1];
+        ValueTrees.forEachPointer(value, pointer -> {
+            if (found[0] == null && pointer instanceof Tensor) {
+                Tensor tensor = (Tensor) pointer;
+                long rows = tensor.dim() > 0 ? tensor.size(0) : 0;
+                if (rows > total && rows % total == 0) {
+                    found[0] = "a tensor of shape " + Arrays.toString(Tensors.shape(tensor)) + " (its first dimension a "
+                            + "multiple of the batch's " + total + " rows)";
+                }
+            }
+        });
+        return found[0];
+    }
+
     /** Whether a tensor is split by batch rows: its first dimension has {@code total} rows. */
     public static boolean isBatched(Tensor tensor, int total) {
         return tensor.dim() > 0 && tensor.size(0) == total;

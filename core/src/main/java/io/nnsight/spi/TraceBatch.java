@@ -41,6 +41,12 @@ import java.util.Objects;
  * stream can follow the job. Members are set up one after another on the calling thread, in their context; body
  * threads are created outside every member's context.
  *
+ * <p>Traces whose rows may share a forward pass have equal {@linkplain Shape#key() keys}: for a language model,
+ * the same padded length, so that each member's tensors have the shape they have alone. A caller with many
+ * traces of plain inputs asks each one's {@link #shape} first and runs one batch per key; a member whose key
+ * differs from the first member's is evicted (what happens to a trace whose set-up body adds the invokes, whose
+ * key is known only once it ran).
+ *
  * <p>Like a trace, the batch holds the wrapper's lock while it runs; the values each {@link Result} holds (and
  * what its bodies {@code save}) outlive it, the rest of its native memory is freed.
  */
@@ -84,6 +90,41 @@ public final class TraceBatch {
      * @param why what it did, in words
      */
     public record Evicted(String why) implements Outcome {}
+
+    /**
+     * What a trace of a plain input is in a batch, known without running it: which traces it may share a forward
+     * pass with, and how much of the pass it takes.
+     *
+     * @param key equal for traces whose rows may share a forward pass ({@link io.nnsight.Batchable#cohortKey}: a
+     *     language model's padded length and whether any row is padded); {@code null} when the trace must run
+     *     alone (the model does not let rows share, or the input has no rows: it carries options)
+     * @param rows how many batch rows it adds
+     * @param tokens its rows times their {@linkplain io.nnsight.Batchable#paddedLength padded length}: what it adds
+     *     to a forward pass's tokens
+     */
+    public record Shape(Object key, int rows, long tokens) {}
+
+    /**
+     * The shape a trace of {@code hosted} (or of a copy of it) with {@code input} has in a batch: its input is
+     * prepared as the trace prepares it (a prompt is tokenized), then freed; the model does not run and no lock is
+     * taken. Group traces by {@link Shape#key()} before {@link #run}ning them together:
+     *
+     * <pre>{@code
+     * Map<Object, List<TraceBatch.Member>> byKey = new LinkedHashMap<>();
+     * for (TraceBatch.Member member : members) {
+     *     byKey.computeIfAbsent(TraceBatch.shape(lm, member.job().input()).key(), k -> new ArrayList<>()).add(member);
+     * }
+     * }</pre>
+     *
+     * @param hosted the model the trace runs on
+     * @param input the trace's input, as passed to {@code trace(input, body)}
+     * @return its key, rows and tokens
+     * @throws IllegalArgumentException when the model cannot take {@code input} (the trace alone fails the same way)
+     */
+    public static Shape shape(NNsight hosted, Object input) {
+        Objects.requireNonNull(hosted, "hosted");
+        return CohortBatches.shape(CohortBatches.cohorts().target(hosted), input);
+    }
 
     /**
      * Runs {@code members} as one trace of {@code hosted}'s model, on the calling thread.

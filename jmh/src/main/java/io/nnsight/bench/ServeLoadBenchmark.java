@@ -35,8 +35,8 @@ import org.bytedeco.pytorch.global.torch;
  * {@code batchJobs(16)}), one after the other, and drives each with 16 client threads, each sending short traces
  * ({@code lm.on(remote).trace(prompt, tr -> argmax of lm_head's last position)}) back to back, one in flight per
  * client, for a warm-up and then a measured window. The batching server is driven twice: with 16 prompts of one token
- * length (jobs of equal length share a forward pass), then with prompts of mixed lengths (a job whose length differs
- * from its batch's first is evicted and runs again alone).
+ * length (jobs of equal length share a forward pass), then with prompts of mixed lengths (each length of a batch is
+ * a forward pass of its own).
  *
  * <p>The generation stage (modes {@code gen-one} and {@code gen}) drives a one-at-a-time server and a batching one
  * the same way with greedy generations of {@value #GENERATED_TOKENS} tokens after the mixed-length prompts ({@code
@@ -44,7 +44,7 @@ import org.bytedeco.pytorch.global.torch;
  * server they run as one continuous batch, each joining at a step boundary and answered as it leaves.
  *
  * <p>Reported per mode: jobs per second and the ratio to one-at-a-time (measured in the same run), latency p50, p90,
- * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}; its mean is
+ * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}, in jobs; its mean is
  * over the last 100 batches, read at the end of the window, and "sampled" is the mean of {@code last} read every 100
  * ms), how many answers differ from the prompt's top token traced locally, and CPU per job: the model worker thread's
  * (reading and checking the job, the forward pass, encoding), the client threads' (shipping, Kryo, HTTP) and the whole
@@ -238,7 +238,7 @@ public final class ServeLoadBenchmark {
             int samples = 0;
             while (System.nanoTime() + 100_000_000L < measureEnd) {
                 Thread.sleep(100);
-                sampledSum += batch(http, status).get("last").getAsInt();
+                sampledSum += batch(http, status).getAsJsonObject("last").get("jobs").getAsInt();
                 samples++;
             }
             sleepUntil(measureEnd);
@@ -292,7 +292,8 @@ public final class ServeLoadBenchmark {
                     + "%.2f / %.2f |%n", r.mode.name, r.jobsPerSecond(),
                     r.jobsPerSecond() * (r.mode.generates ? GENERATED_TOKENS : 1), r.jobsPerSecond() / baseline,
                     r.latencyMillis(0.5), r.latencyMillis(0.9), r.latencyMillis(0.99), r.latencyMillis(1.0),
-                    r.batch.get("mean").getAsDouble(), r.sampledLast, r.batch.get("max").getAsInt(),
+                    r.batch.getAsJsonObject("mean").get("jobs").getAsDouble(), r.sampledLast,
+                    r.batch.getAsJsonObject("max").get("jobs").getAsInt(),
                     r.cpuMillisPerJob(r.workerCpuNanos), r.cpuMillisPerJob(r.clientCpuNanos),
                     r.cpuMillisPerJob(r.processCpuNanos));
         }

@@ -1,5 +1,7 @@
 package io.nnsight.server;
 
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -48,9 +50,12 @@ public interface ModelReplicas extends AutoCloseable {
      *
      * @param requests the request payloads, decompressed
      * @param contexts each job's id, time limit and log, in the order of {@code requests}
-     * @return each job's outcome, in the order of {@code requests}
+     * @param limits how large each forward pass may be ({@link ModelServer.Builder#batchRows}, {@link
+     *     ModelServer.Builder#batchTokens})
+     * @return each job's outcome, in the order of {@code requests}, and how the jobs ran ({@link
+     *     BatchReport#oneAtATime} for replicas that run one job at a time)
      */
-    default List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
+    default BatchReport executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }
@@ -62,7 +67,7 @@ public interface ModelReplicas extends AutoCloseable {
                 outcomes.add(JobOutcome.failed(e));
             }
         }
-        return outcomes;
+        return BatchReport.oneAtATime(outcomes);
     }
 
     /**

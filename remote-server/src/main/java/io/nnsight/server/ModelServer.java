@@ -3,6 +3,7 @@ package io.nnsight.server;
 import io.nnsight.NNsight;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.server.internal.EnvAnswer;
 import io.nnsight.server.internal.HttpApi;
@@ -53,10 +54,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Jobs.</b> Each hosted model has a queue and one worker thread, which runs the model's jobs in the order
  * they came: a model runs one trace at a time. That trace may be a batch: the worker takes the oldest job with up to
- * {@linkplain Builder#batchJobs 15 more} waiting ones and runs them as one forward pass, each job isolated and
- * answered as if it ran alone (within its own time limit; the overtime watchdog allows a batch of k jobs k time
- * limits plus the grace period). A job too large to join a batch may be passed over by younger ones, but by at most
- * {@linkplain Builder#batchFairness 4} batches. {@code /status} reports each model's batch sizes. A model hosted as
+ * {@linkplain Builder#batchJobs 15 more} waiting ones and runs those of equal padded length in shared forward passes
+ * (each of at most {@linkplain Builder#batchRows 16 rows} and {@linkplain Builder#batchTokens 4096 tokens}), each job
+ * isolated and answered as if it ran alone, within its own time limit (it is not charged for its peers' code). A
+ * job too large to join a batch may be passed over by younger ones, but by at most {@linkplain Builder#batchFairness
+ * 4} batches. {@code /status} reports each model's batches (jobs, forward passes, rows, tokens, re-runs). A model hosted as
  * replicas elsewhere ({@link Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as
  * many at once, one job per replica. A client follows its job's status ({@code RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
  * COMPLETED} or {@code ERROR}) and then downloads the result, which the server keeps, compressed, until it
@@ -75,7 +77,8 @@ import org.slf4j.LoggerFactory;
  * returned {@linkplain Builder#stopGrace a grace period} later, the job fails with {@code ERROR} ("did not
  * stop within ..."), the jobs waiting for that model fail, and the model takes no jobs ({@code 503}, and
  * {@code "UNAVAILABLE"} in {@code /status}) until the code returns, since it may still hold the model. The
- * other models and the server keep serving.
+ * other models and the server keep serving. In a batch, the member whose code is stuck fails so, and the other
+ * members still running fail with it; a batch of k jobs gets at most k time limits plus the grace period.
  *
  * <p><b>Shutdown.</b> {@link #close()} takes no more jobs, fails every waiting and running job with {@code
  * ERROR} "the server is shutting down" (which reaches the clients that follow them), and stops listening.
@@ -179,6 +182,9 @@ public final class ModelServer implements AutoCloseable {
         private int maxQueuedJobs = 100;
         private int maxQueuedJobsPerKey = 16;
         private int batchJobs = 16;
+        private int batchRows = BatchLimits.DEFAULT.rows();
+        private long batchTokens = BatchLimits.DEFAULT.tokens();
+        private long batchMaxRequestBytes = 1L << 20;
         private int batchFairness = 4;
         private long minUploadRate = 16L << 10;
 
@@ -353,14 +359,44 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
-         * How many waiting jobs of a model in this JVM ({@link #model}) may run together as one batch (one forward
-         * pass, each job isolated from the others and answered as if alone); 16 by default, 1 runs each job alone.
-         * A batch's decompressed requests also add up to at most {@link #maxDecompressedRequestBytes}. Replicas
-         * elsewhere ({@link #replicated}) run one job at a time unless their {@link ModelReplicas#executeBatch}
-         * batches.
+         * How many waiting jobs of a model in this JVM ({@link #model}) the worker takes together as one batch (one
+         * call of the executor, which runs compatible traces in shared forward passes, each job isolated from the
+         * others and answered as if alone); 16 by default, 1 runs each job alone. A batch's decompressed requests
+         * also add up to at most {@link #maxDecompressedRequestBytes}. Replicas elsewhere ({@link #replicated}) run
+         * one job at a time unless their {@link ModelReplicas#executeBatch} batches.
          */
         public Builder batchJobs(int jobs) {
             this.batchJobs = (int) positive(jobs, "batchJobs");
+            return this;
+        }
+
+        /**
+         * How many batch rows one forward pass of a batch holds at most, over all its jobs (a job adds one row per
+         * prompt); 16 by default. Compatible jobs beyond it run in another forward pass of the same batch; a job
+         * with more rows runs in a pass of its own.
+         */
+        public Builder batchRows(int rows) {
+            this.batchRows = (int) positive(rows, "batchRows");
+            return this;
+        }
+
+        /**
+         * How many tokens one forward pass of a batch holds at most: the sum over its rows of their padded length;
+         * 4096 by default. Compatible jobs beyond it run in another forward pass of the same batch; a job with more
+         * tokens runs in a pass of its own.
+         */
+        public Builder batchTokens(long tokens) {
+            this.batchTokens = positive(tokens, "batchTokens");
+            return this;
+        }
+
+        /**
+         * The largest request, decompressed, that joins a batch; 1 MiB by default. A larger job runs alone (and
+         * may be passed over by younger jobs, within {@link #batchFairness}): the executor keeps each member's
+         * request to run it again alone if need be, so this bounds what a batch keeps.
+         */
+        public Builder batchMaxRequestBytes(long bytes) {
+            this.batchMaxRequestBytes = positive(bytes, "batchMaxRequestBytes");
             return this;
         }
 
@@ -416,7 +452,8 @@ public final class ModelServer implements AutoCloseable {
                         + "allowAnonymous() to serve anyone who can reach " + host + ":" + port);
             }
             Limits limits = new Limits(maxRequestBytes, maxDecompressedRequestBytes, maxResultBytes, timeLimit,
-                    stopGrace, resultTtl, maxQueuedJobs, maxQueuedJobsPerKey, minUploadRate, batchJobs, batchFairness);
+                    stopGrace, resultTtl, maxQueuedJobs, maxQueuedJobsPerKey, minUploadRate, batchJobs, batchRows, batchTokens,
+                    batchMaxRequestBytes, batchFairness);
             ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
                 Thread thread = new Thread(task, "nnsight-server-timer");
                 thread.setDaemon(true);

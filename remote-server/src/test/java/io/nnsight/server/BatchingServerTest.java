@@ -14,6 +14,8 @@ import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -119,24 +121,16 @@ class BatchingServerTest {
         }
 
         @Override
-        public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+        public BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+                BatchLimits limits) {
             try {
                 gate(requests.size());
             } catch (InterruptedException e) {
-                return Collections.nCopies(requests.size(), JobOutcome.failed(new JobFailedException("interrupted")));
+                return BatchReport.oneAtATime(Collections.nCopies(requests.size(),
+                        JobOutcome.failed(new JobFailedException("interrupted"))));
             }
-            return real.executeBatch(model, requests, contexts);
+            return real.executeBatch(model, requests, contexts, limits);
         }
-    }
-
-    /**
-     * What the sandbox's last batched forward pass held ({@code SandboxedExecutor.lastBatch}, package-private there:
-     * read reflectively, as evidence that the jobs really ran together rather than one after the other).
-     */
-    private static String lastForwardPass(SandboxedExecutor executor) throws ReflectiveOperationException {
-        java.lang.reflect.Field field = SandboxedExecutor.class.getDeclaredField("lastBatch");
-        field.setAccessible(true);
-        return String.valueOf(field.get(executor));
     }
 
     private static ModelServer.Builder server(GatedExecutor executor) {
@@ -174,6 +168,16 @@ class BatchingServerTest {
             Thread.sleep(5);
         }
         return latest;
+    }
+
+    /** {@code /status}'s sizes of a batch. */
+    private static JsonObject sizes(long jobs, long forwards, long rows, long tokens) {
+        JsonObject sizes = new JsonObject();
+        sizes.addProperty("jobs", jobs);
+        sizes.addProperty("forwards", forwards);
+        sizes.addProperty("rows", rows);
+        sizes.addProperty("tokens", tokens);
+        return sizes;
     }
 
     private static int queued(JsonObject model) {
@@ -221,12 +225,16 @@ class BatchingServerTest {
                 assertSolo(i, clients.get(i).get(120, TimeUnit.SECONDS));
             }
             assertEquals(List.of(1, 15), executor.sizes);
-            assertEquals("BatchCounts[members=15, rerun=0]", lastForwardPass(executor.real),
-                    "the 15 jobs ran in one forward pass, none again alone");
             JsonObject batch = model(http).getAsJsonObject("batch");
-            assertEquals(15, batch.get("last").getAsInt(), batch.toString());
-            assertEquals(15, batch.get("max").getAsInt(), batch.toString());
-            assertEquals(8.0, batch.get("mean").getAsDouble(), 1e-9, batch.toString());
+            long tokens = lm.trace(prompts.get(0), tr -> lm.get("lm_head").output().size(1));
+            // the 15 jobs ran in one forward pass of 15 rows, none again alone; the first job ran alone
+            assertEquals(sizes(15, 1, 15, 15 * tokens), batch.getAsJsonObject("last"), batch.toString());
+            assertEquals(sizes(15, 1, 15, 15 * tokens), batch.getAsJsonObject("max"), batch.toString());
+            assertEquals(8.0, batch.getAsJsonObject("mean").get("jobs").getAsDouble(), 1e-9, batch.toString());
+            assertEquals(0.5, batch.getAsJsonObject("mean").get("forwards").getAsDouble(), 1e-9, batch.toString());
+            assertEquals(1, batch.get("solo").getAsInt(), batch.toString());
+            assertEquals(0, batch.get("evicted").getAsInt(), batch.toString());
+            assertEquals(0, batch.get("reruns").getAsInt(), batch.toString());
             // Afterwards a job alone still gets its solo numbers.
             assertSolo(3, trace(remote(server, BOB), 3, false));
         } finally {
@@ -246,8 +254,9 @@ class BatchingServerTest {
             }
             assertEquals(Collections.nCopies(6, 1), executor.sizes);
             JsonObject batch = model(http).getAsJsonObject("batch");
-            assertEquals(1, batch.get("max").getAsInt(), batch.toString());
-            assertEquals(1.0, batch.get("mean").getAsDouble(), 1e-9, batch.toString());
+            assertEquals(sizes(1, 0, 0, 0), batch.getAsJsonObject("max"), batch.toString());
+            assertEquals(1.0, batch.getAsJsonObject("mean").get("jobs").getAsDouble(), 1e-9, batch.toString());
+            assertEquals(6, batch.get("solo").getAsInt(), batch.toString());
         } finally {
             threads.shutdownNow();
         }

@@ -79,7 +79,7 @@ class ContinuousServerTest {
                 assertEquals(Arrays.toString(solo.get(client)), Arrays.toString(served), "client " + client);
             }
             JsonObject model = http.status().getAsJsonArray("models").get(0).getAsJsonObject();
-            assertTrue(model.getAsJsonObject("batch").get("max").getAsInt() > 1, "jobs ran together: " + model);
+            assertTrue(model.getAsJsonObject("batch").getAsJsonObject("max").get("jobs").getAsInt() > 1, "jobs ran together: " + model);
             assertEquals(0, model.get("running").getAsInt(), model.toString());
             // afterwards a trace still gets its solo numbers
             Tensor logits = lm.on(remote).trace("Once upon a time", tr -> lm.get("lm_head").output().select(1, -1));

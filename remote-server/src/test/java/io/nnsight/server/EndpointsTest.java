@@ -80,10 +80,19 @@ class EndpointsTest {
         assertEquals("tiny", tiny.get("key").getAsString());
         assertEquals("RUNNING", tiny.get("state").getAsString());
         assertTrue(tiny.has("queued") && tiny.has("running"), tiny.toString());
-        assertTrue(tiny.getAsJsonObject("batch").has("last") && tiny.getAsJsonObject("batch").has("mean")
-                && tiny.getAsJsonObject("batch").has("max"), tiny.toString());
-        assertEquals(16, tiny.getAsJsonObject("batching").get("jobs").getAsInt(), tiny.toString());
-        assertEquals(4, tiny.getAsJsonObject("batching").get("fairness").getAsInt(), tiny.toString());
+        JsonObject batch = tiny.getAsJsonObject("batch");
+        for (String sizes : List.of("last", "mean", "max")) {
+            for (String size : List.of("jobs", "forwards", "rows", "tokens")) {
+                assertTrue(batch.getAsJsonObject(sizes).has(size), tiny.toString());
+            }
+        }
+        assertTrue(batch.has("solo") && batch.has("evicted") && batch.has("reruns"), tiny.toString());
+        JsonObject batching = tiny.getAsJsonObject("batching");
+        assertEquals(16, batching.get("jobs").getAsInt(), tiny.toString());
+        assertEquals(16, batching.get("rows").getAsInt(), tiny.toString());
+        assertEquals(4096, batching.get("tokens").getAsInt(), tiny.toString());
+        assertEquals(1 << 20, batching.get("maxRequest").getAsInt(), tiny.toString());
+        assertEquals(4, batching.get("fairness").getAsInt(), tiny.toString());
     }
 
     @Test

@@ -9,15 +9,201 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
+import io.nnsight.NNsight;
+import io.nnsight.TraceBody;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.Shared;
+import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
+import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobExecutor;
+import io.nnsight.remote.spi.JobFailedException;
+import java.math.BigInteger;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /** Jobs past their time limit: the executor's limit, and the server's hard limit for code that does not stop. */
 class TimeLimitTest {
+    private static LanguageModel lm;
+
+    @AfterAll
+    static void close() {
+        lm = null;
+    }
+
+    private static void stories() {
+        lm = Shared.stories();
+    }
+
+    /** The real executor, whose first call waits until {@link #first} opens, so that the next jobs queue up. */
+    private static final class HeldExecutor implements JobExecutor {
+        final SandboxedExecutor real = new SandboxedExecutor();
+        final CountDownLatch first = new CountDownLatch(1);
+        private final AtomicBoolean held = new AtomicBoolean();
+
+        @Override
+        public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
+            if (held.compareAndSet(false, true)) {
+                try {
+                    first.await();
+                } catch (InterruptedException e) {
+                    throw new JobFailedException("interrupted");
+                }
+            }
+            return real.execute(model, request, context);
+        }
+
+        @Override
+        public BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+                BatchLimits limits) {
+            return real.executeBatch(model, requests, contexts, limits);
+        }
+    }
+
+    /**
+     * Holds the worker in a first trace, then sends {@code bodies}' traces one after another, each once the one before
+     * waits in the queue (so they queue in order and then run as one batch), and lets the first trace end. Returns
+     * the futures of {@code bodies}' traces, each completing with the exception its trace threw, or null.
+     */
+    private static List<CompletableFuture<RemoteException>> sendBatch(ModelServer server, HeldExecutor executor,
+            HttpTransport http, ExecutorService threads, List<TraceBody<?>> bodies) throws InterruptedException {
+        Remote remote = Remote.on(server.url()).apiKey(ALICE).quiet();
+        CompletableFuture.runAsync(() -> lm.on(remote).trace(Shared.STORIES_PROMPT, tr -> lm.get("lm_head").output().size(1)),
+                threads);
+        awaitModel(http, model -> model.get("running").getAsInt() == 1);
+        List<CompletableFuture<RemoteException>> traces = new ArrayList<>();
+        for (TraceBody<?> body : bodies) {
+            traces.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    lm.on(remote).trace(Shared.STORIES_PROMPT, body);
+                    return null;
+                } catch (RemoteException e) {
+                    return e;
+                }
+            }, threads));
+            int queued = traces.size();
+            awaitModel(http, model -> model.get("queued").getAsInt() == queued);
+        }
+        executor.first.countDown();
+        return traces;
+    }
+
+    private static JsonObject awaitModel(HttpTransport http, Predicate<JsonObject> condition)
+            throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        JsonObject latest;
+        while (!condition.test(latest = tinyStatus(http))) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("the model's status stayed " + latest);
+            }
+            Thread.sleep(5);
+        }
+        return latest;
+    }
+
+    /** Reads a layer, then multiplies big numbers for several seconds in one JDK call, which checks no deadline. */
+    private static TraceBody<Integer> stuckInACall() {
+        return tr -> {
+            lm.get("model.layers.1").output();
+            return BigInteger.valueOf(3).pow(40_000_000).bitLength();
+        };
+    }
+
+    private static TraceBody<Long> topToken() {
+        return tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long();
+    }
+
+    /** Spins 700 ms in its body, within a limit of 1 s: its own code, with deadline checks. */
+    private static TraceBody<Long> spinning() {
+        return tr -> {
+            Tensor hidden = lm.get("model.layers.2").output();
+            long start = System.nanoTime();
+            long spins = 0;
+            while (System.nanoTime() - start < 700_000_000L) {
+                spins++;
+            }
+            return hidden.size(1) + spins * 0;
+        };
+    }
+
+    @Test
+    void stream_batchMemberStuckInItsOwnCode_failsAtItsOwnLimitPlusGrace_withItsPeers() throws Exception {
+        stories();
+        HeldExecutor executor = new HeldExecutor();
+        ExecutorService threads = Executors.newFixedThreadPool(6);
+        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).executor(executor).port(0)
+                        .apiKeys(Set.of(ALICE)).timeLimit(Duration.ofSeconds(1)).stopGrace(Duration.ofMillis(500)).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            long opened = System.nanoTime();
+            List<CompletableFuture<RemoteException>> traces = sendBatch(server, executor, http, threads,
+                    List.of(topToken(), stuckInACall(), topToken(), topToken()));
+            RemoteException stuck = traces.get(1).get(60, TimeUnit.SECONDS);
+            long failedAfter = System.nanoTime() - opened;
+
+            // Its own limit plus the grace, not the batch's bound of 4 limits plus the grace (4.5 s).
+            assertTrue(stuck.getMessage().endsWith("failed: the job did not stop within its time limit of 1 s (and 500 ms "
+                    + "of grace): the server gave up on it"), stuck.getMessage());
+            assertTrue(failedAfter >= Duration.ofMillis(1500).toNanos() && failedAfter < Duration.ofMillis(4500).toNanos(),
+                    failedAfter / 1_000_000 + " ms");
+            String stuckId = stuck.getMessage().split(" ")[2];
+            for (int peer : new int[] {0, 2, 3}) {
+                RemoteException e = traces.get(peer).get(60, TimeUnit.SECONDS);
+                assertTrue(e != null && e.getMessage().endsWith("failed: the job shared a batch with job " + stuckId
+                        + ", which did not stop within its time limit of 1 s (and 500 ms of grace): the server gave up "
+                        + "on it"), String.valueOf(e));
+            }
+            assertEquals("UNAVAILABLE", tinyStatus(http).get("state").getAsString());
+
+            // Once the call returns, the job's code stops at its next check, and the model serves again.
+            awaitModel(http, model -> model.get("state").getAsString().equals("RUNNING"));
+            Remote remote = Remote.on(server.url()).apiKey(ALICE).quiet();
+            assertEquals(lm.trace(Shared.STORIES_PROMPT, topToken()), lm.on(remote).trace(Shared.STORIES_PROMPT, topToken()));
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void stream_batchMembersWaitingPastTheirOwnLimits_areNotStuck_allComplete() throws Exception {
+        stories();
+        HeldExecutor executor = new HeldExecutor();
+        ExecutorService threads = Executors.newFixedThreadPool(6);
+        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).executor(executor).port(0)
+                        .apiKeys(Set.of(ALICE)).timeLimit(Duration.ofSeconds(1)).stopGrace(Duration.ofMillis(300)).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            // Each spins 700 ms: together 2.1 s, past each one's limit plus the grace (1.3 s) counted from the start,
+            // but each is charged for its own code only: the watchdog looks, and waits again.
+            List<CompletableFuture<RemoteException>> traces = sendBatch(server, executor, http, threads,
+                    List.of(spinning(), spinning(), spinning()));
+            for (CompletableFuture<RemoteException> trace : traces) {
+                assertEquals(null, trace.get(60, TimeUnit.SECONDS));
+            }
+            JsonObject model = tinyStatus(http);
+            assertEquals("RUNNING", model.get("state").getAsString());
+            assertEquals(3, model.getAsJsonObject("batch").getAsJsonObject("max").get("jobs").getAsInt(), model.toString());
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
     private static JsonObject tinyStatus(HttpTransport http) {
         return http.status().getAsJsonArray("models").get(0).getAsJsonObject();
     }

@@ -188,4 +188,23 @@ class CohortStoriesTest {
         assertSameLogits(solo(members.get(0)), result(outcomes.get(0)));
         assertSameLogits(solo(members.get(3)), result(outcomes.get(3)));
     }
+
+    @Test
+    void shape_givesEqualKeysToTracesThatShareAForwardPass_andCountsRowsAndPaddedTokens() {
+        TraceBatch.Shape one = TraceBatch.shape(lm, prompts[0]);
+        TraceBatch.Shape two = TraceBatch.shape(lm, new long[][] {prompts[1], prompts[2]});
+        TraceBatch.Shape shorter = TraceBatch.shape(lm, Arrays.copyOf(prompts[1], LENGTH - 2));
+        TraceBatch.Shape padded = TraceBatch.shape(lm, new long[][] {prompts[2], Arrays.copyOf(prompts[3], LENGTH - 1)});
+
+        assertEquals(new TraceBatch.Shape(one.key(), 1, LENGTH), one);
+        assertEquals(new TraceBatch.Shape(one.key(), 2, 2 * LENGTH), two);
+        assertEquals(new TraceBatch.Shape(shorter.key(), 1, LENGTH - 2), shorter);
+        assertEquals(new TraceBatch.Shape(padded.key(), 2, 2 * LENGTH), padded);
+        assertTrue(!one.key().equals(shorter.key()) && !one.key().equals(padded.key()), one + " " + shorter + " " + padded);
+        // the keys agree with the batch's: traces of equal keys share the forward pass, none is evicted
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, List.of(logits(prompts[0]),
+                logits(new long[][] {prompts[1], prompts[2]})));
+        assertInstanceOf(TraceBatch.Result.class, outcomes.get(0));
+        assertInstanceOf(TraceBatch.Result.class, outcomes.get(1));
+    }
 }

@@ -29,9 +29,11 @@ public interface JobExecutor {
      * @param model the hosted model the jobs name
      * @param requests the request payloads, decompressed
      * @param contexts each job's id, time limit and log, in the order of {@code requests}
-     * @return each job's outcome, in the order of {@code requests}
+     * @param limits how large each forward pass may be, for an executor that runs jobs together
+     * @return each job's outcome, in the order of {@code requests}, and how the jobs ran
      */
-    default List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+    default BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+            BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }
@@ -43,7 +45,7 @@ public interface JobExecutor {
                 outcomes.add(JobOutcome.failed(e));
             }
         }
-        return outcomes;
+        return BatchReport.oneAtATime(outcomes);
     }
 
     /**

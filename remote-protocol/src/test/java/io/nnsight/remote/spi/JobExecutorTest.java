@@ -33,8 +33,9 @@ class JobExecutorTest {
         List<String> second = new ArrayList<>();
         List<String> third = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(null, List.of(new byte[] {1}, new byte[0], new byte[] {5}),
-                List.of(context("a", first), context("b", second), context("c", third)));
+        BatchReport report = executor.executeBatch(null, List.of(new byte[] {1}, new byte[0], new byte[] {5}),
+                List.of(context("a", first), context("b", second), context("c", third)), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
         assertEquals(List.of("a", "b", "c"), calls);
         assertArrayEquals(new byte[] {2}, outcomes.get(0).get());
@@ -45,6 +46,18 @@ class JobExecutorTest {
         assertEquals(List.of("ran a"), first);
         assertEquals(List.of("ran b"), second);
         assertEquals(List.of("ran c"), third);
+        assertEquals(new BatchReport(outcomes, List.of(), 3, 0, 0), report, "each ran alone");
+    }
+
+    @Test
+    void report_countsEachJobOnceAsAMemberOfAPassOrSolo() {
+        List<JobOutcome> two = List.of(JobOutcome.succeeded(new byte[0]), JobOutcome.succeeded(new byte[0]));
+        BatchReport.Forward pass = new BatchReport.Forward(1, 1, 7);
+
+        assertEquals(1, new BatchReport(two, List.of(pass), 1, 1, 1).evicted());
+        assertThrows(IllegalArgumentException.class, () -> new BatchReport(two, List.of(pass), 0, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new BatchReport(two, List.of(pass), 1, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> new BatchReport(two, List.of(pass), 1, 0, 2));
     }
 
     @Test
@@ -52,7 +65,7 @@ class JobExecutorTest {
         JobExecutor executor = (model, request, context) -> request;
 
         assertThrows(IllegalArgumentException.class,
-                () -> executor.executeBatch(null, List.of(new byte[0]), List.of()));
+                () -> executor.executeBatch(null, List.of(new byte[0]), List.of(), BatchLimits.DEFAULT));
     }
 
     @Test

@@ -17,17 +17,21 @@ import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.remote.spi.JobProgress;
 import io.nnsight.spi.BodyContext;
 import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.TraceBatch;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -74,6 +78,9 @@ public final class SandboxedExecutor implements JobExecutor {
         }
         WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
         try (PointerScope scope = new PointerScope()) {
+            long end = Deadline.start(context.timeLimit()).end();
+            context.progress().deadline(() -> end);
+            context.progress().enter(); // alone, the job's code and the model take turns: all of it counts as its own
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = values(code, model);
@@ -85,6 +92,7 @@ public final class SandboxedExecutor implements JobExecutor {
         } catch (Throwable e) {
             throw failure(e, context, code);
         } finally {
+            context.progress().leave();
             restoreWeights(model, guard, context);
         }
     }
@@ -105,12 +113,17 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /**
-     * Runs the jobs as {@link #execute} runs each alone, in one forward pass where it can: the plain traces (kind
-     * {@code TRACE}, with an input and no options) that load and whose values read become the members of one
-     * {@link TraceBatch}, each in its own context (its time limit, its output, its class loader as the context
-     * class loader). The rest run alone with {@code execute}, after the batch.
+     * Runs the jobs as {@link #execute} runs each alone, in shared forward passes where it can: the plain traces
+     * (kind {@code TRACE}, with an input and no options) that load and whose values read become members, each in
+     * its own context (its time limit, its output, its class loader as the context class loader). The rest run
+     * alone with {@code execute}, after the batch.
      *
      * <ul>
+     *   <li><b>Length buckets.</b> Members are grouped by their input's {@linkplain TraceBatch#shape key} (for a
+     *       language model, the padded length: each job's tensors keep the shape they have alone) and each group
+     *       runs as one {@link TraceBatch}, one forward pass, in the order of the group's first member. A group
+     *       larger than the {@code limits} (rows, or tokens: rows times the padded length) fills several passes, in
+     *       order; a job over a limit on its own runs in a pass of its own.
      *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
      *       with its output captured, as {@code execute} does; a job that fails there runs alone instead, and
      *       gets {@code execute}'s error.
@@ -119,23 +132,28 @@ public final class SandboxedExecutor implements JobExecutor {
      *   <li><b>Re-runs.</b> A member that was evicted (it stopped the trace, skipped a module, ran a backward
      *       pass, ...), or that failed with the same error as another member (the forward pass itself failed),
      *       runs again alone with {@code execute} from its request bytes. One {@link WeightGuard} check follows
-     *       the batch; if it finds the weights changed, they are restored and every member runs again alone, so
-     *       the job that changed them changes and restores them on its own. No job runs more than twice.
+     *       the forward passes; if it finds the weights changed, they are restored and every member runs again
+     *       alone, so the job that changed them changes and restores them on its own. No job runs more than twice.
      *   <li><b>Output.</b> The lines a member prints in the batched attempt are kept and reach its log once its
      *       outcome is known; if it runs again they are dropped, and its log gets the lines of the second run.
      *   <li><b>Memory.</b> One {@link PointerScope} holds the preparations, the batch and the encoding.
-     *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and the shared
-     *       forward pass, not for its peers' code: the time a peer's code runs moves the member's deadline later.
-     *       A re-run alone starts a fresh clock, as {@code execute} does.
+     *   <li><b>Time limits.</b> Each member is charged for its own preparation, its own code and its forward
+     *       pass, not for its peers' code: the time a peer's code runs, or another group's forward pass, moves the
+     *       member's deadline later. A re-run alone starts a fresh clock, as {@code execute} does. Each job's
+     *       {@link JobProgress} tells whether its code runs and where its deadline ends.
      * </ul>
      */
     @Override
-    public List<JobOutcome> executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts) {
+    public BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
+            BatchLimits limits) {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }
         JobOutcome[] outcomes = new JobOutcome[requests.size()];
         List<Member> members = new ArrayList<>();
+        List<BatchReport.Forward> passes = new ArrayList<>();
+        int evicted = 0;
+        int reruns = 0;
         if (!unusable.containsKey(model.root())) {
             WeightGuard guard = guards.computeIfAbsent(model.root(), WeightGuard::new);
             try (PointerScope scope = new PointerScope()) {
@@ -146,23 +164,22 @@ public final class SandboxedExecutor implements JobExecutor {
                         members.add(member);
                     }
                 }
-                if (!members.isEmpty()) {
-                    runTogether(model, members, outcomes);
+                for (List<Member> forward : forwards(members, limits)) {
+                    evicted += runTogether(model, forward, outcomes, peers);
+                    passes.add(pass(forward));
                 }
             }
             if (!members.isEmpty()) {
                 checkWeights(model, guard, members, outcomes);
             }
-            int rerun = 0;
             for (Member member : members) {
                 if (outcomes[member.index] == null) {
-                    rerun++;
+                    reruns++;
                     member.output.drop();
                 } else {
                     member.output.publish(member.context.log());
                 }
             }
-            lastBatch = new BatchCounts(members.size(), rerun);
         }
         for (int i = 0; i < requests.size(); i++) {
             if (outcomes[i] == null) {
@@ -173,19 +190,53 @@ public final class SandboxedExecutor implements JobExecutor {
                 }
             }
         }
-        return List.of(outcomes);
+        return new BatchReport(List.of(outcomes), passes, requests.size() - members.size(), evicted, reruns);
+    }
+
+    /** What one forward pass of {@code members} held. */
+    private static BatchReport.Forward pass(List<Member> members) {
+        int rows = 0;
+        long tokens = 0;
+        for (Member member : members) {
+            rows += member.shape.rows();
+            tokens += member.shape.tokens();
+        }
+        return new BatchReport.Forward(members.size(), rows, tokens);
     }
 
     /**
-     * What the last {@link #executeBatch} did.
-     *
-     * @param members how many jobs ran in its one forward pass
-     * @param rerun how many of them ran again alone
+     * The forward passes that run {@code members}: those of one {@linkplain TraceBatch.Shape#key() key} together,
+     * in the order of each key's first member, so that no job's tensors are padded to another job's length; a key's
+     * members, in order, fill one pass up to the {@code limits} in rows and tokens, then the next. A member over
+     * either limit on its own gets a pass of its own.
      */
-    record BatchCounts(int members, int rerun) {}
-
-    /** What the last {@link #executeBatch} that had members for a forward pass did; {@code null} before one. */
-    volatile BatchCounts lastBatch;
+    private static List<List<Member>> forwards(List<Member> members, BatchLimits limits) {
+        Map<Object, List<Member>> byKey = new LinkedHashMap<>();
+        for (Member member : members) {
+            byKey.computeIfAbsent(member.shape.key(), key -> new ArrayList<>()).add(member);
+        }
+        List<List<Member>> forwards = new ArrayList<>();
+        for (List<Member> group : byKey.values()) {
+            List<Member> forward = new ArrayList<>();
+            long rows = 0;
+            long tokens = 0;
+            for (Member member : group) {
+                TraceBatch.Shape shape = member.shape;
+                if (!forward.isEmpty()
+                        && (rows + shape.rows() > limits.rows() || tokens + shape.tokens() > limits.tokens())) {
+                    forwards.add(forward);
+                    forward = new ArrayList<>();
+                    rows = 0;
+                    tokens = 0;
+                }
+                forward.add(member);
+                rows += shape.rows();
+                tokens += shape.tokens();
+            }
+            forwards.add(forward);
+        }
+        return forwards;
+    }
 
     /** The kind of job a batch may hold. */
     private static final String TRACE = "TRACE";
@@ -197,25 +248,27 @@ public final class SandboxedExecutor implements JobExecutor {
      * @param output its lines, kept until its outcome is known
      */
     private record Member(int index, JobContext context, ShippedCode code, Object[] graph, TraceJob<?> job,
-            JobBody body, JobOutput.Capture output) {}
+            TraceBatch.Shape shape, JobBody body, JobOutput.Capture output) {}
 
     /**
      * A member's state, in force while its code runs: its deadline, its output, and its class loader as the
-     * thread's context class loader.
+     * thread's context class loader; its {@link JobProgress} says that its code runs (for the server's watchdog).
      */
-    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, Peers peers)
-            implements BodyContext {
+    private record JobBody(Deadline.Limit limit, JobOutput.Capture output, ClassLoader loader, Peers peers,
+            JobProgress progress) implements BodyContext {
         @Override
         public Object enter() {
             Thread thread = Thread.currentThread();
             Previous previous = new Previous(Deadline.enter(limit), JobOutput.enter(output),
                     thread.getContextClassLoader(), System.nanoTime());
             thread.setContextClassLoader(loader);
+            progress.enter();
             return previous;
         }
 
         @Override
         public void leave(Object previous) {
+            progress.leave();
             Previous outer = (Previous) previous;
             peers.ran(limit, System.nanoTime() - outer.entered());
             Thread.currentThread().setContextClassLoader(outer.loader());
@@ -228,11 +281,13 @@ public final class SandboxedExecutor implements JobExecutor {
 
     /**
      * The deadlines of a batch's members, so that each is charged for its own code only: the time one job's code
-     * runs (its preparation, its bodies, its encoding) moves every other member's deadline that much later. The
-     * shared forward pass is charged to all.
+     * runs (its preparation, its bodies, its encoding) moves every other member's deadline that much later. A
+     * forward pass is charged to its members; the time its model runs moves the other members' deadlines later.
      */
     private static final class Peers {
         private final List<Deadline.Limit> limits = new ArrayList<>();
+        /** The time charged by {@link #ran} so far, all jobs together. */
+        private long charged;
 
         synchronized void add(Deadline.Limit limit) {
             limits.add(limit);
@@ -245,17 +300,38 @@ public final class SandboxedExecutor implements JobExecutor {
 
         /** {@code own}'s job ({@code null}: no member's) ran code for {@code nanos}. */
         synchronized void ran(Deadline.Limit own, long nanos) {
+            charged += nanos;
             for (Deadline.Limit limit : limits) {
                 if (limit != own) {
                     limit.extend(nanos);
                 }
             }
         }
+
+        /** A mark for {@link #ranForward}: the time charged so far. */
+        synchronized long mark() {
+            return charged;
+        }
+
+        /**
+         * A forward pass of the members whose deadlines are {@code own} took {@code nanos}, since {@code mark}: the
+         * part of it their code did not run (that part was charged by {@link #ran}) moves every other member's
+         * deadline later.
+         */
+        synchronized void ranForward(Set<Deadline.Limit> own, long mark, long nanos) {
+            long model = nanos - (charged - mark);
+            for (Deadline.Limit limit : limits) {
+                if (!own.contains(limit)) {
+                    limit.extend(model);
+                }
+            }
+        }
     }
 
     /**
-     * The job as a member of a batch, its classes loaded and its values read in its own context; {@code null}
-     * when it is to run alone: not a plain trace, or it failed to load or read (alone, it fails the same way).
+     * The job as a member of a batch, its classes loaded, its values read and its {@linkplain TraceBatch#shape
+     * shape} known, in its own context; {@code null} when it is to run alone: not a plain trace, an input whose
+     * rows may not share a pass, or it failed to load or read (alone, it fails the same way).
      */
     private Member prepare(NNsight model, int index, byte[] request, JobContext context, Peers peers) {
         Envelope envelope;
@@ -274,14 +350,19 @@ public final class SandboxedExecutor implements JobExecutor {
         }
         JobOutput.Capture output = JobOutput.buffering();
         // as in execute, the clock starts once the classes are loaded
-        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader(), peers);
+        JobBody body = new JobBody(Deadline.start(context.timeLimit()), output, code.loader(), peers,
+                context.progress());
+        context.progress().deadline(body.limit()::end);
         Object previous = body.enter();
         try {
             Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");
             JobForm form = JobForm.read(envelope.kind(), graph);
             if (form.input() != null && form.options() == null && form.on(model) instanceof TraceJob<?> job) {
-                peers.add(body.limit());
-                return new Member(index, context, code, graph, job, body, output);
+                TraceBatch.Shape shape = TraceBatch.shape(model, job.input());
+                if (shape.key() != null) {
+                    peers.add(body.limit());
+                    return new Member(index, context, code, graph, job, shape, body, output);
+                }
             }
         } catch (Throwable e) {
             // it runs alone, and fails there as it does alone
@@ -295,17 +376,25 @@ public final class SandboxedExecutor implements JobExecutor {
     /**
      * Runs the members as one {@link TraceBatch} and sets the outcome of each that needs no re-run: its encoded
      * result or its failure.
+     *
+     * @return how many members were evicted
      */
-    private static void runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes) {
+    private static int runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers) {
         List<TraceBatch.Member> batch = new ArrayList<>(members.size());
+        Set<Deadline.Limit> own = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Member member : members) {
             batch.add(new TraceBatch.Member(member.job, member.body));
+            own.add(member.body.limit());
         }
         List<TraceBatch.Outcome> results;
+        long mark = peers.mark();
+        long started = System.nanoTime();
         try {
             results = TraceBatch.run(model, batch);
         } catch (RuntimeException | Error e) {
-            return; // the batch could not start: each member runs alone
+            return 0; // the batch could not start: each member runs alone
+        } finally {
+            peers.ranForward(own, mark, System.nanoTime() - started);
         }
         // The forward pass itself failed (the model threw): each member still running got the same error.
         Set<Throwable> shared = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -315,6 +404,7 @@ public final class SandboxedExecutor implements JobExecutor {
                 shared.add(failed.error());
             }
         }
+        int evicted = 0;
         for (int k = 0; k < members.size(); k++) {
             Member member = members.get(k);
             TraceBatch.Outcome result = results.get(k);
@@ -322,9 +412,12 @@ public final class SandboxedExecutor implements JobExecutor {
                 outcomes[member.index] = encode(model, member, value.value());
             } else if (result instanceof TraceBatch.Failed failed && !shared.contains(failed.error())) {
                 outcomes[member.index] = JobOutcome.failed(failure(failed.error(), member.context, member.code));
+            } else if (result instanceof TraceBatch.Evicted) {
+                evicted++;
             }
             // evicted, or failed with the forward pass: it runs again alone
         }
+        return evicted;
     }
 
     // ---- continuous batches of generations ----
@@ -332,8 +425,16 @@ public final class SandboxedExecutor implements JobExecutor {
     /** How many forward passes a continuous batch admits jobs for before it lets them finish and frees its memory. */
     static final int EPOCH_STEPS = 256;
 
+    /**
+     * What an epoch of {@link #executeContinuous} did.
+     *
+     * @param members how many jobs joined its continuous batch
+     * @param rerun how many of them ran again alone
+     */
+    record EpochCounts(int members, int rerun) {}
+
     /** What the last epoch of {@link #executeContinuous} that had members did; {@code null} before one. */
-    volatile BatchCounts lastEpoch;
+    volatile EpochCounts lastEpoch;
 
     /** The kind of job a continuous batch holds. */
     private static final String GENERATE = "GENERATE";
@@ -391,7 +492,7 @@ public final class SandboxedExecutor implements JobExecutor {
                 }
             }
             if (epoch.batched > 0) {
-                lastEpoch = new BatchCounts(epoch.batched, epoch.rerun);
+                lastEpoch = new EpochCounts(epoch.batched, epoch.rerun);
             }
             epoch.runAlone();
             taken = epoch.taken;
@@ -538,7 +639,9 @@ public final class SandboxedExecutor implements JobExecutor {
             peers.ran(null, System.nanoTime() - started);
         }
         JobOutput.Capture output = JobOutput.buffering();
-        JobBody body = new JobBody(Deadline.start(job.context().timeLimit()), output, code.loader(), peers);
+        JobBody body = new JobBody(Deadline.start(job.context().timeLimit()), output, code.loader(), peers,
+                job.context().progress());
+        job.context().progress().deadline(body.limit()::end);
         Object previous = body.enter();
         try {
             Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");

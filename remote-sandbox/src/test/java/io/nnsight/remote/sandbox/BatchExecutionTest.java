@@ -17,6 +17,8 @@ import io.nnsight.remote.internal.wire.LambdaFactory;
 import io.nnsight.remote.internal.wire.Packing;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobOutcome;
@@ -111,6 +113,20 @@ class BatchExecutionTest {
         }
     }
 
+    /**
+     * Checks how the jobs of {@code report} ran: the jobs of each shared forward pass, in order; how many ran alone
+     * from the start, how many were evicted from their pass, how many ran again alone.
+     */
+    private static void assertRan(BatchReport report, List<Integer> jobsPerPass, int solo, int evicted, int reruns,
+            String... why) {
+        String what = String.join(" ", why) + " " + report.forwards() + " solo " + report.solo() + " evicted "
+                + report.evicted() + " reruns " + report.reruns();
+        assertEquals(jobsPerPass, report.forwards().stream().map(BatchReport.Forward::jobs).toList(), what);
+        assertEquals(solo, report.solo(), what);
+        assertEquals(evicted, report.evicted(), what);
+        assertEquals(reruns, report.reruns(), what);
+    }
+
     private static TraceBody<Tensor> lastLogits() {
         return tr -> lm.get("lm_head").output().select(1, -1);
     }
@@ -139,9 +155,10 @@ class BatchExecutionTest {
                 trace(steeredArgmax(3.0)), trace(ablatedLogits(1)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(5, 0), executor.lastBatch, "all five shared one forward pass");
+        assertRan(report, List.of(5), 0, 0, 0, "all five shared one forward pass");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -161,9 +178,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertNull(outcomes.get(1).result());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         assertTrue(solo.getMessage().contains("no steering vector for a hidden state of 64"), solo.getMessage());
@@ -184,9 +202,10 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 1, 1);
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -212,9 +231,10 @@ class BatchExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(4, logs));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(4, logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(4, 0), executor.lastBatch);
+        assertRan(report, List.of(4), 0, 0, 0);
         List<Object> expected = alone(requests);
         for (int i = 0; i < 4; i++) {
             assertEquals(expected.get(i), decode(outcomes.get(i).get()));
@@ -234,9 +254,10 @@ class BatchExecutionTest {
         List<List<String>> logs = new ArrayList<>();
         Tensor clean = (Tensor) decode(executor.execute(lm, requests.get(0), context("before", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, logs));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 3), executor.lastBatch, "every member ran again alone");
+        assertRan(report, List.of(3), 0, 0, 3, "every member ran again alone");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -259,9 +280,10 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(lastLogits()), generation, trace(ablatedLogits(4)));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch, "the two traces only");
+        assertRan(report, List.of(2), 1, 0, 0, "the two traces only");
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -277,8 +299,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, garbage, context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
+        assertRan(report, List.of(1), 1, 0, 0, "the refused request ran alone");
         assertNotNull(outcomes.get(0).result());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
     }
@@ -300,9 +324,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), contexts.get(1)));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+        BatchReport report = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         assertTrue(solo.getMessage().contains("time limit of 1 s"), solo.getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -325,9 +350,10 @@ class BatchExecutionTest {
         List<byte[]> requests = List.of(trace(counting), trace(lastLogits()));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 1), executor.lastBatch);
+        assertRan(report, List.of(2), 0, 1, 1);
         assertEquals(1, decode(outcomes.get(0).get()), "the batched attempt's increment is gone");
         assertEquals(0, runs, "the caller's static is the caller's");
     }
@@ -343,9 +369,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertTrue(solo.getMessage().contains("has shape [1, 2, 32]"), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -364,9 +391,10 @@ class BatchExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 0), executor.lastBatch);
+        assertRan(report, List.of(3), 0, 0, 0);
         assertTrue(solo.getMessage().contains("holds Long values"), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
@@ -375,13 +403,62 @@ class BatchExecutionTest {
     }
 
     @Test
-    void executeBatch_memberOfAnotherLength_isEvictedAndRerunAlone() throws JobFailedException {
-        List<byte[]> requests = List.of(trace(lastLogits()), trace("Lily and Tom", lastLogits()), trace(ablatedLogits(4)));
+    void executeBatch_ofMixedLengths_runsOneForwardPassPerLength_withoutReruns() throws JobFailedException {
+        String shorter = "Lily and Tom";
+        String longer = PROMPT + " She liked to play in the park with her dog.";
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(shorter, lastLogits()), trace(layerOutputs()),
+                trace(longer, ablatedLogits(4)), trace(shorter, steeredArgmax(2.0)), trace(longer, layerOutputs()));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        List<List<String>> logs = new ArrayList<>();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), logs), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertRan(report, List.of(2, 2, 2), 0, 0, 0,
+                "three lengths, three forward passes, no job run again");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        List<?> layers = (List<?>) decode(outcomes.get(5).get());
+        long ownLength = lm.trace(longer, tr -> lm.get("model.layers.0").output().size(1));
+        assertEquals(ownLength, ((Tensor) layers.get(0)).size(1), "its hidden states have its own length, not another's");
+    }
+
+    @Test
+    void executeBatch_overTheRowLimit_splitsTheGroupInOrder_andAJobOverItAloneGetsAPassOfItsOwn()
+            throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(2)),
+                Packing.pack("TRACE", lm, new Object[] {List.of(PROMPT, PROMPT, PROMPT), null, lastLogits(), List.of()},
+                        BatchExecutionTest.class.getClassLoader()).write(),
+                trace(steeredArgmax(2.0)), trace(layerOutputs()));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()));
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                new BatchLimits(2, 4096));
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastBatch);
+        assertRan(report, List.of(2, 1, 2), 0, 0, 0, "[0, 1], [2] alone, [3, 4]");
+        assertEquals(List.of(2, 3, 2), report.forwards().stream().map(BatchReport.Forward::rows).toList());
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertEquals(3, ((Tensor) decode(outcomes.get(2).get())).size(0), "its three rows");
+    }
+
+    @Test
+    void executeBatch_overTheTokenLimit_splitsTheGroup() throws JobFailedException {
+        long length = lm.trace(PROMPT, tr -> lm.get("lm_head").output().size(1));
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(2)), trace(ablatedLogits(3)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                new BatchLimits(16, 2 * length));
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertRan(report, List.of(2, 1), 0, 0, 0, "two prompts' tokens per pass");
+        assertEquals(List.of(2 * length, length), report.forwards().stream().map(BatchReport.Forward::tokens).toList());
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
@@ -410,9 +487,10 @@ class BatchExecutionTest {
         contexts.set(0, new JobContext("quick", Duration.ofSeconds(1), line -> {}));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<JobOutcome> outcomes = executor.executeBatch(lm, requests, contexts);
+        BatchReport report = executor.executeBatch(lm, requests, contexts, BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
 
-        assertEquals(new SandboxedExecutor.BatchCounts(2, 0), executor.lastBatch);
+        assertRan(report, List.of(2), 0, 0, 0);
         assertNull(outcomes.get(0).failure(), () -> outcomes.get(0).failure().getMessage());
         List<Object> expected = alone(requests);
         assertSameResult(expected.get(0), decode(outcomes.get(0).get()));

@@ -164,7 +164,7 @@ class ContinuousExecutionTest {
 
         feed(executor, planned);
 
-        assertEquals(new SandboxedExecutor.BatchCounts(5, 0), executor.lastEpoch, "all five joined one batch");
+        assertEquals(new SandboxedExecutor.EpochCounts(5, 0), executor.lastEpoch, "all five joined one batch");
         for (Planned plan : planned) {
             assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
         }
@@ -210,7 +210,7 @@ class ContinuousExecutionTest {
 
         feed(executor, planned);
 
-        assertEquals(new SandboxedExecutor.BatchCounts(3, 1), executor.lastEpoch, "the stopping job ran again alone");
+        assertEquals(new SandboxedExecutor.EpochCounts(3, 1), executor.lastEpoch, "the stopping job ran again alone");
         assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
         Tensor stopped = (Tensor) decode(planned.get(1).outcome.get());
         assertTrue(torch.allclose((Tensor) alone(planned.get(1).request), stopped, 0, TOLERANCE, false));

@@ -15,12 +15,16 @@ import java.time.Duration;
  * @param maxQueuedJobsPerKey how many jobs of one API key may wait for or run on each model
  * @param minUploadRate the slowest a request body may arrive, in bytes per second, after {@link
  *     #UPLOAD_GRACE}; no byte in {@code UPLOAD_GRACE} ends the upload too
- * @param batchJobs how many jobs of a model in this JVM run together as one batch at most; 1 runs each alone
+ * @param batchJobs how many jobs of a model in this JVM one batch (one call of the executor) takes at most; 1 runs
+ *     each alone
+ * @param batchRows how many batch rows one forward pass of a batch holds at most
+ * @param batchTokens how many tokens (rows times their padded length) one forward pass of a batch holds at most
+ * @param batchMaxRequestBytes the largest decompressed request that joins a batch; larger ones run alone
  * @param batchFairness how many batches of younger jobs one waiting job may be passed over by
  */
 public record Limits(long maxRequestBytes, long maxDecompressedRequestBytes, long maxResultBytes, Duration timeLimit,
         Duration stopGrace, Duration resultTtl, int maxQueuedJobs, int maxQueuedJobsPerKey, long minUploadRate,
-        int batchJobs, int batchFairness) {
+        int batchJobs, int batchRows, long batchTokens, long batchMaxRequestBytes, int batchFairness) {
     /** How long an upload may take before {@link #minUploadRate} applies, and the longest it may stall. */
     public static final Duration UPLOAD_GRACE = Duration.ofSeconds(5);
 }

@@ -1,11 +1,12 @@
 package io.nnsight.server.internal;
 
 import io.nnsight.NNsight;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
-import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import java.util.List;
 import java.util.Map;
@@ -34,8 +35,8 @@ public final class LocalModel implements ModelReplicas {
     }
 
     @Override
-    public List<JobOutcome> executeBatch(List<byte[]> requests, List<JobContext> contexts) {
-        return executor.executeBatch(model, requests, contexts);
+    public BatchReport executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
+        return executor.executeBatch(model, requests, contexts, limits);
     }
 
     @Override

@@ -5,10 +5,13 @@ import com.google.gson.JsonObject;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.remote.spi.JobProgress;
 import io.nnsight.server.ModelReplicas;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -44,10 +47,11 @@ import org.slf4j.LoggerFactory;
  * worker runs {@link ModelReplicas#executeContinuous} instead, handing over waiting generations at each step boundary
  * and answering each as it leaves ({@link #runContinuously}).
  *
- * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself. If {@code
- * execute} has not returned by the limit plus the grace period (for a batch of k jobs: k times the limit, plus
- * the grace period), the watchdog ends the job (every member of the batch still running) with {@code
- * ERROR}, interrupts its worker, fails the jobs waiting behind it, and marks the model unavailable: the
+ * <p><b>Time limits.</b> The executor gets the job's time limit and stops the job's code itself; it reports where
+ * each job is ({@link JobProgress}: whether its own code runs, where its deadline ends). If a job's code is still
+ * running past its own limit plus the grace period, or a batch of k jobs has not returned after k time limits plus
+ * the grace period, the {@link Watchdog} ends the job (and every other member of the batch still running) with
+ * {@code ERROR}, interrupts its worker, fails the jobs waiting behind it, and marks the model unavailable: the
  * worker is still inside the job's code, which may hold the model's trace lock, so the model takes no jobs
  * ({@code 503}) until that code returns. If it ever does, its result is dropped and the model serves again;
  * the rest of the server is unaffected either way. (Replicas elsewhere return by then: see {@link
@@ -60,8 +64,6 @@ import org.slf4j.LoggerFactory;
 public final class ModelQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
     private static final Gson GSON = new Gson();
-    /** How many of the latest batches {@code /status}'s mean batch size covers. */
-    static final int RECENT_BATCHES = 100;
 
     private final String key;
     private final ModelReplicas replicas;
@@ -78,13 +80,8 @@ public final class ModelQueue {
     /** Why the model takes no jobs until the server restarts, or {@code null}. */
     private String retired;
     private boolean closed;
-    /** The sizes of the last {@link #RECENT_BATCHES} batches, in jobs: a ring from {@code recentNext}. */
-    private final int[] recentSizes = new int[RECENT_BATCHES];
-    private int recentNext;
-    private int recentBatches;
-    private long recentSum;
-    private int lastBatch;
-    private int largestBatch;
+    /** How the batches ran, for {@code /status}; under the lock. */
+    private final BatchStatistics batches = new BatchStatistics();
 
     /** A queue for the model hosted as {@code key}, run by {@code replicas}; {@link #start()} starts its workers. */
     public ModelQueue(String key, ModelReplicas replicas, Limits limits, ScheduledExecutorService timer) {
@@ -148,10 +145,13 @@ public final class ModelQueue {
     }
 
     /**
-     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running", "batch": {"last", "mean", "max"}}}
-     * (batch sizes in jobs: the latest, the mean over the last {@value #RECENT_BATCHES} batches, the largest; 0
-     * before the first), {@code "batching": {"jobs", "fairness"}} (the most jobs a batch takes, 1 for replicas
-     * that run one job at a time, and the fairness bound), why it is unavailable, and its {@code "replicas"} when they run elsewhere.
+     * {@code {"key", "state": "RUNNING" or "UNAVAILABLE", "queued", "running", "batch", "batching"}}, why it is
+     * unavailable, and its {@code "replicas"} when they run elsewhere. {@code "batch"} is how the batches ran ({@link
+     * BatchStatistics#json()}: the latest, the mean over the last {@value BatchStatistics#RECENT}, the largest, in
+     * jobs, forward passes, rows and tokens; totals of jobs run alone, evicted, run again); {@code "batching"} the
+     * limits: {@code {"jobs", "rows", "tokens", "maxRequest", "fairness"}} (the most jobs a batch takes, 1 for
+     * replicas that run one job at a time; the most rows and tokens of one forward pass; the largest request that
+     * joins a batch, in bytes; the fairness bound).
      */
     JsonObject status() {
         lock.lock();
@@ -162,13 +162,12 @@ public final class ModelQueue {
             status.addProperty("state", why == null ? "RUNNING" : "UNAVAILABLE");
             status.addProperty("queued", queue.size());
             status.addProperty("running", running.size());
-            JsonObject batch = new JsonObject();
-            batch.addProperty("last", lastBatch);
-            batch.addProperty("mean", recentBatches == 0 ? 0.0 : (double) recentSum / recentBatches);
-            batch.addProperty("max", largestBatch);
-            status.add("batch", batch);
+            status.add("batch", batches.json());
             JsonObject batching = new JsonObject();
             batching.addProperty("jobs", replicas.batches() ? limits.batchJobs() : 1);
+            batching.addProperty("rows", limits.batchRows());
+            batching.addProperty("tokens", limits.batchTokens());
+            batching.addProperty("maxRequest", limits.batchMaxRequestBytes());
             batching.addProperty("fairness", limits.batchFairness());
             status.add("batching", batching);
             if (why != null) {
@@ -219,7 +218,7 @@ public final class ModelQueue {
         while (true) {
             List<SubmittedJob> batch;
             List<byte[]> requests = new ArrayList<>();
-            ScheduledFuture<?> watchdog;
+            Watchdog watchdog;
             lock.lock();
             try {
                 while (queue.isEmpty() && !closed) {
@@ -233,7 +232,8 @@ public final class ModelQueue {
                     watchdog = null;
                 } else {
                     int most = replicas.batches() ? limits.batchJobs() : 1;
-                    batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchFairness());
+                    batch = takeBatch(queue, most, limits.maxDecompressedRequestBytes(), limits.batchMaxRequestBytes(),
+                            limits.batchFairness());
                     for (SubmittedJob job : batch) {
                         running.put(job, Thread.currentThread());
                         requests.add(job.takeRequest());
@@ -242,9 +242,7 @@ public final class ModelQueue {
                     for (SubmittedJob job : batch) {
                         job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
                     }
-                    recordBatch(batch.size());
-                    List<SubmittedJob> started = batch;
-                    watchdog = timer.schedule(() -> overtime(started), watchdogNanos(batch.size()), TimeUnit.NANOSECONDS);
+                    watchdog = new Watchdog(batch);
                 }
             } finally {
                 lock.unlock();
@@ -253,10 +251,10 @@ public final class ModelQueue {
                 runContinuously();
                 continue;
             }
-            run(batch, requests);
+            run(batch, requests, watchdog.progress);
             lock.lock();
             try {
-                watchdog.cancel(false);
+                watchdog.cancel();
                 batch.forEach(running::remove);
                 Thread.interrupted(); // an interrupt meant for the jobs just finished
                 if (unavailable != null && !closed) {
@@ -292,8 +290,8 @@ public final class ModelQueue {
      * ModelReplicas#executeContinuous}): at each step boundary the feed hands over the oldest waiting jobs while they
      * join continuously, up to {@link Limits#batchJobs()} running at once (a job of another kind at the head ends
      * the handing over, so it waits for the batch to drain, not for later generations); each job is completed or
-     * failed as soon as its outcome arrives, and counts as running until then. Each has a watchdog of its own, at
-     * its time limit plus the grace period from when it joined, which acts as for a batch of one.
+     * failed as soon as its outcome arrives, and counts as running until then. Each has a {@link Watchdog} of its own, as
+     * a batch of one from when it joined: the executor reports when its code runs and where its deadline ends.
      */
     private void runContinuously() {
         ContinuousFeed feed = new ContinuousFeed();
@@ -319,12 +317,14 @@ public final class ModelQueue {
     /** What a continuous batch takes its jobs from and gives their outcomes to. */
     private final class ContinuousFeed implements JobFeed {
         private final Map<JobFeed.Job, SubmittedJob> jobs = new IdentityHashMap<>();
-        private final Map<JobFeed.Job, ScheduledFuture<?>> watchdogs = new IdentityHashMap<>();
+        /** Each job's watchdog: a batch of one, from when it joined. */
+        private final Map<JobFeed.Job, Watchdog> watchdogs = new IdentityHashMap<>();
 
         @Override
         public List<JobFeed.Job> take(int running) {
             List<SubmittedJob> taken = new ArrayList<>();
             List<byte[]> compressed = new ArrayList<>();
+            List<Watchdog> watched = new ArrayList<>();
             lock.lock();
             try {
                 while (!closed && unavailable == null && retired == null && running + taken.size() < limits.batchJobs()
@@ -340,8 +340,9 @@ public final class ModelQueue {
                 publishPositions();
                 for (SubmittedJob job : taken) {
                     job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
+                    watched.add(new Watchdog(List.of(job)));
                 }
-                recordBatch(running + taken.size());
+                batches.record(running + taken.size(), List.of(), 0, 0, 0);
             } finally {
                 lock.unlock();
             }
@@ -354,13 +355,14 @@ public final class ModelQueue {
                 } catch (Throwable e) { // checked at submission: a failure here is the server's
                     LOG.error("Job {} on model '{}' failed in the server", job.id(), key, e);
                     job.fail("the server failed while running the job: " + e);
-                    done(job);
+                    done(job, watched.get(i));
                     continue;
                 }
-                JobFeed.Job entry = new JobFeed.Job(request, new JobContext(job.id(), limits.timeLimit(), job::log));
+                Watchdog watchdog = watched.get(i);
+                JobFeed.Job entry = new JobFeed.Job(request, new JobContext(job.id(), limits.timeLimit(), job::log,
+                        watchdog.progress.get(0)));
                 jobs.put(entry, job);
-                watchdogs.put(entry, timer.schedule(() -> overtime(List.of(job)), watchdogNanos(1),
-                        TimeUnit.NANOSECONDS));
+                watchdogs.put(entry, watchdog);
                 fed.add(entry);
             }
             return fed;
@@ -372,24 +374,23 @@ public final class ModelQueue {
             if (job == null) {
                 return; // not one of ours, or answered already
             }
-            watchdogs.remove(entry).cancel(false);
-            done(job); // before its client hears of it: its next job finds the key's quota free again
+            done(job, watchdogs.remove(entry)); // before its client hears of it: its next job finds the key's quota free again
             finish(job, outcome);
         }
 
         /** Fails every job taken and not yet answered. */
         void failUnfinished(String why) {
             for (Map.Entry<JobFeed.Job, SubmittedJob> entry : jobs.entrySet()) {
-                watchdogs.remove(entry.getKey()).cancel(false);
                 entry.getValue().fail(why);
-                done(entry.getValue());
+                done(entry.getValue(), watchdogs.remove(entry.getKey()));
             }
             jobs.clear();
         }
 
-        private void done(SubmittedJob job) {
+        private void done(SubmittedJob job, Watchdog watchdog) {
             lock.lock();
             try {
+                watchdog.cancel();
                 ModelQueue.this.running.remove(job);
             } finally {
                 lock.unlock();
@@ -397,36 +398,117 @@ public final class ModelQueue {
         }
     }
 
+    /** How often the watchdog looks again at a member past its time limit whose code does not run now. */
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
     /**
-     * How long the watchdog waits for a batch of {@code members} jobs: each member's time limit, one after the other,
-     * plus one grace period. A member is charged for its own code only, so a batch whose members all keep to their
-     * limits returns well within it; for one job it is the job's time limit plus the grace period.
+     * Watches a running batch (one job, or several run by one call) for a job stuck in its own code: it wakes at
+     * the earliest end of a member's time limit plus the grace period. If the member whose code runs now ({@link
+     * JobProgress#inCode}) is past its own end plus the grace period, the worker is stuck in that code, and the
+     * overtime rule applies ({@link #overtime}). Otherwise it waits again: a member waiting for its peers' code or
+     * for the shared forward pass is not stuck (its executor moves its deadline later by that time), and a member
+     * past its end stops at its next check once its code runs again (until then the watchdog looks every 100 ms).
+     *
+     * <p>Members whose executor reports no deadline end at the batch's bound: each member's time limit, one after the
+     * other ({@code k} time limits for {@code k} jobs). Past that bound plus the grace period the overtime rule
+     * applies whoever runs: no batch whose members keep to their limits takes that long, since each member is charged
+     * for its own code and its forward pass only, so the forward pass itself (or the executor) is stuck.
      */
-    private long watchdogNanos(int members) {
-        long limit = limits.timeLimit().toNanos();
-        long most = (Long.MAX_VALUE - limits.stopGrace().toNanos()) / members;
-        return Math.min(limit, most) * members + limits.stopGrace().toNanos();
+    private final class Watchdog implements Runnable {
+        private final List<SubmittedJob> batch;
+        /** Each member's progress, as its executor reports it. */
+        final List<JobProgress> progress = new ArrayList<>();
+        /** When the batch's bound ends, before the grace period. */
+        private final long bound;
+        private ScheduledFuture<?> next;
+        private boolean over;
+
+        /** Arms the watchdog of a batch that starts now; under the lock. */
+        Watchdog(List<SubmittedJob> batch) {
+            this.batch = batch;
+            for (int i = 0; i < batch.size(); i++) {
+                progress.add(new JobProgress());
+            }
+            long limit = limits.timeLimit().toNanos();
+            long most = (Long.MAX_VALUE / 4 - limits.stopGrace().toNanos()) / batch.size();
+            bound = System.nanoTime() + Math.min(limit, most) * batch.size();
+            arm(Math.min(bound, earliestEnd()) + limits.stopGrace().toNanos());
+        }
+
+        /** The earliest a member's limit may end: its time limit from now. */
+        private long earliestEnd() {
+            return System.nanoTime() + Math.min(limits.timeLimit().toNanos(), Long.MAX_VALUE / 4);
+        }
+
+        private void arm(long at) {
+            next = timer.schedule(this, Math.max(0, at - System.nanoTime()), TimeUnit.NANOSECONDS);
+        }
+
+        /** The batch returned; under the lock. */
+        void cancel() {
+            over = true;
+            next.cancel(false);
+        }
+
+        @Override
+        public void run() {
+            lock.lock();
+            try {
+                if (over || closed) {
+                    return;
+                }
+                long now = System.nanoTime();
+                long grace = limits.stopGrace().toNanos();
+                boolean live = false;
+                long wake = bound + grace;
+                for (int i = 0; i < batch.size(); i++) {
+                    SubmittedJob job = batch.get(i);
+                    if (!running.containsKey(job) || job.terminal()) {
+                        continue;
+                    }
+                    live = true;
+                    long due = progress.get(i).end().orElse(bound) + grace;
+                    if (now - due >= 0 && progress.get(i).inCode()) {
+                        overtime(batch, job);
+                        return;
+                    }
+                    wake = Math.min(wake, due - now > 0 ? due : now + Math.min(grace, POLL_NANOS));
+                }
+                if (!live) {
+                    return;
+                }
+                if (now - (bound + grace) >= 0) {
+                    overtime(batch, null);
+                    return;
+                }
+                arm(wake);
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 
     /**
      * Takes the jobs that run together next out of {@code queue} (which must not be empty): the oldest job, then
-     * younger ones in order while the batch has fewer than {@code maxJobs} jobs. A job whose request would take the
-     * batch's decompressed requests past {@code maxBytes} is passed over, and counts as {@link
-     * SubmittedJob#overtaken overtaken} if a younger job is taken; but a job already overtaken {@code fairness} times
-     * is never passed over: the batch ends before it. So no job waits behind more than {@code fairness} batches of
-     * younger jobs.
+     * younger ones in order while the batch has fewer than {@code maxJobs} jobs. A job whose request is larger than
+     * {@code maxRequest} runs alone: as the oldest, it is the whole batch; otherwise it is passed over, as is a job
+     * whose request would take the batch's decompressed requests past {@code maxBytes}. A job passed over counts as
+     * {@link SubmittedJob#overtaken overtaken} if a younger job is taken; but a job already overtaken {@code
+     * fairness} times is never passed over: the batch ends before it. So no job waits behind more than {@code
+     * fairness} batches of younger jobs.
      */
-    static List<SubmittedJob> takeBatch(ArrayDeque<SubmittedJob> queue, int maxJobs, long maxBytes, int fairness) {
+    static List<SubmittedJob> takeBatch(ArrayDeque<SubmittedJob> queue, int maxJobs, long maxBytes, long maxRequest,
+            int fairness) {
         List<SubmittedJob> batch = new ArrayList<>();
         List<SubmittedJob> passed = new ArrayList<>();
         List<SubmittedJob> passedBeforeLast = List.of();
         SubmittedJob head = queue.peekFirst();
         long bytes = 0;
         for (SubmittedJob job : queue) {
-            if (batch.size() >= maxJobs) {
+            if (batch.size() >= maxJobs || !batch.isEmpty() && head.requestBytes() > maxRequest) {
                 break;
             }
-            if (job != head && bytes + job.requestBytes() > maxBytes) {
+            if (job != head && (bytes + job.requestBytes() > maxBytes || job.requestBytes() > maxRequest)) {
                 if (job.overtaken >= fairness) {
                     break;
                 }
@@ -444,7 +526,7 @@ public final class ModelQueue {
         return batch;
     }
 
-    private void run(List<SubmittedJob> batch, List<byte[]> compressedRequests) {
+    private void run(List<SubmittedJob> batch, List<byte[]> compressedRequests, List<JobProgress> progress) {
         List<SubmittedJob> members = new ArrayList<>();
         List<byte[]> requests = new ArrayList<>();
         List<JobContext> contexts = new ArrayList<>();
@@ -458,12 +540,13 @@ public final class ModelQueue {
                 continue;
             }
             members.add(job);
-            contexts.add(new JobContext(job.id(), limits.timeLimit(), job::log));
+            contexts.add(new JobContext(job.id(), limits.timeLimit(), job::log, progress.get(i)));
         }
         if (members.isEmpty()) {
             return;
         }
         List<JobOutcome> outcomes;
+        BatchReport report;
         try {
             if (members.size() == 1) {
                 JobOutcome outcome;
@@ -474,8 +557,11 @@ public final class ModelQueue {
                     outcome = JobOutcome.failed(e);
                 }
                 outcomes = Collections.singletonList(outcome);
+                report = null;
             } else {
-                outcomes = replicas.executeBatch(requests, contexts);
+                report = replicas.executeBatch(requests, contexts,
+                        new BatchLimits(limits.batchRows(), limits.batchTokens()));
+                outcomes = report == null ? null : report.outcomes();
                 if (outcomes == null || outcomes.size() != members.size()) {
                     throw new IllegalStateException("the executor returned " + (outcomes == null ? "no" : outcomes.size())
                             + " outcomes for a batch of " + members.size() + " jobs");
@@ -489,6 +575,16 @@ public final class ModelQueue {
                 job.fail("the server failed while running the job: " + e);
             }
             return;
+        }
+        lock.lock();
+        try {
+            if (report == null) {
+                batches.record(batch.size(), List.of(), 1, 0, 0);
+            } else {
+                batches.record(batch.size(), report.forwards(), report.solo(), report.evicted(), report.reruns());
+            }
+        } finally {
+            lock.unlock();
         }
         for (int i = 0; i < members.size(); i++) {
             finish(members.get(i), outcomes.get(i));
@@ -519,57 +615,43 @@ public final class ModelQueue {
         }
     }
 
-    private void overtime(List<SubmittedJob> batch) {
+    /**
+     * Gives up on a batch whose worker is stuck: in {@code stuck}'s code, a member past its own time limit plus the
+     * grace period, or, when {@code null}, past the batch's bound. The model takes no jobs until the worker returns,
+     * the waiting jobs fail, and so do the members still running; the worker is interrupted. Under the lock.
+     */
+    private void overtime(List<SubmittedJob> batch, SubmittedJob stuck) {
         List<SubmittedJob> overdue = new ArrayList<>();
-        lock.lock();
-        try {
-            if (closed) {
-                return;
+        Thread worker = null;
+        for (SubmittedJob job : batch) {
+            Thread runs = running.get(job);
+            if (runs != null && !job.terminal()) {
+                worker = runs;
+                overdue.add(job);
             }
-            Thread worker = null;
-            for (SubmittedJob job : batch) {
-                Thread runs = running.get(job);
-                if (runs != null && !job.terminal()) {
-                    worker = runs;
-                    overdue.add(job);
-                }
-            }
-            if (overdue.isEmpty()) {
-                return;
-            }
-            unavailable = "model '" + key + "' is unavailable: job " + overdue.get(0).id()
-                    + " did not stop within its time limit and may still hold the model; the model takes jobs again "
-                    + "once that job's code returns, or after a restart of the server";
-            failQueued(unavailable); // before the jobs' clients hear of it, so that they find the rest as they will be
-            String within = batch.size() == 1
-                    ? "its time limit of " + describe(limits.timeLimit())
-                    : "the time limit of the batch of " + batch.size() + " jobs it ran in (" + batch.size() + " × "
-                            + describe(limits.timeLimit()) + ")";
-            for (SubmittedJob job : overdue) {
-                job.fail("the job did not stop within " + within + " (and " + describe(limits.stopGrace())
-                        + " of grace): the server gave up on it");
-            }
-            worker.interrupt();
-        } finally {
-            lock.unlock();
         }
-        LOG.warn("Job {} on model '{}' (in a batch of {}) did not stop within {} per job plus {} of grace: the model "
-                + "takes no jobs until it returns", overdue.get(0).id(), key, batch.size(),
-                describe(limits.timeLimit()), describe(limits.stopGrace()));
-    }
-
-    /** Notes a batch's size for {@code /status}; under the lock. */
-    private void recordBatch(int size) {
-        if (recentBatches == RECENT_BATCHES) {
-            recentSum -= recentSizes[recentNext];
-        } else {
-            recentBatches++;
+        SubmittedJob blamed = stuck != null ? stuck : overdue.get(0);
+        unavailable = "model '" + key + "' is unavailable: job " + blamed.id()
+                + " did not stop within its time limit and may still hold the model; the model takes jobs again "
+                + "once that job's code returns, or after a restart of the server";
+        failQueued(unavailable); // before the jobs' clients hear of it, so that they find the rest as they will be
+        String limit = describe(limits.timeLimit());
+        String grace = " (and " + describe(limits.stopGrace()) + " of grace): the server gave up on it";
+        for (SubmittedJob job : overdue) {
+            if (job == stuck || batch.size() == 1) {
+                job.fail("the job did not stop within its time limit of " + limit + grace);
+            } else if (stuck != null) {
+                job.fail("the job shared a batch with job " + stuck.id() + ", which did not stop within its time limit "
+                        + "of " + limit + grace);
+            } else {
+                job.fail("the job did not stop within the time limit of the batch of " + batch.size() + " jobs it ran in ("
+                        + batch.size() + " × " + limit + ")" + grace);
+            }
         }
-        recentSizes[recentNext] = size;
-        recentSum += size;
-        recentNext = (recentNext + 1) % RECENT_BATCHES;
-        lastBatch = size;
-        largestBatch = Math.max(largestBatch, size);
+        worker.interrupt();
+        LOG.warn("Job {} on model '{}' (in a batch of {}) did not stop within {} plus {} of grace: the model takes no "
+                + "jobs until it returns", blamed.id(), key, batch.size(),
+                stuck != null ? limit : batch.size() + " × " + limit, describe(limits.stopGrace()));
     }
 
     /** Takes no more jobs on this model, and fails those waiting: the model cannot serve correctly any more. */

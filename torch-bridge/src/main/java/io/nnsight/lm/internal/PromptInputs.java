@@ -169,6 +169,16 @@ public final class PromptInputs implements Batchable {
         return List.of(longest, lengthsDiffer || padded);
     }
 
+    /** The longest prompt's token count, to which {@link #combine} pads the others. */
+    @Override
+    public long paddedLength(List<Prepared> rows) {
+        long longest = 1;
+        for (Prepared row : rows) {
+            longest = Math.max(longest, row.inputs().tensor("input_ids").size(1));
+        }
+        return longest;
+    }
+
     /** Left-pads the prompts of several invokes to the longest and stacks them. */
     @Override
     public Inputs combine(List<Prepared> rows) {

@@ -98,7 +98,8 @@ public final class Deadline {
             this.duration = duration;
         }
 
-        long end() {
+        /** The {@link System#nanoTime()} at which it ends now: later each time it is {@linkplain #extend extended}. */
+        public long end() {
             return end;
         }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,8 +17,10 @@ import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.LambdaSpec;
 import io.nnsight.remote.internal.wire.Packing;
 import java.lang.invoke.MethodHandleInfo;
+import java.lang.ref.WeakReference;
 import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,6 +58,15 @@ class PreparedCacheTest {
 
         static TraceBody<Integer> bump() {
             return tr -> ++count;
+        }
+    }
+
+    /** A shipped value. */
+    static final class Mark {
+        final String text;
+
+        Mark(String text) {
+            this.text = text;
         }
     }
 
@@ -224,6 +236,60 @@ class PreparedCacheTest {
         Field count = tally.getDeclaredField("count");
         count.setAccessible(true);
         return count.getInt(null);
+    }
+
+    @Test
+    void values_twoJobsWithTheSameClassNames_eachGetsItsOwnClasses() {
+        Sandbox sandbox = sandbox();
+        List<ShippedCode> jobs = new ArrayList<>();
+        List<Object[]> values = new ArrayList<>();
+        for (String text : List.of("one", "two", "three")) {
+            Envelope envelope = Packing.pack("TRACE", model, new Object[] {Tally.bump(), new Mark(text)},
+                    PreparedCacheTest.class.getClassLoader());
+            ShippedCode code = ShippedCode.load(sandbox, envelope);
+            jobs.add(code);
+            values.add(code.values(model, 3, "[body, mark, statics]"));
+        }
+        assertEquals(2, sandbox.cache().hits());
+
+        for (int i = 0; i < jobs.size(); i++) {
+            Object mark = values.get(i)[1];
+            assertSame(jobs.get(i).loader(), mark.getClass().getClassLoader(), "job " + i + "'s value is of its class");
+            assertSame(jobs.get(i).loader(), values.get(i)[0].getClass().getClassLoader(), "and its lambda too");
+            assertEquals(List.of("one", "two", "three").get(i), text(mark));
+        }
+    }
+
+    @Test
+    void values_afterTheJob_keepNothingOfItsClassLoader() throws InterruptedException {
+        Sandbox sandbox = sandbox();
+        WeakReference<ClassLoader> loader = readOnce(sandbox);
+        readOnce(sandbox); // the same code again: a cache hit, read by the reader the first job used
+
+        for (int i = 0; i < 50 && loader.get() != null; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertNull(loader.get(), "the first job's class loader is unreachable once the job is done");
+    }
+
+    /** Loads and reads a job with a shipped value, and forgets it but for a weak reference to its class loader. */
+    private static WeakReference<ClassLoader> readOnce(Sandbox sandbox) {
+        Envelope envelope = Packing.pack("TRACE", model, new Object[] {Tally.bump(), new Mark("once")},
+                PreparedCacheTest.class.getClassLoader());
+        ShippedCode code = ShippedCode.load(sandbox, envelope);
+        code.values(model, 3, "[body, mark, statics]");
+        return new WeakReference<>(code.loader());
+    }
+
+    private static String text(Object mark) {
+        try {
+            Field text = mark.getClass().getDeclaredField("text");
+            text.setAccessible(true);
+            return (String) text.get(mark);
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
     }
 
     @Test

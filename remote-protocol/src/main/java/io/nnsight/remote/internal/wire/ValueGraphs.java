@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
@@ -63,29 +64,30 @@ public final class ValueGraphs {
         }
     }
 
-    /** The class loader of nnsight and its libraries: the classes whose serializers a pooled reader keeps. */
+    /** The class loader of nnsight and its libraries: the classes whose serializers a pooled Kryo keeps. */
     private static final ClassLoader SHARED = ValueGraphs.class.getClassLoader();
 
     /**
-     * Readers reused from graph to graph: making a Kryo and registering its serializers costs more than reading a
-     * small job's graph. Each read binds one to its class loader, model and lambdas, and unbinds it after; a reader
-     * forgets every class of another class loader when its graph ends ({@link StrictClassResolver#reset}), so the
-     * serializers of one job's classes never serve another job. A reader whose graph failed is dropped.
+     * Kryos reused from graph to graph, for reading graphs and writing a server's results: making a Kryo and
+     * registering its serializers costs more than reading or writing a small job's graph. Each graph binds one to its
+     * class loader, model and lambdas, and unbinds it after; a pooled Kryo forgets every class of another class
+     * loader when its graph ends ({@link StrictClassResolver#reset}), so the serializers of one job's classes never
+     * serve another job. One whose graph failed is dropped.
      */
-    private static final Pool<Reader> READERS = new Pool<>(true, true, 8) {
+    private static final Pool<Pooled> POOL = new Pool<>(true, true, 8) {
         @Override
-        protected Reader create() {
+        protected Pooled create() {
             GraphBinding binding = new GraphBinding();
             Kryo kryo = kryo(new StrictClassResolver(), binding);
             kryo.setClassLoader(SHARED);
-            return new Reader(kryo, binding);
+            return new Pooled(kryo, binding);
         }
     };
 
     private ValueGraphs() {}
 
-    /** A reusable reader and what its serializers are bound to. */
-    private record Reader(Kryo kryo, GraphBinding binding) {}
+    /** A pooled Kryo and what its serializers are bound to. */
+    private record Pooled(Kryo kryo, GraphBinding binding) {}
 
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
@@ -107,7 +109,7 @@ public final class ValueGraphs {
      * specs they were made from.
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactory made) {
-        return write(writer(loader, model, new GraphClasses(), made), root);
+        return pooled(loader, model, made, kryo -> write(kryo, root));
     }
 
     private static byte[] write(Kryo kryo, Object root) {
@@ -132,19 +134,27 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
-        Reader reader = READERS.obtain();
-        reader.binding().bind(model, lambdas, null);
-        reader.kryo().setClassLoader(loader);
+        return pooled(loader, model, lambdas, kryo -> read(kryo, graph));
+    }
+
+    /**
+     * Does {@code work} with a pooled Kryo bound to {@code loader}, {@code model} and {@code lambdas} for one graph,
+     * and unbinds it after; it goes back to the pool only if {@code work} succeeded.
+     */
+    private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, Function<Kryo, T> work) {
+        Pooled pooled = POOL.obtain();
+        pooled.binding().bind(model, lambdas, null);
+        pooled.kryo().setClassLoader(loader);
         boolean reusable = false;
         try {
-            Object root = read(reader.kryo(), graph);
+            T result = work.apply(pooled.kryo());
             reusable = true;
-            return root;
+            return result;
         } finally {
-            reader.binding().bind(null, null, null);
-            reader.kryo().setClassLoader(SHARED);
+            pooled.binding().bind(null, null, null);
+            pooled.kryo().setClassLoader(SHARED);
             if (reusable) {
-                READERS.free(reader);
+                POOL.free(pooled);
             }
         }
     }

@@ -3,7 +3,10 @@ package io.nnsight.remote.internal.allowlist;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -42,8 +45,14 @@ import java.util.stream.Collectors;
  * is not).
  */
 public final class Policy {
+    /** How many verdicts of each kind a policy remembers; names beyond are judged every time. */
+    private static final int REMEMBERED = 1 << 14;
+
     private final Rules rules;
     private final ServerClasses server;
+    private final Map<String, Verdict> types = new ConcurrentHashMap<>();
+    private final Map<Member, Verdict> members = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> visible = new ConcurrentHashMap<>();
 
     private Policy(Rules rules, ServerClasses server) {
         this.rules = rules;
@@ -72,8 +81,15 @@ public final class Policy {
         return new Rules.Builder();
     }
 
-    /** Whether shipped code may name the class (binary name, dots) as a type. */
+    /**
+     * Whether shipped code may name the class (binary name, dots) as a type. Verdicts are remembered: they depend on
+     * the name and the server's classes only, which do not change while the server runs.
+     */
     public Verdict type(String className) {
+        return remembered(types, className, this::judgeType);
+    }
+
+    private Verdict judgeType(String className) {
         for (ClassRule rule : rules.classes) {
             if (rule.classes.matches(className, server)) {
                 return new Verdict(rule.refusal, false);
@@ -84,6 +100,11 @@ public final class Policy {
 
     /** Whether shipped code may use the member {@code name} (descriptor {@code descriptor}) of the class. */
     public Verdict member(String className, String name, String descriptor) {
+        return remembered(members, new Member(className, name, descriptor),
+                member -> judgeMember(className, name, descriptor));
+    }
+
+    private Verdict judgeMember(String className, String name, String descriptor) {
         for (MemberRule rule : rules.members) {
             if (rule.classes.matches(className, server) && rule.matches(name, descriptor)) {
                 return new Verdict(rule.refusal, true);
@@ -104,9 +125,28 @@ public final class Policy {
      * and the classes the rewritten code calls).
      */
     public boolean visible(String className) {
-        return type(className).allowed()
-                || rules.linkedOnly.stream().anyMatch(classes -> classes.matches(className, server));
+        return remembered(visible, className, name -> type(name).allowed()
+                || rules.linkedOnly.stream().anyMatch(classes -> classes.matches(name, server)));
     }
+
+    /**
+     * The value of {@code key} in {@code memo}, judged and remembered if absent and the memo is not full (its keys
+     * come from requests, so it must not grow without bound).
+     */
+    private static <K, T> T remembered(Map<K, T> memo, K key, Function<K, T> judge) {
+        T known = memo.get(key);
+        if (known != null) {
+            return known;
+        }
+        T verdict = judge.apply(key);
+        if (memo.size() < REMEMBERED) {
+            memo.put(key, verdict);
+        }
+        return verdict;
+    }
+
+    /** A member of a class, as a reference names it. */
+    private record Member(String className, String name, String descriptor) {}
 
     /**
      * A verdict: allowed, or refused for a reason.

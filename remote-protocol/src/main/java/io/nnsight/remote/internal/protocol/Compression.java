@@ -1,7 +1,8 @@
 package io.nnsight.remote.internal.protocol;
 
+import com.github.luben.zstd.RecyclingBufferPool;
 import com.github.luben.zstd.Zstd;
-import com.github.luben.zstd.ZstdInputStream;
+import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -68,7 +69,9 @@ public final class Compression {
         }
         long total = 0;
         byte[] buffer = new byte[CHUNK];
-        try (InputStream in = new ZstdInputStream(new ByteArrayInputStream(data))) {
+        // the stream's buffers come from zstd-jni's pool rather than fresh for each payload; closing gives them back
+        try (InputStream in = new ZstdInputStreamNoFinalizer(new ByteArrayInputStream(data),
+                RecyclingBufferPool.INSTANCE)) {
             for (int n; (n = in.read(buffer)) >= 0; ) {
                 total += n;
                 if (total > maxBytes) {

@@ -19,16 +19,16 @@ import java.util.Map;
  * on a server (a captured value written back) is written with the spec it was made from.
  */
 public final class LambdaSerializer extends Serializer<Object> {
-    private final GraphClasses seen;
-    private final LambdaFactory factory;
+    private final GraphBinding graph;
 
-    LambdaSerializer(GraphClasses seen, LambdaFactory factory) {
-        this.seen = seen;
-        this.factory = factory;
+    LambdaSerializer(GraphBinding graph) {
+        this.graph = graph;
     }
 
     @Override
     public void write(Kryo kryo, Output output, Object lambda) {
+        LambdaFactory factory = graph.lambdas();
+        GraphClasses seen = graph.seen();
         Map.Entry<LambdaSpec, Object[]> made =
                 factory == null ? null : factory.origin(lambda);
         LambdaSpec spec;
@@ -74,6 +74,7 @@ public final class LambdaSerializer extends Serializer<Object> {
         for (int i = 0; i < captured.length; i++) {
             captured[i] = kryo.readClassAndObject(input);
         }
+        LambdaFactory factory = graph.lambdas();
         if (factory == null) {
             throw new KryoException("this graph may not hold lambdas");
         }

@@ -29,15 +29,16 @@ final class References {
      * edits ({@code model.edit(...)}) as the model and its edits, which the reading side applies to its model.
      */
     static final class EnvoySerializer extends Serializer<Envoy> {
-        private final NNsight model;
+        private final GraphBinding graph;
 
-        EnvoySerializer(NNsight model) {
-            this.model = model;
+        EnvoySerializer(GraphBinding graph) {
+            this.graph = graph;
             setImmutable(true);
         }
 
         @Override
         public void write(Kryo kryo, Output output, Envoy envoy) {
+            NNsight model = graph.model();
             // an edited copy shares the tree, and its root, of the wrapper it was copied from
             if (envoy.root() != model.root()) {
                 String other = envoy.root().key().equals(model.key()) ? "another instance of " + model.key()
@@ -57,6 +58,7 @@ final class References {
 
         @Override
         public Envoy read(Kryo kryo, Input input, Class<? extends Envoy> type) {
+            NNsight model = graph.model();
             String path = input.readString();
             if (!path.isEmpty()) {
                 return model.get(path);
@@ -103,15 +105,16 @@ final class References {
 
     /** A language model's tokenizer as a reference to the job's model's. */
     static final class TokenizerSerializer extends Serializer<Tokenizer> {
-        private final NNsight model;
+        private final GraphBinding graph;
 
-        TokenizerSerializer(NNsight model) {
-            this.model = model;
+        TokenizerSerializer(GraphBinding graph) {
+            this.graph = graph;
             setImmutable(true);
         }
 
         @Override
         public void write(Kryo kryo, Output output, Tokenizer tokenizer) {
+            NNsight model = graph.model();
             if (!(model instanceof LanguageModel) || ((LanguageModel) model).tokenizer() != tokenizer) {
                 throw new IllegalArgumentException("a tokenizer travels as a reference to its model's: only the "
                         + "tokenizer of " + model.key() + " can be shipped with this job");
@@ -120,6 +123,7 @@ final class References {
 
         @Override
         public Tokenizer read(Kryo kryo, Input input, Class<? extends Tokenizer> type) {
+            NNsight model = graph.model();
             if (!(model instanceof LanguageModel)) {
                 throw new IllegalArgumentException(model.key() + " is not a language model, so it has no tokenizer");
             }

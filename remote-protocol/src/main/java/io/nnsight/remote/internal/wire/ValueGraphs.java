@@ -14,6 +14,7 @@ import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
 import com.esotericsoftware.kryo.util.MapReferenceResolver;
+import com.esotericsoftware.kryo.util.Pool;
 import io.nnsight.Envoy;
 import io.nnsight.Invoke;
 import io.nnsight.NNsight;
@@ -22,11 +23,13 @@ import io.nnsight.Source;
 import io.nnsight.lm.Tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.lang.reflect.InaccessibleObjectException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Tensor;
@@ -61,7 +64,30 @@ public final class ValueGraphs {
         }
     }
 
+    /** The class loader of nnsight and its libraries: the classes whose serializers a pooled Kryo keeps. */
+    private static final ClassLoader SHARED = ValueGraphs.class.getClassLoader();
+
+    /**
+     * Kryos reused from graph to graph, for reading graphs and writing a server's results: making a Kryo and
+     * registering its serializers costs more than reading or writing a small job's graph. Each graph binds one to its
+     * class loader, model and lambdas, and unbinds it after; a pooled Kryo forgets every class of another class
+     * loader when its graph ends ({@link StrictClassResolver#reset}), so the serializers of one job's classes never
+     * serve another job. One whose graph failed is dropped.
+     */
+    private static final Pool<Pooled> POOL = new Pool<>(true, true, 8) {
+        @Override
+        protected Pooled create() {
+            GraphBinding binding = new GraphBinding();
+            Kryo kryo = kryo(new StrictClassResolver(), binding);
+            kryo.setClassLoader(SHARED);
+            return new Pooled(kryo, binding);
+        }
+    };
+
     private ValueGraphs() {}
+
+    /** A pooled Kryo and what its serializers are bound to. */
+    private record Pooled(Kryo kryo, GraphBinding binding) {}
 
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
@@ -70,7 +96,7 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when a value cannot travel, saying which and why
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
-        return write(kryo(loader, model, seen, null), root);
+        return write(writer(loader, model, seen, null), root);
     }
 
     /** Writes {@code root}. */
@@ -83,7 +109,7 @@ public final class ValueGraphs {
      * specs they were made from.
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactory made) {
-        return write(kryo(loader, model, new GraphClasses(), made), root);
+        return pooled(loader, model, made, kryo -> write(kryo, root));
     }
 
     private static byte[] write(Kryo kryo, Object root) {
@@ -108,7 +134,32 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
-        Kryo kryo = kryo(loader, model, null, lambdas);
+        return pooled(loader, model, lambdas, kryo -> read(kryo, graph));
+    }
+
+    /**
+     * Does {@code work} with a pooled Kryo bound to {@code loader}, {@code model} and {@code lambdas} for one graph,
+     * and unbinds it after; it goes back to the pool only if {@code work} succeeded.
+     */
+    private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, Function<Kryo, T> work) {
+        Pooled pooled = POOL.obtain();
+        pooled.binding().bind(model, lambdas, null);
+        pooled.kryo().setClassLoader(loader);
+        boolean reusable = false;
+        try {
+            T result = work.apply(pooled.kryo());
+            reusable = true;
+            return result;
+        } finally {
+            pooled.binding().bind(null, null, null);
+            pooled.kryo().setClassLoader(SHARED);
+            if (reusable) {
+                POOL.free(pooled);
+            }
+        }
+    }
+
+    private static Object read(Kryo kryo, byte[] graph) {
         try (Input input = new CountChecks.BoundedInput(graph)) {
             Object root = kryo.readClassAndObject(input);
             if (input.position() != graph.length) {
@@ -147,9 +198,18 @@ public final class ValueGraphs {
                 : String.join("\n", lines.subList(0, kept)) + "\n... (" + (lines.size() - kept) + " more lines)";
     }
 
-    private static Kryo kryo(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
-        Kryo kryo = new Kryo(seen == null ? new StrictClassResolver() : new RecordingClassResolver(seen),
-                new MapReferenceResolver()) {
+    /** A Kryo that writes one graph. */
+    private static Kryo writer(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
+        GraphBinding binding = new GraphBinding();
+        binding.bind(model, lambdas, seen);
+        Kryo kryo = kryo(new RecordingClassResolver(seen), binding);
+        kryo.setClassLoader(loader);
+        return kryo;
+    }
+
+    /** A Kryo configured for graphs, whose model-bound serializers refer to {@code binding}. */
+    private static Kryo kryo(DefaultClassResolver classes, GraphBinding binding) {
+        Kryo kryo = new Kryo(classes, new MapReferenceResolver()) {
             @Override
             @SuppressWarnings("rawtypes")
             public Serializer getDefaultSerializer(Class type) {
@@ -159,7 +219,6 @@ public final class ValueGraphs {
                 return CountChecks.serializer(this, type, super.getDefaultSerializer(type));
             }
         };
-        kryo.setClassLoader(loader);
         kryo.setRegistrationRequired(false);
         kryo.setReferences(true);
         kryo.setMaxDepth(MAX_DEPTH);
@@ -175,12 +234,12 @@ public final class ValueGraphs {
         kryo.addDefaultSerializer(AtomicReference.class, new DefaultSerializers.AtomicReferenceSerializer());
         kryo.addDefaultSerializer(Tensor.class, new TensorSerializer());
         kryo.addDefaultSerializer(Pointer.class, new NativeObjectRefusal());
-        kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(model));
+        kryo.addDefaultSerializer(Envoy.class, new References.EnvoySerializer(binding));
         kryo.addDefaultSerializer(Source.class, new References.SourceSerializer());
         kryo.addDefaultSerializer(Operation.class, new References.OperationSerializer());
-        kryo.addDefaultSerializer(Tokenizer.class, new References.TokenizerSerializer(model));
+        kryo.addDefaultSerializer(Tokenizer.class, new References.TokenizerSerializer(binding));
         kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
-        kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(seen, lambdas));
+        kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(binding));
         return kryo;
     }
 
@@ -206,21 +265,42 @@ public final class ValueGraphs {
     /**
      * Resolves the class names of a graph through the class loader given, and only through it: Kryo's own
      * resolver falls back to Kryo's class loader for a name the given one refuses, which on a server would
-     * bypass the job's class loader and its allow-list.
+     * bypass the job's class loader and its allow-list. It never remembers a name (Kryo's would, from graph to
+     * graph, handing one job's class to the next), and at the end of each graph it forgets the registrations, and
+     * with them the serializers, of every class that nnsight's class loader and the JDK's do not define.
      */
     private static final class StrictClassResolver extends DefaultClassResolver {
         @Override
         @SuppressWarnings("rawtypes")
         protected Class getTypeByName(String className) {
-            Class type = super.getTypeByName(className);
-            if (type != null) {
-                return type;
-            }
             try {
                 return Class.forName(className, false, kryo.getClassLoader());
             } catch (ClassNotFoundException e) {
                 throw new KryoException("Unable to find class: " + className, e);
             }
+        }
+
+        @Override
+        @SuppressWarnings("rawtypes")
+        public void reset() {
+            super.reset();
+            List<Class> others = new ArrayList<>();
+            for (Class type : classToRegistration.keys()) {
+                if (!shared(type)) {
+                    others.add(type);
+                }
+            }
+            if (!others.isEmpty()) {
+                others.forEach(classToRegistration::remove);
+                // this resolver remembers the last class looked up, in a field of Kryo's: make that a shared one
+                kryo.getRegistration(Object.class);
+                getRegistration(Object.class);
+            }
+        }
+
+        private static boolean shared(Class<?> type) {
+            ClassLoader loader = type.getClassLoader();
+            return loader == null || loader == SHARED || loader == ClassLoader.getPlatformClassLoader();
         }
     }
 

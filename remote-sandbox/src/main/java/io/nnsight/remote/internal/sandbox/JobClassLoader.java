@@ -1,7 +1,6 @@
 package io.nnsight.remote.internal.sandbox;
 
 import io.nnsight.remote.internal.allowlist.Policy;
-import io.nnsight.remote.internal.allowlist.ServerClasses;
 import io.nnsight.remote.internal.allowlist.ValueClassLoader;
 import io.nnsight.spi.AgentExempt;
 import java.io.IOException;
@@ -52,7 +51,7 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
     public JobClassLoader(Map<String, byte[]> classes, ClassLoader parent) {
         super("nnsight-job", Objects.requireNonNull(parent, "parent"));
         this.classes = Map.copyOf(classes);
-        this.policy = Sandbox.policy(new ServerClasses(parent));
+        this.policy = Sandbox.policy(parent);
         this.values = new ValueClassLoader(this, this.classes.keySet(), policy);
     }
 

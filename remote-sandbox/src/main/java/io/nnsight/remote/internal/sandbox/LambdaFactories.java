@@ -80,6 +80,11 @@ public final class LambdaFactories implements LambdaFactory {
         return new LambdaFactories(List.copyOf(lambdas), Map.copyOf(byClass));
     }
 
+    /** The specs of the request's lambdas, in the request's order (a lambda's index names its factory). */
+    public List<LambdaSpec> specs() {
+        return lambdas;
+    }
+
     /**
      * The class file of the shipped class {@code className} with the factories of the lambdas it implements
      * ({@code classFile} itself when it implements none).

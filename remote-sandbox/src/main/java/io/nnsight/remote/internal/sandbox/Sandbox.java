@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.BiFunction;
 import org.objectweb.asm.ClassReader;
 import org.objectweb.asm.Type;
 import org.objectweb.asm.tree.ClassNode;
@@ -54,14 +53,24 @@ public final class Sandbox {
     private static final int PREVIEW_MINOR_VERSION = 0xFFFF;
     private static final String POLICY_HINT = "Intervention code may use the nnsight API, tensor operations, "
             + "java.lang basics, collections, streams and math; compute such values before the trace and capture them.";
-    private static final Sandbox SERVER = new Sandbox(new ServerClasses(Sandbox.class.getClassLoader()));
+    private static final int CACHED_REQUESTS = 256;
+    private static final int CACHED_MIB = 64;
+    private static final ClassLoader SERVER_LOADER = Sandbox.class.getClassLoader();
+    private static final Sandbox SERVER = new Sandbox(new ServerClasses(SERVER_LOADER), CACHED_REQUESTS,
+            (long) CACHED_MIB << 20);
 
     private final ServerClasses server;
     private final Policy policy;
+    private final PreparedCache cache;
 
-    private Sandbox(ServerClasses server) {
+    /**
+     * A sandbox over the server's classes {@code server}, keeping the code of up to {@code cachedRequests} requests
+     * and {@code cachedBytes} bytes of class files ({@link PreparedCache}).
+     */
+    Sandbox(ServerClasses server, int cachedRequests, long cachedBytes) {
         this.server = server;
         this.policy = policy(server);
+        this.cache = new PreparedCache(cachedRequests, cachedBytes);
     }
 
     /**
@@ -70,6 +79,19 @@ public final class Sandbox {
      */
     static Policy policy(ServerClasses server) {
         return Policy.standard(server).alsoLinking(Deadline.class, JobOutput.class, AddressFree.class);
+    }
+
+    /**
+     * The policy of a job's class loader whose parent is {@code parent}: for nnsight's class loader, the server
+     * sandbox's own, whose verdicts on names are remembered from job to job.
+     */
+    static Policy policy(ClassLoader parent) {
+        return parent == SERVER_LOADER ? SERVER.policy : policy(new ServerClasses(parent));
+    }
+
+    /** The code of the requests this sandbox keeps, for tests. */
+    PreparedCache cache() {
+        return cache;
     }
 
     /** The sandbox of the model server: the standard allow-list over the classes of nnsight's class loader. */
@@ -86,23 +108,34 @@ public final class Sandbox {
      * @throws SandboxException when a class is refused; none of the classes has been defined or run
      */
     public Map<String, byte[]> prepare(Map<String, byte[]> classes) {
-        return prepare(classes, (name, classFile) -> classFile);
+        return prepare(classes, LambdaFactories.of(List.of(), classes.keySet()));
     }
 
     /**
-     * Checks the shipped classes with code the server adds to them first, and rewrites them to run as a job.
-     * The additions are checked like the rest of the class: the server's lambda factories are added this way,
-     * so that the check vets the methods they bind.
+     * Checks the shipped classes with the factories of their lambdas added ({@link LambdaFactories#addTo}), and
+     * rewrites them to run as a job. The factories are checked like the rest of the class, so the check vets the
+     * methods they bind.
      *
-     * @param additions the class file (binary name, class file of a version this JVM reads) with the server's
-     *     additions; an {@link IllegalArgumentException} it throws refuses the class with its message
+     * <p>Accepted code is kept ({@link PreparedCache}: up to {@value #CACHED_REQUESTS} requests or {@value
+     * #CACHED_MIB} MiB of class files, least recently used dropped first), keyed by the SHA-256 digest of every
+     * byte of every class file and every field of every lambda spec: the same classes and lambdas shipped again,
+     * byte for byte, get the same map back without being checked again. Anything else is checked in full; a
+     * refusal is never kept. Each job still defines the classes in a {@link JobClassLoader} of its own.
+     *
+     * @param lambdas the factories of the request's lambdas; a class whose lambda's implementation it does not
+     *     declare as the request says is refused with the message of the {@link IllegalArgumentException}
      * @throws SandboxException when a class is refused; none of the classes has been defined or run
      */
-    public Map<String, byte[]> prepare(Map<String, byte[]> classes, BiFunction<String, byte[], byte[]> additions) {
+    public Map<String, byte[]> prepare(Map<String, byte[]> classes, LambdaFactories lambdas) {
+        String key = PreparedCache.key(classes, lambdas.specs());
+        Map<String, byte[]> cached = cache.get(key);
+        if (cached != null) {
+            return cached;
+        }
         List<Violation> violations = new ArrayList<>();
         Map<String, Shipped> shipped = new LinkedHashMap<>();
         classes.forEach((name, classFile) ->
-                read(name, classFile, violations).flatMap(read -> added(name, read, additions, violations))
+                read(name, classFile, violations).flatMap(read -> added(name, read, lambdas, violations))
                         .ifPresent(read -> shipped.put(name, read)));
 
         Map<String, ClassNode> nodes = new LinkedHashMap<>();
@@ -117,7 +150,9 @@ public final class Sandbox {
 
         Map<String, byte[]> prepared = new LinkedHashMap<>();
         shipped.forEach((name, read) -> prepared.put(name, Rewriter.rewrite(read.classFile())));
-        return Collections.unmodifiableMap(prepared);
+        Map<String, byte[]> result = Collections.unmodifiableMap(prepared);
+        cache.put(key, result);
+        return result;
     }
 
     /**
@@ -129,11 +164,11 @@ public final class Sandbox {
      */
     private record Shipped(byte[] classFile, ClassNode node, int compiledFor) {}
 
-    private static Optional<Shipped> added(String name, Shipped read, BiFunction<String, byte[], byte[]> additions,
+    private static Optional<Shipped> added(String name, Shipped read, LambdaFactories lambdas,
             List<Violation> violations) {
         byte[] classFile;
         try {
-            classFile = additions.apply(name, read.classFile());
+            classFile = lambdas.addTo(name, read.classFile());
         } catch (IllegalArgumentException e) {
             violations.add(new Violation(name, "its lambdas", e.getMessage(), false));
             return Optional.empty();

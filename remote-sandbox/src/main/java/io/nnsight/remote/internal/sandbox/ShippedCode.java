@@ -42,7 +42,7 @@ public final class ShippedCode {
      */
     public static ShippedCode load(Sandbox sandbox, Envelope envelope) {
         LambdaFactories lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
-        Map<String, byte[]> checked = sandbox.prepare(envelope.classes(), lambdas::addTo);
+        Map<String, byte[]> checked = sandbox.prepare(envelope.classes(), lambdas);
         return new ShippedCode(envelope, lambdas,
                 new JobClassLoader(checked, ShippedCode.class.getClassLoader()));
     }

@@ -131,6 +131,11 @@ final class ServeCommand implements Callable<Integer> {
                     + "passed over by before it runs (default: ${DEFAULT-VALUE}).")
     int batchFairness;
 
+    @Option(names = "--batch-epoch-steps", paramLabel = "N", defaultValue = "256",
+            description = "How many forward passes a continuous batch of generations takes new jobs for before it "
+                    + "lets its jobs finish and frees its memory (default: ${DEFAULT-VALUE}); bounds a batch's memory.")
+    int batchEpochSteps;
+
     @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "16K", converter = SizesAndDurations.SizeConverter.class,
             description = "The slowest a request may arrive, in bytes per second after its first 5 s; slower uploads, "
                     + "and uploads that pause for 5 s, are cut off (default: ${DEFAULT-VALUE}).")
@@ -180,6 +185,9 @@ final class ServeCommand implements Callable<Integer> {
         if (batchFairness <= 0) {
             throw new IllegalArgumentException("--batch-fairness must be positive: " + batchFairness);
         }
+        if (batchEpochSteps <= 0) {
+            throw new IllegalArgumentException("--batch-epoch-steps must be positive: " + batchEpochSteps);
+        }
         ModelServer.Builder builder = ModelServer.builder()
                 .host(host)
                 .port(port)
@@ -194,6 +202,7 @@ final class ServeCommand implements Callable<Integer> {
                 .batchTokens(batchTokens)
                 .batchMaxRequestBytes(batchMaxRequestBytes)
                 .batchFairness(batchFairness)
+                .batchEpochSteps(batchEpochSteps)
                 .minUploadRate(minUploadRate)
                 .resultTtl(resultTtl);
         boolean anonymous = apiKeys(builder);

@@ -194,7 +194,7 @@ class ServeCommandTest {
         LanguageModel lm = LanguageModel.load(STORIES);
         try (Serving serving = new Serving(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "-p", "0",
                 "--batch-jobs", "8", "--batch-fairness", "2", "--batch-rows", "4", "--batch-tokens", "512",
-                "--batch-max-request", "64K");
+                "--batch-max-request", "64K", "--batch-epoch-steps", "32");
                 HttpTransport http = new HttpTransport(serving.url(), "k")) {
             long top = lm.on(Remote.on(serving.url()).apiKey("k").quiet()).trace(PROMPT,
                     tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
@@ -205,6 +205,7 @@ class ServeCommandTest {
             assertEquals(4, model.getAsJsonObject("batching").get("rows").getAsInt(), model.toString());
             assertEquals(512, model.getAsJsonObject("batching").get("tokens").getAsInt(), model.toString());
             assertEquals(64 << 10, model.getAsJsonObject("batching").get("maxRequest").getAsInt(), model.toString());
+            assertEquals(32, model.getAsJsonObject("batching").get("epochSteps").getAsInt(), model.toString());
             assertEquals(1, model.getAsJsonObject("batch").getAsJsonObject("last").get("jobs").getAsInt(),
                     model.toString());
             assertEquals(1, model.getAsJsonObject("batch").get("solo").getAsInt(), model.toString());
@@ -217,6 +218,14 @@ class ServeCommandTest {
 
         assertEquals(1, run.status());
         assertTrue(run.err().contains("--batch-rows must be positive: 0"), run.err());
+    }
+
+    @Test
+    void serve_batchEpochStepsZero_refusesToStart() {
+        Run run = run(Map.of(ServeCommand.KEYS_VARIABLE, "k"), "serve", "-m", STORIES, "--batch-epoch-steps", "0");
+
+        assertEquals(1, run.status());
+        assertTrue(run.err().contains("--batch-epoch-steps must be positive: 0"), run.err());
     }
 
     @Test
@@ -235,7 +244,7 @@ class ServeCommandTest {
         String help = run.out().replaceAll("\\s+", " ");
         for (String option : List.of("--batch-jobs=N", "--batch-fairness=N", "(default: 16; 1 runs each job alone)",
                 "(default: 4)", "--batch-rows=N", "--batch-tokens=N", "(default: 4096)", "--batch-max-request=SIZE",
-                "(default: 1M)")) {
+                "(default: 1M)", "--batch-epoch-steps=N", "(default: 256)")) {
             assertTrue(help.contains(option), run.out());
         }
     }

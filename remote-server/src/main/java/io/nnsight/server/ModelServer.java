@@ -4,6 +4,7 @@ import io.nnsight.NNsight;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.server.internal.EnvAnswer;
 import io.nnsight.server.internal.HttpApi;
@@ -186,6 +187,7 @@ public final class ModelServer implements AutoCloseable {
         private long batchTokens = BatchLimits.DEFAULT.tokens();
         private long batchMaxRequestBytes = 1L << 20;
         private int batchFairness = 4;
+        private int batchEpochSteps = JobFeed.DEFAULT_EPOCH_STEPS;
         private long minUploadRate = 16L << 10;
 
         private Builder() {}
@@ -411,6 +413,17 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
+         * How many forward passes a continuous batch of generations admits jobs for; 256 by default. A continuous
+         * batch keeps the native memory of its passes until its epoch ends: after this many passes it takes no more
+         * jobs, lets the running ones finish, frees that memory and starts the next epoch with the jobs then
+         * waiting. Smaller bounds the memory a batch holds; larger lets more jobs join a running batch.
+         */
+        public Builder batchEpochSteps(int steps) {
+            this.batchEpochSteps = (int) positive(steps, "batchEpochSteps");
+            return this;
+        }
+
+        /**
          * The slowest a request body may arrive once its first 5 seconds have passed, in bytes per second; 16
          * KiB/s by default. An upload that falls behind, or that sends nothing for 5 seconds, is cut off
          * ({@code 408}), so slow uploads cannot hold the server's connections.
@@ -453,7 +466,7 @@ public final class ModelServer implements AutoCloseable {
             }
             Limits limits = new Limits(maxRequestBytes, maxDecompressedRequestBytes, maxResultBytes, timeLimit,
                     stopGrace, resultTtl, maxQueuedJobs, maxQueuedJobsPerKey, minUploadRate, batchJobs, batchRows, batchTokens,
-                    batchMaxRequestBytes, batchFairness);
+                    batchMaxRequestBytes, batchFairness, batchEpochSteps);
             ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
                 Thread thread = new Thread(task, "nnsight-server-timer");
                 thread.setDaemon(true);

@@ -34,4 +34,17 @@ public interface JobFeed {
 
     /** {@code job}'s outcome, final: called once per job taken, on the executor's thread. */
     void finished(Job job, JobOutcome outcome);
+
+    /**
+     * How many forward passes one <em>epoch</em> of the batch admits jobs for: the native memory of a continuous
+     * batch is freed when its epoch ends, so an executor stops admitting jobs after this many passes, lets the
+     * running ones finish, frees the epoch's memory and starts the next. Bounds how much memory one batch holds (a
+     * model server's {@code --batch-epoch-steps}); 256 unless the feed says otherwise.
+     */
+    default int epochSteps() {
+        return DEFAULT_EPOCH_STEPS;
+    }
+
+    /** What {@link #epochSteps()} gives unless a feed says otherwise. */
+    int DEFAULT_EPOCH_STEPS = 256;
 }

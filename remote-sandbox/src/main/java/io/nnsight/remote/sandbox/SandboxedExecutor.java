@@ -422,9 +422,6 @@ public final class SandboxedExecutor implements JobExecutor {
 
     // ---- continuous batches of generations ----
 
-    /** How many forward passes a continuous batch admits jobs for before it lets them finish and frees its memory. */
-    static final int EPOCH_STEPS = 256;
-
     /**
      * What an epoch of {@link #executeContinuous} did.
      *
@@ -486,7 +483,7 @@ public final class SandboxedExecutor implements JobExecutor {
         do {
             try (PointerScope scope = new PointerScope()) {
                 try {
-                    ContinuousBatch.run(model, runner.get(), epoch, EPOCH_STEPS);
+                    ContinuousBatch.run(model, runner.get(), epoch, feed.epochSteps());
                 } catch (RuntimeException | Error e) {
                     epoch.alone.addAll(epoch.running()); // the batch could not run: each runs alone
                 }

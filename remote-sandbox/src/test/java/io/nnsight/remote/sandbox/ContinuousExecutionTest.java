@@ -75,8 +75,13 @@ class ContinuousExecutionTest {
         }
     }
 
-    /** Feeds {@code planned} to {@code executor}, each at its take. */
+    /** Feeds {@code planned} to {@code executor}, each at its take, in epochs of the default length. */
     private static void feed(SandboxedExecutor executor, List<Planned> planned) {
+        feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS);
+    }
+
+    /** Feeds {@code planned} to {@code executor}, each at its take, in epochs of {@code epochSteps} passes. */
+    private static void feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps) {
         Map<JobFeed.Job, Planned> byJob = new IdentityHashMap<>();
         for (Planned plan : planned) {
             byJob.put(plan.job, plan);
@@ -101,6 +106,11 @@ class ContinuousExecutionTest {
                 assertTrue(plan.outcome == null, "one outcome per job");
                 plan.outcome = outcome;
                 plan.finishedAt = takes[0];
+            }
+
+            @Override
+            public int epochSteps() {
+                return epochSteps;
             }
         });
         for (Planned plan : planned) {
@@ -177,6 +187,23 @@ class ContinuousExecutionTest {
         assertEquals(lines, planned.get(0).log, "its own lines, once");
         assertEquals(List.of("b step 0", "b step 1", "b step 2"), planned.get(1).log);
         assertEquals(List.of(), planned.get(2).log);
+    }
+
+    @Test
+    void executeContinuous_anEpochOfOnePass_takesALaterJobInTheNextEpoch() throws JobFailedException {
+        List<Planned> planned = List.of(
+                new Planned(generation("Once upon a time", 6, tokensAndLogits("a")), 0),
+                new Planned(generation("The cat sat", 3, tokensAndLogits("b")), 1));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        feed(executor, planned, 1);
+
+        assertEquals(1, planned.get(0).finishedAt, "the first epoch took no job after its one pass");
+        assertEquals(2, planned.get(1).finishedAt, "the second job ran in the next epoch");
+        assertEquals(new SandboxedExecutor.EpochCounts(1, 0), executor.lastEpoch, "the last epoch held one job");
+        for (Planned plan : planned) {
+            assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
+        }
     }
 
     @Test

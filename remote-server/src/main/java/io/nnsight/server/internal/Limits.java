@@ -21,10 +21,13 @@ import java.time.Duration;
  * @param batchTokens how many tokens (rows times their padded length) one forward pass of a batch holds at most
  * @param batchMaxRequestBytes the largest decompressed request that joins a batch; larger ones run alone
  * @param batchFairness how many batches of younger jobs one waiting job may be passed over by
+ * @param batchEpochSteps how many forward passes a continuous batch of generations admits jobs for before it lets
+ *     them finish and frees its memory
  */
 public record Limits(long maxRequestBytes, long maxDecompressedRequestBytes, long maxResultBytes, Duration timeLimit,
         Duration stopGrace, Duration resultTtl, int maxQueuedJobs, int maxQueuedJobsPerKey, long minUploadRate,
-        int batchJobs, int batchRows, long batchTokens, long batchMaxRequestBytes, int batchFairness) {
+        int batchJobs, int batchRows, long batchTokens, long batchMaxRequestBytes, int batchFairness,
+        int batchEpochSteps) {
     /** How long an upload may take before {@link #minUploadRate} applies, and the longest it may stall. */
     public static final Duration UPLOAD_GRACE = Duration.ofSeconds(5);
 }

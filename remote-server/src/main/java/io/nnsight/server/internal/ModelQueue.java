@@ -169,6 +169,7 @@ public final class ModelQueue {
             batching.addProperty("tokens", limits.batchTokens());
             batching.addProperty("maxRequest", limits.batchMaxRequestBytes());
             batching.addProperty("fairness", limits.batchFairness());
+            batching.addProperty("epochSteps", limits.batchEpochSteps());
             status.add("batching", batching);
             if (why != null) {
                 status.addProperty("description", why);
@@ -376,6 +377,11 @@ public final class ModelQueue {
             }
             done(job, watchdogs.remove(entry)); // before its client hears of it: its next job finds the key's quota free again
             finish(job, outcome);
+        }
+
+        @Override
+        public int epochSteps() {
+            return limits.batchEpochSteps();
         }
 
         /** Fails every job taken and not yet answered. */

@@ -110,25 +110,13 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
                 KvCache fresh = new KvCache(model.layers());
                 step(control, starting, ids, promptMask, fresh, placement);
                 promptMask = torch.cat(new TensorVector(promptMask, ones(ids.size(0), placement)), 1);
-                List<Running> kept = new ArrayList<>();
-                List<Tensor> rows = new ArrayList<>();
-                long row = 0;
-                for (Running member : starting) {
-                    if (member.done(eos) || member.lane.hasEnded()) {
-                        leave(control, member);
-                    } else {
-                        kept.add(member);
-                        rows.add(torch.arange(new Scalar(row), new Scalar(row + member.lane.size()), placement.longs()));
-                    }
-                    row += member.lane.size();
-                }
-                if (kept.isEmpty()) {
+                Survivors kept = survivors(control, starting, placement);
+                if (kept.members.isEmpty()) {
                     continue;
                 }
-                if (kept.size() < starting.size()) {
-                    Tensor index = torch.cat(new TensorVector(rows.toArray(new Tensor[0])), 0);
-                    fresh = fresh.select(index, 0);
-                    promptMask = promptMask.index_select(0, index);
+                if (kept.rows != null) {
+                    fresh = fresh.select(kept.rows, 0);
+                    promptMask = promptMask.index_select(0, kept.rows);
                 }
                 if (batch.isEmpty()) {
                     cache = fresh;
@@ -139,7 +127,7 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
                     mask = torch.cat(new TensorVector(padLeft(mask, length, placement), padLeft(promptMask, length,
                             placement)), 0);
                 }
-                batch.addAll(kept);
+                batch.addAll(kept.members);
             }
             if (batch.isEmpty()) {
                 if (joined.isEmpty()) {
@@ -150,31 +138,17 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
             Tensor next = cat(batch, running -> running.next);
             step(control, batch, next, mask, cache, placement);
             mask = torch.cat(new TensorVector(mask, ones(mask.size(0), placement)), 1);
-            List<Tensor> rows = new ArrayList<>();
-            List<Running> kept = new ArrayList<>();
-            long row = 0;
-            for (Running member : batch) {
-                if (member.done(eos) || member.lane.hasEnded()) {
-                    leave(control, member);
-                } else {
-                    kept.add(member);
-                    rows.add(torch.arange(new Scalar(row), new Scalar(row + member.lane.size()), placement.longs()));
-                }
-                row += member.lane.size();
-            }
-            if (kept.size() < batch.size()) {
-                batch = kept;
-                if (kept.isEmpty()) {
-                    cache = null;
-                    mask = null;
-                } else {
-                    Tensor index = torch.cat(new TensorVector(rows.toArray(new Tensor[0])), 0);
-                    mask = mask.index_select(0, index);
-                    // the columns that are padding in every remaining row, on the left
-                    long from = mask.sum(new long[] {0}).gt(new Scalar(0)).to(ScalarType.Long).argmax().item_long();
-                    cache = cache.select(index, from);
-                    mask = mask.narrow(1, from, mask.size(1) - from);
-                }
+            Survivors kept = survivors(control, batch, placement);
+            batch = kept.members;
+            if (batch.isEmpty()) {
+                cache = null;
+                mask = null;
+            } else if (kept.rows != null) {
+                mask = mask.index_select(0, kept.rows);
+                // the columns that are padding in every remaining row, on the left
+                long from = mask.sum(new long[] {0}).gt(new Scalar(0)).to(ScalarType.Long).argmax().item_long();
+                cache = cache.select(kept.rows, from);
+                mask = mask.narrow(1, from, mask.size(1) - from);
             }
         }
     }
@@ -242,6 +216,33 @@ public final class ContinuousGenerationRunner implements ContinuousBatch.Runner 
             member.steps++;
             row += size;
         }
+    }
+
+    /**
+     * The generations that go on after a pass, and their rows in it.
+     *
+     * @param rows the indices of their rows among the pass's, or {@code null} when every generation goes on
+     */
+    private record Survivors(List<Running> members, Tensor rows) {}
+
+    /** Ends each of {@code members} that is done ({@link #leave}) and tells which go on, with their rows. */
+    private Survivors survivors(ContinuousBatch.Control control, List<Running> members, Placement placement) {
+        List<Running> kept = new ArrayList<>(members.size());
+        List<Tensor> rows = new ArrayList<>(members.size());
+        long row = 0;
+        for (Running member : members) {
+            if (member.done(eos) || member.lane.hasEnded()) {
+                leave(control, member);
+            } else {
+                kept.add(member);
+                rows.add(torch.arange(new Scalar(row), new Scalar(row + member.lane.size()), placement.longs()));
+            }
+            row += member.lane.size();
+        }
+        if (kept.size() == members.size()) {
+            return new Survivors(kept, null);
+        }
+        return new Survivors(kept, kept.isEmpty() ? null : torch.cat(new TensorVector(rows.toArray(new Tensor[0])), 0));
     }
 
     /** Ends {@code member}: its steps, the generator on its ids (a pass of its rows only), its outcome. */

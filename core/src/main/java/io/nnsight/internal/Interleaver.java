@@ -211,7 +211,7 @@ public final class Interleaver {
     // ---- a continuous run: cohorts join and leave between forward passes ----
 
     /**
-     * Makes this the interleaver of a continuous run ({@code TraceRun.executeContinuous}): cohorts {@linkplain
+     * Makes this the interleaver of a continuous run ({@link ContinuousRun}): cohorts {@linkplain
      * #join join} between forward passes, each pass serves the cohorts its {@linkplain #layout layout} names, each
      * at its own iteration, and each cohort's steps and run {@linkplain #endSteps(Cohort) end} on their own.
      */

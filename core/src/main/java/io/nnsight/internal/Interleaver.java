@@ -3,11 +3,9 @@ package io.nnsight.internal;
 import io.nnsight.Inputs;
 import io.nnsight.NotReachedException;
 import io.nnsight.OutOfOrderException;
-import io.nnsight.Tensors;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -176,14 +174,14 @@ public final class Interleaver {
                     if (mediator.pending instanceof Signal.Completion) {
                         Mediator other = ((Signal.Completion) mediator.pending).of();
                         mediator.pending = null;
-                        drive(mediator, completionNotReached(mediator, other));
+                        drive(mediator, RequestFaults.completionNotReached(mediator, other));
                         progress = true;
                         break;
                     }
                     if (mediator.pending instanceof Signal.Arrival) {
                         BarrierState barrier = ((Signal.Arrival) mediator.pending).barrier();
                         mediator.pending = null;
-                        drive(mediator, barrierNotReached(barrier));
+                        drive(mediator, RequestFaults.barrierNotReached(barrier));
                         progress = true;
                         break;
                     }
@@ -598,12 +596,11 @@ public final class Interleaver {
             } else if (signal instanceof Signal.Completion) {
                 Mediator other = ((Signal.Completion) signal).of();
                 if (other == mediator) {
-                    reply = new Reply.Fault(() -> new TraceException(mediator.name() + " asked for its own result, which "
-                            + "exists only once its body has returned"));
+                    reply = RequestFaults.ownResult(mediator);
                 } else if (other.done) {
                     reply = other.result();
                 } else if (runEnded(mediator)) {
-                    reply = completionNotReached(mediator, other);
+                    reply = RequestFaults.completionNotReached(mediator, other);
                 } else {
                     mediator.pending = (Signal.Completion) signal;
                     return;
@@ -718,23 +715,22 @@ public final class Interleaver {
         switch (wait.action()) {
             case READ:
                 if (mediator.cohort != null) {
-                    String unsplit = unsplittable(served.value);
-                    if (unsplit == null) {
-                        unsplit = InvokeRows.foldedRows(served.value, batchSize);
-                    }
+                    String unsplit = InvokeRows.unsplittable(served.value, batchSize);
                     if (unsplit != null) {
                         // it could see other cohorts' rows inside it (a cache of keys and values, rows flattened)
-                        mediator.cohort.evict("it reads " + describe(wait) + ", which holds " + unsplit
-                                + ", a value the run cannot split by rows");
+                        mediator.cohort.evict("it reads " + RequestFaults.describe(target, wait) + ", which holds "
+                                + unsplit + ", a value the run cannot split by rows");
                         return Reply.CANCEL;
                     }
                 }
                 return InvokeRows.narrow(served.value, mediator.group(), batchSize);
             case REPLACE:
                 try {
-                    served.value = replaced(mediator, wait, served);
+                    served.value = InvokeRows.replace(served.value, wait.value(), mediator.group(),
+                            mediator.cohort == null ? null : mediator.cohort.rows, batchSize,
+                            "the " + served.kind.noun + " of " + name(served.module));
                     return Reply.ACK;
-                } catch (CohortReplacement e) {
+                } catch (InvokeRows.SharedByCohorts e) {
                     mediator.cohort.evict(e.getMessage());
                     return Reply.CANCEL;
                 } catch (TraceException e) {
@@ -751,126 +747,17 @@ public final class Interleaver {
         }
     }
 
-    private Object replaced(Mediator mediator, Signal.Wait wait, Provider served) {
-        String what = "the " + served.kind.noun + " of " + name(served.module);
-        Object replacement = wait.value();
-        RowRange group = mediator.group();
-        if (group == null || group.covers(batchSize)) {
-            return InvokeRows.replaceWhole(served.value, replacement, what);
-        }
-        if (mediator.cohort == null || !group.equals(mediator.cohort.rows)) {
-            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
-        }
-        try {
-            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
-        } catch (TraceException e) {
-            // Alone, this invoke would replace the whole value: if that would work, the value is shared by the
-            // cohorts (not split by rows), and only a run of its own can give the job what it asks for.
-            InvokeRows.replaceWhole(InvokeRows.narrow(served.value, group, batchSize), replacement, what);
-            throw new CohortReplacement("it replaces " + what + ", which the traces sharing the forward pass share ("
-                    + "it is not split by rows)");
-        }
-    }
-
-    /** A replacement a cohort can make alone but not among others. */
-    private static final class CohortReplacement extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        CohortReplacement(String message) {
-            super(message, null, false, false);
-        }
-    }
-
-    /**
-     * The class of an object inside {@code value} that is not a tensor, {@code Inputs}, list, boxed primitive,
-     * string or enum (so not known to be split by rows, or to hold nothing of any row), or {@code null} when none.
-     */
-    private static String unsplittable(Object value) {
-        if (value == null || value instanceof Tensor || value instanceof Number || value instanceof Boolean
-                || value instanceof Character || value instanceof String || value instanceof Enum) {
-            return null;
-        }
-        if (value instanceof Inputs) {
-            Inputs inputs = (Inputs) value;
-            for (Object element : inputs.positional()) {
-                String found = unsplittable(element);
-                if (found != null) {
-                    return found;
-                }
-            }
-            for (Object element : inputs.named().values()) {
-                String found = unsplittable(element);
-                if (found != null) {
-                    return found;
-                }
-            }
-            return null;
-        }
-        if (value instanceof List) {
-            for (Object element : (List<?>) value) {
-                String found = unsplittable(element);
-                if (found != null) {
-                    return found;
-                }
-            }
-            return null;
-        }
-        return "a " + value.getClass().getSimpleName();
-    }
-
+    /** What the call of a skipped module returns ({@link InvokeRows#combineSkips}); skips that do not fit fail the trace. */
     private Object combineSkips(Provider served) {
-        List<Provider.Skip> skips = served.skips;
-        for (int i = skips.size() - 1; i >= 0; i--) {
-            RowRange group = skips.get(i).group();
-            if (group == null || group.covers(batchSize)) {
-                return skips.get(i).value();
-            }
-        }
-        List<Provider.Skip> ordered = new ArrayList<>(skips);
-        ordered.sort(Comparator.comparingInt(skip -> skip.group().start()));
-        int next = 0;
-        List<Tensor> parts = new ArrayList<>(ordered.size());
-        for (Provider.Skip skip : ordered) {
-            if (skip.group().start() != next) {
-                break;
-            }
-            if (!(skip.value() instanceof Tensor) || !InvokeRows.isBatched((Tensor) skip.value(), skip.group().size())) {
-                fail(new TraceException(skip.invoke() + " skips " + name(served.module) + " with "
-                        + Tensors.describe(skip.value()) + "; it must give a Tensor with its " + skip.group().size()
-                        + " batch row(s) first"));
-                throw Halt.INSTANCE;
-            }
-            parts.add((Tensor) skip.value());
-            next = skip.group().end();
-        }
-        if (next != batchSize) {
-            fail(new TraceException(name(served.module) + " is skipped by " + invokeNames(skips) + " but not by "
-                    + invokesWithoutSkip(skips) + ": a skip replaces the module's whole computation, so every invoke "
-                    + "with an input must skip it (or one invoke without input must skip it for the whole batch)"));
+        try {
+            return InvokeRows.combineSkips(served.skips, batchSize, name(served.module), mediators);
+        } catch (TraceException e) {
+            fail(e);
             throw Halt.INSTANCE;
         }
-        return InvokeRows.cat(parts);
     }
 
-    private static String invokeNames(List<Provider.Skip> skips) {
-        List<String> names = new ArrayList<>();
-        for (Provider.Skip skip : skips) {
-            names.add(skip.invoke());
-        }
-        return String.join(", ", names);
-    }
-
-    private String invokesWithoutSkip(List<Provider.Skip> skips) {
-        List<String> names = new ArrayList<>();
-        for (Mediator mediator : mediators) {
-            if (mediator.group() != null && skips.stream().noneMatch(skip -> skip.invoke().equals(mediator.name()))) {
-                names.add(mediator.name());
-            }
-        }
-        return String.join(", ", names);
-    }
-
-    // ---- errors ----
+    // ---- where a body stands, and what its requests get when they cannot be served ----
 
     private boolean hasPassed(Mediator mediator, Signal.Wait wait) {
         int[] calls = wait.kind() == Provider.Kind.INPUT ? inputCalls(mediator) : outputCalls(mediator);
@@ -900,68 +787,12 @@ public final class Interleaver {
     }
 
     private Reply.Fault outOfOrder(Mediator mediator, Signal.Wait wait) {
-        String message = "Asked for " + describe(wait) + ", but the forward pass has already run past it: it is at "
-                + position() + " now. " + (stepsEnded(mediator)
-                        ? "The model runner made its last step, which ended the body's loop over its iterations "
-                                + "(tr.all()); after such a loop a request reads the iteration in force before it ("
-                                + wait.iteration() + "), long passed. Read the module inside the loop, keeping what "
-                                + "you need (in a list, with NNsight.save), or before the loop."
-                        : "Inside one invoke, read modules in the order the model runs them; to read an earlier module "
-                                + "after a later one, read it in a separate invoke.");
-        return new Reply.Fault(() -> new OutOfOrderException(message));
+        String position = RequestFaults.position(target, provider, runEnded, stepsEnded, inputCalls);
+        return RequestFaults.outOfOrder(target, wait, position, stepsEnded(mediator));
     }
 
     private Reply.Fault notReached(Mediator mediator, Signal.Wait wait) {
-        int calls = inputCalls(mediator)[wait.module()];
-        String module = name(wait.module());
-        String why;
-        if (stopRequested) {
-            why = "tr.stop() ended the run before that";
-        } else if (calls == 0) {
-            why = module + " was not called during this run; check that the model's forward calls it (through its hook "
-                    + "point: a module whose computation bypasses it is invisible to traces)";
-        } else {
-            why = module + " ran " + calls + (calls == 1 ? " time" : " times") + ", so its iterations are 0.." + (calls - 1);
-        }
-        String message = describe(wait) + " was never reached: " + why + ".";
-        return new Reply.Fault(() -> new NotReachedException(message));
-    }
-
-    private Reply.Fault completionNotReached(Mediator waiting, Mediator other) {
-        String message = waiting.name() + " waited for the result of " + other.name() + ", whose body had not returned "
-                + "when the run ended" + (other.pending instanceof Signal.Completion
-                        ? " (it waited for the result of " + ((Signal.Completion) other.pending).of().name() + " itself)"
-                        : "") + ": an invoke's result is readable once its body has returned";
-        return new Reply.Fault(() -> new TraceException(message));
-    }
-
-    private Reply.Fault barrierNotReached(BarrierState barrier) {
-        String message = "A barrier for " + barrier.participants() + " invokes was reached by only " + barrier.arrivedCount()
-                + " when the run ended: every participant must call await().";
-        return new Reply.Fault(() -> new TraceException(message));
-    }
-
-    private String describe(Signal.Wait wait) {
-        String module = name(wait.module());
-        String call = wait.iteration() == 0 ? "" : " (iteration " + wait.iteration() + ")";
-        if (wait.action() == Signal.Action.SKIP) {
-            return "the call of " + module + call + " to skip";
-        }
-        return "the " + wait.kind().noun + " of " + module + call;
-    }
-
-    private String position() {
-        if (provider == null) {
-            if (runEnded) {
-                return "its end";
-            }
-            if (stepsEnded) {
-                return "the end of its last step";
-            }
-            return Arrays.stream(inputCalls).allMatch(calls -> calls == 0) ? "its start" : "a point between module calls";
-        }
-        String call = provider.iteration == 0 ? "" : " (iteration " + provider.iteration + ")";
-        return "the " + provider.kind.noun + " of " + name(provider.module) + call;
+        return RequestFaults.notReached(target, wait, inputCalls(mediator)[wait.module()], stopRequested);
     }
 
     private String name(int module) {

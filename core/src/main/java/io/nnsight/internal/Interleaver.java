@@ -79,10 +79,10 @@ public final class Interleaver {
     /** The cohorts still running when several traces share this one ({@link #cohorts(int)}), else -1. */
     private int liveCohorts = -1;
     /**
-     * In a continuous run ({@link #continuous()}), the cohorts the forward pass running now serves, in row order;
-     * {@code null} in any other run. Each counts the module calls of the passes it is present in.
+     * In a continuous run ({@link #continuous()}), the cohorts the forward pass running now serves and their own call
+     * counts; {@code null} in any other run.
      */
-    private List<Cohort> present;
+    private PassLayout passLayout;
     /** In a continuous run, the cohort whose bodies the value being served now goes to. */
     private Cohort servingCohort;
 
@@ -214,7 +214,7 @@ public final class Interleaver {
      * at its own iteration, and each cohort's steps and run {@linkplain #endSteps(Cohort) end} on their own.
      */
     void continuous() {
-        present = new ArrayList<>();
+        passLayout = new PassLayout(inputCalls.length);
         liveCohorts = -1; // cohorts come and go: the run ends when its runner returns
     }
 
@@ -223,8 +223,7 @@ public final class Interleaver {
      * for the model; called on the model's thread between forward passes. The cohort counts module calls from 0.
      */
     void join(Cohort cohort) {
-        cohort.inputCalls = new int[inputCalls.length];
-        cohort.outputCalls = new int[outputCalls.length];
+        passLayout.admit(cohort);
         mediators.addAll(cohort.mediators);
         live += cohort.mediators.size();
         for (Mediator mediator : cohort.mediators) {
@@ -239,17 +238,7 @@ public final class Interleaver {
      * others are absent: not served, their calls not counted. An empty list between passes.
      */
     void layout(List<Cohort> cohorts, List<Integer> rows) {
-        present = new ArrayList<>(cohorts);
-        int next = 0;
-        for (int i = 0; i < cohorts.size(); i++) {
-            Cohort cohort = cohorts.get(i);
-            cohort.rows = new RowRange(next, rows.get(i));
-            for (Mediator mediator : cohort.mediators) {
-                mediator.moveTo(cohort.rows);
-            }
-            next += rows.get(i);
-        }
-        batchSize = next;
+        batchSize = passLayout.lay(cohorts, rows);
     }
 
     /** {@link #endSteps()} for {@code cohort} alone: its bodies' iteration loops end now. */
@@ -351,7 +340,7 @@ public final class Interleaver {
     }
 
     private Object callOnce(int module, Inputs inputs, Function<Inputs, Object> proceed) {
-        if (present != null) {
+        if (passLayout != null) {
             return callOnceContinuous(module, inputs, proceed);
         }
         int iteration = inputCalls[module];
@@ -386,10 +375,8 @@ public final class Interleaver {
             inputs = (Inputs) serve(module, Provider.Kind.INPUT, iteration, inputs).value;
         }
         inputCalls[module] = iteration + 1;
-        for (Cohort cohort : present) {
-            cohort.inputCalls[module]++;
-        }
-        List<CacheRecording> recording = module < moduleCount ? presentCaches() : List.of();
+        passLayout.called(module);
+        List<CacheRecording> recording = module < moduleCount ? passLayout.caches() : List.of();
         for (CacheRecording cache : recording) {
             cache.started(module, inputs, batchSize);
         }
@@ -398,17 +385,6 @@ public final class Interleaver {
             cache.ended(module, output, batchSize);
         }
         return output;
-    }
-
-    /** The caches of the present cohorts still running: only they record this pass's calls. */
-    private List<CacheRecording> presentCaches() {
-        List<CacheRecording> recording = new ArrayList<>(0);
-        for (Cohort cohort : present) {
-            if (!cohort.ended) {
-                recording.addAll(cohort.caches);
-            }
-        }
-        return recording;
     }
 
     /**
@@ -423,10 +399,8 @@ public final class Interleaver {
 
     /** A call of operation {@code index} that no body waits for starts: counts it, and returns its iteration. */
     public int operationStarted(int index) {
-        if (present != null) {
-            for (Cohort cohort : present) {
-                cohort.inputCalls[index]++;
-            }
+        if (passLayout != null) {
+            passLayout.called(index);
         }
         return inputCalls[index]++;
     }
@@ -441,16 +415,14 @@ public final class Interleaver {
             output = serve(module, Provider.Kind.OUTPUT, iteration, output).value;
         }
         outputCalls[module] = Math.max(outputCalls[module], iteration + 1);
-        if (present != null) {
-            for (Cohort cohort : present) {
-                cohort.outputCalls[module] = Math.max(cohort.outputCalls[module], cohort.inputCalls[module]);
-            }
+        if (passLayout != null) {
+            passLayout.returned(module);
         }
         return output;
     }
 
     private Provider serve(int module, Provider.Kind kind, int iteration, Object value) {
-        if (present != null) {
+        if (passLayout != null) {
             return serveCohorts(module, kind, value);
         }
         Provider served = new Provider(module, kind, iteration, value);
@@ -483,7 +455,7 @@ public final class Interleaver {
     private Provider serveCohorts(int module, Provider.Kind kind, Object value) {
         Provider outer = provider;
         try {
-            for (Cohort cohort : present) {
+            for (Cohort cohort : passLayout.present()) {
                 int calls = cohort.inputCalls[module];
                 Provider served = new Provider(module, kind, kind == Provider.Kind.INPUT ? calls : calls - 1, value);
                 provider = served;
@@ -766,11 +738,11 @@ public final class Interleaver {
 
     /** The calls of each module the body's requests count: its cohort's own in a continuous run. */
     private int[] inputCalls(Mediator mediator) {
-        return present != null && mediator.cohort != null ? mediator.cohort.inputCalls : inputCalls;
+        return passLayout != null && mediator.cohort != null ? mediator.cohort.inputCalls : inputCalls;
     }
 
     private int[] outputCalls(Mediator mediator) {
-        return present != null && mediator.cohort != null ? mediator.cohort.outputCalls : outputCalls;
+        return passLayout != null && mediator.cohort != null ? mediator.cohort.outputCalls : outputCalls;
     }
 
     private boolean stepsEnded(Mediator mediator) {
@@ -783,7 +755,7 @@ public final class Interleaver {
 
     /** Whether the value being served now is for the body's cohort (in a continuous run, each its own). */
     private boolean servesHere(Mediator mediator) {
-        return present == null || servingCohort == mediator.cohort;
+        return passLayout == null || servingCohort == mediator.cohort;
     }
 
     private Reply.Fault outOfOrder(Mediator mediator, Signal.Wait wait) {

@@ -197,7 +197,15 @@ public final class Interleaver {
      */
     public void endSteps() {
         stepsEnded = true;
-        for (Mediator mediator : mediators) {
+        endLoops(mediators);
+    }
+
+    /**
+     * Ends the iteration loops of {@code bodies} that wait for the next step: each is told there is none and runs on.
+     * (A continuous run never halts: its failures, stops and skips end one cohort.)
+     */
+    private void endLoops(List<Mediator> bodies) {
+        for (Mediator mediator : bodies) {
             if (mediator.pending instanceof Signal.Wait && ((Signal.Wait) mediator.pending).action() == Signal.Action.STEP) {
                 unwait(mediator);
                 drive(mediator, Boolean.FALSE);
@@ -244,12 +252,7 @@ public final class Interleaver {
     /** {@link #endSteps()} for {@code cohort} alone: its bodies' iteration loops end now. */
     void endSteps(Cohort cohort) {
         cohort.stepsEnded = true;
-        for (Mediator mediator : cohort.mediators) {
-            if (mediator.pending instanceof Signal.Wait && ((Signal.Wait) mediator.pending).action() == Signal.Action.STEP) {
-                unwait(mediator);
-                drive(mediator, Boolean.FALSE);
-            }
-        }
+        endLoops(cohort.mediators);
     }
 
     /**
@@ -431,14 +434,7 @@ public final class Interleaver {
         Object initial = value;
         keepForBackward(served); // a body may run a backward pass from here
         try {
-            for (Mediator mediator : mediators) {
-                if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
-                    Signal.Wait wait = (Signal.Wait) mediator.pending;
-                    unwait(mediator);
-                    drive(mediator, act(mediator, wait, served));
-                    haltIfNeeded();
-                }
-            }
+            serveWaiting(mediators, served);
         } finally {
             provider = outer;
         }
@@ -460,14 +456,7 @@ public final class Interleaver {
                 Provider served = new Provider(module, kind, kind == Provider.Kind.INPUT ? calls : calls - 1, value);
                 provider = served;
                 servingCohort = cohort;
-                for (Mediator mediator : cohort.mediators) {
-                    if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
-                        Signal.Wait wait = (Signal.Wait) mediator.pending;
-                        unwait(mediator);
-                        drive(mediator, act(mediator, wait, served));
-                        haltIfNeeded();
-                    }
-                }
+                serveWaiting(cohort.mediators, served);
                 value = served.value;
             }
         } finally {
@@ -475,6 +464,18 @@ public final class Interleaver {
             servingCohort = null;
         }
         return new Provider(module, kind, -1, value);
+    }
+
+    /** Serves {@code served} to those of {@code bodies} that wait for exactly it, in order. */
+    private void serveWaiting(List<Mediator> bodies, Provider served) {
+        for (Mediator mediator : bodies) {
+            if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
+                Signal.Wait wait = (Signal.Wait) mediator.pending;
+                unwait(mediator);
+                drive(mediator, act(mediator, wait, served));
+                haltIfNeeded();
+            }
+        }
     }
 
     private void keepForBackward(Provider served) {

@@ -2,6 +2,7 @@ package io.nnsight;
 
 import io.nnsight.internal.Cohort;
 import io.nnsight.internal.CohortBatches;
+import io.nnsight.internal.CohortRun;
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.Running;
 import io.nnsight.internal.SessionRun;
@@ -334,7 +335,7 @@ public class NNsight extends Envoy {
             cohorts.add(new Cohort(contexts.get(i), job.input(), body.getClass(), () -> body.run(tracer),
                     () -> edits.addTo(run, tracer)));
         }
-        run.executeCohorts(cohorts, hosted.runner);
+        CohortRun.execute(run, cohorts, hosted.runner);
         return cohorts;
     }
 

@@ -8,9 +8,10 @@ import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * One of several independent traces sharing one {@link TraceRun} and its forward pass (what {@code
- * spi.TraceBatch} runs): its own contiguous batch rows, its own invokes (its edits and invokes without input
- * see only its rows), its own outcome, and its own {@link BodyContext}, in force whenever its code runs.
+ * One of several independent traces sharing one {@link TraceRun} and its forward passes (a {@link CohortRun},
+ * what {@code spi.TraceBatch} runs, or a {@link ContinuousRun}): its own contiguous batch rows, its own invokes
+ * (its edits and invokes without input see only its rows), its own outcome, and its own {@link BodyContext}, in
+ * force whenever its code runs.
  *
  * <p>A cohort <em>ends</em> early when one of its bodies throws ({@link #failure()}) or when it is evicted
  * ({@link #evicted()}): it asked for something that would change the other cohorts' computation (stopping the
@@ -49,7 +50,7 @@ public final class Cohort implements ContinuousBatch.Lane {
     int edits;
     int invokes;
 
-    // ---- in a continuous run (TraceRun.executeContinuous) ----
+    // ---- in a continuous run (ContinuousRun) ----
     /** Its invokes' inputs, batched. */
     Inputs inputs;
     /** Its inputs' batching key ({@code Batchable.cohortKey}). */

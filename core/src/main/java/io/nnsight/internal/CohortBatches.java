@@ -12,7 +12,7 @@ import org.bytedeco.javacpp.PointerScope;
  * {@code Object} because the engine does not use the facade ({@code NNsight}, {@code TraceJob}).
  */
 public final class CohortBatches {
-    /** Runs traces of one hosted wrapper as cohorts of one {@link TraceRun}; see {@link TraceRun#executeCohorts}. */
+    /** Runs traces of one hosted wrapper as cohorts of one {@link TraceRun}; see {@link CohortRun}. */
     public interface Runner {
         /**
          * @param hosted an {@code NNsight}
@@ -23,7 +23,7 @@ public final class CohortBatches {
         List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts);
     }
 
-    /** Makes the cohorts of a continuous run ({@link TraceRun#executeContinuous}) from jobs of a hosted wrapper. */
+    /** Makes the cohorts of a continuous run ({@link ContinuousRun}) from jobs of a hosted wrapper. */
     public interface Cohorts {
         /** The trace target of {@code hosted}, an {@code NNsight}: what its batches and continuous runs trace. */
         TraceTarget target(Object hosted);

@@ -3,11 +3,9 @@ package io.nnsight.internal;
 import io.nnsight.Inputs;
 import io.nnsight.NotReachedException;
 import io.nnsight.OutOfOrderException;
-import io.nnsight.Tensors;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,10 +79,10 @@ public final class Interleaver {
     /** The cohorts still running when several traces share this one ({@link #cohorts(int)}), else -1. */
     private int liveCohorts = -1;
     /**
-     * In a continuous run ({@link #continuous()}), the cohorts the forward pass running now serves, in row order;
-     * {@code null} in any other run. Each counts the module calls of the passes it is present in.
+     * In a continuous run ({@link #continuous()}), the cohorts the forward pass running now serves and their own call
+     * counts; {@code null} in any other run.
      */
-    private List<Cohort> present;
+    private PassLayout passLayout;
     /** In a continuous run, the cohort whose bodies the value being served now goes to. */
     private Cohort servingCohort;
 
@@ -176,14 +174,14 @@ public final class Interleaver {
                     if (mediator.pending instanceof Signal.Completion) {
                         Mediator other = ((Signal.Completion) mediator.pending).of();
                         mediator.pending = null;
-                        drive(mediator, completionNotReached(mediator, other));
+                        drive(mediator, RequestFaults.completionNotReached(mediator, other));
                         progress = true;
                         break;
                     }
                     if (mediator.pending instanceof Signal.Arrival) {
                         BarrierState barrier = ((Signal.Arrival) mediator.pending).barrier();
                         mediator.pending = null;
-                        drive(mediator, barrierNotReached(barrier));
+                        drive(mediator, RequestFaults.barrierNotReached(barrier));
                         progress = true;
                         break;
                     }
@@ -199,7 +197,15 @@ public final class Interleaver {
      */
     public void endSteps() {
         stepsEnded = true;
-        for (Mediator mediator : mediators) {
+        endLoops(mediators);
+    }
+
+    /**
+     * Ends the iteration loops of {@code bodies} that wait for the next step: each is told there is none and runs on.
+     * (A continuous run never halts: its failures, stops and skips end one cohort.)
+     */
+    private void endLoops(List<Mediator> bodies) {
+        for (Mediator mediator : bodies) {
             if (mediator.pending instanceof Signal.Wait && ((Signal.Wait) mediator.pending).action() == Signal.Action.STEP) {
                 unwait(mediator);
                 drive(mediator, Boolean.FALSE);
@@ -211,12 +217,12 @@ public final class Interleaver {
     // ---- a continuous run: cohorts join and leave between forward passes ----
 
     /**
-     * Makes this the interleaver of a continuous run ({@code TraceRun.executeContinuous}): cohorts {@linkplain
+     * Makes this the interleaver of a continuous run ({@link ContinuousRun}): cohorts {@linkplain
      * #join join} between forward passes, each pass serves the cohorts its {@linkplain #layout layout} names, each
      * at its own iteration, and each cohort's steps and run {@linkplain #endSteps(Cohort) end} on their own.
      */
     void continuous() {
-        present = new ArrayList<>();
+        passLayout = new PassLayout(inputCalls.length);
         liveCohorts = -1; // cohorts come and go: the run ends when its runner returns
     }
 
@@ -225,8 +231,7 @@ public final class Interleaver {
      * for the model; called on the model's thread between forward passes. The cohort counts module calls from 0.
      */
     void join(Cohort cohort) {
-        cohort.inputCalls = new int[inputCalls.length];
-        cohort.outputCalls = new int[outputCalls.length];
+        passLayout.admit(cohort);
         mediators.addAll(cohort.mediators);
         live += cohort.mediators.size();
         for (Mediator mediator : cohort.mediators) {
@@ -241,28 +246,13 @@ public final class Interleaver {
      * others are absent: not served, their calls not counted. An empty list between passes.
      */
     void layout(List<Cohort> cohorts, List<Integer> rows) {
-        present = new ArrayList<>(cohorts);
-        int next = 0;
-        for (int i = 0; i < cohorts.size(); i++) {
-            Cohort cohort = cohorts.get(i);
-            cohort.rows = new RowRange(next, rows.get(i));
-            for (Mediator mediator : cohort.mediators) {
-                mediator.moveTo(cohort.rows);
-            }
-            next += rows.get(i);
-        }
-        batchSize = next;
+        batchSize = passLayout.lay(cohorts, rows);
     }
 
     /** {@link #endSteps()} for {@code cohort} alone: its bodies' iteration loops end now. */
     void endSteps(Cohort cohort) {
         cohort.stepsEnded = true;
-        for (Mediator mediator : cohort.mediators) {
-            if (mediator.pending instanceof Signal.Wait && ((Signal.Wait) mediator.pending).action() == Signal.Action.STEP) {
-                unwait(mediator);
-                drive(mediator, Boolean.FALSE);
-            }
-        }
+        endLoops(cohort.mediators);
     }
 
     /**
@@ -353,7 +343,7 @@ public final class Interleaver {
     }
 
     private Object callOnce(int module, Inputs inputs, Function<Inputs, Object> proceed) {
-        if (present != null) {
+        if (passLayout != null) {
             return callOnceContinuous(module, inputs, proceed);
         }
         int iteration = inputCalls[module];
@@ -388,10 +378,8 @@ public final class Interleaver {
             inputs = (Inputs) serve(module, Provider.Kind.INPUT, iteration, inputs).value;
         }
         inputCalls[module] = iteration + 1;
-        for (Cohort cohort : present) {
-            cohort.inputCalls[module]++;
-        }
-        List<CacheRecording> recording = module < moduleCount ? presentCaches() : List.of();
+        passLayout.called(module);
+        List<CacheRecording> recording = module < moduleCount ? passLayout.caches() : List.of();
         for (CacheRecording cache : recording) {
             cache.started(module, inputs, batchSize);
         }
@@ -400,17 +388,6 @@ public final class Interleaver {
             cache.ended(module, output, batchSize);
         }
         return output;
-    }
-
-    /** The caches of the present cohorts still running: only they record this pass's calls. */
-    private List<CacheRecording> presentCaches() {
-        List<CacheRecording> recording = new ArrayList<>(0);
-        for (Cohort cohort : present) {
-            if (!cohort.ended) {
-                recording.addAll(cohort.caches);
-            }
-        }
-        return recording;
     }
 
     /**
@@ -425,10 +402,8 @@ public final class Interleaver {
 
     /** A call of operation {@code index} that no body waits for starts: counts it, and returns its iteration. */
     public int operationStarted(int index) {
-        if (present != null) {
-            for (Cohort cohort : present) {
-                cohort.inputCalls[index]++;
-            }
+        if (passLayout != null) {
+            passLayout.called(index);
         }
         return inputCalls[index]++;
     }
@@ -443,16 +418,14 @@ public final class Interleaver {
             output = serve(module, Provider.Kind.OUTPUT, iteration, output).value;
         }
         outputCalls[module] = Math.max(outputCalls[module], iteration + 1);
-        if (present != null) {
-            for (Cohort cohort : present) {
-                cohort.outputCalls[module] = Math.max(cohort.outputCalls[module], cohort.inputCalls[module]);
-            }
+        if (passLayout != null) {
+            passLayout.returned(module);
         }
         return output;
     }
 
     private Provider serve(int module, Provider.Kind kind, int iteration, Object value) {
-        if (present != null) {
+        if (passLayout != null) {
             return serveCohorts(module, kind, value);
         }
         Provider served = new Provider(module, kind, iteration, value);
@@ -461,14 +434,7 @@ public final class Interleaver {
         Object initial = value;
         keepForBackward(served); // a body may run a backward pass from here
         try {
-            for (Mediator mediator : mediators) {
-                if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
-                    Signal.Wait wait = (Signal.Wait) mediator.pending;
-                    unwait(mediator);
-                    drive(mediator, act(mediator, wait, served));
-                    haltIfNeeded();
-                }
-            }
+            serveWaiting(mediators, served);
         } finally {
             provider = outer;
         }
@@ -485,19 +451,12 @@ public final class Interleaver {
     private Provider serveCohorts(int module, Provider.Kind kind, Object value) {
         Provider outer = provider;
         try {
-            for (Cohort cohort : present) {
+            for (Cohort cohort : passLayout.present()) {
                 int calls = cohort.inputCalls[module];
                 Provider served = new Provider(module, kind, kind == Provider.Kind.INPUT ? calls : calls - 1, value);
                 provider = served;
                 servingCohort = cohort;
-                for (Mediator mediator : cohort.mediators) {
-                    if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
-                        Signal.Wait wait = (Signal.Wait) mediator.pending;
-                        unwait(mediator);
-                        drive(mediator, act(mediator, wait, served));
-                        haltIfNeeded();
-                    }
-                }
+                serveWaiting(cohort.mediators, served);
                 value = served.value;
             }
         } finally {
@@ -505,6 +464,18 @@ public final class Interleaver {
             servingCohort = null;
         }
         return new Provider(module, kind, -1, value);
+    }
+
+    /** Serves {@code served} to those of {@code bodies} that wait for exactly it, in order. */
+    private void serveWaiting(List<Mediator> bodies, Provider served) {
+        for (Mediator mediator : bodies) {
+            if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
+                Signal.Wait wait = (Signal.Wait) mediator.pending;
+                unwait(mediator);
+                drive(mediator, act(mediator, wait, served));
+                haltIfNeeded();
+            }
+        }
     }
 
     private void keepForBackward(Provider served) {
@@ -598,12 +569,11 @@ public final class Interleaver {
             } else if (signal instanceof Signal.Completion) {
                 Mediator other = ((Signal.Completion) signal).of();
                 if (other == mediator) {
-                    reply = new Reply.Fault(() -> new TraceException(mediator.name() + " asked for its own result, which "
-                            + "exists only once its body has returned"));
+                    reply = RequestFaults.ownResult(mediator);
                 } else if (other.done) {
                     reply = other.result();
                 } else if (runEnded(mediator)) {
-                    reply = completionNotReached(mediator, other);
+                    reply = RequestFaults.completionNotReached(mediator, other);
                 } else {
                     mediator.pending = (Signal.Completion) signal;
                     return;
@@ -718,23 +688,22 @@ public final class Interleaver {
         switch (wait.action()) {
             case READ:
                 if (mediator.cohort != null) {
-                    String unsplit = unsplittable(served.value);
-                    if (unsplit == null) {
-                        unsplit = InvokeRows.foldedRows(served.value, batchSize);
-                    }
+                    String unsplit = InvokeRows.unsplittable(served.value, batchSize);
                     if (unsplit != null) {
                         // it could see other cohorts' rows inside it (a cache of keys and values, rows flattened)
-                        mediator.cohort.evict("it reads " + describe(wait) + ", which holds " + unsplit
-                                + ", a value the run cannot split by rows");
+                        mediator.cohort.evict("it reads " + RequestFaults.describe(target, wait) + ", which holds "
+                                + unsplit + ", a value the run cannot split by rows");
                         return Reply.CANCEL;
                     }
                 }
                 return InvokeRows.narrow(served.value, mediator.group(), batchSize);
             case REPLACE:
                 try {
-                    served.value = replaced(mediator, wait, served);
+                    served.value = InvokeRows.replace(served.value, wait.value(), mediator.group(),
+                            mediator.cohort == null ? null : mediator.cohort.rows, batchSize,
+                            "the " + served.kind.noun + " of " + name(served.module));
                     return Reply.ACK;
-                } catch (CohortReplacement e) {
+                } catch (InvokeRows.SharedByCohorts e) {
                     mediator.cohort.evict(e.getMessage());
                     return Reply.CANCEL;
                 } catch (TraceException e) {
@@ -751,126 +720,17 @@ public final class Interleaver {
         }
     }
 
-    private Object replaced(Mediator mediator, Signal.Wait wait, Provider served) {
-        String what = "the " + served.kind.noun + " of " + name(served.module);
-        Object replacement = wait.value();
-        RowRange group = mediator.group();
-        if (group == null || group.covers(batchSize)) {
-            return InvokeRows.replaceWhole(served.value, replacement, what);
-        }
-        if (mediator.cohort == null || !group.equals(mediator.cohort.rows)) {
-            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
-        }
-        try {
-            return InvokeRows.splice(served.value, replacement, group, batchSize, what);
-        } catch (TraceException e) {
-            // Alone, this invoke would replace the whole value: if that would work, the value is shared by the
-            // cohorts (not split by rows), and only a run of its own can give the job what it asks for.
-            InvokeRows.replaceWhole(InvokeRows.narrow(served.value, group, batchSize), replacement, what);
-            throw new CohortReplacement("it replaces " + what + ", which the traces sharing the forward pass share ("
-                    + "it is not split by rows)");
-        }
-    }
-
-    /** A replacement a cohort can make alone but not among others. */
-    private static final class CohortReplacement extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        CohortReplacement(String message) {
-            super(message, null, false, false);
-        }
-    }
-
-    /**
-     * The class of an object inside {@code value} that is not a tensor, {@code Inputs}, list, boxed primitive,
-     * string or enum (so not known to be split by rows, or to hold nothing of any row), or {@code null} when none.
-     */
-    private static String unsplittable(Object value) {
-        if (value == null || value instanceof Tensor || value instanceof Number || value instanceof Boolean
-                || value instanceof Character || value instanceof String || value instanceof Enum) {
-            return null;
-        }
-        if (value instanceof Inputs) {
-            Inputs inputs = (Inputs) value;
-            for (Object element : inputs.positional()) {
-                String found = unsplittable(element);
-                if (found != null) {
-                    return found;
-                }
-            }
-            for (Object element : inputs.named().values()) {
-                String found = unsplittable(element);
-                if (found != null) {
-                    return found;
-                }
-            }
-            return null;
-        }
-        if (value instanceof List) {
-            for (Object element : (List<?>) value) {
-                String found = unsplittable(element);
-                if (found != null) {
-                    return found;
-                }
-            }
-            return null;
-        }
-        return "a " + value.getClass().getSimpleName();
-    }
-
+    /** What the call of a skipped module returns ({@link InvokeRows#combineSkips}); skips that do not fit fail the trace. */
     private Object combineSkips(Provider served) {
-        List<Provider.Skip> skips = served.skips;
-        for (int i = skips.size() - 1; i >= 0; i--) {
-            RowRange group = skips.get(i).group();
-            if (group == null || group.covers(batchSize)) {
-                return skips.get(i).value();
-            }
-        }
-        List<Provider.Skip> ordered = new ArrayList<>(skips);
-        ordered.sort(Comparator.comparingInt(skip -> skip.group().start()));
-        int next = 0;
-        List<Tensor> parts = new ArrayList<>(ordered.size());
-        for (Provider.Skip skip : ordered) {
-            if (skip.group().start() != next) {
-                break;
-            }
-            if (!(skip.value() instanceof Tensor) || !InvokeRows.isBatched((Tensor) skip.value(), skip.group().size())) {
-                fail(new TraceException(skip.invoke() + " skips " + name(served.module) + " with "
-                        + Tensors.describe(skip.value()) + "; it must give a Tensor with its " + skip.group().size()
-                        + " batch row(s) first"));
-                throw Halt.INSTANCE;
-            }
-            parts.add((Tensor) skip.value());
-            next = skip.group().end();
-        }
-        if (next != batchSize) {
-            fail(new TraceException(name(served.module) + " is skipped by " + invokeNames(skips) + " but not by "
-                    + invokesWithoutSkip(skips) + ": a skip replaces the module's whole computation, so every invoke "
-                    + "with an input must skip it (or one invoke without input must skip it for the whole batch)"));
+        try {
+            return InvokeRows.combineSkips(served.skips, batchSize, name(served.module), mediators);
+        } catch (TraceException e) {
+            fail(e);
             throw Halt.INSTANCE;
         }
-        return InvokeRows.cat(parts);
     }
 
-    private static String invokeNames(List<Provider.Skip> skips) {
-        List<String> names = new ArrayList<>();
-        for (Provider.Skip skip : skips) {
-            names.add(skip.invoke());
-        }
-        return String.join(", ", names);
-    }
-
-    private String invokesWithoutSkip(List<Provider.Skip> skips) {
-        List<String> names = new ArrayList<>();
-        for (Mediator mediator : mediators) {
-            if (mediator.group() != null && skips.stream().noneMatch(skip -> skip.invoke().equals(mediator.name()))) {
-                names.add(mediator.name());
-            }
-        }
-        return String.join(", ", names);
-    }
-
-    // ---- errors ----
+    // ---- where a body stands, and what its requests get when they cannot be served ----
 
     private boolean hasPassed(Mediator mediator, Signal.Wait wait) {
         int[] calls = wait.kind() == Provider.Kind.INPUT ? inputCalls(mediator) : outputCalls(mediator);
@@ -879,11 +739,11 @@ public final class Interleaver {
 
     /** The calls of each module the body's requests count: its cohort's own in a continuous run. */
     private int[] inputCalls(Mediator mediator) {
-        return present != null && mediator.cohort != null ? mediator.cohort.inputCalls : inputCalls;
+        return passLayout != null && mediator.cohort != null ? mediator.cohort.inputCalls : inputCalls;
     }
 
     private int[] outputCalls(Mediator mediator) {
-        return present != null && mediator.cohort != null ? mediator.cohort.outputCalls : outputCalls;
+        return passLayout != null && mediator.cohort != null ? mediator.cohort.outputCalls : outputCalls;
     }
 
     private boolean stepsEnded(Mediator mediator) {
@@ -896,72 +756,16 @@ public final class Interleaver {
 
     /** Whether the value being served now is for the body's cohort (in a continuous run, each its own). */
     private boolean servesHere(Mediator mediator) {
-        return present == null || servingCohort == mediator.cohort;
+        return passLayout == null || servingCohort == mediator.cohort;
     }
 
     private Reply.Fault outOfOrder(Mediator mediator, Signal.Wait wait) {
-        String message = "Asked for " + describe(wait) + ", but the forward pass has already run past it: it is at "
-                + position() + " now. " + (stepsEnded(mediator)
-                        ? "The model runner made its last step, which ended the body's loop over its iterations "
-                                + "(tr.all()); after such a loop a request reads the iteration in force before it ("
-                                + wait.iteration() + "), long passed. Read the module inside the loop, keeping what "
-                                + "you need (in a list, with NNsight.save), or before the loop."
-                        : "Inside one invoke, read modules in the order the model runs them; to read an earlier module "
-                                + "after a later one, read it in a separate invoke.");
-        return new Reply.Fault(() -> new OutOfOrderException(message));
+        String position = RequestFaults.position(target, provider, runEnded, stepsEnded, inputCalls);
+        return RequestFaults.outOfOrder(target, wait, position, stepsEnded(mediator));
     }
 
     private Reply.Fault notReached(Mediator mediator, Signal.Wait wait) {
-        int calls = inputCalls(mediator)[wait.module()];
-        String module = name(wait.module());
-        String why;
-        if (stopRequested) {
-            why = "tr.stop() ended the run before that";
-        } else if (calls == 0) {
-            why = module + " was not called during this run; check that the model's forward calls it (through its hook "
-                    + "point: a module whose computation bypasses it is invisible to traces)";
-        } else {
-            why = module + " ran " + calls + (calls == 1 ? " time" : " times") + ", so its iterations are 0.." + (calls - 1);
-        }
-        String message = describe(wait) + " was never reached: " + why + ".";
-        return new Reply.Fault(() -> new NotReachedException(message));
-    }
-
-    private Reply.Fault completionNotReached(Mediator waiting, Mediator other) {
-        String message = waiting.name() + " waited for the result of " + other.name() + ", whose body had not returned "
-                + "when the run ended" + (other.pending instanceof Signal.Completion
-                        ? " (it waited for the result of " + ((Signal.Completion) other.pending).of().name() + " itself)"
-                        : "") + ": an invoke's result is readable once its body has returned";
-        return new Reply.Fault(() -> new TraceException(message));
-    }
-
-    private Reply.Fault barrierNotReached(BarrierState barrier) {
-        String message = "A barrier for " + barrier.participants() + " invokes was reached by only " + barrier.arrivedCount()
-                + " when the run ended: every participant must call await().";
-        return new Reply.Fault(() -> new TraceException(message));
-    }
-
-    private String describe(Signal.Wait wait) {
-        String module = name(wait.module());
-        String call = wait.iteration() == 0 ? "" : " (iteration " + wait.iteration() + ")";
-        if (wait.action() == Signal.Action.SKIP) {
-            return "the call of " + module + call + " to skip";
-        }
-        return "the " + wait.kind().noun + " of " + module + call;
-    }
-
-    private String position() {
-        if (provider == null) {
-            if (runEnded) {
-                return "its end";
-            }
-            if (stepsEnded) {
-                return "the end of its last step";
-            }
-            return Arrays.stream(inputCalls).allMatch(calls -> calls == 0) ? "its start" : "a point between module calls";
-        }
-        String call = provider.iteration == 0 ? "" : " (iteration " + provider.iteration + ")";
-        return "the " + provider.kind.noun + " of " + name(provider.module) + call;
+        return RequestFaults.notReached(target, wait, inputCalls(mediator)[wait.module()], stopRequested);
     }
 
     private String name(int module) {

@@ -5,6 +5,7 @@ import io.nnsight.Tensors;
 import io.nnsight.TraceException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,8 +16,9 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Cuts a batched value into one invoke's rows and splices an invoke's replacement back in. A tensor
- * belongs to the batch when its first dimension equals the batch size; other values pass through.
+ * Cuts a batched value into one invoke's rows and splices an invoke's replacement back in (or the
+ * invokes' skips together), and tells which values traces sharing a forward pass cannot split by rows. A
+ * tensor belongs to the batch when its first dimension equals the batch size; other values pass through.
  */
 public final class InvokeRows {
     private InvokeRows() {}
@@ -110,6 +112,46 @@ public final class InvokeRows {
     }
 
     /**
+     * What an invoke's replacement of {@code current} makes of it: the replacement itself, checked to fit, for an
+     * invoke that sees every row ({@link #replaceWhole}), else {@code current} with the invoke's rows spliced in
+     * ({@link #splice}).
+     *
+     * @param group the invoke's rows, or {@code null} for an invoke that sees the whole batch
+     * @param cohortRows the rows of the invoke's cohort when several traces share the forward pass, else {@code null}
+     * @param what names the value in error messages, like {@code "the output of layer1"}
+     * @throws SharedByCohorts when the invoke sees all its cohort's rows and {@code current} is not split by rows
+     *     but would take the replacement whole: its cohort, alone, could make it, but not among others
+     * @throws TraceException when the replacement does not fit
+     */
+    static Object replace(Object current, Object replacement, RowRange group, RowRange cohortRows, int total,
+            String what) {
+        if (group == null || group.covers(total)) {
+            return replaceWhole(current, replacement, what);
+        }
+        if (!group.equals(cohortRows)) {
+            return splice(current, replacement, group, total, what);
+        }
+        try {
+            return splice(current, replacement, group, total, what);
+        } catch (TraceException e) {
+            // Alone, this invoke would replace the whole value: if that would work, the value is shared by the
+            // cohorts (not split by rows), and only a run of its own can give the job what it asks for.
+            replaceWhole(narrow(current, group, total), replacement, what);
+            throw new SharedByCohorts("it replaces " + what + ", which the traces sharing the forward pass share ("
+                    + "it is not split by rows)");
+        }
+    }
+
+    /** A replacement a cohort can make alone but not among others; its message says why, for the eviction. */
+    static final class SharedByCohorts extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        SharedByCohorts(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
      * {@code current} with the rows of {@code group} replaced by {@code replacement}. The batch keeps its
      * other rows; a new tensor is made (nothing is written in place), so values other invokes already
      * read stay as they were.
@@ -181,6 +223,50 @@ public final class InvokeRows {
     }
 
     /**
+     * Why a cohort that reads {@code value} could see other cohorts' rows in it, or {@code null} when it cannot: an
+     * object inside it not known to be split by rows, or to hold nothing of any row (not a tensor, {@code Inputs},
+     * list, boxed primitive, string or enum), named by its class; or a tensor with the batch's rows folded into its
+     * first dimension ({@link #foldedRows}), described by its shape.
+     */
+    static String unsplittable(Object value, int total) {
+        String found = unsplittableObject(value);
+        return found != null ? found : foldedRows(value, total);
+    }
+
+    private static String unsplittableObject(Object value) {
+        if (value == null || value instanceof Tensor || value instanceof Number || value instanceof Boolean
+                || value instanceof Character || value instanceof String || value instanceof Enum) {
+            return null;
+        }
+        if (value instanceof Inputs) {
+            Inputs inputs = (Inputs) value;
+            for (Object element : inputs.positional()) {
+                String found = unsplittableObject(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            for (Object element : inputs.named().values()) {
+                String found = unsplittableObject(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+        if (value instanceof List) {
+            for (Object element : (List<?>) value) {
+                String found = unsplittableObject(element);
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+        return "a " + value.getClass().getSimpleName();
+    }
+
+    /**
      * A tensor inside {@code value} whose first dimension is a multiple of the batch's {@code total} rows, but not
      * {@code total}: most likely the batch's rows folded into the first dimension ({@code [rows * tokens, width]}),
      * which {@link #narrow} would hand over whole, every row included. Described by its shape, or {@code null} when
@@ -190,7 +276,7 @@ public final class InvokeRows {
      * narrowed as if it had rows), cannot be told from a batched one by its shape; models whose values at module
      * boundaries are all batched (the language models' decoders) have none.
      */
-    public static String foldedRows(Object value, int total) {
+    private static String foldedRows(Object value, int total) {
         String[] found = new String[1];
         ValueTrees.forEachPointer(value, pointer -> {
             if (found[0] == null && pointer instanceof Tensor) {
@@ -203,6 +289,63 @@ public final class InvokeRows {
             }
         });
         return found[0];
+    }
+
+    /**
+     * What the call of a module that invokes skipped returns: the value of the last skip for the whole batch, else
+     * the skips' values, each a tensor of its invoke's rows, concatenated in row order; together they must cover the
+     * batch.
+     *
+     * @param module names the module in error messages
+     * @param invokes the trace's invokes, to name those with rows that did not skip
+     * @throws TraceException when a skip's value is not a tensor of its rows, or the skips leave rows uncovered
+     */
+    static Object combineSkips(List<Provider.Skip> skips, int total, String module, List<Mediator> invokes) {
+        for (int i = skips.size() - 1; i >= 0; i--) {
+            RowRange group = skips.get(i).group();
+            if (group == null || group.covers(total)) {
+                return skips.get(i).value();
+            }
+        }
+        List<Provider.Skip> ordered = new ArrayList<>(skips);
+        ordered.sort(Comparator.comparingInt(skip -> skip.group().start()));
+        int next = 0;
+        List<Tensor> parts = new ArrayList<>(ordered.size());
+        for (Provider.Skip skip : ordered) {
+            if (skip.group().start() != next) {
+                break;
+            }
+            if (!(skip.value() instanceof Tensor) || !isBatched((Tensor) skip.value(), skip.group().size())) {
+                throw new TraceException(skip.invoke() + " skips " + module + " with " + Tensors.describe(skip.value())
+                        + "; it must give a Tensor with its " + skip.group().size() + " batch row(s) first");
+            }
+            parts.add((Tensor) skip.value());
+            next = skip.group().end();
+        }
+        if (next != total) {
+            throw new TraceException(module + " is skipped by " + invokeNames(skips) + " but not by "
+                    + invokesWithoutSkip(skips, invokes) + ": a skip replaces the module's whole computation, so every "
+                    + "invoke with an input must skip it (or one invoke without input must skip it for the whole batch)");
+        }
+        return cat(parts);
+    }
+
+    private static String invokeNames(List<Provider.Skip> skips) {
+        List<String> names = new ArrayList<>();
+        for (Provider.Skip skip : skips) {
+            names.add(skip.invoke());
+        }
+        return String.join(", ", names);
+    }
+
+    private static String invokesWithoutSkip(List<Provider.Skip> skips, List<Mediator> invokes) {
+        List<String> names = new ArrayList<>();
+        for (Mediator mediator : invokes) {
+            if (mediator.group() != null && skips.stream().noneMatch(skip -> skip.invoke().equals(mediator.name()))) {
+                names.add(mediator.name());
+            }
+        }
+        return String.join(", ", names);
     }
 
     /** Whether a tensor is split by batch rows: its first dimension has {@code total} rows. */

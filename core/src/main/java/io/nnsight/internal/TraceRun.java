@@ -6,16 +6,12 @@ import io.nnsight.Inputs;
 import io.nnsight.TraceException;
 import io.nnsight.internal.engine.Engine;
 import io.nnsight.spi.CloseMatches;
-import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.ModelRunner;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
@@ -25,18 +21,24 @@ import org.bytedeco.pytorch.Tensor;
  * One trace, from the call of {@code trace} to its return: prepares and batches the invokes' inputs, runs
  * the model with an {@link Interleaver}, and cleans up whatever happens (no body left running, no hook
  * active, the trace's native memory freed except for the values it returns or saves).
+ *
+ * <p>Several traces can share one run as its cohorts: {@link CohortRun} runs them in one forward pass,
+ * {@link ContinuousRun} lets them join and leave between forward passes. Either sets each cohort up here
+ * ({@link #setUp}) and runs the model through this run's invokes.
  */
 public final class TraceRun {
     /** One invoke of the trace, before and after the run. */
     public static final class Invocation {
         private final TraceRun run;
-        private final String name;
-        private final Batchable.Prepared prepared;
-        private final Class<?> bodyType;
-        private final Supplier<?> body;
+        final String name;
+        /** Its input, prepared; {@code null} for an invoke without input (an edit among them). */
+        final Batchable.Prepared prepared;
+        final Class<?> bodyType;
+        final Supplier<?> body;
         private final boolean edit;
-        private final Cohort cohort;
-        private Mediator mediator;
+        /** The cohort it belongs to when several traces share the run, else {@code null}. */
+        final Cohort cohort;
+        Mediator mediator;
         private boolean complete;
 
         private Invocation(TraceRun run, String name, Batchable.Prepared prepared, Class<?> bodyType, Supplier<?> body,
@@ -85,12 +87,8 @@ public final class TraceRun {
     private Invocation implicit;
     private boolean settingUp;
     private int edits;
-    /** The cohorts sharing this run ({@link #executeCohorts}), or {@code null} for a trace of its own. */
-    private List<Cohort> cohorts;
     /** The cohort whose edits and set-up body run now, to which the invokes they add belong. */
     private Cohort settingUpCohort;
-    /** The failures of a continuous run's cohorts whose stack traces were cleaned (one error may fail several). */
-    private final Set<Throwable> cleanedFailures = Collections.newSetFromMap(new IdentityHashMap<>());
 
     /** A trace of {@code target}, on the calling thread. */
     public TraceRun(TraceTarget target) {
@@ -151,8 +149,7 @@ public final class TraceRun {
      * @return the trace's result: the body's return value
      */
     public Object execute(Object input, Class<?> bodyType, Supplier<?> body, ModelRunner runner) {
-        Running.begin(this);
-        memory.enterThread();
+        begin();
         try {
             Batchable.Prepared options = null;
             if (input != null) {
@@ -173,7 +170,7 @@ public final class TraceRun {
                     settingUp = false;
                 }
             }
-            runModel(options, runner);
+            runModel(options, null, runner);
             if (implicit != null) {
                 result = implicit.mediator.result();
             }
@@ -183,295 +180,30 @@ public final class TraceRun {
             StackTraces.clean(error, new Throwable().getStackTrace());
             throw StackTraces.rethrow(error);
         } finally {
-            memory.close();
-            Running.end(this);
+            end();
         }
     }
 
     /**
-     * Runs several independent traces, the {@code cohorts}, as one: each in turn adds its edits and prepares its
-     * input or runs its set-up body (on this thread, in its context), then one forward pass serves them all, each
-     * on its own rows. Afterwards each cohort holds its outcome: its {@linkplain Cohort#result() result}, or its
-     * {@linkplain Cohort#failure() failure}, or why it was {@linkplain Cohort#evicted() evicted}. A cohort that
-     * fails or is evicted, before the forward or during it, ends alone; the others compute what they compute
-     * alone. A cohort whose {@linkplain Batchable#cohortKey key} differs from the first running cohort's (or is
-     * {@code null}, after it) is evicted before the forward, and so is one whose input carries options.
-     *
-     * <p>A failure of the forward pass itself (the model throws) fails every cohort still running with it.
-     *
-     * @param cohorts the traces, in the order their rows and invokes take
-     * @param runner runs the model on the batched inputs
+     * Starts the run on the calling thread: takes the wrapper's lock ({@link Running#begin}) and the trace's native
+     * memory scope. Every {@code begin} is followed by {@link #end()}.
      */
-    public void executeCohorts(List<Cohort> cohorts, ModelRunner runner) {
-        this.cohorts = cohorts;
+    void begin() {
         Running.begin(this);
         memory.enterThread();
-        try {
-            for (Cohort cohort : cohorts) {
-                setUp(cohort);
-            }
-            checkKeys();
-            boolean anyLive = false;
-            for (Cohort cohort : cohorts) {
-                anyLive |= !cohort.ended;
-            }
-            if (!anyLive) {
-                return;
-            }
-            try {
-                runModel(null, runner);
-            } catch (Throwable error) {
-                for (Cohort cohort : cohorts) {
-                    cohort.fail(error);
-                }
-                return;
-            }
-            for (Cohort cohort : cohorts) {
-                if (cohort.ended) {
-                    continue;
-                }
-                Object result = cohort.implicit != null ? cohort.implicit.mediator.result() : cohort.result();
-                cohort.succeed(result);
-                memory.keep(result);
-                for (Invocation invocation : invocations) {
-                    if (invocation.cohort == cohort) {
-                        memory.keep(invocation.mediator.result());
-                    }
-                }
-            }
-            for (Object value : saved) {
-                memory.keep(value);
-            }
-        } finally {
-            // each failure as a trace alone throws it: the engine's frames removed, the caller's appended, once
-            Set<Throwable> cleaned = Collections.newSetFromMap(new IdentityHashMap<>());
-            StackTraceElement[] callerFrames = new Throwable().getStackTrace();
-            for (Cohort cohort : cohorts) {
-                if (cohort.failure() != null && cleaned.add(cohort.failure())) {
-                    StackTraces.clean(cohort.failure(), callerFrames);
-                }
-            }
-            memory.close();
-            Running.end(this);
-        }
     }
 
-    /** Where the cohorts of a continuous run come from, and where they go once they end. */
-    public interface Admission {
-        /** The cohorts to join now, given how many are running; called at step boundaries while the epoch admits. */
-        List<Cohort> admit(int running);
-
-        /** {@code cohort} has its outcome; called once per cohort, as soon as it is final. */
-        void finished(Cohort cohort);
+    /** Ends the run: frees the trace's native memory except for the values it returns or saves, and unlocks. */
+    void end() {
+        memory.close();
+        Running.end(this);
     }
 
     /**
-     * Runs cohorts that join and leave between forward passes, as {@code runner} lays them out: a continuous batch
-     * ({@code spi.ContinuousBatch}). Holds the wrapper's lock until {@code runner} returns. A cohort is set up when
-     * it joins, on this thread in its context, as in {@link #executeCohorts}; each forward pass serves the cohorts
-     * laid out for it, each at its own iteration; its outcome goes to {@code admission} as soon as it ends. A failure
-     * of the runner (the model throws) evicts every cohort still running: alone, each learns whether it is its own.
-     *
-     * @param epochSteps how many forward passes admit cohorts; afterwards {@code admit} gives none
+     * Adds {@code cohort}'s edits and invokes, in its context: its input's invoke, or those its set-up body adds. A
+     * failure there ends it alone, and its invokes are taken out again.
      */
-    public void executeContinuous(ContinuousBatch.Runner runner, Admission admission, int epochSteps) {
-        Running.begin(this);
-        memory.enterThread();
-        StackTraceElement[] callerFrames = new Throwable().getStackTrace();
-        Interleaver running = new Interleaver(target, List.of(), 0, GradMode.is_enabled());
-        running.continuous();
-        interleaver = running;
-        List<Cohort> joined = new ArrayList<>();
-        Throwable failure = null;
-        try {
-            runner.run(new Continuous(running, admission, joined, epochSteps, callerFrames));
-        } catch (Throwable error) {
-            failure = error;
-        } finally {
-            try {
-                for (Cohort cohort : joined) {
-                    if (!cohort.reported) {
-                        if (failure != null) {
-                            cohort.evict("the forward pass it shared failed (" + failure + ")");
-                        } else {
-                            cohort.fail(new TraceException("the model runner returned before this trace's run was over"));
-                        }
-                        running.end(cohort);
-                        report(cohort, admission, callerFrames);
-                    }
-                }
-            } finally {
-                running.cancel();
-                interleaver = null;
-                for (Invocation invocation : invocations) {
-                    invocation.complete = true;
-                }
-                for (Object value : saved) {
-                    memory.keep(value);
-                }
-                memory.close();
-                Running.end(this);
-            }
-        }
-    }
-
-    /** The control a continuous run's runner has. */
-    private final class Continuous implements ContinuousBatch.Control {
-        private final Interleaver running;
-        private final Admission admission;
-        private final List<Cohort> joined;
-        private final int epochSteps;
-        private final StackTraceElement[] callerFrames;
-        private int forwards;
-        private int live;
-
-        Continuous(Interleaver running, Admission admission, List<Cohort> joined, int epochSteps,
-                StackTraceElement[] callerFrames) {
-            this.running = running;
-            this.admission = admission;
-            this.joined = joined;
-            this.epochSteps = epochSteps;
-            this.callerFrames = callerFrames;
-        }
-
-        @Override
-        public List<ContinuousBatch.Lane> admit() {
-            if (forwards >= epochSteps) {
-                return List.of();
-            }
-            List<ContinuousBatch.Lane> lanes = new ArrayList<>();
-            for (Cohort cohort : admission.admit(live)) {
-                joined.add(cohort);
-                join(cohort);
-                if (cohort.ended) {
-                    running.end(cohort);
-                    report(cohort, admission, callerFrames);
-                } else {
-                    live++;
-                    lanes.add(cohort);
-                }
-            }
-            return lanes;
-        }
-
-        /** Sets {@code cohort} up, batches its inputs and starts its bodies; a failure ends it alone. */
-        private void join(Cohort cohort) {
-            setUp(cohort);
-            List<Batchable.Prepared> rows = new ArrayList<>();
-            List<Invocation> own = new ArrayList<>();
-            for (Invocation invocation : invocations) {
-                if (invocation.cohort == cohort) {
-                    own.add(invocation);
-                    if (invocation.prepared != null) {
-                        rows.add(invocation.prepared);
-                    }
-                }
-            }
-            if (!cohort.ended) {
-                try {
-                    cohort.key = target.batchable().cohortKey(rows);
-                    if (cohort.key == null) {
-                        cohort.evict("the model's inputs do not say that rows may share a forward pass");
-                    } else {
-                        cohort.inputs = rows.size() == 1 ? rows.get(0).inputs() : target.batchable().combine(rows);
-                    }
-                } catch (RuntimeException e) {
-                    cohort.fail(e);
-                }
-            }
-            if (cohort.ended) {
-                invocations.removeAll(own);
-                return;
-            }
-            int size = 0;
-            for (Invocation invocation : own) {
-                RowRange group = null;
-                if (invocation.prepared != null) {
-                    group = new RowRange(size, invocation.prepared.batchSize());
-                    size += invocation.prepared.batchSize();
-                }
-                invocation.mediator = new Mediator(invocations.indexOf(invocation), invocation.name, group,
-                        invocation.body, cohort);
-                cohort.mediators.add(invocation.mediator);
-            }
-            cohort.size = size;
-            for (Invocation invocation : own) {
-                Mediator mediator = invocation.mediator;
-                String threadName = "nnsight-" + mediator.name().replace(' ', '-');
-                mediator.start(running, engine.create(threadName, invocation.bodyType, () -> runBody(mediator)));
-            }
-            running.join(cohort);
-        }
-
-        @Override
-        public <T> T forward(List<ContinuousBatch.Lane> lanes, Supplier<T> pass) {
-            List<Cohort> present = new ArrayList<>(lanes.size());
-            List<Integer> sizes = new ArrayList<>(lanes.size());
-            for (ContinuousBatch.Lane lane : lanes) {
-                present.add(own(lane));
-                sizes.add(lane.size());
-            }
-            forwards++;
-            running.layout(present, sizes);
-            try {
-                return pass.get();
-            } finally {
-                running.layout(List.of(), List.of());
-            }
-        }
-
-        @Override
-        public void endSteps(ContinuousBatch.Lane lane) {
-            running.endSteps(own(lane));
-        }
-
-        @Override
-        public void finish(ContinuousBatch.Lane lane) {
-            Cohort cohort = own(lane);
-            if (cohort.reported) {
-                return;
-            }
-            running.end(cohort);
-            if (!cohort.ended) {
-                Object result = cohort.implicit != null ? cohort.implicit.mediator.result() : cohort.result();
-                cohort.succeed(result);
-                memory.keep(result);
-                for (Invocation invocation : invocations) {
-                    if (invocation.cohort == cohort) {
-                        invocation.complete = true;
-                        memory.keep(invocation.mediator.result());
-                    }
-                }
-            }
-            live--;
-            report(cohort, admission, callerFrames);
-        }
-
-        @Override
-        public void fail(ContinuousBatch.Lane lane, Throwable error) {
-            own(lane).fail(error);
-            finish(lane);
-        }
-
-        private Cohort own(ContinuousBatch.Lane lane) {
-            if (!(lane instanceof Cohort) || !joined.contains(lane)) {
-                throw new IllegalArgumentException("not a lane of this run: " + lane);
-            }
-            return (Cohort) lane;
-        }
-    }
-
-    /** Reports {@code cohort}'s outcome, its failure cleaned as a trace alone throws it. */
-    private void report(Cohort cohort, Admission admission, StackTraceElement[] callerFrames) {
-        cohort.reported = true;
-        if (cohort.failure() != null && cleanedFailures.add(cohort.failure())) {
-            StackTraces.clean(cohort.failure(), callerFrames);
-        }
-        admission.finished(cohort);
-    }
-
-    /** Adds {@code cohort}'s edits and invokes, in its context; a failure there ends it alone. */
-    private void setUp(Cohort cohort) {
+    void setUp(Cohort cohort) {
         int before = invocations.size();
         settingUpCohort = cohort;
         Object previous = cohort.context.enter();
@@ -498,11 +230,7 @@ public final class TraceRun {
                     anyInput |= invocation.prepared != null;
                 }
                 if (!anyInput) {
-                    cohort.fail(new TraceException(cohort.invokes == 0
-                            ? "this trace has no input to run the model on: pass one to trace(input, body), or call "
-                                    + "tr.invoke(input, body) in the trace body"
-                            : "no invoke of this trace has an input, so the model has nothing to run on: at least one "
-                                    + "must be tr.invoke(input, body)"));
+                    cohort.fail(nothingToRunOn(cohort.invokes > 0));
                 }
             }
         } catch (Throwable error) {
@@ -516,45 +244,37 @@ public final class TraceRun {
         }
     }
 
-    /** Evicts the cohorts whose key says their rows may not share the first running cohort's forward pass. */
-    private void checkKeys() {
-        Cohort first = null;
-        Object key = null;
-        for (Cohort cohort : cohorts) {
-            if (cohort.ended) {
-                continue;
-            }
-            List<Batchable.Prepared> rows = new ArrayList<>();
-            for (Invocation invocation : invocations) {
-                if (invocation.cohort == cohort && invocation.prepared != null) {
-                    rows.add(invocation.prepared);
-                }
-            }
-            Object own;
-            try {
-                own = target.batchable().cohortKey(rows);
-            } catch (RuntimeException e) {
-                cohort.fail(e);
-                continue;
-            }
-            if (first == null) {
-                first = cohort;
-                key = own;
-            } else if (key == null || !key.equals(own)) {
-                cohort.evict(key == null ? "the model's inputs do not say that rows may share a forward pass"
-                        : "its input's batching key " + own + " differs from the batch's, " + key);
-            }
-        }
-        invocations.removeIf(invocation -> invocation.cohort != null && invocation.cohort.ended);
+    /** The failure of a trace whose invokes have no input ({@code anyInvoke}) or that has no invoke at all. */
+    private static TraceException nothingToRunOn(boolean anyInvoke) {
+        return new TraceException(anyInvoke
+                ? "no invoke of this trace has an input, so the model has nothing to run on: at least one must be "
+                        + "tr.invoke(input, body)"
+                : "this trace has no input to run the model on: pass one to trace(input, body), or call "
+                        + "tr.invoke(input, body) in the trace body");
     }
 
-    private void runModel(Batchable.Prepared options, ModelRunner runner) {
+    /** The prepared inputs of {@code cohort}'s invokes, in invoke order. */
+    List<Batchable.Prepared> inputsOf(Cohort cohort) {
+        List<Batchable.Prepared> rows = new ArrayList<>();
+        for (Invocation invocation : invocations) {
+            if (invocation.cohort == cohort && invocation.prepared != null) {
+                rows.add(invocation.prepared);
+            }
+        }
+        return rows;
+    }
+
+    /**
+     * Batches the invokes' inputs, starts their bodies and runs the model with them interleaved.
+     *
+     * @param options the options of a trace whose input has no batch rows, or {@code null}
+     * @param cohorts the cohorts sharing the run, their rows assigned ({@link CohortRun}), or {@code null}; the
+     *     first failure of a body (outside them) or of the model runner is thrown
+     */
+    void runModel(Batchable.Prepared options, List<Cohort> cohorts, ModelRunner runner) {
         List<Batchable.Prepared> rows = new ArrayList<>();
         List<Mediator> mediators = new ArrayList<>(invocations.size());
         int batchSize = 0;
-        if (cohorts != null) {
-            assignCohortRows();
-        }
         for (Invocation invocation : invocations) {
             RowRange group = null;
             if (invocation.prepared != null) {
@@ -572,11 +292,7 @@ public final class TraceRun {
             }
         }
         if (rows.isEmpty()) {
-            throw new TraceException(invocations.size() == edits
-                    ? "this trace has no input to run the model on: pass one to trace(input, body), or call "
-                            + "tr.invoke(input, body) in the trace body"
-                    : "no invoke of this trace has an input, so the model has nothing to run on: at least one must be "
-                            + "tr.invoke(input, body)");
+            throw nothingToRunOn(invocations.size() > edits);
         }
         Inputs batched = rows.size() == 1 ? rows.get(0).inputs() : target.batchable().combine(rows);
         if (options != null) {
@@ -592,11 +308,9 @@ public final class TraceRun {
             running.cohorts(live);
         }
         for (Invocation invocation : invocations) {
-            Mediator mediator = invocation.mediator;
-            String threadName = "nnsight-" + mediator.name().replace(' ', '-');
-            mediator.start(running, engine.create(threadName, invocation.bodyType, () -> runBody(mediator)));
+            startBody(invocation, running);
         }
-        interleaver = running;
+        attach(running);
         try {
             try {
                 running.start();
@@ -611,27 +325,10 @@ public final class TraceRun {
             }
         } finally {
             running.cancel();
-            interleaver = null;
-            for (Invocation invocation : invocations) {
-                invocation.complete = true;
-            }
+            detach();
         }
         if (running.failure() != null) {
             throw StackTraces.rethrow(running.failure());
-        }
-    }
-
-    /** Gives each cohort the rows of its invokes with input, which are contiguous. */
-    private void assignCohortRows() {
-        int next = 0;
-        for (Cohort cohort : cohorts) {
-            int start = next;
-            for (Invocation invocation : invocations) {
-                if (invocation.cohort == cohort && invocation.prepared != null) {
-                    next += invocation.prepared.batchSize();
-                }
-            }
-            cohort.rows = next > start ? new RowRange(start, next - start) : null;
         }
     }
 
@@ -643,6 +340,54 @@ public final class TraceRun {
         Map<String, Object> named = new LinkedHashMap<>(batched.named());
         named.putAll(options.named());
         return Inputs.of(batched.positional(), named);
+    }
+
+    /** The trace's invokes (its edits among them), in the order they are served; live, as they are added. */
+    List<Invocation> invocations() {
+        return invocations;
+    }
+
+    /** Starts the body of {@code invocation}, its mediator made, on a coroutine of the engine, served by {@code running}. */
+    void startBody(Invocation invocation, Interleaver running) {
+        Mediator mediator = invocation.mediator;
+        String threadName = "nnsight-" + mediator.name().replace(' ', '-');
+        mediator.start(running, engine.create(threadName, invocation.bodyType, () -> runBody(mediator)));
+    }
+
+    /** {@code running} serves this trace's requests from now on. */
+    void attach(Interleaver running) {
+        interleaver = running;
+    }
+
+    /** The model has run: no interleaver serves requests any more, and every invoke's result is final. */
+    void detach() {
+        interleaver = null;
+        for (Invocation invocation : invocations) {
+            invocation.complete = true;
+        }
+    }
+
+    /**
+     * Gives {@code cohort}, which ran to its end without failing, its result (its trace body's, or its input's
+     * invoke's), and keeps that and its invokes' results after the trace.
+     */
+    void succeed(Cohort cohort) {
+        Object result = cohort.implicit != null ? cohort.implicit.mediator.result() : cohort.result();
+        cohort.succeed(result);
+        memory.keep(result);
+        for (Invocation invocation : invocations) {
+            if (invocation.cohort == cohort) {
+                invocation.complete = true;
+                memory.keep(invocation.mediator.result());
+            }
+        }
+    }
+
+    /** Keeps what the bodies saved ({@link #save}) after the trace. */
+    void keepSaved() {
+        for (Object value : saved) {
+            memory.keep(value);
+        }
     }
 
     private Object runBody(Mediator mediator) {
@@ -662,9 +407,7 @@ public final class TraceRun {
 
     private void keepResults(Object result) {
         memory.keep(result);
-        for (Object value : saved) {
-            memory.keep(value);
-        }
+        keepSaved();
         SessionRun session = saved.isEmpty() ? null : Running.sessionHere();
         if (session != null) {
             saved.forEach(session::save);

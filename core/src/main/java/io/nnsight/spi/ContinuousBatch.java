@@ -5,6 +5,7 @@ import io.nnsight.NNsight;
 import io.nnsight.TraceJob;
 import io.nnsight.internal.Cohort;
 import io.nnsight.internal.CohortBatches;
+import io.nnsight.internal.ContinuousRun;
 import io.nnsight.internal.TraceRun;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -161,7 +162,7 @@ public final class ContinuousBatch {
         CohortBatches.Cohorts cohorts = CohortBatches.cohorts();
         TraceRun run = new TraceRun(cohorts.target(hosted));
         Map<Cohort, Member> members = new IdentityHashMap<>();
-        run.executeContinuous(runner, new TraceRun.Admission() {
+        ContinuousRun.execute(run, runner, new ContinuousRun.Admission() {
             @Override
             public List<Cohort> admit(int running) {
                 List<Cohort> admitted = new ArrayList<>();

@@ -1,0 +1,114 @@
+package io.nnsight.internal;
+
+import io.nnsight.Batchable;
+import io.nnsight.spi.ModelRunner;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Several independent traces, the cohorts, run as one {@link TraceRun} with one forward pass: what {@code
+ * spi.TraceBatch} runs. Each cohort in turn adds its edits and prepares its input or runs its set-up body (on the
+ * calling thread, in its context); cohorts whose inputs may not share the pass are evicted; then one forward pass
+ * serves the others, each on its own contiguous rows.
+ */
+public final class CohortRun {
+    private CohortRun() {}
+
+    /**
+     * Runs {@code cohorts} as one trace, {@code run}. Afterwards each cohort holds its outcome: its {@linkplain
+     * Cohort#result() result}, or its {@linkplain Cohort#failure() failure}, or why it was {@linkplain
+     * Cohort#evicted() evicted}. A cohort that fails or is evicted, before the forward or during it, ends alone;
+     * the others compute what they compute alone. A cohort whose {@linkplain Batchable#cohortKey key} differs
+     * from the first running cohort's (or is {@code null}, after it) is evicted before the forward, and so is one
+     * whose input carries options.
+     *
+     * <p>A failure of the forward pass itself (the model throws) fails every cohort still running with it.
+     *
+     * @param run a trace of no invokes yet, whose edits and invokes the cohorts add ({@link Cohort#addEdits})
+     * @param cohorts the traces, in the order their rows and invokes take
+     * @param runner runs the model on the batched inputs
+     */
+    public static void execute(TraceRun run, List<Cohort> cohorts, ModelRunner runner) {
+        run.begin();
+        try {
+            for (Cohort cohort : cohorts) {
+                run.setUp(cohort);
+            }
+            checkKeys(run, cohorts);
+            boolean anyLive = false;
+            for (Cohort cohort : cohorts) {
+                anyLive |= !cohort.ended;
+            }
+            if (!anyLive) {
+                return;
+            }
+            assignRows(run, cohorts);
+            try {
+                run.runModel(null, cohorts, runner);
+            } catch (Throwable error) {
+                for (Cohort cohort : cohorts) {
+                    cohort.fail(error);
+                }
+                return;
+            }
+            for (Cohort cohort : cohorts) {
+                if (!cohort.ended) {
+                    run.succeed(cohort);
+                }
+            }
+            run.keepSaved();
+        } finally {
+            // each failure as a trace alone throws it: the engine's frames removed, the caller's appended, once
+            Set<Throwable> cleaned = Collections.newSetFromMap(new IdentityHashMap<>());
+            StackTraceElement[] callerFrames = new Throwable().getStackTrace();
+            for (Cohort cohort : cohorts) {
+                if (cohort.failure() != null && cleaned.add(cohort.failure())) {
+                    StackTraces.clean(cohort.failure(), callerFrames);
+                }
+            }
+            run.end();
+        }
+    }
+
+    /** Evicts the cohorts whose key says their rows may not share the first running cohort's forward pass. */
+    private static void checkKeys(TraceRun run, List<Cohort> cohorts) {
+        Cohort first = null;
+        Object key = null;
+        for (Cohort cohort : cohorts) {
+            if (cohort.ended) {
+                continue;
+            }
+            Object own;
+            try {
+                own = run.target().batchable().cohortKey(run.inputsOf(cohort));
+            } catch (RuntimeException e) {
+                cohort.fail(e);
+                continue;
+            }
+            if (first == null) {
+                first = cohort;
+                key = own;
+            } else if (key == null || !key.equals(own)) {
+                cohort.evict(key == null ? "the model's inputs do not say that rows may share a forward pass"
+                        : "its input's batching key " + own + " differs from the batch's, " + key);
+            }
+        }
+        run.invocations().removeIf(invocation -> invocation.cohort != null && invocation.cohort.ended);
+    }
+
+    /** Gives each cohort the rows of its invokes with input, which are contiguous. */
+    private static void assignRows(TraceRun run, List<Cohort> cohorts) {
+        int next = 0;
+        for (Cohort cohort : cohorts) {
+            int start = next;
+            for (TraceRun.Invocation invocation : run.invocations()) {
+                if (invocation.cohort == cohort && invocation.prepared != null) {
+                    next += invocation.prepared.batchSize();
+                }
+            }
+            cohort.rows = next > start ? new RowRange(start, next - start) : null;
+        }
+    }
+}

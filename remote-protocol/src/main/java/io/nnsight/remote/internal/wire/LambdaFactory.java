@@ -33,4 +33,13 @@ public interface LambdaFactory {
     default Map.Entry<LambdaSpec, Object[]> origin(Object lambda) {
         return null;
     }
+
+    /**
+     * Whether {@code type} is the class of lambdas this factory made, when that class is not one the JDK made
+     * for a lambda (a server's factory makes plain classes): its objects travel as lambdas, by their spec and
+     * captured values, not as objects of that class.
+     */
+    default boolean makes(Class<?> type) {
+        return false;
+    }
 }

@@ -218,6 +218,13 @@ public final class ValueGraphs {
                 }
                 return CountChecks.serializer(this, type, super.getDefaultSerializer(type));
             }
+
+            @Override
+            @SuppressWarnings("rawtypes")
+            public boolean isClosure(Class type) {
+                LambdaFactory lambdas = binding.lambdas();
+                return super.isClosure(type) || lambdas != null && lambdas.makes(type);
+            }
         };
         kryo.setRegistrationRequired(false);
         kryo.setReferences(true);

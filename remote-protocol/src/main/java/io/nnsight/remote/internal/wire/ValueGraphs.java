@@ -222,8 +222,7 @@ public final class ValueGraphs {
             @Override
             @SuppressWarnings("rawtypes")
             public boolean isClosure(Class type) {
-                LambdaFactory lambdas = binding.lambdas();
-                return super.isClosure(type) || lambdas != null && lambdas.makes(type);
+                return super.isClosure(type) || LambdaFactory.isMadeLambda(type);
             }
         };
         kryo.setRegistrationRequired(false);

@@ -7,7 +7,6 @@ import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,7 +56,7 @@ import org.objectweb.asm.Type;
 public final class LambdaFactories implements LambdaFactory {
     private static final String PREFIX = "$nnsight$lambda$";
     private static final String BRIDGE_SUFFIX = "$call";
-    private static final String CLASS_INFIX = "$$NnsightLambda$";
+    private static final String CLASS_INFIX = LambdaFactory.MADE_CLASS_INFIX;
     private static final String OBJECT = "java/lang/Object";
     /** The primitive types each primitive type widens to (JLS 5.1.2), by descriptor. */
     private static final Map<String, String> WIDER = Map.of("B", "SIJFD", "S", "IJFD", "C", "IJFD", "I", "JFD",
@@ -66,7 +65,6 @@ public final class LambdaFactories implements LambdaFactory {
     private final List<LambdaSpec> lambdas;
     private final Map<String, List<Integer>> byClass;
     private final Map<Object, Map.Entry<LambdaSpec, Object[]>> made = new IdentityHashMap<>();
-    private final Set<Class<?>> madeClasses = new HashSet<>();
 
     private LambdaFactories(List<LambdaSpec> lambdas, Map<String, List<Integer>> byClass) {
         this.lambdas = lambdas;
@@ -168,14 +166,7 @@ public final class LambdaFactories implements LambdaFactory {
         factory.setAccessible(true);
         Object lambda = factory.invoke(null, values);
         made.put(lambda, Map.entry(spec, values));
-        madeClasses.add(lambda.getClass());
         return lambda;
-    }
-
-    /** Whether {@code type} is the class of lambdas this factory made: they are written as lambdas, by their spec. */
-    @Override
-    public boolean makes(Class<?> type) {
-        return madeClasses.contains(type);
     }
 
     /**

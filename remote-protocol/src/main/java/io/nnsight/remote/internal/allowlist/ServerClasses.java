@@ -18,8 +18,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * a class runs none of its code: not even the static initializer of {@code org.bytedeco.pytorch.global.torch},
  * which loads libtorch. Members are read by reflection, which for a JDK class means "as this JVM has it":
  * that is how a class compiled for a newer JDK is found to use a method this server's JDK lacks.
+ *
+ * <p>The answers for up to {@value #REMEMBERED} names are remembered; names beyond are looked up every time. The
+ * names come from requests and one instance serves every job, so the memory must not grow with what hostile
+ * requests ask about (array names alone, {@code [[Ljava.lang.String;} and deeper, make many classes that
+ * exist).
  */
 public final class ServerClasses {
+    /** How many names an instance remembers the answer for. */
+    static final int REMEMBERED = 1 << 14;
+
     /** What each class declares: fields as {@code name:descriptor}, methods and constructors as name and descriptor. */
     private static final ClassValue<Set<String>> DECLARED = new ClassValue<>() {
         @Override
@@ -39,15 +47,36 @@ public final class ServerClasses {
     };
 
     private final ClassLoader loader;
+    private final int remembered;
     private final Map<String, Optional<Class<?>>> classes = new ConcurrentHashMap<>();
 
+    /** The classes that {@code loader} loads. */
     public ServerClasses(ClassLoader loader) {
+        this(loader, REMEMBERED);
+    }
+
+    /** The classes that {@code loader} loads, remembering the answers for up to {@code remembered} names. */
+    ServerClasses(ClassLoader loader, int remembered) {
         this.loader = loader;
+        this.remembered = remembered;
     }
 
     /** The server's class of this binary name, or empty when the server has none (or cannot link it). */
     public Optional<Class<?>> find(String className) {
-        return classes.computeIfAbsent(className, this::load);
+        Optional<Class<?>> known = classes.get(className);
+        if (known != null) {
+            return known;
+        }
+        Optional<Class<?>> found = load(className);
+        if (classes.size() < remembered) {
+            classes.put(className, found);
+        }
+        return found;
+    }
+
+    /** How many names' answers are remembered. */
+    int rememberedNames() {
+        return classes.size();
     }
 
     /** Whether {@code className} names {@code superclassName} or one of its subclasses. */

@@ -11,6 +11,7 @@ import java.security.CodeSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -63,17 +64,32 @@ import org.objectweb.asm.tree.TypeInsnNode;
 public final class ClassPlan {
     private static final List<String> REGISTERED = new CopyOnWriteArrayList<>();
     private static final String MAIN_JAR = mainJar();
+    private static final int PLANS_PER_CLASS = 16;
+    /**
+     * Plans already made, by their roots, kept with the first class the roots ship: a class that changes is a new
+     * class (a new class loader's, in {@code jshell} or a reloading server), so its plans are made afresh, and
+     * they go when the class does.
+     */
+    private static final ClassValue<Map<Roots, ClassPlan>> PLANS = new ClassValue<>() {
+        @Override
+        protected Map<Roots, ClassPlan> computeValue(Class<?> type) {
+            return Collections.synchronizedMap(new LinkedHashMap<>(PLANS_PER_CLASS, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<Roots, ClassPlan> eldest) {
+                    return size() > PLANS_PER_CLASS;
+                }
+            });
+        }
+    };
 
     private final ClassLoader loader;
-    private final Map<String, Boolean> shipped = new HashMap<>();
-    private final Map<String, ClassNode> nodes = new HashMap<>();
-    private final Set<String> whole = new LinkedHashSet<>();
-    private final Map<String, Set<String>> reached = new LinkedHashMap<>();
-    private final Map<String, Set<String>> fields = new LinkedHashMap<>();
-    private final Deque<Runnable> work = new ArrayDeque<>();
+    private final Map<String, byte[]> classFiles;
+    private final Map<String, Set<String>> staticFields;
 
-    private ClassPlan(ClassLoader loader) {
+    private ClassPlan(ClassLoader loader, Map<String, byte[]> classFiles, Map<String, Set<String>> staticFields) {
         this.loader = loader;
+        this.classFiles = Collections.unmodifiableMap(classFiles);
+        this.staticFields = Collections.unmodifiableMap(staticFields);
     }
 
     /** Ships the classes of every package under {@code prefix} too, though they come from a library jar. */
@@ -82,26 +98,30 @@ public final class ClassPlan {
     }
 
     /**
-     * Plans the classes a graph needs: those of its objects, and the code of its lambdas.
+     * Plans the classes a graph needs: those of its objects, and the code of its lambdas. Each job of a client
+     * has the same roots, so the plan of the same roots is made once and reused: the class files are read, walked
+     * and written once, not per job (the static fields' values are read per job, {@link #staticValue}).
      *
      * @param loader loads the classes the graph's code names
      */
     static ClassPlan of(GraphClasses graph, ClassLoader loader) {
-        ClassPlan plan = new ClassPlan(loader);
+        Set<Class<?>> instances = new LinkedHashSet<>();
         for (Class<?> type : graph.instances()) {
             if (ships(type)) {
-                plan.refer(Type.getInternalName(type));
+                instances.add(type);
             }
         }
-        for (Map.Entry<LambdaSpec, ClassLoader> lambda : graph.lambdas().entrySet()) {
-            LambdaSpec spec = lambda.getKey();
-            if (spec.implKind() == Opcodes.H_INVOKESTATIC) {
-                plan.reach(spec.implClass(), spec.implName() + spec.implDescriptor());
-            } else {
-                plan.refer(spec.implClass());
-            }
+        Roots roots = new Roots(loader, REGISTERED.size(), instances, new LinkedHashSet<>(graph.lambdas().keySet()));
+        Class<?> anchor = roots.anchor();
+        if (anchor == null) {
+            return roots.plan();
         }
-        plan.run();
+        Map<Roots, ClassPlan> plans = PLANS.get(anchor);
+        ClassPlan plan = plans.get(roots);
+        if (plan == null) {
+            plan = roots.plan(); // outside the map's lock: planning loads classes
+            plans.put(roots, plan);
+        }
         return plan;
     }
 
@@ -135,21 +155,10 @@ public final class ClassPlan {
     /**
      * The class files to ship, by binary name ({@code com.example.Probe}): whole or sliced as planned,
      * without static initializers (enums keep theirs) and with static fields no longer final, so the server
-     * can set them.
+     * can set them. The arrays are shared by every job of the same plan: read them, do not change them.
      */
     Map<String, byte[]> classFiles() {
-        Set<String> names = new LinkedHashSet<>(whole);
-        names.addAll(reached.keySet());
-        Map<String, byte[]> files = new LinkedHashMap<>();
-        for (String name : names) {
-            ClassNode node = whole.contains(name) ? copy(nodes.get(name)) : slice(nodes.get(name));
-            prepareStatics(node);
-            keepReferencesTo(node, names);
-            ClassWriter writer = new ClassWriter(0);
-            node.accept(writer);
-            files.put(name.replace('/', '.'), writer.toByteArray());
-        }
-        return files;
+        return classFiles;
     }
 
     /**
@@ -157,19 +166,7 @@ public final class ClassPlan {
      * their values travel with the job.
      */
     Map<String, Set<String>> staticFields() {
-        Map<String, Set<String>> statics = new LinkedHashMap<>();
-        fields.forEach((owner, names) -> {
-            ClassNode node = nodes.get(owner);
-            if (node == null || (node.access & Opcodes.ACC_ENUM) != 0) {
-                return;
-            }
-            for (FieldNode field : node.fields) {
-                if ((field.access & Opcodes.ACC_STATIC) != 0 && names.contains(field.name)) {
-                    statics.computeIfAbsent(owner, o -> new LinkedHashSet<>()).add(field.name);
-                }
-            }
-        });
-        return statics;
+        return staticFields;
     }
 
     /** The current value of a static field of a shipped class in this JVM. */
@@ -184,189 +181,314 @@ public final class ClassPlan {
         }
     }
 
-    // ---- the walk ----
-
-    private void run() {
-        while (!work.isEmpty()) {
-            work.poll().run();
-        }
-    }
-
-    private boolean ships(String internalName) {
-        return shipped.computeIfAbsent(internalName, name -> {
-            try {
-                return ships(Class.forName(name.replace('/', '.'), false, loader));
-            } catch (ClassNotFoundException | LinkageError e) {
-                return false; // not here: the server's check names it if the code needs it
+    /**
+     * What a plan starts from: the shipped classes of a graph's objects and the graph's lambdas, the class loader
+     * that resolves the names their code uses, and how many packages were {@linkplain #register registered} (a
+     * registration can make more classes ship).
+     */
+    private record Roots(ClassLoader loader, int registered, Set<Class<?>> instances, Set<LambdaSpec> lambdas) {
+        /** A class the plan ships, to keep the plan with; {@code null} when it ships none. */
+        Class<?> anchor() {
+            if (!instances.isEmpty()) {
+                return instances.iterator().next();
             }
-        });
-    }
-
-    /** Ships {@code name} whole, if it is an application class. */
-    private void refer(String name) {
-        if (!ships(name) || !whole.add(name)) {
-            return;
-        }
-        ClassNode node = node(name);
-        work.add(() -> {
-            if (node.superName != null) {
-                refer(node.superName);
-            }
-            node.interfaces.forEach(this::refer);
-            for (FieldNode field : node.fields) {
-                referType(Type.getType(field.desc));
-            }
-            for (MethodNode method : node.methods) {
-                scan(node, method);
-            }
-        });
-    }
-
-    /** Ships static method {@code nameAndDescriptor} of {@code owner} (or of the superclass that declares it). */
-    private void reach(String owner, String nameAndDescriptor) {
-        for (String type = owner; type != null && ships(type); type = node(type).superName) {
-            ClassNode node = node(type);
-            MethodNode method = find(node, nameAndDescriptor);
-            if (method != null) {
-                if (!whole.contains(type) && reached.computeIfAbsent(type, t -> new LinkedHashSet<>()).add(nameAndDescriptor)) {
-                    work.add(() -> scan(node, method));
+            for (LambdaSpec lambda : lambdas) {
+                try {
+                    Class<?> owner = Class.forName(lambda.implClass().replace('/', '.'), false, loader);
+                    if (ships(owner)) {
+                        return owner;
+                    }
+                } catch (ClassNotFoundException | LinkageError e) {
+                    // the walk leaves it out; Packing says why the lambda cannot ship
                 }
+            }
+            return null;
+        }
+
+        ClassPlan plan() {
+            Walk walk = new Walk(loader);
+            for (Class<?> type : instances) {
+                walk.refer(Type.getInternalName(type));
+            }
+            for (LambdaSpec spec : lambdas) {
+                if (spec.implKind() == Opcodes.H_INVOKESTATIC) {
+                    walk.reach(spec.implClass(), spec.implName() + spec.implDescriptor());
+                } else {
+                    walk.refer(spec.implClass());
+                }
+            }
+            walk.run();
+            return new ClassPlan(loader, walk.classFiles(), walk.staticFields());
+        }
+    }
+
+    /** The walk from the roots through the code they use, and the class files it finds to ship. */
+    private static final class Walk {
+        private final ClassLoader loader;
+        private final Map<String, Boolean> shipped = new HashMap<>();
+        private final Map<String, ClassNode> nodes = new HashMap<>();
+        private final Set<String> whole = new LinkedHashSet<>();
+        private final Map<String, Set<String>> reached = new LinkedHashMap<>();
+        private final Map<String, Set<String>> fields = new LinkedHashMap<>();
+        private final Deque<Runnable> work = new ArrayDeque<>();
+
+        Walk(ClassLoader loader) {
+            this.loader = loader;
+        }
+
+        void run() {
+            while (!work.isEmpty()) {
+                work.poll().run();
+            }
+        }
+
+        private boolean ships(String internalName) {
+            return shipped.computeIfAbsent(internalName, name -> {
+                try {
+                    return ClassPlan.ships(Class.forName(name.replace('/', '.'), false, loader));
+                } catch (ClassNotFoundException | LinkageError e) {
+                    return false; // not here: the server's check names it if the code needs it
+                }
+            });
+        }
+
+        /** Ships {@code name} whole, if it is an application class. */
+        void refer(String name) {
+            if (!ships(name) || !whole.add(name)) {
                 return;
             }
-        }
-    }
-
-    private void field(String owner, String name) {
-        if (ships(owner)) {
-            fields.computeIfAbsent(owner, o -> new LinkedHashSet<>()).add(name);
-            if (!whole.contains(owner)) {
-                reached.computeIfAbsent(owner, o -> new LinkedHashSet<>());
-                node(owner);
-            }
-        }
-    }
-
-    private void scan(ClassNode owner, MethodNode method) {
-        Type type = Type.getMethodType(method.desc);
-        referType(type.getReturnType());
-        for (Type argument : type.getArgumentTypes()) {
-            referType(argument);
-        }
-        for (TryCatchBlockNode block : method.tryCatchBlocks) {
-            if (block.type != null) {
-                refer(block.type);
-            }
-        }
-        for (AbstractInsnNode instruction : method.instructions) {
-            if (instruction instanceof MethodInsnNode) {
-                MethodInsnNode call = (MethodInsnNode) instruction;
-                if (call.getOpcode() == Opcodes.INVOKESTATIC) {
-                    reach(call.owner, call.name + call.desc);
-                } else if (!call.owner.startsWith("[")) {
-                    refer(call.owner);
+            ClassNode node = node(name);
+            work.add(() -> {
+                if (node.superName != null) {
+                    refer(node.superName);
                 }
-                referType(Type.getMethodType(call.desc));
-            } else if (instruction instanceof FieldInsnNode) {
-                FieldInsnNode access = (FieldInsnNode) instruction;
-                if (access.getOpcode() == Opcodes.GETSTATIC || access.getOpcode() == Opcodes.PUTSTATIC) {
-                    field(access.owner, access.name);
-                } else {
-                    refer(access.owner);
+                node.interfaces.forEach(this::refer);
+                for (FieldNode field : node.fields) {
+                    referType(Type.getType(field.desc));
                 }
-                referType(Type.getType(access.desc));
-            } else if (instruction instanceof TypeInsnNode) {
-                referType(Type.getObjectType(((TypeInsnNode) instruction).desc));
-            } else if (instruction instanceof MultiANewArrayInsnNode) {
-                referType(Type.getType(((MultiANewArrayInsnNode) instruction).desc));
-            } else if (instruction instanceof LdcInsnNode) {
-                constant(((LdcInsnNode) instruction).cst);
-            } else if (instruction instanceof InvokeDynamicInsnNode) {
-                InvokeDynamicInsnNode dynamic = (InvokeDynamicInsnNode) instruction;
-                referType(Type.getMethodType(dynamic.desc));
-                for (Object argument : dynamic.bsmArgs) {
-                    constant(argument);
+                for (MethodNode method : node.methods) {
+                    scan(node, method);
+                }
+            });
+        }
+
+        /** Ships static method {@code nameAndDescriptor} of {@code owner} (or of the superclass that declares it). */
+        void reach(String owner, String nameAndDescriptor) {
+            for (String type = owner; type != null && ships(type); type = node(type).superName) {
+                ClassNode node = node(type);
+                MethodNode method = find(node, nameAndDescriptor);
+                if (method != null) {
+                    if (!whole.contains(type) && reached.computeIfAbsent(type, t -> new LinkedHashSet<>()).add(nameAndDescriptor)) {
+                        work.add(() -> scan(node, method));
+                    }
+                    return;
                 }
             }
         }
-    }
 
-    private void constant(Object value) {
-        if (value instanceof Type) {
-            referType((Type) value);
-        } else if (value instanceof Handle) {
-            Handle handle = (Handle) value;
-            switch (handle.getTag()) {
-                case Opcodes.H_INVOKESTATIC:
-                    reach(handle.getOwner(), handle.getName() + handle.getDesc());
+        private void field(String owner, String name) {
+            if (ships(owner)) {
+                fields.computeIfAbsent(owner, o -> new LinkedHashSet<>()).add(name);
+                if (!whole.contains(owner)) {
+                    reached.computeIfAbsent(owner, o -> new LinkedHashSet<>());
+                    node(owner);
+                }
+            }
+        }
+
+        private void scan(ClassNode owner, MethodNode method) {
+            Type type = Type.getMethodType(method.desc);
+            referType(type.getReturnType());
+            for (Type argument : type.getArgumentTypes()) {
+                referType(argument);
+            }
+            for (TryCatchBlockNode block : method.tryCatchBlocks) {
+                if (block.type != null) {
+                    refer(block.type);
+                }
+            }
+            for (AbstractInsnNode instruction : method.instructions) {
+                if (instruction instanceof MethodInsnNode) {
+                    MethodInsnNode call = (MethodInsnNode) instruction;
+                    if (call.getOpcode() == Opcodes.INVOKESTATIC) {
+                        reach(call.owner, call.name + call.desc);
+                    } else if (!call.owner.startsWith("[")) {
+                        refer(call.owner);
+                    }
+                    referType(Type.getMethodType(call.desc));
+                } else if (instruction instanceof FieldInsnNode) {
+                    FieldInsnNode access = (FieldInsnNode) instruction;
+                    if (access.getOpcode() == Opcodes.GETSTATIC || access.getOpcode() == Opcodes.PUTSTATIC) {
+                        field(access.owner, access.name);
+                    } else {
+                        refer(access.owner);
+                    }
+                    referType(Type.getType(access.desc));
+                } else if (instruction instanceof TypeInsnNode) {
+                    referType(Type.getObjectType(((TypeInsnNode) instruction).desc));
+                } else if (instruction instanceof MultiANewArrayInsnNode) {
+                    referType(Type.getType(((MultiANewArrayInsnNode) instruction).desc));
+                } else if (instruction instanceof LdcInsnNode) {
+                    constant(((LdcInsnNode) instruction).cst);
+                } else if (instruction instanceof InvokeDynamicInsnNode) {
+                    InvokeDynamicInsnNode dynamic = (InvokeDynamicInsnNode) instruction;
+                    referType(Type.getMethodType(dynamic.desc));
+                    for (Object argument : dynamic.bsmArgs) {
+                        constant(argument);
+                    }
+                }
+            }
+        }
+
+        private void constant(Object value) {
+            if (value instanceof Type) {
+                referType((Type) value);
+            } else if (value instanceof Handle) {
+                Handle handle = (Handle) value;
+                switch (handle.getTag()) {
+                    case Opcodes.H_INVOKESTATIC:
+                        reach(handle.getOwner(), handle.getName() + handle.getDesc());
+                        break;
+                    case Opcodes.H_GETSTATIC:
+                    case Opcodes.H_PUTSTATIC:
+                        field(handle.getOwner(), handle.getName());
+                        break;
+                    default:
+                        refer(handle.getOwner());
+                }
+                referType(handle.getTag() <= Opcodes.H_PUTSTATIC ? Type.getType(handle.getDesc())
+                        : Type.getMethodType(handle.getDesc()));
+            }
+        }
+
+        private void referType(Type type) {
+            switch (type.getSort()) {
+                case Type.ARRAY:
+                    referType(type.getElementType());
                     break;
-                case Opcodes.H_GETSTATIC:
-                case Opcodes.H_PUTSTATIC:
-                    field(handle.getOwner(), handle.getName());
+                case Type.OBJECT:
+                    refer(type.getInternalName());
+                    break;
+                case Type.METHOD:
+                    referType(type.getReturnType());
+                    for (Type argument : type.getArgumentTypes()) {
+                        referType(argument);
+                    }
                     break;
                 default:
-                    refer(handle.getOwner());
+                    break;
             }
-            referType(handle.getTag() <= Opcodes.H_PUTSTATIC ? Type.getType(handle.getDesc())
-                    : Type.getMethodType(handle.getDesc()));
         }
-    }
 
-    private void referType(Type type) {
-        switch (type.getSort()) {
-            case Type.ARRAY:
-                referType(type.getElementType());
-                break;
-            case Type.OBJECT:
-                refer(type.getInternalName());
-                break;
-            case Type.METHOD:
-                referType(type.getReturnType());
-                for (Type argument : type.getArgumentTypes()) {
-                    referType(argument);
+        private ClassNode node(String name) {
+            return nodes.computeIfAbsent(name, n -> {
+                ClassNode node = new ClassNode();
+                new ClassReader(classFile(n)).accept(node, 0);
+                return node;
+            });
+        }
+
+        private byte[] classFile(String internalName) {
+            Class<?> type;
+            try {
+                type = Class.forName(internalName.replace('/', '.'), false, loader);
+            } catch (ClassNotFoundException e) {
+                throw new IllegalArgumentException("cannot find the class " + internalName.replace('/', '.') + " to ship", e);
+            }
+            return CapturedClasses.of(type).orElseGet(() -> {
+                ClassLoader owner = type.getClassLoader();
+                try (InputStream in = owner.getResourceAsStream(internalName + ".class")) {
+                    if (in == null) {
+                        throw new IllegalArgumentException("the class " + type.getName() + " has no class file to ship: it "
+                                + "was defined in memory. Run with the nnsight agent (-javaagent:nnsight-agent.jar), which "
+                                + "records such classes as they are defined");
+                    }
+                    return in.readAllBytes();
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read the class file of " + type.getName(), e);
                 }
-                break;
-            default:
-                break;
+            });
         }
-    }
 
-    private ClassNode node(String name) {
-        return nodes.computeIfAbsent(name, n -> {
-            ClassNode node = new ClassNode();
-            new ClassReader(classFile(n)).accept(node, 0);
-            return node;
-        });
-    }
-
-    private byte[] classFile(String internalName) {
-        Class<?> type;
-        try {
-            type = Class.forName(internalName.replace('/', '.'), false, loader);
-        } catch (ClassNotFoundException e) {
-            throw new IllegalArgumentException("cannot find the class " + internalName.replace('/', '.') + " to ship", e);
-        }
-        return CapturedClasses.of(type).orElseGet(() -> {
-            ClassLoader owner = type.getClassLoader();
-            try (InputStream in = owner.getResourceAsStream(internalName + ".class")) {
-                if (in == null) {
-                    throw new IllegalArgumentException("the class " + type.getName() + " has no class file to ship: it "
-                            + "was defined in memory. Run with the nnsight agent (-javaagent:nnsight-agent.jar), which "
-                            + "records such classes as they are defined");
+        private static MethodNode find(ClassNode node, String nameAndDescriptor) {
+            for (MethodNode method : node.methods) {
+                if (nameAndDescriptor.equals(method.name + method.desc)) {
+                    return method;
                 }
-                return in.readAllBytes();
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read the class file of " + type.getName(), e);
             }
-        });
-    }
-
-    private static MethodNode find(ClassNode node, String nameAndDescriptor) {
-        for (MethodNode method : node.methods) {
-            if (nameAndDescriptor.equals(method.name + method.desc)) {
-                return method;
-            }
+            return null;
         }
-        return null;
+
+        /**
+         * The class files to ship, by binary name ({@code com.example.Probe}): whole or sliced as planned,
+         * without static initializers (enums keep theirs) and with static fields no longer final, so the server
+         * can set them.
+         */
+        Map<String, byte[]> classFiles() {
+            Set<String> names = new LinkedHashSet<>(whole);
+            names.addAll(reached.keySet());
+            Map<String, byte[]> files = new LinkedHashMap<>();
+            for (String name : names) {
+                ClassNode node = whole.contains(name) ? copy(nodes.get(name)) : slice(nodes.get(name));
+                prepareStatics(node);
+                keepReferencesTo(node, names);
+                ClassWriter writer = new ClassWriter(0);
+                node.accept(writer);
+                files.put(name.replace('/', '.'), writer.toByteArray());
+            }
+            return files;
+        }
+
+        /**
+         * The static fields of shipped classes that shipped code uses, by owner (internal name) and field name:
+         * their values travel with the job.
+         */
+        Map<String, Set<String>> staticFields() {
+            Map<String, Set<String>> statics = new LinkedHashMap<>();
+            fields.forEach((owner, names) -> {
+                ClassNode node = nodes.get(owner);
+                if (node == null || (node.access & Opcodes.ACC_ENUM) != 0) {
+                    return;
+                }
+                for (FieldNode field : node.fields) {
+                    if ((field.access & Opcodes.ACC_STATIC) != 0 && names.contains(field.name)) {
+                        statics.computeIfAbsent(owner, o -> new LinkedHashSet<>()).add(field.name);
+                    }
+                }
+            });
+            return statics;
+        }
+
+        /** The reached static methods and used static fields of {@code node}, in a class of its own name. */
+        private ClassNode slice(ClassNode node) {
+            ClassNode slice = new ClassNode();
+            Set<String> methods = reached.getOrDefault(node.name, Set.of());
+            Set<String> used = fields.getOrDefault(node.name, Set.of());
+            slice.visit(node.version, node.access & ~(Opcodes.ACC_ENUM | Opcodes.ACC_RECORD | Opcodes.ACC_ABSTRACT),
+                    node.name, null, "java/lang/Object", null);
+            slice.visitSource(node.sourceFile, null);
+            if ((node.access & Opcodes.ACC_INTERFACE) != 0) {
+                slice.access |= Opcodes.ACC_ABSTRACT;
+            }
+            slice.nestHostClass = node.nestHostClass;
+            slice.nestMembers = node.nestMembers;
+            slice.innerClasses = node.innerClasses;
+            for (FieldNode field : node.fields) {
+                if ((field.access & Opcodes.ACC_STATIC) != 0 && used.contains(field.name)) {
+                    slice.fields.add(new FieldNode(field.access, field.name, field.desc, field.signature, field.value));
+                }
+            }
+            for (MethodNode method : node.methods) {
+                if (methods.contains(method.name + method.desc)) {
+                    method.invisibleAnnotations = null;
+                    method.visibleAnnotations = null;
+                    method.invisibleParameterAnnotations = null;
+                    method.visibleParameterAnnotations = null;
+                    slice.methods.add(method);
+                }
+            }
+            return slice;
+        }
     }
 
     // ---- the class files ----
@@ -375,37 +497,6 @@ public final class ClassPlan {
         ClassNode copy = new ClassNode();
         node.accept(copy);
         return copy;
-    }
-
-    /** The reached static methods and used static fields of {@code node}, in a class of its own name. */
-    private ClassNode slice(ClassNode node) {
-        ClassNode slice = new ClassNode();
-        Set<String> methods = reached.getOrDefault(node.name, Set.of());
-        Set<String> used = fields.getOrDefault(node.name, Set.of());
-        slice.visit(node.version, node.access & ~(Opcodes.ACC_ENUM | Opcodes.ACC_RECORD | Opcodes.ACC_ABSTRACT),
-                node.name, null, "java/lang/Object", null);
-        slice.visitSource(node.sourceFile, null);
-        if ((node.access & Opcodes.ACC_INTERFACE) != 0) {
-            slice.access |= Opcodes.ACC_ABSTRACT;
-        }
-        slice.nestHostClass = node.nestHostClass;
-        slice.nestMembers = node.nestMembers;
-        slice.innerClasses = node.innerClasses;
-        for (FieldNode field : node.fields) {
-            if ((field.access & Opcodes.ACC_STATIC) != 0 && used.contains(field.name)) {
-                slice.fields.add(new FieldNode(field.access, field.name, field.desc, field.signature, field.value));
-            }
-        }
-        for (MethodNode method : node.methods) {
-            if (methods.contains(method.name + method.desc)) {
-                method.invisibleAnnotations = null;
-                method.visibleAnnotations = null;
-                method.invisibleParameterAnnotations = null;
-                method.visibleParameterAnnotations = null;
-                slice.methods.add(method);
-            }
-        }
-        return slice;
     }
 
     /** Static fields are set by the server, from this JVM's values, instead of by a static initializer. */

@@ -7,6 +7,9 @@ import java.util.Map;
 /** Makes a lambda again from its {@link LambdaSpec} and captured values, on the side that reads a graph. */
 @FunctionalInterface
 public interface LambdaFactory {
+    /** What the name of a lambda's class that a server's factory made has after its implementation's class. */
+    String MADE_CLASS_INFIX = "$$NnsightLambda$";
+
     /**
      * The client's way, the JDK's own: the capturing class's {@code $deserializeLambda$}, which javac writes
      * into every class that makes serializable lambdas. Shipped classes are sliced without it; a server uses
@@ -32,5 +35,15 @@ public interface LambdaFactory {
      */
     default Map.Entry<LambdaSpec, Object[]> origin(Object lambda) {
         return null;
+    }
+
+    /**
+     * Whether {@code type} is the class of a lambda that a server's factory made from shipped code, a plain class
+     * rather than one the JDK made: its objects travel as lambdas (by their spec and captured values), not as
+     * objects of that class; and one that came from somewhere else, such as an imported edit's, is refused as the
+     * JDK's lambdas without {@code writeReplace} are.
+     */
+    static boolean isMadeLambda(Class<?> type) {
+        return type.isSynthetic() && type.getName().contains(MADE_CLASS_INFIX);
     }
 }

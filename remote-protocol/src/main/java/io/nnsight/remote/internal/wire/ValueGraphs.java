@@ -218,6 +218,12 @@ public final class ValueGraphs {
                 }
                 return CountChecks.serializer(this, type, super.getDefaultSerializer(type));
             }
+
+            @Override
+            @SuppressWarnings("rawtypes")
+            public boolean isClosure(Class type) {
+                return super.isClosure(type) || LambdaFactory.isMadeLambda(type);
+            }
         };
         kryo.setRegistrationRequired(false);
         kryo.setReferences(true);

@@ -112,9 +112,9 @@ public final class Sandbox {
     }
 
     /**
-     * Checks the shipped classes with the factories of their lambdas added ({@link LambdaFactories#addTo}), and
-     * rewrites them to run as a job. The factories are checked like the rest of the class, so the check vets the
-     * methods they bind.
+     * Checks the shipped classes with the factories of their lambdas added ({@link LambdaFactories#addTo}) and the
+     * classes of their lambdas ({@link LambdaFactories#classesOf}), and rewrites them to run as a job. The
+     * factories and lambda classes are checked like the shipped classes, so the check vets the methods they bind.
      *
      * <p>Accepted code is kept ({@link PreparedCache}: up to {@value #CACHED_REQUESTS} requests or {@value
      * #CACHED_MIB} MiB of class files, least recently used dropped first), keyed by the SHA-256 digest of every
@@ -134,9 +134,13 @@ public final class Sandbox {
         }
         List<Violation> violations = new ArrayList<>();
         Map<String, Shipped> shipped = new LinkedHashMap<>();
-        classes.forEach((name, classFile) ->
-                read(name, classFile, violations).flatMap(read -> added(name, read, lambdas, violations))
-                        .ifPresent(read -> shipped.put(name, read)));
+        classes.forEach((name, classFile) -> read(name, classFile, violations)
+                .flatMap(read -> added(name, read, lambdas, violations)).ifPresent(added -> {
+                    shipped.put(name, added);
+                    // the classes of its lambdas, once its factories are in (they cannot fail then)
+                    lambdas.classesOf(name, added.classFile()).forEach((lambda, lambdaFile) ->
+                            read(lambda, lambdaFile, violations).ifPresent(read -> shipped.put(lambda, read)));
+                }));
 
         Map<String, ClassNode> nodes = new LinkedHashMap<>();
         shipped.forEach((name, read) -> nodes.put(name, read.node()));

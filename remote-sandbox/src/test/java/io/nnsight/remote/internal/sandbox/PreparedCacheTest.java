@@ -21,7 +21,6 @@ import java.lang.ref.WeakReference;
 import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -176,7 +175,8 @@ class PreparedCacheTest {
                 LambdaFactories.of(List.of(virtual), job.classes().keySet())));
         assertTrue(refused.getMessage().contains("called as invokeVirtual"), refused.getMessage());
 
-        // a lambda the check accepts, with another instantiated type: prepared anew, with another factory
+        // a lambda the check accepts, with another instantiated type: prepared anew, not served from the cache (its
+        // bridge casts to the erased type, then to the implementation's, which here makes the same code)
         LambdaSpec wider = new LambdaSpec(honest.capturingClass(), honest.functionalInterface(),
                 honest.interfaceMethod(), honest.interfaceMethodType(), honest.implKind(), honest.implClass(),
                 honest.implName(), honest.implDescriptor(), honest.interfaceMethodType(), honest.capturedCount());
@@ -184,7 +184,6 @@ class PreparedCacheTest {
                 LambdaFactories.of(List.of(wider), job.classes().keySet()));
 
         assertNotSame(first, second);
-        assertFalse(Arrays.equals(first.get(Tally.class.getName()), second.get(Tally.class.getName())));
         assertEquals(0, sandbox.cache().hits());
         assertEquals(2, sandbox.cache().size());
     }

@@ -15,7 +15,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
- * Which waiting jobs {@link ModelQueue#takeBatch} runs together: in queue order, within the job and byte limits, and
+ * Which waiting jobs {@link BatchSelection#take} runs together: in queue order, within the job and byte limits, and
  * never passing over a job more than the fairness bound allows. A recorded order of batches, without threads or time.
  */
 class BatchSelectionTest {
@@ -28,43 +28,43 @@ class BatchSelectionTest {
     }
 
     @Test
-    void takeBatch_smallJobs_headAndYoungerInOrderUpToMaxJobs() {
+    void take_smallJobs_headAndYoungerInOrderUpToMaxJobs() {
         ArrayDeque<SubmittedJob> queue = new ArrayDeque<>();
         for (int i = 0; i < 6; i++) {
             queue.add(job(i, 10));
         }
-        assertEquals(List.of("0", "1", "2", "3"), ids(ModelQueue.takeBatch(queue, 4, 100, Long.MAX_VALUE, 4)));
+        assertEquals(List.of("0", "1", "2", "3"), ids(BatchSelection.take(queue, 4, 100, Long.MAX_VALUE, 4)));
         assertEquals(List.of("4", "5"), ids(List.copyOf(queue)));
-        assertEquals(List.of("4"), ids(ModelQueue.takeBatch(queue, 1, 100, Long.MAX_VALUE, 4)));
+        assertEquals(List.of("4"), ids(BatchSelection.take(queue, 1, 100, Long.MAX_VALUE, 4)));
     }
 
     @Test
-    void takeBatch_jobTooLargeToJoin_passedOverUntilTheBound() {
+    void take_jobTooLargeToJoin_passedOverUntilTheBound() {
         ArrayDeque<SubmittedJob> queue = new ArrayDeque<>(List.of(job(0, 60), job(1, 60), job(2, 10)));
         SubmittedJob large = queue.stream().filter(job -> job.id().equals("1")).findFirst().orElseThrow();
         // Job 1 does not fit beside job 0; job 2, younger, does: job 1 is overtaken once.
-        assertEquals(List.of("0", "2"), ids(ModelQueue.takeBatch(queue, 4, 100, Long.MAX_VALUE, 2)));
+        assertEquals(List.of("0", "2"), ids(BatchSelection.take(queue, 4, 100, Long.MAX_VALUE, 2)));
         assertEquals(1, large.overtaken);
 
         // Overtaken as often as the bound allows, it is not passed over again: the batch ends before it.
         queue.clear();
         queue.addAll(List.of(job(3, 60), large, job(4, 10)));
-        assertEquals(List.of("3"), ids(ModelQueue.takeBatch(queue, 4, 100, Long.MAX_VALUE, 1)));
+        assertEquals(List.of("3"), ids(BatchSelection.take(queue, 4, 100, Long.MAX_VALUE, 1)));
         assertEquals(1, large.overtaken);
-        assertEquals(List.of("1", "4"), ids(ModelQueue.takeBatch(queue, 4, 100, Long.MAX_VALUE, 1)));
+        assertEquals(List.of("1", "4"), ids(BatchSelection.take(queue, 4, 100, Long.MAX_VALUE, 1)));
     }
 
     @Test
-    void takeBatch_requestOverTheBatchLimit_runsAlone_andIsPassedOverWithinTheBound() {
+    void take_requestOverTheBatchLimit_runsAlone_andIsPassedOverWithinTheBound() {
         ArrayDeque<SubmittedJob> queue = new ArrayDeque<>(List.of(job(0, 10), job(1, 50), job(2, 10)));
         SubmittedJob large = queue.stream().filter(job -> job.id().equals("1")).findFirst().orElseThrow();
         // Job 1 fits the batch's bytes but is larger than a batched request may be: younger job 2 joins instead.
-        assertEquals(List.of("0", "2"), ids(ModelQueue.takeBatch(queue, 4, 100, 40, 2)));
+        assertEquals(List.of("0", "2"), ids(BatchSelection.take(queue, 4, 100, 40, 2)));
         assertEquals(1, large.overtaken);
 
         // As the oldest, it is a batch of its own.
         queue.add(job(3, 10));
-        assertEquals(List.of("1"), ids(ModelQueue.takeBatch(queue, 4, 100, 40, 2)));
+        assertEquals(List.of("1"), ids(BatchSelection.take(queue, 4, 100, 40, 2)));
         assertEquals(List.of("3"), ids(List.copyOf(queue)));
     }
 
@@ -74,7 +74,7 @@ class BatchSelectionTest {
      * than the bound. Without the bound, some jobs are overtaken more often: the rule is what keeps it.
      */
     @Test
-    void takeBatch_randomArrivals_noJobOvertakenMoreThanTheBound() {
+    void take_randomArrivals_noJobOvertakenMoreThanTheBound() {
         int bound = 2;
         assertEquals(bound, mostOvertaken(bound, true));
         assertTrue(mostOvertaken(Integer.MAX_VALUE, false) > bound, "the arrivals should overtake jobs without the rule");
@@ -101,7 +101,7 @@ class BatchSelectionTest {
                 continue;
             }
             List<SubmittedJob> waiting = List.copyOf(queue);
-            List<SubmittedJob> batch = ModelQueue.takeBatch(queue, maxJobs, maxBytes, Long.MAX_VALUE, fairness);
+            List<SubmittedJob> batch = BatchSelection.take(queue, maxJobs, maxBytes, Long.MAX_VALUE, fairness);
             if (check) {
                 assertEquals(waiting.get(0), batch.get(0), "a batch starts with the oldest waiting job");
                 assertTrue(batch.size() <= maxJobs);

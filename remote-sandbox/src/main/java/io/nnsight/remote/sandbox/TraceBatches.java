@@ -1,0 +1,224 @@
+package io.nnsight.remote.sandbox;
+
+import io.nnsight.NNsight;
+import io.nnsight.TraceJob;
+import io.nnsight.remote.internal.sandbox.Deadline;
+import io.nnsight.remote.internal.sandbox.Sandbox;
+import io.nnsight.remote.internal.sandbox.WeightGuard;
+import io.nnsight.remote.internal.wire.JobForm;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.spi.TraceBatch;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.bytedeco.javacpp.PointerScope;
+
+/**
+ * Runs co-batched traces, as {@link SandboxedExecutor#executeBatch} describes: the plain traces become members
+ * ({@link BatchedJob}), grouped by their input's {@linkplain TraceBatch#shape shape} into forward passes within the
+ * {@link BatchLimits}, each pass one {@link TraceBatch}; each result is encoded in its member's context, one weight
+ * check follows the passes, and the jobs that did not join, or need a second run, run alone.
+ */
+final class TraceBatches {
+    /** The kind of job a batch may hold. */
+    private static final String TRACE = "TRACE";
+
+    private final Sandbox sandbox;
+    private final ModelWeights weights;
+    /** Runs the jobs that run alone. */
+    private final SandboxedExecutor executor;
+
+    TraceBatches(Sandbox sandbox, ModelWeights weights, SandboxedExecutor executor) {
+        this.sandbox = sandbox;
+        this.weights = weights;
+        this.executor = executor;
+    }
+
+    /** A member of a batch: its index among the batch's requests, and the job. */
+    private record Member(int index, BatchedJob<Trace> job) {
+        TraceBatch.Shape shape() {
+            return job.joins().shape();
+        }
+    }
+
+    /** What a forward pass runs of a member: its trace, and the shape of its input. */
+    private record Trace(TraceJob<?> job, TraceBatch.Shape shape) {}
+
+    /** The outcomes of the jobs of {@code requests}, each with its context, and what the batch did. */
+    BatchReport run(NNsight model, List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
+        JobOutcome[] outcomes = new JobOutcome[requests.size()];
+        List<Member> members = new ArrayList<>();
+        List<BatchReport.Forward> passes = new ArrayList<>();
+        int evicted = 0;
+        int reruns = 0;
+        if (weights.lost(model) == null) {
+            WeightGuard guard = weights.guard(model);
+            try (PointerScope scope = new PointerScope()) {
+                Peers peers = new Peers();
+                for (int i = 0; i < requests.size(); i++) {
+                    BatchedJob<Trace> job = BatchedJob.prepare(sandbox, model, TRACE, requests.get(i), contexts.get(i),
+                            peers, form -> trace(model, form));
+                    if (job != null) {
+                        members.add(new Member(i, job));
+                    }
+                }
+                for (List<Member> forward : forwards(members, limits)) {
+                    evicted += runTogether(model, forward, outcomes, peers);
+                    passes.add(pass(forward));
+                }
+            }
+            if (!members.isEmpty()) {
+                checkWeights(model, guard, members, outcomes);
+            }
+            for (Member member : members) {
+                if (outcomes[member.index] == null) {
+                    reruns++;
+                    member.job.output().drop();
+                } else {
+                    member.job.output().publish(member.job.context().log());
+                }
+            }
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            if (outcomes[i] == null) {
+                outcomes[i] = executor.runAlone(model, requests.get(i), contexts.get(i));
+            }
+        }
+        return new BatchReport(List.of(outcomes), passes, requests.size() - members.size(), evicted, reruns);
+    }
+
+    /**
+     * What a forward pass runs of a job of {@code form}, read in the job's context: a plain trace (an input, no
+     * options) whose input's rows may share a pass; else {@code null}.
+     */
+    private static Trace trace(NNsight model, JobForm form) {
+        if (form.input() != null && form.options() == null && form.on(model) instanceof TraceJob<?> job) {
+            TraceBatch.Shape shape = TraceBatch.shape(model, job.input());
+            if (shape.key() != null) {
+                return new Trace(job, shape);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The forward passes that run {@code members}: those of one {@linkplain TraceBatch.Shape#key() key} together,
+     * in the order of each key's first member, so that no job's tensors are padded to another job's length; a key's
+     * members, in order, fill one pass up to the {@code limits} in rows and tokens, then the next. A member over
+     * either limit on its own gets a pass of its own.
+     */
+    private static List<List<Member>> forwards(List<Member> members, BatchLimits limits) {
+        Map<Object, List<Member>> byKey = new LinkedHashMap<>();
+        for (Member member : members) {
+            byKey.computeIfAbsent(member.shape().key(), key -> new ArrayList<>()).add(member);
+        }
+        List<List<Member>> forwards = new ArrayList<>();
+        for (List<Member> group : byKey.values()) {
+            List<Member> forward = new ArrayList<>();
+            long rows = 0;
+            long tokens = 0;
+            for (Member member : group) {
+                TraceBatch.Shape shape = member.shape();
+                if (!forward.isEmpty()
+                        && (rows + shape.rows() > limits.rows() || tokens + shape.tokens() > limits.tokens())) {
+                    forwards.add(forward);
+                    forward = new ArrayList<>();
+                    rows = 0;
+                    tokens = 0;
+                }
+                forward.add(member);
+                rows += shape.rows();
+                tokens += shape.tokens();
+            }
+            forwards.add(forward);
+        }
+        return forwards;
+    }
+
+    /** What one forward pass of {@code members} held. */
+    private static BatchReport.Forward pass(List<Member> members) {
+        int rows = 0;
+        long tokens = 0;
+        for (Member member : members) {
+            rows += member.shape().rows();
+            tokens += member.shape().tokens();
+        }
+        return new BatchReport.Forward(members.size(), rows, tokens);
+    }
+
+    /**
+     * Runs the members as one {@link TraceBatch} and sets the outcome of each that needs no re-run: its encoded
+     * result or its failure.
+     *
+     * @return how many members were evicted
+     */
+    private static int runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers) {
+        List<TraceBatch.Member> batch = new ArrayList<>(members.size());
+        Set<Deadline.Limit> own = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Member member : members) {
+            batch.add(new TraceBatch.Member(member.job.joins().job(), member.job.body()));
+            own.add(member.job.body().limit());
+        }
+        List<TraceBatch.Outcome> results;
+        long mark = peers.mark();
+        long started = System.nanoTime();
+        try {
+            results = TraceBatch.run(model, batch);
+        } catch (RuntimeException | Error e) {
+            return 0; // the batch could not start: each member runs alone
+        } finally {
+            peers.ranForward(own, mark, System.nanoTime() - started);
+        }
+        // The forward pass itself failed (the model threw): each member still running got the same error.
+        Set<Throwable> shared = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (TraceBatch.Outcome result : results) {
+            if (result instanceof TraceBatch.Failed failed && !seen.add(failed.error())) {
+                shared.add(failed.error());
+            }
+        }
+        int evicted = 0;
+        for (int k = 0; k < members.size(); k++) {
+            Member member = members.get(k);
+            TraceBatch.Outcome result = results.get(k);
+            if (result instanceof TraceBatch.Result value) {
+                outcomes[member.index] = member.job.encode(model, value.value());
+            } else if (result instanceof TraceBatch.Failed failed && !shared.contains(failed.error())) {
+                outcomes[member.index] = member.job.failed(failed.error());
+            } else if (result instanceof TraceBatch.Evicted) {
+                evicted++;
+            }
+            // evicted, or failed with the forward pass: it runs again alone
+        }
+        return evicted;
+    }
+
+    /**
+     * The batch's one weight check: if the weights changed, they are restored and every member is to run again
+     * alone; if they cannot be, every member fails and the model serves no more jobs.
+     */
+    private void checkWeights(NNsight model, WeightGuard guard, List<Member> members, JobOutcome[] outcomes) {
+        List<String> changed;
+        try {
+            changed = weights.restoreIfChanged(model, guard);
+        } catch (JobFailedException lost) {
+            for (Member member : members) {
+                outcomes[member.index] = JobOutcome.failed(lost);
+            }
+            return;
+        }
+        if (!changed.isEmpty()) {
+            for (Member member : members) {
+                outcomes[member.index] = null;
+            }
+        }
+    }
+}

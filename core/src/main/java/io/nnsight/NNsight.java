@@ -12,6 +12,7 @@ import io.nnsight.internal.TraceTarget;
 import io.nnsight.spi.BodyContext;
 import io.nnsight.spi.EditFiles;
 import io.nnsight.spi.ModelRunner;
+import io.nnsight.spi.TraceBatch;
 import io.nnsight.spi.Traceable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -318,7 +319,8 @@ public class NNsight extends Envoy {
     }
 
     /** Runs {@code jobs}, traces of copies of {@code hosted}, as cohorts of one trace; see {@code spi.TraceBatch}. */
-    private static List<Cohort> runCohorts(Object wrapper, List<?> jobs, List<BodyContext> contexts) {
+    private static List<Cohort> runCohorts(Object wrapper, List<?> jobs, List<BodyContext> contexts,
+            TraceBatch.Budget budget) {
         NNsight hosted = (NNsight) wrapper;
         TraceRun run = new TraceRun(hosted.target);
         List<Cohort> cohorts = new ArrayList<>(jobs.size());
@@ -335,7 +337,7 @@ public class NNsight extends Envoy {
             cohorts.add(new Cohort(contexts.get(i), job.input(), body.getClass(), () -> body.run(tracer),
                     () -> edits.addTo(run, tracer)));
         }
-        CohortRun.execute(run, cohorts, hosted.runner);
+        CohortRun.execute(run, cohorts, hosted.runner, budget);
         return cohorts;
     }
 

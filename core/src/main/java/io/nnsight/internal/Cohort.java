@@ -2,6 +2,7 @@ package io.nnsight.internal;
 
 import io.nnsight.Inputs;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.TraceBatch;
 import io.nnsight.spi.ContinuousBatch;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,12 +50,12 @@ public final class Cohort implements ContinuousBatch.Lane {
     TraceRun.Invocation implicit;
     int edits;
     int invokes;
+    /** Its rows' shape in the batch: key, rows, tokens; set once its inputs are prepared. */
+    TraceBatch.Shape shape;
 
     // ---- in a continuous run (ContinuousRun) ----
     /** Its invokes' inputs, batched. */
     Inputs inputs;
-    /** Its inputs' batching key ({@code Batchable.cohortKey}). */
-    Object key;
     /** Its batch rows. */
     int size;
     /** How often each module was called, and returned, in the forward passes it was present in. */
@@ -113,12 +114,17 @@ public final class Cohort implements ContinuousBatch.Lane {
 
     @Override
     public Object key() {
-        return key;
+        return shape.key();
     }
 
     @Override
     public int size() {
         return size;
+    }
+
+    /** What its invokes take of a forward pass (key, rows, tokens), once prepared; {@code null} before. */
+    public TraceBatch.Shape shape() {
+        return shape;
     }
 
     /** Whether it ended early: failed or evicted. */

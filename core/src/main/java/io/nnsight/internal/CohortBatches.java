@@ -18,9 +18,10 @@ public final class CohortBatches {
          * @param hosted an {@code NNsight}
          * @param jobs {@code TraceJob}s of it or of its copies
          * @param contexts each job's context
+         * @param budget the most rows and tokens the forward pass holds
          * @return each job's cohort, holding its outcome
          */
-        List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts);
+        List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts, TraceBatch.Budget budget);
     }
 
     /** Makes the cohorts of a continuous run ({@link ContinuousRun}) from jobs of a hosted wrapper. */
@@ -76,10 +77,17 @@ public final class CohortBatches {
             if (prepared.batchSize() == 0) {
                 return new TraceBatch.Shape(null, 0, 0);
             }
-            List<Batchable.Prepared> rows = List.of(prepared);
-            return new TraceBatch.Shape(batchable.cohortKey(rows), prepared.batchSize(),
-                    prepared.batchSize() * batchable.paddedLength(rows));
+            return shapeOf(batchable, List.of(prepared));
         }
+    }
+
+    /** The shape of a trace whose invokes' prepared inputs are {@code rows}: their key, rows and tokens. */
+    static TraceBatch.Shape shapeOf(Batchable batchable, List<Batchable.Prepared> rows) {
+        int size = 0;
+        for (Batchable.Prepared prepared : rows) {
+            size += prepared.batchSize();
+        }
+        return new TraceBatch.Shape(batchable.cohortKey(rows), size, size == 0 ? 0 : size * batchable.paddedLength(rows));
     }
 
     /** The runner {@code NNsight} installed. */

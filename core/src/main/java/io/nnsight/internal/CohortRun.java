@@ -2,6 +2,7 @@ package io.nnsight.internal;
 
 import io.nnsight.Batchable;
 import io.nnsight.spi.ModelRunner;
+import io.nnsight.spi.TraceBatch;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -22,21 +23,23 @@ public final class CohortRun {
      * Cohort#evicted() evicted}. A cohort that fails or is evicted, before the forward or during it, ends alone;
      * the others compute what they compute alone. A cohort whose {@linkplain Batchable#cohortKey key} differs
      * from the first running cohort's (or is {@code null}, after it) is evicted before the forward, and so is one
-     * whose input carries options.
+     * whose input carries options, and one whose rows or tokens would take the pass past the {@code budget} (never
+     * the first running cohort: a trace over the budget alone still runs, in a pass of its own).
      *
      * <p>A failure of the forward pass itself (the model throws) fails every cohort still running with it.
      *
      * @param run a trace of no invokes yet, whose edits and invokes the cohorts add ({@link Cohort#addEdits})
      * @param cohorts the traces, in the order their rows and invokes take
      * @param runner runs the model on the batched inputs
+     * @param budget the most rows and tokens the forward pass holds
      */
-    public static void execute(TraceRun run, List<Cohort> cohorts, ModelRunner runner) {
+    public static void execute(TraceRun run, List<Cohort> cohorts, ModelRunner runner, TraceBatch.Budget budget) {
         run.begin();
         try {
             for (Cohort cohort : cohorts) {
                 run.setUp(cohort);
             }
-            checkKeys(run, cohorts);
+            checkShapes(run, cohorts, budget);
             boolean anyLive = false;
             for (Cohort cohort : cohorts) {
                 anyLive |= !cohort.ended;
@@ -72,28 +75,41 @@ public final class CohortRun {
         }
     }
 
-    /** Evicts the cohorts whose key says their rows may not share the first running cohort's forward pass. */
-    private static void checkKeys(TraceRun run, List<Cohort> cohorts) {
+    /**
+     * Gives each running cohort its {@linkplain Cohort#shape shape}, and evicts those whose key says their rows may
+     * not share the first running cohort's forward pass, or whose rows or tokens would take it past the budget.
+     */
+    private static void checkShapes(TraceRun run, List<Cohort> cohorts, TraceBatch.Budget budget) {
         Cohort first = null;
         Object key = null;
+        long rows = 0;
+        long tokens = 0;
         for (Cohort cohort : cohorts) {
             if (cohort.ended) {
                 continue;
             }
-            Object own;
+            TraceBatch.Shape own;
             try {
-                own = run.target().batchable().cohortKey(run.inputsOf(cohort));
+                own = CohortBatches.shapeOf(run.target().batchable(), run.inputsOf(cohort));
             } catch (RuntimeException e) {
                 cohort.fail(e);
                 continue;
             }
+            cohort.shape = own;
             if (first == null) {
                 first = cohort;
-                key = own;
-            } else if (key == null || !key.equals(own)) {
+                key = own.key();
+            } else if (key == null || !key.equals(own.key())) {
                 cohort.evict(key == null ? "the model's inputs do not say that rows may share a forward pass"
-                        : "its input's batching key " + own + " differs from the batch's, " + key);
+                        : "its input's batching key " + own.key() + " differs from the batch's, " + key);
+                continue;
+            } else if (rows + own.rows() > budget.rows() || tokens + own.tokens() > budget.tokens()) {
+                cohort.evict("its " + own.rows() + " rows and " + own.tokens() + " tokens would take the forward pass "
+                        + "past its budget of " + budget.rows() + " rows and " + budget.tokens() + " tokens");
+                continue;
             }
+            rows += own.rows();
+            tokens += own.tokens();
         }
         run.invocations().removeIf(invocation -> invocation.cohort != null && invocation.cohort.ended);
     }

@@ -130,8 +130,8 @@ public final class ContinuousRun implements ContinuousBatch.Control {
             List<Batchable.Prepared> rows = run.inputsOf(cohort);
             Batchable batchable = run.target().batchable();
             try {
-                cohort.key = batchable.cohortKey(rows);
-                if (cohort.key == null) {
+                cohort.shape = CohortBatches.shapeOf(batchable, rows);
+                if (cohort.shape.key() == null) {
                     cohort.evict("the model's inputs do not say that rows may share a forward pass");
                 } else {
                     cohort.inputs = rows.size() == 1 ? rows.get(0).inputs() : batchable.combine(rows);

@@ -74,8 +74,10 @@ public final class TraceBatch {
      * The member's trace returned.
      *
      * @param value what its trace body returned
+     * @param shape what its invokes took of the forward pass: their key, rows and tokens (for a trace whose body
+     *     set up its invokes, known only once it had)
      */
-    public record Result(Object value) implements Outcome {}
+    public record Result(Object value, Shape shape) implements Outcome {}
 
     /**
      * The member's trace failed, alone.
@@ -105,6 +107,29 @@ public final class TraceBatch {
     public record Shape(Object key, int rows, long tokens) {}
 
     /**
+     * The most one forward pass holds, in batch rows and tokens (the sum over its rows of their {@linkplain
+     * io.nnsight.Batchable#paddedLength padded length}). A member whose rows would take the pass past it is
+     * {@link Evicted} before the pass, except the first member that runs: a trace over the budget on its own still
+     * runs. A caller that knows each member's {@link #shape} fills passes within the budget itself; the budget
+     * bounds the traces whose body sets up their invokes, whose rows are known only once it has run.
+     *
+     * @param rows the most batch rows, at least 1
+     * @param tokens the most tokens, at least 1
+     */
+    public record Budget(int rows, long tokens) {
+        /** No bound. */
+        public static final Budget UNLIMITED = new Budget(Integer.MAX_VALUE, Long.MAX_VALUE);
+
+        /** Checks that both bounds are positive. */
+        public Budget {
+            if (rows <= 0 || tokens <= 0) {
+                throw new IllegalArgumentException("a forward pass must hold at least one row and one token, got "
+                        + rows + " rows and " + tokens + " tokens");
+            }
+        }
+    }
+
+    /**
      * The shape a trace of {@code hosted} (or of a copy of it) with {@code input} has in a batch: its input is
      * prepared as the trace prepares it (a prompt is tokenized), then freed; the model does not run and no lock is
      * taken. Group traces by {@link Shape#key()} before {@link #run}ning them together:
@@ -127,21 +152,31 @@ public final class TraceBatch {
     }
 
     /**
-     * Runs {@code members} as one trace of {@code hosted}'s model, on the calling thread.
+     * Runs {@code members} as one trace of {@code hosted}'s model, on the calling thread, with no bound on the
+     * forward pass: {@link #run(NNsight, List, Budget)} with {@link Budget#UNLIMITED}.
+     */
+    public static List<Outcome> run(NNsight hosted, List<Member> members) {
+        return run(hosted, members, Budget.UNLIMITED);
+    }
+
+    /**
+     * Runs {@code members} as one trace of {@code hosted}'s model, on the calling thread, in a forward pass of at
+     * most {@code budget}.
      *
      * @return each member's outcome, in the order of {@code members}
      * @throws IllegalArgumentException when a member's job traces another model
      * @throws io.nnsight.TraceException when the calling thread runs a trace of the same model already
      */
-    public static List<Outcome> run(NNsight hosted, List<Member> members) {
+    public static List<Outcome> run(NNsight hosted, List<Member> members, Budget budget) {
         Objects.requireNonNull(hosted, "hosted");
+        Objects.requireNonNull(budget, "budget");
         List<TraceJob<?>> jobs = new ArrayList<>(members.size());
         List<BodyContext> contexts = new ArrayList<>(members.size());
         for (Member member : members) {
             jobs.add(member.job());
             contexts.add(member.context());
         }
-        List<Cohort> cohorts = CohortBatches.runner().run(hosted, jobs, contexts);
+        List<Cohort> cohorts = CohortBatches.runner().run(hosted, jobs, contexts, budget);
         List<Outcome> outcomes = new ArrayList<>(cohorts.size());
         for (Cohort cohort : cohorts) {
             outcomes.add(outcome(cohort));
@@ -154,6 +189,6 @@ public final class TraceBatch {
         if (cohort.evicted() != null) {
             return new Evicted(cohort.evicted());
         }
-        return cohort.failure() != null ? new Failed(cohort.failure()) : new Result(cohort.result());
+        return cohort.failure() != null ? new Failed(cohort.failure()) : new Result(cohort.result(), cohort.shape());
     }
 }

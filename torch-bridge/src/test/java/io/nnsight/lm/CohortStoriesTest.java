@@ -207,4 +207,29 @@ class CohortStoriesTest {
         assertInstanceOf(TraceBatch.Result.class, outcomes.get(0));
         assertInstanceOf(TraceBatch.Result.class, outcomes.get(1));
     }
+
+    @Test
+    void budget_evictsTheMembersThatWouldTakeThePassPastIt_afterTheirBodiesSetUpTheirInvokes() {
+        TraceBody<List<Invoke<Tensor>>> twoInvokes = tr -> List.of(
+                tr.invoke(prompts[1], () -> lm.get("lm_head").output()),
+                tr.invoke(prompts[2], () -> lm.get("lm_head").output()));
+        List<TraceBatch.Member> members = List.of(logits(prompts[0]), member(lm, null, twoInvokes),
+                member(lm, null, twoInvokes), logits(prompts[3]));
+
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, members, new TraceBatch.Budget(4, 1000));
+
+        TraceBatch.Result one = assertInstanceOf(TraceBatch.Result.class, outcomes.get(0));
+        TraceBatch.Result set = assertInstanceOf(TraceBatch.Result.class, outcomes.get(1));
+        assertEquals(new TraceBatch.Shape(one.shape().key(), 1, LENGTH), one.shape());
+        assertEquals(new TraceBatch.Shape(one.shape().key(), 2, 2 * LENGTH), set.shape(), "known once set up");
+        TraceBatch.Evicted full = assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(2));
+        assertTrue(full.why().contains("past its budget of 4 rows"), full.why());
+        assertInstanceOf(TraceBatch.Result.class, outcomes.get(3), "one row still fits");
+        assertSameLogits(solo(members.get(1)), set.value());
+        assertSameLogits(solo(members.get(3)), result(outcomes.get(3)));
+        // over the budget on its own, the first member still runs
+        TraceBatch.Outcome alone = TraceBatch.run(lm, List.of(member(lm, null, twoInvokes)), new TraceBatch.Budget(1, 1))
+                .get(0);
+        assertSameLogits(solo(members.get(1)), result(alone));
+    }
 }

@@ -102,17 +102,20 @@ public final class SandboxedExecutor implements JobExecutor {
     }
 
     /**
-     * Runs the jobs as {@link #execute} runs each alone, in shared forward passes where it can: the plain traces
-     * (kind {@code TRACE}, with an input and no options) that load and whose values read become members, each in
-     * its own context (its time limit, its output, its class loader as the context class loader). The rest run
-     * alone with {@code execute}, after the batch.
+     * Runs the jobs as {@link #execute} runs each alone, in shared forward passes where it can: the traces (kind
+     * {@code TRACE}, with an input or a body that sets up its invokes, and no options) that load and whose values
+     * read become members, each in its own context (its time limit, its output, its class loader as the context
+     * class loader). The rest run alone with {@code execute}, after the batch.
      *
      * <ul>
      *   <li><b>Length buckets.</b> Members are grouped by their input's {@linkplain TraceBatch#shape key} (for a
      *       language model, the padded length: each job's tensors keep the shape they have alone) and each group
      *       runs as one {@link TraceBatch}, one forward pass, in the order of the group's first member. A group
      *       larger than the {@code limits} (rows, or tokens: rows times the padded length) fills several passes, in
-     *       order; a job over a limit on its own runs in a pass of its own.
+     *       order; a job over a limit on its own runs in a pass of its own. The traces whose body sets up their
+     *       invokes (several prompts, say) share passes of their own, of at most {@code limits.rows()} jobs: their
+     *       rows are known only once set up, so the pass checks their keys and the limits then ({@link
+     *       TraceBatch.Budget}), and evicts those that do not fit, which run again alone.
      *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
      *       with its output captured, as {@code execute} does; a job that fails there runs alone instead, and
      *       gets {@code execute}'s error.

@@ -44,13 +44,20 @@ final class TraceBatches {
 
     /** A member of a batch: its index among the batch's requests, and the job. */
     private record Member(int index, BatchedJob<Trace> job) {
+        /** Its input's shape, or {@code null} for a trace whose body sets up its invokes. */
         TraceBatch.Shape shape() {
             return job.joins().shape();
         }
     }
 
-    /** What a forward pass runs of a member: its trace, and the shape of its input. */
+    /**
+     * What a forward pass runs of a member: its trace, and the shape of its input ({@code null} for a trace whose
+     * body sets up its invokes: known only once it has run).
+     */
     private record Trace(TraceJob<?> job, TraceBatch.Shape shape) {}
+
+    /** The group of the traces whose body sets up their invokes: their keys are known only once set up. */
+    private static final Object SET_UP = new Object();
 
     /** The outcomes of the jobs of {@code requests}, each with its context, and what the batch did. */
     BatchReport run(NNsight model, List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
@@ -70,9 +77,11 @@ final class TraceBatches {
                         members.add(new Member(i, job));
                     }
                 }
+                TraceBatch.Budget budget = new TraceBatch.Budget(limits.rows(), limits.tokens());
                 for (List<Member> forward : forwards(members, limits)) {
-                    evicted += runTogether(model, forward, outcomes, peers);
-                    passes.add(pass(forward));
+                    Pass pass = runTogether(model, forward, outcomes, peers, budget);
+                    evicted += pass.evicted();
+                    passes.add(pass.held());
                 }
             }
             if (!members.isEmpty()) {
@@ -97,28 +106,33 @@ final class TraceBatches {
 
     /**
      * What a forward pass runs of a job of {@code form}, read in the job's context: a plain trace (an input, no
-     * options) whose input's rows may share a pass; else {@code null}.
+     * options) whose input's rows may share a pass, or a trace whose body sets up its invokes (no input, no
+     * options); else {@code null}.
      */
     private static Trace trace(NNsight model, JobForm form) {
-        if (form.input() != null && form.options() == null && form.on(model) instanceof TraceJob<?> job) {
-            TraceBatch.Shape shape = TraceBatch.shape(model, job.input());
-            if (shape.key() != null) {
-                return new Trace(job, shape);
-            }
+        if (form.options() != null || !(form.on(model) instanceof TraceJob<?> job)) {
+            return null;
         }
-        return null;
+        if (form.input() == null) {
+            return new Trace(job, null);
+        }
+        TraceBatch.Shape shape = TraceBatch.shape(model, job.input());
+        return shape.key() == null ? null : new Trace(job, shape);
     }
 
     /**
      * The forward passes that run {@code members}: those of one {@linkplain TraceBatch.Shape#key() key} together,
      * in the order of each key's first member, so that no job's tensors are padded to another job's length; a key's
      * members, in order, fill one pass up to the {@code limits} in rows and tokens, then the next. A member over
-     * either limit on its own gets a pass of its own.
+     * either limit on its own gets a pass of its own. The traces whose body sets up their invokes share passes of
+     * at most {@code limits.rows()} jobs (each adds a row at least); their keys and the limits are checked once they
+     * are set up ({@link TraceBatch.Budget}), and those that do not fit are evicted and run alone.
      */
     private static List<List<Member>> forwards(List<Member> members, BatchLimits limits) {
         Map<Object, List<Member>> byKey = new LinkedHashMap<>();
         for (Member member : members) {
-            byKey.computeIfAbsent(member.shape().key(), key -> new ArrayList<>()).add(member);
+            byKey.computeIfAbsent(member.shape() == null ? SET_UP : member.shape().key(), key -> new ArrayList<>())
+                    .add(member);
         }
         List<List<Member>> forwards = new ArrayList<>();
         for (List<Member> group : byKey.values()) {
@@ -126,7 +140,7 @@ final class TraceBatches {
             long rows = 0;
             long tokens = 0;
             for (Member member : group) {
-                TraceBatch.Shape shape = member.shape();
+                TraceBatch.Shape shape = member.shape() == null ? new TraceBatch.Shape(SET_UP, 1, 1) : member.shape();
                 if (!forward.isEmpty()
                         && (rows + shape.rows() > limits.rows() || tokens + shape.tokens() > limits.tokens())) {
                     forwards.add(forward);
@@ -143,24 +157,21 @@ final class TraceBatches {
         return forwards;
     }
 
-    /** What one forward pass of {@code members} held. */
-    private static BatchReport.Forward pass(List<Member> members) {
-        int rows = 0;
-        long tokens = 0;
-        for (Member member : members) {
-            rows += member.shape().rows();
-            tokens += member.shape().tokens();
-        }
-        return new BatchReport.Forward(members.size(), rows, tokens);
-    }
+    /**
+     * What one forward pass did.
+     *
+     * @param held its jobs, and the rows and tokens of their inputs (of a trace whose body set up its invokes, those
+     *     it had once set up, if it got a result)
+     * @param evicted how many of its members were evicted
+     */
+    private record Pass(BatchReport.Forward held, int evicted) {}
 
     /**
-     * Runs the members as one {@link TraceBatch} and sets the outcome of each that needs no re-run: its encoded
-     * result or its failure.
-     *
-     * @return how many members were evicted
+     * Runs the members as one {@link TraceBatch} within {@code budget} and sets the outcome of each that needs no
+     * re-run: its encoded result or its failure.
      */
-    private static int runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers) {
+    private static Pass runTogether(NNsight model, List<Member> members, JobOutcome[] outcomes, Peers peers,
+            TraceBatch.Budget budget) {
         List<TraceBatch.Member> batch = new ArrayList<>(members.size());
         Set<Deadline.Limit> own = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Member member : members) {
@@ -171,9 +182,9 @@ final class TraceBatches {
         long mark = peers.mark();
         long started = System.nanoTime();
         try {
-            results = TraceBatch.run(model, batch);
+            results = TraceBatch.run(model, batch, budget);
         } catch (RuntimeException | Error e) {
-            return 0; // the batch could not start: each member runs alone
+            return new Pass(new BatchReport.Forward(members.size(), 0, 0), 0); // it could not start: each runs alone
         } finally {
             peers.ranForward(own, mark, System.nanoTime() - started);
         }
@@ -186,9 +197,17 @@ final class TraceBatches {
             }
         }
         int evicted = 0;
+        int rows = 0;
+        long tokens = 0;
         for (int k = 0; k < members.size(); k++) {
             Member member = members.get(k);
             TraceBatch.Outcome result = results.get(k);
+            TraceBatch.Shape shape = member.shape() != null ? member.shape()
+                    : result instanceof TraceBatch.Result value ? value.shape() : null;
+            if (shape != null) {
+                rows += shape.rows();
+                tokens += shape.tokens();
+            }
             if (result instanceof TraceBatch.Result value) {
                 outcomes[member.index] = member.job.encode(model, value.value());
             } else if (result instanceof TraceBatch.Failed failed && !shared.contains(failed.error())) {
@@ -198,7 +217,7 @@ final class TraceBatches {
             }
             // evicted, or failed with the forward pass: it runs again alone
         }
-        return evicted;
+        return new Pass(new BatchReport.Forward(members.size(), rows, tokens), evicted);
     }
 
     /**

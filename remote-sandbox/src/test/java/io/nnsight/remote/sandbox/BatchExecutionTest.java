@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.nnsight.NNsight;
 import io.nnsight.TraceBody;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
@@ -445,6 +446,58 @@ class BatchExecutionTest {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
         }
         assertEquals(3, ((Tensor) decode(outcomes.get(2).get())).size(0), "its three rows");
+    }
+
+    /** A trace whose body sets up two invokes, each keeping its last logits. */
+    private static byte[] twoInvokes(String first, String second) {
+        TraceBody<List<Tensor>> body = tr -> {
+            List<Tensor> seen = new ArrayList<>();
+            tr.invoke(first, () -> seen.add(NNsight.save(lm.get("lm_head").output().select(1, -1))));
+            tr.invoke(second, () -> seen.add(NNsight.save(lm.get("lm_head").output().select(1, -1))));
+            return seen;
+        };
+        return Packing.pack("TRACE", lm, new Object[] {null, null, body, List.of()},
+                BatchExecutionTest.class.getClassLoader()).write();
+    }
+
+    @Test
+    void executeBatch_tracesThatSetUpInvokes_shareAPass_andOneOfAnotherLengthIsEvictedAndRerun()
+            throws JobFailedException {
+        long length = lm.trace(PROMPT, tr -> lm.get("lm_head").output().size(1));
+        List<byte[]> requests = List.of(trace(lastLogits()), twoInvokes(PROMPT, PROMPT),
+                twoInvokes("Lily and Tom", PROMPT), twoInvokes(PROMPT, PROMPT));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertRan(report, List.of(1, 3), 0, 1, 1, "the plain trace, then the three set-up traces, one padded");
+        assertEquals(4, report.forwards().get(1).rows(), "the two that stayed, two rows each");
+        assertEquals(4 * length, report.forwards().get(1).tokens());
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertEquals(2, ((List<?>) decode(outcomes.get(2).get())).size(), "the evicted one, run alone, has both");
+    }
+
+    @Test
+    void executeBatch_tracesThatSetUpInvokes_overTheRowLimit_areEvictedAndRerunAlone() throws JobFailedException {
+        List<byte[]> requests = List.of(twoInvokes(PROMPT, PROMPT), twoInvokes(PROMPT, PROMPT),
+                twoInvokes(PROMPT, PROMPT));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                new BatchLimits(3, 4096));
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertRan(report, List.of(3), 0, 2, 2, "at most three jobs planned in a pass; once set up, only one fits");
+        assertEquals(2, report.forwards().get(0).rows());
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
     }
 
     @Test

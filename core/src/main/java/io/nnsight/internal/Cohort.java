@@ -56,8 +56,6 @@ public final class Cohort implements ContinuousBatch.Lane {
     // ---- in a continuous run (ContinuousRun) ----
     /** Its invokes' inputs, batched. */
     Inputs inputs;
-    /** Its batch rows. */
-    int size;
     /** How often each module was called, and returned, in the forward passes it was present in. */
     int[] inputCalls;
     int[] outputCalls;
@@ -119,7 +117,7 @@ public final class Cohort implements ContinuousBatch.Lane {
 
     @Override
     public int size() {
-        return size;
+        return shape.rows();
     }
 
     /** What its invokes take of a forward pass (key, rows, tokens), once prepared; {@code null} before. */

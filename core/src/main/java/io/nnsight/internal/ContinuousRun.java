@@ -144,18 +144,17 @@ public final class ContinuousRun implements ContinuousBatch.Control {
             run.invocations().removeAll(own);
             return;
         }
-        int size = 0;
+        int nextRow = 0;
         for (TraceRun.Invocation invocation : own) {
             RowRange group = null;
             if (invocation.prepared != null) {
-                group = new RowRange(size, invocation.prepared.batchSize());
-                size += invocation.prepared.batchSize();
+                group = new RowRange(nextRow, invocation.prepared.batchSize());
+                nextRow += invocation.prepared.batchSize();
             }
             invocation.mediator = new Mediator(run.invocations().indexOf(invocation), invocation.name, group,
                     invocation.body, cohort);
             cohort.mediators.add(invocation.mediator);
         }
-        cohort.size = size;
         for (TraceRun.Invocation invocation : own) {
             run.startBody(invocation, running);
         }

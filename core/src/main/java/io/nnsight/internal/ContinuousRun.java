@@ -121,13 +121,16 @@ public final class ContinuousRun implements ContinuousBatch.Control {
     private void join(Cohort cohort) {
         run.setUp(cohort);
         List<TraceRun.Invocation> own = new ArrayList<>();
+        List<Batchable.Prepared> rows = new ArrayList<>(); // its invokes' prepared inputs, in invoke order
         for (TraceRun.Invocation invocation : run.invocations()) {
             if (invocation.cohort == cohort) {
                 own.add(invocation);
+                if (invocation.prepared != null) {
+                    rows.add(invocation.prepared);
+                }
             }
         }
         if (!cohort.ended) {
-            List<Batchable.Prepared> rows = run.inputsOf(cohort);
             Batchable batchable = run.target().batchable();
             try {
                 cohort.shape = CohortBatches.shapeOf(batchable, rows);

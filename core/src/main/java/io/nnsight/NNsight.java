@@ -275,7 +275,6 @@ public class NNsight extends Envoy {
         }
     }
 
-
     /**
      * A wrapper of a copy of this wrapper's model built on libtorch's meta device (its parameters have shapes but
      * no memory), with the same modules in the same order, or this wrapper when its model is there already: what
@@ -299,16 +298,23 @@ public class NNsight extends Envoy {
 
             @Override
             public Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, Object options) {
-                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, context, options);
+                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, "a job", context, options);
             }
         });
     }
 
-    /** The cohort of {@code job} in {@code run}: its tracer, body and edits; see {@code spi.ContinuousBatch}. */
-    private static Cohort cohortOf(NNsight hosted, TraceRun run, TraceJob<?> job, BodyContext context, Object options) {
+    /**
+     * The cohort of {@code job} in {@code run}: its tracer, body and edits; see {@code spi.TraceBatch} and
+     * {@code spi.ContinuousBatch}.
+     *
+     * @param label names the job in the error thrown when it traces another model
+     * @param options what a continuous run's model runner reads for it, or {@code null}
+     */
+    private static Cohort cohortOf(NNsight hosted, TraceRun run, TraceJob<?> job, String label, BodyContext context,
+            Object options) {
         NNsight model = job.model().local();
         if (model.target != hosted.target) {
-            throw new IllegalArgumentException("a job traces " + job.model().key() + ", not the hosted " + hosted.key()
+            throw new IllegalArgumentException(label + " traces " + job.model().key() + ", not the hosted " + hosted.key()
                     + " (or a copy of it made by edit or on)");
         }
         Tracer tracer = new Tracer(run, model);
@@ -325,17 +331,7 @@ public class NNsight extends Envoy {
         TraceRun run = new TraceRun(hosted.target);
         List<Cohort> cohorts = new ArrayList<>(jobs.size());
         for (int i = 0; i < jobs.size(); i++) {
-            TraceJob<?> job = (TraceJob<?>) jobs.get(i);
-            NNsight model = job.model().local();
-            if (model.target != hosted.target) {
-                throw new IllegalArgumentException("job " + i + " traces " + job.model().key() + ", not the hosted "
-                        + hosted.key() + " (or a copy of it made by edit or on)");
-            }
-            Tracer tracer = new Tracer(run, model);
-            TraceBody<?> body = job.body();
-            Edits edits = model.edits;
-            cohorts.add(new Cohort(contexts.get(i), job.input(), body.getClass(), () -> body.run(tracer),
-                    () -> edits.addTo(run, tracer)));
+            cohorts.add(cohortOf(hosted, run, (TraceJob<?>) jobs.get(i), "job " + i, contexts.get(i), null));
         }
         CohortRun.execute(run, cohorts, hosted.runner, budget);
         return cohorts;

@@ -56,8 +56,6 @@ public final class Cohort implements ContinuousBatch.Lane {
     // ---- in a continuous run (ContinuousRun) ----
     /** Its invokes' inputs, batched. */
     Inputs inputs;
-    /** Its batch rows. */
-    int size;
     /** How often each module was called, and returned, in the forward passes it was present in. */
     int[] inputCalls;
     int[] outputCalls;
@@ -82,15 +80,7 @@ public final class Cohort implements ContinuousBatch.Lane {
      * @param bodyType the class of the user's trace body, by which the engine remembers what it needs
      * @param body the trace body
      * @param addEdits adds the cohort's edits to the run ({@link TraceRun#addEdit}); runs in its set-up
-     */
-    public Cohort(BodyContext context, Object input, Class<?> bodyType, Supplier<?> body, Runnable addEdits) {
-        this(context, input, bodyType, body, addEdits, null);
-    }
-
-    /**
-     * A cohort of a continuous run; see {@link #Cohort(BodyContext, Object, Class, Supplier, Runnable)}.
-     *
-     * @param options what the run's model runner reads for it (a generation's options)
+     * @param options what a continuous run's model runner reads for it (a generation's options), or {@code null}
      */
     public Cohort(BodyContext context, Object input, Class<?> bodyType, Supplier<?> body, Runnable addEdits,
             Object options) {
@@ -119,7 +109,7 @@ public final class Cohort implements ContinuousBatch.Lane {
 
     @Override
     public int size() {
-        return size;
+        return shape.rows();
     }
 
     /** What its invokes take of a forward pass (key, rows, tokens), once prepared; {@code null} before. */

@@ -121,13 +121,16 @@ public final class ContinuousRun implements ContinuousBatch.Control {
     private void join(Cohort cohort) {
         run.setUp(cohort);
         List<TraceRun.Invocation> own = new ArrayList<>();
+        List<Batchable.Prepared> rows = new ArrayList<>(); // its invokes' prepared inputs, in invoke order
         for (TraceRun.Invocation invocation : run.invocations()) {
             if (invocation.cohort == cohort) {
                 own.add(invocation);
+                if (invocation.prepared != null) {
+                    rows.add(invocation.prepared);
+                }
             }
         }
         if (!cohort.ended) {
-            List<Batchable.Prepared> rows = run.inputsOf(cohort);
             Batchable batchable = run.target().batchable();
             try {
                 cohort.shape = CohortBatches.shapeOf(batchable, rows);
@@ -144,18 +147,17 @@ public final class ContinuousRun implements ContinuousBatch.Control {
             run.invocations().removeAll(own);
             return;
         }
-        int size = 0;
+        int nextRow = 0;
         for (TraceRun.Invocation invocation : own) {
             RowRange group = null;
             if (invocation.prepared != null) {
-                group = new RowRange(size, invocation.prepared.batchSize());
-                size += invocation.prepared.batchSize();
+                group = new RowRange(nextRow, invocation.prepared.batchSize());
+                nextRow += invocation.prepared.batchSize();
             }
             invocation.mediator = new Mediator(run.invocations().indexOf(invocation), invocation.name, group,
                     invocation.body, cohort);
             cohort.mediators.add(invocation.mediator);
         }
-        cohort.size = size;
         for (TraceRun.Invocation invocation : own) {
             run.startBody(invocation, running);
         }

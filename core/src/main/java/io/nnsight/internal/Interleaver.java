@@ -468,7 +468,8 @@ public final class Interleaver {
 
     /** Serves {@code served} to those of {@code bodies} that wait for exactly it, in order. */
     private void serveWaiting(List<Mediator> bodies, Provider served) {
-        for (Mediator mediator : bodies) {
+        for (int i = 0, n = bodies.size(); i < n; i++) { // indexed: no iterator per served value
+            Mediator mediator = bodies.get(i);
             if (mediator.pending instanceof Signal.Wait && served.matches((Signal.Wait) mediator.pending)) {
                 Signal.Wait wait = (Signal.Wait) mediator.pending;
                 unwait(mediator);
@@ -632,7 +633,8 @@ public final class Interleaver {
             fail(error);
             return; // the trace fails; the invokes waiting for this one's result are cancelled with the rest
         }
-        for (Mediator waiting : mediators) {
+        for (int i = 0, n = mediators.size(); i < n; i++) { // indexed: no iterator per finished body
+            Mediator waiting = mediators.get(i);
             if (waiting.pending instanceof Signal.Completion && ((Signal.Completion) waiting.pending).of() == mediator) {
                 waiting.pending = null;
                 drive(waiting, mediator.result());

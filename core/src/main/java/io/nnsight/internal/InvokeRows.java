@@ -128,12 +128,12 @@ public final class InvokeRows {
         if (group == null || group.covers(total)) {
             return replaceWhole(current, replacement, what);
         }
-        if (!group.equals(cohortRows)) {
-            return splice(current, replacement, group, total, what);
-        }
         try {
             return splice(current, replacement, group, total, what);
         } catch (TraceException e) {
+            if (!group.equals(cohortRows)) {
+                throw e;
+            }
             // Alone, this invoke would replace the whole value: if that would work, the value is shared by the
             // cohorts (not split by rows), and only a run of its own can give the job what it asks for.
             replaceWhole(narrow(current, group, total), replacement, what);

@@ -66,9 +66,12 @@ final class PassLayout {
 
     /** The caches of the present cohorts still running: only they record this pass's calls. */
     List<CacheRecording> caches() {
-        List<CacheRecording> recording = new ArrayList<>(0);
+        List<CacheRecording> recording = List.of(); // a list only when one records: this runs at every module call
         for (Cohort cohort : present) {
-            if (!cohort.ended) {
+            if (!cohort.ended && !cohort.caches.isEmpty()) {
+                if (recording.isEmpty()) {
+                    recording = new ArrayList<>();
+                }
                 recording.addAll(cohort.caches);
             }
         }

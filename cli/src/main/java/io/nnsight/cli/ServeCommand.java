@@ -167,27 +167,13 @@ final class ServeCommand implements Callable<Integer> {
     private int serve() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (maxQueuedJobs <= 0) {
-            throw new IllegalArgumentException("--max-queued-jobs must be positive: " + maxQueuedJobs);
-        }
-        if (maxQueuedJobsPerKey <= 0) {
-            throw new IllegalArgumentException("--max-queued-jobs-per-key must be positive: " + maxQueuedJobsPerKey);
-        }
-        if (batchJobs <= 0) {
-            throw new IllegalArgumentException("--batch-jobs must be positive: " + batchJobs);
-        }
-        if (batchRows <= 0) {
-            throw new IllegalArgumentException("--batch-rows must be positive: " + batchRows);
-        }
-        if (batchTokens <= 0) {
-            throw new IllegalArgumentException("--batch-tokens must be positive: " + batchTokens);
-        }
-        if (batchFairness <= 0) {
-            throw new IllegalArgumentException("--batch-fairness must be positive: " + batchFairness);
-        }
-        if (batchEpochSteps <= 0) {
-            throw new IllegalArgumentException("--batch-epoch-steps must be positive: " + batchEpochSteps);
-        }
+        requirePositive("--max-queued-jobs", maxQueuedJobs);
+        requirePositive("--max-queued-jobs-per-key", maxQueuedJobsPerKey);
+        requirePositive("--batch-jobs", batchJobs);
+        requirePositive("--batch-rows", batchRows);
+        requirePositive("--batch-tokens", batchTokens);
+        requirePositive("--batch-fairness", batchFairness);
+        requirePositive("--batch-epoch-steps", batchEpochSteps);
         ModelServer.Builder builder = ModelServer.builder()
                 .host(host)
                 .port(port)
@@ -207,9 +193,7 @@ final class ServeCommand implements Callable<Integer> {
                 .resultTtl(resultTtl);
         boolean anonymous = apiKeys(builder);
 
-        if (replicas <= 0) {
-            throw new IllegalArgumentException("--replicas must be positive: " + replicas);
-        }
+        requirePositive("--replicas", replicas);
         ReplicaHost cluster = ray == null ? null : RayCluster.host(rayJar, environment);
         Map<String, String> hosted = new LinkedHashMap<>();
         for (String model : models) {
@@ -338,6 +322,13 @@ final class ServeCommand implements Callable<Integer> {
         }
         synchronized (this) {
             return server == null ? null : server.url();
+        }
+    }
+
+    /** Refuses an option that must count something but was given {@code value}, naming the option. */
+    private static void requirePositive(String option, long value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(option + " must be positive: " + value);
         }
     }
 }

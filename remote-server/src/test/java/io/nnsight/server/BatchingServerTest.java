@@ -8,18 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
-import io.nnsight.NNsight;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
-import io.nnsight.remote.spi.BatchLimits;
-import io.nnsight.remote.spi.BatchReport;
-import io.nnsight.remote.spi.JobContext;
-import io.nnsight.remote.spi.JobExecutor;
-import io.nnsight.remote.spi.JobFailedException;
-import io.nnsight.remote.spi.JobOutcome;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -28,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -78,59 +70,6 @@ class BatchingServerTest {
     @AfterAll
     static void close() {
         lm = null;
-    }
-
-    /**
-     * The real executor, behind gates: the first call waits for {@link #first}, every call of more than one job for
-     * {@link #batches}; the size of each call is recorded, in order (a call of {@code execute} is a batch of 1).
-     */
-    private static final class GatedExecutor implements JobExecutor {
-        final SandboxedExecutor real = new SandboxedExecutor();
-        final CountDownLatch first = new CountDownLatch(1);
-        final CountDownLatch batches = new CountDownLatch(1);
-        final List<Integer> sizes = Collections.synchronizedList(new ArrayList<>());
-
-        GatedExecutor open() {
-            first.countDown();
-            batches.countDown();
-            return this;
-        }
-
-        private void gate(int size) throws InterruptedException {
-            boolean firstCall;
-            synchronized (sizes) {
-                firstCall = sizes.isEmpty();
-                sizes.add(size);
-            }
-            if (firstCall) {
-                first.await();
-            }
-            if (size > 1) {
-                batches.await();
-            }
-        }
-
-        @Override
-        public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
-            try {
-                gate(1);
-            } catch (InterruptedException e) {
-                throw new JobFailedException("interrupted");
-            }
-            return real.execute(model, request, context);
-        }
-
-        @Override
-        public BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
-                BatchLimits limits) {
-            try {
-                gate(requests.size());
-            } catch (InterruptedException e) {
-                return BatchReport.oneAtATime(Collections.nCopies(requests.size(),
-                        JobOutcome.failed(new JobFailedException("interrupted"))));
-            }
-            return real.executeBatch(model, requests, contexts, limits);
-        }
     }
 
     private static ModelServer.Builder server(GatedExecutor executor) {
@@ -195,18 +134,19 @@ class BatchingServerTest {
     }
 
     /**
-     * Holds the worker in a first job (prompt 0) until the jobs of prompts {@code 1..count-1} wait behind it, then
-     * lets them run; {@code failing} prompts' bodies throw. Returns each client's future, prompt 0's first.
+     * Holds the worker in a first job (prompt 0, sent with {@code firstKey}) until Alice's jobs of prompts
+     * {@code 1..count-1} wait behind it, then lets it run; {@code failing} prompts' bodies throw. Returns each client's
+     * future, prompt 0's first.
      */
     private static List<CompletableFuture<Tensor>> sendBehindFirst(ModelServer server, GatedExecutor executor,
-            HttpTransport http, ExecutorService threads, int count, Set<Integer> failing, String key)
+            HttpTransport http, ExecutorService threads, int count, Set<Integer> failing, String firstKey)
             throws InterruptedException {
         List<CompletableFuture<Tensor>> clients = new ArrayList<>();
-        clients.add(CompletableFuture.supplyAsync(() -> trace(remote(server, key), 0, failing.contains(0)), threads));
+        clients.add(CompletableFuture.supplyAsync(() -> trace(remote(server, firstKey), 0, failing.contains(0)), threads));
         awaitModel(http, model -> running(model) == 1);
         for (int i = 1; i < count; i++) {
             int prompt = i;
-            clients.add(CompletableFuture.supplyAsync(() -> trace(remote(server, key), prompt, failing.contains(prompt)),
+            clients.add(CompletableFuture.supplyAsync(() -> trace(remote(server, ALICE), prompt, failing.contains(prompt)),
                     threads));
         }
         awaitModel(http, model -> queued(model) == count - 1);
@@ -216,8 +156,7 @@ class BatchingServerTest {
 
     @Test
     void trace_sixteenConcurrentClients_eachGetsItsSoloResultInABatch() throws Exception {
-        GatedExecutor executor = new GatedExecutor();
-        executor.batches.countDown();
+        GatedExecutor executor = new GatedExecutor().openBatches();
         ExecutorService threads = Executors.newFixedThreadPool(16);
         try (ModelServer server = server(executor).start(); HttpTransport http = new HttpTransport(server.url(), ALICE)) {
             List<CompletableFuture<Tensor>> clients = sendBehindFirst(server, executor, http, threads, 16, Set.of(), ALICE);
@@ -264,8 +203,7 @@ class BatchingServerTest {
 
     @Test
     void trace_memberBodyThrows_failsAloneOthersGetSoloResults() throws Exception {
-        GatedExecutor executor = new GatedExecutor();
-        executor.batches.countDown();
+        GatedExecutor executor = new GatedExecutor().openBatches();
         ExecutorService threads = Executors.newFixedThreadPool(8);
         Set<Integer> failing = Set.of(2, 5);
         try (ModelServer server = server(executor).start(); HttpTransport http = new HttpTransport(server.url(), ALICE)) {
@@ -292,15 +230,7 @@ class BatchingServerTest {
         try (ModelServer server = server(executor).maxQueuedJobsPerKey(4).start();
                 HttpTransport http = new HttpTransport(server.url(), ALICE)) {
             // Bob's job holds the worker while four of Alice's queue; then the four run as one batch, held there.
-            List<CompletableFuture<Tensor>> clients = new ArrayList<>();
-            clients.add(CompletableFuture.supplyAsync(() -> trace(remote(server, BOB), 0, false), threads));
-            awaitModel(http, model -> running(model) == 1);
-            for (int i = 1; i <= 4; i++) {
-                int prompt = i;
-                clients.add(CompletableFuture.supplyAsync(() -> trace(remote(server, ALICE), prompt, false), threads));
-            }
-            awaitModel(http, model -> queued(model) == 4);
-            executor.first.countDown();
+            List<CompletableFuture<Tensor>> clients = sendBehindFirst(server, executor, http, threads, 5, Set.of(), BOB);
             JsonObject model = awaitModel(http, status -> running(status) == 4 && executor.sizes.size() == 2);
             assertEquals(0, queued(model));
 

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
-import io.nnsight.NNsight;
 import io.nnsight.TraceBody;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
@@ -18,23 +17,15 @@ import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import io.nnsight.remote.sandbox.SandboxedExecutor;
-import io.nnsight.remote.spi.BatchLimits;
-import io.nnsight.remote.spi.BatchReport;
-import io.nnsight.remote.spi.JobContext;
-import io.nnsight.remote.spi.JobExecutor;
-import io.nnsight.remote.spi.JobFailedException;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.AfterAll;
@@ -53,37 +44,12 @@ class TimeLimitTest {
         lm = Shared.stories();
     }
 
-    /** The real executor, whose first call waits until {@link #first} opens, so that the next jobs queue up. */
-    private static final class HeldExecutor implements JobExecutor {
-        final SandboxedExecutor real = new SandboxedExecutor();
-        final CountDownLatch first = new CountDownLatch(1);
-        private final AtomicBoolean held = new AtomicBoolean();
-
-        @Override
-        public byte[] execute(NNsight model, byte[] request, JobContext context) throws JobFailedException {
-            if (held.compareAndSet(false, true)) {
-                try {
-                    first.await();
-                } catch (InterruptedException e) {
-                    throw new JobFailedException("interrupted");
-                }
-            }
-            return real.execute(model, request, context);
-        }
-
-        @Override
-        public BatchReport executeBatch(NNsight model, List<byte[]> requests, List<JobContext> contexts,
-                BatchLimits limits) {
-            return real.executeBatch(model, requests, contexts, limits);
-        }
-    }
-
     /**
      * Holds the worker in a first trace, then sends {@code bodies}' traces one after another, each once the one before
      * waits in the queue (so they queue in order and then run as one batch), and lets the first trace end. Returns
      * the futures of {@code bodies}' traces, each completing with the exception its trace threw, or null.
      */
-    private static List<CompletableFuture<RemoteException>> sendBatch(ModelServer server, HeldExecutor executor,
+    private static List<CompletableFuture<RemoteException>> sendBatch(ModelServer server, GatedExecutor executor,
             HttpTransport http, ExecutorService threads, List<TraceBody<?>> bodies) throws InterruptedException {
         Remote remote = Remote.on(server.url()).apiKey(ALICE).quiet();
         CompletableFuture.runAsync(() -> lm.on(remote).trace(Shared.STORIES_PROMPT, tr -> lm.get("lm_head").output().size(1)),
@@ -147,7 +113,7 @@ class TimeLimitTest {
     @Test
     void stream_batchMemberStuckInItsOwnCode_failsAtItsOwnLimitPlusGrace_withItsPeers() throws Exception {
         stories();
-        HeldExecutor executor = new HeldExecutor();
+        GatedExecutor executor = new GatedExecutor().openBatches();
         ExecutorService threads = Executors.newFixedThreadPool(6);
         try (ModelServer server = ModelServer.builder().model(lm.key(), lm).executor(executor).port(0)
                         .apiKeys(Set.of(ALICE)).timeLimit(Duration.ofSeconds(1)).stopGrace(Duration.ofMillis(500)).start();
@@ -184,7 +150,7 @@ class TimeLimitTest {
     @Test
     void stream_batchMembersWaitingPastTheirOwnLimits_areNotStuck_allComplete() throws Exception {
         stories();
-        HeldExecutor executor = new HeldExecutor();
+        GatedExecutor executor = new GatedExecutor().openBatches();
         ExecutorService threads = Executors.newFixedThreadPool(6);
         try (ModelServer server = ModelServer.builder().model(lm.key(), lm).executor(executor).port(0)
                         .apiKeys(Set.of(ALICE)).timeLimit(Duration.ofSeconds(1)).stopGrace(Duration.ofMillis(300)).start();

@@ -80,8 +80,8 @@ public final class KvCache {
         long length = length() - from;
         for (int layer = 0; layer < keys.size(); layer++) {
             if (keys.get(layer) != null) {
-                kept.keys.set(layer, keys.get(layer).index_select(0, rows).narrow(2, from, length));
-                kept.values.set(layer, values.get(layer).index_select(0, rows).narrow(2, from, length));
+                kept.keys.set(layer, keys.get(layer).narrow(2, from, length).index_select(0, rows));
+                kept.values.set(layer, values.get(layer).narrow(2, from, length).index_select(0, rows));
             }
         }
         return kept;

@@ -155,14 +155,17 @@ public final class SandboxedExecutor implements JobExecutor {
     /** What the last epoch of {@link #executeContinuous} that had members did; {@code null} before one. */
     volatile EpochCounts lastEpoch;
 
-    /** Plain generations (an input, no set-up body) of a language model whose generations batch continuously. */
+    /**
+     * Generations of a language model whose generations batch continuously, told from the request's header only
+     * ({@link Envelope#kind(byte[])}): one that proves no plain generation (an input) once read runs alone there.
+     */
     @Override
     public boolean joinsContinuously(NNsight model, byte[] request) {
         if (!(model instanceof LanguageModel lm) || lm.generationRunner().isEmpty()) {
             return false;
         }
         try {
-            return ContinuousJobs.GENERATE.equals(Envelope.read(request).kind());
+            return ContinuousJobs.GENERATE.equals(Envelope.kind(request));
         } catch (IllegalArgumentException e) {
             return false;
         }

@@ -8,8 +8,6 @@ import io.nnsight.remote.internal.sandbox.SandboxException;
 import io.nnsight.remote.internal.sandbox.ShippedCode;
 import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.JobForm;
-import io.nnsight.remote.internal.wire.ResultPayload;
-import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobOutcome;
 import java.util.function.Function;
@@ -55,7 +53,7 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
         context.progress().deadline(body.limit()::end);
         Object previous = body.enter();
         try {
-            Object[] graph = code.values(model, 5, "a job's [input, options, body, edits, statics]");
+            Object[] graph = SandboxedExecutor.values(code, model);
             J joined = joins.apply(JobForm.read(kind, graph));
             if (joined != null) {
                 peers.add(body.limit());
@@ -74,9 +72,7 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
     JobOutcome encode(NNsight model, Object result) {
         Object previous = body.enter();
         try {
-            Object[] captured = code.lambdas().capturedBy(graph[2]);
-            return JobOutcome.succeeded(ResultPayload.write(ValueGraphs.write(new Object[] {result, captured},
-                    code.loader().forValues(), model, code.lambdas())));
+            return JobOutcome.succeeded(SandboxedExecutor.resultPayload(code, model, graph, result));
         } catch (Throwable e) {
             return failed(e);
         } finally {

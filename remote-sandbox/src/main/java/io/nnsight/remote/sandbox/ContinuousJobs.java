@@ -3,7 +3,6 @@ package io.nnsight.remote.sandbox;
 import io.nnsight.NNsight;
 import io.nnsight.TraceJob;
 import io.nnsight.lm.GenerateJob;
-import io.nnsight.remote.internal.sandbox.Sandbox;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.spi.JobFailedException;
@@ -27,20 +26,16 @@ final class ContinuousJobs {
     /** The kind of job a continuous batch holds. */
     static final String GENERATE = "GENERATE";
 
-    private final Sandbox sandbox;
-    private final ModelWeights weights;
-    /** Runs the jobs that run alone, and keeps what the last epoch did. */
+    /** Its sandbox and weights; it runs the jobs that run alone, and keeps what the last epoch did. */
     private final SandboxedExecutor executor;
 
-    ContinuousJobs(Sandbox sandbox, ModelWeights weights, SandboxedExecutor executor) {
-        this.sandbox = sandbox;
-        this.weights = weights;
+    ContinuousJobs(SandboxedExecutor executor) {
         this.executor = executor;
     }
 
     /** Runs the feed's jobs with {@code runner}, the model's generation loop, epoch after epoch. */
     void run(NNsight model, ContinuousBatch.Runner runner, JobFeed feed) {
-        Epoch epoch = new Epoch(model, weights.guard(model), feed);
+        Epoch epoch = new Epoch(model, executor.weights.guard(model), feed);
         int taken;
         do {
             try (PointerScope scope = new PointerScope()) {
@@ -85,15 +80,15 @@ final class ContinuousJobs {
 
         @Override
         public List<ContinuousBatch.Member> admit(int running) {
-            if (tainted || weights.lost(model) != null) {
+            if (tainted || executor.weights.lost(model) != null) {
                 return List.of();
             }
             List<ContinuousBatch.Member> joining = new ArrayList<>();
             List<JobFeed.Job> jobs = feed.take(running);
             taken += jobs.size();
             for (JobFeed.Job job : jobs) {
-                BatchedJob<GenerateJob<?>> member = BatchedJob.prepare(sandbox, model, GENERATE, job.request(),
-                        job.context(), peers, this::generation);
+                BatchedJob<GenerateJob<?>> member = BatchedJob.prepare(executor.sandbox, model, GENERATE,
+                        job.request(), job.context(), peers, this::generation);
                 if (member == null) {
                     alone.add(job);
                 } else {
@@ -119,12 +114,12 @@ final class ContinuousJobs {
             BatchedJob<GenerateJob<?>> job = member.batched();
             peers.remove(job.body().limit());
             JobOutcome result = null;
-            String lost = weights.lost(model);
+            String lost = executor.weights.lost(model);
             if (lost != null) {
                 result = JobOutcome.failed(JobFailedException.unusableModel(lost, null));
             } else if (!tainted) {
                 try {
-                    tainted = !weights.restoreIfChanged(model, guard).isEmpty();
+                    tainted = !executor.weights.restoreIfChanged(model, guard).isEmpty();
                 } catch (JobFailedException e) {
                     result = JobOutcome.failed(e);
                 }

@@ -42,17 +42,18 @@ import org.bytedeco.javacpp.PointerScope;
  * BatchedJob}), a job's errors described the same way on every path ({@code JobFailures}).
  */
 public final class SandboxedExecutor implements JobExecutor {
-    private final Sandbox sandbox = Sandbox.server();
-    /** The models' weight guards, and the models that lost their weights (they run no more jobs). */
-    private final ModelWeights weights = new ModelWeights();
+    /** The sandbox policy; {@code TraceBatches} and {@code ContinuousJobs} load their members with it too. */
+    final Sandbox sandbox = Sandbox.server();
+    /** The models' weight guards, and the models that lost their weights (they run no more jobs); shared likewise. */
+    final ModelWeights weights = new ModelWeights();
     private final TraceBatches traceBatches;
     private final ContinuousJobs continuousJobs;
 
     /** An executor with the server's sandbox policy; a model server builds one unless given another. */
     public SandboxedExecutor() {
         // the weight guards are made per model, at its first job
-        traceBatches = new TraceBatches(sandbox, weights, this);
-        continuousJobs = new ContinuousJobs(sandbox, weights, this);
+        traceBatches = new TraceBatches(this);
+        continuousJobs = new ContinuousJobs(this);
     }
 
     @Override
@@ -79,10 +80,7 @@ public final class SandboxedExecutor implements JobExecutor {
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = values(code, model);
-                Object result = job(envelope.kind(), model, graph).run();
-                Object[] captured = code.lambdas().capturedBy(graph[2]);
-                return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, code.loader().forValues(),
-                        model, code.lambdas()));
+                return resultPayload(code, model, graph, job(envelope.kind(), model, graph).run());
             }));
         } catch (Throwable e) {
             throw JobFailures.failure(e, context, code);
@@ -157,14 +155,17 @@ public final class SandboxedExecutor implements JobExecutor {
     /** What the last epoch of {@link #executeContinuous} that had members did; {@code null} before one. */
     volatile EpochCounts lastEpoch;
 
-    /** Plain generations (an input, no set-up body) of a language model whose generations batch continuously. */
+    /**
+     * Generations of a language model whose generations batch continuously, told from the request's header only
+     * ({@link Envelope#kind(byte[])}): one that proves no plain generation (an input) once read runs alone there.
+     */
     @Override
     public boolean joinsContinuously(NNsight model, byte[] request) {
         if (!(model instanceof LanguageModel lm) || lm.generationRunner().isEmpty()) {
             return false;
         }
         try {
-            return ContinuousJobs.GENERATE.equals(Envelope.read(request).kind());
+            return ContinuousJobs.GENERATE.equals(Envelope.kind(request));
         } catch (IllegalArgumentException e) {
             return false;
         }
@@ -218,13 +219,23 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
-    /** The job's values: {@code [input, options, body, edits, statics]}. */
-    private static Object[] values(ShippedCode code, NNsight model) throws JobFailedException {
+    /** The job's values: {@code [input, options, body, edits, statics]}; alone and as a batch's member. */
+    static Object[] values(ShippedCode code, NNsight model) throws JobFailedException {
         try {
             return code.values(model, 5, "a job's [input, options, body, edits, statics]");
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * The result payload of a job's {@code result}, with the values its body's lambdas captured ({@code graph} is
+     * its {@linkplain #values values}); alone and as a batch's member, in the job's context.
+     */
+    static byte[] resultPayload(ShippedCode code, NNsight model, Object[] graph, Object result) {
+        Object[] captured = code.lambdas().capturedBy(graph[2]);
+        return ResultPayload.write(ValueGraphs.write(new Object[] {result, captured}, code.loader().forValues(), model,
+                code.lambdas()));
     }
 
     private static Job<?> job(String kind, NNsight model, Object[] graph) throws JobFailedException {

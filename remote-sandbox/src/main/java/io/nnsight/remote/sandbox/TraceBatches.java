@@ -3,7 +3,6 @@ package io.nnsight.remote.sandbox;
 import io.nnsight.NNsight;
 import io.nnsight.TraceJob;
 import io.nnsight.remote.internal.sandbox.Deadline;
-import io.nnsight.remote.internal.sandbox.Sandbox;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.spi.BatchLimits;
@@ -31,14 +30,10 @@ final class TraceBatches {
     /** The kind of job a batch may hold. */
     private static final String TRACE = "TRACE";
 
-    private final Sandbox sandbox;
-    private final ModelWeights weights;
-    /** Runs the jobs that run alone. */
+    /** Its sandbox and weights; it runs the jobs that run alone. */
     private final SandboxedExecutor executor;
 
-    TraceBatches(Sandbox sandbox, ModelWeights weights, SandboxedExecutor executor) {
-        this.sandbox = sandbox;
-        this.weights = weights;
+    TraceBatches(SandboxedExecutor executor) {
         this.executor = executor;
     }
 
@@ -66,13 +61,13 @@ final class TraceBatches {
         List<BatchReport.Forward> passes = new ArrayList<>();
         int evicted = 0;
         int reruns = 0;
-        if (weights.lost(model) == null) {
-            WeightGuard guard = weights.guard(model);
+        if (executor.weights.lost(model) == null) {
+            WeightGuard guard = executor.weights.guard(model);
             try (PointerScope scope = new PointerScope()) {
                 Peers peers = new Peers();
                 for (int i = 0; i < requests.size(); i++) {
-                    BatchedJob<Trace> job = BatchedJob.prepare(sandbox, model, TRACE, requests.get(i), contexts.get(i),
-                            peers, form -> trace(model, form));
+                    BatchedJob<Trace> job = BatchedJob.prepare(executor.sandbox, model, TRACE, requests.get(i),
+                            contexts.get(i), peers, form -> trace(model, form));
                     if (job != null) {
                         members.add(new Member(i, job));
                     }
@@ -227,7 +222,7 @@ final class TraceBatches {
     private void checkWeights(NNsight model, WeightGuard guard, List<Member> members, JobOutcome[] outcomes) {
         List<String> changed;
         try {
-            changed = weights.restoreIfChanged(model, guard);
+            changed = executor.weights.restoreIfChanged(model, guard);
         } catch (JobFailedException lost) {
             for (Member member : members) {
                 outcomes[member.index] = JobOutcome.failed(lost);

@@ -365,20 +365,7 @@ class BatchExecutionTest {
             lm.get("model.layers.1").setOutput(torch.zeros(1, 2, 32));
             return lm.get("lm_head").output().select(1, -1);
         };
-        List<byte[]> requests = List.of(trace(lastLogits()), trace(misshapen), trace(ablatedLogits(2)));
-        SandboxedExecutor executor = new SandboxedExecutor();
-        JobFailedException solo = assertThrows(JobFailedException.class,
-                () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
-
-        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
-        List<JobOutcome> outcomes = report.outcomes();
-
-        assertRan(report, List.of(3), 0, 0, 0);
-        assertTrue(solo.getMessage().contains("has shape [1, 2, 32]"), solo.getMessage());
-        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
-        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
-        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
-        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+        assertFailsInBatchAsAlone(misshapen, "has shape [1, 2, 32]");
     }
 
     @Test
@@ -387,7 +374,15 @@ class BatchExecutionTest {
             lm.get("model.layers.1").setOutput(torch.zeros(1, 16, 64).to(torch.ScalarType.Long));
             return lm.get("lm_head").output().select(1, -1);
         };
-        List<byte[]> requests = List.of(trace(lastLogits()), trace(integral), trace(ablatedLogits(2)));
+        assertFailsInBatchAsAlone(integral, "holds Long values");
+    }
+
+    /**
+     * A batch of a trace with {@code failing} between two that succeed, in one forward pass with no re-run: the
+     * failing member gets the error it gets alone (which says {@code says}); the others, their results alone.
+     */
+    private void assertFailsInBatchAsAlone(TraceBody<Tensor> failing, String says) throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(failing), trace(ablatedLogits(2)));
         SandboxedExecutor executor = new SandboxedExecutor();
         JobFailedException solo = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
@@ -396,7 +391,7 @@ class BatchExecutionTest {
         List<JobOutcome> outcomes = report.outcomes();
 
         assertRan(report, List.of(3), 0, 0, 0);
-        assertTrue(solo.getMessage().contains("holds Long values"), solo.getMessage());
+        assertTrue(solo.getMessage().contains(says), solo.getMessage());
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
         assertSameResult(expected.get(0), decode(outcomes.get(0).get()));

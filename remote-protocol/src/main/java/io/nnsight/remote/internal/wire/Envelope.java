@@ -82,15 +82,7 @@ public record Envelope(String kind, String modelKey, int javaFeature, Map<String
      */
     public static Envelope read(byte[] payload) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload))) {
-            if (in.readInt() != MAGIC) {
-                throw new IllegalArgumentException("the request is not an nnsight job");
-            }
-            int format = in.readInt();
-            if (format != FORMAT) {
-                throw new IllegalArgumentException("the request has payload format " + format + "; this server reads "
-                        + FORMAT);
-            }
-            String kind = in.readUTF();
+            String kind = kind(in);
             String modelKey = in.readUTF();
             int javaFeature = in.readInt();
             int classCount = count(in, MAX_CLASSES, "classes");
@@ -119,6 +111,35 @@ public record Envelope(String kind, String modelKey, int javaFeature, Map<String
         } catch (IOException e) {
             throw new IllegalArgumentException("the request cannot be read: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The kind of job a payload holds ({@link #kind()}), read from its header only, without the classes and values
+     * that {@link #read} reads and copies after it: to tell where a job goes before it is read.
+     *
+     * @throws IllegalArgumentException when the header is not one of a payload of this format, with what is wrong
+     */
+    public static String kind(byte[] payload) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload))) {
+            return kind(in);
+        } catch (EOFException e) {
+            throw new IllegalArgumentException("the request ends early: it is truncated or not an nnsight job", e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("the request cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads the header up to the kind of job: the magic number, the format (checked) and the kind. */
+    private static String kind(DataInputStream in) throws IOException {
+        if (in.readInt() != MAGIC) {
+            throw new IllegalArgumentException("the request is not an nnsight job");
+        }
+        int format = in.readInt();
+        if (format != FORMAT) {
+            throw new IllegalArgumentException("the request has payload format " + format + "; this server reads "
+                    + FORMAT);
+        }
+        return in.readUTF();
     }
 
     private static int count(DataInputStream in, int max, String what) throws IOException {

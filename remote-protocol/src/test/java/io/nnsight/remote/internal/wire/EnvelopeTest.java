@@ -140,6 +140,33 @@ class EnvelopeTest {
     // ---- malformed payloads ----
 
     @Test
+    void kind_readsTheHeaderOnly() {
+        Envelope envelope = sample();
+        byte[] payload = envelope.write();
+        byte[] truncated = Arrays.copyOf(payload, payload.length - 1);
+
+        assertEquals(envelope.kind(), Envelope.kind(payload));
+        assertEquals(envelope.kind(), Envelope.kind(truncated), "the kind is read without the rest of the payload");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Envelope.read(truncated)).getMessage()
+                .contains("ends early"));
+    }
+
+    @Test
+    void kind_ofOtherFormatOrMagic_isRefusedAsRead() {
+        byte[] payload = sample().write();
+        ByteBuffer.wrap(payload).putInt(4, 2);
+        byte[] empty = new byte[0];
+
+        assertEquals(assertThrows(IllegalArgumentException.class, () -> Envelope.read(payload)).getMessage(),
+                assertThrows(IllegalArgumentException.class, () -> Envelope.kind(payload)).getMessage());
+        assertEquals(assertThrows(IllegalArgumentException.class, () -> Envelope.read(empty)).getMessage(),
+                assertThrows(IllegalArgumentException.class, () -> Envelope.kind(empty)).getMessage());
+        payload[0] = 'P';
+        assertEquals(assertThrows(IllegalArgumentException.class, () -> Envelope.read(payload)).getMessage(),
+                assertThrows(IllegalArgumentException.class, () -> Envelope.kind(payload)).getMessage());
+    }
+
+    @Test
     void emptyPayload_isRefused_asTruncated() {
         assertRefused(new byte[0], "ends early");
     }

@@ -165,6 +165,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private int serve() throws InterruptedException {
+        ModelServer.skipPhysicalMemoryCheck(); // this JVM only serves: before the first model loads
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         requirePositive("--max-queued-jobs", maxQueuedJobs);

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
+import io.nnsight.server.ModelServer;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -93,6 +95,8 @@ class ServeProcessTest {
             long local = lm.trace(PROMPT, tr -> Helper.topToken(lm.get("lm_head").output()));
             assertEquals(local, served);
             assertEquals(338, served, "the reference's next token after the prompt");
+            assertTrue(systemProperties(javaHome, server).contains(ModelServer.MAX_PHYSICAL_BYTES + "=0"),
+                    "a JVM that only serves skips JavaCPP's physical-memory check");
 
             // SIGTERM, as a service manager stops it (Process.destroy() would also close our end of its output).
             assertTrue(server.toHandle().destroy());
@@ -103,6 +107,15 @@ class ServeProcessTest {
             server.destroyForcibly();
             server.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** The system properties of the running JVM {@code process}, as {@code jcmd} lists them. */
+    private static String systemProperties(Path javaHome, Process process) throws IOException, InterruptedException {
+        Process jcmd = new ProcessBuilder(javaHome.resolve("bin").resolve("jcmd").toString(), Long.toString(process.pid()),
+                "VM.system_properties").redirectErrorStream(true).start();
+        String listed = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(jcmd.waitFor(60, TimeUnit.SECONDS), "jcmd did not end");
+        return listed;
     }
 
     /** The built {@code cli/target/nnsight.jar}, with its libraries in {@code lib/} beside it. */

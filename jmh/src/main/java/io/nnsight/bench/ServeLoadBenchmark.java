@@ -48,7 +48,8 @@ import org.bytedeco.pytorch.global.torch;
  * over the last 100 batches, read at the end of the window, and "sampled" is the mean of {@code last} read every 100
  * ms), how many answers differ from the prompt's top token traced locally, and CPU per job: the model worker thread's
  * (reading and checking the job, the forward pass, encoding), the client threads' (shipping, Kryo, HTTP) and the whole
- * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores.
+ * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores. The JVM skips JavaCPP's
+ * physical-memory check, as {@code nnsight serve} does ({@link ModelServer#skipPhysicalMemoryCheck()}).
  *
  * <p>Not a JMH benchmark: the clients are threads of their own and the measure is the server's throughput. Run it from
  * the project folder (it reads {@code ../shared/models/stories260K}):
@@ -116,6 +117,7 @@ public final class ServeLoadBenchmark {
     }
 
     public static void main(String[] args) throws Exception {
+        ModelServer.skipPhysicalMemoryCheck(); // as nnsight serve does, before the first tensor
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }

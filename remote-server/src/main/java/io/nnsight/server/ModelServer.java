@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -81,6 +82,12 @@ import org.slf4j.LoggerFactory;
  * other models and the server keep serving. In a batch, the member whose code is stuck fails so, and the other
  * members still running fail with it; a batch of k jobs gets at most k time limits plus the grace period.
  *
+ * <p><b>Native memory.</b> Each job's native memory is freed when the job ends, and the models' weights live as long
+ * as their owner: a JVM that only serves leaves nothing to the garbage collector. Such a JVM should call {@link
+ * #skipPhysicalMemoryCheck()} before its first model loads ({@code nnsight serve} and the replicas on Ray do): JavaCPP
+ * otherwise reads the process's resident memory each time it wraps a native object, about a third of a small
+ * model's forward pass.
+ *
  * <p><b>Shutdown.</b> {@link #close()} takes no more jobs, fails every waiting and running job with {@code
  * ERROR} "the server is shutting down" (which reaches the clients that follow them), and stops listening.
  * The models stay open: they belong to the caller.
@@ -88,6 +95,11 @@ import org.slf4j.LoggerFactory;
 public final class ModelServer implements AutoCloseable {
     /** The port a server listens on unless told otherwise, and clients ask at: 8642. */
     public static final int DEFAULT_PORT = Protocol.DEFAULT_PORT;
+    /**
+     * JavaCPP's system property for the resident memory above which it calls the garbage collector, and then refuses,
+     * before it wraps another native object; {@code 0} switches that check off.
+     */
+    public static final String MAX_PHYSICAL_BYTES = "org.bytedeco.javacpp.maxPhysicalBytes";
     private static final Logger LOG = LoggerFactory.getLogger(ModelServer.class);
     /** How long {@link #close()} waits for the open status streams to deliver the final error. */
     private static final long STOP_TIMEOUT_MILLIS = 5_000;
@@ -106,6 +118,24 @@ public final class ModelServer implements AutoCloseable {
         this.timer = timer;
         this.url = url;
         this.port = port;
+    }
+
+    /**
+     * Switches off JavaCPP's physical-memory check for this JVM, unless {@code -D}{@value #MAX_PHYSICAL_BYTES} (or
+     * its lower-case spelling) set a limit. The check reads the process's resident memory ({@code /proc/self/statm})
+     * each time JavaCPP wraps a native object, every tensor an operation returns, to call the garbage collector for
+     * native memory left to it: a third of a small model's forward pass ({@code docs/benchmarks.md}). A JVM that only
+     * serves leaves no native memory to the collector, so the check costs it time and protects nothing.
+     *
+     * <p>JavaCPP reads the property once, when its {@code Pointer} class initialises: call this first thing in the
+     * JVM's {@code main}, before any model or tensor is made; later it has no effect. Leave the check on in a JVM
+     * that also runs other code, which may drop tensors without freeing them.
+     */
+    public static void skipPhysicalMemoryCheck() {
+        if (System.getProperty(MAX_PHYSICAL_BYTES) == null
+                && System.getProperty(MAX_PHYSICAL_BYTES.toLowerCase(Locale.ROOT)) == null) {
+            System.setProperty(MAX_PHYSICAL_BYTES, "0");
+        }
     }
 
     /** A builder of a server: add models, an executor and API keys (or allow anonymous use), then start. */

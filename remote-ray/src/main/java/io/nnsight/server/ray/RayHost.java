@@ -1,6 +1,7 @@
 package io.nnsight.server.ray;
 
 import io.nnsight.server.ModelReplicas;
+import io.nnsight.server.ModelServer;
 import io.nnsight.server.ReplicaHost;
 import io.nnsight.server.ray.internal.RayReplicas;
 import io.ray.api.Ray;
@@ -35,8 +36,13 @@ public final class RayHost implements ReplicaHost {
     /** The file where {@code ray start --head} leaves the address of the cluster this machine runs. */
     private static final Path CURRENT_CLUSTER = Path.of(System.getProperty("java.io.tmpdir"), "ray", "ray_current_cluster");
 
-    /** The module opens Ray's serializer needs in the workers (for anything but the bytes replicas exchange). */
-    private static final List<String> WORKER_OPTIONS = List.of("--add-opens=java.base/java.lang=ALL-UNNAMED",
+    /**
+     * The module opens Ray's serializer needs in the workers (for anything but the bytes replicas exchange), and,
+     * since a replica's JVM only serves, JavaCPP's physical-memory check off ({@link
+     * ModelServer#skipPhysicalMemoryCheck}).
+     */
+    private static final List<String> WORKER_OPTIONS = List.of("-D" + ModelServer.MAX_PHYSICAL_BYTES + "=0",
+            "--add-opens=java.base/java.lang=ALL-UNNAMED",
             "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.math=ALL-UNNAMED",
             "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
             "--add-opens=java.base/java.text=ALL-UNNAMED");

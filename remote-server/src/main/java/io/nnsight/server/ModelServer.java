@@ -468,7 +468,8 @@ public final class ModelServer implements AutoCloseable {
                 throw new IllegalArgumentException(name + " must be positive: " + value);
             }
             if (value > Integer.MAX_VALUE - 8) {
-                throw new IllegalArgumentException(name + " must be below 2 GiB: " + value);
+                throw new IllegalArgumentException(name + " must be at most " + (Integer.MAX_VALUE - 8)
+                        + (name.endsWith("Bytes") ? " bytes (2 GiB)" : "") + ": " + value);
             }
             return value;
         }

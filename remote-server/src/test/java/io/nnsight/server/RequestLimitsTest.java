@@ -70,6 +70,21 @@ class RequestLimitsTest {
     }
 
     @Test
+    void builder_countPastTheIntRange_saysTheMostItTakes() {
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> ModelServer.builder().batchTokens(3_000_000_000L));
+        assertEquals("batchTokens must be at most " + (Integer.MAX_VALUE - 8) + ": 3000000000", error.getMessage());
+    }
+
+    @Test
+    void builder_sizePastTheIntRange_saysTheMostInBytes() {
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
+                () -> ModelServer.builder().maxResultBytes(3L << 30));
+        assertEquals("maxResultBytes must be at most " + (Integer.MAX_VALUE - 8) + " bytes (2 GiB): " + (3L << 30),
+                error.getMessage());
+    }
+
+    @Test
     void request_notZstd_400() {
         RawHttp.Answer answer = submit("echo plain".getBytes(StandardCharsets.UTF_8));
         assertEquals(400, answer.code());

@@ -369,7 +369,10 @@ public final class ModelServer implements AutoCloseable {
             return this;
         }
 
-        /** How long a finished job's status and result are kept for the client to fetch; 1 hour by default. */
+        /**
+         * How long a finished job's status and result are kept for the client to fetch; 1 hour by default. A
+         * downloaded result is gone at once, and its job's status 30 seconds later.
+         */
         public Builder resultTtl(Duration ttl) {
             this.resultTtl = positive(ttl, "resultTtl");
             return this;
@@ -504,8 +507,8 @@ public final class ModelServer implements AutoCloseable {
                 return thread;
             });
             timer.setRemoveOnCancelPolicy(true);
-            JobStore jobs = new JobStore(resultTtl.toNanos());
-            long sweep = Math.max(50, Math.min(60_000, resultTtl.toMillis() / 2));
+            JobStore jobs = new JobStore(resultTtl.toNanos(), Math.min(resultTtl.toNanos(), JobStore.DOWNLOADED_TTL.toNanos()));
+            long sweep = Math.max(50, Math.min(JobStore.DOWNLOADED_TTL.toMillis() / 2, resultTtl.toMillis() / 2));
             timer.scheduleWithFixedDelay(jobs::sweep, sweep, sweep, TimeUnit.MILLISECONDS);
             Map<String, ModelQueue> queues = new LinkedHashMap<>();
             models.forEach((key, model) -> queues.put(key, new ModelQueue(key,

@@ -180,8 +180,11 @@ public final class HttpApi extends Handler.Abstract {
         SubmittedJob job = isUuid(id) ? jobs.find(id, owner) : null;
         if (job == null) {
             // The same answer whether the job does not exist or belongs to another key.
+            boolean downloadedSooner = limits.resultTtl().compareTo(JobStore.DOWNLOADED_TTL) > 0;
             throw new Refusal(404, "no job " + abbreviate(id) + " for this API key: the id is unknown, or the job ended "
-                    + "more than " + ModelQueue.describe(limits.resultTtl()) + " ago");
+                    + "more than " + ModelQueue.describe(limits.resultTtl()) + " ago" + (downloadedSooner
+                    ? ", or its result was downloaded more than " + ModelQueue.describe(JobStore.DOWNLOADED_TTL) + " ago"
+                    : ""));
         }
         return job;
     }

@@ -1,20 +1,30 @@
 package io.nnsight.server.internal;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The jobs a server knows, by id, until they expire: a job that ended is forgotten, result and status,
- * once the result's time to live has passed. Lookups are by id and owner, so a job is invisible to every
- * API key but the one that submitted it.
+ * The jobs a server knows, by id, until they expire: a job that ended is forgotten, result and status, once the
+ * result's time to live has passed, or soon after its result was downloaded (a busy server would otherwise keep
+ * every job of the last hour: a thousand jobs a second would be gigabytes of statuses). Lookups are by id and owner,
+ * so a job is invisible to every API key but the one that submitted it.
  */
 public final class JobStore {
+    /** How long a job stays known after its result was downloaded, at most. */
+    public static final Duration DOWNLOADED_TTL = Duration.ofSeconds(30);
+
     private final Map<String, SubmittedJob> jobs = new ConcurrentHashMap<>();
     private final long ttlNanos;
+    private final long downloadedTtlNanos;
 
-    /** A store whose ended jobs expire {@code ttlNanos} after they ended. */
-    public JobStore(long ttlNanos) {
+    /**
+     * A store whose ended jobs expire {@code ttlNanos} after they ended, or {@code downloadedTtlNanos} after their
+     * result was downloaded.
+     */
+    public JobStore(long ttlNanos, long downloadedTtlNanos) {
         this.ttlNanos = ttlNanos;
+        this.downloadedTtlNanos = downloadedTtlNanos;
     }
 
     void add(SubmittedJob job) {
@@ -31,7 +41,7 @@ public final class JobStore {
         if (job == null || !job.owner().equals(owner)) {
             return null;
         }
-        if (job.expired(System.nanoTime(), ttlNanos)) {
+        if (job.expired(System.nanoTime(), ttlNanos, downloadedTtlNanos)) {
             remove(job);
             return null;
         }
@@ -41,6 +51,6 @@ public final class JobStore {
     /** Forgets the jobs that expired. */
     public void sweep() {
         long now = System.nanoTime();
-        jobs.values().removeIf(job -> job.expired(now, ttlNanos));
+        jobs.values().removeIf(job -> job.expired(now, ttlNanos, downloadedTtlNanos));
     }
 }

@@ -41,6 +41,9 @@ final class SubmittedJob {
     private int logChars;
     private byte[] result;
     private long endedNanos;
+    /** Whether the result was taken (downloaded), and when: the job is then kept only briefly ({@link JobStore}). */
+    private boolean resultTaken;
+    private long takenNanos;
 
     /**
      * A job, {@code RECEIVED} now.
@@ -173,6 +176,10 @@ final class SubmittedJob {
     synchronized byte[] takeResult() {
         byte[] taken = result;
         result = null;
+        if (taken != null) {
+            resultTaken = true;
+            takenNanos = System.nanoTime();
+        }
         return taken;
     }
 
@@ -180,11 +187,16 @@ final class SubmittedJob {
     synchronized void restoreResult(byte[] compressedResult) {
         if (result == null) {
             result = compressedResult;
+            resultTaken = false;
         }
     }
 
-    /** Whether the job ended at least {@code ttlNanos} before {@code nowNanos}. */
-    synchronized boolean expired(long nowNanos, long ttlNanos) {
-        return latest.terminal() && nowNanos - endedNanos >= ttlNanos;
+    /**
+     * Whether the job ended at least {@code ttlNanos} before {@code nowNanos}, or its result was taken at least {@code
+     * takenTtlNanos} before.
+     */
+    synchronized boolean expired(long nowNanos, long ttlNanos, long takenTtlNanos) {
+        return latest.terminal()
+                && (resultTaken ? nowNanos - takenNanos >= takenTtlNanos : nowNanos - endedNanos >= ttlNanos);
     }
 }

@@ -68,17 +68,17 @@ public final class ValueGraphs {
     private static final ClassLoader SHARED = ValueGraphs.class.getClassLoader();
 
     /**
-     * Kryos reused from graph to graph, for reading graphs and writing a server's results: making a Kryo and
-     * registering its serializers costs more than reading or writing a small job's graph. Each graph binds one to its
-     * class loader, model and lambdas, and unbinds it after; a pooled Kryo forgets every class of another class
-     * loader when its graph ends ({@link StrictClassResolver#reset}), so the serializers of one job's classes never
-     * serve another job. One whose graph failed is dropped.
+     * Kryos reused from graph to graph, for every graph read or written: making a Kryo and registering its
+     * serializers costs more than reading or writing a small job's graph. Each graph binds one to its class loader,
+     * model, lambdas and record of classes written, and unbinds it after; a pooled Kryo forgets every class of
+     * another class loader when its graph ends ({@link StrictClassResolver#reset}), so the serializers of one job's
+     * classes never serve another job. One whose graph failed is dropped.
      */
     private static final Pool<Pooled> POOL = new Pool<>(true, true, 8) {
         @Override
         protected Pooled create() {
             GraphBinding binding = new GraphBinding();
-            Kryo kryo = kryo(new StrictClassResolver(), binding);
+            Kryo kryo = kryo(new StrictClassResolver(binding), binding);
             kryo.setClassLoader(SHARED);
             return new Pooled(kryo, binding);
         }
@@ -96,7 +96,7 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when a value cannot travel, saying which and why
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
-        return write(writer(loader, model, seen, null), root);
+        return pooled(loader, model, null, seen, kryo -> write(kryo, root));
     }
 
     /** Writes {@code root}. */
@@ -109,7 +109,7 @@ public final class ValueGraphs {
      * specs they were made from.
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactory made) {
-        return pooled(loader, model, made, kryo -> write(kryo, root));
+        return pooled(loader, model, made, null, kryo -> write(kryo, root));
     }
 
     private static byte[] write(Kryo kryo, Object root) {
@@ -134,16 +134,18 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
-        return pooled(loader, model, lambdas, kryo -> read(kryo, graph));
+        return pooled(loader, model, lambdas, null, kryo -> read(kryo, graph));
     }
 
     /**
-     * Does {@code work} with a pooled Kryo bound to {@code loader}, {@code model} and {@code lambdas} for one graph,
-     * and unbinds it after; it goes back to the pool only if {@code work} succeeded.
+     * Does {@code work} with a pooled Kryo bound to {@code loader}, {@code model}, {@code lambdas} and {@code seen}
+     * (where a writer notes the classes it writes; null when reading) for one graph, and unbinds it after; it goes
+     * back to the pool only if {@code work} succeeded.
      */
-    private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, Function<Kryo, T> work) {
+    private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, GraphClasses seen,
+            Function<Kryo, T> work) {
         Pooled pooled = POOL.obtain();
-        pooled.binding().bind(model, lambdas, null);
+        pooled.binding().bind(model, lambdas, seen);
         pooled.kryo().setClassLoader(loader);
         boolean reusable = false;
         try {
@@ -196,15 +198,6 @@ public final class ValueGraphs {
         int kept = 8;
         return lines.size() <= kept + 2 ? text
                 : String.join("\n", lines.subList(0, kept)) + "\n... (" + (lines.size() - kept) + " more lines)";
-    }
-
-    /** A Kryo that writes one graph. */
-    private static Kryo writer(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
-        GraphBinding binding = new GraphBinding();
-        binding.bind(model, lambdas, seen);
-        Kryo kryo = kryo(new RecordingClassResolver(seen), binding);
-        kryo.setClassLoader(loader);
-        return kryo;
     }
 
     /** A Kryo configured for graphs, whose model-bound serializers refer to {@code binding}. */
@@ -273,9 +266,26 @@ public final class ValueGraphs {
      * resolver falls back to Kryo's class loader for a name the given one refuses, which on a server would
      * bypass the job's class loader and its allow-list. It never remembers a name (Kryo's would, from graph to
      * graph, handing one job's class to the next), and at the end of each graph it forgets the registrations, and
-     * with them the serializers, of every class that nnsight's class loader and the JDK's do not define.
+     * with them the serializers, of every class that nnsight's class loader and the JDK's do not define. Writing,
+     * it notes the class of every object written in the graph's {@link GraphBinding#seen()}, when bound to one.
      */
     private static final class StrictClassResolver extends DefaultClassResolver {
+        private final GraphBinding binding;
+
+        StrictClassResolver(GraphBinding binding) {
+            this.binding = binding;
+        }
+
+        @Override
+        @SuppressWarnings("rawtypes")
+        public Registration writeClass(Output output, Class type) {
+            GraphClasses seen = binding.seen();
+            if (seen != null && type != null && !kryo.isClosure(type)) {
+                seen.instanceOf(type);
+            }
+            return super.writeClass(output, type);
+        }
+
         @Override
         @SuppressWarnings("rawtypes")
         protected Class getTypeByName(String className) {
@@ -307,23 +317,6 @@ public final class ValueGraphs {
         private static boolean shared(Class<?> type) {
             ClassLoader loader = type.getClassLoader();
             return loader == null || loader == SHARED || loader == ClassLoader.getPlatformClassLoader();
-        }
-    }
-
-    /** Notes the class of every object written by name. */
-    private static final class RecordingClassResolver extends DefaultClassResolver {
-        private final GraphClasses seen;
-
-        RecordingClassResolver(GraphClasses seen) {
-            this.seen = seen;
-        }
-
-        @Override
-        public Registration writeClass(Output output, Class type) {
-            if (type != null && !kryo.isClosure(type)) {
-                seen.instanceOf(type);
-            }
-            return super.writeClass(output, type);
         }
     }
 }

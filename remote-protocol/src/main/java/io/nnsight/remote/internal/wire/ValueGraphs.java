@@ -2,6 +2,7 @@ package io.nnsight.remote.internal.wire;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.KryoSerializable;
 import com.esotericsoftware.kryo.Registration;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.SerializerFactory;
@@ -11,6 +12,7 @@ import com.esotericsoftware.kryo.serializers.ClosureSerializer;
 import com.esotericsoftware.kryo.serializers.DefaultSerializers;
 import com.esotericsoftware.kryo.serializers.FieldSerializer;
 import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
+import com.esotericsoftware.kryo.serializers.RecordSerializer;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
 import com.esotericsoftware.kryo.util.MapReferenceResolver;
@@ -226,6 +228,12 @@ public final class ValueGraphs {
         FieldSerializer.FieldSerializerConfig fields = new FieldSerializer.FieldSerializerConfig();
         fields.setIgnoreSyntheticFields(false);
         kryo.setDefaultSerializer(new SerializerFactory.FieldSerializerFactory(fields));
+        // Kryo makes the serializer of its built-in kinds by trying the serializer's constructors in turn, throwing
+        // and catching a NoSuchMethodException for each miss; a pooled Kryo meets each job's own records and enums
+        // afresh (it forgets them when the job's graph ends), so these are made directly. Added first, they stay
+        // behind every entry added below; a KryoSerializable one keeps Kryo's choice.
+        kryo.addDefaultSerializer(Record.class, direct(RecordSerializer::new));
+        kryo.addDefaultSerializer(Enum.class, direct(DefaultSerializers.EnumSerializer::new));
         ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
         kryo.addDefaultSerializer(AtomicBoolean.class, new DefaultSerializers.AtomicBooleanSerializer());
         kryo.addDefaultSerializer(AtomicInteger.class, new DefaultSerializers.AtomicIntegerSerializer());
@@ -240,6 +248,22 @@ public final class ValueGraphs {
         kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
         kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(binding));
         return kryo;
+    }
+
+    /** A factory that makes a serializer by calling {@code make} with the type, unless the type is KryoSerializable. */
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    private static SerializerFactory<Serializer> direct(Function<Class, Serializer> make) {
+        return new SerializerFactory.BaseSerializerFactory<>() {
+            @Override
+            public Serializer newSerializer(Kryo kryo, Class type) {
+                return make.apply(type);
+            }
+
+            @Override
+            public boolean isSupported(Class type) {
+                return !KryoSerializable.class.isAssignableFrom(type);
+            }
+        };
     }
 
     /**

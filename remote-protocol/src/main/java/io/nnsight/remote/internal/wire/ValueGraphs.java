@@ -23,7 +23,6 @@ import io.nnsight.NNsight;
 import io.nnsight.Operation;
 import io.nnsight.Source;
 import io.nnsight.lm.Tokenizer;
-import java.io.ByteArrayOutputStream;
 import java.lang.reflect.InaccessibleObjectException;
 import java.util.ArrayList;
 import java.util.List;
@@ -82,14 +81,18 @@ public final class ValueGraphs {
             GraphBinding binding = new GraphBinding();
             Kryo kryo = kryo(new StrictClassResolver(binding), binding);
             kryo.setClassLoader(SHARED);
-            return new Pooled(kryo, binding);
+            return new Pooled(kryo, binding, new Output(OUTPUT_BYTES, -1));
         }
     };
 
     private ValueGraphs() {}
 
-    /** A pooled Kryo and what its serializers are bound to. */
-    private record Pooled(Kryo kryo, GraphBinding binding) {}
+    /** The buffer a pooled Kryo starts writing into, and the largest it keeps after a large graph (1 MiB). */
+    private static final int OUTPUT_BYTES = 4096;
+    private static final int KEPT_OUTPUT_BYTES = 1 << 20;
+
+    /** A pooled Kryo, what its serializers are bound to, and the buffer it writes graphs into. */
+    private record Pooled(Kryo kryo, GraphBinding binding, Output output) {}
 
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
@@ -98,7 +101,7 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when a value cannot travel, saying which and why
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
-        return pooled(loader, model, null, seen, kryo -> write(kryo, root));
+        return pooled(loader, model, null, seen, pooled -> write(pooled, root));
     }
 
     /** Writes {@code root}. */
@@ -111,13 +114,14 @@ public final class ValueGraphs {
      * specs they were made from.
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactory made) {
-        return pooled(loader, model, made, null, kryo -> write(kryo, root));
+        return pooled(loader, model, made, null, pooled -> write(pooled, root));
     }
 
-    private static byte[] write(Kryo kryo, Object root) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (Output output = new Output(bytes)) {
-            kryo.writeClassAndObject(output, root);
+    private static byte[] write(Pooled pooled, Object root) {
+        Output output = pooled.output();
+        output.reset();
+        try {
+            pooled.kryo().writeClassAndObject(output, root);
         } catch (KryoException e) {
             throw new IllegalArgumentException("cannot write the values: " + brief(e.getMessage()), e);
         } catch (InaccessibleObjectException e) {
@@ -126,7 +130,11 @@ public final class ValueGraphs {
                     + "travel (" + e.getMessage() + "). Values travel as collections, maps, arrays, records, strings, "
                     + "numbers, atomics, tensors and objects of your own classes", e);
         }
-        return bytes.toByteArray();
+        byte[] bytes = output.toBytes();
+        if (output.getBuffer().length > KEPT_OUTPUT_BYTES) {
+            output.setBuffer(new byte[OUTPUT_BYTES], -1);
+        }
+        return bytes;
     }
 
     /**
@@ -136,7 +144,7 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
-        return pooled(loader, model, lambdas, null, kryo -> read(kryo, graph));
+        return pooled(loader, model, lambdas, null, pooled -> read(pooled.kryo(), graph));
     }
 
     /**
@@ -145,13 +153,13 @@ public final class ValueGraphs {
      * back to the pool only if {@code work} succeeded.
      */
     private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, GraphClasses seen,
-            Function<Kryo, T> work) {
+            Function<Pooled, T> work) {
         Pooled pooled = POOL.obtain();
         pooled.binding().bind(model, lambdas, seen);
         pooled.kryo().setClassLoader(loader);
         boolean reusable = false;
         try {
-            T result = work.apply(pooled.kryo());
+            T result = work.apply(pooled);
             reusable = true;
             return result;
         } finally {

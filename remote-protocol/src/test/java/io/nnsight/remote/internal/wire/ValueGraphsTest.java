@@ -565,6 +565,20 @@ class ValueGraphsTest {
         assertSame(read.tensor(), read.more().get(0));
     }
 
+    @Test
+    void graphsWrittenOneAfterAnother_eachHoldOnlyTheirOwnValues_largeThenSmall() {
+        long[] large = new Random(9).longs(300_000).toArray(); // past the buffer a pooled Kryo keeps
+        List<String> small = List.of("a", "b");
+
+        byte[] first = ValueGraphs.write(small, LOADER, lm);
+        byte[] big = ValueGraphs.write(large, LOADER, lm);
+        byte[] again = ValueGraphs.write(small, LOADER, lm);
+
+        assertArrayEquals(large, (long[]) read(big));
+        assertArrayEquals(first, again);
+        assertEquals(small, read(again));
+    }
+
     /** A job's class loader: defines its own copy of each class named, so a pooled Kryo forgets them after each graph. */
     private static final class JobLoader extends ClassLoader {
         private final Set<String> own;

@@ -263,7 +263,8 @@ public final class HttpApi extends Handler.Abstract {
             throw tooLarge(announced + " bytes");
         }
         ByteArrayOutputStream body = new ByteArrayOutputStream(announced > 0 ? (int) announced : 8192);
-        byte[] buffer = new byte[64 * 1024];
+        // a body of known length needs a buffer one byte longer, to see its end in one read
+        byte[] buffer = new byte[announced >= 0 && announced < 64 * 1024 ? (int) announced + 1 : 64 * 1024];
         EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
         long idleTimeout = connection.getIdleTimeout();
         connection.setIdleTimeout(Limits.UPLOAD_GRACE.toMillis());

@@ -421,22 +421,42 @@ public final class HttpTransport implements AutoCloseable {
                 + "object: is it an nnsight server?");
     }
 
+    /**
+     * The body, refused past {@code maxBytes}: read straight into an array of its announced length when it has one,
+     * else gathered in chunks.
+     */
     private byte[] readCapped(HttpEntity entity, long maxBytes) throws IOException {
         if (entity == null) {
             return new byte[0];
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buffer = new byte[64 * 1024];
+        long announced = entity.getContentLength();
+        if (announced > maxBytes) {
+            throw tooLong(maxBytes);
+        }
         try (InputStream in = entity.getContent()) {
+            if (announced >= 0) {
+                byte[] body = new byte[(int) announced];
+                int read = in.readNBytes(body, 0, body.length);
+                if (read < body.length) {
+                    throw new IOException("the body ended after " + read + " of its " + announced + " bytes");
+                }
+                return body;
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buffer = new byte[8192];
             for (int n; (n = in.read(buffer)) >= 0; ) {
                 if (out.size() + (long) n > maxBytes) {
-                    throw new RemoteException("the server at " + url + " sent more than " + maxBytes
-                            + " bytes where at most that many were expected");
+                    throw tooLong(maxBytes);
                 }
                 out.write(buffer, 0, n);
             }
+            return out.toByteArray();
         }
-        return out.toByteArray();
+    }
+
+    private RemoteException tooLong(long maxBytes) {
+        return new RemoteException("the server at " + url + " sent more than " + maxBytes
+                + " bytes where at most that many were expected");
     }
 
     private static String abbreviate(String text) {

@@ -6,8 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.remote.RemoteException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -40,6 +45,82 @@ class HttpTransportTest {
     void url_withoutTrailingSlash() {
         try (HttpTransport http = new HttpTransport("http://example.org:8642/nnsight/", null)) {
             assertEquals("http://example.org:8642/nnsight", http.url());
+        }
+    }
+
+    /**
+     * Answers one request on a loopback port with {@code head} (status line and headers, without the blank line)
+     * and {@code body}, then closes the connection; returns the server's URL.
+     */
+    private static String answeringOnce(String head, byte[] body) throws IOException {
+        ServerSocket server = new ServerSocket(0);
+        Thread answering = new Thread(() -> {
+            try (server; Socket socket = server.accept()) {
+                InputStream in = socket.getInputStream();
+                for (int matched = 0; matched < 4; ) { // the request ends with a blank line: \r\n\r\n
+                    int b = in.read();
+                    if (b < 0) {
+                        return;
+                    }
+                    matched = b == (matched % 2 == 0 ? '\r' : '\n') ? matched + 1 : (b == '\r' ? 1 : 0);
+                }
+                OutputStream out = socket.getOutputStream();
+                out.write((head + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(body);
+                out.flush();
+            } catch (IOException e) {
+                // the client hung up early: what the test expects of some answers
+            }
+        });
+        answering.setDaemon(true);
+        answering.start();
+        return "http://127.0.0.1:" + server.getLocalPort();
+    }
+
+    private static byte[] chunked(byte[] data) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (int at = 0; at < data.length; at += 8000) {
+            int n = Math.min(8000, data.length - at);
+            bytes.writeBytes((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            bytes.write(data, at, n);
+            bytes.writeBytes("\r\n".getBytes(StandardCharsets.US_ASCII));
+        }
+        bytes.writeBytes("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        return bytes.toByteArray();
+    }
+
+    @Test
+    void ping_bodyWithOrWithoutALength_isRead() throws IOException {
+        byte[] pong = "pong".getBytes(StandardCharsets.US_ASCII);
+        for (String url : new String[] {answeringOnce("HTTP/1.1 200 OK\r\nContent-Length: 4", pong),
+                answeringOnce("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked", chunked(pong))}) {
+            try (HttpTransport http = new HttpTransport(url, null)) {
+                assertTimeoutPreemptively(Duration.ofSeconds(20), http::ping);
+            }
+        }
+    }
+
+    @Test
+    void ping_bodyPastTheLimit_isRefused_announcedOrNot() throws IOException {
+        byte[] large = new byte[(1 << 20) + 1];
+        for (String url : new String[] {answeringOnce("HTTP/1.1 200 OK\r\nContent-Length: " + large.length, large),
+                answeringOnce("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked", chunked(large))}) {
+            try (HttpTransport http = new HttpTransport(url, null)) {
+                RemoteException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                        () -> assertThrows(RemoteException.class, http::ping));
+                assertTrue(e.getMessage().contains("sent more than 1048576 bytes where at most that many were expected"),
+                        e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void ping_bodyShorterThanAnnounced_isABrokenConnection() throws IOException {
+        String url = answeringOnce("HTTP/1.1 200 OK\r\nContent-Length: 10", "pong".getBytes(StandardCharsets.US_ASCII));
+        try (HttpTransport http = new HttpTransport(url, null)) {
+            RemoteException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                    () -> assertThrows(RemoteException.class, http::ping));
+            assertTrue(e.getMessage().contains("broke while ping"), e.getMessage());
         }
     }
 }

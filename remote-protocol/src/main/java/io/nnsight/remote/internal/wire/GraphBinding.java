@@ -4,7 +4,7 @@ import io.nnsight.NNsight;
 
 /**
  * What the serializers of one graph refer to: the job's model (for models, envoys and tokenizers, which travel as
- * references to it), the factory of its lambdas, and where a writer notes the classes it writes. A reader that
+ * references to it), the factory of its lambdas, and where a writer notes the classes it writes. A Kryo that
  * {@link ValueGraphs} reuses from graph to graph is bound to each graph's in turn, and to nothing between graphs.
  */
 final class GraphBinding {

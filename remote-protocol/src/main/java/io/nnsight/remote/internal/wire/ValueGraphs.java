@@ -2,6 +2,7 @@ package io.nnsight.remote.internal.wire;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.KryoSerializable;
 import com.esotericsoftware.kryo.Registration;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.SerializerFactory;
@@ -11,6 +12,7 @@ import com.esotericsoftware.kryo.serializers.ClosureSerializer;
 import com.esotericsoftware.kryo.serializers.DefaultSerializers;
 import com.esotericsoftware.kryo.serializers.FieldSerializer;
 import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
+import com.esotericsoftware.kryo.serializers.RecordSerializer;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy;
 import com.esotericsoftware.kryo.util.MapReferenceResolver;
@@ -21,7 +23,6 @@ import io.nnsight.NNsight;
 import io.nnsight.Operation;
 import io.nnsight.Source;
 import io.nnsight.lm.Tokenizer;
-import java.io.ByteArrayOutputStream;
 import java.lang.reflect.InaccessibleObjectException;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,26 +69,30 @@ public final class ValueGraphs {
     private static final ClassLoader SHARED = ValueGraphs.class.getClassLoader();
 
     /**
-     * Kryos reused from graph to graph, for reading graphs and writing a server's results: making a Kryo and
-     * registering its serializers costs more than reading or writing a small job's graph. Each graph binds one to its
-     * class loader, model and lambdas, and unbinds it after; a pooled Kryo forgets every class of another class
-     * loader when its graph ends ({@link StrictClassResolver#reset}), so the serializers of one job's classes never
-     * serve another job. One whose graph failed is dropped.
+     * Kryos reused from graph to graph, for every graph read or written: making a Kryo and registering its
+     * serializers costs more than reading or writing a small job's graph. Each graph binds one to its class loader,
+     * model, lambdas and record of classes written, and unbinds it after; a pooled Kryo forgets every class of
+     * another class loader when its graph ends ({@link StrictClassResolver#reset}), so the serializers of one job's
+     * classes never serve another job. One whose graph failed is dropped.
      */
     private static final Pool<Pooled> POOL = new Pool<>(true, true, 8) {
         @Override
         protected Pooled create() {
             GraphBinding binding = new GraphBinding();
-            Kryo kryo = kryo(new StrictClassResolver(), binding);
+            Kryo kryo = kryo(new StrictClassResolver(binding), binding);
             kryo.setClassLoader(SHARED);
-            return new Pooled(kryo, binding);
+            return new Pooled(kryo, binding, new Output(OUTPUT_BYTES, -1));
         }
     };
 
     private ValueGraphs() {}
 
-    /** A pooled Kryo and what its serializers are bound to. */
-    private record Pooled(Kryo kryo, GraphBinding binding) {}
+    /** The buffer a pooled Kryo starts writing into, and the largest it keeps after a large graph (1 MiB). */
+    private static final int OUTPUT_BYTES = 4096;
+    private static final int KEPT_OUTPUT_BYTES = 1 << 20;
+
+    /** A pooled Kryo, what its serializers are bound to, and the buffer it writes graphs into. */
+    private record Pooled(Kryo kryo, GraphBinding binding, Output output) {}
 
     /**
      * Writes {@code root}, and notes in {@code seen} the class of each object written and the implementation
@@ -96,7 +101,7 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when a value cannot travel, saying which and why
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, GraphClasses seen) {
-        return write(writer(loader, model, seen, null), root);
+        return pooled(loader, model, null, seen, pooled -> write(pooled, root));
     }
 
     /** Writes {@code root}. */
@@ -109,13 +114,14 @@ public final class ValueGraphs {
      * specs they were made from.
      */
     public static byte[] write(Object root, ClassLoader loader, NNsight model, LambdaFactory made) {
-        return pooled(loader, model, made, kryo -> write(kryo, root));
+        return pooled(loader, model, made, null, pooled -> write(pooled, root));
     }
 
-    private static byte[] write(Kryo kryo, Object root) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (Output output = new Output(bytes)) {
-            kryo.writeClassAndObject(output, root);
+    private static byte[] write(Pooled pooled, Object root) {
+        Output output = pooled.output();
+        output.reset();
+        try {
+            pooled.kryo().writeClassAndObject(output, root);
         } catch (KryoException e) {
             throw new IllegalArgumentException("cannot write the values: " + brief(e.getMessage()), e);
         } catch (InaccessibleObjectException e) {
@@ -124,7 +130,11 @@ public final class ValueGraphs {
                     + "travel (" + e.getMessage() + "). Values travel as collections, maps, arrays, records, strings, "
                     + "numbers, atomics, tensors and objects of your own classes", e);
         }
-        return bytes.toByteArray();
+        byte[] bytes = output.toBytes();
+        if (output.getBuffer().length > KEPT_OUTPUT_BYTES) {
+            output.setBuffer(new byte[OUTPUT_BYTES], -1);
+        }
+        return bytes;
     }
 
     /**
@@ -134,20 +144,22 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
-        return pooled(loader, model, lambdas, kryo -> read(kryo, graph));
+        return pooled(loader, model, lambdas, null, pooled -> read(pooled.kryo(), graph));
     }
 
     /**
-     * Does {@code work} with a pooled Kryo bound to {@code loader}, {@code model} and {@code lambdas} for one graph,
-     * and unbinds it after; it goes back to the pool only if {@code work} succeeded.
+     * Does {@code work} with a pooled Kryo bound to {@code loader}, {@code model}, {@code lambdas} and {@code seen}
+     * (where a writer notes the classes it writes; null when reading) for one graph, and unbinds it after; it goes
+     * back to the pool only if {@code work} succeeded.
      */
-    private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, Function<Kryo, T> work) {
+    private static <T> T pooled(ClassLoader loader, NNsight model, LambdaFactory lambdas, GraphClasses seen,
+            Function<Pooled, T> work) {
         Pooled pooled = POOL.obtain();
-        pooled.binding().bind(model, lambdas, null);
+        pooled.binding().bind(model, lambdas, seen);
         pooled.kryo().setClassLoader(loader);
         boolean reusable = false;
         try {
-            T result = work.apply(pooled.kryo());
+            T result = work.apply(pooled);
             reusable = true;
             return result;
         } finally {
@@ -198,15 +210,6 @@ public final class ValueGraphs {
                 : String.join("\n", lines.subList(0, kept)) + "\n... (" + (lines.size() - kept) + " more lines)";
     }
 
-    /** A Kryo that writes one graph. */
-    private static Kryo writer(ClassLoader loader, NNsight model, GraphClasses seen, LambdaFactory lambdas) {
-        GraphBinding binding = new GraphBinding();
-        binding.bind(model, lambdas, seen);
-        Kryo kryo = kryo(new RecordingClassResolver(seen), binding);
-        kryo.setClassLoader(loader);
-        return kryo;
-    }
-
     /** A Kryo configured for graphs, whose model-bound serializers refer to {@code binding}. */
     private static Kryo kryo(DefaultClassResolver classes, GraphBinding binding) {
         Kryo kryo = new Kryo(classes, new MapReferenceResolver()) {
@@ -233,6 +236,12 @@ public final class ValueGraphs {
         FieldSerializer.FieldSerializerConfig fields = new FieldSerializer.FieldSerializerConfig();
         fields.setIgnoreSyntheticFields(false);
         kryo.setDefaultSerializer(new SerializerFactory.FieldSerializerFactory(fields));
+        // Kryo makes the serializer of its built-in kinds by trying the serializer's constructors in turn, throwing
+        // and catching a NoSuchMethodException for each miss; a pooled Kryo meets each job's own records and enums
+        // afresh (it forgets them when the job's graph ends), so these are made directly. Added first, they stay
+        // behind every entry added below; a KryoSerializable one keeps Kryo's choice.
+        kryo.addDefaultSerializer(Record.class, direct(RecordSerializer::new));
+        kryo.addDefaultSerializer(Enum.class, direct(DefaultSerializers.EnumSerializer::new));
         ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
         kryo.addDefaultSerializer(AtomicBoolean.class, new DefaultSerializers.AtomicBooleanSerializer());
         kryo.addDefaultSerializer(AtomicInteger.class, new DefaultSerializers.AtomicIntegerSerializer());
@@ -247,6 +256,22 @@ public final class ValueGraphs {
         kryo.addDefaultSerializer(Invoke.class, new References.InvokeSerializer());
         kryo.register(ClosureSerializer.Closure.class, new LambdaSerializer(binding));
         return kryo;
+    }
+
+    /** A factory that makes a serializer by calling {@code make} with the type, unless the type is KryoSerializable. */
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    private static SerializerFactory<Serializer> direct(Function<Class, Serializer> make) {
+        return new SerializerFactory.BaseSerializerFactory<>() {
+            @Override
+            public Serializer newSerializer(Kryo kryo, Class type) {
+                return make.apply(type);
+            }
+
+            @Override
+            public boolean isSupported(Class type) {
+                return !KryoSerializable.class.isAssignableFrom(type);
+            }
+        };
     }
 
     /**
@@ -273,9 +298,26 @@ public final class ValueGraphs {
      * resolver falls back to Kryo's class loader for a name the given one refuses, which on a server would
      * bypass the job's class loader and its allow-list. It never remembers a name (Kryo's would, from graph to
      * graph, handing one job's class to the next), and at the end of each graph it forgets the registrations, and
-     * with them the serializers, of every class that nnsight's class loader and the JDK's do not define.
+     * with them the serializers, of every class that nnsight's class loader and the JDK's do not define. Writing,
+     * it notes the class of every object written in the graph's {@link GraphBinding#seen()}, when bound to one.
      */
     private static final class StrictClassResolver extends DefaultClassResolver {
+        private final GraphBinding binding;
+
+        StrictClassResolver(GraphBinding binding) {
+            this.binding = binding;
+        }
+
+        @Override
+        @SuppressWarnings("rawtypes")
+        public Registration writeClass(Output output, Class type) {
+            GraphClasses seen = binding.seen();
+            if (seen != null && type != null && !kryo.isClosure(type)) {
+                seen.instanceOf(type);
+            }
+            return super.writeClass(output, type);
+        }
+
         @Override
         @SuppressWarnings("rawtypes")
         protected Class getTypeByName(String className) {
@@ -307,23 +349,6 @@ public final class ValueGraphs {
         private static boolean shared(Class<?> type) {
             ClassLoader loader = type.getClassLoader();
             return loader == null || loader == SHARED || loader == ClassLoader.getPlatformClassLoader();
-        }
-    }
-
-    /** Notes the class of every object written by name. */
-    private static final class RecordingClassResolver extends DefaultClassResolver {
-        private final GraphClasses seen;
-
-        RecordingClassResolver(GraphClasses seen) {
-            this.seen = seen;
-        }
-
-        @Override
-        public Registration writeClass(Output output, Class type) {
-            if (type != null && !kryo.isClosure(type)) {
-                seen.instanceOf(type);
-            }
-            return super.writeClass(output, type);
         }
     }
 }

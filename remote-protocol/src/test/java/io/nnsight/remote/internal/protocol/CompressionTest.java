@@ -6,17 +6,85 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.github.luben.zstd.EndDirective;
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 class CompressionTest {
+    /** {@code size} zero bytes as one frame that declares its size, compressed as they stream in. */
+    static byte[] declaredBomb(long size) {
+        ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+        ByteBuffer out = ByteBuffer.allocate(1 << 20);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZstdCompressCtx ctx = new ZstdCompressCtx().setLevel(Compression.LEVEL)) {
+            ctx.setPledgedSrcSize(size);
+            for (long written = 0; written < size; ) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), size - written));
+                written += zeros.remaining();
+                EndDirective end = written == size ? EndDirective.END : EndDirective.CONTINUE;
+                boolean done;
+                do {
+                    out.clear();
+                    done = ctx.compressByteBufferStream(out, zeros, end);
+                    bytes.write(out.array(), 0, out.position());
+                } while (zeros.hasRemaining() || (end == EndDirective.END && !done));
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    /** {@code frame} with the content size its header declares replaced by {@code size} (same field width). */
+    static byte[] declaring(byte[] frame, long size) {
+        int descriptor = frame[4] & 0xFF;
+        boolean singleSegment = (descriptor & 0x20) != 0;
+        int sizeBytes = new int[] {singleSegment ? 1 : 0, 2, 4, 8}[descriptor >>> 6];
+        int at = 5 + (singleSegment ? 0 : 1) + new int[] {0, 1, 2, 4}[descriptor & 3];
+        long field = sizeBytes == 2 ? size - 256 : size;
+        assertTrue(sizeBytes > 0 && (sizeBytes == 8 || field >>> (8 * sizeBytes) == 0) && field >= 0,
+                "the frame's size field (" + sizeBytes + " bytes) cannot hold " + size);
+        byte[] patched = frame.clone();
+        for (int i = 0; i < sizeBytes; i++) {
+            patched[at + i] = (byte) (field >>> (8 * i));
+        }
+        assertEquals(size, Zstd.getFrameContentSize(patched));
+        return patched;
+    }
+
+    /** {@code data} as a frame that declares no content size, as a stream compressor writes it. */
+    static byte[] undeclared(byte[] data) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZstdOutputStream out = new ZstdOutputStream(bytes, Compression.LEVEL)) {
+            out.write(data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        byte[] frame = bytes.toByteArray();
+        assertTrue(Zstd.getFrameContentSize(frame) < 0, "declares " + Zstd.getFrameContentSize(frame));
+        return frame;
+    }
+
+    static byte[] randomish(int size, long seed) {
+        byte[] data = new byte[size];
+        new Random(seed).nextBytes(data);
+        Arrays.fill(data, size / 10, size / 2, (byte) 7);
+        return data;
+    }
+
     /** A zstd stream of {@code size} zero bytes, without holding them: a few kilobytes per gigabyte. */
     static byte[] bomb(long size) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -99,5 +167,112 @@ class CompressionTest {
         byte[] header = packed.clone();
         header[4] = (byte) 0xFF; // the frame header's descriptor: reserved bit set
         assertThrows(Compression.MalformedException.class, () -> Compression.decompress(header, 1 << 20));
+    }
+
+    @Test
+    void decompress_declaredSizeClaimsMore_isMalformed() {
+        byte[] data = randomish(100_000, 4);
+        byte[] lie = declaring(Compression.compress(data), 150_000);
+        Compression.MalformedException e = assertThrows(Compression.MalformedException.class,
+                () -> Compression.decompress(lie, 1 << 20));
+        assertTrue(e.getMessage().contains("not valid zstd"), e.getMessage());
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompressedSize(lie, 1 << 20));
+        // claiming more than the limit streams, and the stream ends short of the claim
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompress(lie, 120_000));
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompressedSize(lie, 120_000));
+    }
+
+    @Test
+    void decompress_declaredSizeClaimsLess_isMalformed() {
+        byte[] data = randomish(100_000, 5);
+        byte[] lie = declaring(Compression.compress(data), 70_000);
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompress(lie, 1 << 20));
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompressedSize(lie, 1 << 20));
+        // the pooled contexts that met the lie still inflate honest payloads, more of them than the pool holds
+        for (int i = 0; i < 10; i++) {
+            assertArrayEquals(data, Compression.decompress(Compression.compress(data), data.length));
+            assertEquals(data.length, Compression.decompressedSize(Compression.compress(data), data.length));
+        }
+    }
+
+    @Test
+    void decompress_bombDeclaringASmallSize_isMalformedWithoutInflatingIt() {
+        byte[] bomb = declaring(declaredBomb(1L << 30), 1000);
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            assertThrows(Compression.MalformedException.class, () -> Compression.decompress(bomb, 8L << 20));
+            assertThrows(Compression.MalformedException.class, () -> Compression.decompressedSize(bomb, 8L << 20));
+        });
+    }
+
+    @Test
+    void decompress_bombDeclaringItsSize_stopsAtLimit() {
+        byte[] bomb = declaredBomb(1L << 30);
+        assertEquals(1L << 30, Zstd.getFrameContentSize(bomb));
+        assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+            assertThrows(Compression.TooLargeException.class, () -> Compression.decompress(bomb, 8L << 20));
+            assertThrows(Compression.TooLargeException.class, () -> Compression.decompressedSize(bomb, 8L << 20));
+        });
+    }
+
+    @Test
+    void decompress_withoutDeclaredSize_streams() {
+        byte[] data = randomish(300_000, 6);
+        byte[] frame = undeclared(data);
+        assertArrayEquals(data, Compression.decompress(frame, data.length));
+        assertEquals(data.length, Compression.decompressedSize(frame, data.length));
+        assertThrows(Compression.TooLargeException.class, () -> Compression.decompress(frame, data.length - 1));
+        assertThrows(Compression.TooLargeException.class, () -> Compression.decompressedSize(frame, data.length - 1));
+        byte[] truncated = Arrays.copyOf(frame, frame.length / 2);
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompress(truncated, 1 << 20));
+        assertThrows(Compression.MalformedException.class, () -> Compression.decompressedSize(truncated, 1 << 20));
+    }
+
+    @Test
+    void decompress_atExactlyTheLimit() {
+        for (int size : new int[] {1, 65_536, 65_537, 1_000_000, Compression.DIRECT_BYTES + 1}) {
+            byte[] data = randomish(size, size);
+            byte[] packed = Compression.compress(data);
+            assertArrayEquals(data, Compression.decompress(packed, size), "size " + size);
+            assertEquals(size, Compression.decompressedSize(packed, size), "size " + size);
+            assertThrows(Compression.TooLargeException.class, () -> Compression.decompress(packed, size - 1));
+            assertThrows(Compression.TooLargeException.class, () -> Compression.decompressedSize(packed, size - 1));
+        }
+    }
+
+    @Test
+    void decompress_twoFrames_streamsBoth() {
+        byte[] first = randomish(50_000, 7);
+        byte[] second = randomish(70_000, 8);
+        byte[] a = Compression.compress(first);
+        byte[] b = Compression.compress(second);
+        byte[] both = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, both, a.length, b.length);
+        byte[] expected = Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, expected, first.length, second.length);
+        assertArrayEquals(expected, Compression.decompress(both, expected.length));
+        assertEquals(expected.length, Compression.decompressedSize(both, expected.length));
+        assertThrows(Compression.TooLargeException.class, () -> Compression.decompress(both, expected.length - 1));
+    }
+
+    @Test
+    void decompress_concurrently_eachCallerGetsItsOwnPayload() throws Exception {
+        List<byte[]> payloads = IntStream.range(0, 8).mapToObj(i -> randomish(20_000 + 5_000 * i, 100 + i)).toList();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Object>> runs = IntStream.range(0, 8).mapToObj(i -> pool.submit(() -> {
+                byte[] data = payloads.get(i);
+                for (int round = 0; round < 200; round++) {
+                    byte[] packed = Compression.compress(data);
+                    assertArrayEquals(data, Compression.decompress(packed, data.length));
+                    assertEquals(data.length, Compression.decompressedSize(packed, data.length));
+                }
+                return null;
+            })).toList();
+            for (Future<Object> run : runs) {
+                run.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 }

@@ -19,8 +19,12 @@ import io.nnsight.NNsight;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.DayOfWeek;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -44,6 +48,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import jdk.jfr.Recording;
+import jdk.jfr.consumer.RecordingFile;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -557,5 +563,84 @@ class ValueGraphsTest {
 
         assertTrue(a.equal(read.tensor()));
         assertSame(read.tensor(), read.more().get(0));
+    }
+
+    @Test
+    void graphsWrittenOneAfterAnother_eachHoldOnlyTheirOwnValues_largeThenSmall() {
+        long[] large = new Random(9).longs(300_000).toArray(); // past the buffer a pooled Kryo keeps
+        List<String> small = List.of("a", "b");
+
+        byte[] first = ValueGraphs.write(small, LOADER, lm);
+        byte[] big = ValueGraphs.write(large, LOADER, lm);
+        byte[] again = ValueGraphs.write(small, LOADER, lm);
+
+        assertArrayEquals(large, (long[]) read(big));
+        assertArrayEquals(first, again);
+        assertEquals(small, read(again));
+    }
+
+    /** A job's class loader: defines its own copy of each class named, so a pooled Kryo forgets them after each graph. */
+    private static final class JobLoader extends ClassLoader {
+        private final Set<String> own;
+
+        JobLoader(String... own) {
+            super(LOADER);
+            this.own = Set.of(own);
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            if (!own.contains(name)) {
+                return super.loadClass(name, resolve);
+            }
+            synchronized (getClassLoadingLock(name)) {
+                Class<?> loaded = findLoadedClass(name);
+                if (loaded == null) {
+                    try (InputStream in = LOADER.getResourceAsStream(name.replace('.', '/') + ".class")) {
+                        byte[] bytes = in.readAllBytes();
+                        loaded = defineClass(name, bytes, 0, bytes.length);
+                    } catch (IOException e) {
+                        throw new ClassNotFoundException(name, e);
+                    }
+                }
+                return loaded;
+            }
+        }
+    }
+
+    @Test
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    void recordsAndEnumsOfEachJobsLoader_roundTrip_withoutKryoProbingSerializerConstructors() throws Exception {
+        Path events = Files.createTempFile("value-graphs", ".jfr");
+        try (Recording recording = new Recording()) {
+            recording.enable("jdk.JavaExceptionThrow");
+            recording.start();
+            for (int job = 0; job < 3; job++) {
+                ClassLoader loader = new JobLoader(JobPoint.class.getName(), JobShade.class.getName(),
+                        JobShade.class.getName() + "$1");
+                Class<?> point = loader.loadClass(JobPoint.class.getName());
+                Class shade = loader.loadClass(JobShade.class.getName());
+                assertNotSame(JobPoint.class, point);
+                java.lang.reflect.Constructor<?> make = point.getDeclaredConstructor(int.class, int.class);
+                make.setAccessible(true); // another loader's copy is another runtime package
+                List<Object> values = List.of(make.newInstance(job, 2), Enum.valueOf(shade, "DARK"),
+                        Enum.valueOf(shade, "LIGHT"));
+
+                Object read = ValueGraphs.read(ValueGraphs.write(values, loader, lm), loader, lm,
+                        LambdaFactory.DESERIALIZE_LAMBDA);
+
+                assertEquals(values, read);
+            }
+            recording.stop();
+            recording.dump(events);
+            List<String> probes = RecordingFile.readAllEvents(events).stream()
+                    .filter(event -> event.getClass("thrownClass").getName().equals(NoSuchMethodException.class.getName()))
+                    .map(event -> event.getString("message"))
+                    .filter(message -> message.contains("RecordSerializer") || message.contains("EnumSerializer"))
+                    .toList();
+            assertEquals(List.of(), probes);
+        } finally {
+            Files.deleteIfExists(events);
+        }
     }
 }

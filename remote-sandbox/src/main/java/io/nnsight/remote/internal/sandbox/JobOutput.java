@@ -40,13 +40,13 @@ public final class JobOutput {
     /** The current job's standard output; {@link System#out} outside jobs. */
     public static PrintStream out() {
         Capture streams = CURRENT.get();
-        return streams == null ? System.out : streams.out;
+        return streams == null ? System.out : streams.out();
     }
 
     /** The current job's standard error; {@link System#err} outside jobs. */
     public static PrintStream err() {
         Capture streams = CURRENT.get();
-        return streams == null ? System.err : streams.err;
+        return streams == null ? System.err : streams.err();
     }
 
     /**
@@ -90,22 +90,45 @@ public final class JobOutput {
         CURRENT.swap(previous);
     }
 
-    /** One job's two streams, and where their lines go. */
+    /**
+     * One job's two streams, made when the job first prints to each (most jobs never do, and a stream's encoder and
+     * buffers are most of what a capture would cost), and where their lines go. A stream first used after the
+     * capture ended prints into its ended log, which drops every line.
+     */
     public static final class Capture {
-        private final PrintStream out;
-        private final PrintStream err;
         private final Log log;
+        private PrintStream out;
+        private PrintStream err;
 
         private Capture(Log log) {
             this.log = log;
-            this.out = log.stream();
-            this.err = log.stream();
+        }
+
+        private synchronized PrintStream out() {
+            if (out == null) {
+                out = log.stream();
+            }
+            return out;
+        }
+
+        private synchronized PrintStream err() {
+            if (err == null) {
+                err = log.stream();
+            }
+            return err;
         }
 
         /** Ends the capture: a last unfinished line of each stream is taken as a line; later ones are dropped. */
         public void end() {
-            out.close();
-            err.close();
+            PrintStream[] made;
+            synchronized (this) {
+                made = new PrintStream[] {out, err};
+            }
+            for (PrintStream stream : made) {
+                if (stream != null) {
+                    stream.close(); // outside this capture's lock, which a printing thread may want for its other stream
+                }
+            }
             log.end();
         }
 

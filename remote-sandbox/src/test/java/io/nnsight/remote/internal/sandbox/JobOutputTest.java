@@ -47,6 +47,32 @@ class JobOutputTest {
     }
 
     @Test
+    void capturing_dropsWhatALeftoverThreadPrintsAfterTheJob_onAStreamUsedBeforeOrNot() throws Exception {
+        List<String> lines = new ArrayList<>();
+        java.util.concurrent.CountDownLatch jobEnded = new java.util.concurrent.CountDownLatch(1);
+        Thread[] leftover = new Thread[1];
+
+        JobOutput.capturing(lines::add, () -> {
+            JobOutput.out().println("during the job");
+            leftover[0] = new Thread(() -> {
+                try {
+                    jobEnded.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                JobOutput.out().println("after, on out");
+                JobOutput.err().println("after, on err, first used now");
+            });
+            leftover[0].start();
+            return null;
+        });
+        jobEnded.countDown();
+        leftover[0].join();
+
+        assertEquals(List.of("during the job"), lines);
+    }
+
+    @Test
     void capturing_cutsEndlessLinesBetweenCharacters() throws Exception {
         List<String> lines = new ArrayList<>();
 

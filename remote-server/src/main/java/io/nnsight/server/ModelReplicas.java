@@ -83,9 +83,10 @@ public interface ModelReplicas extends AutoCloseable {
      * leaves a running batch at step boundaries); {@code false} by default. The server asks once per job, when it
      * is submitted.
      *
-     * @param request the request payload, decompressed
+     * @param header the start of the request payload, decompressed: its first {@link JobExecutor#HEADER_BYTES} bytes
+     *     (all of it if shorter), which hold its kind of job
      */
-    default boolean joinsContinuously(byte[] request) {
+    default boolean joinsContinuously(byte[] header) {
         return false;
     }
 

@@ -10,6 +10,9 @@ import java.util.List;
  * worker thread, one job at a time per model; {@code Remote.local()} calls it in the client's JVM.
  */
 public interface JobExecutor {
+    /** How many bytes of a request's start, decompressed, {@link #joinsContinuously} is given to tell its kind. */
+    int HEADER_BYTES = 64;
+
     /**
      * Runs one job.
      *
@@ -52,9 +55,10 @@ public interface JobExecutor {
      * Whether {@link #executeContinuous} runs {@code request} in a continuous batch of {@code model}'s jobs (a
      * generation, which joins and leaves at step boundaries), rather than alone. This one says no.
      *
-     * @param request the request payload, decompressed
+     * @param header the start of the request payload, decompressed: its first {@link #HEADER_BYTES} bytes (all of it
+     *     if shorter), which hold its kind of job
      */
-    default boolean joinsContinuously(NNsight model, byte[] request) {
+    default boolean joinsContinuously(NNsight model, byte[] header) {
         return false;
     }
 

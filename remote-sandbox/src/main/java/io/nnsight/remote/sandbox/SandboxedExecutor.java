@@ -160,12 +160,12 @@ public final class SandboxedExecutor implements JobExecutor {
      * ({@link Envelope#kind(byte[])}): one that proves no plain generation (an input) once read runs alone there.
      */
     @Override
-    public boolean joinsContinuously(NNsight model, byte[] request) {
+    public boolean joinsContinuously(NNsight model, byte[] header) {
         if (!(model instanceof LanguageModel lm) || lm.generationRunner().isEmpty()) {
             return false;
         }
         try {
-            return ContinuousJobs.GENERATE.equals(Envelope.kind(request));
+            return ContinuousJobs.GENERATE.equals(Envelope.kind(header));
         } catch (IllegalArgumentException e) {
             return false;
         }

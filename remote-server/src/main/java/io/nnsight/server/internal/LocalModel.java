@@ -40,8 +40,8 @@ public final class LocalModel implements ModelReplicas {
     }
 
     @Override
-    public boolean joinsContinuously(byte[] request) {
-        return executor.joinsContinuously(model, request);
+    public boolean joinsContinuously(byte[] header) {
+        return executor.joinsContinuously(model, header);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import io.nnsight.remote.spi.BatchReport;
+import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobProgress;
 import io.nnsight.server.ModelReplicas;
@@ -294,14 +295,16 @@ public final class ModelQueue {
 
     /**
      * Whether {@code job} joins continuous batches: its replicas batch, batches may hold more than one job, and they
-     * say so of its request (a generation). Called at submission, before the job is queued.
+     * say so of its request (a generation), told from the header of its request only ({@link JobExecutor#HEADER_BYTES}
+     * decompressed, not the whole request, which may be hundreds of megabytes). Called at submission, before the job
+     * is queued.
      */
     private boolean joinsContinuously(SubmittedJob job) {
         if (!replicas.batches() || limits.batchJobs() <= 1) {
             return false;
         }
         try {
-            return replicas.joinsContinuously(Compression.decompress(job.request(), limits.maxDecompressedRequestBytes()));
+            return replicas.joinsContinuously(Compression.decompressPrefix(job.request(), JobExecutor.HEADER_BYTES));
         } catch (RuntimeException e) { // a request that does not decompress fails when it runs, alone
             return false;
         }

@@ -11,6 +11,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 
 /**
@@ -99,6 +100,27 @@ public final class Compression {
             return countPooled(data, maxBytes);
         }
         return stream(data, maxBytes, null);
+    }
+
+    /**
+     * The first {@code bytes} bytes of {@code data} decompressed, or all of it when it is shorter: enough to read a
+     * payload's header without inflating (and holding) the rest.
+     *
+     * @throws MalformedException when {@code data} is empty, not zstd, or corrupt before that many bytes
+     */
+    public static byte[] decompressPrefix(byte[] data, int bytes) {
+        checkHeader(data, bytes);
+        byte[] prefix = new byte[bytes];
+        int read = 0;
+        try (InputStream in = new ZstdInputStreamNoFinalizer(new ByteArrayInputStream(data),
+                RecyclingBufferPool.INSTANCE)) {
+            for (int n; read < bytes && (n = in.read(prefix, read, bytes - read)) >= 0; ) {
+                read += n;
+            }
+        } catch (IOException e) {
+            throw new MalformedException("the payload is not valid zstd data: " + e.getMessage());
+        }
+        return read == bytes ? prefix : Arrays.copyOf(prefix, read);
     }
 
     /**

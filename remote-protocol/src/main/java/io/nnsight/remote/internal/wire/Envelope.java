@@ -115,7 +115,8 @@ public record Envelope(String kind, String modelKey, int javaFeature, Map<String
 
     /**
      * The kind of job a payload holds ({@link #kind()}), read from its header only, without the classes and values
-     * that {@link #read} reads and copies after it: to tell where a job goes before it is read.
+     * that {@link #read} reads and copies after it: to tell where a job goes before it is read. Its first {@link
+     * io.nnsight.remote.spi.JobExecutor#HEADER_BYTES} bytes are enough for every kind this format writes.
      *
      * @throws IllegalArgumentException when the header is not one of a payload of this format, with what is wrong
      */

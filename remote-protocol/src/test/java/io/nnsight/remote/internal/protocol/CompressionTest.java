@@ -100,6 +100,38 @@ class CompressionTest {
     }
 
     @Test
+    void decompressPrefix_longPayload_givesItsFirstBytesOnly() {
+        byte[] payload = new byte[100_000];
+        new Random(7).nextBytes(payload);
+
+        byte[] prefix = Compression.decompressPrefix(Compression.compress(payload), 64);
+
+        assertArrayEquals(Arrays.copyOf(payload, 64), prefix);
+    }
+
+    @Test
+    void decompressPrefix_shortPayload_givesAllOfIt() {
+        byte[] payload = "NNSJ".getBytes(StandardCharsets.US_ASCII);
+
+        assertArrayEquals(payload, Compression.decompressPrefix(Compression.compress(payload), 64));
+    }
+
+    @Test
+    void decompressPrefix_bomb_readsTheStartWithoutInflatingTheRest() {
+        byte[] bomb = Compression.compress(new byte[Compression.DIRECT_BYTES * 16]); // 64 MiB of zeros, a few KiB packed
+
+        byte[] prefix = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> Compression.decompressPrefix(bomb, 64));
+
+        assertArrayEquals(new byte[64], prefix);
+    }
+
+    @Test
+    void decompressPrefix_notZstd_isMalformed() {
+        assertThrows(Compression.MalformedException.class,
+                () -> Compression.decompressPrefix("plain text".getBytes(StandardCharsets.US_ASCII), 64));
+    }
+
+    @Test
     void decompress_roundTrips() {
         byte[] data = new byte[300_000];
         new Random(1).nextBytes(data);

@@ -40,13 +40,13 @@ public final class JobOutput {
     /** The current job's standard output; {@link System#out} outside jobs. */
     public static PrintStream out() {
         Capture streams = CURRENT.get();
-        return streams == null ? System.out : streams.out;
+        return streams == null ? System.out : streams.out();
     }
 
     /** The current job's standard error; {@link System#err} outside jobs. */
     public static PrintStream err() {
         Capture streams = CURRENT.get();
-        return streams == null ? System.err : streams.err;
+        return streams == null ? System.err : streams.err();
     }
 
     /**
@@ -90,22 +90,58 @@ public final class JobOutput {
         CURRENT.swap(previous);
     }
 
-    /** One job's two streams, and where their lines go. */
+    /**
+     * One job's two streams, and where their lines go. Each stream is made when the job first prints to it: most jobs
+     * print nothing, and a {@code PrintStream} costs its encoder and buffers.
+     */
     public static final class Capture {
-        private final PrintStream out;
-        private final PrintStream err;
         private final Log log;
+        private volatile PrintStream out;
+        private volatile PrintStream err;
 
         private Capture(Log log) {
             this.log = log;
-            this.out = log.stream();
-            this.err = log.stream();
         }
 
-        /** Ends the capture: a last unfinished line of each stream is taken as a line; later ones are dropped. */
+        PrintStream out() {
+            PrintStream stream = out;
+            if (stream == null) {
+                synchronized (this) { // held only to make the stream: never while a stream is in use
+                    if (out == null) {
+                        out = log.stream();
+                    }
+                    stream = out;
+                }
+            }
+            return stream;
+        }
+
+        PrintStream err() {
+            PrintStream stream = err;
+            if (stream == null) {
+                synchronized (this) {
+                    if (err == null) {
+                        err = log.stream();
+                    }
+                    stream = err;
+                }
+            }
+            return stream;
+        }
+
+        /**
+         * Ends the capture: a last unfinished line of each stream is taken as a line; later ones are dropped (a
+         * stream first printed to later is never read).
+         */
         public void end() {
-            out.close();
-            err.close();
+            PrintStream ending = out;
+            if (ending != null) {
+                ending.close();
+            }
+            ending = err;
+            if (ending != null) {
+                ending.close();
+            }
             log.end();
         }
 

@@ -298,7 +298,7 @@ public class NNsight extends Envoy {
 
             @Override
             public Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, Object options) {
-                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, "a job", context, options);
+                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, "a job", context, null, options);
             }
         });
     }
@@ -308,10 +308,11 @@ public class NNsight extends Envoy {
      * {@code spi.ContinuousBatch}.
      *
      * @param label names the job in the error thrown when it traces another model
+     * @param prepared its input prepared for {@code hosted} ({@code TraceBatch.prepare}), or {@code null}
      * @param options what a continuous run's model runner reads for it, or {@code null}
      */
     private static Cohort cohortOf(NNsight hosted, TraceRun run, TraceJob<?> job, String label, BodyContext context,
-            Object options) {
+            TraceBatch.PreparedInput prepared, Object options) {
         NNsight model = job.model().local();
         if (model.target != hosted.target) {
             throw new IllegalArgumentException(label + " traces " + job.model().key() + ", not the hosted " + hosted.key()
@@ -320,18 +321,18 @@ public class NNsight extends Envoy {
         Tracer tracer = new Tracer(run, model);
         TraceBody<?> body = job.body();
         Edits edits = model.edits;
-        return new Cohort(context, job.input(), body.getClass(), () -> body.run(tracer), () -> edits.addTo(run, tracer),
-                options);
+        return new Cohort(context, job.input(), prepared, body.getClass(), () -> body.run(tracer),
+                () -> edits.addTo(run, tracer), options);
     }
 
-    /** Runs {@code jobs}, traces of copies of {@code hosted}, as cohorts of one trace; see {@code spi.TraceBatch}. */
-    private static List<Cohort> runCohorts(Object wrapper, List<?> jobs, List<BodyContext> contexts,
-            TraceBatch.Budget budget) {
+    /** Runs {@code members}, traces of {@code hosted} or copies, as cohorts of one trace; see {@code TraceBatch}. */
+    private static List<Cohort> runCohorts(Object wrapper, List<TraceBatch.Member> members, TraceBatch.Budget budget) {
         NNsight hosted = (NNsight) wrapper;
         TraceRun run = new TraceRun(hosted.target);
-        List<Cohort> cohorts = new ArrayList<>(jobs.size());
-        for (int i = 0; i < jobs.size(); i++) {
-            cohorts.add(cohortOf(hosted, run, (TraceJob<?>) jobs.get(i), "job " + i, contexts.get(i), null));
+        List<Cohort> cohorts = new ArrayList<>(members.size());
+        for (int i = 0; i < members.size(); i++) {
+            TraceBatch.Member member = members.get(i);
+            cohorts.add(cohortOf(hosted, run, member.job(), "job " + i, member.context(), member.input(), null));
         }
         CohortRun.execute(run, cohorts, hosted.runner, budget);
         return cohorts;

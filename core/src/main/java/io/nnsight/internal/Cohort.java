@@ -1,9 +1,10 @@
 package io.nnsight.internal;
 
+import io.nnsight.Batchable;
 import io.nnsight.Inputs;
 import io.nnsight.spi.BodyContext;
-import io.nnsight.spi.TraceBatch;
 import io.nnsight.spi.ContinuousBatch;
+import io.nnsight.spi.TraceBatch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -35,6 +36,8 @@ public final class Cohort implements ContinuousBatch.Lane {
 
     final BodyContext context;
     final Object input;
+    /** Its input prepared before the run ({@code TraceBatch.prepare}), which it uses; {@code null}: it prepares it. */
+    final Batchable.Prepared prepared;
     final Class<?> bodyType;
     final Supplier<?> body;
     final Runnable addEdits;
@@ -50,7 +53,7 @@ public final class Cohort implements ContinuousBatch.Lane {
     TraceRun.Invocation implicit;
     int edits;
     int invokes;
-    /** Its rows' shape in the batch: key, rows, tokens; set once its inputs are prepared. */
+    /** Its rows' shape in the batch: key, rows, tokens; set once its inputs are prepared (or given prepared). */
     TraceBatch.Shape shape;
 
     // ---- in a continuous run (ContinuousRun) ----
@@ -77,16 +80,19 @@ public final class Cohort implements ContinuousBatch.Lane {
      *
      * @param context put in force around every piece of its code that runs; {@link BodyContext#NONE} for none
      * @param input the trace's input, or {@code null} for a trace whose body sets up invokes
+     * @param prepared {@code input} prepared before the run, or {@code null}: the run prepares it
      * @param bodyType the class of the user's trace body, by which the engine remembers what it needs
      * @param body the trace body
      * @param addEdits adds the cohort's edits to the run ({@link TraceRun#addEdit}); runs in its set-up
      * @param options what a continuous run's model runner reads for it (a generation's options), or {@code null}
      */
-    public Cohort(BodyContext context, Object input, Class<?> bodyType, Supplier<?> body, Runnable addEdits,
-            Object options) {
+    public Cohort(BodyContext context, Object input, TraceBatch.PreparedInput prepared, Class<?> bodyType,
+            Supplier<?> body, Runnable addEdits, Object options) {
         this.options = options;
         this.context = context;
         this.input = input;
+        this.prepared = prepared == null ? null : prepared.prepared();
+        this.shape = prepared == null ? null : prepared.shape();
         this.bodyType = bodyType;
         this.body = body;
         this.addEdits = addEdits;

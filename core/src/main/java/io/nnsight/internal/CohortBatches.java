@@ -4,7 +4,6 @@ import io.nnsight.Batchable;
 import io.nnsight.spi.BodyContext;
 import io.nnsight.spi.TraceBatch;
 import java.util.List;
-import org.bytedeco.javacpp.PointerScope;
 
 /**
  * How {@code spi.TraceBatch} reaches what only {@code NNsight} knows (its trace target, runner and edits)
@@ -16,12 +15,12 @@ public final class CohortBatches {
     public interface Runner {
         /**
          * @param hosted an {@code NNsight}
-         * @param jobs {@code TraceJob}s of it or of its copies
-         * @param contexts each job's context
+         * @param members traces of it or of its copies, each with its context and, if given, its prepared input
+         *     (checked to be of {@code hosted}'s target and unused)
          * @param budget the most rows and tokens the forward pass holds
-         * @return each job's cohort, holding its outcome
+         * @return each member's cohort, holding its outcome
          */
-        List<Cohort> run(Object hosted, List<?> jobs, List<BodyContext> contexts, TraceBatch.Budget budget);
+        List<Cohort> run(Object hosted, List<TraceBatch.Member> members, TraceBatch.Budget budget);
     }
 
     /** Makes the cohorts of a continuous run ({@link ContinuousRun}) from jobs of a hosted wrapper. */
@@ -66,19 +65,18 @@ public final class CohortBatches {
         return installed;
     }
 
+    /** {@code input} prepared as a trace of {@code target} prepares it; see {@code TraceBatch.prepare}. */
+    public static Batchable.Prepared prepare(TraceTarget target, Object input) {
+        return target.batchable().prepare(input);
+    }
+
     /**
-     * The shape a trace whose input is {@code input} has in a batch of {@code target}: its input prepared (and
-     * freed again), its {@linkplain Batchable#cohortKey key}, rows and tokens; see {@code TraceBatch.shape}.
+     * The shape of a trace of {@code target} whose input, prepared, is {@code prepared}: its {@linkplain
+     * Batchable#cohortKey key}, rows and tokens; without rows (options), no key; see {@code TraceBatch.prepare}.
      */
-    public static TraceBatch.Shape shape(TraceTarget target, Object input) {
-        Batchable batchable = target.batchable();
-        try (PointerScope scope = new PointerScope()) {
-            Batchable.Prepared prepared = batchable.prepare(input);
-            if (prepared.batchSize() == 0) {
-                return new TraceBatch.Shape(null, 0, 0);
-            }
-            return shapeOf(batchable, List.of(prepared));
-        }
+    public static TraceBatch.Shape shape(TraceTarget target, Batchable.Prepared prepared) {
+        return prepared.batchSize() == 0 ? new TraceBatch.Shape(null, 0, 0)
+                : shapeOf(target.batchable(), List.of(prepared));
     }
 
     /** The shape of a trace whose invokes' prepared inputs are {@code rows}: their key, rows and tokens. */

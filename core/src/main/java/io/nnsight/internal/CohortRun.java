@@ -88,14 +88,16 @@ public final class CohortRun {
             if (cohort.ended) {
                 continue;
             }
-            TraceBatch.Shape own;
-            try {
-                own = CohortBatches.shapeOf(run.target().batchable(), run.inputsOf(cohort));
-            } catch (RuntimeException e) {
-                cohort.fail(e);
-                continue;
+            TraceBatch.Shape own = cohort.shape; // known already when its input was given prepared
+            if (own == null) {
+                try {
+                    own = CohortBatches.shapeOf(run.target().batchable(), run.inputsOf(cohort));
+                } catch (RuntimeException e) {
+                    cohort.fail(e);
+                    continue;
+                }
+                cohort.shape = own;
             }
-            cohort.shape = own;
             if (first == null) {
                 first = cohort;
                 key = own.key();

@@ -200,8 +200,9 @@ public final class TraceRun {
     }
 
     /**
-     * Adds {@code cohort}'s edits and invokes, in its context: its input's invoke, or those its set-up body adds. A
-     * failure there ends it alone, and its invokes are taken out again.
+     * Adds {@code cohort}'s edits and invokes, in its context: its input's invoke (its input prepared here, unless
+     * it was given prepared), or those its set-up body adds. A failure there ends it alone, and its invokes are
+     * taken out again.
      */
     void setUp(Cohort cohort) {
         int before = invocations.size();
@@ -210,7 +211,8 @@ public final class TraceRun {
         try {
             cohort.addEdits.run();
             if (cohort.input != null) {
-                Batchable.Prepared prepared = target.batchable().prepare(cohort.input);
+                Batchable.Prepared prepared = cohort.prepared != null ? cohort.prepared
+                        : target.batchable().prepare(cohort.input);
                 if (prepared.batchSize() == 0) {
                     cohort.evict("its input carries options for the forward call, which would change every row's");
                 } else {

@@ -1,12 +1,15 @@
 package io.nnsight.spi;
 
+import io.nnsight.Batchable;
 import io.nnsight.NNsight;
 import io.nnsight.TraceJob;
 import io.nnsight.internal.Cohort;
 import io.nnsight.internal.CohortBatches;
+import io.nnsight.internal.TraceTarget;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Runs several independent traces of one model in one forward pass, each as if it ran alone: what a model
@@ -43,9 +46,9 @@ import java.util.Objects;
  *
  * <p>Traces whose rows may share a forward pass have equal {@linkplain Shape#key() keys}: for a language model,
  * the same padded length, so that each member's tensors have the shape they have alone. A caller with many
- * traces of plain inputs asks each one's {@link #shape} first and runs one batch per key; a member whose key
- * differs from the first member's is evicted (what happens to a trace whose set-up body adds the invokes, whose
- * key is known only once it ran).
+ * traces of plain inputs {@linkplain #prepare prepares} each one's input first, learning its shape, and runs one
+ * batch per key, each member given its prepared input; a member whose key differs from the first member's is
+ * evicted (what happens to a trace whose set-up body adds the invokes, whose key is known only once it ran).
  *
  * <p>Like a trace, the batch holds the wrapper's lock while it runs; the values each {@link Result} holds (and
  * what its bodies {@code save}) outlive it, the rest of its native memory is freed.
@@ -58,12 +61,27 @@ public final class TraceBatch {
      *
      * @param job the trace: its model must be the hosted wrapper or a copy of it
      * @param context put in force around every piece of the job's code that runs ({@link BodyContext#NONE}: none)
+     * @param input the job's input as {@link #prepare} prepared it for the hosted wrapper, which the batch uses
+     *     instead of preparing it again; {@code null}: the batch prepares it
      */
-    public record Member(TraceJob<?> job, BodyContext context) {
-        /** Checks the arguments. */
+    public record Member(TraceJob<?> job, BodyContext context, PreparedInput input) {
+        /**
+         * Checks the arguments.
+         *
+         * @throws IllegalArgumentException when {@code input} was prepared from another input than the job's
+         */
         public Member {
             Objects.requireNonNull(job, "job");
             Objects.requireNonNull(context, "context");
+            if (input != null && input.input != job.input()) {
+                throw new IllegalArgumentException("the prepared input of a member must be prepared from its job's "
+                        + "input (TraceBatch.prepare(hosted, job.input())), not from another");
+            }
+        }
+
+        /** A member whose input the batch prepares. */
+        public Member(TraceJob<?> job, BodyContext context) {
+            this(job, context, null);
         }
     }
 
@@ -110,8 +128,9 @@ public final class TraceBatch {
      * The most one forward pass holds, in batch rows and tokens (the sum over its rows of their {@linkplain
      * io.nnsight.Batchable#paddedLength padded length}). A member whose rows would take the pass past it is
      * {@link Evicted} before the pass, except the first member that runs: a trace over the budget on its own still
-     * runs. A caller that knows each member's {@link #shape} fills passes within the budget itself; the budget
-     * bounds the traces whose body sets up their invokes, whose rows are known only once it has run.
+     * runs. A caller that knows each member's {@linkplain PreparedInput#shape() shape} fills passes within the
+     * budget itself; the budget bounds the traces whose body sets up their invokes, whose rows are known only once
+     * it has run.
      *
      * @param rows the most batch rows, at least 1
      * @param tokens the most tokens, at least 1
@@ -130,25 +149,70 @@ public final class TraceBatch {
     }
 
     /**
-     * The shape a trace of {@code hosted} (or of a copy of it) with {@code input} has in a batch: its input is
-     * prepared as the trace prepares it (a prompt is tokenized), then freed; the model does not run and no lock is
-     * taken. Group traces by {@link Shape#key()} before {@link #run}ning them together:
+     * A trace's input prepared for batches of one hosted wrapper ({@link TraceBatch#prepare}): its {@link #shape()}
+     * in a batch, and the forward arguments a {@link Member} given it uses, so that the input is prepared once (a
+     * prompt tokenized once) for both.
+     *
+     * <p>Its tensors belong to the {@code PointerScope} that was open when it was prepared (without one, to the
+     * garbage collector): keep that scope open until the batch that uses it has run. A trace body may change its
+     * model's input in place, so one batch at most uses a prepared input; another throws.
+     */
+    public static final class PreparedInput {
+        /** The trace target of the wrapper it was prepared for. */
+        private final TraceTarget target;
+        private final Object input;
+        private final Batchable.Prepared prepared;
+        private final Shape shape;
+        private final AtomicBoolean used = new AtomicBoolean();
+
+        private PreparedInput(TraceTarget target, Object input, Batchable.Prepared prepared, Shape shape) {
+            this.target = target;
+            this.input = input;
+            this.prepared = prepared;
+            this.shape = shape;
+        }
+
+        /** The input it was prepared from, as passed to {@link TraceBatch#prepare}. */
+        public Object input() {
+            return input;
+        }
+
+        /** The forward arguments and batch rows the model's {@link Batchable} prepared from the input. */
+        public Batchable.Prepared prepared() {
+            return prepared;
+        }
+
+        /** Its key, rows and tokens in a batch: what to group traces by before running them together. */
+        public Shape shape() {
+            return shape;
+        }
+    }
+
+    /**
+     * Prepares the input of a trace of {@code hosted} (or of a copy of it) as the trace prepares it (a prompt is
+     * tokenized), and tells its shape in a batch; the model does not run and no lock is taken. Group traces by
+     * {@link Shape#key()} and give each {@link Member} its prepared input, which the batch then uses:
      *
      * <pre>{@code
      * Map<Object, List<TraceBatch.Member>> byKey = new LinkedHashMap<>();
-     * for (TraceBatch.Member member : members) {
-     *     byKey.computeIfAbsent(TraceBatch.shape(lm, member.job().input()).key(), k -> new ArrayList<>()).add(member);
+     * for (TraceJob<?> job : jobs) {
+     *     TraceBatch.PreparedInput input = TraceBatch.prepare(lm, job.input());
+     *     byKey.computeIfAbsent(input.shape().key(), k -> new ArrayList<>())
+     *             .add(new TraceBatch.Member(job, BodyContext.NONE, input));
      * }
      * }</pre>
      *
      * @param hosted the model the trace runs on
      * @param input the trace's input, as passed to {@code trace(input, body)}
-     * @return its key, rows and tokens
+     * @return the prepared input, with its key, rows and tokens
      * @throws IllegalArgumentException when the model cannot take {@code input} (the trace alone fails the same way)
      */
-    public static Shape shape(NNsight hosted, Object input) {
+    public static PreparedInput prepare(NNsight hosted, Object input) {
         Objects.requireNonNull(hosted, "hosted");
-        return CohortBatches.shape(CohortBatches.cohorts().target(hosted), input);
+        Objects.requireNonNull(input, "input");
+        TraceTarget target = CohortBatches.cohorts().target(hosted);
+        Batchable.Prepared prepared = CohortBatches.prepare(target, input);
+        return new PreparedInput(target, input, prepared, CohortBatches.shape(target, prepared));
     }
 
     /**
@@ -164,19 +228,30 @@ public final class TraceBatch {
      * most {@code budget}.
      *
      * @return each member's outcome, in the order of {@code members}
-     * @throws IllegalArgumentException when a member's job traces another model
+     * @throws IllegalArgumentException when a member's job traces another model, or its input was prepared for
+     *     another model
+     * @throws IllegalStateException when a member's prepared input was used by a batch already
      * @throws io.nnsight.TraceException when the calling thread runs a trace of the same model already
      */
     public static List<Outcome> run(NNsight hosted, List<Member> members, Budget budget) {
         Objects.requireNonNull(hosted, "hosted");
         Objects.requireNonNull(budget, "budget");
-        List<TraceJob<?>> jobs = new ArrayList<>(members.size());
-        List<BodyContext> contexts = new ArrayList<>(members.size());
-        for (Member member : members) {
-            jobs.add(member.job());
-            contexts.add(member.context());
+        TraceTarget target = CohortBatches.cohorts().target(hosted);
+        for (int i = 0; i < members.size(); i++) {
+            PreparedInput input = members.get(i).input();
+            if (input != null && input.target != target) {
+                throw new IllegalArgumentException("the input of member " + i + " was prepared for another model than "
+                        + "the hosted " + hosted.key() + ": prepare it with TraceBatch.prepare(hosted, input)");
+            }
         }
-        List<Cohort> cohorts = CohortBatches.runner().run(hosted, jobs, contexts, budget);
+        for (int i = 0; i < members.size(); i++) {
+            PreparedInput input = members.get(i).input();
+            if (input != null && !input.used.compareAndSet(false, true)) {
+                throw new IllegalStateException("the prepared input of member " + i + " was used by a batch already, "
+                        + "which may have changed it: prepare the input again for this batch");
+            }
+        }
+        List<Cohort> cohorts = CohortBatches.runner().run(hosted, members, budget);
         List<Outcome> outcomes = new ArrayList<>(cohorts.size());
         for (Cohort cohort : cohorts) {
             outcomes.add(outcome(cohort));

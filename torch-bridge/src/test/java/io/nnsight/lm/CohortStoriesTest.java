@@ -3,13 +3,14 @@ package io.nnsight.lm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Invoke;
 import io.nnsight.NNsight;
+import io.nnsight.Tensors;
 import io.nnsight.TraceBody;
 import io.nnsight.TraceJob;
-import io.nnsight.Tensors;
 import io.nnsight.internal.engine.ThreadEngine;
 import io.nnsight.spi.BodyContext;
 import io.nnsight.spi.TraceBatch;
@@ -190,11 +191,12 @@ class CohortStoriesTest {
     }
 
     @Test
-    void shape_givesEqualKeysToTracesThatShareAForwardPass_andCountsRowsAndPaddedTokens() {
-        TraceBatch.Shape one = TraceBatch.shape(lm, prompts[0]);
-        TraceBatch.Shape two = TraceBatch.shape(lm, new long[][] {prompts[1], prompts[2]});
-        TraceBatch.Shape shorter = TraceBatch.shape(lm, Arrays.copyOf(prompts[1], LENGTH - 2));
-        TraceBatch.Shape padded = TraceBatch.shape(lm, new long[][] {prompts[2], Arrays.copyOf(prompts[3], LENGTH - 1)});
+    void prepare_givesEqualKeysToTracesThatShareAForwardPass_andCountsRowsAndPaddedTokens() {
+        TraceBatch.Shape one = TraceBatch.prepare(lm, prompts[0]).shape();
+        TraceBatch.Shape two = TraceBatch.prepare(lm, new long[][] {prompts[1], prompts[2]}).shape();
+        TraceBatch.Shape shorter = TraceBatch.prepare(lm, Arrays.copyOf(prompts[1], LENGTH - 2)).shape();
+        TraceBatch.Shape padded = TraceBatch.prepare(lm, new long[][] {prompts[2], Arrays.copyOf(prompts[3], LENGTH - 1)})
+                .shape();
 
         assertEquals(new TraceBatch.Shape(one.key(), 1, LENGTH), one);
         assertEquals(new TraceBatch.Shape(one.key(), 2, 2 * LENGTH), two);
@@ -206,6 +208,79 @@ class CohortStoriesTest {
                 logits(new long[][] {prompts[1], prompts[2]})));
         assertInstanceOf(TraceBatch.Result.class, outcomes.get(0));
         assertInstanceOf(TraceBatch.Result.class, outcomes.get(1));
+    }
+
+    /** A member that reads the logits of {@code input}, given its input prepared. */
+    private static TraceBatch.Member preparedLogits(Object input) {
+        return new TraceBatch.Member(new TraceJob<>(lm, input, tr -> lm.get("lm_head").output()), BodyContext.NONE,
+                TraceBatch.prepare(lm, input));
+    }
+
+    @Test
+    void membersGivenPreparedInputs_getTheLogitsTheyGetAlone_andTheShapesTheirInputsHad() {
+        List<TraceBatch.Member> members = List.of(preparedLogits(prompts[0]), logits(prompts[1]),
+                preparedLogits(prompts[2]));
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, members);
+
+        for (int i = 0; i < members.size(); i++) {
+            TraceBatch.Result batched = assertInstanceOf(TraceBatch.Result.class, outcomes.get(i));
+            assertSameLogits(solo(members.get(i)), batched.value());
+            assertEquals(TraceBatch.prepare(lm, prompts[i]).shape(), batched.shape());
+        }
+        String prompt = "Once upon a time";
+        List<TraceBatch.Member> prompted = List.of(preparedLogits(prompt), logits(prompt));
+        List<TraceBatch.Outcome> tokenized = TraceBatch.run(lm, prompted);
+        assertSameLogits(solo(prompted.get(0)), result(tokenized.get(0)));
+        assertSameLogits(solo(prompted.get(1)), result(tokenized.get(1)));
+    }
+
+    @Test
+    void memberGivenAPreparedInput_runsOnItsTensors_withoutPreparingTheInputAgain() {
+        TraceBatch.Member member = preparedLogits(prompts[0]);
+        // the batch runs on the prepared tensors: changed, they give another prompt's logits
+        member.input().prepared().inputs().tensor("input_ids").copy_(torch.tensor(prompts[1]).reshape(1, LENGTH));
+
+        Object batched = result(TraceBatch.run(lm, List.of(member, logits(prompts[2]))).get(0));
+
+        assertSameLogits(solo(logits(prompts[1])), batched);
+    }
+
+    @Test
+    void preparedInput_isUsedByOneBatchOnly() {
+        TraceBatch.Member member = preparedLogits(prompts[0]);
+        assertInstanceOf(TraceBatch.Result.class, TraceBatch.run(lm, List.of(member)).get(0));
+
+        IllegalStateException again = assertThrows(IllegalStateException.class,
+                () -> TraceBatch.run(lm, List.of(logits(prompts[1]), member)));
+        assertTrue(again.getMessage().contains("member 1") && again.getMessage().contains("prepare the input again"),
+                again.getMessage());
+        assertSameLogits(solo(logits(prompts[1])), result(TraceBatch.run(lm, List.of(logits(prompts[1]))).get(0)));
+    }
+
+    @Test
+    void preparedInput_ofAnotherInputOrModel_isRefused() {
+        TraceBatch.PreparedInput prepared = TraceBatch.prepare(lm, prompts[0]);
+        IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+                () -> new TraceBatch.Member(new TraceJob<>(lm, prompts[1], tr -> null), BodyContext.NONE, prepared));
+        assertTrue(other.getMessage().contains("from its job's input"), other.getMessage());
+
+        TraceBatch.Member ofLm = new TraceBatch.Member(new TraceJob<>(lm, prompts[0], tr -> null), BodyContext.NONE,
+                prepared);
+        NNsight unrelated = NNsight.wrap(new io.nnsight.nn.Mlp(4, 2, 3));
+        IllegalArgumentException model = assertThrows(IllegalArgumentException.class,
+                () -> TraceBatch.run(unrelated, List.of(ofLm)));
+        assertTrue(model.getMessage().contains("prepared for another model"), model.getMessage());
+        assertInstanceOf(TraceBatch.Result.class, TraceBatch.run(lm, List.of(ofLm)).get(0), "still unused");
+    }
+
+    @Test
+    void prepare_ofAnInputTheModelCannotTake_failsAsTheTraceAloneFails() {
+        Object bad = new double[] {1, 2};
+        IllegalArgumentException prepared = assertThrows(
+                IllegalArgumentException.class, () -> TraceBatch.prepare(lm, bad));
+        IllegalArgumentException alone = assertThrows(IllegalArgumentException.class,
+                () -> lm.trace(bad, tr -> null));
+        assertEquals(alone.getMessage(), prepared.getMessage());
     }
 
     @Test

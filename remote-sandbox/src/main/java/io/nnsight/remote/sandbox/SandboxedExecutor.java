@@ -106,8 +106,9 @@ public final class SandboxedExecutor implements JobExecutor {
      * class loader). The rest run alone with {@code execute}, after the batch.
      *
      * <ul>
-     *   <li><b>Length buckets.</b> Members are grouped by their input's {@linkplain TraceBatch#shape key} (for a
-     *       language model, the padded length: each job's tensors keep the shape they have alone) and each group
+     *   <li><b>Length buckets.</b> Members are grouped by their input's key, known once the input is {@linkplain
+     *       TraceBatch#prepare prepared} (for a language model, the padded length: each job's tensors keep the shape
+     *       they have alone; the prepared input is what its forward pass uses, so it is prepared once) and each group
      *       runs as one {@link TraceBatch}, one forward pass, in the order of the group's first member. A group
      *       larger than the {@code limits} (rows, or tokens: rows times the padded length) fills several passes, in
      *       order; a job over a limit on its own runs in a pass of its own. The traces whose body sets up their

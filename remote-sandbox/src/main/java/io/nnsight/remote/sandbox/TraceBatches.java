@@ -22,9 +22,10 @@ import org.bytedeco.javacpp.PointerScope;
 
 /**
  * Runs co-batched traces, as {@link SandboxedExecutor#executeBatch} describes: the plain traces become members
- * ({@link BatchedJob}), grouped by their input's {@linkplain TraceBatch#shape shape} into forward passes within the
- * {@link BatchLimits}, each pass one {@link TraceBatch}; each result is encoded in its member's context, one weight
- * check follows the passes, and the jobs that did not join, or need a second run, run alone.
+ * ({@link BatchedJob}), their inputs {@linkplain TraceBatch#prepare prepared} once, grouped by their shape into
+ * forward passes within the {@link BatchLimits}, each pass one {@link TraceBatch}; each result is encoded in its
+ * member's context, one weight check follows the passes, and the jobs that did not join, or need a second run, run
+ * alone.
  */
 final class TraceBatches {
     /** The kind of job a batch may hold. */
@@ -41,15 +42,16 @@ final class TraceBatches {
     private record Member(int index, BatchedJob<Trace> job) {
         /** Its input's shape, or {@code null} for a trace whose body sets up its invokes. */
         TraceBatch.Shape shape() {
-            return job.joins().shape();
+            TraceBatch.PreparedInput input = job.joins().input();
+            return input == null ? null : input.shape();
         }
     }
 
     /**
-     * What a forward pass runs of a member: its trace, and the shape of its input ({@code null} for a trace whose
-     * body sets up its invokes: known only once it has run).
+     * What a forward pass runs of a member: its trace, and its input prepared, with its shape ({@code null} for a
+     * trace whose body sets up its invokes: its shape is known only once it has run).
      */
-    private record Trace(TraceJob<?> job, TraceBatch.Shape shape) {}
+    private record Trace(TraceJob<?> job, TraceBatch.PreparedInput input) {}
 
     /** The group of the traces whose body sets up their invokes: their keys are known only once set up. */
     private static final Object SET_UP = new Object();
@@ -111,8 +113,8 @@ final class TraceBatches {
         if (form.input() == null) {
             return new Trace(job, null);
         }
-        TraceBatch.Shape shape = TraceBatch.shape(model, job.input());
-        return shape.key() == null ? null : new Trace(job, shape);
+        TraceBatch.PreparedInput input = TraceBatch.prepare(model, job.input());
+        return input.shape().key() == null ? null : new Trace(job, input);
     }
 
     /**
@@ -170,7 +172,7 @@ final class TraceBatches {
         List<TraceBatch.Member> batch = new ArrayList<>(members.size());
         Set<Deadline.Limit> own = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Member member : members) {
-            batch.add(new TraceBatch.Member(member.job.joins().job(), member.job.body()));
+            batch.add(new TraceBatch.Member(member.job.joins().job(), member.job.body(), member.job.joins().input()));
             own.add(member.job.body().limit());
         }
         List<TraceBatch.Outcome> results;

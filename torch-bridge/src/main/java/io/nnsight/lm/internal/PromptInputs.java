@@ -107,6 +107,7 @@ public final class PromptInputs implements Batchable {
         return ids;
     }
 
+    /** Rows of token ids, left-padded to the longest and checked on the host: no tensor is made to check them. */
     private Prepared prepared(List<long[]> rows) {
         int longest = 0;
         for (long[] row : rows) {
@@ -124,18 +125,41 @@ public final class PromptInputs implements Batchable {
             System.arraycopy(row, 0, ids, r * longest + padding, row.length);
             Arrays.fill(mask, r * longest + padding, (r + 1) * longest, 1);
         }
-        return prepared(torch.tensor(ids).reshape(rows.size(), longest), torch.tensor(mask).reshape(rows.size(), longest));
+        checkLength(longest, 0);
+        if (ids.length > 0) {
+            long min = ids[0];
+            long max = ids[0];
+            for (long id : ids) {
+                min = Math.min(min, id);
+                max = Math.max(max, id);
+            }
+            checkVocabulary(min, max);
+        }
+        long[] shape = {rows.size(), longest};
+        return prepared(torch.tensor(ids).reshape(shape), torch.tensor(mask).reshape(shape), rows.size());
     }
 
+    /** Token ids and their mask given as tensors, checked. */
     private Prepared prepared(Tensor ids, Tensor mask) {
         checkLength(ids.size(1), 0);
-        long vocabulary = tokenizer.vocabularySize();
-        if (ids.numel() > 0 && (ids.max().item_long() >= vocabulary || ids.min().item_long() < 0)) {
-            throw new IllegalArgumentException("token ids must be in [0, " + vocabulary + "), got values from "
-                    + ids.min().item_long() + " to " + ids.max().item_long());
+        if (ids.numel() > 0) {
+            checkVocabulary(ids.min().item_long(), ids.max().item_long());
         }
-        return new Prepared(Inputs.of().with("input_ids", placement.onDevice(ids.to(ScalarType.Long)))
-                .with("attention_mask", placement.onDevice(mask.to(ScalarType.Long))), (int) ids.size(0));
+        return prepared(ids.to(ScalarType.Long), mask.to(ScalarType.Long), (int) ids.size(0));
+    }
+
+    private Prepared prepared(Tensor ids, Tensor mask, int rows) {
+        return new Prepared(Inputs.of().with("input_ids", placement.onDevice(ids))
+                .with("attention_mask", placement.onDevice(mask)), rows);
+    }
+
+    /** Checks that token ids from {@code min} to {@code max} are in the tokenizer's vocabulary. */
+    private void checkVocabulary(long min, long max) {
+        long vocabulary = tokenizer.vocabularySize();
+        if (max >= vocabulary || min < 0) {
+            throw new IllegalArgumentException("token ids must be in [0, " + vocabulary + "), got values from " + min
+                    + " to " + max);
+        }
     }
 
     /**

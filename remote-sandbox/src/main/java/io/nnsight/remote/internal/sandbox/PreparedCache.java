@@ -36,6 +36,12 @@ import java.util.Map;
  * recently used entries are dropped first, and code larger than the whole bound is not kept.
  */
 final class PreparedCache {
+    /**
+     * A digest never updated, cloned for each key: cloning is much cheaper than looking the algorithm up among the
+     * security providers, as {@code MessageDigest.getInstance} does each time.
+     */
+    private static final MessageDigest SHA_256 = sha256();
+
     private final int maxEntries;
     private final long maxBytes;
     private final LinkedHashMap<String, Entry> entries = new LinkedHashMap<>(16, 0.75f, true);
@@ -60,9 +66,9 @@ final class PreparedCache {
     static String key(Map<String, byte[]> classes, List<LambdaSpec> lambdas) {
         MessageDigest digest;
         try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
+            digest = (MessageDigest) SHA_256.clone();
+        } catch (CloneNotSupportedException e) {
+            throw new IllegalStateException("the SHA-256 of every Java runtime can be cloned", e);
         }
         number(digest, classes.size());
         for (Map.Entry<String, byte[]> shipped : classes.entrySet()) {
@@ -126,6 +132,14 @@ final class PreparedCache {
     /** How many bytes of class files and names are kept. */
     synchronized long bytes() {
         return bytes;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
     }
 
     private static void number(MessageDigest digest, int value) {

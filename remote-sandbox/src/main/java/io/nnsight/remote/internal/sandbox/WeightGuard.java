@@ -5,6 +5,7 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.decoder.DecoderForCausalLM;
 import io.nnsight.lm.internal.WeightLoader;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -12,6 +13,7 @@ import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * Keeps a hosted model's weights as they were loaded, whatever a job does. A job's code may reach a
@@ -43,31 +45,81 @@ public final class WeightGuard {
     private record Tracked(String name, Tensor tensor, Tensor copy, State loaded) {}
 
     /** What a job could change of a tensor. */
-    private record State(long version, long address, List<Long> sizes, List<Long> strides, String dtype,
-            boolean negative, boolean conjugate, boolean zero, boolean requiresGrad, boolean hasGrad) {
-        static State of(Tensor tensor) {
-            try (PointerScope scope = new PointerScope()) {
-                Pointer data = tensor.data_ptr(); // null for a tensor without elements
-                // JavaCPP makes enum values of native ones: only intern() gives the constant, with its name
-                return new State(tensor._version(), data == null ? 0 : data.address(), longs(tensor.sizes().vec().get()),
-                        longs(tensor.strides().vec().get()), tensor.scalar_type().intern().name(), tensor.is_neg(),
-                        tensor.is_conj(), tensor._is_zerotensor(), tensor.requires_grad(), tensor.grad().defined());
+    private static final class State {
+        final long version;
+        final long address;
+        final long[] sizes;
+        final long[] strides;
+        /** Its {@code ScalarType}'s value. */
+        final int dtype;
+        final boolean negative;
+        final boolean conjugate;
+        final boolean zero;
+        final boolean requiresGrad;
+        final boolean hasGrad;
+
+        /** {@code tensor}'s state now. */
+        State(Tensor tensor) {
+            version = tensor._version();
+            address = address(tensor);
+            int dims = (int) tensor.dim();
+            sizes = new long[dims];
+            strides = new long[dims];
+            for (int d = 0; d < dims; d++) {
+                sizes[d] = tensor.size(d);
+                strides[d] = tensor.stride(d);
             }
+            dtype = tensor.scalar_type().value;
+            negative = tensor.is_neg();
+            conjugate = tensor.is_conj();
+            zero = tensor._is_zerotensor();
+            requiresGrad = tensor.requires_grad();
+            hasGrad = tensor.grad().defined();
+        }
+
+        /** Where the tensor's values live; 0 for a tensor without elements. */
+        private static long address(Tensor tensor) {
+            Pointer data = tensor.data_ptr();
+            return data == null ? 0 : data.address();
+        }
+
+        /**
+         * Whether {@code tensor} is still in this state: every field of its state now is equal to this one's, read a
+         * field at a time up to the first difference. It reads with calls that make no native object (sizes and
+         * strides one by one rather than as {@code LongArrayRef}s and vectors), so a check of every parameter and
+         * buffer after each batch allocates nothing native.
+         */
+        boolean holds(Tensor tensor) {
+            if (tensor._version() != version || tensor.dim() != sizes.length) {
+                return false;
+            }
+            for (int d = 0; d < sizes.length; d++) {
+                if (tensor.size(d) != sizes[d] || tensor.stride(d) != strides[d]) {
+                    return false;
+                }
+            }
+            return address(tensor) == address && tensor.scalar_type().value == dtype && tensor.is_neg() == negative
+                    && tensor.is_conj() == conjugate && tensor._is_zerotensor() == zero
+                    && tensor.requires_grad() == requiresGrad && tensor.grad().defined() == hasGrad;
         }
 
         /** Whether the layout and flags are those of {@code loaded}, wherever the values live. */
         boolean laidOutAs(State loaded) {
-            return sizes.equals(loaded.sizes) && strides.equals(loaded.strides) && dtype.equals(loaded.dtype)
+            return Arrays.equals(sizes, loaded.sizes) && Arrays.equals(strides, loaded.strides) && dtype == loaded.dtype
                     && negative == loaded.negative && conjugate == loaded.conjugate && zero == loaded.zero
                     && requiresGrad == loaded.requiresGrad && !hasGrad;
         }
 
-        private static List<Long> longs(long[] values) {
-            List<Long> list = new ArrayList<>(values.length);
-            for (long value : values) {
-                list.add(value);
+        @Override
+        public String toString() {
+            String type = String.valueOf(dtype);
+            for (ScalarType candidate : ScalarType.values()) {
+                type = candidate.value == dtype ? candidate.name() : type;
             }
-            return List.copyOf(list);
+            return "State[version=" + version + ", address=" + address + ", sizes=" + Arrays.toString(sizes)
+                    + ", strides=" + Arrays.toString(strides) + ", dtype=" + type + ", negative=" + negative
+                    + ", conjugate=" + conjugate + ", zero=" + zero + ", requiresGrad=" + requiresGrad + ", hasGrad="
+                    + hasGrad + "]";
         }
     }
 
@@ -86,7 +138,7 @@ public final class WeightGuard {
                 // A handle of our own: the dictionary's entries die with the dictionary.
                 Tensor tensor = kept(new Tensor(named.get(i).value()));
                 Tensor copy = copied ? kept(tensor.clone()) : null;
-                tracked.add(new Tracked(named.get(i).key().getString(), tensor, copy, State.of(tensor)));
+                tracked.add(new Tracked(named.get(i).key().getString(), tensor, copy, new State(tensor)));
             }
         }
     }
@@ -108,16 +160,16 @@ public final class WeightGuard {
      * @throws IllegalStateException when the weights could not be restored: the model must not serve again
      */
     public List<String> restoreIfChanged() {
-        List<State> now = states();
-        List<Integer> changed = new ArrayList<>();
-        for (int i = 0; i < now.size(); i++) {
-            if (!now.get(i).equals(states.get(i))) {
+        List<Integer> changed = new ArrayList<>(0);
+        for (int i = 0; i < tracked.size(); i++) {
+            if (!states.get(i).holds(tracked.get(i).tensor())) {
                 changed.add(i);
             }
         }
         if (changed.isEmpty()) {
             return List.of();
         }
+        List<State> now = states();
         try {
             restore(changed, now);
         } catch (RuntimeException first) {
@@ -148,14 +200,14 @@ public final class WeightGuard {
                 State loaded = entry.loaded();
                 State found = now == null ? null : now.get(i);
                 Tensor tensor = entry.tensor();
-                if (found == null || found.address() != states.get(i).address() || !found.sizes().equals(loaded.sizes())
-                        || !found.strides().equals(loaded.strides())) {
+                if (found == null || found.address != states.get(i).address || !Arrays.equals(found.sizes, loaded.sizes)
+                        || !Arrays.equals(found.strides, loaded.strides)) {
                     rebind(entry);
                 }
-                tensor._set_neg(loaded.negative());
-                tensor._set_conj(loaded.conjugate());
-                tensor._set_zero(loaded.zero());
-                tensor.set_requires_grad(loaded.requiresGrad());
+                tensor._set_neg(loaded.negative);
+                tensor._set_conj(loaded.conjugate);
+                tensor._set_zero(loaded.zero);
+                tensor.set_requires_grad(loaded.requiresGrad);
                 if (tensor.grad().defined()) {
                     tensor.mutable_grad().reset();
                 }
@@ -187,9 +239,8 @@ public final class WeightGuard {
         if (entry.copy() != null) {
             tensor.set_(entry.copy().clone());
         } else {
-            long[] sizes = entry.loaded().sizes().stream().mapToLong(Long::longValue).toArray();
             tensor.set_();
-            tensor.resize_(sizes);
+            tensor.resize_(entry.loaded().sizes);
         }
     }
 
@@ -200,7 +251,7 @@ public final class WeightGuard {
     private List<State> states() {
         List<State> now = new ArrayList<>(tracked.size());
         for (Tracked entry : tracked) {
-            now.add(State.of(entry.tensor()));
+            now.add(new State(entry.tensor()));
         }
         return now;
     }

@@ -1,11 +1,15 @@
 package io.nnsight.remote.internal.sandbox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
@@ -145,5 +149,85 @@ class JobOutputTest {
 
         assertEquals(JobOutput.MAX_BUFFERED_CHARS / 1000 + 1, lines.size());
         assertTrue(lines.get(lines.size() - 1).contains("the rest is dropped"), lines.get(lines.size() - 1));
+    }
+
+    @Test
+    void capture_makesEachStreamOnce_atItsFirstUse() {
+        JobOutput.Capture capture = JobOutput.buffering();
+        JobOutput.Capture outer = JobOutput.enter(capture);
+        PrintStream out = JobOutput.out();
+        PrintStream err = JobOutput.err();
+
+        assertSame(out, JobOutput.out());
+        assertSame(err, JobOutput.err());
+        assertNotSame(out, err);
+        assertNotSame(System.out, out);
+        JobOutput.leave(outer);
+        capture.drop();
+    }
+
+    @Test
+    void capturing_streamFirstPrintedToAfterTheEnd_dropsItsLines() throws Exception {
+        List<String> lines = new ArrayList<>();
+        CountDownLatch ended = new CountDownLatch(1);
+        Thread[] leftRunning = new Thread[1];
+
+        JobOutput.capturing(lines::add, () -> {
+            JobOutput.out().println("before the end");
+            leftRunning[0] = new Thread(() -> {
+                awaitQuietly(ended);
+                JobOutput.err().println("after the end");
+                JobOutput.err().print("unfinished");
+            });
+            leftRunning[0].start();
+            return null;
+        });
+        ended.countDown();
+        leftRunning[0].join();
+
+        assertEquals(List.of("before the end"), lines);
+    }
+
+    @Test
+    void end_whileAThreadOfTheJobHoldsAStream_waitsForIt_evenIfItMakesTheOtherStream() throws Exception {
+        JobOutput.Capture capture = JobOutput.buffering();
+        JobOutput.Capture outer = JobOutput.enter(capture);
+        PrintStream out = JobOutput.out();
+        CountDownLatch holding = new CountDownLatch(1);
+        Thread printer = new Thread(() -> {
+            synchronized (out) { // as PrintStream.format holds it while it calls the job's toString()
+                holding.countDown();
+                sleepQuietly(200);
+                JobOutput.err().println("inside");
+                out.println("held");
+            }
+        });
+        printer.start();
+        JobOutput.leave(outer);
+        holding.await();
+        List<String> lines = new ArrayList<>();
+        Thread ender = new Thread(() -> capture.publish(lines::add));
+        ender.start();
+
+        ender.join(10_000);
+        printer.join(10_000);
+        assertFalse(ender.isAlive() || printer.isAlive(), "ending the capture deadlocked with a printing thread");
+        assertEquals(List.of("inside", "held"), lines);
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleepQuietly(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

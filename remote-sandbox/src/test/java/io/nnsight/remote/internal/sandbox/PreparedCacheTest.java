@@ -128,6 +128,26 @@ class PreparedCacheTest {
     }
 
     @Test
+    void key_ofTheSameCode_isTheSameOnEveryThread_andEachCallStartsAFreshDigest() throws Exception {
+        Envelope job = tallyJob();
+        String key = PreparedCache.key(job.classes(), job.lambdas());
+        List<java.util.concurrent.Future<String>> keys = new ArrayList<>();
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            for (int i = 0; i < 64; i++) {
+                keys.add(threads.submit(() -> PreparedCache.key(job.classes(), job.lambdas())));
+            }
+            for (java.util.concurrent.Future<String> other : keys) {
+                assertEquals(key, other.get());
+            }
+        } finally {
+            threads.shutdown();
+        }
+        assertEquals(64, key.length(), "a hex SHA-256");
+        assertFalse(key.equals(PreparedCache.key(job.classes(), List.of())), "the lambdas count");
+    }
+
+    @Test
     void prepare_oneByteOfOneClassChanged_isCheckedAndRefused() {
         Sandbox sandbox = sandbox();
         Map<String, byte[]> honest = ClassFiles.of(Clock.class);

@@ -137,6 +137,23 @@ class WeightGuardTest {
     }
 
     @Test
+    void restoreIfChanged_weightTransposedInPlace_getsItsLayoutBack() {
+        Linear layer = new Linear(3, 3);
+        Tensor original = layer.weight().clone();
+        WeightGuard guard = new WeightGuard(NNsight.wrap(layer));
+
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            layer.weight().transpose_(0, 1); // the same sizes, strides swapped
+        }
+        assertArrayEquals(new long[] {1, 3}, layer.weight().strides().vec().get());
+
+        assertEquals(List.of("weight"), guard.restoreIfChanged());
+        assertArrayEquals(new long[] {3, 1}, layer.weight().strides().vec().get());
+        assertTrue(original.equal(layer.weight()));
+        assertEquals(List.of(), guard.restoreIfChanged());
+    }
+
+    @Test
     void restoreIfChanged_gradientLeftBehind_isDropped() {
         Linear layer = new Linear(3, 2);
         WeightGuard guard = new WeightGuard(NNsight.wrap(layer));

@@ -65,9 +65,12 @@ public final class CohortRun {
         } finally {
             // each failure as a trace alone throws it: the engine's frames removed, the caller's appended, once
             Set<Throwable> cleaned = Collections.newSetFromMap(new IdentityHashMap<>());
-            StackTraceElement[] callerFrames = new Throwable().getStackTrace();
+            StackTraceElement[] callerFrames = null; // walked only when a member failed
             for (Cohort cohort : cohorts) {
                 if (cohort.failure() != null && cleaned.add(cohort.failure())) {
+                    if (callerFrames == null) {
+                        callerFrames = new Throwable().getStackTrace();
+                    }
                     StackTraces.clean(cohort.failure(), callerFrames);
                 }
             }

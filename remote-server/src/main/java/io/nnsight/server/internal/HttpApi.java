@@ -9,7 +9,6 @@ import io.nnsight.remote.internal.protocol.StatusMessage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -343,8 +342,9 @@ public final class HttpApi extends Handler.Abstract {
 
     /**
      * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
-     * up to the final one. A {@code COMPLETED} event carries the compressed result when it has at most {@code
-     * inline} bytes; that takes the result, and puts it back if the event cannot be written.
+     * up to the final one, the events already waiting in one write, the final one with the end of the answer. A
+     * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes; that takes the
+     * result, and puts it back if the event cannot be written.
      */
     private void stream(SubmittedJob job, BlockingQueue<StatusMessage> events, long inline, Response response,
             Callback callback) {
@@ -354,22 +354,24 @@ public final class HttpApi extends Handler.Abstract {
         response.getHeaders().put("X-Accel-Buffering", "no"); // tells proxies such as nginx not to buffer events
         long heartbeat = Protocol.HEARTBEAT.toMillis();
         byte[] inlined = null;
-        try (OutputStream out = Content.Sink.asOutputStream(response)) {
-            while (true) {
+        try {
+            boolean terminal = false;
+            while (!terminal) {
                 StatusMessage event = events.poll(heartbeat, TimeUnit.MILLISECONDS);
                 if (event == null) {
-                    out.write(HEARTBEAT);
-                } else {
+                    Content.Sink.write(response, false, ByteBuffer.wrap(HEARTBEAT));
+                    continue;
+                }
+                StringBuilder text = new StringBuilder();
+                for (; event != null; event = terminal ? null : events.poll()) {
                     if (event.status() == JobStatus.COMPLETED && inline > 0) {
                         inlined = job.takeResult(inline);
                         event = inlined == null ? event : event.withResult(inlined);
                     }
-                    out.write(("data: " + event.toJson() + "\n\n").getBytes(StandardCharsets.UTF_8));
+                    text.append("data: ").append(event.toJson()).append("\n\n");
+                    terminal = event.terminal();
                 }
-                out.flush();
-                if (event != null && event.terminal()) {
-                    break;
-                }
+                Content.Sink.write(response, terminal, ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
             }
         } catch (IOException e) {
             LOG.debug("The status stream of job {} closed early: {}", job.id(), e.toString());

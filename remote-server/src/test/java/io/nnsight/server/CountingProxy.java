@@ -22,7 +22,7 @@ import java.util.Locale;
 final class CountingProxy implements AutoCloseable {
     private final ServerSocket listener;
     private final int targetPort;
-    private final List<String> requests = new ArrayList<>();
+    private final List<Exchange> requests = new ArrayList<>();
     private final List<Socket> sockets = new ArrayList<>();
 
     /** A proxy to the server listening on {@code targetPort} of loopback. */
@@ -41,11 +41,24 @@ final class CountingProxy implements AutoCloseable {
         return "http://127.0.0.1:" + listener.getLocalPort();
     }
 
-    /** The request lines ({@code POST /request HTTP/1.1}) since the last call, which forgets them. */
-    synchronized List<String> takeRequests() {
-        List<String> taken = new ArrayList<>(requests);
+    /** A request that passed: its request line ({@code POST /request HTTP/1.1}) and its header lines. */
+    record Exchange(String line, List<String> headers) {
+        /** Whether it had the header line {@code header} ({@code "Expect: 100-continue"}), ignoring case. */
+        boolean has(String header) {
+            return headers.stream().anyMatch(header::equalsIgnoreCase);
+        }
+    }
+
+    /** The requests since the last call, which forgets them. */
+    synchronized List<Exchange> takeRequests() {
+        List<Exchange> taken = new ArrayList<>(requests);
         requests.clear();
         return taken;
+    }
+
+    /** The request lines of {@link #takeRequests()}. */
+    List<String> takeRequestLines() {
+        return takeRequests().stream().map(Exchange::line).toList();
     }
 
     private void accept() {
@@ -84,13 +97,12 @@ final class CountingProxy implements AutoCloseable {
     private void requests(Socket client, Socket server) {
         try (InputStream in = new BufferedInputStream(client.getInputStream()); OutputStream out = server.getOutputStream()) {
             for (String requestLine; (requestLine = line(in)) != null; ) {
-                synchronized (this) {
-                    requests.add(requestLine);
-                }
                 ByteArrayOutputStream head = new ByteArrayOutputStream();
                 head.write((requestLine + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                List<String> headers = new ArrayList<>();
                 long length = 0;
                 for (String header; (header = line(in)) != null && !header.isEmpty(); ) {
+                    headers.add(header);
                     head.write((header + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
                     String lower = header.toLowerCase(Locale.ROOT);
                     if (lower.startsWith("content-length:")) {
@@ -100,6 +112,9 @@ final class CountingProxy implements AutoCloseable {
                     }
                 }
                 head.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                synchronized (this) {
+                    requests.add(new Exchange(requestLine, headers));
+                }
                 out.write(head.toByteArray());
                 out.flush(); // the server answers Expect: 100-continue before the body comes
                 byte[] buffer = new byte[64 * 1024];

@@ -5,6 +5,7 @@ import static io.nnsight.server.TestServers.payload;
 import static io.nnsight.server.TestServers.text;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -88,7 +89,7 @@ class OneExchangeTest {
         byte[] result = http.run("tiny", payload("echo hello"), seen::add, 1 << 20);
 
         assertEquals("hello", text(result));
-        assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequests());
+        assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequestLines());
         List<JobStatus> statuses = seen.stream().map(StatusMessage::status).collect(Collectors.toList());
         assertEquals(JobStatus.RECEIVED, statuses.get(0), statuses.toString());
         assertEquals(JobStatus.COMPLETED, statuses.get(statuses.size() - 1), statuses.toString());
@@ -119,7 +120,7 @@ class OneExchangeTest {
         assertEquals(JobStatus.COMPLETED, completed.status());
         assertNull(completed.result());
         assertEquals(List.of("POST /request HTTP/1.1", "GET " + Protocol.RESULT + completed.id() + " HTTP/1.1"),
-                proxy.takeRequests());
+                proxy.takeRequestLines());
     }
 
     @Test
@@ -129,6 +130,20 @@ class OneExchangeTest {
         String id = seen.get(0).id();
         assertNotNull(seen.get(seen.size() - 1).result(), "5000 zero bytes compress to fewer than 4000: sent inline");
         assertEquals("the result of job " + id + " is larger than this client's limit of 4000 bytes", e.getMessage());
+    }
+
+    @Test
+    void run_bodyUpTo1MiB_sentWithoutWaitingForTheGoAhead() {
+        proxy.takeRequests();
+        assertEquals("quick", text(http.run("tiny", payload("echo quick"), m -> {}, 100)));
+        List<CountingProxy.Exchange> small = proxy.takeRequests();
+        assertFalse(small.get(0).has("Expect: 100-continue"), small.get(0).headers().toString());
+        // A larger body waits for it, so that a refusal comes before the body is sent.
+        byte[] large = Compression.compress(ScriptExecutor.random((1 << 20) + 1));
+        RemoteException e = assertThrows(RemoteException.class, () -> http.run("tiny", large, m -> {}, 100));
+        assertTrue(e.getMessage().contains("refused the request as too large"), e.getMessage());
+        List<CountingProxy.Exchange> sent = proxy.takeRequests();
+        assertTrue(sent.get(0).has("Expect: 100-continue"), sent.get(0).headers().toString());
     }
 
     @Test
@@ -150,7 +165,7 @@ class OneExchangeTest {
         RemoteException e = assertThrows(RemoteException.class, () -> http.run("tiny", payload("fail boom"), seen::add, 1 << 20));
         assertEquals("remote job " + seen.get(0).id() + " failed: boom", e.getMessage());
         assertEquals(JobStatus.ERROR, seen.get(seen.size() - 1).status());
-        assertEquals(1, proxy.takeRequests().size());
+        assertEquals(1, proxy.takeRequestLines().size());
     }
 
     @Test
@@ -225,7 +240,7 @@ class OneExchangeTest {
         StatusMessage received = http.submit("tiny", payload("echo later"));
         assertEquals("later", text(http.await(received.id(), m -> {}, 100)));
         assertEquals(List.of("POST /request HTTP/1.1", "GET " + Protocol.STREAM + received.id() + " HTTP/1.1"),
-                proxy.takeRequests());
+                proxy.takeRequestLines());
         // A second stream sees COMPLETED without the result, which was taken.
         List<StatusMessage> late = new ArrayList<>();
         direct.stream(received.id(), late::add);

@@ -116,7 +116,7 @@ class RemoteExecutionTest {
             Remote counted = Remote.on(proxy.url()).apiKey(ALICE).quiet();
             Tensor served = lm.on(counted).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
 
-            assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequests(), "submitted, followed, answered at once");
+            assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequestLines(), "submitted, followed, answered at once");
             assertEqualValues(lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)), served, "the server");
         }
     }
@@ -130,7 +130,7 @@ class RemoteExecutionTest {
                     tr -> torch.arange(new Scalar(1 << 20)).sin());
             Tensor served = sines.apply(counted);
 
-            List<String> requests = proxy.takeRequests();
+            List<String> requests = proxy.takeRequestLines();
             assertEquals(2, requests.size(), requests.toString());
             assertEquals("POST /request HTTP/1.1", requests.get(0));
             assertTrue(requests.get(1).startsWith("GET /result/"), requests.toString());

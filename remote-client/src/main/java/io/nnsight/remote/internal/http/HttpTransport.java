@@ -75,6 +75,11 @@ public final class HttpTransport implements AutoCloseable {
     static final Timeout DOWNLOAD_TIMEOUT = Timeout.ofMinutes(5);
     static final Timeout STREAM_TIMEOUT = Timeout.ofMilliseconds(Protocol.HEARTBEAT.toMillis() * 4);
 
+    /**
+     * The largest request body sent with its headers; a larger one waits for the server's go-ahead ({@code Expect:
+     * 100-continue}), so that a refusal comes before it is sent, at the cost of a round trip.
+     */
+    static final int EXPECT_CONTINUE_BYTES = 1 << 20;
     /** The most bytes of a JSON answer or an error body the client reads. */
     private static final int MAX_JSON_BYTES = 1 << 20;
 
@@ -237,8 +242,7 @@ public final class HttpTransport implements AutoCloseable {
         HttpPost post = new HttpPost(url + Protocol.REQUEST);
         headers(post);
         post.setHeader(Protocol.MODEL_KEY_HEADER, modelKey);
-        // Expect: 100-continue lets the server refuse a large payload (413) before it is sent.
-        post.setConfig(config(responseTimeout, true));
+        post.setConfig(config(responseTimeout, compressedPayload.length > EXPECT_CONTINUE_BYTES));
         post.setEntity(new ByteArrayEntity(compressedPayload, ContentType.APPLICATION_OCTET_STREAM));
         return post;
     }

@@ -118,10 +118,12 @@ public final class Remote implements Backend {
     @SuppressWarnings("unchecked")
     public <R> R run(Job<R> job) {
         Shipment shipment = Shipment.of(job);
-        if (url == null) {
-            return (R) shipment.result(runLocally(job, shipment));
-        }
-        return submit(job, shipment).await();
+        byte[] result = url == null
+                ? runLocally(job, shipment)
+                // one exchange: submitted, followed and, when small, answered on the same request
+                : transport().run(job.model().key(), Compression.compress(shipment.envelope().write()), display(),
+                        MAX_RESULT_BYTES);
+        return (R) shipment.result(result);
     }
 
     /**
@@ -139,8 +141,12 @@ public final class Remote implements Backend {
     private <R> RemoteJob<R> submit(Job<R> job, Shipment shipment) {
         HttpTransport transport = transport();
         StatusMessage received = transport.submit(job.model().key(), Compression.compress(shipment.envelope().write()));
-        return new RemoteJob<>(transport, received, shipment, quiet ? StatusLine.logsOnly() : StatusLine.standard(),
-                MAX_RESULT_BYTES);
+        return new RemoteJob<>(transport, received, shipment, display(), MAX_RESULT_BYTES);
+    }
+
+    /** What shows a job's progress: the status line, or with {@link #quiet()} only the lines the job prints. */
+    private StatusLine display() {
+        return quiet ? StatusLine.logsOnly() : StatusLine.standard();
     }
 
     private static byte[] runLocally(Job<?> job, Shipment shipment) {

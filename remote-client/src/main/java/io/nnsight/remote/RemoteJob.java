@@ -97,9 +97,12 @@ public final class RemoteJob<R> {
      *
      * @throws RemoteException when the job failed, or the server stopped before it ended
      */
+    @SuppressWarnings("unchecked")
     public R await() {
         if (!done) {
-            update(transport.stream(latest.id(), display));
+            // a small result comes with the final status, a larger one is downloaded
+            result = (R) shipment.result(transport.await(latest.id(), display, maxResultBytes));
+            done = true;
         }
         return result;
     }

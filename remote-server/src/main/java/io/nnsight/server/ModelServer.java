@@ -63,8 +63,10 @@ import org.slf4j.LoggerFactory;
  * 4} batches. {@code /status} reports each model's batches (jobs, forward passes, rows, tokens, re-runs). A model hosted as
  * replicas elsewhere ({@link Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as
  * many at once, one job per replica. A client follows its job's status ({@code RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
- * COMPLETED} or {@code ERROR}) and then downloads the result, which the server keeps, compressed, until it
- * is downloaded or its time to live ({@link Builder#resultTtl}) has passed.
+ * COMPLETED} or {@code ERROR}), on the answer to its submission if it asks, and then downloads the result, which the
+ * server keeps, compressed, until it is downloaded or its time to live ({@link Builder#resultTtl}) has passed; a
+ * small result (at most 1 MiB compressed) comes inline with {@code COMPLETED} when the client asks for it, so that a
+ * blocking job is one HTTP exchange.
  *
  * <p><b>Security.</b> Every endpoint but {@code /ping}, {@code /env} and {@code /status} needs one of the
  * server's API keys, and a job's status and result are visible to the key that submitted it only. A server

@@ -111,6 +111,34 @@ class RemoteExecutionTest {
     }
 
     @Test
+    void trace_blocking_oneHttpExchange() throws IOException {
+        try (CountingProxy proxy = new CountingProxy(server.port())) {
+            Remote counted = Remote.on(proxy.url()).apiKey(ALICE).quiet();
+            Tensor served = lm.on(counted).trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1));
+
+            assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequestLines(), "submitted, followed, answered at once");
+            assertEqualValues(lm.trace(PROMPT, tr -> lm.get("lm_head").output().select(1, -1)), served, "the server");
+        }
+    }
+
+    @Test
+    void trace_resultOverTheInlineLimit_downloadedAfterTheStream() throws IOException {
+        try (CountingProxy proxy = new CountingProxy(server.port())) {
+            Remote counted = Remote.on(proxy.url()).apiKey(ALICE).quiet();
+            // 4 MiB of float32 sines: more than a compressed result sent inline
+            Function<Backend, Tensor> sines = backend -> lm.on(backend).trace(PROMPT,
+                    tr -> torch.arange(new Scalar(1 << 20)).sin());
+            Tensor served = sines.apply(counted);
+
+            List<String> requests = proxy.takeRequestLines();
+            assertEquals(2, requests.size(), requests.toString());
+            assertEquals("POST /request HTTP/1.1", requests.get(0));
+            assertTrue(requests.get(1).startsWith("GET /result/"), requests.toString());
+            assertEqualValues(sines.apply(HERE), served, "the server");
+        }
+    }
+
+    @Test
     void trace_savesIntoACapturedList_sameEverywhere() {
         List<Tensor> layers = sameEverywhere(backend -> {
             List<Tensor> seen = new ArrayList<>();

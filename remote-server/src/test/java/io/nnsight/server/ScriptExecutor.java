@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -21,6 +22,7 @@ import java.util.concurrent.CountDownLatch;
  *   <li>{@code stuck MILLIS}: sleeps MILLIS whatever happens, interrupts included, then returns {@code late};
  *   <li>{@code log N}: prints lines {@code line 0} to {@code line N-1}, returns {@code logged};
  *   <li>{@code bytes N}: returns N zero bytes;
+ *   <li>{@code random N}: returns {@link #random N random bytes}, which do not compress;
  *   <li>{@code fail MESSAGE}: fails as a job does ({@link JobFailedException});
  *   <li>{@code crash MESSAGE}: throws {@link IllegalStateException}, as a broken executor would.
  * </ul>
@@ -68,6 +70,8 @@ final class ScriptExecutor implements JobExecutor {
                     return bytes("logged");
                 case "bytes":
                     return new byte[Integer.parseInt(argument)];
+                case "random":
+                    return random(Integer.parseInt(argument));
                 case "fail":
                     throw new JobFailedException(argument);
                 case "crash":
@@ -78,6 +82,13 @@ final class ScriptExecutor implements JobExecutor {
         } catch (InterruptedException e) {
             throw new JobFailedException("interrupted");
         }
+    }
+
+    /** The result of {@code random size}: {@code size} bytes of a generator seeded with {@code size}. */
+    static byte[] random(int size) {
+        byte[] bytes = new byte[size];
+        new Random(size).nextBytes(bytes);
+        return bytes;
     }
 
     private static byte[] bytes(String text) {

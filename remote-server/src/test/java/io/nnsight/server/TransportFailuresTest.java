@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
+import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
@@ -32,6 +33,8 @@ import org.junit.jupiter.api.Test;
  */
 class TransportFailuresTest {
     private static final String JOB = "6f1c2d9e-1b4a-4c1e-9a6e-2f3b4c5d6e7f";
+    /** A job of a server older than one-exchange jobs, which answers a submission with RECEIVED alone. */
+    private static final String OLD = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
     private static Server jetty;
     private static HttpTransport http;
     private static String url;
@@ -57,8 +60,17 @@ class TransportFailuresTest {
                                 "data: " + StatusMessage.of(JOB, JobStatus.RUNNING, null).toJson() + "\n\n");
                         break;
                     case Protocol.REQUEST:
-                        send(response, callback, 409, "application/json",
-                                "{\"error\": \"versions\", \"serverVersion\": \"0.9.2\"}");
+                        submission(request, response, callback);
+                        break;
+                    case Protocol.STREAM + OLD:
+                        send(response, callback, 200, "text/event-stream",
+                                "data: " + StatusMessage.of(OLD, JobStatus.RUNNING, null).toJson() + "\n\n"
+                                + "data: " + StatusMessage.completed(OLD, 11).toJson() + "\n\n");
+                        break;
+                    case Protocol.RESULT + OLD:
+                        response.setStatus(200);
+                        response.write(true, ByteBuffer.wrap(Compression.compress("the old way".getBytes(
+                                StandardCharsets.UTF_8))), callback);
                         break;
                     case Protocol.PING:
                         send(response, callback, 200, "text/plain", "hello");
@@ -78,6 +90,23 @@ class TransportFailuresTest {
         jetty.start();
         url = "http://127.0.0.1:" + connector.getLocalPort();
         http = new HttpTransport(url, "key");
+    }
+
+    /** By model: {@code old} as a server older than one-exchange jobs, {@code broken} with a broken inline result. */
+    private static void submission(Request request, Response response, Callback callback) {
+        switch (String.valueOf(request.getHeaders().get(Protocol.MODEL_KEY_HEADER))) {
+            case "old":
+                send(response, callback, 200, "application/json", StatusMessage.of(OLD, JobStatus.RECEIVED, null).toJson());
+                break;
+            case "broken":
+                send(response, callback, 200, "text/event-stream",
+                        "data: " + StatusMessage.of(JOB, JobStatus.RECEIVED, null).toJson() + "\n\n"
+                        + "data: " + StatusMessage.fromJson("{\"id\":\"" + JOB + "\",\"status\":\"COMPLETED\",\"time\":1,"
+                                + "\"result\":\"@@\"}").toJson() + "\n\n");
+                break;
+            default:
+                send(response, callback, 409, "application/json", "{\"error\": \"versions\", \"serverVersion\": \"0.9.2\"}");
+        }
     }
 
     private static void send(Response response, Callback callback, int status, String type, String body) {
@@ -114,6 +143,22 @@ class TransportFailuresTest {
         RemoteException e = assertThrows(RemoteException.class, () -> http.submit("m", new byte[] {1}));
         assertEquals("nnsight versions do not match: this client is " + Protocol.VERSION + ", the server at " + url
                 + " is 0.9.2; client and server must share major and minor version", e.getMessage());
+    }
+
+    @Test
+    void run_serverWithoutOneExchangeJobs_followsAndDownloads() {
+        List<StatusMessage> seen = new ArrayList<>();
+        byte[] result = http.run("old", new byte[] {1}, seen::add, 100);
+        assertEquals("the old way", new String(result, StandardCharsets.UTF_8));
+        assertEquals(List.of(JobStatus.RECEIVED, JobStatus.RUNNING, JobStatus.COMPLETED),
+                seen.stream().map(StatusMessage::status).toList());
+    }
+
+    @Test
+    void run_inlineResultNotBase64() {
+        RemoteException e = assertThrows(RemoteException.class, () -> http.run("broken", new byte[] {1}, m -> {}, 100));
+        assertEquals("the server at " + url + " sent a broken result for job " + JOB + ": its inline result is not base64",
+                e.getMessage());
     }
 
     @Test

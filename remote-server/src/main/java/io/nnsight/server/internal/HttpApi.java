@@ -9,7 +9,6 @@ import io.nnsight.remote.internal.protocol.StatusMessage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -41,6 +40,8 @@ import org.slf4j.LoggerFactory;
  * API key is unknown too), {@code 405} method, {@code 409} incompatible versions or no result yet, {@code
  * 408} a request body that came too slowly, {@code 413} too large, {@code 503} the model or the server takes no
  * jobs now, or the API key has as many jobs queued as one key may.
+ * A submission that asks for the job's events ({@code Accept: text/event-stream}) is refused the same way, before
+ * any event; once accepted, it is answered with the job's event stream, as {@code GET /stream/{id}} is.
  */
 public final class HttpApi extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
@@ -106,7 +107,8 @@ public final class HttpApi extends Handler.Abstract {
             submit(request, response, callback);
         } else if (path.startsWith(Protocol.STREAM)) {
             method(request, "GET");
-            stream(job(request, path.substring(Protocol.STREAM.length())), response, callback);
+            SubmittedJob job = job(request, path.substring(Protocol.STREAM.length()));
+            stream(job, job.subscribe(), inlineLimit(request), response, callback);
         } else if (path.startsWith(Protocol.RESPONSE)) {
             method(request, "GET");
             SubmittedJob job = job(request, path.substring(Protocol.RESPONSE.length()));
@@ -222,6 +224,8 @@ public final class HttpApi extends Handler.Abstract {
             refusal.body.add("models", keys);
             throw refusal;
         }
+        boolean follow = request.getHeaders().contains(HttpHeader.ACCEPT, Protocol.EVENT_STREAM);
+        long inline = inlineLimit(request);
         byte[] body = readBody(request);
         long decompressed;
         try {
@@ -234,14 +238,40 @@ public final class HttpApi extends Handler.Abstract {
         }
         SubmittedJob job = new SubmittedJob(UUID.randomUUID().toString(), owner, body, decompressed);
         StatusMessage received = job.latest();
+        // subscribed before it is queued, so that its stream starts with RECEIVED
+        BlockingQueue<StatusMessage> events = follow ? job.subscribe() : null;
         jobs.add(job);
         String refused = queue.submit(job);
         if (refused != null) {
+            if (events != null) {
+                job.unsubscribe(events);
+            }
             jobs.remove(job);
             throw new Refusal(503, refused);
         }
         LOG.debug("Job {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
-        send(response, callback, 200, "application/json", received.toJson());
+        if (follow) {
+            stream(job, events, inline, response, callback);
+        } else {
+            send(response, callback, 200, "application/json", received.toJson());
+        }
+    }
+
+    /**
+     * The most bytes of compressed result the client takes inline ({@link Protocol#INLINE_RESULT_HEADER}), at most
+     * {@link Protocol#MAX_INLINE_RESULT_BYTES}; 0 without the header.
+     */
+    private static long inlineLimit(Request request) throws Refusal {
+        String value = request.getHeaders().get(Protocol.INLINE_RESULT_HEADER);
+        if (value == null) {
+            return 0;
+        }
+        if (!value.trim().matches("\\d{1,18}")) {
+            throw new Refusal(400, "malformed header " + Protocol.INLINE_RESULT_HEADER + ": '" + abbreviate(value)
+                    + "' (expected the most bytes of compressed result to take inline, such as "
+                    + Protocol.MAX_INLINE_RESULT_BYTES + ")");
+        }
+        return Math.min(Long.parseLong(value.trim()), Protocol.MAX_INLINE_RESULT_BYTES);
     }
 
     private static String header(Request request, String name, String meaning) throws Refusal {
@@ -314,28 +344,44 @@ public final class HttpApi extends Handler.Abstract {
         }
     }
 
-    private void stream(SubmittedJob job, Response response, Callback callback) {
+    /**
+     * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
+     * up to the final one, the events already waiting in one write, the final one with the end of the answer. A
+     * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes; that takes the
+     * result, and puts it back if the event cannot be written.
+     */
+    private void stream(SubmittedJob job, BlockingQueue<StatusMessage> events, long inline, Response response,
+            Callback callback) {
         response.setStatus(200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/event-stream");
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, Protocol.EVENT_STREAM);
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
         response.getHeaders().put("X-Accel-Buffering", "no"); // tells proxies such as nginx not to buffer events
-        BlockingQueue<StatusMessage> events = job.subscribe();
         long heartbeat = Protocol.HEARTBEAT.toMillis();
-        try (OutputStream out = Content.Sink.asOutputStream(response)) {
-            while (true) {
+        byte[] inlined = null;
+        try {
+            boolean terminal = false;
+            while (!terminal) {
                 StatusMessage event = events.poll(heartbeat, TimeUnit.MILLISECONDS);
                 if (event == null) {
-                    out.write(HEARTBEAT);
-                } else {
-                    out.write(("data: " + event.toJson() + "\n\n").getBytes(StandardCharsets.UTF_8));
+                    Content.Sink.write(response, false, ByteBuffer.wrap(HEARTBEAT));
+                    continue;
                 }
-                out.flush();
-                if (event != null && event.terminal()) {
-                    break;
+                StringBuilder text = new StringBuilder();
+                for (; event != null; event = terminal ? null : events.poll()) {
+                    if (event.status() == JobStatus.COMPLETED && inline > 0) {
+                        inlined = job.takeResult(inline);
+                        event = inlined == null ? event : event.withResult(inlined);
+                    }
+                    text.append("data: ").append(event.toJson()).append("\n\n");
+                    terminal = event.terminal();
                 }
+                Content.Sink.write(response, terminal, ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
             }
         } catch (IOException e) {
             LOG.debug("The status stream of job {} closed early: {}", job.id(), e.toString());
+            if (inlined != null) {
+                job.restoreResult(inlined);
+            }
             callback.failed(e);
             return;
         } catch (InterruptedException e) {

@@ -183,6 +183,17 @@ final class SubmittedJob {
         return taken;
     }
 
+    /**
+     * The compressed result, removed from the job, if it has at most {@code maxBytes}; else {@code null}, and a
+     * larger result stays for its download.
+     */
+    synchronized byte[] takeResult(long maxBytes) {
+        if (result == null || result.length > maxBytes) {
+            return null;
+        }
+        return takeResult();
+    }
+
     /** Puts back a result whose download failed, so the client can try again. */
     synchronized void restoreResult(byte[] compressedResult) {
         if (result == null) {

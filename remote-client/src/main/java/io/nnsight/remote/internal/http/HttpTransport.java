@@ -21,6 +21,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Consumer;
 import org.apache.hc.client5.http.ConnectTimeoutException;
@@ -35,20 +36,25 @@ import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuil
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.HttpEntity;
+import org.apache.hc.core5.http.HttpHeaders;
 import org.apache.hc.core5.http.io.HttpClientResponseHandler;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.util.Timeout;
 
 /**
  * The client side of the HTTP protocol of {@code docs/remote.md}: submits jobs, follows their status, and
- * downloads their results, over one pool of keep-alive connections. Thread-safe; close it to free the
- * connections.
+ * downloads their results, or does all three in one exchange ({@link #run}), over one pool of keep-alive
+ * connections. Thread-safe; close it to free the connections.
  *
  * <pre>{@code
  * try (HttpTransport http = new HttpTransport("http://localhost:8642", apiKey)) {
+ *     // one exchange: submits, follows, and takes a small result inline (a larger one is downloaded)
+ *     byte[] result = http.run("stories260K", Compression.compress(request), statusLine, 1L << 30);
+ *
+ *     // or step by step, as a program that does something else meanwhile
  *     StatusMessage received = http.submit("stories260K", Compression.compress(request));
  *     http.stream(received.id(), statusLine);                 // returns at COMPLETED
- *     byte[] result = http.download(received.id(), 1L << 30);
+ *     byte[] same = http.download(received.id(), 1L << 30);
  * }
  * }</pre>
  *
@@ -59,9 +65,9 @@ import org.apache.hc.core5.util.Timeout;
  * middle of a job.
  *
  * <p><b>Time-outs.</b> Connecting gives up after 10 seconds, a plain request after 2 minutes without an
- * answer. A job may wait in the queue for much longer: the status stream has no overall limit, but the
- * server sends a heartbeat every {@link Protocol#HEARTBEAT}, and a stream silent for four heartbeats is
- * taken for a lost connection. A download fails after 5 minutes without a byte.
+ * answer. A job may wait in the queue for much longer: the status stream (and the answer to {@link #run}) has
+ * no overall limit, but the server sends a heartbeat every {@link Protocol#HEARTBEAT}, and a stream silent for
+ * four heartbeats is taken for a lost connection. A download fails after 5 minutes without a byte.
  */
 public final class HttpTransport implements AutoCloseable {
     static final Timeout CONNECT_TIMEOUT = Timeout.ofSeconds(10);
@@ -69,10 +75,13 @@ public final class HttpTransport implements AutoCloseable {
     static final Timeout DOWNLOAD_TIMEOUT = Timeout.ofMinutes(5);
     static final Timeout STREAM_TIMEOUT = Timeout.ofMilliseconds(Protocol.HEARTBEAT.toMillis() * 4);
 
+    /**
+     * The largest request body sent with its headers; a larger one waits for the server's go-ahead ({@code Expect:
+     * 100-continue}), so that a refusal comes before it is sent, at the cost of a round trip.
+     */
+    static final int EXPECT_CONTINUE_BYTES = 1 << 20;
     /** The most bytes of a JSON answer or an error body the client reads. */
     private static final int MAX_JSON_BYTES = 1 << 20;
-    /** The longest line of an event stream. */
-    private static final int MAX_LINE_BYTES = 1 << 20;
 
     private final String url;
     private final String apiKey;
@@ -174,20 +183,106 @@ public final class HttpTransport implements AutoCloseable {
      * @return the {@code RECEIVED} status, with the job's id
      */
     public StatusMessage submit(String modelKey, byte[] compressedPayload) {
+        return execute(submission(modelKey, compressedPayload, RESPONSE_TIMEOUT), "submitting a job", response -> {
+            accepted(response, modelKey);
+            return statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
+        });
+    }
+
+    /**
+     * Runs a job in one exchange: submits it, follows its status messages on the answer to the submission (handing
+     * each to {@code listener}, {@code RECEIVED} first), and returns its result, which comes inline with {@code
+     * COMPLETED} when it is small ({@link Protocol#MAX_INLINE_RESULT_BYTES} compressed, at most), else is
+     * downloaded.
+     *
+     * @param maxResultBytes the most bytes the decompressed result may have
+     * @return the result payload, decompressed
+     * @throws RemoteException when the server refuses the job (as {@link #submit} says), the job ends in {@code
+     *     ERROR} (after the listener has seen it), the stream breaks or stays silent (as {@link #stream} says), or
+     *     the result is larger than {@code maxResultBytes} or broken (as {@link #download} says)
+     */
+    public byte[] run(String modelKey, byte[] compressedPayload, Consumer<StatusMessage> listener, long maxResultBytes) {
+        Objects.requireNonNull(listener, "listener");
+        HttpPost post = submission(modelKey, compressedPayload, STREAM_TIMEOUT);
+        post.setHeader(HttpHeaders.ACCEPT, Protocol.EVENT_STREAM);
+        long inline = inlineLimit(maxResultBytes);
+        post.setHeader(Protocol.INLINE_RESULT_HEADER, Long.toString(inline));
+        StatusMessage last = execute(post, "running a job on model '" + modelKey + "'", response -> {
+            accepted(response, modelKey);
+            if (!isEventStream(response)) {
+                // a server older than one-exchange jobs answers RECEIVED alone: the job is followed as it expects
+                StatusMessage received = statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
+                listener.accept(received);
+                return received;
+            }
+            return readEvents(null, response.getEntity(), listener);
+        });
+        if (!last.terminal()) {
+            return await(last.id(), listener, maxResultBytes);
+        }
+        return result(checkCompleted(last), inline, maxResultBytes);
+    }
+
+    /**
+     * Follows a submitted job until it finishes, as {@link #stream} does, and returns its result, inline in the
+     * {@code COMPLETED} event when it is small, else downloaded.
+     *
+     * @param maxResultBytes the most bytes the decompressed result may have
+     * @return the result payload, decompressed
+     * @throws RemoteException as {@link #stream} and {@link #download} say
+     */
+    public byte[] await(String jobId, Consumer<StatusMessage> listener, long maxResultBytes) {
+        long inline = inlineLimit(maxResultBytes);
+        return result(follow(jobId, listener, inline), inline, maxResultBytes);
+    }
+
+    /** {@code POST /request} of the payload for model {@code modelKey}, answered within {@code responseTimeout}. */
+    private HttpPost submission(String modelKey, byte[] compressedPayload, Timeout responseTimeout) {
         Objects.requireNonNull(modelKey, "modelKey");
         HttpPost post = new HttpPost(url + Protocol.REQUEST);
         headers(post);
         post.setHeader(Protocol.MODEL_KEY_HEADER, modelKey);
-        // Expect: 100-continue lets the server refuse a large payload (413) before it is sent.
-        post.setConfig(config(RESPONSE_TIMEOUT, true));
+        post.setConfig(config(responseTimeout, compressedPayload.length > EXPECT_CONTINUE_BYTES));
         post.setEntity(new ByteArrayEntity(compressedPayload, ContentType.APPLICATION_OCTET_STREAM));
-        return execute(post, "submitting a job", response -> {
-            if (response.getCode() == 404) {
-                unknownModel(response, modelKey);
-            }
-            expectOk(response, "submitting a job for model '" + modelKey + "'");
-            return statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
-        });
+        return post;
+    }
+
+    /** Throws the server's refusal of a submission, if it refused. */
+    private void accepted(ClassicHttpResponse response, String modelKey) throws IOException {
+        if (response.getCode() == 404) {
+            unknownModel(response, modelKey);
+        }
+        expectOk(response, "submitting a job for model '" + modelKey + "'");
+    }
+
+    private static boolean isEventStream(ClassicHttpResponse response) {
+        HttpEntity entity = response.getEntity();
+        return entity != null && entity.getContentType() != null
+                && entity.getContentType().toLowerCase(Locale.ROOT).startsWith(Protocol.EVENT_STREAM);
+    }
+
+    /** The most compressed bytes to take inline for a result of at most {@code maxResultBytes}. */
+    private static long inlineLimit(long maxResultBytes) {
+        return Math.min(Protocol.MAX_INLINE_RESULT_BYTES, Zstd.compressBound(maxResultBytes));
+    }
+
+    /** The completed job's result: the one inline, at most {@code inline} bytes compressed, else downloaded. */
+    private byte[] result(StatusMessage completed, long inline, long maxResultBytes) {
+        byte[] compressed;
+        try {
+            compressed = completed.inlineResult();
+        } catch (IllegalArgumentException e) {
+            throw new RemoteException("the server at " + url + " sent a broken result for job " + completed.id()
+                    + ": its inline result is not base64", e);
+        }
+        if (compressed == null) {
+            return download(completed.id(), maxResultBytes);
+        }
+        if (compressed.length > inline) {
+            throw new RemoteException("the server at " + url + " sent more than " + inline
+                    + " bytes where at most that many were expected");
+        }
+        return decompress(completed.id(), compressed, maxResultBytes);
     }
 
     /**
@@ -199,8 +294,16 @@ public final class HttpTransport implements AutoCloseable {
      *     stream ends before the job finished, or it stays silent for four heartbeats
      */
     public StatusMessage stream(String jobId, Consumer<StatusMessage> listener) {
+        return follow(jobId, listener, 0);
+    }
+
+    /** {@link #stream}, taking a result of at most {@code inline} compressed bytes inline ({@code 0}: none). */
+    private StatusMessage follow(String jobId, Consumer<StatusMessage> listener, long inline) {
         Objects.requireNonNull(listener, "listener");
         HttpGet get = get(Protocol.STREAM + jobId, STREAM_TIMEOUT);
+        if (inline > 0) {
+            get.setHeader(Protocol.INLINE_RESULT_HEADER, Long.toString(inline));
+        }
         String what = "following job " + jobId;
         StatusMessage terminal = execute(get, what, response -> {
             expectOk(response, what);
@@ -209,17 +312,25 @@ public final class HttpTransport implements AutoCloseable {
         return checkCompleted(terminal);
     }
 
+    /**
+     * The events of a stream up to the final status, each handed to {@code listener}.
+     *
+     * @param jobId the job the stream is about, or {@code null} for the answer to a submission: the job its first
+     *     event names
+     */
     private StatusMessage readEvents(String jobId, HttpEntity entity, Consumer<StatusMessage> listener) throws IOException {
         if (entity == null) {
             throw streamEnded(jobId, null);
         }
+        String id = jobId;
         StatusMessage last = null;
         StringBuilder data = new StringBuilder();
         try (InputStream in = entity.getContent()) {
             for (String line; (line = readLine(in)) != null; ) {
                 if (line.isEmpty()) {
                     if (data.length() > 0) {
-                        last = statusMessage(data.toString().getBytes(StandardCharsets.UTF_8), jobId);
+                        last = statusMessage(data.toString().getBytes(StandardCharsets.UTF_8), id);
+                        id = last.id();
                         data.setLength(0);
                         listener.accept(last);
                         if (last.terminal()) {
@@ -234,16 +345,20 @@ public final class HttpTransport implements AutoCloseable {
                 } // ":" heartbeats and other fields carry nothing for us
             }
         } catch (SocketTimeoutException e) {
-            throw new RemoteException("the server at " + url + " sent nothing about job " + jobId + " for "
+            throw new RemoteException("the server at " + url + " sent nothing about " + job(id) + " for "
                     + STREAM_TIMEOUT.toSeconds() + " s, not even a heartbeat: the server or the network is stuck. "
                     + "The job may still finish: ask again later" + lastStatus(last), e);
         }
-        throw streamEnded(jobId, last);
+        throw streamEnded(id, last);
     }
 
     private RemoteException streamEnded(String jobId, StatusMessage last) {
-        return new RemoteException("the server at " + url + " ended the status stream of job " + jobId
+        return new RemoteException("the server at " + url + " ended the status stream of " + job(jobId)
                 + " before the job finished: the server may have stopped or restarted" + lastStatus(last));
+    }
+
+    private static String job(String id) {
+        return id == null ? "the job just submitted" : "job " + id;
     }
 
     private static String lastStatus(StatusMessage last) {
@@ -264,9 +379,9 @@ public final class HttpTransport implements AutoCloseable {
             if (b == '\n') {
                 return trimCarriageReturn(line);
             }
-            if (line.size() >= MAX_LINE_BYTES) {
+            if (line.size() >= Protocol.MAX_EVENT_LINE_BYTES) {
                 throw new RemoteException("the server at " + url + " sent an event line longer than "
-                        + MAX_LINE_BYTES + " bytes: is it an nnsight server?");
+                        + Protocol.MAX_EVENT_LINE_BYTES + " bytes: is it an nnsight server?");
             }
             line.write(b);
         }
@@ -299,6 +414,11 @@ public final class HttpTransport implements AutoCloseable {
             expectOk(response, what);
             return readCapped(response.getEntity(), Zstd.compressBound(maxBytes));
         });
+        return decompress(jobId, compressed, maxBytes);
+    }
+
+    /** A result payload of job {@code jobId}, decompressed, checked as every result is. */
+    private byte[] decompress(String jobId, byte[] compressed, long maxBytes) {
         try {
             return Compression.decompress(compressed, maxBytes);
         } catch (Compression.TooLargeException e) {

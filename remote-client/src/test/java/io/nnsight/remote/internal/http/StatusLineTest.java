@@ -18,13 +18,13 @@ class StatusLineTest {
 
     private static List<StatusMessage> job() {
         return List.of(
-                new StatusMessage(ID, JobStatus.RECEIVED, null, null, null, 0),
-                new StatusMessage(ID, JobStatus.QUEUED, null, 1, null, 10),
-                new StatusMessage(ID, JobStatus.QUEUED, null, 1, null, 15),
-                new StatusMessage(ID, JobStatus.QUEUED, null, 0, null, 20),
-                new StatusMessage(ID, JobStatus.RUNNING, null, null, null, 1000),
-                new StatusMessage(ID, JobStatus.LOG, "hello from the job", null, null, 1100),
-                new StatusMessage(ID, JobStatus.COMPLETED, null, null, 2048L, 3500));
+                new StatusMessage(ID, JobStatus.RECEIVED, null, null, null, 0, null),
+                new StatusMessage(ID, JobStatus.QUEUED, null, 1, null, 10, null),
+                new StatusMessage(ID, JobStatus.QUEUED, null, 1, null, 15, null),
+                new StatusMessage(ID, JobStatus.QUEUED, null, 0, null, 20, null),
+                new StatusMessage(ID, JobStatus.RUNNING, null, null, null, 1000, null),
+                new StatusMessage(ID, JobStatus.LOG, "hello from the job", null, null, 1100, null),
+                new StatusMessage(ID, JobStatus.COMPLETED, null, null, 2048L, 3500, null));
     }
 
     private static String text(ByteArrayOutputStream bytes) {

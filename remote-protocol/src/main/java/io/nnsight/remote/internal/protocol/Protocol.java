@@ -15,6 +15,27 @@ import java.util.regex.Pattern;
  * GET  http://host:8642/result/{id}        the zstd result payload
  * }</pre>
  *
+ * <p><b>One exchange for a blocking job.</b> A {@code POST /request} with {@code Accept: }{@value #EVENT_STREAM}
+ * that the server accepts is answered with the job's event stream itself, {@code RECEIVED} first, exactly as {@code
+ * GET /stream/{id}} would send it; a refusal is the same JSON error with the same status code as without the
+ * header, sent before any event. With {@value #INLINE_RESULT_HEADER}{@code : maxBytes} as well (on that request or
+ * on {@code GET /stream/{id}}), the {@code COMPLETED} event carries the zstd result payload in base64 ({@link
+ * StatusMessage#result()}) when it has at most {@code maxBytes} and at most {@link #MAX_INLINE_RESULT_BYTES} bytes;
+ * that takes the result as {@code GET /result/{id}} would. A larger result is left to download. Submitting,
+ * following and fetching a small result is then one round trip:
+ *
+ * <pre>{@code
+ * POST /request   Accept: text/event-stream   nnsight-inline-result: 1048576
+ * 200 text/event-stream
+ * data: {"id":"0c6f...","status":"RECEIVED","time":...}
+ * data: {"id":"0c6f...","status":"RUNNING","time":...}
+ * data: {"id":"0c6f...","status":"COMPLETED","size":1234,"time":...,"result":"KLUv/..."}
+ * }</pre>
+ *
+ * <p>If writing that event fails, the server puts the result back, so the client may still download it; a
+ * connection the client closed may however still take one write before the server learns of it, as for a
+ * download.
+ *
  * <p>A client and a server are compatible when their nnsight versions share major and minor version
  * ({@code 0.1.0} and {@code 0.1.3-SNAPSHOT} are, {@code 0.1.0} and {@code 0.2.0} are not): the wire format
  * of requests and results may change between minor versions.
@@ -31,6 +52,21 @@ public final class Protocol {
     public static final String VERSION_HEADER = "nnsight-version";
     /** The client's Java feature version ({@code Runtime.version().feature()}). */
     public static final String JAVA_VERSION_HEADER = "nnsight-java-version";
+    /**
+     * On {@code POST /request} answered with events, or on {@code GET /stream/{id}}: the most bytes of compressed
+     * result the client takes inline in the {@code COMPLETED} event (a decimal number; {@code 0}: none).
+     */
+    public static final String INLINE_RESULT_HEADER = "nnsight-inline-result";
+
+    /** The media type of event streams; as {@code Accept} of {@code POST /request}, asks for the job's events. */
+    public static final String EVENT_STREAM = "text/event-stream";
+    /** The most bytes of compressed result a server sends inline, whatever the client asks for. */
+    public static final int MAX_INLINE_RESULT_BYTES = 1 << 20;
+    /**
+     * The longest line of an event stream a client reads: a {@code COMPLETED} event with an inline result of {@link
+     * #MAX_INLINE_RESULT_BYTES} (4/3 as many characters in base64) fits with room to spare.
+     */
+    public static final int MAX_EVENT_LINE_BYTES = 2 << 20;
 
     /** {@code GET}: answers {@code pong}. */
     public static final String PING = "/ping";
@@ -38,7 +74,10 @@ public final class Protocol {
     public static final String ENV = "/env";
     /** {@code GET}: the state of each hosted model's queue, as JSON. */
     public static final String STATUS = "/status";
-    /** {@code POST}: submits a job; answers its {@code RECEIVED} status message. */
+    /**
+     * {@code POST}: submits a job; answers its {@code RECEIVED} status message, or with {@code Accept:} {@value
+     * #EVENT_STREAM} the job's event stream.
+     */
     public static final String REQUEST = "/request";
     /** {@code GET /stream/{id}}: the job's status messages as server-sent events. */
     public static final String STREAM = "/stream/";

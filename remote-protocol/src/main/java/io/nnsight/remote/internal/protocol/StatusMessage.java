@@ -2,6 +2,7 @@ package io.nnsight.remote.internal.protocol;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import java.util.Base64;
 import java.util.Objects;
 
 /**
@@ -19,8 +20,11 @@ import java.util.Objects;
  * @param position for {@code QUEUED}, how many jobs run before this one (0 = next); else {@code null}
  * @param size for {@code COMPLETED}, the result's size in bytes, uncompressed; else {@code null}
  * @param time when the server set this status, in milliseconds since the epoch
+ * @param result for {@code COMPLETED} on a stream that asked for it ({@link Protocol#INLINE_RESULT_HEADER}), the
+ *     zstd result payload in base64 when it was small enough; else {@code null}: the result is downloaded
  */
-public record StatusMessage(String id, JobStatus status, String description, Integer position, Long size, long time) {
+public record StatusMessage(String id, JobStatus status, String description, Integer position, Long size, long time,
+        String result) {
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
     /** Checks that the message has an id and a status. */
@@ -31,17 +35,32 @@ public record StatusMessage(String id, JobStatus status, String description, Int
 
     /** A message of {@code status} for job {@code id}, with a description or {@code null}, stamped now. */
     public static StatusMessage of(String id, JobStatus status, String description) {
-        return new StatusMessage(id, status, description, null, null, System.currentTimeMillis());
+        return new StatusMessage(id, status, description, null, null, System.currentTimeMillis(), null);
     }
 
     /** {@code QUEUED} at {@code position}, stamped now. */
     public static StatusMessage queued(String id, int position) {
-        return new StatusMessage(id, JobStatus.QUEUED, null, position, null, System.currentTimeMillis());
+        return new StatusMessage(id, JobStatus.QUEUED, null, position, null, System.currentTimeMillis(), null);
     }
 
     /** {@code COMPLETED} with a result of {@code size} bytes, stamped now. */
     public static StatusMessage completed(String id, long size) {
-        return new StatusMessage(id, JobStatus.COMPLETED, null, null, size, System.currentTimeMillis());
+        return new StatusMessage(id, JobStatus.COMPLETED, null, null, size, System.currentTimeMillis(), null);
+    }
+
+    /** This message with {@code compressedResult}, the job's zstd result payload, inline. */
+    public StatusMessage withResult(byte[] compressedResult) {
+        return new StatusMessage(id, status, description, position, size, time,
+                Base64.getEncoder().encodeToString(compressedResult));
+    }
+
+    /**
+     * The zstd result payload carried inline, or {@code null} when there is none.
+     *
+     * @throws IllegalArgumentException when {@link #result()} is not base64
+     */
+    public byte[] inlineResult() {
+        return result == null ? null : Base64.getDecoder().decode(result);
     }
 
     /** Whether no status follows this one. */

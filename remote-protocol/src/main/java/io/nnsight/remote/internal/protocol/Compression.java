@@ -15,7 +15,7 @@ import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 
 /**
- * The zstd compression of request and result payloads (level 6), and decompression that never trusts its
+ * The zstd compression of request and result payloads (level 3), and decompression that never trusts its
  * input: it stops as soon as the output would pass a limit (a few kilobytes of zstd can claim gigabytes: a
  * decompression bomb), and turns data that is not zstd into a {@link MalformedException}.
  *
@@ -32,8 +32,11 @@ import java.util.concurrent.ArrayBlockingQueue;
  * }</pre>
  */
 public final class Compression {
-    /** The zstd level of every payload: a good ratio at a few hundred megabytes per second. */
-    public static final int LEVEL = 6;
+    /**
+     * The zstd level of every payload: zstd's default, about 370 MB/s here on a 30 KiB request, three times as fast
+     * as level 6 for an output 6% larger.
+     */
+    public static final int LEVEL = 3;
 
     /**
      * The largest declared content size that is allocated up front and inflated in one step (4 MiB); a larger
@@ -109,16 +112,32 @@ public final class Compression {
      * @throws MalformedException when {@code data} is empty, not zstd, or corrupt before that many bytes
      */
     public static byte[] decompressPrefix(byte[] data, int bytes) {
-        checkHeader(data, bytes);
+        long declared = checkHeader(data, bytes);
         byte[] prefix = new byte[bytes];
         int read = 0;
-        try (InputStream in = new ZstdInputStreamNoFinalizer(new ByteArrayInputStream(data),
-                RecyclingBufferPool.INSTANCE)) {
-            for (int n; read < bytes && (n = in.read(prefix, read, bytes - read)) >= 0; ) {
-                read += n;
+        if (declared >= 0 && declared <= DIRECT_BYTES) { // a small window: a pooled context stays small
+            Inflater inflater = borrow();
+            try {
+                ByteBuffer in = ByteBuffer.wrap(data);
+                ByteBuffer out = ByteBuffer.wrap(prefix);
+                while (out.hasRemaining() && !inflater.ctx.decompressByteBufferStream(out, in) && in.hasRemaining()) {
+                    // until the prefix is full, the frame ends, or the data does
+                }
+                read = out.position();
+            } catch (ZstdException e) {
+                throw malformed(e);
+            } finally {
+                giveBack(inflater);
             }
-        } catch (IOException e) {
-            throw new MalformedException("the payload is not valid zstd data: " + e.getMessage());
+        } else {
+            try (InputStream in = new ZstdInputStreamNoFinalizer(new ByteArrayInputStream(data),
+                    RecyclingBufferPool.INSTANCE)) {
+                for (int n; read < bytes && (n = in.read(prefix, read, bytes - read)) >= 0; ) {
+                    read += n;
+                }
+            } catch (IOException e) {
+                throw new MalformedException("the payload is not valid zstd data: " + e.getMessage());
+            }
         }
         return read == bytes ? prefix : Arrays.copyOf(prefix, read);
     }

@@ -8,7 +8,6 @@ import io.nnsight.Inputs;
 import io.nnsight.Tensors;
 import io.nnsight.safetensors.DType;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 

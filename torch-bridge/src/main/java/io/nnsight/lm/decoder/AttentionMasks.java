@@ -35,6 +35,11 @@ final class AttentionMasks {
         this.placement = placement;
     }
 
+    /** Whether the padding mask has padding (assumed on the meta device, where it has no values). */
+    boolean padded() {
+        return padded;
+    }
+
     /**
      * The mask of a layer whose window is {@code window} tokens (0 for none); {@code null} when plain causal
      * attention is the same (no padding, and nothing cached or a single query, within the window).

@@ -28,16 +28,20 @@ record DecoderInputs(Tensor ids, KvCache cache, Tensor positions, AttentionMasks
         KvCache cache = (KvCache) in.get("past_key_values");
         long tokens = ids.size(1);
         long past = cache == null ? 0 : cache.length();
+        AttentionMasks masks = new AttentionMasks(padding, tokens, past, placement);
         Tensor positions = in.tensor("position_ids");
         if (positions == null) {
-            positions = positions(padding, ids.size(0), tokens, past, placement);
+            // a mask of ones over every position counts them as arange does
+            boolean counts = padding != null && (masks.padded() || padding.size(1) != past + tokens);
+            positions = positions(counts ? padding : null, ids.size(0), tokens, past, placement);
         }
-        return new DecoderInputs(ids, cache, positions, new AttentionMasks(padding, tokens, past, placement));
+        return new DecoderInputs(ids, cache, positions, masks);
     }
 
     /**
      * Position ids from the padding mask, as transformers' generation computes them: each row counts its real
-     * tokens from 0 (padding gets 1), and the last {@code tokens} columns are returned.
+     * tokens from 0 (padding gets 1), and the last {@code tokens} columns are returned; without a mask, the
+     * positions from {@code past} on.
      */
     private static Tensor positions(Tensor padding, long batch, long tokens, long past, Placement placement) {
         if (padding == null) {

@@ -32,6 +32,8 @@ public final class Placement {
     private final String device;
     /** Read at every attention call ({@link #isMeta}), so kept rather than compared each time. */
     private final boolean meta;
+    /** Whether the device is the CPU: {@link #onDevice} then asks a tensor {@code is_cpu()}, making no Device. */
+    private final boolean cpu;
     private final Device nativeDevice;
     private final TensorOptions weights;
     private final TensorOptions longs;
@@ -42,6 +44,7 @@ public final class Placement {
         this.device = device;
         this.meta = device.equals("meta");
         this.nativeDevice = kept(new Device(device));
+        this.cpu = nativeDevice.is_cpu();
         this.weights = options(dtype.scalarType());
         this.longs = options(ScalarType.Long);
         this.bools = options(ScalarType.Bool);
@@ -144,7 +147,8 @@ public final class Placement {
 
     /** {@code tensor} on the device (itself when it is there already); its type unchanged. */
     public Tensor onDevice(Tensor tensor) {
-        return tensor.device().equals(nativeDevice) ? tensor : tensor.to(nativeDevice, tensor.scalar_type());
+        boolean there = cpu ? tensor.is_cpu() : tensor.device().equals(nativeDevice);
+        return there ? tensor : tensor.to(nativeDevice, tensor.scalar_type());
     }
 
     @Override

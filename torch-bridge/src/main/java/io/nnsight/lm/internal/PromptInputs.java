@@ -8,8 +8,12 @@ import io.nnsight.lm.decoder.Placement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch;
@@ -20,6 +24,9 @@ import org.bytedeco.pytorch.global.torch;
  * tokenizers do with {@code padding_side="left"}, on the model's device.
  */
 public final class PromptInputs implements Batchable {
+    private static final TensorOptions HOST_LONGS = unscoped(new TensorOptions(ScalarType.Long));
+    private static final MemoryFormatOptional ANY_MEMORY_FORMAT = unscoped(new MemoryFormatOptional());
+
     private final Tokenizer tokenizer;
     private final int contextLength;
     private final Placement placement;
@@ -136,7 +143,19 @@ public final class PromptInputs implements Batchable {
             checkVocabulary(min, max);
         }
         long[] shape = {rows.size(), longest};
-        return prepared(torch.tensor(ids).reshape(shape), torch.tensor(mask).reshape(shape), rows.size());
+        return prepared(hostLongs(ids, shape), hostLongs(mask, shape), rows.size());
+    }
+
+    /**
+     * A host tensor of {@code shape} holding {@code values} in row-major order: one native tensor, written in
+     * place (where {@code torch.tensor(values).reshape(shape)} makes two and copies the values twice).
+     */
+    private static Tensor hostLongs(long[] values, long[] shape) {
+        Tensor tensor = torch.empty(shape, HOST_LONGS, ANY_MEMORY_FORMAT);
+        if (values.length > 0) {
+            tensor.data_ptr_long().capacity(values.length).put(values);
+        }
+        return tensor;
     }
 
     /** Token ids and their mask given as tensors, checked. */
@@ -151,6 +170,16 @@ public final class PromptInputs implements Batchable {
     private Prepared prepared(Tensor ids, Tensor mask, int rows) {
         return new Prepared(Inputs.of().with("input_ids", placement.onDevice(ids))
                 .with("attention_mask", placement.onDevice(mask)), rows);
+    }
+
+    /** Takes a constant out of the {@link PointerScope} open while this class initializes: it lives as long as the class. */
+    private static <P extends Pointer> P unscoped(P pointer) {
+        PointerScope scope = PointerScope.getInnerScope();
+        if (scope != null) {
+            pointer.retainReference();
+            scope.detach(pointer);
+        }
+        return pointer;
     }
 
     /** Checks that token ids from {@code min} to {@code max} are in the tokenizer's vocabulary. */
@@ -188,9 +217,29 @@ public final class PromptInputs implements Batchable {
             long length = row.inputs().tensor("input_ids").size(1);
             lengthsDiffer |= longest != 0 && length != longest;
             longest = Math.max(longest, length);
-            padded |= row.inputs().tensor("attention_mask").min().item_long() == 0;
+            padded |= hasPadding(row.inputs().tensor("attention_mask"));
         }
         return List.of(longest, lengthsDiffer || padded);
+    }
+
+    /**
+     * Whether a padding mask has a 0. A contiguous host mask of longs (what {@link #prepare} makes on the CPU) is
+     * read in place, without the two tensors and the kernel that {@code mask.min()} costs.
+     */
+    private static boolean hasPadding(Tensor mask) {
+        if (!mask.is_cpu() || !mask.is_contiguous() || mask.scalar_type().value != ScalarType.Long.value) {
+            return mask.min().item_long() == 0;
+        }
+        long[] values = new long[(int) mask.numel()];
+        if (values.length > 0) {
+            mask.data_ptr_long().capacity(values.length).get(values);
+        }
+        for (long value : values) {
+            if (value == 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The longest prompt's token count, to which {@link #combine} pads the others. */

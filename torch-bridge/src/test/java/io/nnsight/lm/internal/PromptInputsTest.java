@@ -112,6 +112,26 @@ class PromptInputsTest {
     }
 
     @Test
+    void cohortKey_aPaddedRow_isToldApart_whetherItsMaskIsReadInPlaceOrWithTensors() {
+        Batchable.Prepared equal = inputs.prepare(new long[][] {{1, 5, 6}, {1, 7, 8}});
+        Batchable.Prepared padded = inputs.prepare(new long[][] {{1, 5, 6}, {1, 7}});
+        Inputs fullMask = asTensors(new long[][] {{1, 5, 6}}, new long[][] {{1, 1, 1}});
+        Inputs paddedMask = asTensors(new long[][] {{0, 5, 6}}, new long[][] {{0, 1, 1}});
+        // an Int mask is prepared into a Long one, read in place; a mask that is not contiguous takes the tensor path
+        Batchable.Prepared intMask = inputs.prepare(fullMask.with("attention_mask",
+                fullMask.tensor("attention_mask").to(torch.ScalarType.Int)));
+        Batchable.Prepared stridedMask = inputs.prepare(paddedMask.with("attention_mask",
+                torch.tensor(new long[] {0, 1, 1}).reshape(3, 1).t()));
+
+        assertEquals(List.of(3L, false), inputs.cohortKey(List.of(equal)));
+        assertEquals(List.of(3L, true), inputs.cohortKey(List.of(padded)));
+        assertEquals(List.of(3L, false), inputs.cohortKey(List.of(inputs.prepare(fullMask))));
+        assertEquals(List.of(3L, true), inputs.cohortKey(List.of(inputs.prepare(paddedMask))));
+        assertEquals(List.of(3L, false), inputs.cohortKey(List.of(intMask)));
+        assertEquals(List.of(3L, true), inputs.cohortKey(List.of(stridedMask)));
+    }
+
+    @Test
     void prepare_noRows_addsNoBatchRows() {
         assertEquals(0, inputs.prepare(new long[0][]).batchSize());
     }

@@ -48,6 +48,12 @@ public final class HttpApi extends Handler.Abstract {
     /** How much of an oversized body is read and dropped, so that the client reads the 413 before a reset. */
     private static final long DRAIN_LIMIT = 16L << 20;
     private static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
+    /**
+     * How long an event other than the final one may wait for the events after it, to go out with them in one
+     * write: a job that moves on quickly costs one write (and one read on the client) instead of one per status,
+     * and a progress display is at most this late. The final event never waits.
+     */
+    private static final long EVENT_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final Map<String, ModelQueue> models;
     private final JobStore jobs;
@@ -346,7 +352,8 @@ public final class HttpApi extends Handler.Abstract {
 
     /**
      * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
-     * up to the final one, the events already waiting in one write, the final one with the end of the answer. A
+     * up to the final one, each with those that follow it within {@link #EVENT_DELAY_NANOS} in one write, the final
+     * one at once with the end of the answer. A
      * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes; that takes the
      * result, and puts it back if the event cannot be written.
      */
@@ -367,13 +374,16 @@ public final class HttpApi extends Handler.Abstract {
                     continue;
                 }
                 StringBuilder text = new StringBuilder();
-                for (; event != null; event = terminal ? null : events.poll()) {
+                long writeBy = System.nanoTime() + EVENT_DELAY_NANOS;
+                while (event != null) {
                     if (event.status() == JobStatus.COMPLETED && inline > 0) {
                         inlined = job.takeResult(inline);
                         event = inlined == null ? event : event.withResult(inlined);
                     }
                     text.append("data: ").append(event.toJson()).append("\n\n");
                     terminal = event.terminal();
+                    long wait = writeBy - System.nanoTime();
+                    event = terminal ? null : wait > 0 ? events.poll(wait, TimeUnit.NANOSECONDS) : events.poll();
                 }
                 Content.Sink.write(response, terminal, ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
             }

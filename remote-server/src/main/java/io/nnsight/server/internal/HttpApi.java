@@ -336,12 +336,12 @@ public final class HttpApi extends Handler.Abstract {
                 size += n;
                 boolean last = chunk.isLast();
                 chunk.release();
+                double late = (System.nanoTime() - start) / 1e9 - Limits.UPLOAD_GRACE.toSeconds();
+                if (n > 0 && late > 0 && size < limits.minUploadRate() * late) {
+                    throw tooSlow(size, start);
+                }
                 if (last) {
                     break;
-                }
-                double late = (System.nanoTime() - start) / 1e9 - Limits.UPLOAD_GRACE.toSeconds();
-                if (late > 0 && size < limits.minUploadRate() * late) {
-                    throw tooSlow(size, start);
                 }
             }
         } catch (IOException e) {

@@ -17,7 +17,11 @@ import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -292,5 +296,67 @@ class OneExchangeTest {
                 Thread.sleep(10); // the failed stream has not put it back yet
             }
         }
+    }
+
+    @Test
+    void run_quickJob_itsStatusesInOneWrite() throws IOException {
+        // A job that ends within the server's event delay of its first status: its events go out in one write (an
+        // answer of one chunk, or with a length). A few tries, as a busy machine may take longer for one.
+        List<String> chunks = List.of();
+        for (int i = 0; i < 5 && chunks.size() != 1; i++) {
+            chunks = rawStreamChunks(payload("echo quick"));
+            String events = String.join("", chunks);
+            assertTrue(events.startsWith("data: {\"id\"") && events.contains("\"status\":\"RECEIVED\"")
+                    && events.contains("\"status\":\"COMPLETED\"") && events.endsWith("}\n\n"), events);
+        }
+        assertEquals(1, chunks.size(), chunks.toString());
+    }
+
+    /** The data chunks of the answer to a streaming submission of {@code body}, sent on a socket of its own. */
+    private static List<String> rawStreamChunks(byte[] body) throws IOException {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
+            socket.setSoTimeout(10_000);
+            StringBuilder request = new StringBuilder("POST " + Protocol.REQUEST + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+            String[] headers = streamingSubmission(Protocol.VERSION, Integer.toString(Protocol.MAX_INLINE_RESULT_BYTES));
+            for (int i = 0; i < headers.length; i += 2) {
+                request.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
+            }
+            request.append("Content-Type: application/octet-stream\r\nContent-Length: ").append(body.length).append("\r\n\r\n");
+            OutputStream out = socket.getOutputStream();
+            out.write(request.toString().getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+            InputStream in = new BufferedInputStream(socket.getInputStream());
+            assertEquals("HTTP/1.1 200 OK", asciiLine(in));
+            boolean chunked = false;
+            int length = -1;
+            for (String header; !(header = asciiLine(in)).isEmpty(); ) {
+                chunked |= header.equalsIgnoreCase("Transfer-Encoding: chunked");
+                if (header.regionMatches(true, 0, "Content-Length:", 0, 15)) {
+                    length = Integer.parseInt(header.substring(15).trim());
+                }
+            }
+            if (length >= 0) { // the whole answer in its first write: Jetty gives it a length
+                return List.of(new String(in.readNBytes(length), StandardCharsets.UTF_8));
+            }
+            assertTrue(chunked, "an event stream of several writes is sent in chunks");
+            List<String> chunks = new ArrayList<>();
+            for (int size; (size = Integer.parseInt(asciiLine(in).trim(), 16)) > 0; ) {
+                chunks.add(new String(in.readNBytes(size), StandardCharsets.UTF_8));
+                assertEquals("", asciiLine(in));
+            }
+            return chunks;
+        }
+    }
+
+    private static String asciiLine(InputStream in) throws IOException {
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        for (int b; (b = in.read()) != '\n'; ) {
+            if (b < 0) {
+                throw new IOException("the answer ended inside a line: " + line);
+            }
+            line.write(b);
+        }
+        return line.toString(StandardCharsets.US_ASCII).replaceAll("\r$", "");
     }
 }

@@ -6,13 +6,12 @@ import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -27,6 +26,7 @@ import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Blocker;
 import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +48,12 @@ public final class HttpApi extends Handler.Abstract {
     /** How much of an oversized body is read and dropped, so that the client reads the 413 before a reset. */
     private static final long DRAIN_LIMIT = 16L << 20;
     private static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
+    /**
+     * How long an event other than the final one may wait for the events after it, to go out with them in one
+     * write: a job that moves on quickly costs one write (and one read on the client) instead of one per status,
+     * and a progress display is at most this late. The final event never waits.
+     */
+    private static final long EVENT_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final Map<String, ModelQueue> models;
     private final JobStore jobs;
@@ -284,7 +290,9 @@ public final class HttpApi extends Handler.Abstract {
 
     /**
      * The body, at most {@code maxRequestBytes}, whether or not the request announced its length. It must keep
-     * coming: a pause of {@link Limits#UPLOAD_GRACE}, or a rate below {@code minUploadRate} after that, ends it.
+     * coming: a pause of {@link Limits#UPLOAD_GRACE}, or a rate below {@code minUploadRate} after that, ends it. The
+     * connection's idle timeout is shortened to that pause only when the handler has to wait for bytes: a body that
+     * has arrived whole is taken without touching it.
      */
     private byte[] readBody(Request request) throws Refusal {
         long max = limits.maxRequestBytes();
@@ -292,34 +300,77 @@ public final class HttpApi extends Handler.Abstract {
         if (announced > max) {
             throw tooLarge(announced + " bytes");
         }
-        ByteArrayOutputStream body = new ByteArrayOutputStream(announced > 0 ? (int) announced : 8192);
-        // a body of known length needs a buffer one byte longer, to see its end in one read
-        byte[] buffer = new byte[announced >= 0 && announced < 64 * 1024 ? (int) announced + 1 : 64 * 1024];
+        byte[] body = new byte[announced >= 0 ? (int) announced : 8192];
+        int size = 0;
         EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
         long idleTimeout = connection.getIdleTimeout();
-        connection.setIdleTimeout(Limits.UPLOAD_GRACE.toMillis());
+        boolean waited = false;
         long start = System.nanoTime();
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            for (int n; (n = in.read(buffer)) >= 0; ) {
-                if (body.size() + (long) n > max) {
-                    drain(in, buffer);
+        try {
+            while (true) {
+                Content.Chunk chunk = request.read();
+                if (chunk == null) {
+                    waited = shortenIdleTimeout(connection, waited);
+                    awaitContent(request);
+                    continue;
+                }
+                if (Content.Chunk.isFailure(chunk)) {
+                    Throwable failure = chunk.getFailure();
+                    if (failure instanceof TimeoutException || failure.getCause() instanceof TimeoutException) {
+                        throw tooSlow(size, start);
+                    }
+                    throw new Refusal(400, "could not read the request body: " + failure.getMessage());
+                }
+                ByteBuffer bytes = chunk.getByteBuffer();
+                int n = bytes.remaining();
+                if (size + (long) n > max) {
+                    chunk.release();
+                    waited = shortenIdleTimeout(connection, waited);
+                    drain(request);
                     throw tooLarge("more than " + max + " bytes");
                 }
-                body.write(buffer, 0, n);
+                if (size + n > body.length) {
+                    body = Arrays.copyOf(body, (int) Math.min(max, Math.max(2L * body.length, size + (long) n)));
+                }
+                bytes.get(body, size, n);
+                size += n;
+                boolean last = chunk.isLast();
+                chunk.release();
                 double late = (System.nanoTime() - start) / 1e9 - Limits.UPLOAD_GRACE.toSeconds();
-                if (late > 0 && body.size() < limits.minUploadRate() * late) {
-                    throw tooSlow(body.size(), start);
+                if (n > 0 && late > 0 && size < limits.minUploadRate() * late) {
+                    throw tooSlow(size, start);
+                }
+                if (last) {
+                    break;
                 }
             }
         } catch (IOException e) {
             if (e.getCause() instanceof TimeoutException) {
-                throw tooSlow(body.size(), start);
+                throw tooSlow(size, start);
             }
             throw new Refusal(400, "could not read the request body: " + e.getMessage());
         } finally {
-            connection.setIdleTimeout(idleTimeout);
+            if (waited) {
+                connection.setIdleTimeout(idleTimeout);
+            }
         }
-        return body.toByteArray();
+        return size == body.length ? body : Arrays.copyOf(body, size);
+    }
+
+    /** Shortens the idle timeout to {@link Limits#UPLOAD_GRACE} unless that was done already; returns {@code true}. */
+    private static boolean shortenIdleTimeout(EndPoint connection, boolean done) {
+        if (!done) {
+            connection.setIdleTimeout(Limits.UPLOAD_GRACE.toMillis());
+        }
+        return true;
+    }
+
+    /** Waits until the request has more content, its end or a failure to read. */
+    private static void awaitContent(Request request) throws IOException {
+        try (Blocker.Runnable more = Blocker.runnable()) {
+            request.demand(more);
+            more.block();
+        }
     }
 
     private Refusal tooSlow(long received, long start) {
@@ -333,11 +384,24 @@ public final class HttpApi extends Handler.Abstract {
         return new Refusal(413, "request too large: " + size + ", limit " + limits.maxRequestBytes() + " bytes (compressed)");
     }
 
-    private static void drain(InputStream in, byte[] buffer) {
+    /** Reads and drops up to {@link #DRAIN_LIMIT} more bytes of the body, or until it ends or fails. */
+    private static void drain(Request request) {
         try {
-            long drained = 0;
-            for (int n; drained < DRAIN_LIMIT && (n = in.read(buffer)) >= 0; ) {
-                drained += n;
+            for (long drained = 0; drained < DRAIN_LIMIT; ) {
+                Content.Chunk chunk = request.read();
+                if (chunk == null) {
+                    awaitContent(request);
+                    continue;
+                }
+                if (Content.Chunk.isFailure(chunk)) {
+                    return;
+                }
+                drained += chunk.remaining();
+                boolean last = chunk.isLast();
+                chunk.release();
+                if (last) {
+                    return;
+                }
             }
         } catch (IOException e) {
             // the connection closes after the answer anyway
@@ -346,7 +410,8 @@ public final class HttpApi extends Handler.Abstract {
 
     /**
      * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
-     * up to the final one, the events already waiting in one write, the final one with the end of the answer. A
+     * up to the final one, each with those that follow it within {@link #EVENT_DELAY_NANOS} in one write, the final
+     * one at once with the end of the answer. A
      * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes; that takes the
      * result, and puts it back if the event cannot be written.
      */
@@ -367,13 +432,16 @@ public final class HttpApi extends Handler.Abstract {
                     continue;
                 }
                 StringBuilder text = new StringBuilder();
-                for (; event != null; event = terminal ? null : events.poll()) {
+                long writeBy = System.nanoTime() + EVENT_DELAY_NANOS;
+                while (event != null) {
                     if (event.status() == JobStatus.COMPLETED && inline > 0) {
                         inlined = job.takeResult(inline);
                         event = inlined == null ? event : event.withResult(inlined);
                     }
                     text.append("data: ").append(event.toJson()).append("\n\n");
                     terminal = event.terminal();
+                    long wait = writeBy - System.nanoTime();
+                    event = terminal ? null : wait > 0 ? events.poll(wait, TimeUnit.NANOSECONDS) : events.poll();
                 }
                 Content.Sink.write(response, terminal, ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
             }

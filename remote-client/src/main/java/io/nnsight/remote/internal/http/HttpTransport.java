@@ -326,10 +326,11 @@ public final class HttpTransport implements AutoCloseable {
         StatusMessage last = null;
         StringBuilder data = new StringBuilder();
         try (InputStream in = entity.getContent()) {
-            for (String line; (line = readLine(in)) != null; ) {
+            EventLines lines = new EventLines(in);
+            for (String line; (line = lines.next()) != null; ) {
                 if (line.isEmpty()) {
                     if (data.length() > 0) {
-                        last = statusMessage(data.toString().getBytes(StandardCharsets.UTF_8), id);
+                        last = statusMessage(data.toString(), id);
                         id = last.id();
                         data.setLength(0);
                         listener.accept(last);
@@ -372,25 +373,73 @@ public final class HttpTransport implements AutoCloseable {
         return terminal;
     }
 
-    /** A line of the stream without its end ({@code \n} or {@code \r\n}); {@code null} at the end. */
-    private String readLine(InputStream in) throws IOException {
-        ByteArrayOutputStream line = new ByteArrayOutputStream(256);
-        for (int b; (b = in.read()) >= 0; ) {
-            if (b == '\n') {
-                return trimCarriageReturn(line);
+    /**
+     * The lines of an event stream, read a buffer at a time (not a byte at a time through the connection's
+     * layers), each at most {@link Protocol#MAX_EVENT_LINE_BYTES} long.
+     */
+    private final class EventLines {
+        private final InputStream in;
+        private final byte[] buffer = new byte[8192];
+        private int start;
+        private int end;
+        /** The start of a line longer than what was left of the buffer; {@code null} while there is none. */
+        private ByteArrayOutputStream pending;
+
+        EventLines(InputStream in) {
+            this.in = in;
+        }
+
+        /** The next line without its end ({@code \n} or {@code \r\n}); {@code null} at the end. */
+        String next() throws IOException {
+            while (true) {
+                for (int i = start; i < end; i++) {
+                    if (buffer[i] == '\n') {
+                        String line = line(i);
+                        start = i + 1;
+                        return line;
+                    }
+                }
+                keep(start, end);
+                start = 0;
+                end = in.read(buffer);
+                if (end < 0) {
+                    end = 0;
+                    return pending == null || pending.size() == 0 ? null : line(0);
+                }
             }
-            if (line.size() >= Protocol.MAX_EVENT_LINE_BYTES) {
+        }
+
+        /** The pending bytes and the buffer's up to {@code stop}, as a line. */
+        private String line(int stop) {
+            String text;
+            if (pending == null || pending.size() == 0) {
+                checkLength(stop - start);
+                text = new String(buffer, start, stop - start, StandardCharsets.UTF_8);
+            } else {
+                keep(start, stop);
+                text = pending.toString(StandardCharsets.UTF_8);
+                pending.reset();
+            }
+            return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
+        }
+
+        /** Moves the buffer's bytes {@code from} to {@code to} to the pending start of the line. */
+        private void keep(int from, int to) {
+            if (to > from) {
+                if (pending == null) {
+                    pending = new ByteArrayOutputStream(2 * buffer.length);
+                }
+                checkLength(pending.size() + to - from);
+                pending.write(buffer, from, to - from);
+            }
+        }
+
+        private void checkLength(int length) {
+            if (length > Protocol.MAX_EVENT_LINE_BYTES) {
                 throw new RemoteException("the server at " + url + " sent an event line longer than "
                         + Protocol.MAX_EVENT_LINE_BYTES + " bytes: is it an nnsight server?");
             }
-            line.write(b);
         }
-        return line.size() == 0 ? null : trimCarriageReturn(line);
-    }
-
-    private static String trimCarriageReturn(ByteArrayOutputStream line) {
-        String text = line.toString(StandardCharsets.UTF_8);
-        return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
     }
 
     /** A job's latest status ({@code GET /response/{id}}), {@code ERROR} included. */
@@ -514,9 +563,13 @@ public final class HttpTransport implements AutoCloseable {
     }
 
     private StatusMessage statusMessage(byte[] json, String expectedId) {
+        return statusMessage(new String(json, StandardCharsets.UTF_8), expectedId);
+    }
+
+    private StatusMessage statusMessage(String json, String expectedId) {
         StatusMessage message;
         try {
-            message = StatusMessage.fromJson(new String(json, StandardCharsets.UTF_8));
+            message = StatusMessage.fromJson(json);
         } catch (IllegalArgumentException e) {
             throw new RemoteException("the server at " + url + " sent a malformed status (" + e.getMessage()
                     + "): is it an nnsight server of version " + Protocol.VERSION + "?", e);

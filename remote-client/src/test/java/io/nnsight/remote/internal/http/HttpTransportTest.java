@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.remote.RemoteException;
+import io.nnsight.remote.internal.protocol.JobStatus;
+import io.nnsight.remote.internal.protocol.Protocol;
+import io.nnsight.remote.internal.protocol.StatusMessage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,6 +17,9 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /** The transport without a server; {@code remote-server}'s tests run it against real servers. */
@@ -121,6 +127,55 @@ class HttpTransportTest {
             RemoteException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
                     () -> assertThrows(RemoteException.class, http::ping));
             assertTrue(e.getMessage().contains("broke while ping"), e.getMessage());
+        }
+    }
+
+    private static final String EVENT_STREAM_HEAD = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            + "Transfer-Encoding: chunked";
+
+    @Test
+    void stream_eventsAcrossReadsAndLineEnds_areEachReadWhole() throws IOException {
+        String id = UUID.randomUUID().toString();
+        String longText = "é".repeat(7000) + "x".repeat(9001); // a line over two reads, a character split by one
+        String body = "data: " + StatusMessage.of(id, JobStatus.RECEIVED, null).toJson() + "\r\n\r\n"
+                + ": heartbeat\n\n"
+                + "data: " + StatusMessage.of(id, JobStatus.LOG, longText).toJson() + "\n\n"
+                + "data:" + StatusMessage.completed(id, 5).toJson() + "\n\n";
+        String url = answeringOnce(EVENT_STREAM_HEAD, chunked(body.getBytes(StandardCharsets.UTF_8)));
+        List<StatusMessage> seen = new ArrayList<>();
+        try (HttpTransport http = new HttpTransport(url, null)) {
+            StatusMessage completed = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> http.stream(id, seen::add));
+            assertEquals(JobStatus.COMPLETED, completed.status());
+            assertEquals(5L, completed.size());
+        }
+        assertEquals(List.of(JobStatus.RECEIVED, JobStatus.LOG, JobStatus.COMPLETED),
+                seen.stream().map(StatusMessage::status).toList());
+        assertEquals(longText, seen.get(1).description());
+    }
+
+    @Test
+    void stream_lineLongerThanTheLimit_isRefused() throws IOException {
+        byte[] line = ("data: " + "x".repeat(Protocol.MAX_EVENT_LINE_BYTES) + "\n\n").getBytes(StandardCharsets.US_ASCII);
+        String url = answeringOnce(EVENT_STREAM_HEAD, chunked(line));
+        try (HttpTransport http = new HttpTransport(url, null)) {
+            RemoteException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                    () -> assertThrows(RemoteException.class, () -> http.stream(UUID.randomUUID().toString(), m -> { })));
+            assertTrue(e.getMessage().contains("sent an event line longer than " + Protocol.MAX_EVENT_LINE_BYTES + " bytes"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
+    void stream_endingBeforeTheFinalStatus_saysSo() throws IOException {
+        String id = UUID.randomUUID().toString();
+        String body = "data: " + StatusMessage.of(id, JobStatus.RUNNING, null).toJson() + "\n\ndata: {\"id\"";
+        String url = answeringOnce(EVENT_STREAM_HEAD, chunked(body.getBytes(StandardCharsets.UTF_8)));
+        try (HttpTransport http = new HttpTransport(url, null)) {
+            RemoteException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                    () -> assertThrows(RemoteException.class, () -> http.stream(id, m -> { })));
+            assertTrue(e.getMessage().contains("ended the status stream of job " + id + " before the job finished"),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("its last status was RUNNING"), e.getMessage());
         }
     }
 }

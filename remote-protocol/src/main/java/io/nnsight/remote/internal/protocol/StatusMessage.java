@@ -2,6 +2,10 @@ package io.nnsight.remote.internal.protocol;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.stream.JsonWriter;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.util.Base64;
 import java.util.Objects;
 
@@ -68,9 +72,35 @@ public record StatusMessage(String id, JobStatus status, String description, Int
         return status.terminal();
     }
 
-    /** The message as one line of JSON; {@code null} fields are left out. */
+    /**
+     * The message as one line of JSON, its fields in the order of the record's components, {@code null} fields left
+     * out. Written field by field (a message goes out several times for each job), with Gson's escaping.
+     */
     public String toJson() {
-        return GSON.toJson(this);
+        StringWriter json = new StringWriter(result == null ? 128 : 128 + result.length());
+        try (JsonWriter writer = new JsonWriter(json)) {
+            writer.setHtmlSafe(false);
+            writer.beginObject();
+            writer.name("id").value(id);
+            writer.name("status").value(status.name());
+            if (description != null) {
+                writer.name("description").value(description);
+            }
+            if (position != null) {
+                writer.name("position").value(position.longValue());
+            }
+            if (size != null) {
+                writer.name("size").value(size.longValue());
+            }
+            writer.name("time").value(time);
+            if (result != null) {
+                writer.name("result").value(result);
+            }
+            writer.endObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("a StringWriter does not fail", e);
+        }
+        return json.toString();
     }
 
     /**

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import org.junit.jupiter.api.Test;
@@ -18,6 +20,22 @@ class StatusMessageTest {
         assertEquals(queued, StatusMessage.fromJson(queued.toJson()));
         StatusMessage completed = StatusMessage.completed("a-b", 1234);
         assertEquals(completed, StatusMessage.fromJson(completed.toJson()));
+    }
+
+    @Test
+    void toJson_sameTextAsGsonsReflection() {
+        Gson gson = new GsonBuilder().disableHtmlEscaping().create();
+        StatusMessage[] messages = {
+            new StatusMessage("a-b", JobStatus.QUEUED, "note <x> & 'y' \"z\"\n\t\u0001 \u2028 \u00e9 \ud83d\ude00 \\", 0,
+                    null, 1764172800000L, null),
+            new StatusMessage("a-b", JobStatus.LOG, "", Integer.MAX_VALUE, Long.MAX_VALUE, -1, null),
+            StatusMessage.queued("q", 3),
+            StatusMessage.completed("c", 0).withResult(new byte[] {1, 2, 3, -1}),
+            StatusMessage.of("e", JobStatus.ERROR, "failed: </script>"),
+        };
+        for (StatusMessage message : messages) {
+            assertEquals(gson.toJson(message), message.toJson());
+        }
     }
 
     @Test

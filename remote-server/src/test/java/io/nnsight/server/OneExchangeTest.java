@@ -173,6 +173,16 @@ class OneExchangeTest {
     }
 
     @Test
+    void run_afterRefusalsOfBodiesSentWithoutTheGoAhead_theConnectionServesTheNextJob() {
+        byte[] body = Compression.compress(ScriptExecutor.random(48 << 10)); // under 1 MiB: sent without Expect
+        for (int i = 0; i < 20; i++) {
+            assertThrows(RemoteException.class, () -> http.run("nope", body, m -> {}, 100));
+            assertEquals("again", text(http.run("tiny", payload("echo again"), m -> {}, 1 << 20)),
+                    "the refused body was read off, so the pooled connection still works");
+        }
+    }
+
+    @Test
     void run_unknownModel_404Json() {
         RemoteException e = assertThrows(RemoteException.class, () -> http.run("nope", payload("echo x"), m -> {}, 100));
         assertEquals("the server at " + proxy.url() + " hosts no model 'nope'; it hosts: tiny", e.getMessage());

@@ -85,6 +85,7 @@ public final class HttpApi extends Handler.Abstract {
         try {
             route(path, request, response, callback);
         } catch (Refusal refusal) {
+            drainUnread(request);
             send(response, callback, refusal.status, "application/json", refusal.body.toString());
         } catch (RuntimeException e) {
             LOG.error("{} {} failed in the server", request.getMethod(), path, e);
@@ -297,13 +298,13 @@ public final class HttpApi extends Handler.Abstract {
     private byte[] readBody(Request request) throws Refusal {
         long max = limits.maxRequestBytes();
         long announced = request.getLength();
+        EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
+        long idleTimeout = connection.getIdleTimeout();
         if (announced > max) {
             throw tooLarge(announced + " bytes");
         }
         byte[] body = new byte[announced >= 0 ? (int) announced : 8192];
         int size = 0;
-        EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
-        long idleTimeout = connection.getIdleTimeout();
         boolean waited = false;
         long start = System.nanoTime();
         try {
@@ -382,6 +383,27 @@ public final class HttpApi extends Handler.Abstract {
 
     private Refusal tooLarge(String size) {
         return new Refusal(413, "request too large: " + size + ", limit " + limits.maxRequestBytes() + " bytes (compressed)");
+    }
+
+    /**
+     * Before a refusal: reads off what is left of a body of at most {@link #DRAIN_LIMIT} bytes that the client sends
+     * without waiting for the go-ahead (no {@code Expect: 100-continue}: small bodies), within the upload's grace.
+     * The client is still writing it: unread, Jetty would close the connection under it, and the client would see a
+     * broken pipe instead of the answer, or on its next request over that pooled connection.
+     */
+    private static void drainUnread(Request request) {
+        long announced = request.getLength();
+        if (announced == 0 || announced > DRAIN_LIMIT || request.getHeaders().contains(HttpHeader.EXPECT, "100-continue")) {
+            return;
+        }
+        EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
+        long idleTimeout = connection.getIdleTimeout();
+        shortenIdleTimeout(connection, false);
+        try {
+            drain(request);
+        } finally {
+            connection.setIdleTimeout(idleTimeout);
+        }
     }
 
     /** Reads and drops up to {@link #DRAIN_LIMIT} more bytes of the body, or until it ends or fails. */

@@ -268,16 +268,7 @@ class OneExchangeTest {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
             socket.setSoLinger(true, 0); // closing resets the connection: the server's next write fails
             socket.setSoTimeout(10_000);
-            StringBuilder request = new StringBuilder("POST " + Protocol.REQUEST + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-            String[] headers = streamingSubmission(Protocol.VERSION, Integer.toString(Protocol.MAX_INLINE_RESULT_BYTES));
-            for (int i = 0; i < headers.length; i += 2) {
-                request.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
-            }
-            request.append("Content-Type: application/octet-stream\r\nContent-Length: ").append(body.length).append("\r\n\r\n");
-            OutputStream out = socket.getOutputStream();
-            out.write(request.toString().getBytes(StandardCharsets.US_ASCII));
-            out.write(body);
-            out.flush();
+            sendStreamingSubmission(socket, body);
             BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
             assertEquals("HTTP/1.1 200 OK", in.readLine());
             for (String line; (line = in.readLine()) != null; ) {
@@ -322,20 +313,25 @@ class OneExchangeTest {
         assertEquals(1, chunks.size(), chunks.toString());
     }
 
+    /** Writes a streaming submission of {@code body}, asking for its result inline, on {@code socket}. */
+    private static void sendStreamingSubmission(Socket socket, byte[] body) throws IOException {
+        StringBuilder request = new StringBuilder("POST " + Protocol.REQUEST + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        String[] headers = streamingSubmission(Protocol.VERSION, Integer.toString(Protocol.MAX_INLINE_RESULT_BYTES));
+        for (int i = 0; i < headers.length; i += 2) {
+            request.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
+        }
+        request.append("Content-Type: application/octet-stream\r\nContent-Length: ").append(body.length).append("\r\n\r\n");
+        OutputStream out = socket.getOutputStream();
+        out.write(request.toString().getBytes(StandardCharsets.US_ASCII));
+        out.write(body);
+        out.flush();
+    }
+
     /** The data chunks of the answer to a streaming submission of {@code body}, sent on a socket of its own. */
     private static List<String> rawStreamChunks(byte[] body) throws IOException {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
             socket.setSoTimeout(10_000);
-            StringBuilder request = new StringBuilder("POST " + Protocol.REQUEST + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-            String[] headers = streamingSubmission(Protocol.VERSION, Integer.toString(Protocol.MAX_INLINE_RESULT_BYTES));
-            for (int i = 0; i < headers.length; i += 2) {
-                request.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
-            }
-            request.append("Content-Type: application/octet-stream\r\nContent-Length: ").append(body.length).append("\r\n\r\n");
-            OutputStream out = socket.getOutputStream();
-            out.write(request.toString().getBytes(StandardCharsets.US_ASCII));
-            out.write(body);
-            out.flush();
+            sendStreamingSubmission(socket, body);
             InputStream in = new BufferedInputStream(socket.getInputStream());
             assertEquals("HTTP/1.1 200 OK", asciiLine(in));
             boolean chunked = false;

@@ -20,6 +20,7 @@ import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
@@ -47,6 +48,10 @@ public final class HttpApi extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     /** How much of an oversized body is read and dropped, so that the client reads the 413 before a reset. */
     private static final long DRAIN_LIMIT = 16L << 20;
+    /** A Java feature version, as the client sends it. */
+    private static final Pattern JAVA_FEATURE = Pattern.compile("\\d{1,4}");
+    /** A byte count, as the client sends its inline limit. */
+    private static final Pattern BYTE_COUNT = Pattern.compile("\\d{1,18}");
     private static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
     /**
      * How long an event other than the final one may wait for the events after it, to go out with them in one
@@ -216,7 +221,7 @@ public final class HttpApi extends Handler.Abstract {
             throw refusal;
         }
         String java = header(request, Protocol.JAVA_VERSION_HEADER, "the client's Java feature version, such as 21");
-        if (!java.matches("\\d{1,4}")) {
+        if (!JAVA_FEATURE.matcher(java).matches()) {
             throw new Refusal(400, "malformed header " + Protocol.JAVA_VERSION_HEADER + ": '" + abbreviate(java)
                     + "' (expected the client's Java feature version, such as 21)");
         }
@@ -273,12 +278,13 @@ public final class HttpApi extends Handler.Abstract {
         if (value == null) {
             return 0;
         }
-        if (!value.trim().matches("\\d{1,18}")) {
+        String count = value.trim();
+        if (!BYTE_COUNT.matcher(count).matches()) {
             throw new Refusal(400, "malformed header " + Protocol.INLINE_RESULT_HEADER + ": '" + abbreviate(value)
                     + "' (expected the most bytes of compressed result to take inline, such as "
                     + Protocol.MAX_INLINE_RESULT_BYTES + ")");
         }
-        return Math.min(Long.parseLong(value.trim()), Protocol.MAX_INLINE_RESULT_BYTES);
+        return Math.min(Long.parseLong(count), Protocol.MAX_INLINE_RESULT_BYTES);
     }
 
     private static String header(Request request, String name, String meaning) throws Refusal {

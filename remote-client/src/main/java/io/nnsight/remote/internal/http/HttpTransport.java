@@ -279,8 +279,7 @@ public final class HttpTransport implements AutoCloseable {
             return download(completed.id(), maxResultBytes);
         }
         if (compressed.length > inline) {
-            throw new RemoteException("the server at " + url + " sent more than " + inline
-                    + " bytes where at most that many were expected");
+            throw tooLong(inline);
         }
         return decompress(completed.id(), compressed, maxResultBytes);
     }

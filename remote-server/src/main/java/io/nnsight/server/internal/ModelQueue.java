@@ -18,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -25,8 +27,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The jobs of one hosted model: a queue, and as many worker threads as the model's replicas can run jobs at once
- * (one for a model in this JVM, which runs one trace at a time), which take the jobs in order. Each change of the
- * queue is published to the jobs in it as a new {@code QUEUED} position.
+ * (one for a model in this JVM, which runs one trace at a time), which take the jobs in order. A job is told its
+ * position when it is queued, and again when it moves, at most every {@link #POSITION_INTERVAL} ({@link
+ * #positionsMoved}): a worker that starts a job does not tell every waiting job at once, which would cost as many
+ * events as jobs wait, for every job that starts.
  *
  * <p><b>Batches.</b> When the replicas batch ({@link ModelReplicas#batches()}: a model in this JVM), a worker takes
  * the oldest job together with younger waiting ones, up to {@link Limits#batchJobs()} jobs whose decompressed
@@ -57,6 +61,11 @@ import org.slf4j.LoggerFactory;
 public final class ModelQueue {
     private static final Logger LOG = LoggerFactory.getLogger(ModelQueue.class);
     private static final Gson GSON = new Gson();
+    /**
+     * The most often a waiting job is told its new position: the positions of the jobs started within it go out
+     * together, as one {@code QUEUED} event per job that moved, from the timer's thread.
+     */
+    public static final Duration POSITION_INTERVAL = Duration.ofMillis(100);
 
     private final String key;
     private final ModelReplicas replicas;
@@ -78,6 +87,10 @@ public final class ModelQueue {
     private final ReplicaCalls calls;
     /** How the batches ran, for {@code /status}; under the lock. */
     private final BatchStatistics batches = new BatchStatistics();
+    /** The positions' next publication, once jobs started since the last ({@link #positionsMoved}); under the lock. */
+    private ScheduledFuture<?> positionsDue;
+    /** When the positions were last published; under the lock. */
+    private long positionsPublished = System.nanoTime() - POSITION_INTERVAL.toNanos();
 
     /** A queue for the model hosted as {@code key}, run by {@code replicas}; {@link #start()} starts its workers. */
     public ModelQueue(String key, ModelReplicas replicas, Limits limits, ScheduledExecutorService timer) {
@@ -133,7 +146,8 @@ public final class ModelQueue {
                         + "most one key may: wait for one to end";
             }
             queue.add(job);
-            job.publish(StatusMessage.queued(job.id(), queue.size() - 1));
+            job.position = queue.size() - 1;
+            job.publish(StatusMessage.queued(job.id(), job.position));
             changed.signalAll();
             return null;
         } finally {
@@ -266,7 +280,7 @@ public final class ModelQueue {
             running.put(job, Thread.currentThread());
             requests.add(job.takeRequest());
         }
-        publishPositions();
+        positionsMoved();
         for (SubmittedJob job : jobs) {
             job.publish(StatusMessage.of(job.id(), JobStatus.RUNNING, null));
         }
@@ -425,10 +439,34 @@ public final class ModelQueue {
         queue.clear();
     }
 
+    /**
+     * The waiting jobs moved up: their new positions go out {@link #POSITION_INTERVAL} after the last publication, or
+     * at once on the timer's thread if that was longer ago; under the lock.
+     */
+    private void positionsMoved() {
+        if (positionsDue != null || queue.isEmpty()) {
+            return;
+        }
+        long wait = Math.max(0, positionsPublished + POSITION_INTERVAL.toNanos() - System.nanoTime());
+        positionsDue = timer.schedule(this::publishPositions, wait, TimeUnit.NANOSECONDS);
+    }
+
+    /** Tells each waiting job whose position changed since it was last told its position now. */
     private void publishPositions() {
-        int position = 0;
-        for (SubmittedJob waiting : queue) {
-            waiting.publish(StatusMessage.queued(waiting.id(), position++));
+        lock.lock();
+        try {
+            positionsDue = null;
+            positionsPublished = System.nanoTime();
+            int position = 0;
+            for (SubmittedJob waiting : queue) {
+                if (waiting.position != position) {
+                    waiting.position = position;
+                    waiting.publish(StatusMessage.queued(waiting.id(), position));
+                }
+                position++;
+            }
+        } finally {
+            lock.unlock();
         }
     }
 

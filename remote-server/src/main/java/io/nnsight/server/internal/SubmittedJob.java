@@ -34,6 +34,8 @@ final class SubmittedJob {
      * when it was submitted; set before it is queued.
      */
     boolean continuous;
+    /** The position in its queue it was last told ({@link ModelQueue}); under its queue's lock. */
+    int position;
     private StatusMessage latest;
     private final List<BlockingQueue<StatusMessage>> subscribers = new ArrayList<>();
     /** The {@code LOG} statuses so far, for streams that start late. */

@@ -156,6 +156,12 @@ final class CountingProxy implements AutoCloseable {
         }
     }
 
+    /** Breaks every connection open through it, as a network failure would; new ones still go through. */
+    synchronized void cut() {
+        sockets.forEach(CountingProxy::closeQuietly);
+        sockets.clear();
+    }
+
     @Override
     public synchronized void close() throws IOException {
         listener.close();

@@ -29,7 +29,13 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.hc.core5.http.ContentType;
 import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
@@ -296,6 +302,77 @@ class OneExchangeTest {
                 }
                 Thread.sleep(10); // the failed stream has not put it back yet
             }
+        }
+    }
+
+    @Test
+    void run_answerBreaksMidJob_followsTheJobOnItsStreamAndGetsTheResultInline() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor(); // a gate of its own: the class's opens once for good
+        try (ModelServer own = TestServers.builder(executor).start();
+                CountingProxy network = new CountingProxy(own.port());
+                HttpTransport client = new HttpTransport(network.url(), ALICE)) {
+            List<StatusMessage> seen = Collections.synchronizedList(new ArrayList<>());
+            ExecutorService thread = Executors.newSingleThreadExecutor();
+            Future<byte[]> result = thread.submit(() -> client.run("tiny", payload("wait resumed"), seen::add, 1 << 20));
+            awaitSeen(seen, JobStatus.RUNNING, 1);
+            String id = seen.get(0).id();
+
+            network.cut(); // the server learns of it only when it next writes to the old answer
+            awaitSeen(seen, JobStatus.RUNNING, 2); // the job's own stream starts with its latest status
+            executor.gate.countDown();
+
+            assertEquals("resumed", text(result.get(10, TimeUnit.SECONDS)));
+            thread.shutdown();
+            assertEquals(List.of("POST /request HTTP/1.1", "GET /stream/" + id + " HTTP/1.1"),
+                    network.takeRequestLines(), "the result came inline on the new stream: no download");
+            StatusMessage completed = seen.get(seen.size() - 1);
+            assertEquals(JobStatus.COMPLETED, completed.status());
+            assertNotNull(completed.result());
+            seen.forEach(message -> assertEquals(id, message.id()));
+        }
+    }
+
+    @Test
+    void await_twoStreamsOfOneJob_theNewestTakesTheResultInline() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer own = TestServers.builder(executor).start();
+                HttpTransport older = new HttpTransport(own.url(), ALICE);
+                HttpTransport newer = new HttpTransport(own.url(), ALICE)) {
+            String id = older.submit("tiny", payload("wait twice")).id();
+            List<StatusMessage> first = Collections.synchronizedList(new ArrayList<>());
+            List<StatusMessage> second = Collections.synchronizedList(new ArrayList<>());
+            ExecutorService threads = Executors.newFixedThreadPool(2);
+            Future<byte[]> fromOlder = threads.submit(() -> older.await(id, first::add, 100));
+            awaitSeen(first, JobStatus.RUNNING, 1);
+            Future<byte[]> fromNewer = threads.submit(() -> newer.await(id, second::add, 100));
+            awaitSeen(second, JobStatus.RUNNING, 1);
+            executor.gate.countDown();
+
+            assertEquals("twice", text(fromNewer.get(10, TimeUnit.SECONDS)));
+            ExecutionException lost = assertThrows(ExecutionException.class, () -> fromOlder.get(10, TimeUnit.SECONDS));
+            threads.shutdown();
+            assertTrue(lost.getCause().getMessage().contains("downloaded already"), lost.getCause().getMessage());
+            assertNotNull(second.get(second.size() - 1).result());
+            assertNull(first.get(first.size() - 1).result(), "an older stream sends COMPLETED without the result");
+        }
+    }
+
+    @Test
+    void run_refusedBeforeTheJobIsKnown_notFollowedAgain() {
+        proxy.takeRequests();
+        RemoteException refused = assertThrows(RemoteException.class,
+                () -> http.run("no-such-model", payload("echo x"), message -> { }, 100));
+
+        assertTrue(refused.getMessage().contains("no-such-model"), refused.getMessage());
+        assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequestLines());
+    }
+
+    /** Waits until {@code seen} holds {@code count} messages of {@code status}. */
+    private static void awaitSeen(List<StatusMessage> seen, JobStatus status, int count) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (seen.stream().filter(message -> message.status() == status).count() < count) {
+            assertTrue(System.nanoTime() < end, "no " + count + " " + status + " statuses within 10 s: " + seen);
+            Thread.sleep(5);
         }
     }
 

@@ -440,8 +440,9 @@ public final class HttpApi extends Handler.Abstract {
      * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
      * up to the final one, each with those that follow it within {@link #EVENT_DELAY_NANOS} in one write, the final
      * one at once with the end of the answer. A
-     * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes; that takes the
-     * result, and puts it back if the event cannot be written.
+     * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes and this is the
+     * job's newest stream (a client that lost its stream comes back on a new one, while the server may not yet know
+     * the old one is dead); that takes the result, and puts it back if the event cannot be written.
      */
     private void stream(SubmittedJob job, BlockingQueue<StatusMessage> events, long inline, Response response,
             Callback callback) {
@@ -463,7 +464,7 @@ public final class HttpApi extends Handler.Abstract {
                 long writeBy = System.nanoTime() + EVENT_DELAY_NANOS;
                 while (event != null) {
                     if (event.status() == JobStatus.COMPLETED && inline > 0) {
-                        inlined = job.takeResult(inline);
+                        inlined = job.takeResult(inline, events);
                         event = inlined == null ? event : event.withResult(inlined);
                     }
                     text.append("data: ").append(event.toJson()).append("\n\n");

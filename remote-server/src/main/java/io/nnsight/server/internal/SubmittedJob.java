@@ -38,6 +38,11 @@ final class SubmittedJob {
     int position;
     private StatusMessage latest;
     private final List<BlockingQueue<StatusMessage>> subscribers = new ArrayList<>();
+    /**
+     * The stream that may take the result inline: the newest one, which is the client's if it came back on a new
+     * stream after its first one broke (the server learns that a stream is dead only when it next writes to it).
+     */
+    private BlockingQueue<StatusMessage> newestStream;
     /** The {@code LOG} statuses so far, for streams that start late. */
     private final List<StatusMessage> logs = new ArrayList<>();
     private int logChars;
@@ -98,10 +103,12 @@ final class SubmittedJob {
 
     /**
      * A queue that receives the job's statuses: now the latest one with the {@code LOG} lines so far (after
-     * it, or before it if it is the final status), then every later one up to the final status.
+     * it, or before it if it is the final status), then every later one up to the final status. It is the job's
+     * newest stream: it takes the result inline ({@link #takeResult(long, BlockingQueue)}), not older ones.
      */
     synchronized BlockingQueue<StatusMessage> subscribe() {
         BlockingQueue<StatusMessage> queue = new LinkedBlockingQueue<>();
+        newestStream = queue;
         if (latest.terminal()) {
             queue.addAll(logs);
             queue.add(latest);
@@ -115,6 +122,9 @@ final class SubmittedJob {
 
     synchronized void unsubscribe(BlockingQueue<StatusMessage> queue) {
         subscribers.remove(queue);
+        if (newestStream == queue) {
+            newestStream = subscribers.isEmpty() ? null : subscribers.get(subscribers.size() - 1);
+        }
     }
 
     /** Publishes a status unless the job has ended; {@code false} if it had. */
@@ -186,11 +196,12 @@ final class SubmittedJob {
     }
 
     /**
-     * The compressed result, removed from the job, if it has at most {@code maxBytes}; else {@code null}, and a
-     * larger result stays for its download.
+     * The compressed result, removed from the job, for {@code stream} to send inline, if it has at most {@code
+     * maxBytes} and {@code stream} is the job's newest stream; else {@code null}, and the result stays for that stream
+     * or a download.
      */
-    synchronized byte[] takeResult(long maxBytes) {
-        if (result == null || result.length > maxBytes) {
+    synchronized byte[] takeResult(long maxBytes, BlockingQueue<StatusMessage> stream) {
+        if (result == null || result.length > maxBytes || stream != newestStream) {
             return null;
         }
         return takeResult();

@@ -195,11 +195,15 @@ public final class HttpTransport implements AutoCloseable {
      * COMPLETED} when it is small ({@link Protocol#MAX_INLINE_RESULT_BYTES} compressed, at most), else is
      * downloaded.
      *
+     * <p>If the answer breaks once the job is known (the connection drops, the stream ends early or stays silent),
+     * the job is followed on {@code GET /stream/{id}} instead, once, as {@link #await} follows it: the listener then
+     * sees the job's latest status again. The server gives the result inline to that newest stream.
+     *
      * @param maxResultBytes the most bytes the decompressed result may have
      * @return the result payload, decompressed
      * @throws RemoteException when the server refuses the job (as {@link #submit} says), the job ends in {@code
-     *     ERROR} (after the listener has seen it), the stream breaks or stays silent (as {@link #stream} says), or
-     *     the result is larger than {@code maxResultBytes} or broken (as {@link #download} says)
+     *     ERROR} (after the listener has seen it), the stream breaks or stays silent twice (as {@link #stream}
+     *     says), or the result is larger than {@code maxResultBytes} or broken (as {@link #download} says)
      */
     public byte[] run(String modelKey, byte[] compressedPayload, Consumer<StatusMessage> listener, long maxResultBytes) {
         Objects.requireNonNull(listener, "listener");
@@ -207,16 +211,34 @@ public final class HttpTransport implements AutoCloseable {
         post.setHeader(HttpHeaders.ACCEPT, Protocol.EVENT_STREAM);
         long inline = inlineLimit(maxResultBytes);
         post.setHeader(Protocol.INLINE_RESULT_HEADER, Long.toString(inline));
-        StatusMessage last = execute(post, "running a job on model '" + modelKey + "'", response -> {
-            accepted(response, modelKey);
-            if (!isEventStream(response)) {
-                // a server older than one-exchange jobs answers RECEIVED alone: the job is followed as it expects
-                StatusMessage received = statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
-                listener.accept(received);
-                return received;
+        StatusMessage[] seen = new StatusMessage[1];
+        Consumer<StatusMessage> following = message -> {
+            seen[0] = message;
+            listener.accept(message);
+        };
+        StatusMessage last;
+        try {
+            last = execute(post, "running a job on model '" + modelKey + "'", response -> {
+                accepted(response, modelKey);
+                if (!isEventStream(response)) {
+                    // a server older than one-exchange jobs answers RECEIVED alone: the job is followed as it expects
+                    StatusMessage received = statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
+                    following.accept(received);
+                    return received;
+                }
+                return readEvents(null, response.getEntity(), following);
+            });
+        } catch (RemoteException broken) {
+            if (seen[0] == null || seen[0].terminal()) {
+                throw broken; // refused before the job was known, or broken after it ended
             }
-            return readEvents(null, response.getEntity(), listener);
-        });
+            try { // the job runs on: follow it on its own stream
+                return await(seen[0].id(), listener, maxResultBytes);
+            } catch (RemoteException again) {
+                again.addSuppressed(broken);
+                throw again;
+            }
+        }
         if (!last.terminal()) {
             return await(last.id(), listener, maxResultBytes);
         }

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
+import io.nnsight.BodyEngine;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.remote.internal.protocol.JobStatus;
@@ -67,6 +68,7 @@ class EndpointsTest {
         assertEquals(Runtime.version().feature() + 44, env.get("classFileVersion").getAsInt());
         assertEquals("2.10.0", env.get("libtorch").getAsString());
         assertEquals("1.5.13", env.get("bytedeco").getAsString());
+        assertEquals(BodyEngine.configured().property(), env.get("engine").getAsString());
         JsonObject models = env.getAsJsonObject("models");
         assertEquals(List.of("tiny", "tiny2"), new ArrayList<>(models.keySet()));
         assertEquals("Linear", models.getAsJsonObject("tiny").get("architecture").getAsString());

@@ -37,11 +37,12 @@ public final class RayHost implements ReplicaHost {
     private static final Path CURRENT_CLUSTER = Path.of(System.getProperty("java.io.tmpdir"), "ray", "ray_current_cluster");
 
     /**
-     * The module opens Ray's serializer needs in the workers (for anything but the bytes replicas exchange), and,
-     * since a replica's JVM only serves, JavaCPP's physical-memory check off ({@link
-     * ModelServer#skipPhysicalMemoryCheck}).
+     * The module opens Ray's serializer needs in the workers (for anything but the bytes replicas exchange); since a
+     * replica's JVM only serves, JavaCPP's physical-memory check off ({@link ModelServer#skipPhysicalMemoryCheck});
+     * and JDK continuations for trace bodies (JDK 21+), as {@code nnsight serve} runs them.
      */
     private static final List<String> WORKER_OPTIONS = List.of("-D" + ModelServer.MAX_PHYSICAL_BYTES + "=0",
+            "--add-exports=java.base/jdk.internal.vm=ALL-UNNAMED",
             "--add-opens=java.base/java.lang=ALL-UNNAMED",
             "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.math=ALL-UNNAMED",
             "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",

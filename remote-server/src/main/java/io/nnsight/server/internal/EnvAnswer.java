@@ -1,6 +1,7 @@
 package io.nnsight.server.internal;
 
 import com.google.gson.JsonObject;
+import io.nnsight.BodyEngine;
 import io.nnsight.NNsight;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.Versions;
@@ -11,8 +12,8 @@ public final class EnvAnswer {
     private EnvAnswer() {}
 
     /**
-     * {@code {"nnsight", "java", "javaFeature", "classFileVersion", "bytedeco", "libtorch", "models": {key:
-     * {"architecture"}}}}.
+     * {@code {"nnsight", "java", "javaFeature", "classFileVersion", "bytedeco", "libtorch", "engine", "models": {key:
+     * {"architecture"}}}}; {@code "engine"} is what runs trace bodies ({@link BodyEngine#property()}).
      */
     public static JsonObject describe(Map<String, NNsight> models) {
         JsonObject env = new JsonObject();
@@ -22,6 +23,7 @@ public final class EnvAnswer {
         env.addProperty("classFileVersion", Versions.classFileVersion());
         env.addProperty("bytedeco", Versions.bytedeco());
         env.addProperty("libtorch", Versions.libtorch());
+        env.addProperty("engine", BodyEngine.configured().property());
         JsonObject hosted = new JsonObject();
         models.forEach((key, model) -> {
             JsonObject description = new JsonObject();

@@ -68,7 +68,10 @@ public final class Cohort implements ContinuousBatch.Lane {
     /** How often each module was called, and returned, in the forward passes it was present in. */
     int[] inputCalls;
     int[] outputCalls;
-    /** Whether the runner makes no further step for it, and whether its run is over (in a {@link CohortRun}: stopped). */
+    /**
+     * Whether the runner makes no further step for it, and whether its run is over (in a {@link CohortRun}: it
+     * stopped).
+     */
     boolean stepsEnded;
     boolean runEnded;
     /** Whether one of its bodies called {@code tr.stop()}. */

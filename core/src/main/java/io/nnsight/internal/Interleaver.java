@@ -33,8 +33,8 @@ public final class Interleaver {
 
     /**
      * Thrown from a module hook to end the forward pass early: after {@link #stop()}, when a body
-     * failed, or once every cohort has ended or stopped. An {@code Error} so that the model's own {@code catch (Exception e)} lets it pass; it never
-     * reaches the user.
+     * failed, or once every cohort has ended or stopped. An {@code Error} so that the model's own {@code
+     * catch (Exception e)} lets it pass; it never reaches the user.
      */
     public static final class Halt extends Error {
         private static final long serialVersionUID = 1L;
@@ -520,7 +520,9 @@ public final class Interleaver {
         return target.isBatchSensitive(module);
     }
 
-    /** Makes this the run of {@code count} cohorts: once every one has ended or stopped, the forward pass ends early. */
+    /**
+     * Makes this the run of {@code count} cohorts: once every one has ended or stopped, the forward pass ends early.
+     */
     void cohorts(int count) {
         liveCohorts = count;
     }

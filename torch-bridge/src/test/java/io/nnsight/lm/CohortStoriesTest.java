@@ -304,8 +304,8 @@ class CohortStoriesTest {
         }
 
         assertEquals(0, headCalls.get(), "the forward pass ended once every member had stopped");
-        assertEquals(List.of("stop returned after layer 0", "stop returned after layer 1", "stop returned after layer 3"),
-                notes, "in the order the pass reached the layers");
+        assertEquals(List.of("stop returned after layer 0", "stop returned after layer 1",
+                "stop returned after layer 3"), notes, "in the order the pass reached the layers");
         for (int i = 0; i < members.size(); i++) {
             assertSameLogits(solo(members.get(i)), result(outcomes.get(i)));
         }

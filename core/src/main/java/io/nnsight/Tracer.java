@@ -87,6 +87,11 @@ public final class Tracer {
      * Ends the model's forward pass as soon as the calling invoke hands control back: when its body returns
      * or next asks for a value. Modules after that point do not run; values already read or saved are
      * kept. A value asked for after the stop fails with {@link NotReachedException}.
+     *
+     * <p>When this trace shares its forward pass with others' ({@link io.nnsight.spi.TraceBatch}, a model server
+     * batching its users' traces), the stop ends this trace alone, with the outcome it has alone; the pass goes on
+     * for the others. In a continuous batch of generations ({@link io.nnsight.spi.ContinuousBatch}), a stop takes
+     * the generation out of the batch instead, and the server runs it again alone.
      */
     public void stop() {
         run.stop();

@@ -3,11 +3,14 @@ package io.nnsight;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.internal.TensorInputs;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.TraceBatch;
+import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -20,7 +23,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Several traces of the benchmark MLP sharing one forward pass ({@link TraceBatch}): each gets what it gets alone,
- * fails alone, is evicted alone, and sees only its rows. Runs under every engine of the module's test executions.
+ * fails alone, stops alone, is evicted alone, and sees only its rows. Runs under every engine of the module's test executions.
  */
 class CohortsTest {
     /** The MLP's batching, with rows declared independent (the MLP mixes no rows), so traces may share a batch. */
@@ -165,14 +168,8 @@ class CohortsTest {
     }
 
     @Test
-    void stopSkipAndBackward_evictTheCallerWithoutDisturbingTheOthers() {
+    void skipAndBackward_evictTheCallerWithoutDisturbingTheOthers() {
         List<String> after = Collections.synchronizedList(new ArrayList<>());
-        TraceBatch.Member stopping = member(model, b, tr -> {
-            model.get("layers.1").output().zero_();
-            tr.stop();
-            after.add("stop returned");
-            return null;
-        });
         TraceBatch.Member skipping = member(model, c, tr -> {
             model.get("layers.4").skip(torch.zeros(1, 64));
             after.add("skip returned");
@@ -185,23 +182,91 @@ class CohortsTest {
                 return model.get("layers.7").grad();
             });
         });
-        List<TraceBatch.Member> members = List.of(reader(a), stopping, setUp(c, b), skipping, backward, reader(b));
+        List<TraceBatch.Member> members = List.of(reader(a), setUp(c, b), skipping, backward, reader(b));
         List<TraceBatch.Outcome> outcomes = TraceBatch.run(model, members);
 
         assertClose(solo(members.get(0)), result(outcomes.get(0)));
-        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(1)).why().contains("stops"));
-        assertClose(values(solo(members.get(2))), values(result(outcomes.get(2))));
-        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(3)).why().contains("skips"));
-        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(4)).why().contains("backward"));
-        assertClose(solo(members.get(5)), result(outcomes.get(5)));
+        assertClose(values(solo(members.get(1))), values(result(outcomes.get(1))));
+        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(2)).why().contains("skips"));
+        assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(3)).why().contains("backward"));
+        assertClose(solo(members.get(4)), result(outcomes.get(4)));
         assertEquals(List.of(), after, "no evicting call returned");
+    }
+
+    @Test
+    void stoppingCohort_endsAsAlone_withoutEviction_andTheOthersGetWhatTheyGetAlone() {
+        List<String> after = Collections.synchronizedList(new ArrayList<>());
+        TraceBatch.Member stopping = member(model, b, tr -> {
+            Tensor hidden = model.get("layers.1").output();
+            hidden.zero_();
+            tr.stop();
+            after.add("stop returned");
+            return hidden.clone();
+        });
+        TraceBatch.Member stoppingInvoke = member(model, null, tr -> {
+            Invoke<Tensor> first = tr.invoke(a, () -> {
+                Tensor hidden = model.get("layers.3").output().clone();
+                tr.stop();
+                return hidden;
+            });
+            Invoke<String> second = tr.invoke(c, () -> {
+                try {
+                    return "read " + model.get("head").output().size(0);
+                } catch (NotReachedException e) {
+                    return e.getMessage();
+                }
+            });
+            return List.of(first, second);
+        });
+        TraceBatch.Member stopThenRead = member(model, c, tr -> {
+            model.get("layers.1").output();
+            tr.stop();
+            return model.get("layers.2").output();
+        });
+        List<TraceBatch.Member> members = List.of(reader(a), stopping, stoppingInvoke, stopThenRead, reader(b));
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(model, members);
+
+        assertEquals(List.of("stop returned"), after, "the stopping body ran on until it handed control back");
+        assertClose(solo(members.get(0)), result(outcomes.get(0)));
+        assertClose(solo(stopping), result(outcomes.get(1)));
+        List<Object> stoppedInvokes = values(result(outcomes.get(2)));
+        assertClose(values(solo(stoppingInvoke)), stoppedInvokes);
+        assertTrue(((String) stoppedInvokes.get(1)).contains("tr.stop() ended the run before that"),
+                "the trace's other invoke was answered as alone: " + stoppedInvokes.get(1));
+        NotReachedException alone = assertThrows(NotReachedException.class,
+                () -> solo(stopThenRead));
+        Throwable batched = assertInstanceOf(TraceBatch.Failed.class, outcomes.get(3)).error();
+        assertEquals(alone.getClass(), batched.getClass());
+        assertEquals(alone.getMessage(), batched.getMessage());
+        assertClose(solo(members.get(4)), result(outcomes.get(4)));
+    }
+
+    @Test
+    void everyCohortStoppingBeforeTheModel_runsNoModule() {
+        AtomicInteger firstLayerCalls = new AtomicInteger();
+        TraceBody<String> early = tr -> {
+            tr.stop();
+            return "stopped";
+        };
+        List<TraceBatch.Outcome> outcomes;
+        HookPoint firstLayer = ((Traceable) model.get("layers.0").module()).hookPoint();
+        try (HookPoint.Registration counter = firstLayer.add((inputs, proceed) -> {
+            firstLayerCalls.incrementAndGet();
+            return proceed.apply(inputs);
+        })) {
+            outcomes = TraceBatch.run(model, List.of(member(model, a, early), member(model, b, early)));
+        }
+
+        assertEquals(0, firstLayerCalls.get(), "the model did not run");
+        assertEquals("stopped", result(outcomes.get(0)));
+        assertEquals("stopped", result(outcomes.get(1)));
     }
 
     @Test
     void evictedBody_thatCatchesThrowable_cannotActAfterwards() {
         TraceBatch.Member stubborn = member(model, b, tr -> {
             try {
-                tr.stop();
+                model.get("layers.4").skip(torch.zeros(3, 64));
             } catch (Throwable evicted) {
                 // ignored on purpose
             }
@@ -461,7 +526,7 @@ class CohortsTest {
     @Test
     void jobOfAnotherModel_isRefused() {
         NNsight other = NNsight.wrap(Models.mlp(), INDEPENDENT_ROWS);
-        IllegalArgumentException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                 () -> TraceBatch.run(model, List.of(reader(a), member(other, b, tr -> other.get("head").output()))));
         assertTrue(refused.getMessage().contains("job 1"), refused.getMessage());
     }

@@ -16,9 +16,15 @@ import java.util.function.Supplier;
  * force whenever its code runs.
  *
  * <p>A cohort <em>ends</em> early when one of its bodies throws ({@link #failure()}) or when it is evicted
- * ({@link #evicted()}): it asked for something that would change the other cohorts' computation (stopping the
- * run, skipping a module, a backward pass, a batch-sensitive module). Its other bodies are then cancelled, its
- * caches stop recording, and its rows are computed and ignored; the forward pass goes on for the others.
+ * ({@link #evicted()}): it asked for something that would change the other cohorts' computation (skipping a
+ * module, a backward pass, a batch-sensitive module; in a {@link ContinuousRun}, stopping the run too). Its other
+ * bodies are then cancelled, its caches stop recording, and its rows are computed and ignored; the forward pass
+ * goes on for the others.
+ *
+ * <p>A cohort whose body calls {@code tr.stop()} in a {@link CohortRun} is not evicted: once that body hands
+ * control back, the cohort's run is over as a trace's alone is once stopped (its open requests fail with {@code
+ * NotReachedException}, its loops end, its caches stop recording), and it keeps its result; its rows are computed
+ * and ignored, and the forward pass goes on for the others.
  */
 public final class Cohort implements ContinuousBatch.Lane {
     /**
@@ -62,14 +68,21 @@ public final class Cohort implements ContinuousBatch.Lane {
     /** How often each module was called, and returned, in the forward passes it was present in. */
     int[] inputCalls;
     int[] outputCalls;
-    /** Whether the runner makes no further step for it, and whether its run is over. */
+    /**
+     * Whether the runner makes no further step for it, and whether its run is over (in a {@link CohortRun}: it
+     * stopped).
+     */
     boolean stepsEnded;
     boolean runEnded;
+    /** Whether one of its bodies called {@code tr.stop()}. */
+    boolean stopRequested;
     /** Whether its outcome has been reported. */
     boolean reported;
 
     boolean ended;
     private boolean cancelling;
+    /** Whether it no longer counts among the run's running cohorts (it ended or stopped). */
+    private boolean left;
     private Throwable failure;
     private String evicted;
     private Object result;
@@ -167,6 +180,15 @@ public final class Cohort implements ContinuousBatch.Lane {
     void succeed(Object value) {
         result = value;
         hasResult = true;
+    }
+
+    /** Marks that it no longer counts among the running cohorts; false when it had already left. */
+    boolean leave() {
+        if (left) {
+            return false;
+        }
+        left = true;
+        return true;
     }
 
     /** Marks the start of its cancellation; false when it had started already. */

@@ -32,9 +32,9 @@ public final class Interleaver {
     private static final int CANCEL_ATTEMPTS = 1000;
 
     /**
-     * Thrown from a module hook to end the forward pass early: after {@link #stop()} or when a body
-     * failed. An {@code Error} so that the model's own {@code catch (Exception e)} lets it pass; it never
-     * reaches the user.
+     * Thrown from a module hook to end the forward pass early: after {@link #stop()}, when a body
+     * failed, or once every cohort has ended or stopped. An {@code Error} so that the model's own {@code
+     * catch (Exception e)} lets it pass; it never reaches the user.
      */
     public static final class Halt extends Error {
         private static final long serialVersionUID = 1L;
@@ -78,6 +78,8 @@ public final class Interleaver {
     private Throwable failure;
     /** The cohorts still running when several traces share this one ({@link #cohorts(int)}), else -1. */
     private int liveCohorts = -1;
+    /** The cohorts that asked to stop ({@link #stop(Cohort)}), to end once the body that asked hands control back. */
+    private final List<Cohort> stopping = new ArrayList<>(0);
     /**
      * In a continuous run ({@link #continuous()}), the cohorts the forward pass running now serves and their own call
      * counts; {@code null} in any other run.
@@ -518,12 +520,24 @@ public final class Interleaver {
         return target.isBatchSensitive(module);
     }
 
-    /** Makes this the run of {@code count} cohorts: once every one has ended, the forward pass ends early. */
+    /**
+     * Makes this the run of {@code count} cohorts: once every one has ended or stopped, the forward pass ends early.
+     */
     void cohorts(int count) {
         liveCohorts = count;
     }
 
+    /** Whether this is the interleaver of a continuous run ({@link #continuous()}). */
+    boolean isContinuous() {
+        return passLayout != null;
+    }
+
+    /**
+     * Called once a body has handed control back: ends the cohorts that asked to stop, then ends the forward pass
+     * if the trace failed, stopped, or has no cohort left running.
+     */
     private void haltIfNeeded() {
+        endStoppedCohorts();
         if (failure != null || stopRequested || liveCohorts == 0) {
             throw Halt.INSTANCE;
         }
@@ -654,11 +668,36 @@ public final class Interleaver {
         if (!cohort.startCancelling()) {
             return;
         }
-        if (liveCohorts > 0) {
-            liveCohorts--;
-        }
+        leave(cohort);
         caches.removeAll(cohort.caches);
         cancel(cohort.mediators);
+    }
+
+    /** Counts {@code cohort}, which ended or stopped, as running no more (once); the last one ends the forward pass. */
+    private void leave(Cohort cohort) {
+        if (cohort.leave() && liveCohorts > 0) {
+            liveCohorts--;
+        }
+    }
+
+    /**
+     * Ends the cohorts that asked to stop, each as a trace alone ends once stopped ({@link #end()}): its caches
+     * stop recording, its open requests fail with {@code NotReachedException} (an iteration loop ends), its bodies
+     * run to their end, any still suspended then is cancelled. The forward pass goes on for the other cohorts; the
+     * stopped cohort's rows are computed and ignored.
+     */
+    private void endStoppedCohorts() {
+        while (!stopping.isEmpty()) {
+            Cohort cohort = stopping.remove(0);
+            if (cohort.ended || cohort.runEnded) {
+                continue; // it failed or was evicted meanwhile: that ended it
+            }
+            cohort.runEnded = true;
+            caches.removeAll(cohort.caches);
+            leave(cohort);
+            answerAtEnd(cohort.mediators);
+            cancel(cohort.mediators);
+        }
     }
 
     private void fail(Throwable error) {
@@ -682,6 +721,21 @@ public final class Interleaver {
     /** Ends the forward pass as soon as the running body hands control back. */
     public void stop() {
         stopRequested = true;
+    }
+
+    /**
+     * {@link #stop()} for {@code cohort} alone, when several traces share the forward pass: as soon as the running
+     * body hands control back, the cohort ends as a trace alone ends once stopped, and the forward pass goes on for
+     * the others (it ends early once no cohort runs). Not in a continuous run, where a stop evicts.
+     */
+    void stop(Cohort cohort) {
+        if (cohort.stopRequested) {
+            return;
+        }
+        cohort.stopRequested = true;
+        if (!runEnded && !cohort.runEnded) {
+            stopping.add(cohort);
+        }
     }
 
     // ---- serving one request ----
@@ -756,18 +810,24 @@ public final class Interleaver {
         return runEnded || mediator.cohort != null && mediator.cohort.runEnded;
     }
 
-    /** Whether the value being served now is for the body's cohort (in a continuous run, each its own). */
+    /**
+     * Whether the value being served now is for the body: its cohort's run has not ended (it stopped), and in a
+     * continuous run, the value is its cohort's.
+     */
     private boolean servesHere(Mediator mediator) {
-        return passLayout == null || servingCohort == mediator.cohort;
+        return (mediator.cohort == null || !mediator.cohort.runEnded)
+                && (passLayout == null || servingCohort == mediator.cohort);
     }
 
     private Reply.Fault outOfOrder(Mediator mediator, Signal.Wait wait) {
-        String position = RequestFaults.position(target, provider, runEnded, stepsEnded, inputCalls);
+        boolean ended = runEnded(mediator); // the run, as the body sees it, is at its end: nothing is served
+        String position = RequestFaults.position(target, ended ? null : provider, ended, stepsEnded, inputCalls);
         return RequestFaults.outOfOrder(target, wait, position, stepsEnded(mediator));
     }
 
     private Reply.Fault notReached(Mediator mediator, Signal.Wait wait) {
-        return RequestFaults.notReached(target, wait, inputCalls(mediator)[wait.module()], stopRequested);
+        boolean stopped = stopRequested || mediator.cohort != null && mediator.cohort.stopRequested;
+        return RequestFaults.notReached(target, wait, inputCalls(mediator)[wait.module()], stopped);
     }
 
     private String name(int module) {

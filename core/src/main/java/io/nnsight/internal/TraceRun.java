@@ -577,13 +577,20 @@ public final class TraceRun {
                 + "on the thread that runs it");
     }
 
-    /** Ends the model's forward pass once the calling body hands control back. */
+    /**
+     * Ends the model's forward pass once the calling body hands control back; for a cohort, ends the cohort's part
+     * of it (the others go on), except in a continuous run, where the cohort is evicted.
+     */
     public void stop() {
         Mediator invoke = requester("tr.stop()");
-        if (invoke.cohort != null) {
-            throw invoke.cohort.evict("it stops the forward pass, which the others go on with");
+        Interleaver running = interleaver;
+        if (invoke.cohort == null) {
+            running.stop();
+        } else if (running.isContinuous()) {
+            throw invoke.cohort.evict("it stops the forward passes, which the others go on with");
+        } else {
+            running.stop(invoke.cohort);
         }
-        interleaver.stop();
     }
 
     /**

@@ -27,9 +27,10 @@ import java.util.function.Supplier;
  * counts only the module calls of the passes it is present in, so its first pass (a generation's prompt) is
  * iteration 0 for it, and {@code tr.all()}, {@code tr.iter} and {@code tr.next()} count its own steps, as alone.
  * Failures and evictions are per member, as in {@link TraceBatch}: the outcome is a {@link TraceBatch.Result}, a
- * {@link TraceBatch.Failed} or a {@link TraceBatch.Evicted} (run it again alone for its result). A failure of the
- * forward pass itself (the model throws) ends the run and evicts every member still running: which one's rows made
- * the model fail shows only when each runs alone.
+ * {@link TraceBatch.Failed} or a {@link TraceBatch.Evicted} (run it again alone for its result). Unlike in a {@link
+ * TraceBatch}, {@code tr.stop()} evicts its member: a stopped generation would need its steps ended mid-pass. A
+ * failure of the forward pass itself (the model throws) ends the run and evicts every member still running: which
+ * one's rows made the model fail shows only when each runs alone.
  *
  * <pre>{@code
  * Queue<ContinuousBatch.Member> waiting = ...;   // filled by other threads

@@ -27,10 +27,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *       is out of order) ends that member only; the forward pass goes on for the others. Only a failure of the
  *       forward pass itself, such as the model throwing, fails every member still running.
  *   <li>{@link Evicted}: the member did something that would change the others' computation, so it was stopped
- *       at that call, before the call had any effect: {@code tr.stop()}, {@code skip}, {@code tr.backward},
- *       waiting for a {@link BatchSensitive} module, an input that carries options, or rows the model's {@link
+ *       at that call, before the call had any effect: {@code skip}, {@code tr.backward}, waiting for a {@link
+ *       BatchSensitive} module, an input that carries options, or rows the model's {@link
  *       io.nnsight.Batchable#cohortKey} does not let share the batch. Run it again alone to get its result.
  * </ul>
+ *
+ * <p>A member whose body calls {@code tr.stop()} is not evicted: its trace ends there as it does alone (a {@link
+ * Result}, or the {@code NotReachedException} of a value asked for after the stop, its caches holding what they
+ * recorded before it), its rows are computed and ignored, and the forward pass goes on for the others. A pass whose
+ * members have all stopped or ended ends early; one whose members all stop before it starts does not run the model.
  *
  * <pre>{@code
  * List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, List.of(

@@ -8,16 +8,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Invoke;
 import io.nnsight.NNsight;
+import io.nnsight.NotReachedException;
+import io.nnsight.OutOfOrderException;
 import io.nnsight.Tensors;
 import io.nnsight.TraceBody;
 import io.nnsight.TraceJob;
 import io.nnsight.internal.engine.ThreadEngine;
 import io.nnsight.spi.BodyContext;
+import io.nnsight.spi.HookPoint;
 import io.nnsight.spi.TraceBatch;
+import io.nnsight.spi.Traceable;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterEach;
@@ -138,20 +144,202 @@ class CohortStoriesTest {
             after.add("read");
             return pattern;
         });
-        TraceBatch.Member stopping = member(lm, prompts[3], tr -> {
-            lm.get("model.layers.0").output();
-            tr.stop();
-            after.add("stopped");
-            return null;
-        });
-        List<TraceBatch.Member> members = List.of(logits(prompts[0]), probs, stopping, logits(prompts[2]));
+        List<TraceBatch.Member> members = List.of(logits(prompts[0]), probs, logits(prompts[2]));
         List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, members);
 
         assertTrue(assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(1)).why().contains("attention_probs"));
-        assertInstanceOf(TraceBatch.Evicted.class, outcomes.get(2));
         assertEquals(List.of(), after);
         assertSameLogits(solo(members.get(0)), result(outcomes.get(0)));
-        assertSameLogits(solo(members.get(3)), result(outcomes.get(3)));
+        assertSameLogits(solo(members.get(2)), result(outcomes.get(2)));
+    }
+
+    /** Reads the output of {@code layer}, stops, notes that the stop returned, and returns what it read. */
+    private static TraceBatch.Member stoppingAfter(Object prompt, int layer, List<String> notes) {
+        return member(lm, prompt, tr -> {
+            Tensor hidden = lm.get("model.layers." + layer).output().clone();
+            tr.stop();
+            notes.add("stop returned after layer " + layer);
+            return hidden;
+        });
+    }
+
+    /** Counts the calls of the model's {@code lm_head} until closed. */
+    private static HookPoint.Registration countHeadCalls(AtomicInteger calls) {
+        return ((Traceable) lm.get("lm_head").module()).hookPoint().add((inputs, proceed) -> {
+            calls.incrementAndGet();
+            return proceed.apply(inputs);
+        });
+    }
+
+    @Test
+    void stoppingCohort_getsWhatItGetsAlone_withoutEviction_andTheOthersGoOnUnchanged() {
+        List<String> notes = Collections.synchronizedList(new ArrayList<>());
+        TraceBatch.Member stopping = stoppingAfter(prompts[1], 1, notes);
+        List<TraceBatch.Member> members = List.of(logits(prompts[0]), stopping, logits(prompts[2]));
+        AtomicInteger headCalls = new AtomicInteger();
+        List<TraceBatch.Outcome> outcomes;
+        List<TraceBatch.Outcome> withoutStop;
+        try (HookPoint.Registration counter = countHeadCalls(headCalls)) {
+            outcomes = TraceBatch.run(lm, members);
+            assertEquals(1, headCalls.get(), "the forward pass went on for the others");
+            // the same pass with a member of the same rows that does not stop
+            withoutStop = TraceBatch.run(lm, List.of(logits(prompts[0]), logits(prompts[1]), logits(prompts[2])));
+        }
+        assertEquals(List.of("stop returned after layer 1"), notes, "the body ran on after its stop, once");
+
+        assertSameLogits(solo(stopping), result(outcomes.get(1)));
+        assertSameLogits(solo(members.get(0)), result(outcomes.get(0)));
+        assertSameLogits(solo(members.get(2)), result(outcomes.get(2)));
+        for (int i : new int[] {0, 2}) {
+            assertTrue(torch.equal((Tensor) result(withoutStop.get(i)), (Tensor) result(outcomes.get(i))),
+                    "the stopped member's rows were computed as if it had not stopped: the others' logits are equal");
+        }
+    }
+
+    @Test
+    void stoppingCohort_askingForValuesAfterTheStop_failsAsAlone() {
+        TraceBatch.Member later = member(lm, prompts[1], tr -> {
+            lm.get("model.layers.1").output();
+            tr.stop();
+            return lm.get("model.layers.3").output();
+        });
+        TraceBatch.Member earlier = member(lm, prompts[2], tr -> {
+            lm.get("model.layers.1").output();
+            tr.stop();
+            return lm.get("model.layers.0").output();
+        });
+        TraceBatch.Member otherInvoke = member(lm, null, tr -> List.of(
+                tr.invoke(prompts[3], () -> {
+                    Tensor hidden = lm.get("model.layers.2").output().clone();
+                    tr.stop();
+                    return hidden;
+                }),
+                tr.invoke(prompts[4], () -> {
+                    try {
+                        return lm.get("lm_head").output();
+                    } catch (NotReachedException e) {
+                        return e.getMessage();
+                    }
+                })));
+        List<TraceBatch.Member> members = List.of(logits(prompts[0]), later, earlier, otherInvoke, logits(prompts[5]));
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, members);
+
+        NotReachedException notReached = assertThrows(NotReachedException.class, () -> solo(later));
+        assertTrue(notReached.getMessage().contains("tr.stop() ended the run before that"), notReached.getMessage());
+        Throwable batched = assertInstanceOf(TraceBatch.Failed.class, outcomes.get(1)).error();
+        assertInstanceOf(NotReachedException.class, batched);
+        assertEquals(notReached.getMessage(), batched.getMessage());
+
+        OutOfOrderException outOfOrder = assertThrows(OutOfOrderException.class, () -> solo(earlier));
+        Throwable batchedOutOfOrder = assertInstanceOf(TraceBatch.Failed.class, outcomes.get(2)).error();
+        assertInstanceOf(OutOfOrderException.class, batchedOutOfOrder);
+        assertEquals(outOfOrder.getMessage(), batchedOutOfOrder.getMessage());
+
+        List<?> alone = (List<?>) solo(otherInvoke);
+        List<?> invokes = (List<?>) result(outcomes.get(3));
+        assertSameLogits(alone, invokes);
+        assertTrue(((String) ((Invoke<?>) invokes.get(1)).get()).contains("tr.stop() ended the run before that"),
+                "the other invoke of the stopped trace is answered as alone");
+        assertSameLogits(solo(members.get(0)), result(outcomes.get(0)));
+        assertSameLogits(solo(members.get(4)), result(outcomes.get(4)));
+    }
+
+    @Test
+    void stoppingCohort_keepsWhatItsCacheRecordedBeforeTheStop() {
+        TraceBatch.Member caching = member(lm, new long[][] {prompts[1], prompts[2]}, tr -> {
+            io.nnsight.Cache cache = tr.cache(io.nnsight.Cache.Include.BOTH);
+            lm.get("model.layers.2").output();
+            tr.stop();
+            return cache;
+        });
+        List<TraceBatch.Member> members = List.of(logits(prompts[0]), caching, logits(prompts[3]));
+        List<TraceBatch.Outcome> outcomes = TraceBatch.run(lm, members);
+
+        io.nnsight.Cache alone = (io.nnsight.Cache) solo(caching);
+        io.nnsight.Cache batched = (io.nnsight.Cache) result(outcomes.get(1));
+        assertEquals(alone.modules().keySet(), batched.modules().keySet(), "the same modules recorded");
+        assertTrue(alone.modules().containsKey("model.layers.1") && !alone.modules().containsKey("model.layers.3")
+                && !alone.modules().containsKey("lm_head"), alone.modules().keySet().toString());
+        for (String path : alone.modules().keySet()) {
+            List<io.nnsight.Cache.Call> expected = alone.calls(path);
+            List<io.nnsight.Cache.Call> actual = batched.calls(path);
+            assertEquals(expected.size(), actual.size(), path);
+            for (int i = 0; i < expected.size(); i++) {
+                assertSameValues(expected.get(i).output(), actual.get(i).output(), path);
+                assertSameValues(expected.get(i).inputs() == null ? null : expected.get(i).inputs().positional(),
+                        actual.get(i).inputs() == null ? null : actual.get(i).inputs().positional(), path);
+            }
+        }
+        assertSameLogits(solo(members.get(0)), result(outcomes.get(0)));
+        assertSameLogits(solo(members.get(2)), result(outcomes.get(2)));
+    }
+
+    /** Equal values: tensors within the tests' tolerance, lists element by element, anything else equal. */
+    private static void assertSameValues(Object expected, Object actual, String where) {
+        if (expected instanceof Tensor e) {
+            Tensor x = assertInstanceOf(Tensor.class, actual, where);
+            assertEquals(Arrays.toString(Tensors.shape(e)), Arrays.toString(Tensors.shape(x)), where);
+            assertTrue(torch.allclose(e, x, 0, 1e-4, false), where + ": batched values differ from solo ones by "
+                    + e.sub(x).abs().max().item_double());
+        } else if (expected instanceof List<?> e) {
+            List<?> x = assertInstanceOf(List.class, actual, where);
+            assertEquals(e.size(), x.size(), where);
+            for (int i = 0; i < e.size(); i++) {
+                assertSameValues(e.get(i), x.get(i), where + "[" + i + "]");
+            }
+        } else {
+            assertEquals(expected, actual, where);
+        }
+    }
+
+    @Test
+    void everyCohortStopping_endsTheForwardPassEarly_eachWithItsSoloResult() {
+        List<String> notes = Collections.synchronizedList(new ArrayList<>());
+        List<TraceBatch.Member> members = List.of(stoppingAfter(prompts[0], 0, notes),
+                stoppingAfter(new long[][] {prompts[1], prompts[2]}, 3, notes), stoppingAfter(prompts[3], 1, notes));
+        AtomicInteger headCalls = new AtomicInteger();
+        List<TraceBatch.Outcome> outcomes;
+        try (HookPoint.Registration counter = countHeadCalls(headCalls)) {
+            outcomes = TraceBatch.run(lm, members);
+        }
+
+        assertEquals(0, headCalls.get(), "the forward pass ended once every member had stopped");
+        assertEquals(List.of("stop returned after layer 0", "stop returned after layer 1",
+                "stop returned after layer 3"), notes, "in the order the pass reached the layers");
+        for (int i = 0; i < members.size(); i++) {
+            assertSameLogits(solo(members.get(i)), result(outcomes.get(i)));
+        }
+    }
+
+    @Test
+    void cohortStoppingBeforeTheModelStarts_endsAsAlone_andTheModelRunsForTheOthersOnly() {
+        TraceBatch.Member early = member(lm, prompts[1], tr -> {
+            tr.stop();
+            return "stopped before the model ran";
+        });
+        TraceBatch.Member earlyThenReading = member(lm, prompts[2], tr -> {
+            tr.stop();
+            return lm.get("lm_head").output();
+        });
+        AtomicInteger headCalls = new AtomicInteger();
+        List<TraceBatch.Outcome> outcomes;
+        List<TraceBatch.Outcome> onlyEarly;
+        try (HookPoint.Registration counter = countHeadCalls(headCalls)) {
+            outcomes = TraceBatch.run(lm, List.of(early, logits(prompts[0]), earlyThenReading));
+            assertEquals(1, headCalls.get(), "the model ran once, for the member that did not stop");
+            onlyEarly = TraceBatch.run(lm, List.of(member(lm, prompts[3], early.job().body()),
+                    member(lm, prompts[4], early.job().body())));
+            assertEquals(1, headCalls.get(), "the model did not run for members that all stopped before it");
+        }
+
+        assertEquals(solo(early), result(outcomes.get(0)));
+        assertEquals("stopped before the model ran", result(onlyEarly.get(0)));
+        assertEquals("stopped before the model ran", result(onlyEarly.get(1)));
+        assertSameLogits(solo(logits(prompts[0])), result(outcomes.get(1)));
+        NotReachedException alone = assertThrows(NotReachedException.class, () -> solo(earlyThenReading));
+        Throwable batched = assertInstanceOf(TraceBatch.Failed.class, outcomes.get(2)).error();
+        assertInstanceOf(NotReachedException.class, batched);
+        assertEquals(alone.getMessage(), batched.getMessage());
     }
 
     @Test

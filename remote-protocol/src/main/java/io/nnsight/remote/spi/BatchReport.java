@@ -24,7 +24,8 @@ import java.util.Objects;
  * @param solo how many jobs ran alone without a shared pass: jobs that cannot share one (not a plain trace, or
  *     refused), or every job of an executor that runs jobs one at a time
  * @param evicted how many members of the shared passes were stopped because they did something that would change
- *     the others' computation (stopped the trace, skipped a module, ran a backward pass, ...), and ran again alone
+ *     the others' computation (skipped a module, ran a backward pass, ...), and ran again alone; a trace that calls
+ *     {@code tr.stop()} is not evicted, it ends within its pass
  * @param reruns how many members of the shared passes ran again alone: the evicted ones, the members of a pass that
  *     failed as a whole, and every member when a job changed the model's weights
  */

@@ -120,11 +120,13 @@ public final class SandboxedExecutor implements JobExecutor {
      *       gets {@code execute}'s error.
      *   <li><b>Results.</b> Each member's result is encoded in its own context; a member whose trace failed gets
      *       the error {@code execute} gives.
-     *   <li><b>Re-runs.</b> A member that was evicted (it stopped the trace, skipped a module, ran a backward
-     *       pass, ...), or that failed with the same error as another member (the forward pass itself failed),
-     *       runs again alone with {@code execute} from its request bytes. One {@link WeightGuard} check follows
-     *       the forward passes; if it finds the weights changed, they are restored and every member runs again
-     *       alone, so the job that changed them changes and restores them on its own. No job runs more than twice.
+     *   <li><b>Re-runs.</b> A member that was evicted (it skipped a module, ran a backward pass, waited for
+     *       attention probabilities, ...), or that failed with the same error as another member (the forward pass
+     *       itself failed), runs again alone with {@code execute} from its request bytes. A member that stops its
+     *       trace ({@code tr.stop()}) is not evicted: it ends within its pass with what it gets alone. One {@link
+     *       WeightGuard} check follows the forward passes; if it finds the weights changed, they are restored and
+     *       every member runs again alone, so the job that changed them changes and restores them on its own. No
+     *       job runs more than twice.
      *   <li><b>Output.</b> The lines a member prints in the batched attempt are kept and reach its log once its
      *       outcome is known; if it runs again they are dropped, and its log gets the lines of the second run.
      *   <li><b>Memory.</b> One {@link PointerScope} holds the preparations, the batch and the encoding.

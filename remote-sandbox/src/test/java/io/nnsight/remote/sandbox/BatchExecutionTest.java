@@ -37,7 +37,8 @@ import org.junit.jupiter.api.Test;
  * {@link SandboxedExecutor#executeBatch} on stories260K with real shipped lambdas: each job gets what {@link
  * SandboxedExecutor#execute} gives it alone (logits within 1e-4, since a batched float32 matrix product may sum
  * in another order; argmax exactly), its failure alone, its own printed lines once; a job that stops the trace
- * or changes the weights, and a job of another kind, run alone.
+ * gets what it gets alone without running again; a job that is evicted or changes the weights, and a job of another
+ * kind, run alone.
  */
 class BatchExecutionTest {
     private static final String PROMPT = Shared.STORIES_PROMPT;
@@ -192,28 +193,63 @@ class BatchExecutionTest {
     }
 
     @Test
-    void executeBatch_memberThatStops_isEvictedAndRerunAlone_printingItsLinesOnce() throws JobFailedException {
+    void executeBatch_memberThatStops_getsWhatExecuteGives_withoutEvictionOrRerun_printingItsLinesOnce()
+            throws JobFailedException {
         TraceBody<Tensor> stopping = tr -> {
             System.out.println("reading layer 1");
             Tensor hidden = lm.get("model.layers.1").output().clone();
             tr.stop();
+            System.out.println("stopped");
             return hidden;
         };
-        List<byte[]> requests = List.of(trace(lastLogits()), trace(stopping), trace(ablatedLogits(3)));
+        TraceBody<Tensor> stoppingThenReading = tr -> {
+            lm.get("model.layers.1").output();
+            tr.stop();
+            return lm.get("lm_head").output();
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(stopping), trace(ablatedLogits(3)),
+                trace(stoppingThenReading));
         SandboxedExecutor executor = new SandboxedExecutor();
         List<List<String>> logs = new ArrayList<>();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, requests.get(3), context("alone", new ArrayList<>())));
 
-        BatchReport report = executor.executeBatch(lm, requests, contexts(3, logs), BatchLimits.DEFAULT);
+        BatchReport report = executor.executeBatch(lm, requests, contexts(4, logs), BatchLimits.DEFAULT);
         List<JobOutcome> outcomes = report.outcomes();
 
-        assertRan(report, List.of(3), 0, 1, 1);
+        assertRan(report, List.of(4), 0, 0, 0, "the stopping jobs ended within the shared pass");
+        List<Object> expected = alone(requests.subList(0, 3));
+        for (int i = 0; i < 3; i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertTrue(solo.getMessage().contains("tr.stop() ended the run before that"), solo.getMessage());
+        assertEquals(solo.getMessage(), outcomes.get(3).failure().getMessage());
+        assertEquals(List.of("reading layer 1", "stopped"), logs.get(1), "printed once, by the one run");
+        assertEquals(List.of(), logs.get(0));
+        assertEquals(List.of(), logs.get(2));
+    }
+
+    @Test
+    void executeBatch_ofMembersThatAllStop_givesEachWhatExecuteGives_withoutReruns() throws JobFailedException {
+        List<byte[]> requests = List.of(trace(tr -> {
+            Tensor hidden = lm.get("model.layers.2").output().clone();
+            tr.stop();
+            return hidden;
+        }), trace(tr -> {
+            tr.stop();
+            return "stopped before the model ran";
+        }));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(2, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertRan(report, List.of(2), 0, 0, 0);
         List<Object> expected = alone(requests);
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
         }
-        assertEquals(List.of("reading layer 1"), logs.get(1), "the batched attempt's line was dropped");
-        assertEquals(List.of(), logs.get(0));
-        assertEquals(List.of(), logs.get(2));
+        assertEquals("stopped before the model ran", decode(outcomes.get(1).get()));
     }
 
     @Test
@@ -343,8 +379,7 @@ class BatchExecutionTest {
     void executeBatch_rerunOfAnEvictedMember_startsFromFreshStatics() throws JobFailedException {
         TraceBody<Integer> counting = tr -> {
             runs++;
-            lm.get("model.layers.1").output();
-            tr.stop();
+            lm.get("model.layers.0.self_attn.attention_probs").output(); // evicts: it changes every row's attention
             return runs;
         };
         runs = 0;

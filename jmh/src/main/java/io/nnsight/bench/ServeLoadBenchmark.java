@@ -49,14 +49,19 @@ import org.bytedeco.pytorch.global.torch;
  * ms), how many answers differ from the prompt's top token traced locally, and CPU per job: the model worker thread's
  * (reading and checking the job, the forward pass, encoding), the client threads' (shipping, Kryo, HTTP) and the whole
  * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores. The JVM skips JavaCPP's
- * physical-memory check, as {@code nnsight serve} does ({@link ModelServer#skipPhysicalMemoryCheck()}).
+ * physical-memory check, as {@code nnsight serve} does ({@link ModelServer#skipPhysicalMemoryCheck()}). Each mode is
+ * warmed up for 20 s by default: the JIT compiles for about 30 s after the JVM starts, and a shorter warm-up measures
+ * the first mode (one at a time) while it still does.
  *
  * <p>Not a JMH benchmark: the clients are threads of their own and the measure is the server's throughput. Run it from
- * the project folder (it reads {@code ../shared/models/stories260K}):
+ * the project folder (it reads {@code ../shared/models/stories260K}), with {@code jdk.internal.vm} exported so that
+ * trace bodies run as continuations on the model's thread, as {@code nnsight serve} runs them on JDK 21+ (without it,
+ * on threads of their own):
  *
  * <pre>
- * java --enable-native-access=ALL-UNNAMED -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
- * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 5 --measure 20 --modes one,equal,mixed,gen-one,gen
+ * java --enable-native-access=ALL-UNNAMED --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
+ *     -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
+ * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 20 --measure 20 --modes one,equal,mixed,gen-one,gen
  * </pre>
  */
 public final class ServeLoadBenchmark {
@@ -122,7 +127,7 @@ public final class ServeLoadBenchmark {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }
         int clients = 16;
-        double warmup = 5;
+        double warmup = 20;
         double measure = 20;
         List<String> chosen = List.of("one", "equal", "mixed", "gen-one", "gen");
         for (int i = 0; i < args.length; i++) {

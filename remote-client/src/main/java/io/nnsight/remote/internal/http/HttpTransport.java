@@ -61,6 +61,9 @@ import org.apache.hc.core5.util.Timeout;
  * answer. A job may wait in the queue for much longer: the status stream (and the answer to {@link #run}) has
  * no overall limit, but the server sends a heartbeat every {@link Protocol#HEARTBEAT}, and a stream silent for
  * four heartbeats is taken for a lost connection. A download fails after 5 minutes without a byte.
+ *
+ * <p>What the server answers is checked by {@code Answers} (refusals, bodies within their limits) and, for status
+ * messages and event streams, by {@code StatusEvents}.
  */
 public final class HttpTransport implements AutoCloseable {
     static final Timeout CONNECT_TIMEOUT = Timeout.ofSeconds(10);

@@ -6,28 +6,20 @@ import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Blocker;
 import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,28 +35,23 @@ import org.slf4j.LoggerFactory;
  * jobs now, or the API key has as many jobs queued as one key may.
  * A submission that asks for the job's events ({@code Accept: text/event-stream}) is refused the same way, before
  * any event; once accepted, it is answered with the job's event stream, as {@code GET /stream/{id}} is.
+ *
+ * <p>Request bodies are read within the server's limits by {@code RequestBodies}; event streams are written by
+ * {@code StatusStream}.
  */
 public final class HttpApi extends Handler.Abstract {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
-    /** How much of an oversized body is read and dropped, so that the client reads the 413 before a reset. */
-    private static final long DRAIN_LIMIT = 16L << 20;
     /** A Java feature version, as the client sends it. */
     private static final Pattern JAVA_FEATURE = Pattern.compile("\\d{1,4}");
     /** A byte count, as the client sends its inline limit. */
     private static final Pattern BYTE_COUNT = Pattern.compile("\\d{1,18}");
-    private static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
-    /**
-     * How long an event other than the final one may wait for the events after it, to go out with them in one
-     * write: a job that moves on quickly costs one write (and one read on the client) instead of one per status,
-     * and a progress display is at most this late. The final event never waits.
-     */
-    private static final long EVENT_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final Map<String, ModelQueue> models;
     private final JobStore jobs;
     /** The accepted keys by their SHA-256 digests, compared in constant time; empty: anonymous use. */
     private final Map<ByteBuffer, String> apiKeys;
     private final Limits limits;
+    private final RequestBodies bodies;
     private final String env;
 
     /**
@@ -81,6 +68,7 @@ public final class HttpApi extends Handler.Abstract {
         this.apiKeys = new LinkedHashMap<>();
         apiKeys.forEach(key -> this.apiKeys.put(ByteBuffer.wrap(digest(key)), key));
         this.limits = limits;
+        this.bodies = new RequestBodies(limits);
         this.env = env.toString();
     }
 
@@ -90,7 +78,7 @@ public final class HttpApi extends Handler.Abstract {
         try {
             route(path, request, response, callback);
         } catch (Refusal refusal) {
-            drainUnread(request);
+            RequestBodies.drainUnread(request);
             send(response, callback, refusal.status, "application/json", refusal.body.toString());
         } catch (RuntimeException e) {
             LOG.error("{} {} failed in the server", request.getMethod(), path, e);
@@ -120,7 +108,7 @@ public final class HttpApi extends Handler.Abstract {
         } else if (path.startsWith(Protocol.STREAM)) {
             method(request, "GET");
             SubmittedJob job = job(request, path.substring(Protocol.STREAM.length()));
-            stream(job, job.subscribe(), inlineLimit(request), response, callback);
+            StatusStream.send(job, job.subscribe(), inlineLimit(request), response, callback);
         } else if (path.startsWith(Protocol.RESPONSE)) {
             method(request, "GET");
             SubmittedJob job = job(request, path.substring(Protocol.RESPONSE.length()));
@@ -238,7 +226,7 @@ public final class HttpApi extends Handler.Abstract {
         }
         boolean follow = request.getHeaders().contains(HttpHeader.ACCEPT, Protocol.EVENT_STREAM);
         long inline = inlineLimit(request);
-        byte[] body = readBody(request);
+        byte[] body = bodies.read(request);
         long decompressed;
         try {
             decompressed = Compression.decompressedSize(body, limits.maxDecompressedRequestBytes());
@@ -263,7 +251,7 @@ public final class HttpApi extends Handler.Abstract {
         }
         LOG.debug("Job {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
         if (follow) {
-            stream(job, events, inline, response, callback);
+            StatusStream.send(job, events, inline, response, callback);
         } else {
             send(response, callback, 200, "application/json", received.toJson());
         }
@@ -293,202 +281,6 @@ public final class HttpApi extends Handler.Abstract {
             throw new Refusal(400, "missing header " + name + ": " + meaning);
         }
         return value.trim();
-    }
-
-    /**
-     * The body, at most {@code maxRequestBytes}, whether or not the request announced its length. It must keep
-     * coming: a pause of {@link Limits#UPLOAD_GRACE}, or a rate below {@code minUploadRate} after that, ends it. The
-     * connection's idle timeout is shortened to that pause only when the handler has to wait for bytes: a body that
-     * has arrived whole is taken without touching it.
-     */
-    private byte[] readBody(Request request) throws Refusal {
-        long max = limits.maxRequestBytes();
-        long announced = request.getLength();
-        EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
-        long idleTimeout = connection.getIdleTimeout();
-        if (announced > max) {
-            throw tooLarge(announced + " bytes");
-        }
-        byte[] body = new byte[announced >= 0 ? (int) announced : 8192];
-        int size = 0;
-        boolean waited = false;
-        long start = System.nanoTime();
-        try {
-            while (true) {
-                Content.Chunk chunk = request.read();
-                if (chunk == null) {
-                    waited = shortenIdleTimeout(connection, waited);
-                    awaitContent(request);
-                    continue;
-                }
-                if (Content.Chunk.isFailure(chunk)) {
-                    Throwable failure = chunk.getFailure();
-                    if (failure instanceof TimeoutException || failure.getCause() instanceof TimeoutException) {
-                        throw tooSlow(size, start);
-                    }
-                    throw new Refusal(400, "could not read the request body: " + failure.getMessage());
-                }
-                ByteBuffer bytes = chunk.getByteBuffer();
-                int n = bytes.remaining();
-                if (size + (long) n > max) {
-                    chunk.release();
-                    waited = shortenIdleTimeout(connection, waited);
-                    drain(request);
-                    throw tooLarge("more than " + max + " bytes");
-                }
-                if (size + n > body.length) {
-                    body = Arrays.copyOf(body, (int) Math.min(max, Math.max(2L * body.length, size + (long) n)));
-                }
-                bytes.get(body, size, n);
-                size += n;
-                boolean last = chunk.isLast();
-                chunk.release();
-                double late = (System.nanoTime() - start) / 1e9 - Limits.UPLOAD_GRACE.toSeconds();
-                if (n > 0 && late > 0 && size < limits.minUploadRate() * late) {
-                    throw tooSlow(size, start);
-                }
-                if (last) {
-                    break;
-                }
-            }
-        } catch (IOException e) {
-            if (e.getCause() instanceof TimeoutException) {
-                throw tooSlow(size, start);
-            }
-            throw new Refusal(400, "could not read the request body: " + e.getMessage());
-        } finally {
-            if (waited) {
-                connection.setIdleTimeout(idleTimeout);
-            }
-        }
-        return size == body.length ? body : Arrays.copyOf(body, size);
-    }
-
-    /** Shortens the idle timeout to {@link Limits#UPLOAD_GRACE} unless that was done already; returns {@code true}. */
-    private static boolean shortenIdleTimeout(EndPoint connection, boolean done) {
-        if (!done) {
-            connection.setIdleTimeout(Limits.UPLOAD_GRACE.toMillis());
-        }
-        return true;
-    }
-
-    /** Waits until the request has more content, its end or a failure to read. */
-    private static void awaitContent(Request request) throws IOException {
-        try (Blocker.Runnable more = Blocker.runnable()) {
-            request.demand(more);
-            more.block();
-        }
-    }
-
-    private Refusal tooSlow(long received, long start) {
-        return new Refusal(408, String.format(Locale.ROOT, "the request body came too slowly: %d bytes in %.1f s; the "
-                + "server waits at most %d s for the next bytes and needs %d bytes/s after the first %d s", received,
-                (System.nanoTime() - start) / 1e9, Limits.UPLOAD_GRACE.toSeconds(), limits.minUploadRate(),
-                Limits.UPLOAD_GRACE.toSeconds()));
-    }
-
-    private Refusal tooLarge(String size) {
-        return new Refusal(413, "request too large: " + size + ", limit " + limits.maxRequestBytes() + " bytes (compressed)");
-    }
-
-    /**
-     * Before a refusal: reads off what is left of a body of at most {@link #DRAIN_LIMIT} bytes that the client sends
-     * without waiting for the go-ahead (no {@code Expect: 100-continue}: small bodies), within the upload's grace.
-     * The client is still writing it: unread, Jetty would close the connection under it, and the client would see a
-     * broken pipe instead of the answer, or on its next request over that pooled connection.
-     */
-    private static void drainUnread(Request request) {
-        long announced = request.getLength();
-        if (announced == 0 || announced > DRAIN_LIMIT || request.getHeaders().contains(HttpHeader.EXPECT, "100-continue")) {
-            return;
-        }
-        EndPoint connection = request.getConnectionMetaData().getConnection().getEndPoint();
-        long idleTimeout = connection.getIdleTimeout();
-        shortenIdleTimeout(connection, false);
-        try {
-            drain(request);
-        } finally {
-            connection.setIdleTimeout(idleTimeout);
-        }
-    }
-
-    /** Reads and drops up to {@link #DRAIN_LIMIT} more bytes of the body, or until it ends or fails. */
-    private static void drain(Request request) {
-        try {
-            for (long drained = 0; drained < DRAIN_LIMIT; ) {
-                Content.Chunk chunk = request.read();
-                if (chunk == null) {
-                    awaitContent(request);
-                    continue;
-                }
-                if (Content.Chunk.isFailure(chunk)) {
-                    return;
-                }
-                drained += chunk.remaining();
-                boolean last = chunk.isLast();
-                chunk.release();
-                if (last) {
-                    return;
-                }
-            }
-        } catch (IOException e) {
-            // the connection closes after the answer anyway
-        }
-    }
-
-    /**
-     * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
-     * up to the final one, each with those that follow it within {@link #EVENT_DELAY_NANOS} in one write, the final
-     * one at once with the end of the answer. A
-     * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes and this is the
-     * job's newest stream (a client that lost its stream comes back on a new one, while the server may not yet know
-     * the old one is dead); that takes the result, and puts it back if the event cannot be written.
-     */
-    private void stream(SubmittedJob job, BlockingQueue<StatusMessage> events, long inline, Response response,
-            Callback callback) {
-        response.setStatus(200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, Protocol.EVENT_STREAM);
-        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
-        response.getHeaders().put("X-Accel-Buffering", "no"); // tells proxies such as nginx not to buffer events
-        long heartbeat = Protocol.HEARTBEAT.toMillis();
-        byte[] inlined = null;
-        try {
-            boolean terminal = false;
-            while (!terminal) {
-                StatusMessage event = events.poll(heartbeat, TimeUnit.MILLISECONDS);
-                if (event == null) {
-                    Content.Sink.write(response, false, ByteBuffer.wrap(HEARTBEAT));
-                    continue;
-                }
-                StringBuilder text = new StringBuilder();
-                long writeBy = System.nanoTime() + EVENT_DELAY_NANOS;
-                while (event != null) {
-                    if (event.status() == JobStatus.COMPLETED && inline > 0) {
-                        inlined = job.takeResult(inline, events);
-                        event = inlined == null ? event : event.withResult(inlined);
-                    }
-                    text.append("data: ").append(event.toJson()).append("\n\n");
-                    terminal = event.terminal();
-                    long wait = writeBy - System.nanoTime();
-                    event = terminal ? null : wait > 0 ? events.poll(wait, TimeUnit.NANOSECONDS) : events.poll();
-                }
-                Content.Sink.write(response, terminal, ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
-            }
-        } catch (IOException e) {
-            LOG.debug("The status stream of job {} closed early: {}", job.id(), e.toString());
-            if (inlined != null) {
-                job.restoreResult(inlined);
-            }
-            callback.failed(e);
-            return;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            callback.failed(e);
-            return;
-        } finally {
-            job.unsubscribe(events);
-        }
-        callback.succeeded();
     }
 
     private void result(SubmittedJob job, Response response, Callback callback) throws Refusal {
@@ -526,19 +318,5 @@ public final class HttpApi extends Handler.Abstract {
 
     private static String abbreviate(String text) {
         return text.length() <= 100 ? text : text.substring(0, 100) + "...";
-    }
-
-    /** A request refused with an HTTP status and a JSON body {@code {"error": "..."}}, perhaps with more. */
-    private static final class Refusal extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        final int status;
-        final transient JsonObject body;
-
-        Refusal(int status, String message) {
-            super(message, null, false, false);
-            this.status = status;
-            this.body = error(message);
-        }
     }
 }

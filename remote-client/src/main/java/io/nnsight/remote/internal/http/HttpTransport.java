@@ -1,17 +1,12 @@
 package io.nnsight.remote.internal.http;
 
 import com.github.luben.zstd.Zstd;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import io.nnsight.remote.RemoteException;
 import io.nnsight.remote.internal.protocol.Compression;
-import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
@@ -19,8 +14,6 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -68,6 +61,9 @@ import org.apache.hc.core5.util.Timeout;
  * answer. A job may wait in the queue for much longer: the status stream (and the answer to {@link #run}) has
  * no overall limit, but the server sends a heartbeat every {@link Protocol#HEARTBEAT}, and a stream silent for
  * four heartbeats is taken for a lost connection. A download fails after 5 minutes without a byte.
+ *
+ * <p>What the server answers is checked by {@code Answers} (refusals, bodies within their limits) and, for status
+ * messages and event streams, by {@code StatusEvents}.
  */
 public final class HttpTransport implements AutoCloseable {
     static final Timeout CONNECT_TIMEOUT = Timeout.ofSeconds(10);
@@ -81,11 +77,13 @@ public final class HttpTransport implements AutoCloseable {
      */
     static final int EXPECT_CONTINUE_BYTES = 1 << 20;
     /** The most bytes of a JSON answer or an error body the client reads. */
-    private static final int MAX_JSON_BYTES = 1 << 20;
+    static final int MAX_JSON_BYTES = 1 << 20;
 
     private final String url;
     private final String apiKey;
     private final CloseableHttpClient client;
+    private final Answers answers;
+    private final StatusEvents statuses;
 
     /**
      * A transport to the server at {@code baseUrl} ({@code http://host:8642}, or https, maybe with a path
@@ -96,6 +94,8 @@ public final class HttpTransport implements AutoCloseable {
     public HttpTransport(String baseUrl, String apiKey) {
         this.url = normalize(baseUrl);
         this.apiKey = apiKey;
+        this.answers = new Answers(url);
+        this.statuses = new StatusEvents(url);
         this.client = HttpClients.custom()
                 .setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
                         .setMaxConnPerRoute(64)
@@ -149,11 +149,11 @@ public final class HttpTransport implements AutoCloseable {
     /** Checks that the server answers. */
     public void ping() {
         String answer = execute(get(Protocol.PING, RESPONSE_TIMEOUT), "ping", response -> {
-            expectOk(response, "ping");
-            return new String(readCapped(response.getEntity(), MAX_JSON_BYTES), StandardCharsets.UTF_8).trim();
+            answers.expectOk(response, "ping");
+            return new String(answers.readCapped(response.getEntity(), MAX_JSON_BYTES), StandardCharsets.UTF_8).trim();
         });
         if (!"pong".equals(answer)) {
-            throw new RemoteException("the server at " + url + " answered /ping with \"" + abbreviate(answer)
+            throw new RemoteException("the server at " + url + " answered /ping with \"" + Answers.abbreviate(answer)
                     + "\" instead of \"pong\": is it an nnsight server?");
         }
     }
@@ -171,8 +171,8 @@ public final class HttpTransport implements AutoCloseable {
     private JsonObject json(String path) {
         String what = "asking for " + path;
         return execute(get(path, RESPONSE_TIMEOUT), what, response -> {
-            expectOk(response, what);
-            return parseObject(readCapped(response.getEntity(), MAX_JSON_BYTES), path);
+            answers.expectOk(response, what);
+            return answers.parseObject(answers.readCapped(response.getEntity(), MAX_JSON_BYTES), path);
         });
     }
 
@@ -184,8 +184,8 @@ public final class HttpTransport implements AutoCloseable {
      */
     public StatusMessage submit(String modelKey, byte[] compressedPayload) {
         return execute(submission(modelKey, compressedPayload, RESPONSE_TIMEOUT), "submitting a job", response -> {
-            accepted(response, modelKey);
-            return statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
+            answers.accepted(response, modelKey);
+            return statuses.statusMessage(answers.readCapped(response.getEntity(), MAX_JSON_BYTES), null);
         });
     }
 
@@ -219,14 +219,15 @@ public final class HttpTransport implements AutoCloseable {
         StatusMessage last;
         try {
             last = execute(post, "running a job on model '" + modelKey + "'", response -> {
-                accepted(response, modelKey);
+                answers.accepted(response, modelKey);
                 if (!isEventStream(response)) {
                     // a server older than one-exchange jobs answers RECEIVED alone: the job is followed as it expects
-                    StatusMessage received = statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), null);
+                    StatusMessage received =
+                            statuses.statusMessage(answers.readCapped(response.getEntity(), MAX_JSON_BYTES), null);
                     following.accept(received);
                     return received;
                 }
-                return readEvents(null, response.getEntity(), following);
+                return statuses.readEvents(null, response.getEntity(), following);
             });
         } catch (RemoteException broken) {
             if (seen[0] == null || seen[0].terminal()) {
@@ -242,7 +243,7 @@ public final class HttpTransport implements AutoCloseable {
         if (!last.terminal()) {
             return await(last.id(), listener, maxResultBytes);
         }
-        return result(checkCompleted(last), inline, maxResultBytes);
+        return result(StatusEvents.checkCompleted(last), inline, maxResultBytes);
     }
 
     /**
@@ -269,14 +270,6 @@ public final class HttpTransport implements AutoCloseable {
         return post;
     }
 
-    /** Throws the server's refusal of a submission, if it refused. */
-    private void accepted(ClassicHttpResponse response, String modelKey) throws IOException {
-        if (response.getCode() == 404) {
-            unknownModel(response, modelKey);
-        }
-        expectOk(response, "submitting a job for model '" + modelKey + "'");
-    }
-
     private static boolean isEventStream(ClassicHttpResponse response) {
         HttpEntity entity = response.getEntity();
         return entity != null && entity.getContentType() != null
@@ -301,7 +294,7 @@ public final class HttpTransport implements AutoCloseable {
             return download(completed.id(), maxResultBytes);
         }
         if (compressed.length > inline) {
-            throw tooLong(inline);
+            throw answers.tooLong(inline);
         }
         return decompress(completed.id(), compressed, maxResultBytes);
     }
@@ -327,148 +320,19 @@ public final class HttpTransport implements AutoCloseable {
         }
         String what = "following job " + jobId;
         StatusMessage terminal = execute(get, what, response -> {
-            expectOk(response, what);
-            return readEvents(jobId, response.getEntity(), listener);
+            answers.expectOk(response, what);
+            return statuses.readEvents(jobId, response.getEntity(), listener);
         });
-        return checkCompleted(terminal);
+        return StatusEvents.checkCompleted(terminal);
     }
 
-    /**
-     * The events of a stream up to the final status, each handed to {@code listener}.
-     *
-     * @param jobId the job the stream is about, or {@code null} for the answer to a submission: the job its first
-     *     event names
-     */
-    private StatusMessage readEvents(String jobId, HttpEntity entity, Consumer<StatusMessage> listener) throws IOException {
-        if (entity == null) {
-            throw streamEnded(jobId, null);
-        }
-        String id = jobId;
-        StatusMessage last = null;
-        StringBuilder data = new StringBuilder();
-        try (InputStream in = entity.getContent()) {
-            EventLines lines = new EventLines(in);
-            for (String line; (line = lines.next()) != null; ) {
-                if (line.isEmpty()) {
-                    if (data.length() > 0) {
-                        last = statusMessage(data.toString(), id);
-                        id = last.id();
-                        data.setLength(0);
-                        listener.accept(last);
-                        if (last.terminal()) {
-                            return last;
-                        }
-                    }
-                } else if (line.startsWith("data:")) {
-                    if (data.length() > 0) {
-                        data.append('\n');
-                    }
-                    data.append(line.startsWith("data: ") ? line.substring(6) : line.substring(5));
-                } // ":" heartbeats and other fields carry nothing for us
-            }
-        } catch (SocketTimeoutException e) {
-            throw new RemoteException("the server at " + url + " sent nothing about " + job(id) + " for "
-                    + STREAM_TIMEOUT.toSeconds() + " s, not even a heartbeat: the server or the network is stuck. "
-                    + "The job may still finish: ask again later" + lastStatus(last), e);
-        }
-        throw streamEnded(id, last);
-    }
-
-    private RemoteException streamEnded(String jobId, StatusMessage last) {
-        return new RemoteException("the server at " + url + " ended the status stream of " + job(jobId)
-                + " before the job finished: the server may have stopped or restarted" + lastStatus(last));
-    }
-
-    private static String job(String id) {
-        return id == null ? "the job just submitted" : "job " + id;
-    }
-
-    private static String lastStatus(StatusMessage last) {
-        return last == null ? "" : " (its last status was " + last.status() + ")";
-    }
-
-    private StatusMessage checkCompleted(StatusMessage terminal) {
-        if (terminal.status() == JobStatus.ERROR) {
-            throw new RemoteException("remote job " + terminal.id() + " failed: " + terminal.description());
-        }
-        return terminal;
-    }
-
-    /**
-     * The lines of an event stream, read a buffer at a time (not a byte at a time through the connection's
-     * layers), each at most {@link Protocol#MAX_EVENT_LINE_BYTES} long.
-     */
-    private final class EventLines {
-        private final InputStream in;
-        private final byte[] buffer = new byte[8192];
-        private int start;
-        private int end;
-        /** The start of a line longer than what was left of the buffer; {@code null} while there is none. */
-        private ByteArrayOutputStream pending;
-
-        EventLines(InputStream in) {
-            this.in = in;
-        }
-
-        /** The next line without its end ({@code \n} or {@code \r\n}); {@code null} at the end. */
-        String next() throws IOException {
-            while (true) {
-                for (int i = start; i < end; i++) {
-                    if (buffer[i] == '\n') {
-                        String line = line(i);
-                        start = i + 1;
-                        return line;
-                    }
-                }
-                keep(start, end);
-                start = 0;
-                end = in.read(buffer);
-                if (end < 0) {
-                    end = 0;
-                    return pending == null || pending.size() == 0 ? null : line(0);
-                }
-            }
-        }
-
-        /** The pending bytes and the buffer's up to {@code stop}, as a line. */
-        private String line(int stop) {
-            String text;
-            if (pending == null || pending.size() == 0) {
-                checkLength(stop - start);
-                text = new String(buffer, start, stop - start, StandardCharsets.UTF_8);
-            } else {
-                keep(start, stop);
-                text = pending.toString(StandardCharsets.UTF_8);
-                pending.reset();
-            }
-            return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
-        }
-
-        /** Moves the buffer's bytes {@code from} to {@code to} to the pending start of the line. */
-        private void keep(int from, int to) {
-            if (to > from) {
-                if (pending == null) {
-                    pending = new ByteArrayOutputStream(2 * buffer.length);
-                }
-                checkLength(pending.size() + to - from);
-                pending.write(buffer, from, to - from);
-            }
-        }
-
-        private void checkLength(int length) {
-            if (length > Protocol.MAX_EVENT_LINE_BYTES) {
-                throw new RemoteException("the server at " + url + " sent an event line longer than "
-                        + Protocol.MAX_EVENT_LINE_BYTES + " bytes: is it an nnsight server?");
-            }
-        }
-    }
 
     /** A job's latest status ({@code GET /response/{id}}), {@code ERROR} included. */
     public StatusMessage poll(String jobId) {
         String what = "asking for the status of job " + jobId;
         return execute(get(Protocol.RESPONSE + jobId, RESPONSE_TIMEOUT), what, response -> {
-            expectOk(response, what);
-            return statusMessage(readCapped(response.getEntity(), MAX_JSON_BYTES), jobId);
+            answers.expectOk(response, what);
+            return statuses.statusMessage(answers.readCapped(response.getEntity(), MAX_JSON_BYTES), jobId);
         });
     }
 
@@ -481,8 +345,8 @@ public final class HttpTransport implements AutoCloseable {
     public byte[] download(String jobId, long maxBytes) {
         String what = "downloading the result of job " + jobId;
         byte[] compressed = execute(get(Protocol.RESULT + jobId, DOWNLOAD_TIMEOUT), what, response -> {
-            expectOk(response, what);
-            return readCapped(response.getEntity(), Zstd.compressBound(maxBytes));
+            answers.expectOk(response, what);
+            return answers.readCapped(response.getEntity(), Zstd.compressBound(maxBytes));
         });
         return decompress(jobId, compressed, maxBytes);
     }
@@ -528,133 +392,6 @@ public final class HttpTransport implements AutoCloseable {
             throw new RemoteException("the connection to the server at " + url + " broke while " + what + " ("
                     + e.getMessage() + "): the server may have stopped", e);
         }
-    }
-
-    private void expectOk(ClassicHttpResponse response, String what) throws IOException {
-        int code = response.getCode();
-        if (code == 200) {
-            return;
-        }
-        byte[] body = readCapped(response.getEntity(), MAX_JSON_BYTES);
-        String text = new String(body, StandardCharsets.UTF_8);
-        JsonObject error = null;
-        try {
-            JsonElement parsed = JsonParser.parseString(text);
-            error = parsed.isJsonObject() ? parsed.getAsJsonObject() : null;
-        } catch (RuntimeException notJson) {
-            // a proxy's page, say: quoted below as text
-        }
-        String reason = error != null && error.has("error") ? error.get("error").getAsString() : abbreviate(text.trim());
-        switch (code) {
-            case 401:
-                throw new RemoteException("the server at " + url + " refused the API key (" + reason
-                        + "): set NNSIGHT_API_KEY or -Dnnsight.apiKey to a key the server accepts");
-            case 409:
-                if (error != null && error.has("serverVersion")) {
-                    throw new RemoteException("nnsight versions do not match: this client is " + Protocol.VERSION
-                            + ", the server at " + url + " is " + error.get("serverVersion").getAsString()
-                            + "; client and server must share major and minor version");
-                }
-                throw new RemoteException("the server at " + url + " answered 409 while " + what + ": " + reason);
-            case 413:
-                throw new RemoteException("the server at " + url + " refused the request as too large: " + reason);
-            default:
-                throw new RemoteException("the server at " + url + " answered HTTP " + code + " while " + what + ": "
-                        + reason);
-        }
-    }
-
-    /** A 404 answer to a submission that lists the server's models: the model key is wrong. */
-    private void unknownModel(ClassicHttpResponse response, String modelKey) throws IOException {
-        byte[] body = readCapped(response.getEntity(), MAX_JSON_BYTES);
-        JsonElement models = null;
-        try {
-            JsonElement parsed = JsonParser.parseString(new String(body, StandardCharsets.UTF_8));
-            models = parsed.isJsonObject() ? parsed.getAsJsonObject().get("models") : null;
-        } catch (RuntimeException notJson) {
-            // not the server's answer: reported as an unexpected 404 below
-        }
-        if (models == null || !models.isJsonArray()) {
-            throw new RemoteException("the server at " + url + " answered 404 to a submission: is it an nnsight server?");
-        }
-        List<String> keys = new ArrayList<>();
-        models.getAsJsonArray().forEach(key -> keys.add(key.getAsString()));
-        throw new RemoteException("the server at " + url + " hosts no model '" + modelKey + "'; it hosts: "
-                + (keys.isEmpty() ? "no models" : String.join(", ", keys)));
-    }
-
-    private StatusMessage statusMessage(byte[] json, String expectedId) {
-        return statusMessage(new String(json, StandardCharsets.UTF_8), expectedId);
-    }
-
-    private StatusMessage statusMessage(String json, String expectedId) {
-        StatusMessage message;
-        try {
-            message = StatusMessage.fromJson(json);
-        } catch (IllegalArgumentException e) {
-            throw new RemoteException("the server at " + url + " sent a malformed status (" + e.getMessage()
-                    + "): is it an nnsight server of version " + Protocol.VERSION + "?", e);
-        }
-        if (expectedId != null && !expectedId.equals(message.id())) {
-            throw new RemoteException("the server at " + url + " sent the status of job " + message.id()
-                    + " when asked about job " + expectedId);
-        }
-        return message;
-    }
-
-    private JsonObject parseObject(byte[] json, String path) {
-        try {
-            JsonElement parsed = JsonParser.parseString(new String(json, StandardCharsets.UTF_8));
-            if (parsed.isJsonObject()) {
-                return parsed.getAsJsonObject();
-            }
-        } catch (RuntimeException e) {
-            // reported below
-        }
-        throw new RemoteException("the server at " + url + " answered " + path + " with something other than a JSON "
-                + "object: is it an nnsight server?");
-    }
-
-    /**
-     * The body, refused past {@code maxBytes}: read straight into an array of its announced length when it has one,
-     * else gathered in chunks.
-     */
-    private byte[] readCapped(HttpEntity entity, long maxBytes) throws IOException {
-        if (entity == null) {
-            return new byte[0];
-        }
-        long announced = entity.getContentLength();
-        if (announced > maxBytes) {
-            throw tooLong(maxBytes);
-        }
-        try (InputStream in = entity.getContent()) {
-            if (announced >= 0) {
-                byte[] body = new byte[(int) announced];
-                int read = in.readNBytes(body, 0, body.length);
-                if (read < body.length) {
-                    throw new IOException("the body ended after " + read + " of its " + announced + " bytes");
-                }
-                return body;
-            }
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] buffer = new byte[8192];
-            for (int n; (n = in.read(buffer)) >= 0; ) {
-                if (out.size() + (long) n > maxBytes) {
-                    throw tooLong(maxBytes);
-                }
-                out.write(buffer, 0, n);
-            }
-            return out.toByteArray();
-        }
-    }
-
-    private RemoteException tooLong(long maxBytes) {
-        return new RemoteException("the server at " + url + " sent more than " + maxBytes
-                + " bytes where at most that many were expected");
-    }
-
-    private static String abbreviate(String text) {
-        return text.length() <= 300 ? text : text.substring(0, 300) + "...";
     }
 
     /** Closes the pooled connections. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.nnsight.ScopePerTest;
 import io.nnsight.Tensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -24,14 +25,14 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+@ExtendWith(ScopePerTest.class)
 class SafeTensorsTest {
     /** -1.5, -1.0, ..., 1.0: the values of {@code arange(-1.5, 1.5, 0.5)}. */
     private static final float[] SIX_FLOATS = {-1.5f, -1f, -0.5f, 0f, 0.5f, 1f};
@@ -46,17 +47,6 @@ class SafeTensorsTest {
 
     @TempDir
     Path folder;
-    private PointerScope scope;
-
-    @BeforeEach
-    void openScope() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void closeScope() {
-        scope.close();
-    }
 
     private Path sample() throws IOException {
         return new SafeTensorsWriter()

@@ -1,5 +1,6 @@
 package io.nnsight.safetensors;
 
+import io.nnsight.ScopePerTest;
 import io.nnsight.lm.Shared;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -16,34 +17,19 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Reads the real stories260K checkpoint (a tiny Llama) in {@code ../shared/models}. */
+@ExtendWith(ScopePerTest.class)
 class Stories260KTest {
     private static final Path MODEL = Shared.path("models/stories260K");
     private static final Path FILE = MODEL.resolve("model.safetensors");
     private static final String EMBEDDING = "model.embed_tokens.weight";
-
-    private PointerScope scope;
-
-    @BeforeEach
-    void openScope() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void closeScope() {
-        if (scope != null) {
-            scope.close();
-        }
-    }
 
     @Test
     void open_listsEveryTensorAndTheMetadata() throws IOException {

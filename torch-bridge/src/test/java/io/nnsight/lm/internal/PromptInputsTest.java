@@ -7,43 +7,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.Batchable;
 import io.nnsight.Inputs;
+import io.nnsight.ScopePerTest;
 import io.nnsight.Tensors;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.lm.decoder.DecoderForCausalLM;
 import java.util.List;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * stories260K's inputs: token ids given as Java arrays (checked on the host) and as tensors (checked with tensor
  * operations) are prepared into the same tensors and refused with the same errors.
  */
+@ExtendWith(ScopePerTest.class)
 class PromptInputsTest {
     private static LanguageModel lm;
     private static PromptInputs inputs;
-    private PointerScope scope;
 
     @BeforeAll
     static void load() {
         lm = Shared.stories();
         DecoderForCausalLM model = (DecoderForCausalLM) lm.module();
         inputs = new PromptInputs(lm.tokenizer(), model.contextLength(), model.placement());
-    }
-
-    @BeforeEach
-    void openScope() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void closeScope() {
-        scope.close();
     }
 
     private static long[] longs(Batchable.Prepared prepared, String name) {

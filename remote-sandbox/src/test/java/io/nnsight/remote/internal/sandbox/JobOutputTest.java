@@ -59,11 +59,7 @@ class JobOutputTest {
         JobOutput.capturing(lines::add, () -> {
             JobOutput.out().println("during the job");
             leftover[0] = new Thread(() -> {
-                try {
-                    jobEnded.await();
-                } catch (InterruptedException e) {
-                    return;
-                }
+                awaitQuietly(jobEnded);
                 JobOutput.out().println("after, on out");
                 JobOutput.err().println("after, on err, first used now");
             });

@@ -314,11 +314,11 @@ class OneExchangeTest {
             List<StatusMessage> seen = Collections.synchronizedList(new ArrayList<>());
             ExecutorService thread = Executors.newSingleThreadExecutor();
             Future<byte[]> result = thread.submit(() -> client.run("tiny", payload("wait resumed"), seen::add, 1 << 20));
-            awaitSeen(seen, JobStatus.RUNNING, 1);
+            TestServers.awaitSeen(seen, JobStatus.RUNNING, 1);
             String id = seen.get(0).id();
 
             network.cut(); // the server learns of it only when it next writes to the old answer
-            awaitSeen(seen, JobStatus.RUNNING, 2); // the job's own stream starts with its latest status
+            TestServers.awaitSeen(seen, JobStatus.RUNNING, 2); // the job's own stream starts with its latest status
             executor.gate.countDown();
 
             assertEquals("resumed", text(result.get(10, TimeUnit.SECONDS)));
@@ -343,9 +343,9 @@ class OneExchangeTest {
             List<StatusMessage> second = Collections.synchronizedList(new ArrayList<>());
             ExecutorService threads = Executors.newFixedThreadPool(2);
             Future<byte[]> fromOlder = threads.submit(() -> older.await(id, first::add, 100));
-            awaitSeen(first, JobStatus.RUNNING, 1);
+            TestServers.awaitSeen(first, JobStatus.RUNNING, 1);
             Future<byte[]> fromNewer = threads.submit(() -> newer.await(id, second::add, 100));
-            awaitSeen(second, JobStatus.RUNNING, 1);
+            TestServers.awaitSeen(second, JobStatus.RUNNING, 1);
             executor.gate.countDown();
 
             assertEquals("twice", text(fromNewer.get(10, TimeUnit.SECONDS)));
@@ -365,15 +365,6 @@ class OneExchangeTest {
 
         assertTrue(refused.getMessage().contains("no-such-model"), refused.getMessage());
         assertEquals(List.of("POST /request HTTP/1.1"), proxy.takeRequestLines());
-    }
-
-    /** Waits until {@code seen} holds {@code count} messages of {@code status}. */
-    private static void awaitSeen(List<StatusMessage> seen, JobStatus status, int count) throws InterruptedException {
-        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (seen.stream().filter(message -> message.status() == status).count() < count) {
-            assertTrue(System.nanoTime() < end, "no " + count + " " + status + " statuses within 10 s: " + seen);
-            Thread.sleep(5);
-        }
     }
 
     @Test

@@ -90,10 +90,7 @@ class QueueTest {
             List<StatusMessage> seen = Collections.synchronizedList(new ArrayList<>());
             ExecutorService thread = Executors.newSingleThreadExecutor();
             Future<StatusMessage> last = thread.submit(() -> http.stream(ids.get(2), seen::add));
-            long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (seen.isEmpty() && System.nanoTime() < end) {
-                Thread.sleep(5);
-            }
+            TestServers.awaitSeen(seen, JobStatus.QUEUED, 1); // the stream started: its first status is the position
             executor.gate.countDown();
             assertEquals(JobStatus.COMPLETED, last.get(10, TimeUnit.SECONDS).status());
             thread.shutdown();
@@ -120,10 +117,7 @@ class QueueTest {
             String streamed = last;
             ExecutorService thread = Executors.newSingleThreadExecutor();
             Future<StatusMessage> end = thread.submit(() -> http.stream(streamed, seen::add));
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (seen.isEmpty() && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            TestServers.awaitSeen(seen, JobStatus.QUEUED, 1); // the stream started: its first status is the position
             long opened = System.nanoTime();
             executor.gate.countDown(); // the jobs ahead of the last one start one after the other, each in a moment
             assertEquals(JobStatus.COMPLETED, end.get(10, TimeUnit.SECONDS).status());

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 
 /** What the server tests share: a small model, a server with test keys, and payloads of commands. */
@@ -54,6 +55,20 @@ final class TestServers {
             Thread.sleep(5);
         }
         return latest;
+    }
+
+    /**
+     * Waits up to 10 s until {@code seen}, the statuses a stream's listener collects (a synchronized list), holds
+     * {@code count} of {@code status}.
+     */
+    static void awaitSeen(List<StatusMessage> seen, JobStatus status, int count) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (seen.stream().filter(message -> message.status() == status).count() < count) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("no " + count + " " + status + " statuses within 10 s: " + seen);
+            }
+            Thread.sleep(5);
+        }
     }
 
     /** {@code shared/<relative>}, found in the nearest ancestor of the working directory that has it. */

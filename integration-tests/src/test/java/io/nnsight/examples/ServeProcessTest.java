@@ -5,15 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
+import io.nnsight.remote.internal.http.HttpTransport;
 import io.nnsight.server.ModelServer;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -103,9 +99,10 @@ class ServeProcessTest {
             assertEquals(338, served, "the reference's next token after the prompt");
             assertTrue(systemProperties(javaHome, server).contains(ModelServer.MAX_PHYSICAL_BYTES + "=0"),
                     "a JVM that only serves skips JavaCPP's physical-memory check");
-            JsonObject env = JsonParser.parseString(HttpClient.newHttpClient().send(
-                    HttpRequest.newBuilder(URI.create(url + "/env")).build(), HttpResponse.BodyHandlers.ofString()).body())
-                    .getAsJsonObject();
+            JsonObject env;
+            try (HttpTransport http = new HttpTransport(url, KEY)) {
+                env = http.env();
+            }
             assertEquals(env.get("javaFeature").getAsInt() >= 21 ? "continuations" : "threads",
                     env.get("engine").getAsString(), "the jar's manifest exports jdk.internal.vm: bodies run on the "
                     + "model's thread where the JDK has continuations");

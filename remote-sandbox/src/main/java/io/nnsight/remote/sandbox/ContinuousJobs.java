@@ -15,12 +15,14 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 
 /**
  * Runs continuous batches of generations, as {@link SandboxedExecutor#executeContinuous} describes: epochs of one
- * {@link ContinuousBatch} each, while the feed gives jobs. An {@link Epoch} admits the feed's plain generations as
- * members ({@link BatchedJob}), checks the weights as each leaves and gives its outcome to the feed at once; the jobs
- * that did not join, or need a second run, run alone when the epoch ends.
+ * {@link ContinuousBatch} each, with autograd off (no member's code can use it), while the feed gives jobs. An
+ * {@link Epoch} admits the feed's plain generations as members ({@link BatchedJob}), checks the weights as each leaves
+ * and gives its outcome to the feed at once; the jobs that did not join, or need a second run, run alone when the
+ * epoch ends.
  */
 final class ContinuousJobs {
     /** The kind of job a continuous batch holds. */
@@ -38,7 +40,8 @@ final class ContinuousJobs {
         Epoch epoch = new Epoch(model, executor.weights.guard(model), feed);
         int taken;
         do {
-            try (PointerScope scope = new PointerScope()) {
+            // no member's code uses autograd
+            try (PointerScope scope = new PointerScope(); NoGradGuard off = new NoGradGuard()) {
                 try {
                     ContinuousBatch.run(model, runner, epoch, feed.epochSteps());
                 } catch (RuntimeException | Error e) {

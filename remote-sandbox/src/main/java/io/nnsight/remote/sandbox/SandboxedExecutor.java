@@ -27,6 +27,7 @@ import io.nnsight.spi.TraceBatch;
 import java.util.List;
 import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 
 /**
  * The executor of shipped jobs, on a server and in {@code Remote.local()}: it checks the shipped classes
@@ -40,6 +41,13 @@ import org.bytedeco.javacpp.PointerScope;
  * <p>Jobs run alone here ({@link #execute}); co-batched traces in {@code TraceBatches} and continuous batches of
  * generations in {@code ContinuousJobs}, each member prepared, run and encoded in its own context ({@code
  * BatchedJob}), a job's errors described the same way on every path ({@code JobFailures}).
+ *
+ * <p><b>Autograd.</b> A job runs with autograd off unless its code can use it: run a backward pass, read a gradient,
+ * ask whether a tensor requires one ({@link ShippedCode#usesAutograd()}). Code that cannot use it cannot tell, and
+ * gets the same values; the forward pass records no graph for a backward pass that never comes, which is about a
+ * fifth of a small model's pass, since a hosted model's weights require gradients. A job that can use autograd runs
+ * alone, with it on as the server's thread has it, and never shares a forward pass: the shared passes run with
+ * autograd off.
  */
 public final class SandboxedExecutor implements JobExecutor {
     /** The sandbox policy; {@code TraceBatches} and {@code ContinuousJobs} load their members with it too. */
@@ -73,7 +81,8 @@ public final class SandboxedExecutor implements JobExecutor {
             throw new JobFailedException(e.getMessage(), e);
         }
         WeightGuard guard = weights.guard(model);
-        try (PointerScope scope = new PointerScope()) {
+        try (PointerScope scope = new PointerScope();
+                NoGradGuard off = code.usesAutograd() ? null : new NoGradGuard()) {
             long end = Deadline.start(context.timeLimit()).end();
             context.progress().deadline(() -> end);
             context.progress().enter(); // alone, the job's code and the model take turns: all of it counts as its own

@@ -19,11 +19,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 
 /**
  * Runs co-batched traces, as {@link SandboxedExecutor#executeBatch} describes: the plain traces become members
  * ({@link BatchedJob}), their inputs {@linkplain TraceBatch#prepare prepared} once, grouped by their shape into
- * forward passes within the {@link BatchLimits}, each pass one {@link TraceBatch}; each result is encoded in its
+ * forward passes within the {@link BatchLimits}, each pass one {@link TraceBatch}, with autograd off (no member's
+ * code can use it); each result is encoded in its
  * member's context, one weight check follows the passes, and the jobs that did not join, or need a second run, run
  * alone.
  */
@@ -65,7 +67,8 @@ final class TraceBatches {
         int reruns = 0;
         if (executor.weights.lost(model) == null) {
             WeightGuard guard = executor.weights.guard(model);
-            try (PointerScope scope = new PointerScope()) {
+            // no member's code uses autograd
+            try (PointerScope scope = new PointerScope(); NoGradGuard off = new NoGradGuard()) {
                 Peers peers = new Peers();
                 for (int i = 0; i < requests.size(); i++) {
                     BatchedJob<Trace> job = BatchedJob.prepare(executor.sandbox, model, TRACE, requests.get(i),

@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -37,8 +38,8 @@ import org.junit.jupiter.api.Test;
  * {@link SandboxedExecutor#executeBatch} on stories260K with real shipped lambdas: each job gets what {@link
  * SandboxedExecutor#execute} gives it alone (logits within 1e-4, since a batched float32 matrix product may sum
  * in another order; argmax exactly), its failure alone, its own printed lines once; a job that stops the trace
- * gets what it gets alone without running again; a job that is evicted or changes the weights, and a job of another
- * kind, run alone.
+ * gets what it gets alone without running again; a job that is evicted or changes the weights, a job whose code can
+ * use autograd, and a job of another kind, run alone.
  */
 class BatchExecutionTest {
     private static final String PROMPT = Shared.STORIES_PROMPT;
@@ -546,6 +547,57 @@ class BatchExecutionTest {
         for (int i = 0; i < requests.size(); i++) {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
         }
+    }
+
+    /** Zeroes half of layer 1's hidden state through a chunk: libtorch refuses that in place with autograd on. */
+    private static TraceBody<Tensor> halfZeroedLogits() {
+        return tr -> {
+            lm.get("model.layers.1").output().chunk(2, -1).get(0).zero_();
+            return lm.get("lm_head").output().select(1, -1);
+        };
+    }
+
+    @Test
+    void execute_ofCodeThatCannotUseAutograd_runsItWithAutogradOff() throws JobFailedException {
+        RuntimeException recorded = assertThrows(RuntimeException.class, () -> lm.trace(PROMPT, halfZeroedLogits()));
+        Tensor local;
+        try (NoGradGuard off = new NoGradGuard()) {
+            local = lm.trace(PROMPT, halfZeroedLogits());
+        }
+
+        Object remote = decode(new SandboxedExecutor().execute(lm, trace(halfZeroedLogits()),
+                context("alone", new ArrayList<>())));
+
+        assertTrue(recorded.getMessage().contains("is being modified inplace"), recorded.getMessage());
+        assertTrue(local.equal((Tensor) remote), "the values of the trace run locally with autograd off");
+    }
+
+    @Test
+    void execute_ofCodeThatAsksWhetherAutogradRecords_runsItWithAutogradOn() throws JobFailedException {
+        TraceBody<Boolean> asking = tr -> lm.get("model.layers.1").output().requires_grad();
+
+        Object remote = decode(new SandboxedExecutor().execute(lm, trace(asking), context("alone", new ArrayList<>())));
+
+        assertEquals(true, lm.trace(PROMPT, asking), "locally");
+        assertEquals(true, remote);
+    }
+
+    @Test
+    void executeBatch_memberWhoseCodeCanUseAutograd_runsAlone_andTheOthersShareAPassWithAutogradOff()
+            throws JobFailedException {
+        TraceBody<Boolean> asking = tr -> lm.get("model.layers.1").output().requires_grad();
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(asking), trace(halfZeroedLogits()));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertRan(report, List.of(2), 1, 0, 0, "the job that asks runs alone");
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+        assertEquals(true, decode(outcomes.get(1).get()));
     }
 
     @Test

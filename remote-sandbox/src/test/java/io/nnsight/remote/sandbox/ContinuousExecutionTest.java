@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
  * {@link SandboxedExecutor#executeContinuous} on stories260K with real shipped lambdas: generation jobs that join a
  * running continuous batch at later step boundaries get what {@link SandboxedExecutor#execute} gives each alone (the
  * same tokens; logits within 1e-4), each as soon as it leaves, its own printed lines once; a job that stops, a trace,
- * and every job of an epoch in which the weights changed run alone.
+ * a job whose code can use autograd, and every job of an epoch in which the weights changed run alone.
  */
 class ContinuousExecutionTest {
     private static final double TOLERANCE = 1e-4;
@@ -246,6 +246,29 @@ class ContinuousExecutionTest {
         assertTrue(torch.allclose((Tensor) alone(planned.get(2).request), logits, 0, TOLERANCE, false));
         assertEquals(solo.getMessage(), planned.get(3).outcome.failure().getMessage());
         assertTrue(solo.getMessage().contains("no steering at step 2"), solo.getMessage());
+    }
+
+    @Test
+    void executeContinuous_aGenerationWhoseCodeCanUseAutograd_runsAlone_withAutogradOn() throws JobFailedException {
+        TraceBody<List<Object>> asking = tr -> {
+            List<Object> recorded = new ArrayList<>();
+            for (int step : tr.all()) {
+                recorded.add(lm.get("model.layers.1").output().requires_grad());
+            }
+            return recorded;
+        };
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 6, tokensAndLogits("a")), 0),
+                new Planned(generation("Once upon a time", 3, asking), 1),
+                new Planned(generation("The cat sat", 4, steered(2.0)), 1));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        feed(executor, planned);
+
+        assertEquals(new SandboxedExecutor.EpochCounts(2, 0), executor.lastEpoch, "the asking job did not join");
+        assertEquals(List.of(true, true, true), decode(planned.get(1).outcome.get()), "autograd on, as locally");
+        assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
+        assertSameGeneration(alone(planned.get(2).request), decode(planned.get(2).outcome.get()));
     }
 
     @Test

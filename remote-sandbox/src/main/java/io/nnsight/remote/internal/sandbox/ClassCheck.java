@@ -70,6 +70,15 @@ final class ClassCheck {
     private final String className;
     private final int compiledFor;
     private final Set<Violation> violations = new LinkedHashSet<>();
+    private boolean usesAutograd;
+
+    /**
+     * What the check found of one class.
+     *
+     * @param violations its violations, in the order of the class file, without repeats
+     * @param usesAutograd whether it references a member through which it can use autograd ({@link AutogradUse})
+     */
+    record Findings(List<Violation> violations, boolean usesAutograd) {}
 
     private ClassCheck(Policy policy, Linkage linkage, ClassNode type, int compiledFor) {
         this.policy = policy;
@@ -80,14 +89,14 @@ final class ClassCheck {
     }
 
     /**
-     * The violations of one shipped class, in the order of the class file, without repeats.
+     * Checks one shipped class.
      *
      * @param compiledFor the Java version (feature number) the class file was compiled for
      */
-    static List<Violation> check(Policy policy, Linkage linkage, ClassNode type, int compiledFor) {
+    static Findings check(Policy policy, Linkage linkage, ClassNode type, int compiledFor) {
         ClassCheck check = new ClassCheck(policy, linkage, type, compiledFor);
         check.declarations();
-        return List.copyOf(check.violations);
+        return new Findings(List.copyOf(check.violations), check.usesAutograd);
     }
 
     private void declarations() {
@@ -168,6 +177,7 @@ final class ClassCheck {
             ownerType = Type.getType(Object.class); // any other member of an array is Object's
         }
         String ownerName = ownerType.getClassName();
+        usesAutograd |= AutogradUse.named(ownerName, name);
         String what = describe(ownerName, name, descriptor, field);
         boolean vetted = false;
         boolean jdk = false;
@@ -193,6 +203,7 @@ final class ClassCheck {
         if (linkage.isShipped(declarer.get())) {
             return; // its descriptor is checked where the shipped class declares it
         }
+        usesAutograd |= AutogradUse.named(declarer.get(), name);
         Class<?> declaring = linkage.server(declarer.get()).orElseThrow();
         if (!declarer.get().equals(ownerName) && Modifier.isPublic(declaring.getModifiers())) {
             Verdict inherited = policy.member(declarer.get(), name, descriptor);

@@ -15,7 +15,7 @@ import java.util.Objects;
  * server classes that shipped code may use.
  *
  * <pre>{@code
- * Map<String, byte[]> prepared = Sandbox.server().prepare(shippedClasses);
+ * Map<String, byte[]> prepared = Sandbox.server().prepare(shippedClasses).classes();
  * ClassLoader loader = new JobClassLoader(prepared, NNsight.class.getClassLoader());
  * }</pre>
  *

@@ -17,7 +17,7 @@ import java.util.Map;
  *
  * <pre>{@code
  * String key = PreparedCache.key(classes, lambdas.specs());
- * Map<String, byte[]> prepared = cache.get(key);      // null: check, rewrite, then cache.put(key, prepared)
+ * Sandbox.Prepared prepared = cache.get(key);      // null: check, rewrite, then cache.put(key, prepared)
  * }</pre>
  *
  * <p>The key is the SHA-256 digest of everything the preparation reads from the request, each part prefixed with its
@@ -27,7 +27,8 @@ import java.util.Map;
  * Sandbox}, which owns its cache. A request that differs from a cached one in any byte has another key, and is
  * checked as if nothing were cached.
  *
- * <p>Only accepted code is kept, never a refusal, and only the rewritten class files: each job still defines them in
+ * <p>Only accepted code is kept, never a refusal, and only the rewritten class files (and whether they can use
+ * autograd): each job still defines them in
  * a {@link JobClassLoader} of its own, so it gets classes, and static fields, of its own. The maps handed out are
  * unmodifiable and shared by every job that hits; nothing writes to their arrays ({@link JobClassLoader} only reads
  * them to define classes).
@@ -49,7 +50,7 @@ final class PreparedCache {
     private long hits;
 
     /** The prepared classes of one request and how many bytes they count for. */
-    private record Entry(Map<String, byte[]> prepared, long bytes) {}
+    private record Entry(Sandbox.Prepared prepared, long bytes) {}
 
     PreparedCache(int maxEntries, long maxBytes) {
         if (maxEntries < 0 || maxBytes < 0) {
@@ -92,7 +93,7 @@ final class PreparedCache {
     }
 
     /** The classes prepared from the request of this key, or {@code null} when they are not kept. */
-    synchronized Map<String, byte[]> get(String key) {
+    synchronized Sandbox.Prepared get(String key) {
         Entry entry = entries.get(key);
         if (entry == null) {
             return null;
@@ -101,10 +102,10 @@ final class PreparedCache {
         return entry.prepared();
     }
 
-    /** Keeps {@code prepared}, an unmodifiable map, for the request of this key, dropping the least recently used. */
-    synchronized void put(String key, Map<String, byte[]> prepared) {
+    /** Keeps {@code prepared} for the request of this key, dropping the least recently used. */
+    synchronized void put(String key, Sandbox.Prepared prepared) {
         long size = 0;
-        for (Map.Entry<String, byte[]> type : prepared.entrySet()) {
+        for (Map.Entry<String, byte[]> type : prepared.classes().entrySet()) {
             size += type.getKey().length() + type.getValue().length;
         }
         if (size > maxBytes || maxEntries == 0) {

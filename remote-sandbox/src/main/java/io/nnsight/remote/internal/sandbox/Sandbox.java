@@ -17,8 +17,8 @@ import org.objectweb.asm.tree.ClassNode;
  * pass so that they run under the job's deadline and print to the job's log.
  *
  * <pre>{@code
- * Map<String, byte[]> prepared = Sandbox.server().prepare(shippedClasses);   // or SandboxException
- * ClassLoader loader = new JobClassLoader(prepared, serverLoader);
+ * Sandbox.Prepared prepared = Sandbox.server().prepare(shippedClasses);   // or SandboxException
+ * ClassLoader loader = new JobClassLoader(prepared.classes(), serverLoader);
  * Object result = JobOutput.capturing(log, () -> Deadline.within(limit, () -> run(loader)));
  * }</pre>
  *
@@ -36,6 +36,8 @@ import org.objectweb.asm.tree.ClassNode;
  *       reported at once, in a {@link SandboxException}.
  *   <li><b>Rewrites</b> the classes, all or none: deadline checks, output redirection, and the class-file
  *       version lowered to the server's where it was newer (see {@link Rewriter}).
+ *   <li><b>Tells</b> whether the code can use autograd ({@link AutogradUse}): the executor runs code that cannot
+ *       with autograd off.
  * </ol>
  *
  * <p>A shipped class may use every other shipped class, but not a name that the server provides to shipped
@@ -100,14 +102,23 @@ public final class Sandbox {
     }
 
     /**
+     * Shipped code as a {@link Sandbox} accepted it.
+     *
+     * @param classes the rewritten class files, under their binary names; unmodifiable
+     * @param usesAutograd whether the code references a member through which it can use autograd ({@link
+     *     AutogradUse}); without one it cannot tell whether autograd is on
+     */
+    public record Prepared(Map<String, byte[]> classes, boolean usesAutograd) {}
+
+    /**
      * Checks the shipped classes and rewrites them to run as a job.
      *
      * @param classes binary class names ({@code com.example.Probe}, {@code com.example.Probe$1}) to their class
      *     files
-     * @return the rewritten class files, under the same names
+     * @return the rewritten class files, under the same names, and whether they can use autograd
      * @throws SandboxException when a class is refused; none of the classes has been defined or run
      */
-    public Map<String, byte[]> prepare(Map<String, byte[]> classes) {
+    public Prepared prepare(Map<String, byte[]> classes) {
         return prepare(classes, LambdaFactories.of(List.of(), classes.keySet()));
     }
 
@@ -119,16 +130,16 @@ public final class Sandbox {
      * <p>Accepted code is kept ({@link PreparedCache}: up to {@value #CACHED_REQUESTS} requests or {@value
      * #CACHED_MIB} MiB of class files, least recently used dropped first), keyed by the SHA-256 digest of every
      * byte of every class file and every field of every lambda spec: the same classes and lambdas shipped again,
-     * byte for byte, get the same map back without being checked again. Anything else is checked in full; a
+     * byte for byte, get the same classes back without being checked again. Anything else is checked in full; a
      * refusal is never kept. Each job still defines the classes in a {@link JobClassLoader} of its own.
      *
      * @param lambdas the factories of the request's lambdas; a class whose lambda's implementation it does not
      *     declare as the request says is refused with the message of the {@link IllegalArgumentException}
      * @throws SandboxException when a class is refused; none of the classes has been defined or run
      */
-    public Map<String, byte[]> prepare(Map<String, byte[]> classes, LambdaFactories lambdas) {
+    public Prepared prepare(Map<String, byte[]> classes, LambdaFactories lambdas) {
         String key = PreparedCache.key(classes, lambdas.specs());
-        Map<String, byte[]> cached = cache.get(key);
+        Prepared cached = cache.get(key);
         if (cached != null) {
             return cached;
         }
@@ -145,8 +156,11 @@ public final class Sandbox {
         Map<String, ClassNode> nodes = new LinkedHashMap<>();
         shipped.forEach((name, read) -> nodes.put(name, read.node()));
         Linkage linkage = new Linkage(nodes, server);
+        boolean usesAutograd = false;
         for (Shipped read : shipped.values()) {
-            violations.addAll(ClassCheck.check(policy, linkage, read.node(), read.compiledFor()));
+            ClassCheck.Findings findings = ClassCheck.check(policy, linkage, read.node(), read.compiledFor());
+            violations.addAll(findings.violations());
+            usesAutograd |= findings.usesAutograd();
         }
         if (!violations.isEmpty()) {
             throw refusal(violations);
@@ -154,7 +168,7 @@ public final class Sandbox {
 
         Map<String, byte[]> prepared = new LinkedHashMap<>();
         shipped.forEach((name, read) -> prepared.put(name, Rewriter.rewrite(read.classFile())));
-        Map<String, byte[]> result = Collections.unmodifiableMap(prepared);
+        Prepared result = new Prepared(Collections.unmodifiableMap(prepared), usesAutograd);
         cache.put(key, result);
         return result;
     }

@@ -27,11 +27,13 @@ public final class ShippedCode {
     private final Envelope envelope;
     private final LambdaFactories lambdas;
     private final JobClassLoader loader;
+    private final boolean usesAutograd;
 
-    private ShippedCode(Envelope envelope, LambdaFactories lambdas, JobClassLoader loader) {
+    private ShippedCode(Envelope envelope, LambdaFactories lambdas, JobClassLoader loader, boolean usesAutograd) {
         this.envelope = envelope;
         this.lambdas = lambdas;
         this.loader = loader;
+        this.usesAutograd = usesAutograd;
     }
 
     /**
@@ -42,9 +44,9 @@ public final class ShippedCode {
      */
     public static ShippedCode load(Sandbox sandbox, Envelope envelope) {
         LambdaFactories lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
-        Map<String, byte[]> checked = sandbox.prepare(envelope.classes(), lambdas);
+        Sandbox.Prepared checked = sandbox.prepare(envelope.classes(), lambdas);
         return new ShippedCode(envelope, lambdas,
-                new JobClassLoader(checked, ShippedCode.class.getClassLoader()));
+                new JobClassLoader(checked.classes(), ShippedCode.class.getClassLoader()), checked.usesAutograd());
     }
 
     /**
@@ -73,6 +75,14 @@ public final class ShippedCode {
     /** The class loader of the code. */
     public JobClassLoader loader() {
         return loader;
+    }
+
+    /**
+     * Whether the code references a member through which it can use autograd ({@link Sandbox.Prepared}); code that
+     * does not cannot tell whether autograd is on.
+     */
+    public boolean usesAutograd() {
+        return usesAutograd;
     }
 
     /** The binary names of the classes shipped. */

@@ -71,7 +71,7 @@ class AddressFreeTest {
     void shippedCode_nativeObjectAsTextOrHashCode_neverShowsItsAddress() throws Exception {
         Scalar scalar = new Scalar(1.0);
         String address = Long.toHexString(scalar.address());
-        JobClassLoader loader = new JobClassLoader(Sandbox.server().prepare(ClassFiles.of(Describes.class)),
+        JobClassLoader loader = new JobClassLoader(Sandbox.server().prepare(ClassFiles.of(Describes.class)).classes(),
                 getClass().getClassLoader());
 
         List<List<Object>> compiled = describe(Describes.class, scalar);

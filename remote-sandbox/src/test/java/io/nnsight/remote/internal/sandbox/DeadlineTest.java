@@ -150,7 +150,7 @@ class DeadlineTest {
 
     /** The shipped class, prepared by the sandbox and defined in a job's class loader, as a new instance. */
     static Supplier<?> shipped(Class<?> benign) throws ReflectiveOperationException {
-        Class<?> type = new JobClassLoader(Sandbox.server().prepare(ClassFiles.of(Benign.class)),
+        Class<?> type = new JobClassLoader(Sandbox.server().prepare(ClassFiles.of(Benign.class)).classes(),
                 DeadlineTest.class.getClassLoader()).loadClass(benign.getName());
         var constructor = type.getDeclaredConstructor();
         constructor.setAccessible(true);

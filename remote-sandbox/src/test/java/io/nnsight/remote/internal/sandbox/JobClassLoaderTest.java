@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 class JobClassLoaderTest {
     private final JobClassLoader loader = new JobClassLoader(
-            Sandbox.server().prepare(ClassFiles.of(Benign.Point.class)), getClass().getClassLoader());
+            Sandbox.server().prepare(ClassFiles.of(Benign.Point.class)).classes(), getClass().getClassLoader());
 
     @Test
     void loadClass_allowedServerClass_isTheServers() throws Exception {
@@ -60,7 +60,7 @@ class JobClassLoaderTest {
 
     @Test
     void loader_copiesTheClassesItIsGiven() throws Exception {
-        Map<String, byte[]> classes = new HashMap<>(Sandbox.server().prepare(ClassFiles.of(Benign.Point.class)));
+        Map<String, byte[]> classes = new HashMap<>(Sandbox.server().prepare(ClassFiles.of(Benign.Point.class)).classes());
         JobClassLoader own = new JobClassLoader(classes, getClass().getClassLoader());
         classes.clear();
 

@@ -148,7 +148,7 @@ class LambdaFactoriesTest {
                 "(Ljava/lang/Integer;)Ljava/lang/Long;", 0);
         Map<String, byte[]> classes = ClassFiles.of(Probe.class);
         LambdaFactories lambdas = LambdaFactories.of(List.of(widened, unboxed), classes.keySet());
-        JobClassLoader loader = new JobClassLoader(sandbox().prepare(classes, lambdas),
+        JobClassLoader loader = new JobClassLoader(sandbox().prepare(classes, lambdas).classes(),
                 Sandbox.class.getClassLoader());
 
         IntToLongFunction twiceOfInt = (IntToLongFunction) lambdas.create(widened, new Object[0], loader);

@@ -119,8 +119,8 @@ class PreparedCacheTest {
         Sandbox sandbox = sandbox();
         Envelope job = tallyJob();
 
-        Map<String, byte[]> first = sandbox.prepare(job.classes(), lambdas(job));
-        Map<String, byte[]> second = sandbox.prepare(tallyJob().classes(), lambdas(tallyJob()));
+        Map<String, byte[]> first = sandbox.prepare(job.classes(), lambdas(job)).classes();
+        Map<String, byte[]> second = sandbox.prepare(tallyJob().classes(), lambdas(tallyJob())).classes();
 
         assertSame(first, second, "the second identical job gets the prepared classes of the first");
         assertEquals(1, sandbox.cache().size());
@@ -166,11 +166,11 @@ class PreparedCacheTest {
     void prepare_oneByteOfOneClassChanged_isCheckedAndRewrittenAnew() {
         Sandbox sandbox = sandbox();
         Envelope job = tallyJob();
-        Map<String, byte[]> first = sandbox.prepare(job.classes(), lambdas(job));
+        Map<String, byte[]> first = sandbox.prepare(job.classes(), lambdas(job)).classes();
 
         // the same length, so the class file stays well formed: the field count becomes counu everywhere
         Map<String, byte[]> changed = patched(job.classes(), Tally.class.getName(), "count", "counu");
-        Map<String, byte[]> second = sandbox.prepare(changed, lambdas(job));
+        Map<String, byte[]> second = sandbox.prepare(changed, lambdas(job)).classes();
 
         assertNotSame(first, second);
         assertEquals(0, sandbox.cache().hits());
@@ -183,7 +183,7 @@ class PreparedCacheTest {
     void prepare_lambdaSpecChanged_isCheckedAgain() {
         Sandbox sandbox = sandbox();
         Envelope job = tallyJob();
-        Map<String, byte[]> first = sandbox.prepare(job.classes(), lambdas(job));
+        Map<String, byte[]> first = sandbox.prepare(job.classes(), lambdas(job)).classes();
         LambdaSpec honest = job.lambdas().get(0);
 
         // the same class bytes and implementation, but called as an instance method: refused, though cached as static
@@ -201,7 +201,7 @@ class PreparedCacheTest {
                 honest.interfaceMethod(), honest.interfaceMethodType(), honest.implKind(), honest.implClass(),
                 honest.implName(), honest.implDescriptor(), honest.interfaceMethodType(), honest.capturedCount());
         Map<String, byte[]> second = sandbox.prepare(job.classes(),
-                LambdaFactories.of(List.of(wider), job.classes().keySet()));
+                LambdaFactories.of(List.of(wider), job.classes().keySet())).classes();
 
         assertNotSame(first, second);
         assertEquals(0, sandbox.cache().hits());
@@ -314,14 +314,14 @@ class PreparedCacheTest {
     @Test
     void prepare_pastEntryBound_dropsLeastRecentlyUsed() {
         Sandbox sandbox = sandbox(2, 64L << 20);
-        Map<String, byte[]> clock = sandbox.prepare(ClassFiles.of(Clock.class));
-        Map<String, byte[]> point = sandbox.prepare(ClassFiles.of(Benign.Point.class));
-        assertSame(clock, sandbox.prepare(ClassFiles.of(Clock.class)), "used again: now the most recent");
+        Map<String, byte[]> clock = sandbox.prepare(ClassFiles.of(Clock.class)).classes();
+        Map<String, byte[]> point = sandbox.prepare(ClassFiles.of(Benign.Point.class)).classes();
+        assertSame(clock, sandbox.prepare(ClassFiles.of(Clock.class)).classes(), "used again: now the most recent");
         sandbox.prepare(ClassFiles.of(Tally.class));
 
         assertEquals(2, sandbox.cache().size());
-        assertSame(clock, sandbox.prepare(ClassFiles.of(Clock.class)));
-        Map<String, byte[]> pointAgain = sandbox.prepare(ClassFiles.of(Benign.Point.class));
+        assertSame(clock, sandbox.prepare(ClassFiles.of(Clock.class)).classes());
+        Map<String, byte[]> pointAgain = sandbox.prepare(ClassFiles.of(Benign.Point.class)).classes();
         assertNotSame(point, pointAgain, "the least recently used was dropped, and checked again");
         assertArrayEquals(point.get(Benign.Point.class.getName()), pointAgain.get(Benign.Point.class.getName()));
     }
@@ -335,12 +335,12 @@ class PreparedCacheTest {
         long bothBytes = measuring.cache().bytes();
 
         Sandbox sandbox = sandbox(256, bothBytes - 1);
-        Map<String, byte[]> clock = sandbox.prepare(ClassFiles.of(Clock.class));
+        Map<String, byte[]> clock = sandbox.prepare(ClassFiles.of(Clock.class)).classes();
         sandbox.prepare(ClassFiles.of(Benign.Point.class));
 
         assertEquals(1, sandbox.cache().size());
         assertEquals(bothBytes - clockBytes, sandbox.cache().bytes());
-        assertNotSame(clock, sandbox.prepare(ClassFiles.of(Clock.class)), "dropped for the bytes, checked again");
+        assertNotSame(clock, sandbox.prepare(ClassFiles.of(Clock.class)).classes(), "dropped for the bytes, checked again");
 
         Sandbox tiny = sandbox(256, clockBytes - 1);
         tiny.prepare(ClassFiles.of(Clock.class));

@@ -130,7 +130,7 @@ class SandboxTest {
 
     @Test
     void prepare_benignCode_passesAndRunsAsCompiled() throws Exception {
-        Map<String, byte[]> prepared = sandbox.prepare(ClassFiles.of(Benign.class));
+        Map<String, byte[]> prepared = sandbox.prepare(ClassFiles.of(Benign.class)).classes();
         JobClassLoader loader = new JobClassLoader(prepared, getClass().getClassLoader());
 
         for (Class<?> benign : List.of(Benign.Streams.class, Benign.RecordsAndEnums.class, Benign.ControlFlow.class,
@@ -166,7 +166,7 @@ class SandboxTest {
                 "    }",
                 "}"), 21);
 
-        JobClassLoader loader = new JobClassLoader(sandbox.prepare(classes), getClass().getClassLoader());
+        JobClassLoader loader = new JobClassLoader(sandbox.prepare(classes).classes(), getClass().getClassLoader());
 
         assertEquals("big circle|square 1.0|full", run(loader.loadClass("shipped.Switches")));
     }
@@ -175,7 +175,7 @@ class SandboxTest {
     void prepare_returnsTheClassesUnderTheirNames() {
         Map<String, byte[]> shipped = ClassFiles.of(Benign.Streams.class);
 
-        Map<String, byte[]> prepared = sandbox.prepare(shipped);
+        Map<String, byte[]> prepared = sandbox.prepare(shipped).classes();
 
         assertEquals(shipped.keySet(), prepared.keySet());
     }
@@ -186,7 +186,7 @@ class SandboxTest {
         ClassFiles.of(Benign.class).forEach((name, classFile) ->
                 newer.put(name, ClassFiles.withVersion(classFile, SERVER_JAVA + 45, 0)));
 
-        Map<String, byte[]> prepared = sandbox.prepare(newer);
+        Map<String, byte[]> prepared = sandbox.prepare(newer).classes();
 
         prepared.values().forEach(classFile -> assertEquals(SERVER_JAVA + 44, ClassFiles.majorVersion(classFile)));
         JobClassLoader loader = new JobClassLoader(prepared, getClass().getClassLoader());

@@ -17,14 +17,14 @@ import java.util.function.Supplier;
  *
  * <p>A cohort <em>ends</em> early when one of its bodies throws ({@link #failure()}) or when it is evicted
  * ({@link #evicted()}): it asked for something that would change the other cohorts' computation (skipping a
- * module, a backward pass, a batch-sensitive module; in a {@link ContinuousRun}, stopping the run too). Its other
+ * module, a backward pass, a batch-sensitive module). Its other
  * bodies are then cancelled, its caches stop recording, and its rows are computed and ignored; the forward pass
  * goes on for the others.
  *
- * <p>A cohort whose body calls {@code tr.stop()} in a {@link CohortRun} is not evicted: once that body hands
- * control back, the cohort's run is over as a trace's alone is once stopped (its open requests fail with {@code
- * NotReachedException}, its loops end, its caches stop recording), and it keeps its result; its rows are computed
- * and ignored, and the forward pass goes on for the others.
+ * <p>A cohort whose body calls {@code tr.stop()} is not evicted: once that body hands control back, the cohort's run
+ * is over as a trace's alone is once stopped (its open requests fail with {@code NotReachedException}, its loops end,
+ * its caches stop recording), and it keeps its result; its rows are computed and ignored, and the forward pass goes on
+ * for the others. In a {@link ContinuousRun}, the runner then lays it out no more ({@link #hasEnded()}).
  */
 public final class Cohort implements ContinuousBatch.Lane {
     /**
@@ -136,10 +136,10 @@ public final class Cohort implements ContinuousBatch.Lane {
         return shape;
     }
 
-    /** Whether it ended early: failed or evicted. */
+    /** Whether it ended early: failed, evicted, or its run ended (it stopped; in a continuous run, or it finished). */
     @Override
     public boolean hasEnded() {
-        return ended;
+        return ended || runEnded;
     }
 
     /** The error that failed it, or {@code null}. */

@@ -106,8 +106,11 @@ public final class ContinuousRun implements ContinuousBatch.Control {
         for (Cohort cohort : admission.admit(live)) {
             joined.add(cohort);
             join(cohort);
-            if (cohort.ended) {
+            if (cohort.hasEnded()) { // its set-up failed or was evicted, or it stopped before the model ran for it
                 running.end(cohort);
+                if (!cohort.ended) {
+                    run.succeed(cohort);
+                }
                 report(cohort);
             } else {
                 live++;

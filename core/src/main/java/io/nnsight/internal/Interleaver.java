@@ -241,6 +241,7 @@ public final class Interleaver {
                 drive(mediator, null);
             }
         }
+        endStoppedCohorts(); // it stopped before the model ran for it
     }
 
     /**
@@ -527,11 +528,6 @@ public final class Interleaver {
         liveCohorts = count;
     }
 
-    /** Whether this is the interleaver of a continuous run ({@link #continuous()}). */
-    boolean isContinuous() {
-        return passLayout != null;
-    }
-
     /**
      * Called once a body has handed control back: ends the cohorts that asked to stop, then ends the forward pass
      * if the trace failed, stopped, or has no cohort left running.
@@ -726,7 +722,8 @@ public final class Interleaver {
     /**
      * {@link #stop()} for {@code cohort} alone, when several traces share the forward pass: as soon as the running
      * body hands control back, the cohort ends as a trace alone ends once stopped, and the forward pass goes on for
-     * the others (it ends early once no cohort runs). Not in a continuous run, where a stop evicts.
+     * the others (it ends early once no cohort runs). In a continuous run, the runner then lays the cohort out no
+     * more ({@link Cohort#hasEnded()}) and makes no further call for it, as a generation alone stops.
      */
     void stop(Cohort cohort) {
         if (cohort.stopRequested) {

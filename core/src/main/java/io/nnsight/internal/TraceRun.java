@@ -579,17 +579,14 @@ public final class TraceRun {
 
     /**
      * Ends the model's forward pass once the calling body hands control back; for a cohort, ends the cohort's part
-     * of it (the others go on), except in a continuous run, where the cohort is evicted.
+     * of it (the others go on; in a continuous run, the cohort leaves at the next step boundary).
      */
     public void stop() {
         Mediator invoke = requester("tr.stop()");
-        Interleaver running = interleaver;
         if (invoke.cohort == null) {
-            running.stop();
-        } else if (running.isContinuous()) {
-            throw invoke.cohort.evict("it stops the forward passes, which the others go on with");
+            interleaver.stop();
         } else {
-            running.stop(invoke.cohort);
+            interleaver.stop(invoke.cohort);
         }
     }
 

@@ -27,9 +27,9 @@ import java.util.function.Supplier;
  * counts only the module calls of the passes it is present in, so its first pass (a generation's prompt) is
  * iteration 0 for it, and {@code tr.all()}, {@code tr.iter} and {@code tr.next()} count its own steps, as alone.
  * Failures and evictions are per member, as in {@link TraceBatch}: the outcome is a {@link TraceBatch.Result}, a
- * {@link TraceBatch.Failed} or a {@link TraceBatch.Evicted} (run it again alone for its result). Unlike in a {@link
- * TraceBatch}, {@code tr.stop()} evicts its member: a stopped generation would need its steps ended mid-pass. A
- * failure of the forward pass itself (the model throws) ends the run and evicts every member still running: which
+ * {@link TraceBatch.Failed} or a {@link TraceBatch.Evicted} (run it again alone for its result). As in a {@link
+ * TraceBatch}, a member whose body calls {@code tr.stop()} is not evicted: its run ends there as it does alone, and
+ * the runner makes no further call for it ({@link Lane#hasEnded()}). A failure of the forward pass itself (the model throws) ends the run and evicts every member still running: which
  * one's rows made the model fail shows only when each runs alone.
  *
  * <pre>{@code
@@ -107,7 +107,10 @@ public final class ContinuousBatch {
         /** Its batch rows. */
         int size();
 
-        /** Whether it ended early (its body failed, or it was evicted): lay it out no more and {@link Control#finish} it. */
+        /**
+         * Whether it ended early (its body failed or stopped the trace, or it was evicted): lay it out no more, call
+         * the model for it no more, and {@link Control#finish} it.
+         */
         boolean hasEnded();
     }
 

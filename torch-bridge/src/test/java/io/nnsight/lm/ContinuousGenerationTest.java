@@ -247,7 +247,7 @@ class ContinuousGenerationTest {
     }
 
     @Test
-    void aFailingBody_failsItsGenerationOnly_andAStopEvicts() {
+    void aFailingBody_failsItsGenerationOnly() {
         IllegalStateException boom = new IllegalStateException("boom");
         List<Planned> planned = List.of(
                 new Planned(lm, prompt(6), Generation.maxNewTokens(8), 0, tokensAndLogits(lm)),
@@ -260,20 +260,77 @@ class ContinuousGenerationTest {
                     }
                     return null;
                 }),
-                new Planned(lm, prompt(5), Generation.maxNewTokens(8), 2, tr -> {
-                    lm.get("model.layers.0").output();
-                    tr.stop();
-                    return null;
-                }),
                 new Planned(lm, prompt(4), Generation.maxNewTokens(6), 3, tokensAndLogits(lm)));
         runContinuously(lm, planned);
         assertSame(boom, assertInstanceOf(TraceBatch.Failed.class, planned.get(1).outcome).error());
         assertTrue(planned.get(1).finishedAtBoundary < planned.get(0).finishedAtBoundary, "it failed at its step 2");
-        assertInstanceOf(TraceBatch.Evicted.class, planned.get(2).outcome);
         assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
-        assertSameGeneration(planned.get(3).solo(), planned.get(3).result(), 1e-4);
+        assertSameGeneration(planned.get(2).solo(), planned.get(2).result(), 1e-4);
         Tensor logits = lm.trace(prompt(5), tr -> lm.get("lm_head").output());
         assertEquals(3, logits.dim(), "the model traces after the run");
+    }
+
+    /** Each step's last logits up to step {@code last}, then a stop; and what asking for the tokens then gives. */
+    private static TraceBody<List<Object>> stoppingAtStep(int last) {
+        return tr -> {
+            List<Object> seen = new ArrayList<>();
+            for (int step : tr.all()) {
+                Tensor logits = lm.get("lm_head").output();
+                seen.add(logits.select(1, logits.size(1) - 1));
+                if (step == last) {
+                    tr.stop();
+                }
+            }
+            try {
+                seen.add(lm.get("generator").output());
+            } catch (NotReachedException e) {
+                seen.add(e.getMessage());
+            }
+            return seen;
+        };
+    }
+
+    private static void assertSameStoppedRun(List<?> solo, List<?> batched) {
+        assertEquals(solo.size(), batched.size(), "what it saw: " + batched);
+        for (int i = 0; i < solo.size(); i++) {
+            if (solo.get(i) instanceof Tensor expected) {
+                Tensor actual = (Tensor) batched.get(i);
+                assertTrue(torch.allclose(expected, actual, 0, 1e-4, false), "logits " + i + " differ from solo ones by "
+                        + expected.sub(actual).abs().max().item_double());
+            } else {
+                assertEquals(solo.get(i), batched.get(i));
+            }
+        }
+    }
+
+    @Test
+    void aStop_endsItsGenerationAsAloneWithoutAnEviction_andTheOthersGoOn() {
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(8), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(5), Generation.maxNewTokens(8), 1, stoppingAtStep(2)),
+                new Planned(lm, prompt(5), Generation.maxNewTokens(8), 1, tr -> {
+                    Tensor hidden = lm.get("model.layers.0").output().clone();
+                    tr.stop();
+                    return hidden;
+                }),
+                new Planned(lm, prompt(7), Generation.maxNewTokens(8), 2, tr -> {
+                    tr.stop();
+                    return "stopped before the model ran";
+                }),
+                new Planned(lm, prompt(4), Generation.maxNewTokens(6), 3, tokensAndLogits(lm)));
+        runContinuously(lm, planned);
+
+        List<?> stopped = (List<?>) planned.get(1).result();
+        assertSameStoppedRun((List<?>) planned.get(1).solo(), stopped);
+        assertEquals(4, stopped.size(), "three steps' logits, then the tokens it never got");
+        assertTrue(((String) stopped.get(3)).contains("tr.stop()"), (String) stopped.get(3));
+        assertTrue(planned.get(1).finishedAtBoundary < planned.get(0).finishedAtBoundary, "it left at its stop");
+        Tensor hidden = (Tensor) planned.get(2).result();
+        assertTrue(torch.allclose((Tensor) planned.get(2).solo(), hidden, 0, 1e-4, false), "the hidden state alone");
+        assertEquals("stopped before the model ran", planned.get(3).result());
+        assertEquals(planned.get(3).joinAt + 1, planned.get(3).finishedAtBoundary, "it finished as it joined");
+        assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
+        assertSameGeneration(planned.get(4).solo(), planned.get(4).result(), 1e-4);
     }
 
     @Test

@@ -192,9 +192,10 @@ public final class SandboxedExecutor implements JobExecutor {
      * it.
      *
      * <ul>
-     *   <li><b>Alone, after the epoch:</b> a job that is no plain generation or does not load, one that was evicted
-     *       (it stopped the run, skipped a module, read the key/value cache, ...) and every job running when the
-     *       forward pass failed. Its batched lines are dropped; it starts a fresh clock.
+     *   <li><b>Alone, after the epoch:</b> a job that is no plain generation, does not load or can use autograd,
+     *       one that was evicted (it skipped a module, read the key/value cache, ...) and every job running when the
+     *       forward pass failed. Its batched lines are dropped; it starts a fresh clock. A job that stops its run
+     *       ({@code tr.stop()}) leaves the batch with what it gets alone.
      *   <li><b>Weights.</b> The {@link WeightGuard} checks the weights as each job leaves (a comparison of version
      *       counters and layouts), before its outcome goes out. Once it finds a change, it restores them, the batch
      *       admits no more jobs, and that job and every job still running run again alone after the epoch, the one

@@ -35,8 +35,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link SandboxedExecutor#executeContinuous} on stories260K with real shipped lambdas: generation jobs that join a
  * running continuous batch at later step boundaries get what {@link SandboxedExecutor#execute} gives each alone (the
- * same tokens; logits within 1e-4), each as soon as it leaves, its own printed lines once; a job that stops, a trace,
- * a job whose code can use autograd, and every job of an epoch in which the weights changed run alone.
+ * same tokens; logits within 1e-4), each as soon as it leaves, its own printed lines once, a job that stops too; a
+ * trace, a job whose code can use autograd, and every job of an epoch in which the weights changed run alone.
  */
 class ContinuousExecutionTest {
     private static final double TOLERANCE = 1e-4;
@@ -207,7 +207,7 @@ class ContinuousExecutionTest {
     }
 
     @Test
-    void executeContinuous_aStopAndATrace_runAlone_andAThrowingBodyFailsWithExecutesMessage()
+    void executeContinuous_aStopEndsWithinTheBatch_aTraceRunsAlone_andAThrowingBodyFailsWithExecutesMessage()
             throws JobFailedException {
         TraceBody<Tensor> stopping = tr -> {
             System.out.println("stopping");
@@ -237,11 +237,11 @@ class ContinuousExecutionTest {
 
         feed(executor, planned);
 
-        assertEquals(new SandboxedExecutor.EpochCounts(3, 1), executor.lastEpoch, "the stopping job ran again alone");
+        assertEquals(new SandboxedExecutor.EpochCounts(3, 0), executor.lastEpoch, "the stopping job ended in the batch");
         assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
         Tensor stopped = (Tensor) decode(planned.get(1).outcome.get());
         assertTrue(torch.allclose((Tensor) alone(planned.get(1).request), stopped, 0, TOLERANCE, false));
-        assertEquals(List.of("stopping"), planned.get(1).log, "the batched attempt's line was dropped");
+        assertEquals(List.of("stopping"), planned.get(1).log, "printed once, by the one run");
         Tensor logits = (Tensor) decode(planned.get(2).outcome.get());
         assertTrue(torch.allclose((Tensor) alone(planned.get(2).request), logits, 0, TOLERANCE, false));
         assertEquals(solo.getMessage(), planned.get(3).outcome.failure().getMessage());

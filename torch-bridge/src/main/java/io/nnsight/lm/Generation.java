@@ -52,7 +52,10 @@ public final class Generation {
         return new Generation(maxNewTokens, temperature, topK, topP, seed, stopAtEos);
     }
 
-    /** When sampling, keeps only the {@code k} most likely tokens (0 keeps all). */
+    /**
+     * Samples from only the {@code k} most likely tokens (0 keeps all). Turns sampling on, at temperature 1 unless
+     * {@link #temperature} set another, as Hugging Face's {@code top_k} with {@code do_sample=True}.
+     */
     public Generation topK(int k) {
         if (k < 0) {
             throw new IllegalArgumentException("topK must be >= 0, got " + k);
@@ -60,7 +63,10 @@ public final class Generation {
         return new Generation(maxNewTokens, sampling() ? temperature : 1, k, topP, seed, stopAtEos);
     }
 
-    /** When sampling, keeps the smallest set of most likely tokens whose probability reaches {@code p}. */
+    /**
+     * Samples from the smallest set of most likely tokens whose probability reaches {@code p}. Turns sampling on, at
+     * temperature 1 unless {@link #temperature} set another.
+     */
     public Generation topP(double p) {
         if (!(p > 0 && p <= 1)) {
             throw new IllegalArgumentException("topP must be in (0, 1], got " + p);
@@ -68,7 +74,11 @@ public final class Generation {
         return new Generation(maxNewTokens, sampling() ? temperature : 1, topK, p, seed, stopAtEos);
     }
 
-    /** Seeds the sampling, so that the same seed generates the same tokens. */
+    /**
+     * Seeds the sampling, so that the same seed generates the same tokens. Turns sampling on, at temperature 1 unless
+     * {@link #temperature} set another: {@code maxNewTokens(20).seed(1)} samples; {@code greedy()} after it picks
+     * argmax again.
+     */
     public Generation seed(long seed) {
         return new Generation(maxNewTokens, sampling() ? temperature : 1, topK, topP, seed, stopAtEos);
     }

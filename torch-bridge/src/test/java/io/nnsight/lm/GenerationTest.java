@@ -2,7 +2,9 @@ package io.nnsight.lm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -207,6 +209,20 @@ class GenerationTest {
         assertArrayEquals(first.ids(0), second.ids(0));
         assertNotEquals(java.util.Arrays.toString(greedy.ids(0)),
                 java.util.Arrays.toString(first.ids(0)));
+    }
+
+    @Test
+    void seedTopKAndTopP_turnSamplingOn_atTemperatureOne_andGreedyTurnsItOff() {
+        for (Generation options : List.of(Generation.maxNewTokens(4).seed(1), Generation.maxNewTokens(4).topK(5),
+                Generation.maxNewTokens(4).topP(0.9))) {
+            assertTrue(options.sampling(), options::toString);
+            assertEquals(1.0, options.temperature());
+            assertFalse(options.greedy().sampling());
+            assertNull(options.greedy().seed());
+        }
+        assertEquals(0.5, Generation.maxNewTokens(4).temperature(0.5).seed(1).temperature(), "a temperature set stays");
+        assertArrayEquals(lm.generate("Once upon a time", Generation.maxNewTokens(8).seed(5).temperature(1)).ids(0),
+                lm.generate("Once upon a time", Generation.maxNewTokens(8).seed(5)).ids(0), "a seed alone samples at 1");
     }
 
     @Test

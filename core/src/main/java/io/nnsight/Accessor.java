@@ -77,7 +77,7 @@ abstract class Accessor {
      * positional one): suspends the body until the call happens.
      */
     public Tensor input() {
-        Object value = inputs().first();
+        Object value = requester("input()").readFirstInput(traceableIndex("input()"));
         if (value instanceof Tensor) {
             return (Tensor) value;
         }

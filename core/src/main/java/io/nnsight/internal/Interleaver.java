@@ -740,8 +740,10 @@ public final class Interleaver {
     private Object act(Mediator mediator, Signal.Wait wait, Provider served) {
         switch (wait.action()) {
             case READ:
+            case READ_FIRST:
+                Object read = wait.action() == Signal.Action.READ_FIRST ? ((Inputs) served.value).first() : served.value;
                 if (mediator.cohort != null) {
-                    String unsplit = InvokeRows.unsplittable(served.value, batchSize);
+                    String unsplit = InvokeRows.unsplittable(read, batchSize);
                     if (unsplit != null) {
                         // it could see other cohorts' rows inside it (a cache of keys and values, rows flattened)
                         mediator.cohort.evict("it reads " + RequestFaults.describe(target, wait) + ", which holds "
@@ -749,7 +751,7 @@ public final class Interleaver {
                         return Reply.CANCEL;
                     }
                 }
-                return InvokeRows.narrow(served.value, mediator.group(), batchSize);
+                return InvokeRows.narrow(read, mediator.group(), batchSize);
             case REPLACE:
                 try {
                     served.value = InvokeRows.replace(served.value, wait.value(), mediator.group(),

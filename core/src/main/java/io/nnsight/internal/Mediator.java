@@ -140,6 +140,14 @@ public final class Mediator {
         return (Inputs) exchange(wait(module, Provider.Kind.INPUT, Signal.Action.READ, null));
     }
 
+    /**
+     * Reads the first argument of {@code module}'s call at the current iteration (the first named one if none is
+     * positional).
+     */
+    public Object readFirstInput(int module) {
+        return exchange(wait(module, Provider.Kind.INPUT, Signal.Action.READ_FIRST, null));
+    }
+
     /** Reads the output of {@code module}'s call at the current iteration. */
     public Object readOutput(int module) {
         return exchange(wait(module, Provider.Kind.OUTPUT, Signal.Action.READ, null));

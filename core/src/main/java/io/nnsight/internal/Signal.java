@@ -8,6 +8,12 @@ sealed interface Signal {
     enum Action {
         /** Reply with the value, narrowed to the invoke's rows. */
         READ,
+        /**
+         * Reply with the first argument of the call (the first named one if none is positional), narrowed to the
+         * invoke's rows: what {@code input()} reads, so that the other arguments need not split by rows (a decoder
+         * layer's cache of keys and values in a generation shared with others).
+         */
+        READ_FIRST,
         /** Replace the value (the invoke's rows of it) with {@code Wait.value}; reply when done. */
         REPLACE,
         /** Skip the module's computation, standing in {@code Wait.value} for its output (inputs only). */

@@ -350,6 +350,23 @@ class ContinuousGenerationTest {
     }
 
     @Test
+    void aReadOfALayersInput_sharesTheBatch_thoughTheLayersOtherInputsHoldTheCache() {
+        TraceBody<List<Object>> residual = tr -> {
+            List<Tensor> inputs = new ArrayList<>();
+            for (int step : tr.all()) {
+                inputs.add(lm.get("model.layers.1").input().clone());
+            }
+            return List.of(lm.get("generator").output(), inputs);
+        };
+        List<Planned> planned = List.of(
+                new Planned(lm, prompt(6), Generation.maxNewTokens(6), 0, tokensAndLogits(lm)),
+                new Planned(lm, prompt(4), Generation.maxNewTokens(5), 1, residual));
+        runContinuously(lm, planned);
+        assertSameGeneration(planned.get(1).solo(), planned.get(1).result(), 1e-4);
+        assertSameGeneration(planned.get(0).solo(), planned.get(0).result(), 1e-4);
+    }
+
+    @Test
     void aCacheAndInvokes_seeTheirOwnRowsOfEveryStep() {
         TraceBody<List<Object>> caching = tr -> {
             Cache cache = tr.cache("model.layers.2");

@@ -17,9 +17,8 @@ import java.util.function.Supplier;
  *
  * <p>A cohort <em>ends</em> early when one of its bodies throws ({@link #failure()}) or when it is evicted
  * ({@link #evicted()}): it asked for something that would change the other cohorts' computation (skipping a
- * module, a backward pass, a batch-sensitive module). Its other
- * bodies are then cancelled, its caches stop recording, and its rows are computed and ignored; the forward pass
- * goes on for the others.
+ * module, a backward pass, a batch-sensitive module). Its other bodies are then cancelled, its caches stop recording,
+ * and its rows are computed and ignored; the forward pass goes on for the others.
  *
  * <p>A cohort whose body calls {@code tr.stop()} is not evicted: once that body hands control back, the cohort's run
  * is over as a trace's alone is once stopped (its open requests fail with {@code NotReachedException}, its loops end,

@@ -741,7 +741,8 @@ public final class Interleaver {
         switch (wait.action()) {
             case READ:
             case READ_FIRST:
-                Object read = wait.action() == Signal.Action.READ_FIRST ? ((Inputs) served.value).first() : served.value;
+                Object read = wait.action() == Signal.Action.READ_FIRST ? ((Inputs) served.value).first()
+                        : served.value;
                 if (mediator.cohort != null) {
                     String unsplit = InvokeRows.unsplittable(read, batchSize);
                     if (unsplit != null) {

@@ -29,8 +29,9 @@ import java.util.function.Supplier;
  * Failures and evictions are per member, as in {@link TraceBatch}: the outcome is a {@link TraceBatch.Result}, a
  * {@link TraceBatch.Failed} or a {@link TraceBatch.Evicted} (run it again alone for its result). As in a {@link
  * TraceBatch}, a member whose body calls {@code tr.stop()} is not evicted: its run ends there as it does alone, and
- * the runner makes no further call for it ({@link Lane#hasEnded()}). A failure of the forward pass itself (the model throws) ends the run and evicts every member still running: which
- * one's rows made the model fail shows only when each runs alone.
+ * the runner makes no further call for it ({@link Lane#hasEnded()}). A failure of the forward pass itself (the model
+ * throws) ends the run and evicts every member still running: which one's rows made the model fail shows only when
+ * each runs alone.
  *
  * <pre>{@code
  * Queue<ContinuousBatch.Member> waiting = ...;   // filled by other threads

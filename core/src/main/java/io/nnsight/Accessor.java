@@ -74,7 +74,9 @@ abstract class Accessor {
 
     /**
      * The first argument of the call in the current invoke (the first named argument if there is no
-     * positional one): suspends the body until the call happens.
+     * positional one): suspends the body until the call happens. It reads that argument only, so in a forward
+     * pass shared with other traces (a model server's batch) the call's other arguments, such as a decoder
+     * layer's key/value cache, need not split by rows as {@link #inputs()} needs them to.
      */
     public Tensor input() {
         Object value = requester("input()").readFirstInput(traceableIndex("input()"));

@@ -90,8 +90,8 @@ public final class Tracer {
      *
      * <p>When this trace shares its forward pass with others' ({@link io.nnsight.spi.TraceBatch}, a model server
      * batching its users' traces), the stop ends this trace alone, with the outcome it has alone; the pass goes on
-     * for the others. In a continuous batch of generations ({@link io.nnsight.spi.ContinuousBatch}), a stop takes
-     * the generation out of the batch instead, and the server runs it again alone.
+     * for the others. In a continuous batch of generations ({@link io.nnsight.spi.ContinuousBatch}), the generation
+     * leaves the batch at the next step boundary, with the outcome it has alone.
      */
     public void stop() {
         run.stop();

@@ -80,8 +80,6 @@ public final class Cohort implements ContinuousBatch.Lane {
 
     boolean ended;
     private boolean cancelling;
-    /** Whether it no longer counts among the run's running cohorts (it ended or stopped). */
-    private boolean left;
     private Throwable failure;
     private String evicted;
     private Object result;
@@ -179,15 +177,6 @@ public final class Cohort implements ContinuousBatch.Lane {
     void succeed(Object value) {
         result = value;
         hasResult = true;
-    }
-
-    /** Marks that it no longer counts among the running cohorts; false when it had already left. */
-    boolean leave() {
-        if (left) {
-            return false;
-        }
-        left = true;
-        return true;
     }
 
     /** Marks the start of its cancellation; false when it had started already. */

@@ -91,8 +91,7 @@ public final class ContinuousRun implements ContinuousBatch.Control {
                 } else {
                     cohort.fail(new TraceException("the model runner returned before this trace's run was over"));
                 }
-                running.end(cohort);
-                report(cohort);
+                conclude(cohort);
             }
         }
     }
@@ -107,11 +106,7 @@ public final class ContinuousRun implements ContinuousBatch.Control {
             joined.add(cohort);
             join(cohort);
             if (cohort.hasEnded()) { // its set-up failed or was evicted, or it stopped before the model ran for it
-                running.end(cohort);
-                if (!cohort.ended) {
-                    run.succeed(cohort);
-                }
-                report(cohort);
+                conclude(cohort);
             } else {
                 live++;
                 lanes.add(cohort);
@@ -195,11 +190,16 @@ public final class ContinuousRun implements ContinuousBatch.Control {
         if (cohort.reported) {
             return;
         }
+        live--;
+        conclude(cohort);
+    }
+
+    /** Ends {@code cohort}'s run, takes its result unless it failed or was evicted, and reports its outcome. */
+    private void conclude(Cohort cohort) {
         running.end(cohort);
         if (!cohort.ended) {
             run.succeed(cohort);
         }
-        live--;
         report(cohort);
     }
 

@@ -664,14 +664,16 @@ public final class Interleaver {
         if (!cohort.startCancelling()) {
             return;
         }
-        leave(cohort);
+        if (!cohort.runEnded) { // a cohort that stopped stopped counting then
+            countOneCohortLess();
+        }
         caches.removeAll(cohort.caches);
         cancel(cohort.mediators);
     }
 
-    /** Counts {@code cohort}, which ended or stopped, as running no more (once); the last one ends the forward pass. */
-    private void leave(Cohort cohort) {
-        if (cohort.leave() && liveCohorts > 0) {
+    /** Counts one cohort less among those running, once it ended or stopped; the last one ends the forward pass. */
+    private void countOneCohortLess() {
+        if (liveCohorts > 0) {
             liveCohorts--;
         }
     }
@@ -690,7 +692,7 @@ public final class Interleaver {
             }
             cohort.runEnded = true;
             caches.removeAll(cohort.caches);
-            leave(cohort);
+            countOneCohortLess();
             answerAtEnd(cohort.mediators);
             cancel(cohort.mediators);
         }

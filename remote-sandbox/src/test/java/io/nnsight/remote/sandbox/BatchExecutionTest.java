@@ -116,6 +116,15 @@ class BatchExecutionTest {
         }
     }
 
+    /** Checks that each job's outcome is the result {@code execute} gives it alone. */
+    private static void assertEachGetsWhatItGetsAlone(List<byte[]> requests, List<JobOutcome> outcomes)
+            throws JobFailedException {
+        List<Object> expected = alone(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
+        }
+    }
+
     /**
      * Checks how the jobs of {@code report} ran: the jobs of each shared forward pass, in order; how many ran alone
      * from the start, how many were evicted from their pass, how many ran again alone.
@@ -162,10 +171,7 @@ class BatchExecutionTest {
         List<JobOutcome> outcomes = report.outcomes();
 
         assertRan(report, List.of(5), 0, 0, 0, "all five shared one forward pass");
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertFalse(torch.allclose((Tensor) decode(outcomes.get(0).get()), (Tensor) decode(outcomes.get(1).get()), 0,
                 1e-3, false), "each member's intervention reached only its own rows");
     }
@@ -246,10 +252,7 @@ class BatchExecutionTest {
         List<JobOutcome> outcomes = report.outcomes();
 
         assertRan(report, List.of(2), 0, 0, 0);
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertEquals("stopped before the model ran", decode(outcomes.get(1).get()));
     }
 
@@ -296,10 +299,7 @@ class BatchExecutionTest {
         List<JobOutcome> outcomes = report.outcomes();
 
         assertRan(report, List.of(3), 0, 0, 3, "every member ran again alone");
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertSameResult(clean, decode(outcomes.get(0).get()));
         assertFalse(torch.allclose(clean, (Tensor) decode(outcomes.get(1).get()), 0, 1e-3, false),
                 "the mutating job saw its own change");
@@ -448,10 +448,7 @@ class BatchExecutionTest {
 
         assertRan(report, List.of(2, 2, 2), 0, 0, 0,
                 "three lengths, three forward passes, no job run again");
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         List<?> layers = (List<?>) decode(outcomes.get(5).get());
         long ownLength = lm.trace(longer, tr -> lm.get("model.layers.0").output().size(1));
         assertEquals(ownLength, ((Tensor) layers.get(0)).size(1), "its hidden states have its own length, not another's");
@@ -472,10 +469,7 @@ class BatchExecutionTest {
 
         assertRan(report, List.of(2, 1, 2), 0, 0, 0, "[0, 1], [2] alone, [3, 4]");
         assertEquals(List.of(2, 3, 2), report.forwards().stream().map(BatchReport.Forward::rows).toList());
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertEquals(3, ((Tensor) decode(outcomes.get(2).get())).size(0), "its three rows");
     }
 
@@ -506,10 +500,7 @@ class BatchExecutionTest {
         assertRan(report, List.of(1, 3), 0, 1, 1, "the plain trace, then the three set-up traces, one padded");
         assertEquals(4, report.forwards().get(1).rows(), "the two that stayed, two rows each");
         assertEquals(4 * length, report.forwards().get(1).tokens());
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertEquals(2, ((List<?>) decode(outcomes.get(2).get())).size(), "the evicted one, run alone, has both");
     }
 
@@ -525,10 +516,7 @@ class BatchExecutionTest {
 
         assertRan(report, List.of(3), 0, 2, 2, "at most three jobs planned in a pass; once set up, only one fits");
         assertEquals(2, report.forwards().get(0).rows());
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
     }
 
     @Test
@@ -543,10 +531,7 @@ class BatchExecutionTest {
 
         assertRan(report, List.of(2, 1), 0, 0, 0, "two prompts' tokens per pass");
         assertEquals(List.of(2 * length, length), report.forwards().stream().map(BatchReport.Forward::tokens).toList());
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
     }
 
     /** Zeroes half of layer 1's hidden state through a chunk: libtorch refuses that in place with autograd on. */
@@ -593,10 +578,7 @@ class BatchExecutionTest {
         List<JobOutcome> outcomes = report.outcomes();
 
         assertRan(report, List.of(2), 1, 0, 0, "the job that asks runs alone");
-        List<Object> expected = alone(requests);
-        for (int i = 0; i < requests.size(); i++) {
-            assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
-        }
+        assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertEquals(true, decode(outcomes.get(1).get()));
     }
 

@@ -108,7 +108,7 @@ final class ServeCommand implements Callable<Integer> {
             description = "How many waiting jobs the model takes together as one batch, whose traces of equal padded "
                     + "length share forward passes, each job isolated and answered as alone (default: "
                     + "${DEFAULT-VALUE}; 1 runs each job alone). A batch's requests add up to at most the largest "
-                    + "decompressed request. Replicas on Ray run one job at a time.")
+                    + "decompressed request. Replicas on Ray batch alike, each batch in one replica.")
     int batchJobs;
 
     @Option(names = "--batch-rows", paramLabel = "N", defaultValue = "16",

@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * Replicas of language models as Ray actors: the {@link ReplicaHost} named {@code "ray"}, which {@code nnsight
  * serve --ray [ADDRESS]} uses. The model server's JVM joins the Ray cluster as a driver ({@code Ray.init()}); each
  * replica is an actor in a worker JVM of the cluster that loads the model once and runs jobs on it in the sandbox,
- * one at a time; only bytes travel through Ray.
+ * a job alone or waiting jobs as a batch that shares forward passes, as the server's own model would; only bytes
+ * travel through Ray.
  *
  * <p><b>What it needs.</b> Ray's Java runtime on the server's class path: the {@code ray_dist.jar} of the Ray
  * installation whose cluster it joins ({@code pip install ray}; {@code nnsight serve --ray} finds it). The
@@ -30,7 +31,7 @@ import java.util.stream.Stream;
  * paths must exist on every node, as must the model's folder (or the nodes reach the hub).
  *
  * <p><b>Failures.</b> Ray restarts a replica whose process dies ({@value RayReplicas#MAX_RESTARTS} times); its
- * running job runs once more on another replica, or fails saying why. See {@code docs/remote.md}.
+ * running jobs run once more on another replica, or fail saying why. See {@code docs/remote.md}.
  */
 public final class RayHost implements ReplicaHost {
     /** The file where {@code ray start --head} leaves the address of the cluster this machine runs. */

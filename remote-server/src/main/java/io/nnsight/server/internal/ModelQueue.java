@@ -32,12 +32,12 @@ import org.slf4j.LoggerFactory;
  * #positionsMoved}): a worker that starts a job does not tell every waiting job at once, which would cost as many
  * events as jobs wait, for every job that starts.
  *
- * <p><b>Batches.</b> When the replicas batch ({@link ModelReplicas#batches()}: a model in this JVM), a worker takes
+ * <p><b>Batches.</b> When the replicas batch ({@link ModelReplicas#batches()}: a model in this JVM, Ray replicas), a worker takes
  * the oldest job together with younger waiting ones, up to {@link Limits#batchJobs()} jobs whose decompressed
  * requests add up to at most {@link Limits#maxDecompressedRequestBytes()} (see {@link BatchSelection#take} for which
  * jobs, and the fairness bound), and runs them with one {@link ModelReplicas#executeBatch} call ({@link
  * ReplicaCalls}); each member is completed or failed from its own outcome, and counts as running (for {@code /status}
- * and the per-key quota) until the batch returns. Replicas elsewhere get one job at a time.
+ * and the per-key quota) until the batch returns. Replicas that do not batch get one job at a time.
  *
  * <p><b>Continuous batches.</b> A job whose replicas say it {@linkplain ModelReplicas#joinsContinuously joins
  * continuously} (a generation; asked when it is submitted) is not taken into such a batch when it is the oldest: the

@@ -1,19 +1,15 @@
 package io.nnsight.server.ray.internal;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
+import java.io.DataOutput;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What a replica answers for a job, as the bytes that travel back through Ray (only {@code byte[]} crosses: Ray's
- * object serializer needs the JVM opened to reflection for anything else): the result, or the failure's message
- * and whether the model can serve no more, and the lines the job printed.
+ * What a replica answers for one job, a part of its {@link ReplicaAnswer}: the result, or the failure's message and
+ * whether the model can serve no more, and the lines the job printed.
  *
  * @param result the result payload, or {@code null} when the job failed
  * @param failure the message for the user when it failed
@@ -32,44 +28,41 @@ public record Outcome(byte[] result, String failure, boolean modelUnusable, List
         return new Outcome(null, message == null ? "the job failed, saying nothing" : message, modelUnusable, log);
     }
 
-    public byte[] write() {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            out.writeByte(result != null ? RESULT : FAILED);
-            out.writeBoolean(modelUnusable);
-            out.writeInt(log.size());
-            for (String line : log) {
-                writeBytes(out, line.getBytes(StandardCharsets.UTF_8));
-            }
-            writeBytes(out, result != null ? result : failure.getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    void write(DataOutput out) throws IOException {
+        out.writeByte(result != null ? RESULT : FAILED);
+        out.writeBoolean(modelUnusable);
+        out.writeInt(log.size());
+        for (String line : log) {
+            writeBytes(out, line.getBytes(StandardCharsets.UTF_8));
         }
-        return bytes.toByteArray();
+        writeBytes(out, result != null ? result : failure.getBytes(StandardCharsets.UTF_8));
     }
 
-    public static Outcome read(byte[] bytes) {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
-            int kind = in.readByte();
-            boolean unusable = in.readBoolean();
-            int lines = in.readInt();
-            List<String> log = new ArrayList<>(lines);
-            for (int i = 0; i < lines; i++) {
-                log.add(new String(readBytes(in), StandardCharsets.UTF_8));
-            }
-            byte[] body = readBytes(in);
-            return kind == RESULT ? succeeded(body, log) : failed(new String(body, StandardCharsets.UTF_8), unusable, log);
-        } catch (IOException e) {
-            throw new IllegalStateException("a replica's answer is malformed: " + e, e);
+    static Outcome read(DataInputStream in) throws IOException {
+        int kind = in.readByte();
+        boolean unusable = in.readBoolean();
+        int lines = in.readInt();
+        List<String> log = new ArrayList<>(Math.min(lines, 1024));
+        for (int i = 0; i < lines; i++) {
+            log.add(new String(readBytes(in), StandardCharsets.UTF_8));
         }
+        byte[] body = readBytes(in);
+        return kind == RESULT ? succeeded(body, log) : failed(new String(body, StandardCharsets.UTF_8), unusable, log);
     }
 
-    private static void writeBytes(DataOutputStream out, byte[] data) throws IOException {
+    /** Writes {@code data} with its length first, as {@link #readBytes} reads it. */
+    static void writeBytes(DataOutput out, byte[] data) throws IOException {
         out.writeInt(data.length);
         out.write(data);
     }
 
-    private static byte[] readBytes(DataInputStream in) throws IOException {
-        return in.readNBytes(in.readInt());
+    /** Reads what {@link #writeBytes} wrote. */
+    static byte[] readBytes(DataInputStream in) throws IOException {
+        int length = in.readInt();
+        byte[] data = in.readNBytes(Math.max(length, 0));
+        if (length < 0 || data.length != length) {
+            throw new IOException("a field of " + length + " bytes ends after " + data.length);
+        }
+        return data;
     }
 }

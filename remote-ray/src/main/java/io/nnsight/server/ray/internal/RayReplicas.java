@@ -1,7 +1,10 @@
 package io.nnsight.server.ray.internal;
 
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import io.ray.api.ActorHandle;
 import io.ray.api.ObjectRef;
@@ -27,10 +30,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Replicas of one model as Ray actors ({@link ReplicaActor}), each in a worker JVM of the cluster, restarted by
- * Ray when its process dies. A job goes to the ready replica with the fewest running jobs. When the replica dies
- * before answering, the job has returned nothing, so it runs once more on another ready replica; if that one dies
- * too, or there is none, it fails saying so. A job whose replica does not answer within the time limit and a grace
- * is failed, and the replica restarted (a fresh process reloads the model, as after lost weights).
+ * Ray when its process dies. The server's workers hand over one job, or several waiting jobs that the replica
+ * batches as the server's own model would; each call goes to the ready replica with the fewest running jobs. When
+ * the replica dies before answering, its jobs have returned nothing, so they run once more on another ready replica;
+ * if that one dies too, or there is none, they fail saying so. Jobs whose replica does not answer within their time
+ * limits and a grace are failed, and the replica restarted (a fresh process reloads the model, as after lost
+ * weights).
  */
 public final class RayReplicas implements ModelReplicas {
     private static final Logger LOG = LoggerFactory.getLogger(RayReplicas.class);
@@ -71,6 +76,7 @@ public final class RayReplicas implements ModelReplicas {
         volatile String state = "starting";
         volatile long pid;
         volatile String host = "";
+        volatile String engine = "";
         final AtomicInteger running = new AtomicInteger();
         final AtomicLong jobs = new AtomicLong();
 
@@ -127,6 +133,7 @@ public final class RayReplicas implements ModelReplicas {
     private void identify(Member replica) {
         replica.pid = replica.actor.task(ReplicaActor::pid).remote().get(RECOVERY.toMillis());
         replica.host = replica.actor.task(ReplicaActor::host).remote().get(RECOVERY.toMillis());
+        replica.engine = replica.actor.task(ReplicaActor::engine).remote().get(RECOVERY.toMillis());
         replica.state = "ready";
     }
 
@@ -135,37 +142,70 @@ public final class RayReplicas implements ModelReplicas {
         return replicas.size();
     }
 
+    /** Runs the job on a replica, as a call of one job ({@link #executeBatch}). */
     @Override
     public byte[] execute(byte[] request, JobContext context) throws JobFailedException {
-        Member first = pick(null);
+        return executeBatch(List.of(request), List.of(context), BatchLimits.DEFAULT).outcomes().get(0).get();
+    }
+
+    /** Yes: a replica runs several jobs in shared forward passes, as a model in the server's JVM does. */
+    @Override
+    public boolean batches() {
+        return true;
+    }
+
+    /**
+     * Runs the jobs on one replica, the ready one with the fewest running jobs, in one call: it batches them as the
+     * server's own model would ({@link io.nnsight.remote.sandbox.SandboxedExecutor#executeBatch}). If that replica dies
+     * before it answers, none of the jobs has returned anything, so they all run once more, together, on another.
+     */
+    @Override
+    public BatchReport executeBatch(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
+        ReplicaCall call = ReplicaCall.of(requests, contexts, limits);
+        byte[] bytes = call.write();
+        int jobs = requests.size();
+        Member first = pick(null, jobs);
         if (first == null) {
-            throw new JobFailedException(noneReady());
+            return failed(jobs, noneReady());
         }
         try {
-            return run(first, request, context);
+            return run(first, call, bytes, contexts);
         } catch (ReplicaDied died) {
-            Member second = pick(first);
+            Member second = pick(first, jobs);
             if (second == null) {
-                throw new JobFailedException(died.getMessage() + ", and no other replica of " + model + " could take "
-                        + "the job: " + noneReady());
+                return failed(jobs, died.getMessage() + ", and no other replica of " + model + " could take the job: "
+                        + noneReady());
             }
-            context.log().accept("nnsight: " + died.getMessage() + "; the job runs again on " + second.describe());
+            contexts.forEach(context -> context.log().accept("nnsight: " + died.getMessage() + "; the job runs again on "
+                    + second.describe()));
             try {
-                return run(second, request, context);
+                return run(second, call, bytes, contexts);
             } catch (ReplicaDied again) {
-                throw new JobFailedException(died.getMessage() + "; run again, it failed too: " + again.getMessage()
+                return failed(jobs, died.getMessage() + "; run again, it failed too: " + again.getMessage()
                         + " (a job runs at most twice)");
             }
         }
     }
 
-    /** The ready replica with the fewest running jobs, other than {@code excluded}, or {@code null}. */
-    private Member pick(Member excluded) {
+    /** Each of {@code jobs} jobs fails with {@code message}: none ran. */
+    private static BatchReport failed(int jobs, String message) {
+        List<JobOutcome> outcomes = new ArrayList<>(jobs);
+        for (int i = 0; i < jobs; i++) {
+            outcomes.add(JobOutcome.failed(new JobFailedException(message)));
+        }
+        return BatchReport.oneAtATime(outcomes);
+    }
+
+    /**
+     * The ready replica with the fewest running jobs, other than {@code excluded}, or {@code null}; it counts {@code
+     * jobs} more running at once, so concurrent picks spread.
+     */
+    private Member pick(Member excluded, int jobs) {
         synchronized (replicas) {
             Member picked = replicas.stream().filter(Member::ready).filter(replica -> replica != excluded)
                     .min(Comparator.comparingInt(replica -> replica.running.get())).orElse(null);
             if (picked != null) {
-                picked.running.incrementAndGet(); // counted at once, so concurrent picks spread
+                picked.running.addAndGet(jobs);
             }
             return picked;
         }
@@ -176,37 +216,45 @@ public final class RayReplicas implements ModelReplicas {
                 .map(replica -> "replica " + replica.index + " " + replica.state).toList()) + "): try again shortly";
     }
 
-    /** Runs the job on {@code replica}, picked (and counted) by {@link #pick}. */
-    private byte[] run(Member replica, byte[] request, JobContext context) throws JobFailedException, ReplicaDied {
+    /**
+     * Runs the call's jobs on {@code replica}, picked (and counted) by {@link #pick}, and passes on the lines each job
+     * printed. The replica has the jobs' time limits, added up, and a grace to answer; past that it is restarted and
+     * the jobs fail.
+     */
+    private BatchReport run(Member replica, ReplicaCall call, byte[] bytes, List<JobContext> contexts)
+            throws ReplicaDied {
+        int jobs = call.jobs().size();
         try {
-            ObjectRef<byte[]> answer = replica.actor.task(ReplicaActor::execute, request, context.id(),
-                    context.timeLimit().toMillis()).remote();
-            Outcome outcome;
+            ObjectRef<byte[]> answer = replica.actor.task(ReplicaActor::execute, bytes).remote();
+            ReplicaAnswer answered;
             try {
-                outcome = Outcome.read(answer.get(context.timeLimit().plus(GRACE).toMillis()));
+                answered = ReplicaAnswer.read(answer.get(call.timeLimits().plus(GRACE).toMillis()));
             } catch (RayTimeoutException e) {
-                restart(replica, "it did not answer within the job's time limit");
-                throw new JobFailedException("the job did not stop within its time limit of "
-                        + context.timeLimit().toSeconds() + " s (and " + GRACE.toSeconds() + " s of grace): "
-                        + replica.describe() + " was restarted");
+                restart(replica, "it did not answer within the time limits of its jobs");
+                return failed(jobs, (jobs == 1 ? "the job did not stop within its time limit of "
+                        + call.timeLimits().toSeconds() + " s" : "the " + jobs + " jobs run with it did not stop within "
+                        + "their time limits, " + call.timeLimits().toSeconds() + " s together") + " (and "
+                        + GRACE.toSeconds() + " s of grace): " + replica.describe() + " was restarted");
             } catch (RayActorException e) {
                 String what = replica.describe() + " died while running the job (its process ended)";
                 recover(replica);
                 throw new ReplicaDied(what);
             } catch (RayException e) {
-                throw new JobFailedException("Ray could not run the job on " + replica.describe() + ": " + e.getMessage());
+                return failed(jobs, "Ray could not run the job on " + replica.describe() + ": " + e.getMessage());
             }
-            replica.jobs.incrementAndGet();
-            outcome.log().forEach(context.log());
-            if (outcome.result() != null) {
-                return outcome.result();
+            if (answered.outcomes().size() != jobs) {
+                throw new IllegalStateException(replica.describe() + " answered " + answered.outcomes().size()
+                        + " outcomes for " + jobs + " jobs: " + answered.outcomes());
             }
-            if (outcome.modelUnusable()) {
-                restart(replica, outcome.failure()); // a new process loads the weights afresh
+            replica.jobs.addAndGet(jobs);
+            for (int i = 0; i < jobs; i++) {
+                answered.outcomes().get(i).log().forEach(contexts.get(i).log());
             }
-            throw new JobFailedException(outcome.failure());
+            answered.outcomes().stream().filter(Outcome::modelUnusable).findFirst()
+                    .ifPresent(unusable -> restart(replica, unusable.failure())); // a new process loads the weights afresh
+            return answered.report();
         } finally {
-            replica.running.decrementAndGet();
+            replica.running.addAndGet(-jobs);
         }
     }
 
@@ -293,6 +341,7 @@ public final class RayReplicas implements ModelReplicas {
             entry.put("state", replica.state);
             entry.put("host", replica.host);
             entry.put("pid", replica.pid);
+            entry.put("engine", replica.engine);
             entry.put("running", replica.running.get());
             entry.put("jobs", replica.jobs.get());
             list.add(entry);

@@ -14,16 +14,17 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it, one at a
- * time. Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight needs newer
+ * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it, one call
+ * at a time: a job alone, or several waiting jobs as a batch that shares forward passes. Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight needs newer
  * (ASM, Gson, SLF4J, HttpClient), unshaded; so the actor is a shell that loads nnsight, its libraries first, in a
  * class loader of its own ({@link OwnLibrariesFirst}) and talks to it ({@link Replica}) through JDK types only.
  *
  * <p>Its methods never throw: Ray would have to serialize the exception, which it cannot do without the JVM opened
- * to reflection (the worker would crash); failures travel as {@link Outcome}s and messages.
+ * to reflection (the worker would crash); failures travel as the {@link Outcome}s of
+ * a {@link ReplicaAnswer} and as messages.
  */
 public final class ReplicaActor {
-    private final Function<Object[], byte[]> replica;
+    private final Function<byte[], byte[]> replica;
     private final String loadFailure;
 
     /**
@@ -36,12 +37,12 @@ public final class ReplicaActor {
      */
     @SuppressWarnings("unchecked")
     public ReplicaActor(String classPath, String model, String tokenizer, String dtype, String device) {
-        Function<Object[], byte[]> loaded = null;
+        Function<byte[], byte[]> loaded = null;
         String failure = null;
         try {
             ClassLoader loader = new OwnLibrariesFirst(urls(classPath), ReplicaActor.class.getClassLoader());
             Thread.currentThread().setContextClassLoader(loader);
-            loaded = (Function<Object[], byte[]>) loader.loadClass(Replica.class.getName())
+            loaded = (Function<byte[], byte[]>) loader.loadClass(Replica.class.getName())
                     .getConstructor(String.class, String.class, String.class, String.class)
                     .newInstance(model, tokenizer, dtype, device);
         } catch (InvocationTargetException e) {
@@ -72,13 +73,39 @@ public final class ReplicaActor {
         }
     }
 
-    /** Runs one job's request (decompressed) within its time limit: the {@link Outcome}'s bytes. */
-    public byte[] execute(byte[] request, String jobId, Long timeLimitMillis) {
+    /**
+     * Runs the jobs of a {@link ReplicaCall} (its bytes): one alone, several as a batch, each within its time limit;
+     * the {@link ReplicaAnswer}'s bytes.
+     */
+    public byte[] execute(byte[] call) {
         if (replica == null) {
-            return Outcome.failed(loadFailure, true, List.of()).write();
+            int jobs;
+            try {
+                jobs = ReplicaCall.read(call).jobs().size();
+            } catch (IllegalArgumentException e) {
+                jobs = 0;
+            }
+            return ReplicaAnswer.failed(jobs, loadFailure, true, List.of()).write();
         }
         Thread.currentThread().setContextClassLoader(replica.getClass().getClassLoader());
-        return replica.apply(new Object[] {request, jobId, timeLimitMillis});
+        return replica.apply(call);
+    }
+
+    /**
+     * What runs trace bodies in this replica ({@code BodyEngine.configured().property()}, asked in the replica's own
+     * class loader), or {@code ""} when the model did not load.
+     */
+    public String engine() {
+        if (replica == null) {
+            return "";
+        }
+        try {
+            Object engine = replica.getClass().getClassLoader().loadClass("io.nnsight.BodyEngine")
+                    .getMethod("configured").invoke(null);
+            return (String) engine.getClass().getMethod("property").invoke(engine);
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            return "unknown (" + e + ")";
+        }
     }
 
     private static URL[] urls(String classPath) {

@@ -1,0 +1,95 @@
+package io.nnsight.server.ray.internal;
+
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.JobContext;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What the front end asks a replica to run, as the bytes that travel through Ray (only {@code byte[]} crosses: Ray's
+ * object serializer needs the JVM opened to reflection for anything else): one job, or several waiting jobs that the
+ * replica runs as a batch, sharing forward passes of at most {@code rows} rows and {@code tokens} tokens, as a model
+ * in the server's JVM does.
+ *
+ * @param jobs the jobs, in the order their outcomes come back ({@link ReplicaAnswer})
+ * @param rows the most batch rows of one forward pass ({@link BatchLimits#rows()})
+ * @param tokens the most tokens of one forward pass ({@link BatchLimits#tokens()})
+ */
+public record ReplicaCall(List<Job> jobs, int rows, long tokens) {
+    /**
+     * One job of a call.
+     *
+     * @param request its request payload, decompressed
+     * @param id its id, for the lines its code prints
+     * @param timeLimit how long its code may run
+     */
+    public record Job(byte[] request, String id, Duration timeLimit) {}
+
+    /** Copies the list and checks that there is a job. */
+    public ReplicaCall {
+        jobs = List.copyOf(jobs);
+        if (jobs.isEmpty()) {
+            throw new IllegalArgumentException("a call to a replica runs at least one job");
+        }
+    }
+
+    /** The call that runs {@code requests} in their {@code contexts} (as many) within {@code limits}. */
+    static ReplicaCall of(List<byte[]> requests, List<JobContext> contexts, BatchLimits limits) {
+        if (requests.size() != contexts.size()) {
+            throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
+        }
+        List<Job> jobs = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            jobs.add(new Job(requests.get(i), contexts.get(i).id(), contexts.get(i).timeLimit()));
+        }
+        return new ReplicaCall(jobs, limits.rows(), limits.tokens());
+    }
+
+    /** The jobs' time limits added up: how long the replica may take before it must have answered, less a grace. */
+    Duration timeLimits() {
+        return jobs.stream().map(Job::timeLimit).reduce(Duration.ZERO, Duration::plus);
+    }
+
+    byte[] write() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeInt(rows);
+            out.writeLong(tokens);
+            out.writeInt(jobs.size());
+            for (Job job : jobs) {
+                Outcome.writeBytes(out, job.id().getBytes(StandardCharsets.UTF_8));
+                out.writeLong(job.timeLimit().toMillis());
+                Outcome.writeBytes(out, job.request());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** @throws IllegalArgumentException when {@code bytes} are not a call {@link #write} wrote */
+    static ReplicaCall read(byte[] bytes) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+            int rows = in.readInt();
+            long tokens = in.readLong();
+            int count = in.readInt();
+            List<Job> jobs = new ArrayList<>(Math.min(Math.max(count, 0), 1024));
+            for (int i = 0; i < count; i++) {
+                String id = new String(Outcome.readBytes(in), StandardCharsets.UTF_8);
+                Duration timeLimit = Duration.ofMillis(in.readLong());
+                jobs.add(new Job(Outcome.readBytes(in), id, timeLimit));
+            }
+            return new ReplicaCall(jobs, rows, tokens);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("a call to a replica is malformed: " + e, e);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package io.nnsight.server.ray.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.nnsight.TraceBody;
+import io.nnsight.lm.LanguageModel;
+import io.nnsight.lm.Shared;
+import io.nnsight.remote.internal.wire.LambdaFactory;
+import io.nnsight.remote.internal.wire.Packing;
+import io.nnsight.remote.internal.wire.ResultPayload;
+import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.sandbox.SandboxedExecutor;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
+import io.nnsight.remote.spi.JobContext;
+import io.nnsight.remote.spi.JobFailedException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A {@link Replica} on stories260K, called with the bytes the front end sends through Ray ({@link ReplicaCall}) and
+ * answering the bytes that come back ({@link ReplicaAnswer}), without Ray (which {@code RayServeTest} runs): several
+ * jobs share a forward pass and each gets what it gets alone (logits within 1e-4, as a batched float32 matrix product
+ * may sum in another order), a job's failure and printed lines stay its own, one job runs alone, and bytes that are
+ * not a call are answered, not thrown.
+ */
+class ReplicaTest {
+    private static final double TOLERANCE = 1e-4;
+    private static final Duration LIMIT = Duration.ofSeconds(60);
+
+    private static LanguageModel lm;
+    private static Replica replica;
+
+    @BeforeAll
+    static void load() {
+        lm = Shared.stories();
+        replica = new Replica(Shared.path("models/stories260K").toString(), "", "", "cpu");
+    }
+
+    /** A job's request payload, as a client ships it. */
+    private static byte[] trace(TraceBody<?> body) {
+        return Packing.pack("TRACE", lm, new Object[] {Shared.STORIES_PROMPT, null, body, List.of()},
+                ReplicaTest.class.getClassLoader()).write();
+    }
+
+    private static Object decode(byte[] payload) {
+        return ((Object[]) ValueGraphs.read(ResultPayload.graph(payload), ReplicaTest.class.getClassLoader(), lm,
+                LambdaFactory.DESERIALIZE_LAMBDA))[0];
+    }
+
+    /** What the front end sends for {@code requests}, each with its id and the time limit. */
+    private static byte[] call(List<byte[]> requests) {
+        List<JobContext> contexts = new ArrayList<>();
+        for (int i = 0; i < requests.size(); i++) {
+            contexts.add(new JobContext("job" + i, LIMIT, line -> {}));
+        }
+        return ReplicaCall.of(requests, contexts, BatchLimits.DEFAULT).write();
+    }
+
+    /** What {@code execute} gives the request alone, on the test's own model. */
+    private static Object alone(byte[] request) throws JobFailedException {
+        return decode(new SandboxedExecutor().execute(lm, request, new JobContext("alone", LIMIT, line -> {})));
+    }
+
+    private static TraceBody<Tensor> lastLogits() {
+        return tr -> lm.get("lm_head").output().select(1, -1);
+    }
+
+    private static TraceBody<Tensor> ablatedLogits(int layer) {
+        return tr -> {
+            lm.get("model.layers." + layer + ".mlp").output().zero_();
+            return lm.get("lm_head").output().select(1, -1);
+        };
+    }
+
+    private static TraceBody<Long> steeredArgmax(double scale) {
+        return tr -> {
+            lm.get("model.layers.2").output().mul_(new Scalar(scale));
+            return lm.get("lm_head").output().select(1, -1).argmax().item_long();
+        };
+    }
+
+    @Test
+    void apply_ofSeveralTraces_runsThemInOneForwardPass_andEachGetsWhatItGetsAlone() throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(4)), trace(steeredArgmax(3.0)));
+
+        BatchReport report = ReplicaAnswer.read(replica.apply(call(requests))).report();
+
+        assertEquals(List.of(new BatchReport.Forward(3, 3, 3L * lm.tokenizer().encode(Shared.STORIES_PROMPT).length)),
+                report.forwards(), "the three shared one forward pass of their three rows");
+        assertEquals(0, report.solo());
+        for (int i = 0; i < 2; i++) {
+            Tensor expected = (Tensor) alone(requests.get(i));
+            Tensor actual = (Tensor) decode(report.outcomes().get(i).get());
+            assertTrue(torch.allclose(expected, actual, 0, TOLERANCE, false), "job " + i + " as alone");
+        }
+        assertEquals(alone(requests.get(2)), decode(report.outcomes().get(2).get()));
+        assertFalse(torch.allclose((Tensor) decode(report.outcomes().get(0).get()),
+                (Tensor) decode(report.outcomes().get(1).get()), 0, 1e-3, false), "the ablation reached its own row only");
+    }
+
+    @Test
+    void apply_memberThatPrintsAndThrows_failsAlone_andEachJobsLinesComeBackWithIt() throws JobFailedException {
+        TraceBody<Tensor> throwing = tr -> {
+            System.out.println("looking for a steering vector");
+            throw new IllegalStateException("no steering vector for layer " + lm.get("model.layers.1").output().dim());
+        };
+        TraceBody<Long> printing = tr -> {
+            long token = lm.get("lm_head").output().select(1, -1).argmax().item_long();
+            System.out.println("top token " + token);
+            return token;
+        };
+        List<byte[]> requests = List.of(trace(throwing), trace(printing));
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> new SandboxedExecutor().execute(lm, requests.get(0), new JobContext("alone", LIMIT, line -> {})));
+
+        ReplicaAnswer answer = ReplicaAnswer.read(replica.apply(call(requests)));
+
+        Outcome failed = answer.outcomes().get(0);
+        assertNull(failed.result());
+        assertEquals(solo.getMessage(), failed.failure());
+        assertTrue(failed.failure().contains("no steering vector for layer 3"), failed.failure());
+        assertFalse(failed.modelUnusable());
+        assertEquals(List.of("looking for a steering vector"), failed.log());
+        Outcome succeeded = answer.outcomes().get(1);
+        long token = (Long) decode(succeeded.result());
+        assertEquals(alone(requests.get(1)), token);
+        assertEquals(List.of("top token " + token), succeeded.log());
+        assertEquals(solo.getMessage(), assertThrows(JobFailedException.class,
+                () -> answer.report().outcomes().get(0).get()).getMessage(), "the front end fails it with the message");
+    }
+
+    @Test
+    void apply_ofOneJob_runsItAloneAsExecuteDoes() throws JobFailedException {
+        byte[] request = trace(lastLogits());
+
+        BatchReport report = ReplicaAnswer.read(replica.apply(call(List.of(request)))).report();
+
+        assertEquals(List.of(), report.forwards());
+        assertEquals(1, report.solo());
+        assertTrue(torch.equal((Tensor) alone(request), (Tensor) decode(report.outcomes().get(0).get())),
+                "alone, bit for bit");
+    }
+
+    @Test
+    void apply_ofBytesThatAreNotACall_answersWithoutThrowing() {
+        ReplicaAnswer answer = ReplicaAnswer.read(replica.apply(new byte[] {0, 0, 0, 1, 7}));
+
+        assertEquals(List.of(), answer.outcomes(), "no job could be read, so none is answered");
+    }
+
+    @Test
+    void callAndAnswer_travelAsBytes_unchanged() {
+        ReplicaCall call = new ReplicaCall(List.of(new ReplicaCall.Job(new byte[] {1, 2, 3}, "a", Duration.ofSeconds(5)),
+                new ReplicaCall.Job(new byte[0], "b", Duration.ofMillis(1500))), 8, 1024);
+        ReplicaCall read = ReplicaCall.read(call.write());
+        assertEquals(8, read.rows());
+        assertEquals(1024, read.tokens());
+        assertEquals(Duration.ofMillis(6500), read.timeLimits());
+        for (int i = 0; i < 2; i++) {
+            assertEquals(call.jobs().get(i).id(), read.jobs().get(i).id());
+            assertEquals(call.jobs().get(i).timeLimit(), read.jobs().get(i).timeLimit());
+            assertArrayEquals(call.jobs().get(i).request(), read.jobs().get(i).request());
+        }
+
+        ReplicaAnswer answer = new ReplicaAnswer(List.of(Outcome.succeeded(new byte[] {9}, List.of("out")),
+                Outcome.failed("weights lost", true, List.of())), List.of(new BatchReport.Forward(2, 3, 24)), 0, 1, 1);
+        ReplicaAnswer back = ReplicaAnswer.read(answer.write());
+        assertArrayEquals(new byte[] {9}, back.outcomes().get(0).result());
+        assertEquals(List.of("out"), back.outcomes().get(0).log());
+        assertEquals("weights lost", back.outcomes().get(1).failure());
+        assertTrue(back.outcomes().get(1).modelUnusable());
+        assertEquals(answer.forwards(), back.forwards());
+        assertEquals(List.of(0, 1, 1), List.of(back.solo(), back.evicted(), back.reruns()));
+    }
+
+    @Test
+    void read_ofATruncatedAnswer_saysItIsMalformed() {
+        byte[] whole = new ReplicaAnswer(List.of(Outcome.succeeded(new byte[100], List.of())), List.of(), 1, 0, 0).write();
+
+        IllegalStateException thrown = assertThrows(IllegalStateException.class,
+                () -> ReplicaAnswer.read(Arrays.copyOf(whole, 50)));
+
+        assertTrue(thrown.getMessage().startsWith("a replica's answer is malformed"), thrown.getMessage());
+    }
+}

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.TraceBody;
+import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.internal.wire.LambdaFactory;
@@ -33,8 +34,9 @@ import org.junit.jupiter.api.Test;
  * A {@link Replica} on stories260K, called with the bytes the front end sends through Ray ({@link ReplicaCall}) and
  * answering the bytes that come back ({@link ReplicaAnswer}), without Ray (which {@code RayServeTest} runs): several
  * jobs share a forward pass and each gets what it gets alone (logits within 1e-4, as a batched float32 matrix product
- * may sum in another order), a job's failure and printed lines stay its own, one job runs alone, and bytes that are
- * not a call are answered, not thrown.
+ * may sum in another order), several generations run as one continuous batch, each with the tokens it has alone, a
+ * job's failure and printed lines stay its own, one job runs alone, and bytes that are not a call are answered, not
+ * thrown.
  */
 class ReplicaTest {
     private static final double TOLERANCE = 1e-4;
@@ -52,6 +54,13 @@ class ReplicaTest {
     /** A job's request payload, as a client ships it. */
     private static byte[] trace(TraceBody<?> body) {
         return Packing.pack("TRACE", lm, new Object[] {Shared.STORIES_PROMPT, null, body, List.of()},
+                ReplicaTest.class.getClassLoader()).write();
+    }
+
+    /** A greedy generation's request of {@code tokens} new tokens after {@code prompt}, answering the tokens. */
+    private static byte[] generate(String prompt, int tokens) {
+        TraceBody<Tensor> generated = tr -> lm.generator().output();
+        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), generated, List.of()},
                 ReplicaTest.class.getClassLoader()).write();
     }
 
@@ -140,6 +149,35 @@ class ReplicaTest {
         assertEquals(List.of("top token " + token), succeeded.log());
         assertEquals(solo.getMessage(), assertThrows(JobFailedException.class,
                 () -> answer.report().outcomes().get(0).get()).getMessage(), "the front end fails it with the message");
+    }
+
+    @Test
+    void apply_ofGenerationsAndATrace_runsTheGenerationsAsOneContinuousBatch_eachGettingItsOwnTokens()
+            throws JobFailedException {
+        List<byte[]> requests = List.of(generate("Once upon a time", 6), trace(lastLogits()),
+                generate("Tom saw a ball. He", 3), generate(Shared.STORIES_PROMPT, 8));
+
+        BatchReport report = ReplicaAnswer.read(replica.apply(call(requests))).report();
+
+        assertEquals(List.of(new BatchReport.Forward(3, 3, 3)), report.forwards(),
+                "the three generations ran together, one row and one new token each per step");
+        assertEquals(1, report.solo(), "the trace, alone");
+        for (int i : List.of(0, 2, 3)) {
+            assertTrue(torch.equal((Tensor) alone(requests.get(i)), (Tensor) decode(report.outcomes().get(i).get())),
+                    "generation " + i + " has the tokens it has alone");
+        }
+        assertTrue(torch.equal((Tensor) alone(requests.get(1)), (Tensor) decode(report.outcomes().get(1).get())));
+    }
+
+    @Test
+    void apply_ofOneGenerationAmongTraces_runsItAlone_andTheTracesShareAPass() throws JobFailedException {
+        List<byte[]> requests = List.of(trace(lastLogits()), generate("Once upon a time", 4), trace(ablatedLogits(2)));
+
+        BatchReport report = ReplicaAnswer.read(replica.apply(call(requests))).report();
+
+        assertEquals(List.of(2), report.forwards().stream().map(BatchReport.Forward::jobs).toList());
+        assertEquals(1, report.solo());
+        assertTrue(torch.equal((Tensor) alone(requests.get(1)), (Tensor) decode(report.outcomes().get(1).get())));
     }
 
     @Test

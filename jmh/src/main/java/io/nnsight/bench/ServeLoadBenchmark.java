@@ -63,6 +63,11 @@ import org.bytedeco.pytorch.global.torch;
  *     -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
  * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 20 --measure 20 --modes one,equal,mixed,gen-one,gen
  * </pre>
+ *
+ * <p>With {@code --url URL} it drives a running server instead (anonymous jobs; {@code nnsight serve
+ * --allow-anonymous}), such as one whose replicas run on Ray, with the server's own batching: the modes then choose
+ * only the prompts and whether the clients generate, and the server's threads are not in this JVM, so their CPU is
+ * not measured.
  */
 public final class ServeLoadBenchmark {
     private static final String[] WHO = {"Tom", "Lily", "a cat", "a dog", "Mom", "Ben", "Sue", "a bird", "Dad", "the boy"};
@@ -130,15 +135,17 @@ public final class ServeLoadBenchmark {
         double warmup = 20;
         double measure = 20;
         List<String> chosen = List.of("one", "equal", "mixed", "gen-one", "gen");
+        String url = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--clients" -> clients = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Double.parseDouble(args[++i]);
                 case "--measure" -> measure = Double.parseDouble(args[++i]);
                 case "--modes" -> chosen = List.of(args[++i].split(","));
+                case "--url" -> url = args[++i];
                 default -> {
                     System.err.println("usage: ServeLoadBenchmark [--clients N] [--warmup SECONDS] [--measure SECONDS]"
-                            + " [--modes one,equal,mixed,gen-one,gen]");
+                            + " [--modes one,equal,mixed,gen-one,gen] [--url URL]");
                     System.exit(2);
                 }
             }
@@ -165,9 +172,18 @@ public final class ServeLoadBenchmark {
         List<Long> lengths = varied.stream().map(prompt -> tokens(lm, prompt)).toList();
         System.out.println("mixed-length prompts (" + lengths + " tokens): " + varied);
 
+        if (url != null) {
+            System.out.println("driving the server at " + url + " (anonymous), with its own batching: the modes choose only "
+                    + "the prompts and whether to generate; its worker threads' CPU is not measured");
+        }
         List<Mode> modes = new ArrayList<>();
         for (String mode : chosen) {
-            modes.add(switch (mode) {
+            modes.add(url != null ? switch (mode) {
+                case "one", "equal" -> new Mode("equal lengths, at " + url, 0, equal, false);
+                case "mixed" -> new Mode("mixed lengths, at " + url, 0, varied, false);
+                case "gen-one", "gen" -> new Mode("generations, at " + url, 0, varied, true);
+                default -> throw new IllegalArgumentException("the modes are one, equal, mixed, gen-one and gen: " + mode);
+            } : switch (mode) {
                 case "one" -> new Mode("one at a time (batchJobs 1)", 1, equal, false);
                 case "equal" -> new Mode("batching (batchJobs 16), equal lengths", 16, equal, false);
                 case "mixed" -> new Mode("batching (batchJobs 16), mixed lengths", 16, varied, false);
@@ -178,7 +194,7 @@ public final class ServeLoadBenchmark {
         }
         List<Result> results = new ArrayList<>();
         for (Mode mode : modes) {
-            Result result = run(lm, mode, clients, warmup, measure, expected);
+            Result result = run(lm, mode, url, clients, warmup, measure, expected);
             results.add(result);
             System.out.printf(Locale.ROOT, "%s: %d jobs in %.1f s, %d failed, %d wrong; /status batch %s%n", mode.name,
                     result.jobs, result.seconds, result.failures, result.wrong, result.batch);
@@ -186,15 +202,17 @@ public final class ServeLoadBenchmark {
         print(results);
     }
 
-    private static Result run(LanguageModel lm, Mode mode, int clients, double warmup, double measure,
+    /** Drives the server at {@code url}, or, when it is {@code null}, one of its own batching as the mode says. */
+    private static Result run(LanguageModel lm, Mode mode, String url, int clients, double warmup, double measure,
             Map<String, Object> expected) throws Exception {
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).allowAnonymous().port(0)
+        try (ModelServer server = url != null ? null : ModelServer.builder().model(lm.key(), lm).allowAnonymous().port(0)
                 .batchJobs(mode.batchJobs).maxQueuedJobsPerKey(Math.max(16, 2 * clients)).start()) {
-            Remote remote = Remote.on(server.url()).quiet();
+            String base = server != null ? server.url() : url;
+            Remote remote = Remote.on(base).quiet();
             HttpClient http = HttpClient.newHttpClient();
-            URI status = URI.create(server.url() + "/status");
+            URI status = URI.create(base + "/status");
             long start = System.nanoTime();
             long measureStart = start + (long) (warmup * 1e9);
             long measureEnd = measureStart + (long) (measure * 1e9);

@@ -1,6 +1,7 @@
 package io.nnsight.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -96,15 +97,22 @@ class RayServeTest {
         }
     }
 
+    /** {@code nnsight serve --ray --replicas 2} on stories260K in a JVM of its own, with {@code options} added. */
+    private static Process serve(String... options) throws IOException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", ServeProcessTest.cliJar().toString(), "serve",
+                "--model", SharedFiles.path("models/stories260K").toString(), "--ray", "--replicas", "2", "--port", "0",
+                "--allow-anonymous"));
+        command.addAll(List.of(options));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(environment); // the server finds Ray's runtime from the 'ray' command
+        return builder.start();
+    }
+
     @Test
     void serveOnRay_sixteenClients_oneReplicaKilledMidJob_noJobLost_andTheClusterServesOn() throws Exception {
         Path stories = SharedFiles.path("models/stories260K");
-        ProcessBuilder command = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-jar", ServeProcessTest.cliJar().toString(), "serve",
-                "--model", stories.toString(), "--ray", "--replicas", "2", "--port", "0", "--allow-anonymous"))
-                .redirectErrorStream(true);
-        command.environment().putAll(environment); // the server finds Ray's runtime from the 'ray' command
-        Process server = command.start();
+        Process server = serve();
         ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
         try {
             ServerOutput output = new ServerOutput(server, Duration.ofMinutes(3));
@@ -171,6 +179,86 @@ class RayServeTest {
             ProcessHandle.of(idlePid).orElseThrow().destroyForcibly();
             awaitReplica(url, other, entry -> entry.get("state").getAsString().equals("ready")
                     && entry.get("pid").getAsLong() != idlePid);
+        } finally {
+            clients.shutdownNow();
+            server.destroy();
+            if (!server.waitFor(30, TimeUnit.SECONDS)) {
+                server.destroyForcibly();
+            }
+        }
+    }
+
+    /**
+     * A job stuck in one native call (a matrix product that takes far longer than its time limit, where the sandbox
+     * cannot stop it) on one replica: the replica is restarted and the job fails saying so, before the server's own
+     * grace for stuck jobs runs out, so the model never becomes unavailable and the other replica serves on.
+     */
+    @Test
+    void serveOnRay_jobStuckInANativeCall_failsAlone_itsReplicaIsRestarted_andTheModelServesOn() throws Exception {
+        Process server = serve("--time-limit", "3s");
+        ExecutorService clients = Executors.newFixedThreadPool(3);
+        try {
+            ServerOutput output = new ServerOutput(server, Duration.ofMinutes(3));
+            String url = output.awaitServing();
+            LanguageModel lm = LanguageModel.load(SharedFiles.path("models/stories260K").toString());
+            Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output());
+            Remote remote = Remote.on(url).quiet();
+            awaitReady(url, 0);
+            awaitReady(url, 1);
+
+            Future<String> stuck = clients.submit(() -> {
+                try {
+                    lm.on(remote).trace(PROMPT, tr -> {
+                        Tensor ones = torch.ones(10240, 10240); // about 30 s of one core
+                        return torch.mm(ones, ones).sum().add(lm.get("lm_head").output().sum());
+                    });
+                    return "no failure";
+                } catch (RuntimeException e) {
+                    return String.valueOf(e.getMessage());
+                }
+            });
+            JsonObject busy = busyReplica(url);
+            AtomicBoolean done = new AtomicBoolean();
+            ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+            AtomicInteger right = new AtomicInteger();
+            List<Future<?>> loops = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                loops.add(clients.submit(() -> {
+                    while (!done.get()) {
+                        try {
+                            Tensor logits = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output());
+                            if (torch.allclose(expected, logits, 0, TOLERANCE, false)) {
+                                right.incrementAndGet();
+                            } else {
+                                failures.add("wrong logits");
+                            }
+                        } catch (RuntimeException e) {
+                            failures.add(String.valueOf(e.getMessage()));
+                        }
+                    }
+                    return null;
+                }));
+            }
+            List<String> states = new ArrayList<>();
+            while (!stuck.isDone()) {
+                states.add(model(url).get("state").getAsString());
+                TimeUnit.MILLISECONDS.sleep(200);
+            }
+            String failure = stuck.get();
+            done.set(true);
+            for (Future<?> loop : loops) {
+                loop.get(2, TimeUnit.MINUTES);
+            }
+
+            assertTrue(failure.contains("did not stop within its time limit of 3 s") && failure.contains("restarted"),
+                    "the stuck job fails saying its replica was restarted: " + failure);
+            assertTrue(failures.isEmpty(), "the other replica served every other job: " + failures);
+            assertTrue(right.get() > 10, "jobs ran beside the stuck one: " + right.get());
+            assertFalse(states.contains("UNAVAILABLE"), "the model stayed available: " + states);
+            JsonObject restarted = awaitReady(url, busy.get("replica").getAsInt());
+            assertNotEquals(busy.get("pid").getAsLong(), restarted.get("pid").getAsLong(), "a new process");
+            assertTrue(torch.allclose(expected, lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output()), 0,
+                    TOLERANCE, false));
         } finally {
             clients.shutdownNow();
             server.destroy();

@@ -24,7 +24,9 @@ import java.util.Map;
  * once (or, when {@link #batches()} says so, {@link #executeBatch} with several jobs, each counting as one call of
  * {@code execute}). An implementation picks a replica, runs the job there within the job's time limit and returns its result,
  * or throws {@link JobFailedException} with a message for the user. It must return or throw within the time limit
- * plus a short grace (abandoning a replica that does not answer), so that no job is left waiting. A replica that
+ * plus a grace shorter than the server's {@linkplain ModelServer.Builder#stopGrace grace for a stuck batch}
+ * (abandoning a replica that does not answer), so that no job is left waiting and the server does not give up on
+ * the whole model. A replica that
  * dies while it runs a job: the job may be run again on another replica at most once, and only if it cannot have
  * returned its result (nothing runs twice unseen).
  */

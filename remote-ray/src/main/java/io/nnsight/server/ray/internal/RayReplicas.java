@@ -45,8 +45,13 @@ public final class RayReplicas implements ModelReplicas {
     private static final Duration RECOVERY = Duration.ofMinutes(5);
     /** How often the idle replicas are asked whether they live. */
     private static final Duration HEALTH_CHECK = Duration.ofSeconds(2);
-    /** How long past a job's time limit its replica may take to answer: the sandbox stops the job by then. */
-    private static final Duration GRACE = Duration.ofSeconds(15);
+    /**
+     * How long past its jobs' time limits a replica may take to answer (the sandbox stops a job's code by its limit,
+     * except in a native call): shorter than the server's own grace for a stuck batch ({@link
+     * io.nnsight.server.ModelServer.Builder#stopGrace}, 10 s unless set), so that a stuck replica is restarted and its
+     * jobs fail before the server gives up on the whole model, which would make it unavailable on every replica.
+     */
+    private static final Duration GRACE = Duration.ofSeconds(5);
 
     private final String model;
     private final List<Member> replicas;

@@ -26,9 +26,8 @@ import java.util.Map;
  * or throws {@link JobFailedException} with a message for the user. It must return or throw within the time limit
  * plus a grace shorter than the server's {@linkplain ModelServer.Builder#stopGrace grace for a stuck batch}
  * (abandoning a replica that does not answer), so that no job is left waiting and the server does not give up on
- * the whole model. A replica that
- * dies while it runs a job: the job may be run again on another replica at most once, and only if it cannot have
- * returned its result (nothing runs twice unseen).
+ * the whole model. A replica that dies while it runs a job: the job may be run again on another replica at most
+ * once, and only if it cannot have returned its result (nothing runs twice unseen).
  */
 public interface ModelReplicas extends AutoCloseable {
     /** How many jobs may run at once (typically one per replica). */

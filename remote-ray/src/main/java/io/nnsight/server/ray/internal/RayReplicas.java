@@ -237,8 +237,8 @@ public final class RayReplicas implements ModelReplicas {
             } catch (RayTimeoutException e) {
                 restart(replica, "it did not answer within the time limits of its jobs");
                 return failed(jobs, (jobs == 1 ? "the job did not stop within its time limit of "
-                        + call.timeLimits().toSeconds() + " s" : "the " + jobs + " jobs run with it did not stop within "
-                        + "their time limits, " + call.timeLimits().toSeconds() + " s together") + " (and "
+                        + call.timeLimits().toSeconds() + " s" : "the batch of " + jobs + " jobs the job ran in did not "
+                        + "end within their time limits, " + call.timeLimits().toSeconds() + " s together") + " (and "
                         + GRACE.toSeconds() + " s of grace): " + replica.describe() + " was restarted");
             } catch (RayActorException e) {
                 String what = replica.describe() + " died while running the job (its process ended)";

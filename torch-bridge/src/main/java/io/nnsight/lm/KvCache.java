@@ -10,6 +10,24 @@ import org.bytedeco.pytorch.global.torch;
  * The keys and values a decoder's attention layers computed for the tokens seen so far, so that each
  * generation step runs only the new token (Hugging Face's {@code DynamicCache}). Passed to a model as
  * its {@code past_key_values} input; the attention layers append to it.
+ *
+ * <p>A generation's body reads it from an attention layer's (or the model's) inputs, as it stands before that
+ * layer appends the step's token:
+ *
+ * <pre>{@code
+ * lm.generate(prompt, Generation.maxNewTokens(5), tr -> {
+ *     for (int step : tr.iter(Steps.at(3))) {
+ *         KvCache cache = (KvCache) lm.get("model.layers.2.self_attn").inputs().get("past_key_values");
+ *         Tensor keys = cache.keys(2);     // [batch, kv_heads, tokens so far, head_dim], rotary positions applied
+ *         Tensor values = cache.values(2); // as the layer's v_proj gave them
+ *     }
+ *     return null;
+ * });
+ * }</pre>
+ *
+ * <p>The tensors are the cache's own: changing them in place changes what later steps attend to. A generation
+ * served in a continuous batch whose body reads the cache runs alone, since the batch's cache holds other jobs'
+ * rows.
  */
 public final class KvCache {
     private final List<Tensor> keys;
@@ -87,7 +105,38 @@ public final class KvCache {
         return kept;
     }
 
-    /** The number of tokens cached (0 for an empty cache). */
+    /**
+     * The keys cached for attention layer {@code layer}, {@code [batch, kv_heads, tokens, head_dim]} with the
+     * rotary positions applied, or {@code null} before the layer's first step.
+     *
+     * @throws IndexOutOfBoundsException when the model has no such layer
+     */
+    public Tensor keys(int layer) {
+        return keys.get(checked(layer));
+    }
+
+    /**
+     * The values cached for attention layer {@code layer}, {@code [batch, kv_heads, tokens, head_dim]}, or {@code
+     * null} before the layer's first step.
+     *
+     * @throws IndexOutOfBoundsException when the model has no such layer
+     */
+    public Tensor values(int layer) {
+        return values.get(checked(layer));
+    }
+
+    private int checked(int layer) {
+        if (layer < 0 || layer >= keys.size()) {
+            throw new IndexOutOfBoundsException("no attention layer " + layer + " in " + this + ": layers are 0 to "
+                    + (keys.size() - 1));
+        }
+        return layer;
+    }
+
+    /**
+     * The number of tokens cached (0 for an empty cache): the first layer's, which during a step holds the step's
+     * tokens before the later layers do.
+     */
     public long length() {
         Tensor first = keys.get(0);
         return first == null ? 0 : first.size(2);

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.remote.Remote;
 import java.io.IOException;
@@ -42,12 +43,13 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code nnsight serve --ray} as deployed: a local Ray cluster of two nodes ({@code ray start --head} and a second
  * {@code ray start}), the server in a JVM of its own hosting two replicas of stories260K as Ray actors, 16 clients
- * tracing on it at once, and one replica's process killed while it runs jobs: no job is lost, every client gets
- * the right logits (the killed replica's jobs run again on the other) or a clear error, and the cluster serves on,
- * with the killed replica restarted by Ray; a replica killed while idle is found by the server's health check. The
- * replicas batch waiting jobs into shared forward passes, as the server's own model does, so the logits are
- * compared within 1e-4 of a local trace (a batched float32 matrix product may sum in another order), and run trace
- * bodies as continuations on JDK 21+, as {@code nnsight serve} does.
+ * tracing and generating on it at once, and one replica's process killed while it runs jobs: no job is lost, every
+ * client gets the right logits or tokens (the killed replica's jobs run again on the other) or a clear error, and
+ * the cluster serves on, with the killed replica restarted by Ray; a replica killed while idle is found by the
+ * server's health check. The replicas batch waiting jobs as the server's own model does (traces in shared forward
+ * passes, generations in one continuous batch), so the logits are compared within 1e-4 of a local trace (a batched
+ * float32 matrix product may sum in another order) and the greedy tokens exactly, and run trace bodies as
+ * continuations on JDK 21+, as {@code nnsight serve} does.
  *
  * <p>Needs Ray ({@code pip install ray}): the folder of its {@code ray} command in {@code nnsight.ray.bin} or
  * {@value #RAY_BIN}, which {@code .ci/run} sets; without it the test is skipped, unless {@value #REQUIRE_RAY} is
@@ -119,6 +121,7 @@ class RayServeTest {
             String url = output.awaitServing();
             LanguageModel lm = LanguageModel.load(stories.toString());
             Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output());
+            Tensor expectedTokens = lm.generate(PROMPT, Generation.maxNewTokens(5), tr -> lm.generator().output());
             Remote remote = Remote.on(url).quiet();
 
             AtomicBoolean stop = new AtomicBoolean();
@@ -128,12 +131,21 @@ class RayServeTest {
             ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
             List<Future<?>> loops = new ArrayList<>();
             for (int i = 0; i < CLIENTS; i++) {
+                boolean generates = i % 2 == 1;
                 loops.add(clients.submit(() -> {
                     while (!stop.get()) {
                         try {
-                            Tensor logits = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output());
-                            if (!torch.allclose(expected, logits, 0, TOLERANCE, false)) {
-                                failures.add("wrong logits");
+                            if (generates) {
+                                Tensor tokens = lm.on(remote).generate(PROMPT, Generation.maxNewTokens(5),
+                                        tr -> lm.generator().output());
+                                if (!torch.equal(expectedTokens, tokens)) {
+                                    failures.add("wrong tokens");
+                                }
+                            } else {
+                                Tensor logits = lm.on(remote).trace(PROMPT, tr -> lm.get("lm_head").output());
+                                if (!torch.allclose(expected, logits, 0, TOLERANCE, false)) {
+                                    failures.add("wrong logits");
+                                }
                             }
                             right.incrementAndGet();
                         } catch (RuntimeException e) {

@@ -108,8 +108,8 @@ final class ServeCommand implements Callable<Integer> {
             description = "How many waiting jobs the model takes together as one batch, whose traces of equal padded "
                     + "length share forward passes, each job isolated and answered as alone (default: "
                     + "${DEFAULT-VALUE}; 1 runs each job alone). A batch's requests add up to at most the largest "
-                    + "decompressed request. Replicas on Ray batch alike, each batch in one replica, its generations one continuous "
-                    + "batch.")
+                    + "decompressed request. Replicas on Ray batch alike, each batch in one replica, its "
+                    + "generations one continuous batch.")
     int batchJobs;
 
     @Option(names = "--batch-rows", paramLabel = "N", defaultValue = "16",

@@ -15,13 +15,15 @@ import java.util.function.Function;
 
 /**
  * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it, one call
- * at a time: a job alone, or several waiting jobs as a batch that shares forward passes. Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight needs newer
- * (ASM, Gson, SLF4J, HttpClient), unshaded; so the actor is a shell that loads nnsight, its libraries first, in a
- * class loader of its own ({@link OwnLibrariesFirst}) and talks to it ({@link Replica}) through JDK types only.
+ * at a time: a job alone, or several waiting jobs as a batch (traces sharing forward passes, generations one
+ * continuous batch). Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight
+ * needs newer (ASM, Gson, SLF4J, HttpClient), unshaded; so the actor is a shell that loads nnsight, its libraries
+ * first, in a class loader of its own ({@link OwnLibrariesFirst}) and talks to it ({@link Replica}) through JDK
+ * types only.
  *
  * <p>Its methods never throw: Ray would have to serialize the exception, which it cannot do without the JVM opened
- * to reflection (the worker would crash); failures travel as the {@link Outcome}s of
- * a {@link ReplicaAnswer} and as messages.
+ * to reflection (the worker would crash); failures travel as the {@link Outcome}s of a {@link ReplicaAnswer} and as
+ * messages.
  */
 public final class ReplicaActor {
     private final Function<byte[], byte[]> replica;

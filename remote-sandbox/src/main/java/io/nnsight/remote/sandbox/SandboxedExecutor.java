@@ -24,6 +24,7 @@ import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.remote.spi.JobProgress;
 import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.TraceBatch;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
@@ -124,6 +125,11 @@ public final class SandboxedExecutor implements JobExecutor {
      *       invokes (several prompts, say) share passes of their own, of at most {@code limits.rows()} jobs: their
      *       rows are known only once set up, so the pass checks their keys and the limits then ({@link
      *       TraceBatch.Budget}), and evicts those that do not fit, which run again alone.
+     *   <li><b>Generations.</b> When several of the jobs are generations that a continuous batch holds ({@link
+     *       #joinsContinuously}), they run after the others as one continuous batch ({@link #executeContinuous}) that
+     *       they all join at its first step and leave as each ends. The report counts it as one forward pass of
+     *       its jobs whose rows and tokens are those of the step when most of them ran (one new token per row), or,
+     *       if they never ran together, its jobs as alone. A lone generation runs alone.
      *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
      *       with its output captured, as {@code execute} does; a job that fails there runs alone instead, and
      *       gets {@code execute}'s error.
@@ -151,7 +157,14 @@ public final class SandboxedExecutor implements JobExecutor {
         if (requests.size() != contexts.size()) {
             throw new IllegalArgumentException(requests.size() + " requests but " + contexts.size() + " contexts");
         }
-        return traceBatches.run(model, requests, contexts, limits);
+        List<Integer> generations = new ArrayList<>();
+        for (int i = 0; i < requests.size(); i++) {
+            if (joinsContinuously(model, requests.get(i))) { // it reads the header only, no copy of it needed
+                generations.add(i);
+            }
+        }
+        return generations.size() < 2 ? traceBatches.run(model, requests, contexts, limits)
+                : GenerationCohort.run(this, traceBatches, model, requests, contexts, limits, generations);
     }
 
     // ---- continuous batches of generations ----

@@ -25,9 +25,8 @@ import org.bytedeco.pytorch.NoGradGuard;
  * Runs co-batched traces, as {@link SandboxedExecutor#executeBatch} describes: the plain traces become members
  * ({@link BatchedJob}), their inputs {@linkplain TraceBatch#prepare prepared} once, grouped by their shape into
  * forward passes within the {@link BatchLimits}, each pass one {@link TraceBatch}, with autograd off (no member's
- * code can use it); each result is encoded in its
- * member's context, one weight check follows the passes, and the jobs that did not join, or need a second run, run
- * alone.
+ * code can use it); each result is encoded in its member's context, one weight check follows the passes, and the
+ * jobs that did not join, or need a second run, run alone.
  */
 final class TraceBatches {
     /** The kind of job a batch may hold. */

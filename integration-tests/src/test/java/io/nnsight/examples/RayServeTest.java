@@ -184,6 +184,9 @@ class RayServeTest {
             JsonObject batches = model(url).getAsJsonObject("batch");
             assertTrue(batches.getAsJsonObject("max").get("rows").getAsInt() > 1,
                     "a replica ran several jobs in one forward pass: " + batches);
+            assertTrue(replicas(url).asList().stream().anyMatch(entry -> entry.getAsJsonObject()
+                    .getAsJsonObject("continuous").get("max").getAsInt() > 1),
+                    "generations joined a replica's running continuous batch: " + replicas(url));
 
             // a replica that dies while idle is found by the server's health check and restarted, no job needed
             int other = 1 - replica.get("replica").getAsInt();

@@ -186,9 +186,16 @@ public final class SandboxedExecutor implements JobExecutor {
      */
     @Override
     public boolean joinsContinuously(NNsight model, byte[] header) {
-        if (!(model instanceof LanguageModel lm) || lm.generationRunner().isEmpty()) {
-            return false;
-        }
+        return model instanceof LanguageModel lm && lm.generationRunner().isPresent() && generates(header);
+    }
+
+    /**
+     * Whether the request whose header this is (its first {@link JobExecutor#HEADER_BYTES} bytes, decompressed) is a
+     * generation, which joins continuous batches on a model whose generations batch ({@link #joinsContinuously}): for
+     * a front end that tells jobs apart without the model, as one in front of replicas does. A header that is not a
+     * request's says no; the job fails when it runs.
+     */
+    public static boolean generates(byte[] header) {
         try {
             return ContinuousJobs.GENERATE.equals(Envelope.kind(header));
         } catch (IllegalArgumentException e) {

@@ -2,19 +2,23 @@ package io.nnsight.server.ray.internal;
 
 import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.BatchReport;
+import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.server.ModelReplicas;
 import io.ray.api.ActorHandle;
 import io.ray.api.ObjectRef;
 import io.ray.api.Ray;
+import io.ray.api.WaitResult;
 import io.ray.api.exception.RayActorException;
 import io.ray.api.exception.RayException;
 import io.ray.api.exception.RayTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +35,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Replicas of one model as Ray actors ({@link ReplicaActor}), each in a worker JVM of the cluster, restarted by
  * Ray when its process dies. The server's workers hand over one job, or several waiting jobs that the replica
- * batches as the server's own model would; each call goes to the ready replica with the fewest running jobs. When
+ * batches as the server's own model would, or a generation that joins the replica's continuous batch ({@link
+ * #executeContinuous}); each call goes to the ready replica with the fewest running jobs. When
  * the replica dies before answering, its jobs have returned nothing, so they run once more on another ready replica;
  * if that one dies too, or there is none, they fail saying so. Jobs whose replica does not answer within their time
  * limits and a grace are failed, and the replica restarted (a fresh process reloads the model, as after lost
@@ -52,6 +57,14 @@ public final class RayReplicas implements ModelReplicas {
      * jobs fail before the server gives up on the whole model, which would make it unavailable on every replica.
      */
     private static final Duration GRACE = Duration.ofSeconds(5);
+    /**
+     * How many calls a replica takes at once, each on a thread of its own: each generation of its continuous batch
+     * holds one until it leaves ({@link #executeContinuous}), beside a batch's call. Calls past it wait in Ray's queue
+     * until one ends, so it bounds a replica's idle threads, not its work; eight default batches' worth.
+     */
+    static final int CALLS_AT_ONCE = 128;
+    /** How long a continuous batch's front end waits for an answer before it asks its feed for new generations. */
+    private static final long JOIN_POLL_MILLIS = 2;
 
     private final String model;
     private final List<Member> replicas;
@@ -84,6 +97,10 @@ public final class RayReplicas implements ModelReplicas {
         volatile String engine = "";
         final AtomicInteger running = new AtomicInteger();
         final AtomicLong jobs = new AtomicLong();
+        /** The most generations that ran at once in its continuous batch beside the latest one answered. */
+        volatile int lastContinuous;
+        /** The most generations that ran at once in its continuous batch since the front end started. */
+        final AtomicInteger mostContinuous = new AtomicInteger();
 
         Member(int index, ActorHandle<ReplicaActor> actor) {
             this.index = index;
@@ -112,7 +129,7 @@ public final class RayReplicas implements ModelReplicas {
         List<Member> replicas = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             replicas.add(new Member(i, Ray.actor(ReplicaActor::new, classPath, model, tokenizer, dtype, device)
-                    .setMaxRestarts(MAX_RESTARTS).setJvmOptions(jvmOptions).remote()));
+                    .setMaxRestarts(MAX_RESTARTS).setMaxConcurrency(CALLS_AT_ONCE).setJvmOptions(jvmOptions).remote()));
         }
         RayReplicas started = new RayReplicas(model, replicas);
         OPEN.incrementAndGet();
@@ -190,6 +207,136 @@ public final class RayReplicas implements ModelReplicas {
                         + " (a job runs at most twice)");
             }
         }
+    }
+
+    /** Generations: each joins a replica's continuous batch ({@link #executeContinuous}). */
+    @Override
+    public boolean joinsContinuously(byte[] header) {
+        return SandboxedExecutor.generates(header);
+    }
+
+    /**
+     * Runs the generations the feed gives on the replicas, each by a call of its own to the ready replica with the
+     * fewest running jobs, where it joins the continuous batch at the next step boundary and from which it is answered
+     * when it leaves, while the others go on; the feed is asked for more every few milliseconds, and after each
+     * answer. A generation whose replica dies before it answers runs once more on another; one that is not answered
+     * within its time limit and a grace fails, and its replica is restarted (the others there then run again
+     * elsewhere). A replica whose model does not batch generations runs them one after another.
+     */
+    @Override
+    public void executeContinuous(JobFeed feed) {
+        Map<ObjectRef<byte[]>, Joined> inFlight = new IdentityHashMap<>(); // Ray's refs are equal only to themselves
+        while (!closed.get() && !Thread.currentThread().isInterrupted()) {
+            for (JobFeed.Job job : feed.take(inFlight.size())) {
+                byte[] call = ReplicaCall.joining(job.request(), job.context(), feed.epochSteps()).write();
+                Member replica = pick(null, 1);
+                if (replica == null) {
+                    feed.finished(job, JobOutcome.failed(new JobFailedException(noneReady())));
+                } else {
+                    join(inFlight, new Joined(job, call, replica, null));
+                }
+            }
+            if (inFlight.isEmpty()) {
+                return;
+            }
+            WaitResult<byte[]> answered;
+            try {
+                answered = Ray.wait(new ArrayList<>(inFlight.keySet()), 1, (int) JOIN_POLL_MILLIS, false);
+            } catch (RayException e) {
+                LOG.warn("Ray could not wait for the generations of {}", model, e);
+                answered = new WaitResult<>(List.of(), List.of());
+            }
+            for (ObjectRef<byte[]> ready : answered.getReady()) {
+                settle(feed, inFlight, inFlight.remove(ready), ready);
+            }
+            long now = System.nanoTime();
+            for (var entry : List.copyOf(inFlight.entrySet())) {
+                Joined joined = entry.getValue();
+                if (now - joined.deadline >= 0) {
+                    inFlight.remove(entry.getKey());
+                    joined.replica.running.decrementAndGet();
+                    if (joined.replica.ready()) { // once for all its overdue generations
+                        restart(joined.replica, "a generation did not answer within its time limit");
+                    }
+                    feed.finished(joined.job, JobOutcome.failed(new JobFailedException("the job did not stop within "
+                            + "its time limit of " + joined.job.context().timeLimit().toSeconds() + " s (and "
+                            + GRACE.toSeconds() + " s of grace): " + joined.replica.describe() + " was restarted")));
+                }
+            }
+        }
+    }
+
+    /**
+     * A generation's call to its replica, until answered: its job, the call's bytes, where it runs and, if it runs
+     * again, what happened to the replica that ran it first.
+     */
+    private static final class Joined {
+        final JobFeed.Job job;
+        final byte[] call;
+        final Member replica;
+        /** How its first replica died, if it runs again; else {@code null}. */
+        final String died;
+        /** When it must have been answered, in {@link System#nanoTime()}'s terms. */
+        final long deadline;
+
+        Joined(JobFeed.Job job, byte[] call, Member replica, String died) {
+            this.job = job;
+            this.call = call;
+            this.replica = replica;
+            this.died = died;
+            this.deadline = System.nanoTime() + job.context().timeLimit().plus(GRACE).toNanos();
+        }
+    }
+
+    /** Sends the generation's call to its replica, picked (and counted) by {@link #pick}. */
+    private static void join(Map<ObjectRef<byte[]>, Joined> inFlight, Joined joined) {
+        inFlight.put(joined.replica.actor.task(ReplicaActor::execute, joined.call).remote(), joined);
+    }
+
+    /**
+     * Ends an answered generation through the feed: with its outcome, or, if its replica died, by running it once
+     * more on another ready replica, or failing it.
+     */
+    private void settle(JobFeed feed, Map<ObjectRef<byte[]>, Joined> inFlight, Joined joined, ObjectRef<byte[]> ready) {
+        Member replica = joined.replica;
+        ReplicaAnswer answer;
+        try {
+            answer = ReplicaAnswer.read(ready.get());
+        } catch (RayActorException e) {
+            String what = replica.describe() + " died while running the job (its process ended)";
+            recover(replica);
+            Member other = joined.died == null ? pick(replica, 1) : null;
+            if (other != null) {
+                joined.job.context().log().accept("nnsight: " + what + "; the job runs again on " + other.describe());
+                join(inFlight, new Joined(joined.job, joined.call, other, what));
+            } else {
+                feed.finished(joined.job, JobOutcome.failed(new JobFailedException(joined.died != null
+                        ? joined.died + "; run again, it failed too: " + what + " (a job runs at most twice)"
+                        : what + ", and no other replica of " + model + " could take the job: " + noneReady())));
+            }
+            return;
+        } catch (RayException e) {
+            feed.finished(joined.job, JobOutcome.failed(new JobFailedException("Ray could not run the job on "
+                    + replica.describe() + ": " + e.getMessage())));
+            return;
+        } finally {
+            replica.running.decrementAndGet();
+        }
+        if (answer.outcomes().size() != 1) {
+            feed.finished(joined.job, JobOutcome.failed(new JobFailedException("the server failed while running the job: "
+                    + replica.describe() + " answered " + answer.outcomes().size() + " outcomes for one generation")));
+            return;
+        }
+        Outcome outcome = answer.outcomes().get(0);
+        replica.jobs.incrementAndGet();
+        int together = answer.forwards().stream().mapToInt(BatchReport.Forward::rows).max().orElse(1);
+        replica.lastContinuous = together;
+        replica.mostContinuous.accumulateAndGet(together, Math::max);
+        outcome.log().forEach(joined.job.context().log());
+        if (outcome.modelUnusable()) {
+            restart(replica, outcome.failure()); // a new process loads the weights afresh
+        }
+        feed.finished(joined.job, answer.report().outcomes().get(0));
     }
 
     /** Each of {@code jobs} jobs fails with {@code message}: none ran. */
@@ -349,6 +496,10 @@ public final class RayReplicas implements ModelReplicas {
             entry.put("engine", replica.engine);
             entry.put("running", replica.running.get());
             entry.put("jobs", replica.jobs.get());
+            Map<String, Object> continuous = new LinkedHashMap<>();
+            continuous.put("last", replica.lastContinuous);
+            continuous.put("max", replica.mostContinuous.get());
+            entry.put("continuous", continuous);
             list.add(entry);
         }
         return list;

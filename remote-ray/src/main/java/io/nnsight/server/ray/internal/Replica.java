@@ -18,12 +18,15 @@ import java.util.function.Function;
  * The model of a replica and the executor that runs jobs on it, in the sandbox, as a model server does: one job
  * alone ({@link SandboxedExecutor#execute}); several as a batch ({@link SandboxedExecutor#executeBatch}), whose
  * traces share forward passes and whose generations, when there are several, run as one continuous batch that they
- * all join at its start. Loaded by the {@link ReplicaActor}'s own class loader, and called through {@link
- * Function} only, so that nothing of its (or nnsight's libraries') classes is shared with Ray's.
+ * all join at its start; a generation that joins by a call of its own, in the continuous batch that such calls share
+ * ({@link SandboxedExecutor#executeContinuous}), answered when it leaves. Calls come on several threads at once; the
+ * model is used on one ({@link ModelThread}). Loaded by the {@link ReplicaActor}'s own class loader, and called
+ * through {@link Function} only, so that nothing of its (or nnsight's libraries') classes is shared with Ray's.
  */
 public final class Replica implements Function<byte[], byte[]> {
     private final LanguageModel model;
     private final SandboxedExecutor executor = new SandboxedExecutor();
+    private final ModelThread modelThread;
 
     /**
      * Loads the model.
@@ -41,19 +44,32 @@ public final class Replica implements Function<byte[], byte[]> {
             options = options.dtype(DType.parse(dtype));
         }
         this.model = LanguageModel.load(model, options);
+        this.modelThread = new ModelThread(feed -> executor.executeContinuous(this.model, feed));
     }
 
     /**
-     * Runs the jobs of a {@link ReplicaCall} (its bytes): the {@link ReplicaAnswer}'s bytes. Never throws: every
-     * failure is an outcome.
+     * Runs the jobs of a {@link ReplicaCall} (its bytes) on the model thread: the {@link ReplicaAnswer}'s bytes.
+     * Never throws: every failure is an outcome. Thread-safe: calls run at once take turns on the model.
      */
     @Override
     public byte[] apply(byte[] bytes) {
-        List<List<String>> logs = new ArrayList<>();
         int jobs = 0;
         try {
             ReplicaCall call = ReplicaCall.read(bytes);
             jobs = call.jobs().size();
+            return call.joins() ? modelThread.join(call) : modelThread.run(() -> run(call));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return ReplicaAnswer.failed(jobs, "the replica was stopped while it ran the job", false, List.of()).write();
+        } catch (RuntimeException | Error e) { // the replica must answer, whatever happened
+            return ReplicaAnswer.failed(jobs, "the replica failed while running the job: " + e, false, List.of()).write();
+        }
+    }
+
+    /** Runs the call's jobs, one alone or several as a batch, on the model thread. */
+    private byte[] run(ReplicaCall call) {
+        List<List<String>> logs = new ArrayList<>();
+        try {
             List<byte[]> requests = new ArrayList<>();
             List<JobContext> contexts = new ArrayList<>();
             for (ReplicaCall.Job job : call.jobs()) {
@@ -62,11 +78,13 @@ public final class Replica implements Function<byte[], byte[]> {
                 contexts.add(new JobContext(job.id(), job.timeLimit(), log::add));
                 logs.add(log);
             }
-            BatchReport report = jobs == 1 ? BatchReport.oneAtATime(List.of(alone(requests.get(0), contexts.get(0))))
+            BatchReport report = requests.size() == 1
+                    ? BatchReport.oneAtATime(List.of(alone(requests.get(0), contexts.get(0))))
                     : executor.executeBatch(model, requests, contexts, new BatchLimits(call.rows(), call.tokens()));
             return ReplicaAnswer.of(report, logs).write();
         } catch (RuntimeException | Error e) { // the replica must answer, whatever happened
-            return ReplicaAnswer.failed(jobs, "the replica failed while running the job: " + e, false, logs).write();
+            return ReplicaAnswer.failed(call.jobs().size(), "the replica failed while running the job: " + e, false, logs)
+                    .write();
         }
     }
 

@@ -14,9 +14,10 @@ import java.util.List;
 import java.util.function.Function;
 
 /**
- * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it, one call
- * at a time: a job alone, or several waiting jobs as a batch (traces sharing forward passes, generations one
- * continuous batch). Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight
+ * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it: a job
+ * alone, several waiting jobs as a batch (traces sharing forward passes, generations one continuous batch), or a
+ * generation that joins the replica's running continuous batch and is answered when it leaves. It takes several
+ * calls at once ({@code setMaxConcurrency}), which take turns on the model ({@link Replica}). Ray's runtime jar, first on the worker's class path, carries old copies of libraries nnsight
  * needs newer (ASM, Gson, SLF4J, HttpClient), unshaded; so the actor is a shell that loads nnsight, its libraries
  * first, in a class loader of its own ({@link OwnLibrariesFirst}) and talks to it ({@link Replica}) through JDK
  * types only.
@@ -76,8 +77,8 @@ public final class ReplicaActor {
     }
 
     /**
-     * Runs the jobs of a {@link ReplicaCall} (its bytes): one alone, several as a batch, each within its time limit;
-     * the {@link ReplicaAnswer}'s bytes.
+     * Runs the jobs of a {@link ReplicaCall} (its bytes): one alone, several as a batch, or one joining the continuous
+     * batch, each within its time limit; the {@link ReplicaAnswer}'s bytes. Called on several threads at once.
      */
     public byte[] execute(byte[] call) {
         if (replica == null) {

@@ -20,10 +20,18 @@ import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
+import io.nnsight.remote.spi.JobOutcome;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -36,7 +44,8 @@ import org.junit.jupiter.api.Test;
  * jobs share a forward pass and each gets what it gets alone (logits within 1e-4, as a batched float32 matrix product
  * may sum in another order), several generations run as one continuous batch, each with the tokens it has alone, a
  * job's failure and printed lines stay its own, one job runs alone, and bytes that are not a call are answered, not
- * thrown.
+ * thrown. Its {@link ModelThread}: a generation that joins by a call of its own runs beside those running and is
+ * answered when it leaves, and a call's batch waits for the running generations, not for those that came after it.
  */
 class ReplicaTest {
     private static final double TOLERANCE = 1e-4;
@@ -181,6 +190,117 @@ class ReplicaTest {
     }
 
     @Test
+    void apply_ofAJoiningCall_answersTheGenerationWithTheTokensItHasAlone() throws JobFailedException {
+        byte[] request = generate("Once upon a time", 5);
+
+        ReplicaAnswer answer = ReplicaAnswer.read(replica.apply(ReplicaCall.joining(request,
+                new JobContext("joins", LIMIT, line -> {}), 16).write()));
+
+        assertEquals(1, answer.solo(), "nothing ran beside it");
+        assertTrue(torch.equal((Tensor) alone(request), (Tensor) decode(answer.outcomes().get(0).result())));
+    }
+
+    /**
+     * A {@link ModelThread} whose continuous batches run on the test's model, and that tells {@code events} of each
+     * generation a batch takes and of each that leaves ({@code "taken id"}, {@code "left id"}).
+     */
+    private static ModelThread modelThread(Consumer<String> events) {
+        SandboxedExecutor executor = new SandboxedExecutor();
+        return new ModelThread(feed -> executor.executeContinuous(lm, new JobFeed() {
+            @Override
+            public List<JobFeed.Job> take(int running) {
+                List<JobFeed.Job> jobs = feed.take(running);
+                jobs.forEach(job -> events.accept("taken " + job.context().id()));
+                return jobs;
+            }
+
+            @Override
+            public void finished(JobFeed.Job job, JobOutcome outcome) {
+                events.accept("left " + job.context().id());
+                feed.finished(job, outcome);
+            }
+
+            @Override
+            public int epochSteps() {
+                return feed.epochSteps();
+            }
+        }));
+    }
+
+    /** Joins {@code request} to the thread's continuous batch, as the generation's own call does, on another thread. */
+    private static CompletableFuture<ReplicaAnswer> join(ModelThread thread, String id, byte[] request) {
+        ReplicaCall call = ReplicaCall.joining(request, new JobContext(id, LIMIT, line -> {}), 256);
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return ReplicaAnswer.read(thread.join(call));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, Executors.newSingleThreadExecutor());
+    }
+
+    @Test
+    void join_whileAGenerationRuns_joinsItsBatch_andIsAnsweredWhenItLeaves() throws Exception {
+        CountDownLatch longOneRuns = new CountDownLatch(1);
+        ModelThread thread = modelThread(event -> longOneRuns.countDown());
+        byte[] longer = generate("Once upon a time", 40);
+        byte[] shorter = generate("Tom saw a ball. He", 3);
+        CompletableFuture<ReplicaAnswer> longOne = join(thread, "long", longer);
+        assertTrue(longOneRuns.await(60, TimeUnit.SECONDS));
+
+        ReplicaAnswer shortOne = join(thread, "short", shorter).get(60, TimeUnit.SECONDS);
+
+        assertFalse(longOne.isDone(), "the short generation was answered when it left, while the long one ran on");
+        assertEquals(List.of(new BatchReport.Forward(1, 2, 2)), shortOne.forwards(), "it ran beside the long one");
+        assertTrue(torch.equal((Tensor) alone(shorter), (Tensor) decode(shortOne.outcomes().get(0).result())));
+        ReplicaAnswer longAnswer = longOne.get(60, TimeUnit.SECONDS);
+        assertEquals(List.of(new BatchReport.Forward(1, 2, 2)), longAnswer.forwards());
+        assertTrue(torch.equal((Tensor) alone(longer), (Tensor) decode(longAnswer.outcomes().get(0).result())));
+    }
+
+    @Test
+    void run_whileGenerationsRun_waitsForThemToLeave_andGenerationsCalledMeanwhileRunAfterIt() throws Exception {
+        List<String> events = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch firstRuns = new CountDownLatch(1);
+        ModelThread thread = modelThread(event -> {
+            events.add(event);
+            firstRuns.countDown();
+        });
+        CompletableFuture<ReplicaAnswer> first = join(thread, "first", generate("Once upon a time", 20));
+        assertTrue(firstRuns.await(60, TimeUnit.SECONDS));
+        CompletableFuture<byte[]> batch = CompletableFuture.supplyAsync(() -> {
+            try {
+                return thread.run(() -> {
+                    events.add("batch runs");
+                    return new byte[0];
+                });
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, Executors.newSingleThreadExecutor());
+        waitUntilParked("the batch's call");
+        CompletableFuture<ReplicaAnswer> later = join(thread, "later", generate("Tom saw a ball. He", 3));
+
+        batch.get(60, TimeUnit.SECONDS);
+        ReplicaAnswer laterAnswer = later.get(60, TimeUnit.SECONDS);
+
+        assertEquals(List.of("taken first", "left first", "batch runs", "taken later", "left later"), events);
+        assertEquals(1, laterAnswer.solo(), "it did not join the first one's batch");
+        assertEquals(1, first.get().solo());
+    }
+
+    /** Waits until a thread of the test's pools waits in a call of the model thread's. */
+    private static void waitUntilParked(String what) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (Thread.getAllStackTraces().entrySet().stream().noneMatch(entry -> entry.getKey().getState()
+                == Thread.State.WAITING && Arrays.stream(entry.getValue()).anyMatch(frame -> frame.getClassName()
+                        .equals(ModelThread.class.getName()) && frame.getMethodName().equals("run")))) {
+            assertTrue(System.nanoTime() < end, what + " did not come");
+            Thread.sleep(1);
+        }
+    }
+
+    @Test
     void apply_ofOneJob_runsItAloneAsExecuteDoes() throws JobFailedException {
         byte[] request = trace(lastLogits());
 
@@ -202,11 +322,17 @@ class ReplicaTest {
     @Test
     void callAndAnswer_travelAsBytes_unchanged() {
         ReplicaCall call = new ReplicaCall(List.of(new ReplicaCall.Job(new byte[] {1, 2, 3}, "a", Duration.ofSeconds(5)),
-                new ReplicaCall.Job(new byte[0], "b", Duration.ofMillis(1500))), 8, 1024);
+                new ReplicaCall.Job(new byte[0], "b", Duration.ofMillis(1500))), 8, 1024, 0);
         ReplicaCall read = ReplicaCall.read(call.write());
         assertEquals(8, read.rows());
         assertEquals(1024, read.tokens());
+        assertFalse(read.joins());
         assertEquals(Duration.ofMillis(6500), read.timeLimits());
+        ReplicaCall joining = ReplicaCall.read(ReplicaCall.joining(new byte[] {4}, new JobContext("c", LIMIT, line -> {}),
+                32).write());
+        assertTrue(joining.joins());
+        assertEquals(32, joining.epochSteps());
+        assertArrayEquals(new byte[] {4}, joining.jobs().get(0).request());
         for (int i = 0; i < 2; i++) {
             assertEquals(call.jobs().get(i).id(), read.jobs().get(i).id());
             assertEquals(call.jobs().get(i).timeLimit(), read.jobs().get(i).timeLimit());

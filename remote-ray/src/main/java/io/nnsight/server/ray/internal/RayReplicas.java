@@ -1,8 +1,8 @@
 package io.nnsight.server.ray.internal;
 
+import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.BatchReport;
-import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
@@ -63,6 +63,8 @@ public final class RayReplicas implements ModelReplicas {
      * until one ends, so it bounds a replica's idle threads, not its work; eight default batches' worth.
      */
     static final int CALLS_AT_ONCE = 128;
+    /** How long {@link #close} waits for Ray to stop the replicas. */
+    private static final Duration CLOSING = Duration.ofSeconds(10);
     /** How long a continuous batch's front end waits for an answer before it asks its feed for new generations. */
     private static final long JOIN_POLL_MILLIS = 2;
 
@@ -242,9 +244,15 @@ public final class RayReplicas implements ModelReplicas {
             WaitResult<byte[]> answered;
             try {
                 answered = Ray.wait(new ArrayList<>(inFlight.keySet()), 1, (int) JOIN_POLL_MILLIS, false);
-            } catch (RayException e) {
+            } catch (RayException e) { // the driver lost the cluster: the generations sent cannot be followed
                 LOG.warn("Ray could not wait for the generations of {}", model, e);
-                answered = new WaitResult<>(List.of(), List.of());
+                for (Joined lost : inFlight.values()) {
+                    lost.replica.running.decrementAndGet();
+                    feed.finished(lost.job, JobOutcome.failed(new JobFailedException("Ray could not follow the job on "
+                            + lost.replica.describe() + ": " + e.getMessage())));
+                }
+                inFlight.clear();
+                continue;
             }
             for (ObjectRef<byte[]> ready : answered.getReady()) {
                 settle(feed, inFlight, inFlight.remove(ready), ready);
@@ -264,6 +272,7 @@ public final class RayReplicas implements ModelReplicas {
                 }
             }
         }
+        inFlight.values().forEach(left -> left.replica.running.decrementAndGet()); // the server closes: it fails them
     }
 
     /**
@@ -505,6 +514,11 @@ public final class RayReplicas implements ModelReplicas {
         return list;
     }
 
+    /**
+     * Kills the replicas and, with the last replica set of this JVM, leaves the cluster; waits at most {@link
+     * #CLOSING} for Ray (whose kill call has been seen to block for good), after which the replicas end with this
+     * driver's job, as Ray ends the actors a job owns.
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -512,15 +526,28 @@ public final class RayReplicas implements ModelReplicas {
         }
         health.shutdownNow();
         recoveries.shutdownNow();
-        for (Member replica : replicas) {
-            try {
-                replica.actor.kill(true);
-            } catch (RayException e) {
-                LOG.debug("{} was gone already", replica.describe(), e);
+        boolean last = OPEN.decrementAndGet() == 0;
+        Thread closing = daemon(() -> {
+            for (Member replica : replicas) {
+                try {
+                    replica.actor.kill(true);
+                } catch (RayException e) {
+                    LOG.debug("{} was gone already", replica.describe(), e);
+                }
             }
+            if (last) {
+                Ray.shutdown();
+            }
+        }, "nnsight-ray-close");
+        closing.start();
+        try {
+            closing.join(CLOSING.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
-        if (OPEN.decrementAndGet() == 0) {
-            Ray.shutdown();
+        if (closing.isAlive()) {
+            LOG.warn("Ray did not stop the replicas of {} within {} s; they end with this process", model,
+                    CLOSING.toSeconds());
         }
     }
 

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * The aliases of a wrapper's module paths ({@link NNsight#rename}), shared by its copies as the envoy tree is.
@@ -12,11 +13,13 @@ import java.util.Objects;
  * model.layers.3}; {@code "self_attn" -> "attn"} gives every module with a {@code self_attn} child an {@code
  * attn}.
  *
- * <p>Rules are only added, and the list replaced whole, so readers need no lock; {@link #version()} counts
- * the changes, for envoys that remember their aliased path.
+ * <p>The list is replaced whole, so readers need no lock; {@link #version()} counts the changes, for envoys that
+ * remember their aliased path. Rules are only added, except those a model server adds for one job while it runs
+ * ({@link #during}).
  */
 final class Aliases {
     private volatile List<Rule> rules = List.of();
+    private volatile int version;
 
     /** A rule: {@code alias} stands for {@code path} at each module where {@code path} exists. */
     record Rule(String path, String alias) {}
@@ -26,9 +29,14 @@ final class Aliases {
         return rules;
     }
 
-    /** How many rules there are: changes whenever a rule is added. */
+    /** Changes whenever the rules do. */
     int version() {
-        return rules.size();
+        return version;
+    }
+
+    private void set(List<Rule> changed) {
+        rules = changed;
+        version++;
     }
 
     /**
@@ -39,8 +47,13 @@ final class Aliases {
      *     or an alias would hide a module or another alias where its path exists
      */
     synchronized void add(Envoy root, Map<String, String> renames) {
+        set(withRules(root, renames.entrySet()));
+    }
+
+    /** The rules with those of {@code renames} added, checked as {@link #add} checks them. */
+    private List<Rule> withRules(Envoy root, Iterable<Map.Entry<String, String>> renames) {
         List<Rule> added = new ArrayList<>(rules);
-        for (Map.Entry<String, String> rename : renames.entrySet()) {
+        for (Map.Entry<String, String> rename : renames) {
             String path = strip(Objects.requireNonNull(rename.getKey(), "path"));
             String alias = strip(Objects.requireNonNull(rename.getValue(), "alias"));
             if (path.isEmpty() || alias.isEmpty() || alias.contains(".")) {
@@ -66,7 +79,54 @@ final class Aliases {
                 added.add(rule);
             }
         }
-        rules = List.copyOf(added);
+        return List.copyOf(added);
+    }
+
+    /**
+     * Runs {@code action} with the rules of {@code renames} (each path with its aliases, as {@link
+     * NNsight#renames()} gives them) added for the tree under {@code root}, checked as {@link #add} checks them,
+     * and takes away those it added when it returns or throws: a client's aliases for one job on a model server,
+     * which runs such a job alone, so nothing else uses the tree meanwhile.
+     *
+     * @throws IllegalArgumentException when a rule does not fit the tree, as for {@link #add}; then none is added
+     */
+    <T> T during(Envoy root, Map<String, List<String>> renames, Supplier<T> action) {
+        List<Rule> added;
+        synchronized (this) {
+            List<Rule> before = rules;
+            List<Rule> with = withRules(root, entries(renames));
+            added = new ArrayList<>(with);
+            added.removeAll(before);
+            set(with);
+        }
+        try {
+            return action.get();
+        } finally {
+            synchronized (this) {
+                List<Rule> without = new ArrayList<>(rules);
+                without.removeAll(added);
+                set(List.copyOf(without));
+            }
+        }
+    }
+
+    /** Whether {@code renames} (as {@link #during} takes them) holds a rule this tree does not have. */
+    boolean lacksAny(Map<String, List<String>> renames) {
+        List<Rule> all = rules;
+        for (Map.Entry<String, String> entry : entries(renames)) {
+            String path = strip(entry.getKey());
+            String alias = strip(entry.getValue());
+            if (!path.equals(alias) && !all.contains(new Rule(path, alias))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static List<Map.Entry<String, String>> entries(Map<String, List<String>> renames) {
+        List<Map.Entry<String, String>> entries = new ArrayList<>();
+        renames.forEach((path, aliases) -> aliases.forEach(alias -> entries.add(Map.entry(path, alias))));
+        return entries;
     }
 
     private static void check(Rule rule, Envoy place, List<Rule> rules) {

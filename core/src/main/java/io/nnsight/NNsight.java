@@ -2,6 +2,7 @@ package io.nnsight;
 
 import io.nnsight.internal.Cohort;
 import io.nnsight.internal.CohortBatches;
+import io.nnsight.internal.HostedAliases;
 import io.nnsight.internal.CohortRun;
 import io.nnsight.internal.ForwardMethod;
 import io.nnsight.internal.Running;
@@ -25,6 +26,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.bytedeco.pytorch.Module;
@@ -289,6 +291,18 @@ public class NNsight extends Envoy {
     }
 
     static {
+        HostedAliases.install(new HostedAliases.Scope() {
+            @Override
+            public boolean lacksAny(Object hosted, Map<String, List<String>> renames) {
+                return ((NNsight) hosted).aliases.lacksAny(renames);
+            }
+
+            @Override
+            public <T> T during(Object hosted, Map<String, List<String>> renames, Supplier<T> action) {
+                NNsight wrapper = (NNsight) hosted;
+                return wrapper.aliases.during(wrapper, renames, action);
+            }
+        });
         CohortBatches.install(NNsight::runCohorts);
         CohortBatches.install(new CohortBatches.Cohorts() {
             @Override
@@ -393,8 +407,9 @@ public class NNsight extends Envoy {
      * and a path that many modules have gets the alias at each ({@code "self_attn" -> "attn"} at every layer).
      * Leading dots, as nnsight writes paths, are ignored. Aliases belong to the module tree, so every copy of
      * this wrapper ({@link #edit}, {@link #on}) has them; they are only ever added. A language model starts with
-     * standard names of its own (see {@code LanguageModel}). Aliases are names of this JVM's tree: a model server
-     * knows its own model's names (its standard names included) but not the aliases added here.
+     * standard names of its own (see {@code LanguageModel}). A job run on a model server takes this wrapper's aliases
+     * along: the server adds them to its model's for the time the job runs, which then runs alone, not in a forward
+     * pass shared with other users' jobs.
      *
      * @throws IllegalArgumentException when an alias is not one segment, a path exists nowhere in the tree (with
      *     the close matches), or an alias would hide a module or stand for two modules at one place; then no

@@ -1,11 +1,13 @@
 package io.nnsight;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.nnsight.nn.Mlp;
+import io.nnsight.spi.ClientAliases;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
@@ -125,5 +127,41 @@ class RenameTest {
         model.rename(Map.of("head", "unembed"));
 
         assertTrue(model.toString().contains("(head, alias unembed): Linear("), model.toString());
+    }
+
+    @Test
+    void clientAliases_during_addsThemForTheJobOnly_evenWhenItThrows() {
+        model.rename(Map.of("head", "unembed"));
+        Map<String, List<String>> renames = Map.of("layers", List.of("blocks"), "head", List.of("unembed"));
+        assertTrue(ClientAliases.addTo(model, renames), "blocks is new");
+        assertFalse(ClientAliases.addTo(model, Map.of("head", List.of("unembed"))), "the model's own need nothing");
+
+        Tensor byAlias = ClientAliases.during(model, renames,
+                () -> model.trace(input, tr -> model.get("blocks.5").output().clone()));
+        assertThrows(IllegalStateException.class, () -> ClientAliases.during(model, renames, () -> {
+            assertSame(model.get("layers.2"), model.get("blocks.2"));
+            throw new IllegalStateException("the job failed");
+        }));
+
+        assertTrue(byAlias.equal(model.trace(input, tr -> model.get("layers.5").output().clone())));
+        assertEquals(Map.of("head", List.of("unembed")), model.renames(), "its own alias stays, the job's went");
+        assertEquals("layers.2", model.get("layers.2").aliasedPath());
+        IllegalArgumentException gone = assertThrows(IllegalArgumentException.class, () -> model.get("blocks.2"));
+        assertTrue(gone.getMessage().contains("'blocks'"), gone.getMessage());
+    }
+
+    @Test
+    void clientAliases_during_ofAnAliasThatDoesNotFit_addsNoneAndRunsNothing() {
+        boolean[] ran = {false};
+
+        IllegalArgumentException misfit = assertThrows(IllegalArgumentException.class,
+                () -> ClientAliases.during(model, Map.of("layers", List.of("blocks"), "layerz", List.of("x")), () -> {
+                    ran[0] = true;
+                    return null;
+                }));
+
+        assertTrue(misfit.getMessage().contains("'layerz'"), misfit.getMessage());
+        assertFalse(ran[0]);
+        assertEquals(Map.of(), model.renames());
     }
 }

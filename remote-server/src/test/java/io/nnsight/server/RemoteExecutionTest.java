@@ -438,6 +438,37 @@ class RemoteExecutionTest {
     }
 
     @Test
+    void renamedWrapper_runsOnTheServerByItsAliases_likeHere_andTheHostedModelKeepsItsOwn() {
+        LanguageModel client = LanguageModel.load(TestServers.shared("models/stories260K").toString());
+        client.rename(Map.of("model.layers", "blocks", "mlp", "ffn"));
+        Map<String, List<String>> hostedAliases = lm.renames();
+
+        Tensor ablated = sameEverywhere(backend -> client.on(backend).trace(PROMPT, tr -> {
+            client.get("blocks.2.ffn").output().zero_();
+            return client.get("lm_head").output().select(1, -1);
+        }));
+        Tensor tokens = sameEverywhere(backend -> client.on(backend).generate(PROMPT, Generation.maxNewTokens(3),
+                tr -> {
+                    client.get("blocks.1.ffn").output().zero_();
+                    return client.generator().output();
+                }));
+
+        assertTrue(ablated.equal(lm.trace(PROMPT, tr -> {
+            lm.get("model.layers.2.mlp").output().zero_();
+            return lm.get("lm_head").output().select(1, -1);
+        })), "the aliases named the same modules on the server");
+        assertTrue(tokens.equal(lm.generate(PROMPT, Generation.maxNewTokens(3), tr -> {
+            lm.get("model.layers.1.mlp").output().zero_();
+            return lm.generator().output();
+        })));
+        assertEquals(hostedAliases, lm.renames(), "the server's model did not keep the client's aliases");
+        RemoteException unknown = assertThrows(RemoteException.class,
+                () -> lm.on(remote).trace(PROMPT, tr -> lm.get("blocks.2").output()));
+        assertTrue(unknown.getMessage().contains("'blocks'"), "another client's job does not see them: "
+                + unknown.getMessage());
+    }
+
+    @Test
     void importedEdits_areRefusedBeforeShipping_sayingTheyRunHereOnly(@TempDir Path folder) throws IOException {
         Path file = folder.resolve("ablate.nnedits");
         lm.edit(tr -> lm.get("model.layers.2.mlp").output().zero_()).exportEdits(file);

@@ -10,6 +10,7 @@ import io.nnsight.remote.internal.wire.Envelope;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.spi.ClientAliases;
 import java.util.function.Function;
 
 /**
@@ -17,7 +18,7 @@ import java.util.function.Function;
  * as {@link SandboxedExecutor#execute} reads it alone, and run in that context: its deadline, charged for its own
  * code only ({@link Peers}); its output, buffered until its outcome is known; its class loader ({@link JobBody}).
  *
- * @param graph its values, {@code [input, options, body, edits, statics]}
+ * @param graph its values, {@code [input, options, body, edits, renames, statics]}
  * @param joins what the batch runs of it
  * @param <J> what a batch runs of a job
  */
@@ -26,8 +27,8 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
     /**
      * The job of {@code request} as a member of a batch, its classes loaded and its values read in its own context;
      * {@code null} when it is to run alone: not of {@code kind}, its code can use autograd (shared passes run with
-     * autograd off), {@code joins} gives {@code null} for its form, or it failed to load or read (alone, it fails the
-     * same way). Its clock starts once its classes are loaded, as in {@code execute}; the check of its classes is
+     * autograd off), its model has aliases the hosted one lacks ({@link ClientAliases}), {@code joins} gives {@code
+     * null} for its form, or it failed to load or read (alone, it fails the same way). Its clock starts once its classes are loaded, as in {@code execute}; the check of its classes is
      * charged to no member.
      *
      * @param joins what the batch runs of the job's form, read in the job's context; {@code null}: it runs alone
@@ -58,7 +59,9 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
         Object previous = body.enter();
         try {
             Object[] graph = SandboxedExecutor.values(code, model);
-            J joined = joins.apply(JobForm.read(kind, graph));
+            JobForm form = JobForm.read(kind, graph);
+            // a job with aliases of its own runs alone: they belong to the model's tree while it runs
+            J joined = ClientAliases.addTo(model, form.renames()) ? null : joins.apply(form);
             if (joined != null) {
                 peers.add(body.limit());
                 return new BatchedJob<>(context, code, graph, joined, body, output);

@@ -22,6 +22,7 @@ import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.remote.spi.JobProgress;
+import io.nnsight.spi.ClientAliases;
 import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.TraceBatch;
 import java.util.ArrayList;
@@ -90,7 +91,7 @@ public final class SandboxedExecutor implements JobExecutor {
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
             return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = values(code, model);
-                return resultPayload(code, model, graph, job(envelope.kind(), model, graph).run());
+                return resultPayload(code, model, graph, run(envelope.kind(), model, graph));
             }));
         } catch (Throwable e) {
             throw JobFailures.failure(e, context, code);
@@ -252,10 +253,10 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
-    /** The job's values: {@code [input, options, body, edits, statics]}; alone and as a batch's member. */
+    /** The job's values: {@code [input, options, body, edits, renames, statics]}; alone and as a batch's member. */
     static Object[] values(ShippedCode code, NNsight model) throws JobFailedException {
         try {
-            return code.values(model, 5, "a job's [input, options, body, edits, statics]");
+            return code.values(model, 6, "a job's [input, options, body, edits, renames, statics]");
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }
@@ -271,11 +272,28 @@ public final class SandboxedExecutor implements JobExecutor {
                 code.lambdas()));
     }
 
-    private static Job<?> job(String kind, NNsight model, Object[] graph) throws JobFailedException {
+    /**
+     * Runs the job of the graph on {@code model}, with its client's aliases if it has any the model lacks ({@link
+     * ClientAliases}: such a job runs alone).
+     */
+    private static Object run(String kind, NNsight model, Object[] graph) throws JobFailedException {
+        JobForm form;
+        Job<?> job;
         try {
-            return JobForm.read(kind, graph).on(model);
+            form = JobForm.read(kind, graph);
+            job = form.on(model);
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }
+        if (!ClientAliases.addTo(model, form.renames())) {
+            return job.run();
+        }
+        try {
+            ClientAliases.during(model, form.renames(), () -> null); // checked before the job's code runs
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException("the aliases the job's model was given (rename) do not fit " + model.key()
+                    + " here: " + e.getMessage(), e);
+        }
+        return ClientAliases.during(model, form.renames(), job::run);
     }
 }

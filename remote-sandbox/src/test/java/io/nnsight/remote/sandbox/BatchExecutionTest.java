@@ -26,6 +26,7 @@ import io.nnsight.remote.spi.JobOutcome;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
@@ -58,7 +59,7 @@ class BatchExecutionTest {
     }
 
     private static byte[] trace(String prompt, TraceBody<?> body) {
-        return Packing.pack("TRACE", lm, new Object[] {prompt, null, body, List.of()},
+        return Packing.pack("TRACE", lm, new Object[] {prompt, null, body, List.of(), Map.of()},
                 BatchExecutionTest.class.getClassLoader()).write();
     }
 
@@ -313,7 +314,7 @@ class BatchExecutionTest {
     void executeBatch_generationAmongTraces_runsAlone_andTracesStillShareAForwardPass() throws JobFailedException {
         TraceBody<Tensor> tokens = tr -> lm.generator().output();
         byte[] generation = Packing.pack("GENERATE", lm,
-                new Object[] {PROMPT, Generation.maxNewTokens(4).greedy(), tokens, List.of()},
+                new Object[] {PROMPT, Generation.maxNewTokens(4).greedy(), tokens, List.of(), Map.of()},
                 BatchExecutionTest.class.getClassLoader()).write();
         List<byte[]> requests = List.of(trace(lastLogits()), generation, trace(ablatedLogits(4)));
         SandboxedExecutor executor = new SandboxedExecutor();
@@ -327,6 +328,49 @@ class BatchExecutionTest {
             assertSameResult(expected.get(i), decode(outcomes.get(i).get()));
         }
         assertTrue(((Tensor) expected.get(1)).equal((Tensor) decode(outcomes.get(1).get())), "the same tokens");
+    }
+
+    @Test
+    void executeBatch_memberWithAliasesTheModelLacks_runsAloneByThem_andTheModelKeepsOnlyItsOwn()
+            throws JobFailedException {
+        TraceBody<Tensor> byAlias = tr -> {
+            lm.get("blocks.3.ffn").output().zero_();
+            return lm.get("lm_head").output().select(1, -1);
+        };
+        byte[] renamed = Packing.pack("TRACE", lm, new Object[] {PROMPT, null, byAlias, List.of(),
+                Map.of("model.layers", List.of("blocks"), "mlp", List.of("ffn"))},
+                BatchExecutionTest.class.getClassLoader()).write();
+        List<byte[]> requests = List.of(trace(lastLogits()), renamed, trace(ablatedLogits(4)));
+        Map<String, List<String>> own = lm.renames();
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+
+        assertRan(report, List.of(2), 1, 0, 0, "the job with aliases of its own ran alone");
+        assertSameResult(lm.trace(PROMPT, tr -> {
+            lm.get("model.layers.3.mlp").output().zero_();
+            return lm.get("lm_head").output().select(1, -1);
+        }), decode(report.outcomes().get(1).get()));
+        assertEquals(own, lm.renames(), "the aliases were the job's only");
+        assertThrows(IllegalArgumentException.class, () -> lm.get("blocks"));
+    }
+
+    @Test
+    void execute_ofAliasesThatDoNotFitTheModel_failsSayingWhich_beforeTheBodyRuns() {
+        List<String> printed = new ArrayList<>();
+        TraceBody<Tensor> body = tr -> {
+            System.out.println("the body ran");
+            return lm.get("lm_head").output();
+        };
+        byte[] request = Packing.pack("TRACE", lm, new Object[] {PROMPT, null, body, List.of(),
+                Map.of("model.layerz", List.of("blocks"))}, BatchExecutionTest.class.getClassLoader()).write();
+
+        JobFailedException failed = assertThrows(JobFailedException.class,
+                () -> new SandboxedExecutor().execute(lm, request, context("misfit", printed)));
+
+        assertTrue(failed.getMessage().contains("do not fit") && failed.getMessage().contains("'model.layerz'")
+                && failed.getMessage().contains("model.layers"), failed.getMessage());
+        assertEquals(List.of(), printed);
     }
 
     @Test
@@ -458,7 +502,7 @@ class BatchExecutionTest {
     void executeBatch_overTheRowLimit_splitsTheGroupInOrder_andAJobOverItAloneGetsAPassOfItsOwn()
             throws JobFailedException {
         List<byte[]> requests = List.of(trace(lastLogits()), trace(ablatedLogits(2)),
-                Packing.pack("TRACE", lm, new Object[] {List.of(PROMPT, PROMPT, PROMPT), null, lastLogits(), List.of()},
+                Packing.pack("TRACE", lm, new Object[] {List.of(PROMPT, PROMPT, PROMPT), null, lastLogits(), List.of(), Map.of()},
                         BatchExecutionTest.class.getClassLoader()).write(),
                 trace(steeredArgmax(2.0)), trace(layerOutputs()));
         SandboxedExecutor executor = new SandboxedExecutor();
@@ -481,7 +525,7 @@ class BatchExecutionTest {
             tr.invoke(second, () -> seen.add(NNsight.save(lm.get("lm_head").output().select(1, -1))));
             return seen;
         };
-        return Packing.pack("TRACE", lm, new Object[] {null, null, body, List.of()},
+        return Packing.pack("TRACE", lm, new Object[] {null, null, body, List.of(), Map.of()},
                 BatchExecutionTest.class.getClassLoader()).write();
     }
 

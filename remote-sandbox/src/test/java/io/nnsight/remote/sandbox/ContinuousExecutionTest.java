@@ -49,7 +49,7 @@ class ContinuousExecutionTest {
     }
 
     private static byte[] generation(String prompt, int tokens, TraceBody<?> body) {
-        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), body, List.of()},
+        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), body, List.of(), Map.of()},
                 ContinuousExecutionTest.class.getClassLoader()).write();
     }
 
@@ -224,7 +224,7 @@ class ContinuousExecutionTest {
             return null;
         };
         byte[] trace = Packing.pack("TRACE", lm, new Object[] {"Once upon a time", null,
-                (TraceBody<Tensor>) tr -> lm.get("lm_head").output().select(1, -1), List.of()},
+                (TraceBody<Tensor>) tr -> lm.get("lm_head").output().select(1, -1), List.of(), Map.of()},
                 ContinuousExecutionTest.class.getClassLoader()).write();
         List<Planned> planned = List.of(
                 new Planned(generation(Shared.STORIES_PROMPT, 8, tokensAndLogits("a")), 0),

@@ -18,8 +18,8 @@ import java.lang.invoke.SerializedLambda;
  * back: the class loader of the caller's code and the values the body captured, which receive what the
  * body did to them on the server ({@link WriteBack}).
  *
- * <p>The graph is {@code [input, options, body, edits, statics]}: the job's values, its model's edits, and the
- * values of the static fields the shipped code uses ({@link Packing}).
+ * <p>The graph is {@code [input, options, body, edits, renames, statics]}: the job's values, its model's edits and
+ * aliases, and the values of the static fields the shipped code uses ({@link Packing}).
  */
 public final class Shipment {
     private final Envelope envelope;
@@ -40,8 +40,8 @@ public final class Shipment {
     }
 
     /**
-     * Prepares {@code job}, with the edits of its model: the graph is {@code [input, options, body, edits,
-     * statics]} (see {@link Packing}).
+     * Prepares {@code job}, with the edits and aliases of its model: the graph is {@code [input, options, body,
+     * edits, renames, statics]} (see {@link Packing}).
      *
      * @throws IllegalArgumentException when something the body uses cannot be shipped, saying what and why
      */
@@ -50,7 +50,7 @@ public final class Shipment {
         Object body = form.body();
         ClassLoader loader = body.getClass().getClassLoader();
         Envelope envelope = Packing.pack(form.kind(), job.model(),
-                new Object[] {form.input(), form.options(), body, form.edits()}, loader);
+                new Object[] {form.input(), form.options(), body, form.edits(), form.renames()}, loader);
         return new Shipment(envelope, job.model(), loader, capturedBy(body));
     }
 

@@ -11,20 +11,26 @@ import io.nnsight.lm.GenerateJob;
 import io.nnsight.lm.Generation;
 import io.nnsight.lm.LanguageModel;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * A job as it travels: the envelope's kind, and the input, options, body and edits that the request's value
- * graph holds ({@code [input, options, body, edits, statics]}). The client makes one {@linkplain #of(Job) of a
- * job}; the server makes the job again {@linkplain #on(NNsight) on the model it hosts}, edited as the client's.
+ * A job as it travels: the envelope's kind, and the input, options, body, edits and aliases that the request's value
+ * graph holds ({@code [input, options, body, edits, renames, statics]}). The client makes one {@linkplain #of(Job) of
+ * a job}; the server makes the job again {@linkplain #on(NNsight) on the model it hosts}, edited as the client's, and
+ * runs it with the client's aliases ({@code spi.ClientAliases}).
  *
  * @param kind {@code TRACE}, {@code GENERATE} or {@code SESSION}
  * @param input the job's input, or {@code null}
  * @param options a generation's {@link Generation}, else {@code null}
  * @param body a {@link TraceBody}, or a {@link SessionBody} for a session
  * @param edits the edits of the job's model ({@code model.edit(...)}), in order; empty for a model without edits
+ * @param renames the aliases of the job's model ({@link NNsight#renames()}: each path with its aliases), its
+ *     standard names among them
  */
-public record JobForm(String kind, Object input, Object options, Object body, List<TraceBody<?>> edits) {
+public record JobForm(String kind, Object input, Object options, Object body, List<TraceBody<?>> edits,
+        Map<String, List<String>> renames) {
     private static final String TRACE = "TRACE";
     private static final String GENERATE = "GENERATE";
     private static final String SESSION = "SESSION";
@@ -40,23 +46,27 @@ public record JobForm(String kind, Object input, Object options, Object body, Li
      * @throws IllegalArgumentException for a kind of job that does not travel (one of a backend's own)
      */
     public static JobForm of(Job<?> job) {
+        List<TraceBody<?>> edits = new ArrayList<>(job.model().edits());
+        Map<String, List<String>> renames = new LinkedHashMap<>();
+        job.model().renames().forEach((path, aliases) -> renames.put(path, new ArrayList<>(aliases)));
         if (job instanceof TraceJob<?> trace) {
-            return new JobForm(TRACE, trace.input(), null, trace.body(), new ArrayList<>(job.model().edits()));
+            return new JobForm(TRACE, trace.input(), null, trace.body(), edits, renames);
         }
         if (job instanceof GenerateJob<?> generate) {
-            return new JobForm(GENERATE, generate.input(), generate.generation(), generate.body(), new ArrayList<>(job.model().edits()));
+            return new JobForm(GENERATE, generate.input(), generate.generation(), generate.body(), edits, renames);
         }
         if (job instanceof SessionJob<?> session) {
-            return new JobForm(SESSION, null, null, session.body(), new ArrayList<>(job.model().edits()));
+            return new JobForm(SESSION, null, null, session.body(), edits, renames);
         }
         throw new IllegalArgumentException("a " + job.getClass().getName() + " cannot run on a model server: only "
                 + "traces, generations and sessions travel");
     }
 
     /**
-     * The form a request's value graph {@code [input, options, body, edits, statics]} holds.
+     * The form a request's value graph {@code [input, options, body, edits, renames, statics]} holds.
      *
-     * @throws IllegalArgumentException when the edits are not a list of {@link TraceBody}s
+     * @throws IllegalArgumentException when the edits are not a list of {@link TraceBody}s, or the aliases not a map
+     *     of paths to lists of aliases
      */
     public static JobForm read(String kind, Object[] graph) {
         List<TraceBody<?>> edits = new ArrayList<>();
@@ -70,7 +80,31 @@ public record JobForm(String kind, Object input, Object options, Object body, Li
             }
             edits.add(body);
         }
-        return new JobForm(kind, graph[0], graph[1], graph[2], edits);
+        return new JobForm(kind, graph[0], graph[1], graph[2], edits, renames(graph[4]));
+    }
+
+    private static Map<String, List<String>> renames(Object value) {
+        String expected = "a map of module paths to lists of aliases";
+        if (!(value instanceof Map<?, ?> map)) {
+            throw new IllegalArgumentException("the request's aliases are " + Tensors.describe(value) + ", not " + expected);
+        }
+        Map<String, List<String>> renames = new LinkedHashMap<>();
+        for (Map.Entry<?, ?> entry : map.entrySet()) {
+            if (!(entry.getKey() instanceof String path) || !(entry.getValue() instanceof List<?> list)) {
+                throw new IllegalArgumentException("the request's aliases hold " + Tensors.describe(entry.getKey())
+                        + " -> " + Tensors.describe(entry.getValue()) + ", not " + expected);
+            }
+            List<String> aliases = new ArrayList<>();
+            for (Object alias : list) {
+                if (!(alias instanceof String name)) {
+                    throw new IllegalArgumentException("the request's aliases of " + path + " hold "
+                            + Tensors.describe(alias) + ", not a name");
+                }
+                aliases.add(name);
+            }
+            renames.put(path, List.copyOf(aliases));
+        }
+        return renames;
     }
 
     /**

@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -62,14 +63,14 @@ class ReplicaTest {
 
     /** A job's request payload, as a client ships it. */
     private static byte[] trace(TraceBody<?> body) {
-        return Packing.pack("TRACE", lm, new Object[] {Shared.STORIES_PROMPT, null, body, List.of()},
+        return Packing.pack("TRACE", lm, new Object[] {Shared.STORIES_PROMPT, null, body, List.of(), Map.of()},
                 ReplicaTest.class.getClassLoader()).write();
     }
 
     /** A greedy generation's request of {@code tokens} new tokens after {@code prompt}, answering the tokens. */
     private static byte[] generate(String prompt, int tokens) {
         TraceBody<Tensor> generated = tr -> lm.generator().output();
-        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), generated, List.of()},
+        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), generated, List.of(), Map.of()},
                 ReplicaTest.class.getClassLoader()).write();
     }
 

@@ -17,7 +17,7 @@ import java.util.Set;
  *
  * <pre>{@code
  * ShippedCode code = ShippedCode.load(Sandbox.server(), envelope);   // nothing defined if refused
- * Object[] values = code.values(model, "[input, options, body, edits, statics]");
+ * Object[] values = code.values(model, 6, "a job's [input, options, body, edits, renames, statics]");
  * }</pre>
  *
  * <p>Pitfall: reading the values may run shipped code (an enum's initializer); a server reads them within the
@@ -54,7 +54,7 @@ public final class ShippedCode {
      * field values last ({@link Packing}), and sets those static fields.
      *
      * @param expected what the graph must be, for the error, such as {@code "a job's [input, options, body,
-     *     edits, statics]"}; its number of values is {@code length}
+     *     edits, renames, statics]"}; its number of values is {@code length}
      * @throws IllegalArgumentException when the graph cannot be read, is not {@code expected}, or sets a field
      *     that is not a static field of a class it ships
      */

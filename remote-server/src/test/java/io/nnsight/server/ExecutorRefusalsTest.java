@@ -92,7 +92,7 @@ class ExecutorRefusalsTest {
         Envelope garbage = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), new byte[0]);
 
-        assertExecutorRefuses(notAJob, "not a job's [input, options, body, edits, statics]");
+        assertExecutorRefuses(notAJob, "not a job's [input, options, body, edits, renames, statics]");
         assertExecutorRefuses(garbage, "cannot read the values");
     }
 
@@ -101,7 +101,7 @@ class ExecutorRefusalsTest {
         // Kryo used to fall back to its own class loader for a name the job's refused, and made the URL
         Envelope real = realEnvelope();
         byte[] graph = ValueGraphs.write(new Object[] {null, null, java.net.URI.create("http://example.com").toURL(),
-                List.of(), Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
+                List.of(), Map.of(), Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), graph);
 
@@ -113,7 +113,7 @@ class ExecutorRefusalsTest {
         Envelope real = realEnvelope();
         Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
                 LambdaFactory.DESERIALIZE_LAMBDA);
-        job[4] = Map.of("java/lang/Integer#MAX_VALUE", 3);
+        job[5] = Map.of("java/lang/Integer#MAX_VALUE", 3);
         Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
 
@@ -134,5 +134,21 @@ class ExecutorRefusalsTest {
 
         assertExecutorRefuses(notAList, "the request's edits are", "not a list");
         assertExecutorRefuses(notABody, "an edit in the request is", "not a TraceBody");
+    }
+
+    @Test
+    void aliasesThatAreNotPathsToNames_areRefusedByTheExecutor() {
+        Envelope real = realEnvelope();
+        Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
+                LambdaFactory.DESERIALIZE_LAMBDA);
+        job[4] = List.of("model.layers", "blocks");
+        Envelope notAMap = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        job[4] = Map.of("model.layers", List.of(7));
+        Envelope notAName = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
+                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+
+        assertExecutorRefuses(notAMap, "the request's aliases are", "not a map of module paths to lists of aliases");
+        assertExecutorRefuses(notAName, "the request's aliases of model.layers hold", "not a name");
     }
 }

@@ -61,8 +61,8 @@ import org.bytedeco.pytorch.Tensor;
  * returns the logits, {@code [batch, tokens, vocab]}.
  *
  * <p><b>Architectures</b> ({@code config.json}'s {@code model_type}, see {@link Families}): {@code llama}
- * (with {@code llama3}, {@code linear} and {@code dynamic} rope scaling), {@code mistral}, {@code qwen2}, {@code
- * qwen3}, {@code gemma2}, {@code phi3}, {@code gpt_neox} (Pythia) and {@code gpt2}, with transformers' module
+ * (with {@code llama3}, {@code linear}, {@code dynamic} and {@code yarn} rope scaling), {@code mistral}, {@code qwen2}, {@code
+ * qwen3}, {@code gemma2}, {@code phi3} (with {@code longrope}), {@code gpt_neox} (Pythia) and {@code gpt2}, with transformers' module
  * paths: {@code model.layers.N.self_attn}, {@code gpt_neox.layers.N.attention}, {@code transformer.h.N.attn}...
  * ({@link #paths()} gives each family's), and with standard names, the same in every family, as aliases ({@link
  * #rename}): {@code embed}, {@code layers.N}, {@code layers.N.attn}, {@code layers.N.mlp}, {@code ln_final} and

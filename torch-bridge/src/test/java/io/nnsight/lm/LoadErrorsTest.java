@@ -148,27 +148,19 @@ class LoadErrorsTest {
     }
 
     /** The files of fixture {@code name}, with its config changed by {@code change}. */
-    private void fixture(String name, java.util.function.Consumer<JsonObject> change) throws IOException {
-        Path source = Shared.path("fixtures/" + name);
-        try (java.util.stream.Stream<Path> files = Files.list(source)) {
-            for (Path file : files.toList()) {
-                if (!file.getFileName().toString().equals("config.json")) {
-                    Files.copy(file, folder.resolve(file.getFileName()));
-                }
-            }
-        }
-        JsonObject config = JsonParser.parseString(Files.readString(source.resolve("config.json"))).getAsJsonObject();
-        change.accept(config);
-        Files.writeString(folder.resolve("config.json"), config.toString());
+    private void fixture(String name, java.util.function.Consumer<JsonObject> change) {
+        Shared.fixtureVariant(name, folder, change);
     }
 
     @Test
     void load_aRopeTypeNotImplemented_namesTheFieldAndTheTypesThatAre() throws IOException {
-        fixture("llama3-bf16-tiny", config -> config.getAsJsonObject("rope_parameters").addProperty("rope_type", "yarn"));
+        fixture("llama3-bf16-tiny", config -> config.getAsJsonObject("rope_parameters").addProperty("rope_type",
+                "proportional"));
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> LanguageModel.load(folder.toString()));
 
-        assertMessage(error, "\"rope_parameters.rope_type\"", "'yarn'", "default, linear, dynamic, llama3");
+        assertMessage(error, "\"rope_parameters.rope_type\"", "'proportional'",
+                "default, linear, dynamic, llama3, yarn, longrope");
     }
 
     @Test

@@ -7,6 +7,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 /**
  * The models and fixtures in {@code ../shared}, beside the project's root, for the tests of every module (the
@@ -38,6 +40,26 @@ public final class Shared {
     public static JsonObject reference(String relative) {
         try {
             return JsonParser.parseString(Files.readString(path(relative), StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Copies the files of fixture {@code name} into {@code folder}, its {@code config.json} changed by {@code change}:
+     * a variant of a shared fixture that a test needs (the shared files stay as they are).
+     */
+    public static void fixtureVariant(String name, Path folder, Consumer<JsonObject> change) {
+        Path source = path("fixtures/" + name);
+        try (Stream<Path> files = Files.list(source)) {
+            for (Path file : files.toList()) {
+                if (!file.getFileName().toString().equals("config.json")) {
+                    Files.copy(file, folder.resolve(file.getFileName()));
+                }
+            }
+            JsonObject config = JsonParser.parseString(Files.readString(source.resolve("config.json"))).getAsJsonObject();
+            change.accept(config);
+            Files.writeString(folder.resolve("config.json"), config.toString());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -67,8 +67,8 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
     }
 
     /**
-     * Whether a row's positions depend on the batch's longest sequence ({@code dynamic} rotary scaling recomputes its
-     * frequencies from it): then rows of different lengths are not independent, and generations of such a model are
+     * Whether a row's positions depend on the batch's longest sequence ({@code dynamic} and {@code longrope} rotary
+     * scaling choose their frequencies by it): then rows of different lengths are not independent, and generations of such a model are
      * not batched continuously.
      */
     public boolean positionsDependOnLength() {

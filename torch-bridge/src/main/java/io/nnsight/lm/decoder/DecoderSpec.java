@@ -167,7 +167,7 @@ public final class DecoderSpec {
      * scaling, whose point is to run past it.
      */
     public int contextLength() {
-        return rope != null && rope.dependsOnLength() ? Integer.MAX_VALUE : maxPositions;
+        return rope != null && rope.unbounded() ? Integer.MAX_VALUE : maxPositions;
     }
 
     /**

@@ -3,14 +3,16 @@ package io.nnsight.lm.decoder;
 import io.nnsight.Inputs;
 import io.nnsight.nn.HookedModule;
 import java.util.List;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * Rotary position embeddings ({@code rotary_emb}): for position ids {@code [batch, tokens]}, the cosines and
- * sines {@code [batch, tokens, rotated dims]} that rotate queries and keys, computed in float32 and returned in
- * the activations' type, as transformers' {@code RotaryEmbedding} does. Inputs: the hidden states (for their
+ * sines {@code [batch, tokens, rotated dims]} that rotate queries and keys, computed in float32 (and scaled by the
+ * rope's {@linkplain Rope#attentionFactor attention factor}) and returned in the activations' type, as transformers'
+ * {@code RotaryEmbedding} does. Inputs: the hidden states (for their
  * type) and the position ids; output: {@code [cos, sin]}.
  */
 public final class RotaryEmbedding extends HookedModule {
@@ -42,7 +44,14 @@ public final class RotaryEmbedding extends HookedModule {
         }
         Tensor frequencies = positions.to(torch.ScalarType.Float).unsqueeze(-1).mul(inverse);
         Tensor angles = torch.cat(new TensorVector(frequencies, frequencies), -1);
-        return List.of(angles.cos().to(hidden.scalar_type()), angles.sin().to(hidden.scalar_type()));
+        Tensor cos = angles.cos();
+        Tensor sin = angles.sin();
+        double scaling = rope.attentionFactor();
+        if (scaling != 1.0) { // yarn, longrope: as transformers, in float32 before the cast
+            cos = cos.mul(new Scalar(scaling));
+            sin = sin.mul(new Scalar(scaling));
+        }
+        return List.of(cos.to(hidden.scalar_type()), sin.to(hidden.scalar_type()));
     }
 
     @Override

@@ -234,6 +234,23 @@ public final class HfConfig {
         if (type.equals("default")) {
             return new Rope(type, theta, partial, 1, 0, 0, original, maxPositions);
         }
+        if (type.equals("yarn") || type.equals("longrope")) {
+            // without a factor, transformers takes the ratio of the context lengths
+            double factor = parameters.has("factor") && !parameters.get("factor").isJsonNull()
+                    ? parameters.get("factor").getAsDouble() : (double) maxPositions / original;
+            Double attention = optionalReal(parameters, "attention_factor");
+            if (type.equals("yarn")) {
+                Rope.Yarn yarn = new Rope.Yarn(nonZero(parameters, "beta_fast", 32), nonZero(parameters, "beta_slow", 1),
+                        !parameters.has("truncate") || parameters.get("truncate").getAsBoolean(),
+                        attention != null ? attention : Rope.Yarn.attentionFactor(factor,
+                                optionalReal(parameters, "mscale"), optionalReal(parameters, "mscale_all_dim")));
+                return new Rope(type, theta, partial, factor, 0, 0, original, maxPositions, yarn, null);
+            }
+            Rope.LongRope longRope = new Rope.LongRope(reals(parameters, field, "short_factor"),
+                    reals(parameters, field, "long_factor"),
+                    attention != null ? attention : Rope.LongRope.attentionFactor(factor, original));
+            return new Rope(type, theta, partial, factor, 0, 0, original, maxPositions, null, longRope);
+        }
         double factor = required(parameters, field, "factor");
         if (type.equals("llama3")) {
             return new Rope(type, theta, partial, factor, required(parameters, field, "low_freq_factor"),
@@ -248,6 +265,25 @@ public final class HfConfig {
      */
     public IllegalArgumentException refused(String key, String why) {
         return new IllegalArgumentException(file + ": \"" + key + "\" cannot be honoured: " + why);
+    }
+
+    private static Double optionalReal(JsonObject parameters, String key) {
+        return parameters.has(key) && !parameters.get(key).isJsonNull() ? parameters.get(key).getAsDouble() : null;
+    }
+
+    /** {@code key}'s value, or {@code fallback} when it is absent, null or 0 (Python's {@code get(key) or fallback}). */
+    private static double nonZero(JsonObject parameters, String key, double fallback) {
+        Double value = optionalReal(parameters, key);
+        return value == null || value == 0 ? fallback : value;
+    }
+
+    private List<Double> reals(JsonObject parameters, String field, String key) {
+        if (!parameters.has(key) || !parameters.get(key).isJsonArray()) {
+            throw missing(field + "." + key);
+        }
+        List<Double> values = new ArrayList<>();
+        parameters.getAsJsonArray(key).forEach(value -> values.add(value.getAsDouble()));
+        return values;
     }
 
     private double required(JsonObject parameters, String field, String key) {

@@ -7,7 +7,7 @@ import io.nnsight.lm.decoder.Norm;
 /**
  * Llama ({@code llama}: Llama 1 to 3.x, and the many models of its layout): the layout {@link DecoderSpec}
  * starts from, with optional biases, and rotary embeddings of type {@code default}, {@code linear}, {@code
- * dynamic} or {@code llama3}.
+ * dynamic}, {@code llama3}, {@code yarn} or {@code longrope}.
  */
 public final class Llama extends Family {
     /** The paths of Llama's layout, which most families share. */

@@ -7,8 +7,11 @@ import io.nnsight.lm.decoder.Norm;
  * Phi-3 ({@code phi3}, and Phi-4-mini): Llama's layout with one projection for queries, keys and values ({@code
  * qkv_proj}) and one for the MLP's gate and up halves ({@code gate_up_proj}), dropouts on each block's output
  * ({@code resid_attn_dropout}, {@code resid_mlp_dropout}), partial rotary embeddings ({@code
- * partial_rotary_factor}) and an optional sliding window ({@code sliding_window}). The {@code longrope} scaling of
- * the 128k-context models is refused.
+ * partial_rotary_factor}) and an optional sliding window ({@code sliding_window}). The 128k-context models' {@code
+ * longrope} scaling switches to its long factors once a forward pass reaches past {@code
+ * original_max_position_embeddings}; a generation that crosses that point keeps the keys it cached before with the
+ * short factors' rotation, as transformers' other longrope models do, where transformers' Phi-3 means to recompute
+ * them (its generate drops the cache there).
  */
 public final class Phi3 extends Family {
     /** The family, as {@link Families} knows it. */

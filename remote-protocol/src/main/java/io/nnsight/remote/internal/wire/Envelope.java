@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
 public record Envelope(String kind, String modelKey, int javaFeature, Map<String, byte[]> classes,
         List<LambdaSpec> lambdas, byte[] graph) {
     private static final int MAGIC = 0x4e4e534a; // "NNSJ"
-    private static final int FORMAT = 1;
+    /** 2 since a job's graph carries its model's aliases ({@link JobForm#renames()}). */
+    static final int FORMAT = 2;
     private static final int MAX_CLASSES = 10_000;
     private static final int MAX_LAMBDAS = 10_000;
     private static final Pattern CLASS_NAME = Pattern.compile("[\\p{L}_$][\\p{L}\\p{N}_$]*(\\.[\\p{L}_$][\\p{L}\\p{N}_$]*)*");
@@ -138,7 +139,8 @@ public record Envelope(String kind, String modelKey, int javaFeature, Map<String
         int format = in.readInt();
         if (format != FORMAT) {
             throw new IllegalArgumentException("the request has payload format " + format + "; this server reads "
-                    + FORMAT);
+                    + FORMAT + " (the client's nnsight build is " + (format < FORMAT ? "older" : "newer")
+                    + " than the server's: use the same build on both)");
         }
         return in.readUTF();
     }

@@ -65,7 +65,7 @@ class EnvelopeTest {
         private final DataOutputStream out = new DataOutputStream(bytes);
 
         Payload header() {
-            return integer(MAGIC).integer(1).text("TRACE").text("stories260K").integer(21);
+            return integer(MAGIC).integer(Envelope.FORMAT).text("TRACE").text("stories260K").integer(21);
         }
 
         Payload integer(int value) {
@@ -154,7 +154,7 @@ class EnvelopeTest {
     @Test
     void kind_ofOtherFormatOrMagic_isRefusedAsRead() {
         byte[] payload = sample().write();
-        ByteBuffer.wrap(payload).putInt(4, 2);
+        ByteBuffer.wrap(payload).putInt(4, Envelope.FORMAT + 1);
         byte[] empty = new byte[0];
 
         assertEquals(assertThrows(IllegalArgumentException.class, () -> Envelope.read(payload)).getMessage(),
@@ -181,11 +181,16 @@ class EnvelopeTest {
     }
 
     @Test
-    void otherFormat_isRefused_namingBothFormats() {
-        byte[] payload = sample().write();
-        ByteBuffer.wrap(payload).putInt(4, 2);
+    void otherFormat_isRefused_namingBothFormats_andWhichBuildIsOlder() {
+        byte[] older = sample().write();
+        ByteBuffer.wrap(older).putInt(4, Envelope.FORMAT - 1);
+        byte[] newer = sample().write();
+        ByteBuffer.wrap(newer).putInt(4, Envelope.FORMAT + 1);
 
-        assertRefused(payload, "payload format 2", "reads 1");
+        assertRefused(older, "payload format " + (Envelope.FORMAT - 1), "reads " + Envelope.FORMAT,
+                "client's nnsight build is older");
+        assertRefused(newer, "payload format " + (Envelope.FORMAT + 1), "reads " + Envelope.FORMAT,
+                "client's nnsight build is newer");
     }
 
     @Test
@@ -262,7 +267,7 @@ class EnvelopeTest {
     @Test
     void malformedText_isRefused() {
         // a modified UTF-8 length of 2 followed by a byte that starts no character
-        byte[] payload = new Payload().integer(MAGIC).integer(1).raw((byte) 0, (byte) 2, (byte) 0xFF, (byte) 0xFF)
+        byte[] payload = new Payload().integer(MAGIC).integer(Envelope.FORMAT).raw((byte) 0, (byte) 2, (byte) 0xFF, (byte) 0xFF)
                 .bytes();
 
         assertRefused(payload, "cannot be read");

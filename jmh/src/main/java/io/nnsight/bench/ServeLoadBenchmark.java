@@ -41,7 +41,9 @@ import org.bytedeco.pytorch.global.torch;
  * <p>The generation stage (modes {@code gen-one} and {@code gen}) drives a one-at-a-time server and a batching one
  * the same way with greedy generations of {@value #GENERATED_TOKENS} tokens after the mixed-length prompts ({@code
  * lm.on(remote).generate(prompt, Generation.maxNewTokens(20), tr -> lm.generator().output())}): on the batching
- * server they run as one continuous batch, each joining at a step boundary and answered as it leaves.
+ * server they run as one continuous batch, each joining at a step boundary and answered as it leaves. Mode {@code
+ * gen-long} has every other client generate {@value #LONG_TOKENS} tokens instead, and times the {@value
+ * #GENERATED_TOKENS}-token generations only: how long a short generation waits among long ones.
  *
  * <p>Reported per mode: jobs per second and the ratio to one-at-a-time (measured in the same run), latency p50, p90,
  * p99 and max, the batch size from the server's {@code /status} ({@code "batch": {"last", "mean", "max"}}, in jobs; its mean is
@@ -76,6 +78,7 @@ public final class ServeLoadBenchmark {
     private static final int TARGET_TOKENS = 8;
     /** The prefix of a generation's entry among the expected answers. */
     private static final String GENERATE = "generate: ";
+    private static final String MODES = "the modes are one, equal, mixed, gen-one, gen and gen-long: ";
 
     private ServeLoadBenchmark() {}
 
@@ -90,24 +93,38 @@ public final class ServeLoadBenchmark {
             return lm.on(server).trace(prompt, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long());
         }
 
-        /** The ids of a greedy generation of {@value #GENERATED_TOKENS} tokens after {@code prompt}, on the server. */
-        static String generate(Remote server, String prompt) {
+        /** The ids of a greedy generation of {@code tokens} tokens after {@code prompt}, on the server. */
+        static String generate(Remote server, String prompt, int tokens) {
             return Arrays.toString(Tensors.longs(lm.on(server).generate(prompt,
-                    Generation.maxNewTokens(GENERATED_TOKENS), tr -> lm.generator().output()).flatten()));
+                    Generation.maxNewTokens(tokens), tr -> lm.generator().output()).flatten()));
         }
     }
 
     /** The tokens each job of the generation stage generates. */
     static final int GENERATED_TOKENS = 20;
+    /** The tokens the other half of the clients generate in mode {@code gen-long}. */
+    static final int LONG_TOKENS = 200;
 
     /**
-     * One mode: the server's batching, the prompts the clients cycle through, and whether they generate ({@value
-     * #GENERATED_TOKENS} greedy tokens) or trace.
+     * One mode: the server's batching, the prompts the clients cycle through, whether they generate ({@value
+     * #GENERATED_TOKENS} greedy tokens) or trace, and whether every other client generates {@value #LONG_TOKENS}
+     * tokens instead (then only the others' jobs are counted and timed: how long a short generation waits among
+     * long ones).
      */
-    private record Mode(String name, int batchJobs, List<String> prompts, boolean generates) {}
+    private record Mode(String name, int batchJobs, List<String> prompts, boolean generates, boolean amongLong) {
+        Mode(String name, int batchJobs, List<String> prompts, boolean generates) {
+            this(name, batchJobs, prompts, generates, false);
+        }
+
+        /** How many tokens {@code client} generates. */
+        int tokens(int client) {
+            return amongLong && client % 2 == 1 ? LONG_TOKENS : GENERATED_TOKENS;
+        }
+    }
 
     /** What one mode measured. */
-    private record Result(Mode mode, long jobs, long failures, long wrong, double seconds, long[] latenciesNanos,
+    private record Result(Mode mode, long jobs, long untimed, long failures, long wrong, double seconds,
+            long[] latenciesNanos,
             JsonObject batch, double sampledLast, long workerCpuNanos, long clientCpuNanos, long processCpuNanos) {
         double jobsPerSecond() {
             return jobs / seconds;
@@ -145,7 +162,7 @@ public final class ServeLoadBenchmark {
                 case "--url" -> url = args[++i];
                 default -> {
                     System.err.println("usage: ServeLoadBenchmark [--clients N] [--warmup SECONDS] [--measure SECONDS]"
-                            + " [--modes one,equal,mixed,gen-one,gen] [--url URL]");
+                            + " [--modes one,equal,mixed,gen-one,gen,gen-long] [--url URL]");
                     System.exit(2);
                 }
             }
@@ -162,8 +179,10 @@ public final class ServeLoadBenchmark {
         Map<String, Object> expected = new HashMap<>();
         for (String prompt : concat(equal, varied)) {
             expected.put(prompt, lm.trace(prompt, tr -> lm.get("lm_head").output().select(1, -1).argmax().item_long()));
-            expected.put(GENERATE + prompt, Arrays.toString(Tensors.longs(lm.generate(prompt,
-                    Generation.maxNewTokens(GENERATED_TOKENS), tr -> lm.generator().output()).flatten())));
+            for (int tokens : List.of(GENERATED_TOKENS, LONG_TOKENS)) {
+                expected.put(GENERATE + tokens + " " + prompt, Arrays.toString(Tensors.longs(lm.generate(prompt,
+                        Generation.maxNewTokens(tokens), tr -> lm.generator().output()).flatten())));
+            }
         }
         System.out.printf(Locale.ROOT, "stories260K; %d clients, %.0f s warm-up, %.0f s measured per mode; engine %s, "
                 + "libtorch threads %d, %d processors%n", clients, warmup, measure, BodyEngine.configured().property(),
@@ -182,22 +201,27 @@ public final class ServeLoadBenchmark {
                 case "one", "equal" -> new Mode("equal lengths, at " + url, 0, equal, false);
                 case "mixed" -> new Mode("mixed lengths, at " + url, 0, varied, false);
                 case "gen-one", "gen" -> new Mode("generations, at " + url, 0, varied, true);
-                default -> throw new IllegalArgumentException("the modes are one, equal, mixed, gen-one and gen: " + mode);
+                case "gen-long" -> new Mode(GENERATED_TOKENS + "-token generations among " + LONG_TOKENS + "-token ones, "
+                        + "at " + url, 0, varied, true, true);
+                default -> throw new IllegalArgumentException(MODES + mode);
             } : switch (mode) {
                 case "one" -> new Mode("one at a time (batchJobs 1)", 1, equal, false);
                 case "equal" -> new Mode("batching (batchJobs 16), equal lengths", 16, equal, false);
                 case "mixed" -> new Mode("batching (batchJobs 16), mixed lengths", 16, varied, false);
                 case "gen-one" -> new Mode("generations, one at a time (batchJobs 1)", 1, varied, true);
                 case "gen" -> new Mode("generations, continuous (batchJobs 16)", 16, varied, true);
-                default -> throw new IllegalArgumentException("the modes are one, equal, mixed, gen-one and gen: " + mode);
+                case "gen-long" -> new Mode(GENERATED_TOKENS + "-token generations among " + LONG_TOKENS + "-token ones, "
+                        + "continuous (batchJobs 16)", 16, varied, true, true);
+                default -> throw new IllegalArgumentException(MODES + mode);
             });
         }
         List<Result> results = new ArrayList<>();
         for (Mode mode : modes) {
             Result result = run(lm, mode, url, clients, warmup, measure, expected);
             results.add(result);
-            System.out.printf(Locale.ROOT, "%s: %d jobs in %.1f s, %d failed, %d wrong; /status batch %s%n", mode.name,
-                    result.jobs, result.seconds, result.failures, result.wrong, result.batch);
+            System.out.printf(Locale.ROOT, "%s: %d jobs in %.1f s (and %d long ones, not timed), %d failed, %d wrong; "
+                    + "/status batch %s%n", mode.name, result.jobs, result.seconds, result.untimed, result.failures,
+                    result.wrong, result.batch);
         }
         print(results);
     }
@@ -219,12 +243,15 @@ public final class ServeLoadBenchmark {
             AtomicLong failures = new AtomicLong();
             AtomicLong failuresPrinted = new AtomicLong();
             AtomicLong wrong = new AtomicLong();
+            AtomicLong untimed = new AtomicLong();
             List<long[]> latencies = new ArrayList<>();
             List<Thread> workers = new ArrayList<>();
             for (int c = 0; c < clients; c++) {
                 int client = c;
                 long[] own = new long[1 << 16];
                 latencies.add(own);
+                int tokens = mode.tokens(client);
+                boolean timed = tokens == GENERATED_TOKENS; // among long generations, the short ones only
                 Thread thread = new Thread(() -> {
                     int count = 0;
                     for (int k = client; System.nanoTime() < measureEnd; k++) {
@@ -232,7 +259,8 @@ public final class ServeLoadBenchmark {
                         long t0 = System.nanoTime();
                         Object answer;
                         try {
-                            answer = mode.generates ? Client.generate(remote, prompt) : Client.nextToken(remote, prompt);
+                            answer = mode.generates ? Client.generate(remote, prompt, tokens)
+                                    : Client.nextToken(remote, prompt);
                         } catch (RuntimeException e) {
                             long t1 = System.nanoTime();
                             if (t1 >= measureStart && t1 <= measureEnd) {
@@ -245,8 +273,12 @@ public final class ServeLoadBenchmark {
                         }
                         long t1 = System.nanoTime();
                         if (t1 >= measureStart && t1 <= measureEnd) {
-                            own[count++] = t1 - t0;
-                            if (!answer.equals(expected.get(mode.generates ? GENERATE + prompt : prompt))) {
+                            if (timed) {
+                                own[count++] = t1 - t0;
+                            } else {
+                                untimed.incrementAndGet();
+                            }
+                            if (!answer.equals(expected.get(mode.generates ? GENERATE + tokens + " " + prompt : prompt))) {
                                 wrong.incrementAndGet();
                             }
                         }
@@ -300,7 +332,7 @@ public final class ServeLoadBenchmark {
                     .forEach(entry -> groups.append(String.format(Locale.ROOT, " %s %.2f;", entry.getKey(),
                             sorted.length == 0 ? Double.NaN : entry.getValue() / 1e6 / sorted.length)));
             System.out.println(groups);
-            return new Result(mode, sorted.length, failures.get(), wrong.get(), measure, sorted, batch,
+            return new Result(mode, sorted.length, untimed.get(), failures.get(), wrong.get(), measure, sorted, batch,
                     samples == 0 ? Double.NaN : sampledSum / samples, workerCpu, clientCpu, processAfter - processBefore);
         }
     }

@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -51,6 +52,13 @@ import org.junit.jupiter.api.Test;
 class ReplicaTest {
     private static final double TOLERANCE = 1e-4;
     private static final Duration LIMIT = Duration.ofSeconds(60);
+
+    /** The threads that make the calls Ray's threads would make: each waits in a call of the model thread's. */
+    private static final ExecutorService CALLERS = Executors.newCachedThreadPool(call -> {
+        Thread thread = new Thread(call, "replica-test-call");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     private static LanguageModel lm;
     private static Replica replica;
@@ -237,7 +245,7 @@ class ReplicaTest {
             } catch (InterruptedException e) {
                 throw new IllegalStateException(e);
             }
-        }, Executors.newSingleThreadExecutor());
+        }, CALLERS);
     }
 
     @Test
@@ -278,7 +286,7 @@ class ReplicaTest {
             } catch (InterruptedException e) {
                 throw new IllegalStateException(e);
             }
-        }, Executors.newSingleThreadExecutor());
+        }, CALLERS);
         waitUntilParked("the batch's call");
         CompletableFuture<ReplicaAnswer> later = join(thread, "later", generate("Tom saw a ball. He", 3));
 

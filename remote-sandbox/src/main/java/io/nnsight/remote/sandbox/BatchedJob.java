@@ -28,8 +28,8 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
      * The job of {@code request} as a member of a batch, its classes loaded and its values read in its own context;
      * {@code null} when it is to run alone: not of {@code kind}, its code can use autograd (shared passes run with
      * autograd off), its model has aliases the hosted one lacks ({@link ClientAliases}), {@code joins} gives {@code
-     * null} for its form, or it failed to load or read (alone, it fails the same way). Its clock starts once its classes are loaded, as in {@code execute}; the check of its classes is
-     * charged to no member.
+     * null} for its form, or it failed to load or read (alone, it fails the same way). Its clock starts once its
+     * classes are loaded, as in {@code execute}; the check of its classes is charged to no member.
      *
      * @param joins what the batch runs of the job's form, read in the job's context; {@code null}: it runs alone
      */

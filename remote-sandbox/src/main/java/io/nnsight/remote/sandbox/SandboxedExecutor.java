@@ -288,12 +288,18 @@ public final class SandboxedExecutor implements JobExecutor {
         if (!ClientAliases.addTo(model, form.renames())) {
             return job.run();
         }
+        boolean[] ran = {false}; // an IllegalArgumentException before the job runs is the aliases'
         try {
-            ClientAliases.during(model, form.renames(), () -> null); // checked before the job's code runs
+            return ClientAliases.during(model, form.renames(), () -> {
+                ran[0] = true;
+                return job.run();
+            });
         } catch (IllegalArgumentException e) {
+            if (ran[0]) {
+                throw e;
+            }
             throw new JobFailedException("the aliases the job's model was given (rename) do not fit " + model.key()
                     + " here: " + e.getMessage(), e);
         }
-        return ClientAliases.during(model, form.renames(), job::run);
     }
 }

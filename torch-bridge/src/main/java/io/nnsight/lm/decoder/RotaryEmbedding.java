@@ -20,6 +20,8 @@ public final class RotaryEmbedding extends HookedModule {
     private final int headDim;
     private final Placement placement;
     private final Tensor inverseFrequencies;
+    /** {@code longrope}'s frequencies past {@code original_max_position_embeddings}, else {@code null}. */
+    private final Tensor longInverseFrequencies;
 
     /** The embeddings of heads of {@code headDim} dimensions, of which {@link Rope#rotatedDims} rotate. */
     public RotaryEmbedding(Rope rope, int headDim, Placement placement) {
@@ -27,6 +29,8 @@ public final class RotaryEmbedding extends HookedModule {
         this.headDim = headDim;
         this.placement = placement;
         this.inverseFrequencies = persistent(rope.inverseFrequencies(headDim, 0, placement));
+        this.longInverseFrequencies = rope.longRope() == null ? null
+                : persistent(rope.inverseFrequencies(headDim, rope.originalMaxPositions() + 1L, placement));
     }
 
     /** The cosines and sines for {@code positionIds}; the list is {@code [cos, sin]}. */
@@ -40,7 +44,9 @@ public final class RotaryEmbedding extends HookedModule {
         Tensor positions = in.tensor(1);
         Tensor inverse = inverseFrequencies;
         if (rope.dependsOnLength() && !positions.is_meta()) { // on the meta device (a scan) only the shape counts
-            inverse = rope.inverseFrequencies(headDim, positions.max().item_long() + 1, placement);
+            long length = positions.max().item_long() + 1;
+            inverse = longInverseFrequencies == null ? rope.inverseFrequencies(headDim, length, placement) // dynamic
+                    : length > rope.originalMaxPositions() ? longInverseFrequencies : inverseFrequencies;
         }
         Tensor frequencies = positions.to(torch.ScalarType.Float).unsqueeze(-1).mul(inverse);
         Tensor angles = torch.cat(new TensorVector(frequencies, frequencies), -1);

@@ -236,8 +236,7 @@ public final class HfConfig {
         }
         if (type.equals("yarn") || type.equals("longrope")) {
             // without a factor, transformers takes the ratio of the context lengths
-            double factor = parameters.has("factor") && !parameters.get("factor").isJsonNull()
-                    ? parameters.get("factor").getAsDouble() : (double) maxPositions / original;
+            double factor = real(parameters, "factor", (double) maxPositions / original);
             Double attention = optionalReal(parameters, "attention_factor");
             if (type.equals("yarn")) {
                 Rope.Yarn yarn = new Rope.Yarn(nonZero(parameters, "beta_fast", 32), nonZero(parameters, "beta_slow", 1),

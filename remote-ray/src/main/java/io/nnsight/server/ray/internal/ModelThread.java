@@ -154,8 +154,9 @@ final class ModelThread {
         @Override
         public List<JobFeed.Job> take(int runningNow) {
             synchronized (ModelThread.this) {
-                List<JobFeed.Job> joining = new ArrayList<>();
-                if (batchesWaiting == 0) {
+                List<JobFeed.Job> joining = List.of(); // at most steps nothing joins: no list made
+                if (batchesWaiting == 0 && !waiting.isEmpty()) {
+                    joining = new ArrayList<>(waiting.size());
                     for (Joining next = waiting.poll(); next != null; next = waiting.poll()) {
                         running.put(next.job, next);
                         joining.add(next.job);

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -197,18 +198,65 @@ public final class RayReplicas implements ModelReplicas {
         } catch (ReplicaDied died) {
             Member second = pick(first, jobs);
             if (second == null) {
-                return failed(jobs, died.getMessage() + ", and no other replica of " + model + " could take the job: "
-                        + noneReady());
+                return failed(jobs, noOther(died.getMessage()));
             }
-            contexts.forEach(context -> context.log().accept("nnsight: " + died.getMessage() + "; the job runs again on "
-                    + second.describe()));
+            contexts.forEach(context -> context.log().accept(runsAgain(died.getMessage(), second)));
             try {
                 return run(second, call, bytes, contexts);
             } catch (ReplicaDied again) {
-                return failed(jobs, died.getMessage() + "; run again, it failed too: " + again.getMessage()
-                        + " (a job runs at most twice)");
+                return failed(jobs, diedTwice(died.getMessage(), again.getMessage()));
             }
         }
+    }
+
+    /** What a job whose replica died is told when no other can run it. */
+    private String noOther(String died) {
+        return died + ", and no other replica of " + model + " could take the job: " + noneReady();
+    }
+
+    /** The line a job's log gets when it runs again on {@code other} after its replica died. */
+    private static String runsAgain(String died, Member other) {
+        return "nnsight: " + died + "; the job runs again on " + other.describe();
+    }
+
+    /** What a job is told when the replica it ran again on died too. */
+    private static String diedTwice(String first, String second) {
+        return first + "; run again, it failed too: " + second + " (a job runs at most twice)";
+    }
+
+    /** Recovers {@code replica}, whose process ended while it ran jobs, and says so for them. */
+    private String died(Member replica) {
+        recover(replica);
+        return replica.describe() + " died while running the job (its process ended)";
+    }
+
+    /** What jobs are told when their replica did not answer within their time limits ({@code limits}, together). */
+    private static String timedOut(int jobs, Duration limits, Member replica) {
+        return (jobs == 1 ? "the job did not stop within its time limit of " + limits.toSeconds() + " s"
+                : "the batch of " + jobs + " jobs the job ran in did not end within their time limits, "
+                        + limits.toSeconds() + " s together") + " (and " + GRACE.toSeconds() + " s of grace): "
+                + replica.describe() + " was restarted";
+    }
+
+    /**
+     * Takes a replica's answer to jobs of {@code contexts}: counts them, passes on the lines each printed, restarts the
+     * replica if a job found its weights lost (a new process loads them afresh), and returns the report.
+     *
+     * @throws IllegalStateException when the answer has not one outcome per job
+     */
+    private BatchReport received(Member replica, ReplicaAnswer answered, List<JobContext> contexts) {
+        int jobs = contexts.size();
+        if (answered.outcomes().size() != jobs) {
+            throw new IllegalStateException(replica.describe() + " answered " + answered.outcomes().size()
+                    + " outcomes for " + jobs + " jobs: " + answered.outcomes());
+        }
+        replica.jobs.addAndGet(jobs);
+        for (int i = 0; i < jobs; i++) {
+            answered.outcomes().get(i).log().forEach(contexts.get(i).log());
+        }
+        answered.outcomes().stream().filter(Outcome::modelUnusable).findFirst()
+                .ifPresent(unusable -> restart(replica, unusable.failure()));
+        return answered.report();
     }
 
     /** Generations: each joins a replica's continuous batch ({@link #executeContinuous}). */
@@ -258,17 +306,16 @@ public final class RayReplicas implements ModelReplicas {
                 settle(feed, inFlight, inFlight.remove(ready), ready);
             }
             long now = System.nanoTime();
-            for (var entry : List.copyOf(inFlight.entrySet())) {
-                Joined joined = entry.getValue();
+            for (Iterator<Joined> calls = inFlight.values().iterator(); calls.hasNext(); ) {
+                Joined joined = calls.next();
                 if (now - joined.deadline >= 0) {
-                    inFlight.remove(entry.getKey());
+                    calls.remove();
                     joined.replica.running.decrementAndGet();
                     if (joined.replica.ready()) { // once for all its overdue generations
                         restart(joined.replica, "a generation did not answer within its time limit");
                     }
-                    feed.finished(joined.job, JobOutcome.failed(new JobFailedException("the job did not stop within "
-                            + "its time limit of " + joined.job.context().timeLimit().toSeconds() + " s (and "
-                            + GRACE.toSeconds() + " s of grace): " + joined.replica.describe() + " was restarted")));
+                    feed.finished(joined.job, JobOutcome.failed(new JobFailedException(
+                            timedOut(1, joined.job.context().timeLimit(), joined.replica))));
                 }
             }
         }
@@ -312,16 +359,14 @@ public final class RayReplicas implements ModelReplicas {
         try {
             answer = ReplicaAnswer.read(ready.get());
         } catch (RayActorException e) {
-            String what = replica.describe() + " died while running the job (its process ended)";
-            recover(replica);
+            String what = died(replica);
             Member other = joined.died == null ? pick(replica, 1) : null;
             if (other != null) {
-                joined.job.context().log().accept("nnsight: " + what + "; the job runs again on " + other.describe());
+                joined.job.context().log().accept(runsAgain(what, other));
                 join(inFlight, new Joined(joined.job, joined.call, other, what));
             } else {
                 feed.finished(joined.job, JobOutcome.failed(new JobFailedException(joined.died != null
-                        ? joined.died + "; run again, it failed too: " + what + " (a job runs at most twice)"
-                        : what + ", and no other replica of " + model + " could take the job: " + noneReady())));
+                        ? diedTwice(joined.died, what) : noOther(what))));
             }
             return;
         } catch (RayException e) {
@@ -331,21 +376,17 @@ public final class RayReplicas implements ModelReplicas {
         } finally {
             replica.running.decrementAndGet();
         }
-        if (answer.outcomes().size() != 1) {
-            feed.finished(joined.job, JobOutcome.failed(new JobFailedException("the server failed while running the job: "
-                    + replica.describe() + " answered " + answer.outcomes().size() + " outcomes for one generation")));
-            return;
+        JobOutcome outcome;
+        try {
+            outcome = received(replica, answer, List.of(joined.job.context())).outcomes().get(0);
+            int together = answer.forwards().stream().mapToInt(BatchReport.Forward::rows).max().orElse(1);
+            replica.lastContinuous = together;
+            replica.mostContinuous.accumulateAndGet(together, Math::max);
+        } catch (IllegalStateException e) {
+            outcome = JobOutcome.failed(new JobFailedException("the server failed while running the job: "
+                    + e.getMessage()));
         }
-        Outcome outcome = answer.outcomes().get(0);
-        replica.jobs.incrementAndGet();
-        int together = answer.forwards().stream().mapToInt(BatchReport.Forward::rows).max().orElse(1);
-        replica.lastContinuous = together;
-        replica.mostContinuous.accumulateAndGet(together, Math::max);
-        outcome.log().forEach(joined.job.context().log());
-        if (outcome.modelUnusable()) {
-            restart(replica, outcome.failure()); // a new process loads the weights afresh
-        }
-        feed.finished(joined.job, answer.report().outcomes().get(0));
+        feed.finished(joined.job, outcome);
     }
 
     /** Each of {@code jobs} jobs fails with {@code message}: none ran. */
@@ -392,28 +433,13 @@ public final class RayReplicas implements ModelReplicas {
                 answered = ReplicaAnswer.read(answer.get(call.timeLimits().plus(GRACE).toMillis()));
             } catch (RayTimeoutException e) {
                 restart(replica, "it did not answer within the time limits of its jobs");
-                return failed(jobs, (jobs == 1 ? "the job did not stop within its time limit of "
-                        + call.timeLimits().toSeconds() + " s" : "the batch of " + jobs + " jobs the job ran in did not "
-                        + "end within their time limits, " + call.timeLimits().toSeconds() + " s together") + " (and "
-                        + GRACE.toSeconds() + " s of grace): " + replica.describe() + " was restarted");
+                return failed(jobs, timedOut(jobs, call.timeLimits(), replica));
             } catch (RayActorException e) {
-                String what = replica.describe() + " died while running the job (its process ended)";
-                recover(replica);
-                throw new ReplicaDied(what);
+                throw new ReplicaDied(died(replica));
             } catch (RayException e) {
                 return failed(jobs, "Ray could not run the job on " + replica.describe() + ": " + e.getMessage());
             }
-            if (answered.outcomes().size() != jobs) {
-                throw new IllegalStateException(replica.describe() + " answered " + answered.outcomes().size()
-                        + " outcomes for " + jobs + " jobs: " + answered.outcomes());
-            }
-            replica.jobs.addAndGet(jobs);
-            for (int i = 0; i < jobs; i++) {
-                answered.outcomes().get(i).log().forEach(contexts.get(i).log());
-            }
-            answered.outcomes().stream().filter(Outcome::modelUnusable).findFirst()
-                    .ifPresent(unusable -> restart(replica, unusable.failure())); // a new process loads the weights afresh
-            return answered.report();
+            return received(replica, answered, contexts);
         } finally {
             replica.running.addAndGet(-jobs);
         }

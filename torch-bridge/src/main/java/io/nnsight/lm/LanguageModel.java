@@ -503,7 +503,7 @@ public final class LanguageModel extends NNsight {
      * }</pre>
      *
      * @return the loop, or empty when this model's rows are not independent of the batch's lengths ({@code dynamic}
-     *     rotary scaling) or it lives on the meta device: then run each generation alone
+     *     and {@code longrope} rotary scaling) or it lives on the meta device: then run each generation alone
      */
     public Optional<ContinuousBatch.Runner> generationRunner() {
         if (model.positionsDependOnLength() || model.placement().isMeta()) {

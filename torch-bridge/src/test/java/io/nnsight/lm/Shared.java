@@ -1,12 +1,19 @@
 package io.nnsight.lm;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -63,5 +70,67 @@ public final class Shared {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Rewrites the safetensors {@code file} (a derived fixture's, never a shared one) without the tensors {@code
+     * removed} and with the float32 vectors {@code added}: a variant of a fixture for a family whose weights differ
+     * from the fixture's.
+     */
+    public static void replaceWeights(Path file, Collection<String> removed, Map<String, float[]> added) {
+        try {
+            ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+            int headerLength = (int) bytes.getLong(0);
+            JsonObject header = JsonParser.parseString(new String(bytes.array(), 8, headerLength,
+                    StandardCharsets.UTF_8)).getAsJsonObject();
+            int dataStart = 8 + headerLength;
+            JsonObject written = new JsonObject();
+            ByteArrayOutputStream data = new ByteArrayOutputStream();
+            for (Map.Entry<String, JsonElement> entry : header.entrySet()) {
+                if (removed.contains(entry.getKey())) {
+                    continue;
+                }
+                JsonObject info = entry.getValue().getAsJsonObject();
+                if (info.has("data_offsets")) { // a tensor, not the metadata
+                    JsonArray offsets = info.getAsJsonArray("data_offsets");
+                    long begin = offsets.get(0).getAsLong();
+                    long end = offsets.get(1).getAsLong();
+                    info.add("data_offsets", offsets(data.size(), end - begin));
+                    data.write(bytes.array(), dataStart + (int) begin, (int) (end - begin));
+                }
+                written.add(entry.getKey(), info);
+            }
+            for (Map.Entry<String, float[]> vector : added.entrySet()) {
+                JsonObject info = new JsonObject();
+                info.addProperty("dtype", "F32");
+                JsonArray shape = new JsonArray();
+                shape.add(vector.getValue().length);
+                info.add("shape", shape);
+                info.add("data_offsets", offsets(data.size(), vector.getValue().length * 4L));
+                written.add(vector.getKey(), info);
+                ByteBuffer values = ByteBuffer.allocate(vector.getValue().length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (float value : vector.getValue()) {
+                    values.putFloat(value);
+                }
+                data.write(values.array());
+            }
+            StringBuilder json = new StringBuilder(written.toString());
+            while (json.length() % 8 != 0) { // the data stays aligned, as safetensors writes it
+                json.append(' ');
+            }
+            byte[] newHeader = json.toString().getBytes(StandardCharsets.UTF_8);
+            ByteBuffer out = ByteBuffer.allocate(8 + newHeader.length + data.size()).order(ByteOrder.LITTLE_ENDIAN);
+            out.putLong(newHeader.length).put(newHeader).put(data.toByteArray());
+            Files.write(file, out.array());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static JsonArray offsets(long begin, long length) {
+        JsonArray offsets = new JsonArray();
+        offsets.add(begin);
+        offsets.add(begin + length);
+        return offsets;
     }
 }

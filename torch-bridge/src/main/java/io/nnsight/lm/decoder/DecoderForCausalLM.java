@@ -72,7 +72,7 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
      * not batched continuously.
      */
     public boolean positionsDependOnLength() {
-        return spec.rope != null && spec.rope.dependsOnLength();
+        return spec.rotationDependsOnLength();
     }
 
     @Override

@@ -10,9 +10,9 @@ import org.bytedeco.pytorch.Tensor;
  * One decoder layer: the attention and the MLP, each with its norms, joining the residual stream as the family
  * does. Sequentially ({@code h + attn(norm(h))}, then {@code h + mlp(norm(h))}: Llama), in parallel ({@code h +
  * attn(norm1(h)) + mlp(norm2(h))}: GPT-NeoX), with norms after the blocks as well ({@code h +
- * post_norm(attn(norm(h)))}: Gemma 2), and with dropouts on the blocks' outputs (Phi-3, GPT-NeoX). Its input is
- * the hidden states (positional) with the attention's named inputs; its output, the hidden states after the
- * layer.
+ * post_norm(attn(norm(h)))}: Gemma 2) or only after them ({@code h + post_norm(attn(h))}: OLMo 2), and with
+ * dropouts on the blocks' outputs (Phi-3, GPT-NeoX). Its input is the hidden states (positional) with the
+ * attention's named inputs; its output, the hidden states after the layer.
  */
 public final class DecoderLayer extends HookedModule {
     private final DecoderSpec spec;
@@ -54,17 +54,18 @@ public final class DecoderLayer extends HookedModule {
 
     private Tensor compute(Inputs in) {
         Tensor hidden = in.tensor(0);
-        Tensor attended = after(attentionDropout, after(afterAttention, attention.forward(in.withFirst(
-                beforeAttention.forward(hidden)))));
+        Tensor attended = apply(attentionDropout, apply(afterAttention, attention.forward(in.withFirst(
+                apply(beforeAttention, hidden)))));
         if (spec.residual == DecoderSpec.Residual.PARALLEL) {
-            Tensor mlpOut = after(mlpDropout, mlp.forward(beforeMlp.forward(hidden)));
+            Tensor mlpOut = apply(mlpDropout, mlp.forward(apply(beforeMlp, hidden)));
             return mlpOut.add(attended).add(hidden);
         }
         hidden = hidden.add(attended);
-        return hidden.add(after(mlpDropout, after(afterMlp, mlp.forward(beforeMlp.forward(hidden)))));
+        return hidden.add(apply(mlpDropout, apply(afterMlp, mlp.forward(apply(beforeMlp, hidden)))));
     }
 
-    private static Tensor after(TensorModule module, Tensor x) {
+    /** {@code module}'s output for {@code x}, or {@code x} for a layer without that module. */
+    private static Tensor apply(TensorModule module, Tensor x) {
         return module == null ? x : module.forward(x);
     }
 

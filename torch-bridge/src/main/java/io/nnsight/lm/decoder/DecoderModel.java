@@ -7,7 +7,9 @@ import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.ModuleList;
 import io.nnsight.nn.TensorModule;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -20,6 +22,10 @@ import org.bytedeco.pytorch.Tensor;
  * {@code past_key_values}. Each layer gets the mask of its window.
  */
 public final class DecoderModel extends HookedModule {
+    /** The layer types, as transformers names them, of a model whose sliding-window layers rotate their own way. */
+    private static final String FULL = "full_attention";
+    private static final String SLIDING = "sliding_attention";
+
     private final DecoderSpec spec;
     private final Placement placement;
     private final TensorModule embedding;
@@ -45,8 +51,8 @@ public final class DecoderModel extends HookedModule {
         }
         this.layers = register(spec.layersName(), new ModuleList<>(blocks));
         this.norm = (TensorModule) register(spec.finalNormName(), spec.norm.create(spec.hiddenSize, placement));
-        this.rotary = spec.rope == null ? null
-                : register("rotary_emb", new RotaryEmbedding(spec.rope, spec.headDim, placement));
+        this.rotary = spec.rope == null ? null : register("rotary_emb", new RotaryEmbedding(ropes(spec), spec.headDim,
+                placement));
     }
 
     /** Runs the decoder; see the class description for the inputs. */
@@ -63,15 +69,43 @@ public final class DecoderModel extends HookedModule {
         if (dropout != null) {
             hidden = dropout.forward(hidden);
         }
-        List<Tensor> rotation = rotary == null ? null : rotary.forward(hidden, inputs.positions());
+        List<Tensor> rotation = null;
+        List<Tensor> localRotation = null;
+        if (spec.localRope == null) {
+            rotation = rotary == null ? null : rotary.forward(hidden, inputs.positions());
+        } else { // as transformers, each layer type's once, for the layers of that type
+            rotation = hasLayers(false) ? rotary.forward(hidden, inputs.positions(), FULL) : null;
+            localRotation = hasLayers(true) ? rotary.forward(hidden, inputs.positions(), SLIDING) : null;
+        }
         for (int i = 0; i < spec.layers; i++) {
             hidden = layers.get(i).forward(Inputs.of(hidden)
                     .with("attention_mask", inputs.masks().forWindow(spec.windows[i]))
                     .with("position_ids", inputs.positions())
                     .with("past_key_values", inputs.cache())
-                    .with("position_embeddings", rotation));
+                    .with("position_embeddings", spec.localLayers[i] ? localRotation : rotation));
         }
         return norm.forward(hidden);
+    }
+
+    /** The rotary embeddings by layer type, full layers' first. */
+    private static Map<String, Rope> ropes(DecoderSpec spec) {
+        if (spec.localRope == null) {
+            return Map.of(FULL, spec.rope);
+        }
+        Map<String, Rope> ropes = new LinkedHashMap<>();
+        ropes.put(FULL, spec.rope);
+        ropes.put(SLIDING, spec.localRope);
+        return ropes;
+    }
+
+    /** Whether some layer rotates with the sliding layers' rope ({@code local}), or with the full layers'. */
+    private boolean hasLayers(boolean local) {
+        for (boolean each : spec.localLayers) {
+            if (each == local) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The token embedding's weight, {@code [vocab, hidden]}. */

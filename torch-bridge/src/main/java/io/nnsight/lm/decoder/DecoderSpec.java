@@ -7,6 +7,7 @@ import io.nnsight.nn.HookedModule;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.IntPredicate;
 import java.util.function.IntToDoubleFunction;
 import java.util.function.IntUnaryOperator;
 
@@ -69,6 +70,9 @@ public final class DecoderSpec {
     final Norm norm;
     final Activation activation;
     final Rope rope;
+    /** The rotary embeddings of the layers {@link #localLayers} marks, or {@code null} when every layer takes {@link #rope}. */
+    final Rope localRope;
+    final boolean[] localLayers;
     final String positionEmbedding;
     final String embeddingDropout;
     final Double embeddingScale;
@@ -80,6 +84,7 @@ public final class DecoderSpec {
     final boolean outputBias;
     final String queryNorm;
     final String keyNorm;
+    final boolean projectionNorms;
     final String probabilitiesDropout;
     final String attentionOutputDropout;
     final double[] scalings;
@@ -116,6 +121,8 @@ public final class DecoderSpec {
         this.norm = b.norm;
         this.activation = b.activation;
         this.rope = b.rope;
+        this.localRope = b.localRope;
+        this.localLayers = new boolean[b.layers];
         this.positionEmbedding = b.positionEmbedding;
         this.embeddingDropout = b.embeddingDropout;
         this.embeddingScale = b.embeddingScale;
@@ -127,6 +134,7 @@ public final class DecoderSpec {
         this.outputBias = b.outputBias;
         this.queryNorm = b.queryNorm;
         this.keyNorm = b.keyNorm;
+        this.projectionNorms = b.projectionNorms;
         this.probabilitiesDropout = b.probabilitiesDropout;
         this.attentionOutputDropout = b.attentionOutputDropout;
         this.scalings = new double[b.layers];
@@ -134,6 +142,7 @@ public final class DecoderSpec {
         for (int i = 0; i < b.layers; i++) {
             scalings[i] = b.scaling.applyAsDouble(i);
             windows[i] = b.window.applyAsInt(i);
+            localLayers[i] = b.localRope != null && b.localLayer.test(i);
         }
         this.attentionSoftcap = b.attentionSoftcap;
         this.gatedMlp = b.gatedMlp;
@@ -167,7 +176,18 @@ public final class DecoderSpec {
      * scaling, whose point is to run past it.
      */
     public int contextLength() {
-        return rope != null && rope.unbounded() ? Integer.MAX_VALUE : maxPositions;
+        return rope != null && rope.unbounded() && (localRope == null || localRope.unbounded()) ? Integer.MAX_VALUE
+                : maxPositions;
+    }
+
+    /** The rotary embeddings of layer {@code layer}, or {@code null} for learned positions. */
+    Rope ropeOf(int layer) {
+        return localLayers[layer] ? localRope : rope;
+    }
+
+    /** Whether a rotation depends on the length of the sequences ({@link Rope#dependsOnLength}). */
+    boolean rotationDependsOnLength() {
+        return rope != null && rope.dependsOnLength() || localRope != null && localRope.dependsOnLength();
     }
 
     /**
@@ -217,6 +237,8 @@ public final class DecoderSpec {
         private Norm norm = new Norm(Norm.Kind.RMS, 1e-6);
         private Activation activation = Activation.SILU;
         private Rope rope;
+        private Rope localRope;
+        private IntPredicate localLayer;
         private String positionEmbedding;
         private String embeddingDropout;
         private Double embeddingScale;
@@ -228,6 +250,7 @@ public final class DecoderSpec {
         private boolean outputBias;
         private String queryNorm;
         private String keyNorm;
+        private boolean projectionNorms;
         private String probabilitiesDropout;
         private String attentionOutputDropout;
         private IntToDoubleFunction scaling;
@@ -301,10 +324,22 @@ public final class DecoderSpec {
             return this;
         }
 
+        /**
+         * Other rotary embeddings for the layers {@code localLayer} marks, the others keeping {@link #rope}'s: the
+         * module {@code rotary_emb} then computes each kind once per forward pass, full layers' first (Gemma 3's
+         * sliding-window layers rotate over a base of 10,000, its full layers over 1,000,000 and scaled).
+         */
+        public Builder localRope(Rope rope, IntPredicate localLayer) {
+            this.localRope = Objects.requireNonNull(rope, "rope");
+            this.localLayer = Objects.requireNonNull(localLayer, "localLayer");
+            return this;
+        }
+
         /** Learned absolute positions instead of rotary ones: an embedding {@code name} added to the tokens' (GPT-2's {@code wpe}). */
         public Builder learnedPositions(String name) {
             this.positionEmbedding = Objects.requireNonNull(name, "name");
             this.rope = null;
+            this.localRope = null;
             return this;
         }
 
@@ -353,6 +388,17 @@ public final class DecoderSpec {
         public Builder queryKeyNorms(String queryNorm, String keyNorm) {
             this.queryNorm = Objects.requireNonNull(queryNorm, "queryNorm");
             this.keyNorm = Objects.requireNonNull(keyNorm, "keyNorm");
+            this.projectionNorms = false;
+            return this;
+        }
+
+        /**
+         * RMS norms over the whole query and key projections, all heads at once, before the rotation (OLMo 2's {@code
+         * q_norm} over {@code heads * head_dim} features, {@code k_norm} over {@code kv_heads * head_dim}).
+         */
+        public Builder projectionNorms(String queryNorm, String keyNorm) {
+            queryKeyNorms(queryNorm, keyNorm);
+            this.projectionNorms = true;
             return this;
         }
 
@@ -439,6 +485,15 @@ public final class DecoderSpec {
             return this;
         }
 
+        /** Norms after each block and none before, the block's normalised output added to the residual stream (OLMo 2). */
+        public Builder postNorms(String afterAttention, String afterMlp) {
+            this.beforeAttention = null;
+            this.beforeMlp = null;
+            this.afterAttention = Objects.requireNonNull(afterAttention, "afterAttention");
+            this.afterMlp = Objects.requireNonNull(afterMlp, "afterMlp");
+            return this;
+        }
+
         /** Dropouts on each block's output before it joins the residual stream (Phi-3, GPT-NeoX). */
         public Builder residualDropouts(String afterAttention, String afterMlp) {
             this.attentionResidualDropout = afterAttention;
@@ -481,6 +536,9 @@ public final class DecoderSpec {
             }
             if (rope == null && positionEmbedding == null) {
                 throw new IllegalStateException("a decoder needs positions: rope(...) or learnedPositions(...)");
+            }
+            if (localRope != null && rope == null) {
+                throw new IllegalStateException("localRope(...) needs rope(...) for the other layers");
             }
             if (scaling == null) {
                 double scale = 1 / Math.sqrt(headDim);

@@ -17,6 +17,8 @@ public record Norm(Kind kind, double eps) {
         RMS,
         /** Gemma's RMS norm: {@code (1 + weight) * x / rms(x)}, all in float32; its weights are stored centred on 0. */
         RMS_UNIT_OFFSET,
+        /** OLMo 2's RMS norm: {@code weight * (x / rms(x))}, all in float32, the weight too, cast at the end. */
+        RMS_FLOAT32,
         /** {@code nn.LayerNorm}, with a scale and a shift. */
         LAYER
     }
@@ -27,7 +29,9 @@ public record Norm(Kind kind, double eps) {
             case RMS:
                 return new RMSNorm(placement.parameter(dimension), eps);
             case RMS_UNIT_OFFSET:
-                return new UnitOffsetRMSNorm(placement.parameter(dimension), eps);
+                return new Float32RMSNorm(placement.parameter(dimension), eps, true);
+            case RMS_FLOAT32:
+                return new Float32RMSNorm(placement.parameter(dimension), eps, false);
             default:
                 return new LayerNorm(placement.parameter(dimension), placement.parameter(dimension), eps);
         }

@@ -63,7 +63,7 @@ public final class SelfAttention extends HookedModule {
         this.heads = spec.heads;
         this.keyValueHeads = spec.keyValueHeads;
         this.headDim = spec.headDim;
-        this.rotatedDims = spec.rope == null ? 0 : spec.rope.rotatedDims(headDim);
+        this.rotatedDims = spec.ropeOf(layer) == null ? 0 : spec.ropeOf(layer).rotatedDims(headDim);
         this.placement = placement;
         long hidden = spec.hiddenSize;
         long queries = (long) heads * headDim;
@@ -81,8 +81,10 @@ public final class SelfAttention extends HookedModule {
             this.fused = child(spec.qkvNames.get(0), spec.projection(hidden, queries + 2 * keys, spec.qkvBias, placement));
         }
         this.output = child(spec.attentionOutput, spec.projection(queries, hidden, spec.outputBias, placement));
-        this.queryNorm = spec.queryNorm == null ? null : child(spec.queryNorm, spec.norm.create(headDim, placement));
-        this.keyNorm = spec.keyNorm == null ? null : child(spec.keyNorm, spec.norm.create(headDim, placement));
+        this.queryNorm = spec.queryNorm == null ? null
+                : child(spec.queryNorm, spec.norm.create(spec.projectionNorms ? queries : headDim, placement));
+        this.keyNorm = spec.keyNorm == null ? null
+                : child(spec.keyNorm, spec.norm.create(spec.projectionNorms ? keys : headDim, placement));
         this.probabilities = register("attention_probs", new AttentionProbs());
         this.probabilitiesDropout = spec.probabilitiesDropout == null ? null
                 : register(spec.probabilitiesDropout, new Dropout(spec.dropout));
@@ -114,7 +116,10 @@ public final class SelfAttention extends HookedModule {
         Tensor[] qkv = project(hidden, batch, tokens);
         Tensor queries = qkv[0];
         Tensor keys = qkv[1];
-        if (queryNorm != null) {
+        if (queryNorm != null && spec.projectionNorms) { // over all heads at once
+            queries = heads(queryNorm.forward(queries.reshape(batch, tokens, -1)), batch, tokens);
+            keys = heads(keyNorm.forward(keys.reshape(batch, tokens, -1)), batch, tokens);
+        } else if (queryNorm != null) {
             queries = queryNorm.forward(queries);
             keys = keyNorm.forward(keys);
         }

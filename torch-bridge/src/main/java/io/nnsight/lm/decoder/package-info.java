@@ -6,7 +6,7 @@
  * {@link io.nnsight.lm.decoder.SelfAttention} with its {@link io.nnsight.lm.decoder.AttentionProbs}, {@link
  * io.nnsight.lm.decoder.GatedMlp}, {@link io.nnsight.lm.decoder.DenseMlp}, {@link
  * io.nnsight.lm.decoder.RotaryEmbedding}, {@link io.nnsight.lm.decoder.ScaledEmbedding} and {@link
- * io.nnsight.lm.decoder.UnitOffsetRMSNorm}. A {@link io.nnsight.lm.decoder.Placement} says where the tensors live
+ * io.nnsight.lm.decoder.Float32RMSNorm}. A {@link io.nnsight.lm.decoder.Placement} says where the tensors live
  * and of which type.
  *
  * <pre>{@code

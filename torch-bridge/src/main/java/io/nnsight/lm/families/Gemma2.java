@@ -15,6 +15,9 @@ import java.util.stream.IntStream;
  * ({@code final_logit_softcapping}).
  */
 public final class Gemma2 extends Family {
+    /** The type of a sliding-window layer in {@code layer_types}. */
+    static final String SLIDING = "sliding_attention";
+
     /** The family, as {@link Families} knows it. */
     public Gemma2() {
         super("gemma2", Llama.PATHS);
@@ -22,26 +25,36 @@ public final class Gemma2 extends Family {
 
     @Override
     public DecoderSpec decoder(HfConfig config) {
+        int layers = config.integer("num_hidden_layers");
+        List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
+                .mapToObj(layer -> layer % 2 == 0 ? SLIDING : "full_attention").collect(Collectors.toList()));
+        return layout(Llama.layout("Gemma2", paths(), config, 256), config, types)
+                .attentionSoftcap(config.optionalReal("attn_logit_softcapping", 50.0))
+                .finalSoftcap(config.optionalReal("final_logit_softcapping", 30.0))
+                .build();
+    }
+
+    /**
+     * The layout Gemma 2 and 3 share, over {@code base} (Llama's sizes and positions): scaled embeddings, {@code (1 +
+     * weight)} RMS norms before and after both blocks, GeGLU, the attention scaled by {@code
+     * query_pre_attn_scalar^-0.5}, {@code sliding_window} in the layers {@code types} says are sliding, a tied head.
+     *
+     * @throws IllegalArgumentException for {@code use_bidirectional_attention}
+     */
+    static DecoderSpec.Builder layout(DecoderSpec.Builder base, HfConfig config, List<String> types) {
         if (config.bool("use_bidirectional_attention", false)) {
             throw config.refused("use_bidirectional_attention", "only causal attention is implemented");
         }
-        int layers = config.integer("num_hidden_layers");
         Integer window = config.optionalInteger("sliding_window", 4096);
-        List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
-                .mapToObj(layer -> layer % 2 == 0 ? "sliding_attention" : "full_attention").collect(Collectors.toList()));
         boolean bias = config.bool("attention_bias", false);
-        return Llama.layout("Gemma2", paths(), config, 256)
-                .norm(new Norm(Norm.Kind.RMS_UNIT_OFFSET, config.real("rms_norm_eps", 1e-6)))
+        return base.norm(new Norm(Norm.Kind.RMS_UNIT_OFFSET, config.real("rms_norm_eps", 1e-6)))
                 .activation(config.activation("hidden_activation", "gelu_pytorch_tanh"))
                 .embeddingScale(Math.sqrt(config.number("hidden_size")))
                 .sandwichNorms("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
                         "post_feedforward_layernorm")
                 .attentionBias(bias, bias)
                 .attentionScale(Math.pow(config.real("query_pre_attn_scalar", 256), -0.5))
-                .attentionSoftcap(config.optionalReal("attn_logit_softcapping", 50.0))
-                .windows(layer -> window != null && types.get(layer).equals("sliding_attention") ? window : 0)
-                .finalSoftcap(config.optionalReal("final_logit_softcapping", 30.0))
-                .tiedHead(config.bool("tie_word_embeddings", true))
-                .build();
+                .windows(layer -> window != null && types.get(layer).equals(SLIDING) ? window : 0)
+                .tiedHead(config.bool("tie_word_embeddings", true));
     }
 }

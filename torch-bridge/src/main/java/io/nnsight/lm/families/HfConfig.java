@@ -220,14 +220,42 @@ public final class HfConfig {
         if (parameters.has("full_attention") || parameters.has("sliding_attention")) {
             throw refused(field, "rotary parameters per layer type are not implemented");
         }
+        double theta = real(parameters, "rope_theta", real("rope_theta", thetaKey == null ? 10000.0 : real(thetaKey, 10000.0)));
+        double partial = partialKey == null ? partialDefault
+                : real(parameters, "partial_rotary_factor", real(partialKey, partialDefault));
+        return rope(parameters, field, theta, partial);
+    }
+
+    /**
+     * The rotary embeddings of the layers of one type, for a family whose full and sliding-window layers rotate
+     * differently (Gemma 3), read as transformers reads them: {@code rope_parameters.<layerType>}; or, in the older
+     * configs, {@code rope_scaling} for the full layers (none for the sliding ones) over the base {@code
+     * legacyThetaKey} ({@code rope_theta}, {@code rope_local_base_freq}). Each rotates whole heads.
+     *
+     * @param layerType {@code full_attention} or {@code sliding_attention}
+     * @param legacyThetaKey the top-level field of the base in older configs
+     * @param defaultTheta the base when no field gives it
+     * @throws IllegalArgumentException naming the field, for a rope type this library does not implement
+     */
+    public Rope ropeOfLayers(String layerType, String legacyThetaKey, double defaultTheta) {
+        JsonObject parameters = new JsonObject();
+        String field = "rope_parameters." + layerType;
+        if (has("rope_parameters") && json.getAsJsonObject("rope_parameters").get(layerType) instanceof JsonObject own) {
+            parameters = own;
+        } else if (layerType.equals("full_attention") && has("rope_scaling")) {
+            parameters = json.getAsJsonObject("rope_scaling");
+            field = "rope_scaling";
+        }
+        return rope(parameters, field, real(parameters, "rope_theta", real(legacyThetaKey, defaultTheta)), 1.0);
+    }
+
+    /** The rotary embeddings that {@code parameters}, found at {@code field}, describe over the base {@code theta}. */
+    private Rope rope(JsonObject parameters, String field, double theta, double partial) {
         String type = text(parameters, "rope_type", text(parameters, "type", "default"));
         if (!Rope.TYPES.contains(type)) {
             throw refused(field + ".rope_type", "rotary embeddings of type '" + type + "' are not implemented; these "
                     + "are: " + String.join(", ", Rope.TYPES));
         }
-        double theta = real(parameters, "rope_theta", real("rope_theta", thetaKey == null ? 10000.0 : real(thetaKey, 10000.0)));
-        double partial = partialKey == null ? partialDefault
-                : real(parameters, "partial_rotary_factor", real(partialKey, partialDefault));
         int maxPositions = integer("max_position_embeddings");
         int original = integer("original_max_position_embeddings",
                 (int) real(parameters, "original_max_position_embeddings", maxPositions));

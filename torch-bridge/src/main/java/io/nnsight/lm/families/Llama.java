@@ -34,6 +34,11 @@ public final class Llama extends Family {
      * @param headDim the default of {@code head_dim}; 0 for {@code hidden_size / num_attention_heads}
      */
     static DecoderSpec.Builder layout(String family, ModulePaths paths, HfConfig config, int headDim) {
+        return unrotated(family, paths, config, headDim).rope(config.rope(null, null, 1.0));
+    }
+
+    /** {@link #layout} without the rotary embeddings, for a family that reads them its own way. */
+    static DecoderSpec.Builder unrotated(String family, ModulePaths paths, HfConfig config, int headDim) {
         int heads = config.integer("num_attention_heads");
         long hidden = config.number("hidden_size");
         return DecoderSpec.builder(family, paths)
@@ -43,7 +48,6 @@ public final class Llama extends Family {
                         config.integer("max_position_embeddings"))
                 .norm(new Norm(Norm.Kind.RMS, config.real("rms_norm_eps", 1e-6)))
                 .activation(config.activation("hidden_act", "silu"))
-                .rope(config.rope(null, null, 1.0))
                 .tiedHead(config.bool("tie_word_embeddings", false));
     }
 }

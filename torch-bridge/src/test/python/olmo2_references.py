@@ -1,0 +1,72 @@
+"""The transformers references of Olmo2Test, printed as the test's literals.
+
+Run with transformers 5.18 and torch 2.13 (CPU) from the repository's root:
+    python3 torch-bridge/src/test/python/olmo2_references.py
+It derives an OLMo 2 model (`olmo2`) from ../shared/fixtures/mistral-tiny as the test does: OLMo 2's config and the
+fixture's weights without the norms before the blocks (`input_layernorm`), its `post_attention_layernorm` now after
+the attention, and added: `post_feedforward_layernorm` (weight j of layer i: 1 + 0.1 * (j % 7 - 3) - 0.02 * i) and
+the query and key norms over whole projections (`q_norm`: 1 + 0.05 * (j % 5 - 2) + 0.03 * i over 32 features,
+`k_norm`: 1 - 0.04 * (j % 3 - 1) + 0.02 * i over 16). It loads it with transformers in float32 and prints, for two
+prompts, the last position's logits (first 8, sum, L2), layer 1's output there (first 8) and ten greedy tokens.
+"""
+import json, os, shutil, tempfile, torch
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from transformers import AutoModelForCausalLM
+
+SHARED = os.path.join(os.path.dirname(__file__), "../../../../../shared/fixtures")
+SHORT_PROMPT = "Once upon a time, there was a girl"
+LONG_PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play"
+
+
+def vector(size, formula):
+    return torch.tensor([formula(j) for j in range(size)], dtype=torch.float32)
+
+
+def variant():
+    folder = tempfile.mkdtemp()
+    source = os.path.join(SHARED, "mistral-tiny")
+    for name in os.listdir(source):
+        shutil.copy(os.path.join(source, name), folder)
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    config["model_type"] = "olmo2"
+    config["architectures"] = ["Olmo2ForCausalLM"]
+    del config["sliding_window"]
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f)
+    weights = load_file(os.path.join(folder, "model.safetensors"))
+    heads, kv_heads, head_dim = config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]
+    for i in range(config["num_hidden_layers"]):
+        del weights[f"model.layers.{i}.input_layernorm.weight"]
+        weights[f"model.layers.{i}.post_feedforward_layernorm.weight"] = vector(
+            config["hidden_size"], lambda j: 1 + 0.1 * (j % 7 - 3) - 0.02 * i)
+        weights[f"model.layers.{i}.self_attn.q_norm.weight"] = vector(
+            heads * head_dim, lambda j: 1 + 0.05 * (j % 5 - 2) + 0.03 * i)
+        weights[f"model.layers.{i}.self_attn.k_norm.weight"] = vector(
+            kv_heads * head_dim, lambda j: 1 - 0.04 * (j % 3 - 1) + 0.02 * i)
+    save_file(weights, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+def run():
+    folder = variant()
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    assert type(model).__name__ == "Olmo2ForCausalLM", type(model)
+    tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))  # as the Java side reads it
+    out = {}
+    for name, prompt in (("short", SHORT_PROMPT), ("long", LONG_PROMPT)):
+        ids = torch.tensor([tokenizer.encode(prompt).ids])
+        with torch.no_grad():
+            result = model(ids, output_hidden_states=True)
+            logits = result.logits[0, -1]
+            layer1 = result.hidden_states[2][0, -1]  # hidden_states[0] is the embedding
+            tokens = model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
+        out[name] = {"tokens": ids.shape[1], "first8": [round(float(v), 7) for v in logits[:8]],
+                     "sum": round(float(logits.sum()), 6), "l2": round(float(logits.norm()), 6),
+                     "layer1": [round(float(v), 7) for v in layer1[:8]], "greedy10": tokens.tolist()}
+    return out
+
+
+for name, values in run().items():
+    print(name, json.dumps(values))

@@ -9,12 +9,11 @@ the query and key norms over whole projections (`q_norm`: 1 + 0.05 * (j % 5 - 2)
 `k_norm`: 1 - 0.04 * (j % 3 - 1) + 0.02 * i over 16). It loads it with transformers in float32 and prints, for two
 prompts, the last position's logits (first 8, sum, L2), layer 1's output there (first 8) and ten greedy tokens.
 """
-import json, os, shutil, tempfile, torch
-from safetensors.torch import load_file, save_file
+import json, os, torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
+from fixture_variants import rounded, summary, variant
 
-SHARED = os.path.join(os.path.dirname(__file__), "../../../../../shared/fixtures")
 SHORT_PROMPT = "Once upon a time, there was a girl"
 LONG_PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play"
 
@@ -23,19 +22,13 @@ def vector(size, formula):
     return torch.tensor([formula(j) for j in range(size)], dtype=torch.float32)
 
 
-def variant():
-    folder = tempfile.mkdtemp()
-    source = os.path.join(SHARED, "mistral-tiny")
-    for name in os.listdir(source):
-        shutil.copy(os.path.join(source, name), folder)
-    with open(os.path.join(folder, "config.json")) as f:
-        config = json.load(f)
+def olmo2_config(config):
     config["model_type"] = "olmo2"
     config["architectures"] = ["Olmo2ForCausalLM"]
     del config["sliding_window"]
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f)
-    weights = load_file(os.path.join(folder, "model.safetensors"))
+
+
+def olmo2_weights(weights, config):
     heads, kv_heads, head_dim = config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]
     for i in range(config["num_hidden_layers"]):
         del weights[f"model.layers.{i}.input_layernorm.weight"]
@@ -45,12 +38,10 @@ def variant():
             heads * head_dim, lambda j: 1 + 0.05 * (j % 5 - 2) + 0.03 * i)
         weights[f"model.layers.{i}.self_attn.k_norm.weight"] = vector(
             kv_heads * head_dim, lambda j: 1 - 0.04 * (j % 3 - 1) + 0.02 * i)
-    save_file(weights, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
-    return folder
 
 
 def run():
-    folder = variant()
+    folder = variant("mistral-tiny", olmo2_config, olmo2_weights)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     assert type(model).__name__ == "Olmo2ForCausalLM", type(model)
     tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))  # as the Java side reads it
@@ -62,9 +53,7 @@ def run():
             logits = result.logits[0, -1]
             layer1 = result.hidden_states[2][0, -1]  # hidden_states[0] is the embedding
             tokens = model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
-        out[name] = {"tokens": ids.shape[1], "first8": [round(float(v), 7) for v in logits[:8]],
-                     "sum": round(float(logits.sum()), 6), "l2": round(float(logits.norm()), 6),
-                     "layer1": [round(float(v), 7) for v in layer1[:8]], "greedy10": tokens.tolist()}
+        out[name] = dict(summary(logits), tokens=ids.shape[1], layer1=rounded(layer1[:8]), greedy10=tokens.tolist())
     return out
 
 

@@ -6,12 +6,11 @@ It derives yarn and longrope variants of two fixtures of ../shared (their config
 loads them with transformers in float32, and prints the inverse frequencies, the attention factors, the last
 position's logits (first 8, sum, L2) and greedy tokens that the Java test compares with.
 """
-import json, os, shutil, tempfile, torch
+import json, os, torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM, LlamaConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
-
-SHARED = os.path.join(os.path.dirname(__file__), "../../../../../shared/fixtures")
+from fixture_variants import rounded, summary, variant
 
 YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 64}
 LONGROPE = {"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 1.0,
@@ -28,29 +27,17 @@ def frequencies(rope, max_positions, seq_len=None):
     return [float(v) for v in inv], attention
 
 
-def variant(fixture, rope, max_positions):
-    folder = tempfile.mkdtemp()
-    source = os.path.join(SHARED, fixture)
-    for name in os.listdir(source):
-        shutil.copy(os.path.join(source, name), folder)
-    with open(os.path.join(folder, "config.json")) as f:
-        config = json.load(f)
-    config["rope_parameters"] = rope
-    config["max_position_embeddings"] = max_positions
-    if "original_max_position_embeddings" in config:  # Phi-3 keeps it at the top level too, which wins
-        config["original_max_position_embeddings"] = rope["original_max_position_embeddings"]
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f)
-    return folder
-
-
-def summary(logits):
-    return {"first8": [round(float(v), 7) for v in logits[:8]], "sum": round(float(logits.sum()), 6),
-            "l2": round(float(logits.norm()), 6)}
+def variant_of(fixture, rope, max_positions):
+    def change(config):
+        config["rope_parameters"] = rope
+        config["max_position_embeddings"] = max_positions
+        if "original_max_position_embeddings" in config:  # Phi-3 keeps it at the top level too, which wins
+            config["original_max_position_embeddings"] = rope["original_max_position_embeddings"]
+    return variant(fixture, change)
 
 
 def run(fixture, rope, max_positions):
-    folder = variant(fixture, rope, max_positions)
+    folder = variant_of(fixture, rope, max_positions)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))  # as the Java side reads it
     out = {}
@@ -66,7 +53,7 @@ def run(fixture, rope, max_positions):
         # the last token alone; the Java side keeps the cached keys, as transformers' other longrope models do.
         crosses = rope["rope_type"] == "longrope" and ids.shape[1] <= rope["original_max_position_embeddings"]
         out[name] = {"tokens": ids.shape[1], "logits": summary(logits),
-                     "cos": [round(float(v), 7) for v in cos[0, -1]], "sin": [round(float(v), 7) for v in sin[0, -1]],
+                     "cos": rounded(cos[0, -1]), "sin": rounded(sin[0, -1]),
                      "greedy10": None if crosses else tokens.tolist()}
     return out
 

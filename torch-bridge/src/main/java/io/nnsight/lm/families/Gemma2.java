@@ -15,9 +15,6 @@ import java.util.stream.IntStream;
  * ({@code final_logit_softcapping}).
  */
 public final class Gemma2 extends Family {
-    /** The type of a sliding-window layer in {@code layer_types}. */
-    static final String SLIDING = "sliding_attention";
-
     /** The family, as {@link Families} knows it. */
     public Gemma2() {
         super("gemma2", Llama.PATHS);
@@ -27,7 +24,7 @@ public final class Gemma2 extends Family {
     public DecoderSpec decoder(HfConfig config) {
         int layers = config.integer("num_hidden_layers");
         List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
-                .mapToObj(layer -> layer % 2 == 0 ? SLIDING : "full_attention").collect(Collectors.toList()));
+                .mapToObj(layer -> layer % 2 == 0 ? HfConfig.SLIDING : HfConfig.FULL).collect(Collectors.toList()));
         return layout(Llama.layout("Gemma2", paths(), config, 256), config, types)
                 .attentionSoftcap(config.optionalReal("attn_logit_softcapping", 50.0))
                 .finalSoftcap(config.optionalReal("final_logit_softcapping", 30.0))
@@ -54,7 +51,7 @@ public final class Gemma2 extends Family {
                         "post_feedforward_layernorm")
                 .attentionBias(bias, bias)
                 .attentionScale(Math.pow(config.real("query_pre_attn_scalar", 256), -0.5))
-                .windows(layer -> window != null && types.get(layer).equals(SLIDING) ? window : 0)
+                .windows(layer -> window != null && types.get(layer).equals(HfConfig.SLIDING) ? window : 0)
                 .tiedHead(config.bool("tie_word_embeddings", true));
     }
 }

@@ -26,12 +26,12 @@ public final class Gemma3 extends Family {
         int layers = config.integer("num_hidden_layers");
         int pattern = config.integer("sliding_window_pattern", 6);
         List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
-                .mapToObj(layer -> (layer + 1) % pattern != 0 ? Gemma2.SLIDING : "full_attention")
+                .mapToObj(layer -> (layer + 1) % pattern != 0 ? HfConfig.SLIDING : HfConfig.FULL)
                 .collect(Collectors.toList()));
         DecoderSpec.Builder base = Llama.unrotated("Gemma3", paths(), config, 256)
-                .rope(config.ropeOfLayers("full_attention", "rope_theta", 1e6))
-                .localRope(config.ropeOfLayers(Gemma2.SLIDING, "rope_local_base_freq", 1e4),
-                        layer -> types.get(layer).equals(Gemma2.SLIDING));
+                .rope(config.ropeOfLayers(HfConfig.FULL, "rope_theta", 1e6))
+                .localRope(config.ropeOfLayers(HfConfig.SLIDING, "rope_local_base_freq", 1e4),
+                        layer -> types.get(layer).equals(HfConfig.SLIDING));
         return Gemma2.layout(base, config, types)
                 .queryKeyNorms("q_norm", "k_norm")
                 .attentionSoftcap(config.optionalReal("attn_logit_softcapping", null))

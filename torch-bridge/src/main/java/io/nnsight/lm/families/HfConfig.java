@@ -26,7 +26,11 @@ import java.util.List;
  * it lacks the field, as transformers' configuration classes do.
  */
 public final class HfConfig {
-    private static final List<String> LAYER_TYPES = List.of("full_attention", "sliding_attention");
+    /** The {@code layer_types} of a layer that attends to every earlier token. */
+    static final String FULL = "full_attention";
+    /** The {@code layer_types} of a layer that attends within {@code sliding_window}. */
+    static final String SLIDING = "sliding_attention";
+    private static final List<String> LAYER_TYPES = List.of(FULL, SLIDING);
 
     private final Path file;
     private final JsonObject json;
@@ -217,7 +221,7 @@ public final class HfConfig {
         JsonObject parameters = has("rope_parameters") ? json.getAsJsonObject("rope_parameters")
                 : has("rope_scaling") ? json.getAsJsonObject("rope_scaling") : new JsonObject();
         String field = has("rope_parameters") ? "rope_parameters" : "rope_scaling";
-        if (parameters.has("full_attention") || parameters.has("sliding_attention")) {
+        if (parameters.has(FULL) || parameters.has(SLIDING)) {
             throw refused(field, "rotary parameters per layer type are not implemented");
         }
         double theta = real(parameters, "rope_theta", real("rope_theta", thetaKey == null ? 10000.0 : real(thetaKey, 10000.0)));
@@ -242,7 +246,7 @@ public final class HfConfig {
         String field = "rope_parameters." + layerType;
         if (has("rope_parameters") && json.getAsJsonObject("rope_parameters").get(layerType) instanceof JsonObject own) {
             parameters = own;
-        } else if (layerType.equals("full_attention") && has("rope_scaling")) {
+        } else if (layerType.equals(FULL) && has("rope_scaling")) {
             parameters = json.getAsJsonObject("rope_scaling");
             field = "rope_scaling";
         }

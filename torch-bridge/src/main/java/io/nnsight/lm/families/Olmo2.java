@@ -18,12 +18,19 @@ public final class Olmo2 extends Family {
 
     @Override
     public DecoderSpec decoder(HfConfig config) {
+        return layout(Llama.layout("Olmo2", paths(), config, 0), config).build();
+    }
+
+    /**
+     * The layout OLMo 2 and 3 share, over {@code base} (Llama's sizes and positions): norms after the blocks only,
+     * q/k norms over whole projections, RMS norms in float32 ({@code rms_norm_eps}, 1e-5 when absent), and biases
+     * on the attention's projections if {@code attention_bias}.
+     */
+    static DecoderSpec.Builder layout(DecoderSpec.Builder base, HfConfig config) {
         boolean bias = config.bool("attention_bias", false);
-        return Llama.layout("Olmo2", paths(), config, 0)
-                .norm(new Norm(Norm.Kind.RMS_FLOAT32, config.real("rms_norm_eps", 1e-5)))
+        return base.norm(new Norm(Norm.Kind.RMS_FLOAT32, config.real("rms_norm_eps", 1e-5)))
                 .postNorms("post_attention_layernorm", "post_feedforward_layernorm")
                 .projectionNorms("q_norm", "k_norm")
-                .attentionBias(bias, bias)
-                .build();
+                .attentionBias(bias, bias);
     }
 }

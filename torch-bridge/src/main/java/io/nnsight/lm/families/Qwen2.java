@@ -28,8 +28,8 @@ public final class Qwen2 extends Family {
         Integer window = config.bool("use_sliding_window", false) ? config.optionalInteger("sliding_window", 4096) : null;
         int fullLayers = config.integer("max_window_layers", 28);
         List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
-                .mapToObj(layer -> window != null && layer >= fullLayers ? "sliding_attention" : "full_attention")
+                .mapToObj(layer -> window != null && layer >= fullLayers ? HfConfig.SLIDING : HfConfig.FULL)
                 .collect(Collectors.toList()));
-        return layer -> window != null && types.get(layer).equals("sliding_attention") ? window : 0;
+        return layer -> window != null && types.get(layer).equals(HfConfig.SLIDING) ? window : 0;
     }
 }

@@ -1,13 +1,15 @@
-"""The transformers references of Olmo2Test, printed as the test's literals.
+"""The transformers references of Olmo2Test and Olmo3Test, printed as the tests' literals.
 
 Run with transformers 5.18 and torch 2.13 (CPU) from the repository's root:
-    python3 torch-bridge/src/test/python/olmo2_references.py
+    python3 torch-bridge/src/test/python/olmo_references.py
 It derives an OLMo 2 model (`olmo2`) from ../shared/fixtures/mistral-tiny as the test does: OLMo 2's config and the
 fixture's weights without the norms before the blocks (`input_layernorm`), its `post_attention_layernorm` now after
 the attention, and added: `post_feedforward_layernorm` (weight j of layer i: 1 + 0.1 * (j % 7 - 3) - 0.02 * i) and
 the query and key norms over whole projections (`q_norm`: 1 + 0.05 * (j % 5 - 2) + 0.03 * i over 32 features,
 `k_norm`: 1 - 0.04 * (j % 3 - 1) + 0.02 * i over 16). It loads it with transformers in float32 and prints, for two
 prompts, the last position's logits (first 8, sum, L2), layer 1's output there (first 8) and ten greedy tokens.
+Then the same for OLMo 3 (`olmo3`): the same weights, with layers sliding, full, sliding over the fixture's window of 5
+tokens, and rotary embeddings per layer type (linear scaling by 2 in the full layer, the default in the others).
 """
 import json, os, torch
 from tokenizers import Tokenizer
@@ -28,6 +30,17 @@ def olmo2_config(config):
     del config["sliding_window"]
 
 
+def olmo3_config(config):
+    olmo2_config(config)
+    config["model_type"] = "olmo3"
+    config["architectures"] = ["Olmo3ForCausalLM"]
+    config["sliding_window"] = 5
+    config["layer_types"] = ["sliding_attention", "full_attention", "sliding_attention"]
+    config["rope_parameters"] = {
+        "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0},
+        "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
+
+
 def olmo2_weights(weights, config):
     heads, kv_heads, head_dim = config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]
     for i in range(config["num_hidden_layers"]):
@@ -40,10 +53,10 @@ def olmo2_weights(weights, config):
             kv_heads * head_dim, lambda j: 1 - 0.04 * (j % 3 - 1) + 0.02 * i)
 
 
-def run():
-    folder = variant("mistral-tiny", olmo2_config, olmo2_weights)
+def run(change_config, architecture):
+    folder = variant("mistral-tiny", change_config, olmo2_weights)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    assert type(model).__name__ == "Olmo2ForCausalLM", type(model)
+    assert type(model).__name__ == architecture, type(model)
     tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))  # as the Java side reads it
     out = {}
     for name, prompt in (("short", SHORT_PROMPT), ("long", LONG_PROMPT)):
@@ -57,5 +70,7 @@ def run():
     return out
 
 
-for name, values in run().items():
-    print(name, json.dumps(values))
+for family, change_config, architecture in (("olmo2", olmo2_config, "Olmo2ForCausalLM"),
+                                            ("olmo3", olmo3_config, "Olmo3ForCausalLM")):
+    for name, values in run(change_config, architecture).items():
+        print(family, name, json.dumps(values))

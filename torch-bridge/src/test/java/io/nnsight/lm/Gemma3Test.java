@@ -2,6 +2,7 @@ package io.nnsight.lm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import io.nnsight.Cache;
+import io.nnsight.Envoy;
 import io.nnsight.Invoke;
 import io.nnsight.Tensors;
 import java.nio.file.Path;
@@ -25,14 +27,17 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Gemma 3's language models ({@code gemma3_text}) against transformers 5.18 in float32, on a Gemma 3 derived from
- * {@code ../shared/fixtures/gemma2-tiny} in a temporary folder: Gemma 3's config (no soft-capping; rotary parameters
- * per layer type, linear scaling by 2 over a base of 100,000 in the full layer and the default rotation over 10,000
- * in the two sliding-window layers of 6 tokens) and the fixture's weights with query and key norms added. Written
- * both as transformers 5 writes configs ({@code rope_parameters} by layer type, {@code layer_types}) and as the
- * checkpoints on the Hub do ({@code rope_theta}, {@code rope_local_base_freq}, {@code rope_scaling}, {@code
- * sliding_window_pattern}); both must give transformers' numbers, printed by {@code
- * src/test/python/gemma3_references.py}. Both prompts are longer than the window.
+ * Gemma 3's language models ({@code gemma3_text}, and the language model of the image-text checkpoints, {@code
+ * gemma3}) against transformers 5.18 in float32, on a Gemma 3 derived from {@code ../shared/fixtures/gemma2-tiny} in
+ * a temporary folder: Gemma 3's config (no soft-capping; rotary parameters per layer type, linear scaling by 2 over a
+ * base of 100,000 in the full layer and the default rotation over 10,000 in the two sliding-window layers of 6
+ * tokens) and the fixture's weights with query and key norms added. Written three ways, which must all give
+ * transformers' numbers, printed by {@code src/test/python/gemma3_references.py}: as transformers 5 writes configs
+ * ({@code rope_parameters} by layer type, {@code layer_types}); as the checkpoints on the Hub do ({@code rope_theta},
+ * {@code rope_local_base_freq}, {@code rope_scaling}, {@code sliding_window_pattern}); and as an image-text
+ * checkpoint of the Hub (that config as its {@code text_config}, beside a {@code vision_config}; the weights under
+ * transformers 4's names, {@code language_model.model.*}, with a vision tower's and a projector's). Both prompts are
+ * longer than the window.
  */
 class Gemma3Test {
     private static final String SHORT_PROMPT = "Once upon a time, there was a girl";
@@ -65,13 +70,24 @@ class Gemma3Test {
             new double[] {0.0, -0.0682517, 0.1008619, -0.0622314, 0.1074804, 0.1138438, 0.1888032, 0.0457922},
             0.854426, 2.546259, new long[] {92, 92, 92, 209, 209, 209, 220, 501, 501, 421});
 
-    static Stream<Arguments> cases() {
-        return Stream.of(true, false).flatMap(current -> Stream.of(SHORT, LONG).map(expected -> Arguments.of(
-                current ? "transformers 5 config" : "Hub config", expected)));
+    /** How the derived Gemma 3 is written. */
+    enum Form {
+        /** {@code gemma3_text}, its config as transformers 5 writes it. */
+        TRANSFORMERS_5,
+        /** {@code gemma3_text}, its config as the Hub's are. */
+        HUB,
+        /** {@code gemma3}: an image-text checkpoint of the Hub. */
+        IMAGE_TEXT
     }
 
-    /** The derived Gemma 3, its config written as transformers 5 writes it ({@code current}) or as the Hub's are. */
-    private LanguageModel gemma3(boolean current) {
+    static Stream<Arguments> cases() {
+        return Stream.of(Form.values()).flatMap(form -> Stream.of(SHORT, LONG).map(expected -> Arguments.of(form,
+                expected)));
+    }
+
+    /** The derived Gemma 3, written as {@code form} says. */
+    private LanguageModel gemma3(Form form) {
+        boolean current = form == Form.TRANSFORMERS_5;
         Shared.fixtureVariant("gemma2-tiny", folder, config -> {
             config.addProperty("model_type", "gemma3_text");
             JsonArray architectures = new JsonArray();
@@ -81,17 +97,7 @@ class Gemma3Test {
             config.add("final_logit_softcapping", JsonNull.INSTANCE);
             config.remove("rope_parameters");
             if (current) {
-                JsonObject full = new JsonObject();
-                full.addProperty("rope_type", "linear");
-                full.addProperty("factor", 2.0);
-                full.addProperty("rope_theta", 100000.0);
-                JsonObject sliding = new JsonObject();
-                sliding.addProperty("rope_type", "default");
-                sliding.addProperty("rope_theta", 10000.0);
-                JsonObject rope = new JsonObject();
-                rope.add("full_attention", full);
-                rope.add("sliding_attention", sliding);
-                config.add("rope_parameters", rope);
+                config.add("rope_parameters", Shared.ropePerLayerType(100000.0, 10000.0));
             } else { // the fixture's layer types, sliding, full, sliding, by the older pattern: every second is full
                 config.remove("layer_types");
                 config.addProperty("sliding_window_pattern", 2);
@@ -102,6 +108,9 @@ class Gemma3Test {
                 scaling.addProperty("factor", 2.0);
                 config.add("rope_scaling", scaling);
             }
+            if (form == Form.IMAGE_TEXT) {
+                imageText(config);
+            }
         });
         Map<String, float[]> norms = new LinkedHashMap<>();
         for (int layer = 0; layer < 3; layer++) {
@@ -111,22 +120,55 @@ class Gemma3Test {
                 query[j] = (float) (0.1 * (j % 5 - 2) + 0.05 * layer);
                 key[j] = -query[j];
             }
-            norms.put("model.layers." + layer + ".self_attn.q_norm.weight", query);
-            norms.put("model.layers." + layer + ".self_attn.k_norm.weight", key);
+            String prefix = (form == Form.IMAGE_TEXT ? "language_model." : "") + "model.layers." + layer;
+            norms.put(prefix + ".self_attn.q_norm.weight", query);
+            norms.put(prefix + ".self_attn.k_norm.weight", key);
         }
-        Shared.replaceWeights(folder.resolve("model.safetensors"), List.of(), norms);
+        if (form == Form.IMAGE_TEXT) { // flat here: a loader that skips them does not read their shapes
+            norms.put("vision_tower.vision_model.embeddings.patch_embedding.weight", new float[16 * 3 * 14 * 14]);
+            norms.put("multi_modal_projector.mm_input_projection_weight", new float[16 * 32]);
+        }
+        Shared.replaceWeights(folder.resolve("model.safetensors"),
+                form == Form.IMAGE_TEXT ? name -> "language_model." + name : name -> name, List.of(), norms);
         return LanguageModel.load(folder.toString());
+    }
+
+    /** Moves {@code config}'s fields into the {@code text_config} of an image-text checkpoint's config. */
+    private static void imageText(JsonObject config) {
+        JsonObject text = config.deepCopy();
+        List.of("architectures", "transformers_version", "dtype", "use_cache").forEach(text::remove);
+        for (String key : List.copyOf(config.keySet())) {
+            config.remove(key);
+        }
+        config.addProperty("model_type", "gemma3");
+        JsonArray architectures = new JsonArray();
+        architectures.add("Gemma3ForConditionalGeneration");
+        config.add("architectures", architectures);
+        config.addProperty("dtype", "float32");
+        config.add("text_config", text);
+        JsonObject vision = new JsonObject();
+        vision.addProperty("model_type", "siglip_vision_model");
+        vision.addProperty("hidden_size", 16);
+        vision.addProperty("intermediate_size", 32);
+        vision.addProperty("num_hidden_layers", 1);
+        vision.addProperty("num_attention_heads", 2);
+        vision.addProperty("image_size", 28);
+        vision.addProperty("patch_size", 14);
+        config.add("vision_config", vision);
+        config.addProperty("mm_tokens_per_image", 4);
+        config.addProperty("image_token_index", 511);
     }
 
     @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("cases")
-    void rotaryEmbeddingsOfEachLayerTypeAndLogits_matchTransformers(String config, Expected expected) {
-        LanguageModel lm = gemma3(config.startsWith("transformers"));
+    void rotaryEmbeddingsOfEachLayerTypeAndLogits_matchTransformers(Form form, Expected expected) {
+        LanguageModel lm = gemma3(form);
+        String rotary = form == Form.IMAGE_TEXT ? "model.language_model.rotary_emb" : "model.rotary_emb";
 
-        Cache cache = lm.trace(expected.prompt(), tr -> tr.cache(Cache.Include.BOTH, "model.rotary_emb", "lm_head"));
+        Cache cache = lm.trace(expected.prompt(), tr -> tr.cache(Cache.Include.BOTH, rotary, "lm_head"));
 
         assertEquals(expected.tokens(), lm.tokenizer().encode(expected.prompt()).length);
-        List<Cache.Call> rotations = cache.calls("model.rotary_emb");
+        List<Cache.Call> rotations = cache.calls(rotary);
         assertEquals(2, rotations.size(), "rotary_emb runs once per layer type");
         assertEquals("full_attention", rotations.get(0).inputs().get(2));
         assertEquals("sliding_attention", rotations.get(1).inputs().get(2));
@@ -142,8 +184,8 @@ class Gemma3Test {
 
     @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("cases")
-    void greedyTenTokens_matchTransformersTokenForToken(String config, Expected expected) {
-        long[] ids = gemma3(config.startsWith("transformers")).generate(expected.prompt(), Generation.maxNewTokens(10))
+    void greedyTenTokens_matchTransformersTokenForToken(Form form, Expected expected) {
+        long[] ids = gemma3(form).generate(expected.prompt(), Generation.maxNewTokens(10))
                 .ids(0);
 
         assertArrayEquals(expected.greedy(), Arrays.copyOfRange(ids, expected.tokens(), ids.length));
@@ -151,7 +193,7 @@ class Gemma3Test {
 
     @Test
     void batchedPrompts_padded_giveEachPromptsLogitsAlone() {
-        LanguageModel lm = gemma3(true);
+        LanguageModel lm = gemma3(Form.TRANSFORMERS_5);
 
         List<Invoke<Tensor>> batched = lm.trace(tr -> List.of(
                 tr.invoke(SHORT_PROMPT, () -> lm.output().select(1, -1).select(0, 0)),
@@ -161,6 +203,26 @@ class Gemma3Test {
         assertClose(LONG.logits(), batched.get(1).get(), 1e-5, "long prompt's logits, batched");
         assertEquals(SHORT.sum(), batched.get(0).get().sum().item_double(), 1e-4, "short prompt's sum, batched");
         assertEquals(LONG.sum(), batched.get(1).get().sum().item_double(), 1e-4, "long prompt's sum, batched");
+    }
+
+    @Test
+    void imageTextCheckpoint_hasTransformersPathsAndStandardNames_withoutAVisionTower() {
+        LanguageModel lm = gemma3(Form.IMAGE_TEXT);
+
+        assertEquals("model.language_model.layers", lm.paths().layers());
+        assertSame(lm.get("model.language_model.layers.1"), lm.get("layers.1"));
+        assertSame(lm.get("model.language_model.norm"), lm.get("ln_final"));
+        assertEquals(List.of("language_model"), lm.get("model").children().stream().map(Envoy::name).toList());
+    }
+
+    @Test
+    void load_imageTextConfigWithoutTextConfig_namesTheField() {
+        Shared.fixtureVariant("gemma2-tiny", folder, config -> config.addProperty("model_type", "gemma3"));
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> LanguageModel.load(folder.toString()));
+
+        assertTrue(refused.getMessage().contains("has no \"text_config\""), refused.getMessage());
     }
 
     @Test

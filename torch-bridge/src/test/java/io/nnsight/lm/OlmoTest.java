@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import io.nnsight.Invoke;
 import io.nnsight.Tensors;
 import java.nio.file.Path;
@@ -87,17 +86,7 @@ class OlmoTest {
                 JsonArray types = new JsonArray();
                 List.of("sliding_attention", "full_attention", "sliding_attention").forEach(types::add);
                 config.add("layer_types", types);
-                JsonObject full = new JsonObject();
-                full.addProperty("rope_type", "linear");
-                full.addProperty("factor", 2.0);
-                full.addProperty("rope_theta", 10000.0);
-                JsonObject sliding = new JsonObject();
-                sliding.addProperty("rope_type", "default");
-                sliding.addProperty("rope_theta", 10000.0);
-                JsonObject rope = new JsonObject();
-                rope.add("full_attention", full);
-                rope.add("sliding_attention", sliding);
-                config.add("rope_parameters", rope);
+                config.add("rope_parameters", Shared.ropePerLayerType(10000.0, 10000.0));
             }
         });
         List<String> removed = new ArrayList<>();

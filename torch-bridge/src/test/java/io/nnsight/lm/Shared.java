@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.Collection;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
 /**
@@ -78,6 +79,12 @@ public final class Shared {
      * from the fixture's.
      */
     public static void replaceWeights(Path file, Collection<String> removed, Map<String, float[]> added) {
+        replaceWeights(file, name -> name, removed, added);
+    }
+
+    /** {@link #replaceWeights(Path, Collection, Map)}, the tensors kept renamed by {@code rename}. */
+    public static void replaceWeights(Path file, UnaryOperator<String> rename, Collection<String> removed,
+            Map<String, float[]> added) {
         try {
             ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
             int headerLength = (int) bytes.getLong(0);
@@ -91,14 +98,16 @@ public final class Shared {
                     continue;
                 }
                 JsonObject info = entry.getValue().getAsJsonObject();
-                if (info.has("data_offsets")) { // a tensor, not the metadata
-                    JsonArray offsets = info.getAsJsonArray("data_offsets");
-                    long begin = offsets.get(0).getAsLong();
-                    long end = offsets.get(1).getAsLong();
-                    info.add("data_offsets", offsets(data.size(), end - begin));
-                    data.write(bytes.array(), dataStart + (int) begin, (int) (end - begin));
+                if (!info.has("data_offsets")) { // the metadata, not a tensor
+                    written.add(entry.getKey(), info);
+                    continue;
                 }
-                written.add(entry.getKey(), info);
+                JsonArray offsets = info.getAsJsonArray("data_offsets");
+                long begin = offsets.get(0).getAsLong();
+                long end = offsets.get(1).getAsLong();
+                info.add("data_offsets", offsets(data.size(), end - begin));
+                data.write(bytes.array(), dataStart + (int) begin, (int) (end - begin));
+                written.add(rename.apply(entry.getKey()), info);
             }
             for (Map.Entry<String, float[]> vector : added.entrySet()) {
                 JsonObject info = new JsonObject();
@@ -132,5 +141,23 @@ public final class Shared {
         offsets.add(begin);
         offsets.add(begin + length);
         return offsets;
+    }
+
+    /**
+     * Rotary parameters per layer type, as transformers 5 writes them in a config: linear scaling by 2 over {@code
+     * fullTheta} in the full layers, the default rotation over {@code slidingTheta} in the sliding ones.
+     */
+    public static JsonObject ropePerLayerType(double fullTheta, double slidingTheta) {
+        JsonObject full = new JsonObject();
+        full.addProperty("rope_type", "linear");
+        full.addProperty("factor", 2.0);
+        full.addProperty("rope_theta", fullTheta);
+        JsonObject sliding = new JsonObject();
+        sliding.addProperty("rope_type", "default");
+        sliding.addProperty("rope_theta", slidingTheta);
+        JsonObject rope = new JsonObject();
+        rope.add("full_attention", full);
+        rope.add("sliding_attention", sliding);
+        return rope;
     }
 }

@@ -4,12 +4,14 @@ import io.nnsight.Inputs;
 import io.nnsight.lm.CausalLM;
 import io.nnsight.nn.HookedModule;
 import io.nnsight.nn.Linear;
+import java.util.function.Function;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 
 /**
  * A decoder-only language model built from a {@link DecoderSpec}, with Hugging Face's module names: the
- * decoder ({@code model}, {@code transformer} or {@code gpt_neox}) and the output layer {@code lm_head}, whose
+ * decoder ({@code model}, {@code transformer} or {@code gpt_neox}; in an image-text checkpoint, {@code
+ * model.language_model}, held by an {@link ImageTextModel}) and the output layer {@code lm_head}, whose
  * logits Gemma 2 soft-caps. Takes the named inputs of {@link DecoderModel}; returns the logits {@code [batch,
  * tokens, vocab]}. Its weights are uninitialised until loaded from a checkpoint ({@code LanguageModel.load}).
  */
@@ -17,6 +19,8 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
     private final DecoderSpec spec;
     private final Placement placement;
     private final DecoderModel model;
+    /** The decoder's forward, or that of the image-text model holding it. */
+    private final Function<Inputs, Tensor> decoder;
     private final Linear lmHead;
     private final Scalar finalSoftcap;
 
@@ -24,7 +28,15 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
     public DecoderForCausalLM(DecoderSpec spec, Placement placement) {
         this.spec = spec;
         this.placement = placement;
-        this.model = register(spec.model, new DecoderModel(spec, placement));
+        int dot = spec.model.indexOf('.');
+        if (dot < 0) {
+            this.model = register(spec.model, new DecoderModel(spec, placement));
+            this.decoder = model::forward;
+        } else {
+            this.model = new DecoderModel(spec, placement);
+            this.decoder = register(spec.model.substring(0, dot), new ImageTextModel(spec.family,
+                    spec.model.substring(dot + 1), model))::forward;
+        }
         this.lmHead = register(spec.paths.lmHead(), spec.tiedHead
                 ? new Linear(model.embeddingWeight(), null)
                 : new Linear(placement.parameter(spec.vocabSize, spec.hiddenSize), null));
@@ -37,7 +49,7 @@ public final class DecoderForCausalLM extends HookedModule implements CausalLM {
     }
 
     private Tensor compute(Inputs in) {
-        Tensor logits = lmHead.forward(model.forward(in));
+        Tensor logits = lmHead.forward(decoder.apply(in));
         return finalSoftcap == null ? logits : logits.div(finalSoftcap).tanh().mul(finalSoftcap);
     }
 

@@ -276,10 +276,12 @@ public final class DecoderSpec {
             this.family = Objects.requireNonNull(family, "family");
             this.paths = Objects.requireNonNull(paths, "paths");
             String model = parent(paths.embedding());
-            if (!parent(paths.layers()).equals(model) || !parent(paths.finalNorm()).equals(model) || model.contains(".")
-                    || paths.lmHead().contains(".") || paths.attention().contains(".") || paths.mlp().contains(".")) {
+            if (!parent(paths.layers()).equals(model) || !parent(paths.finalNorm()).equals(model) || model.isEmpty()
+                    || model.indexOf('.') != model.lastIndexOf('.') || paths.lmHead().contains(".")
+                    || paths.attention().contains(".") || paths.mlp().contains(".")) {
                 throw new IllegalArgumentException(paths + ": the embedding, layers and final norm must be children of "
-                        + "one module of the root, and the head, a layer's attention and MLP direct children");
+                        + "one module of the root (model) or of its child (model.language_model, in an image-text "
+                        + "model), and the head, a layer's attention and MLP direct children");
             }
         }
 

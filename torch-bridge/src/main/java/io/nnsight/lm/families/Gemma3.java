@@ -1,7 +1,9 @@
 package io.nnsight.lm.families;
 
+import io.nnsight.lm.ModulePaths;
 import io.nnsight.lm.decoder.DecoderSpec;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
@@ -16,6 +18,14 @@ import java.util.stream.IntStream;
  * {@code rope_parameters.sliding_attention} give them in transformers 5's configs.
  */
 public final class Gemma3 extends Family {
+    /**
+     * transformers' defaults ({@code Gemma3TextConfig}) of the sizes, which the image-text checkpoints' {@code
+     * text_config} leaves out when they are the 4B model's.
+     */
+    static final Map<String, Number> TEXT_DEFAULTS = Map.of("vocab_size", 262_208, "hidden_size", 2304,
+            "intermediate_size", 9216, "num_hidden_layers", 26, "num_attention_heads", 8, "num_key_value_heads", 4,
+            "head_dim", 256, "max_position_embeddings", 131_072);
+
     /** The family, as {@link Families} knows it. */
     public Gemma3() {
         super("gemma3_text", Llama.PATHS);
@@ -23,12 +33,17 @@ public final class Gemma3 extends Family {
 
     @Override
     public DecoderSpec decoder(HfConfig config) {
+        return decoder(paths(), config.withDefaults(TEXT_DEFAULTS));
+    }
+
+    /** Gemma 3's language model, its main modules at {@code paths}, as {@code config} (its own or a section) says. */
+    static DecoderSpec decoder(ModulePaths paths, HfConfig config) {
         int layers = config.integer("num_hidden_layers");
         int pattern = config.integer("sliding_window_pattern", 6);
         List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
                 .mapToObj(layer -> (layer + 1) % pattern != 0 ? HfConfig.SLIDING : HfConfig.FULL)
                 .collect(Collectors.toList()));
-        DecoderSpec.Builder base = Llama.unrotated("Gemma3", paths(), config, 256)
+        DecoderSpec.Builder base = Llama.unrotated("Gemma3", paths, config, 256)
                 .rope(config.ropeOfLayers(HfConfig.FULL, "rope_theta", 1e6))
                 .localRope(config.ropeOfLayers(HfConfig.SLIDING, "rope_local_base_freq", 1e4),
                         layer -> types.get(layer).equals(HfConfig.SLIDING));

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A Hugging Face {@code config.json} (or {@code generation_config.json}), read field by field with
@@ -34,10 +35,13 @@ public final class HfConfig {
 
     private final Path file;
     private final JsonObject json;
+    /** Where {@link #json} sits in the file: {@code ""}, or {@code "text_config."} for a section. */
+    private final String prefix;
 
-    private HfConfig(Path file, JsonObject json) {
+    private HfConfig(Path file, JsonObject json, String prefix) {
         this.file = file;
         this.json = json;
+        this.prefix = prefix;
     }
 
     /**
@@ -52,7 +56,7 @@ public final class HfConfig {
             if (!element.isJsonObject()) {
                 throw new IllegalArgumentException(file + " must hold a JSON object, not " + element);
             }
-            return new HfConfig(file, element.getAsJsonObject());
+            return new HfConfig(file, element.getAsJsonObject(), "");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
         } catch (JsonParseException e) {
@@ -63,6 +67,33 @@ public final class HfConfig {
     /** The file. */
     public Path file() {
         return file;
+    }
+
+    /**
+     * The object at {@code key}, read as a config of its own whose messages name its fields under {@code key}: the
+     * language model's {@code text_config} of an image-text checkpoint.
+     *
+     * @throws IllegalArgumentException when the file has no object at {@code key}
+     */
+    public HfConfig section(String key) {
+        if (!(json.get(key) instanceof JsonObject section)) {
+            throw missing(key);
+        }
+        return new HfConfig(file, section, prefix + key + ".");
+    }
+
+    /**
+     * This config with {@code defaults} for the fields it lacks: the defaults of transformers' config class, for a
+     * family whose configs leave them out (Gemma 3's {@code text_config} gives only what differs from them).
+     */
+    public HfConfig withDefaults(Map<String, ? extends Number> defaults) {
+        JsonObject completed = json.deepCopy();
+        defaults.forEach((key, value) -> {
+            if (!completed.has(key)) {
+                completed.addProperty(key, value);
+            }
+        });
+        return new HfConfig(file, completed, prefix);
     }
 
     /** Whether the file has {@code key} with a value other than {@code null}. */
@@ -295,7 +326,7 @@ public final class HfConfig {
      * the checkpoint's.
      */
     public IllegalArgumentException refused(String key, String why) {
-        return new IllegalArgumentException(file + ": \"" + key + "\" cannot be honoured: " + why);
+        return new IllegalArgumentException(file + ": \"" + prefix + key + "\" cannot be honoured: " + why);
     }
 
     private static Double optionalReal(JsonObject parameters, String key) {
@@ -333,12 +364,13 @@ public final class HfConfig {
     }
 
     private IllegalArgumentException missing(String key) {
-        return new IllegalArgumentException(file + " has no \"" + key + "\", which a "
+        return new IllegalArgumentException(file + " has no \"" + prefix + key + "\", which a "
                 + string("model_type", "Hugging Face") + " config needs");
     }
 
     private IllegalArgumentException invalid(String key, String expected, RuntimeException cause) {
-        return new IllegalArgumentException(file + ": \"" + key + "\" must be " + expected + ", got " + json.get(key), cause);
+        return new IllegalArgumentException(file + ": \"" + prefix + key + "\" must be " + expected + ", got "
+                + json.get(key), cause);
     }
 
     @Override

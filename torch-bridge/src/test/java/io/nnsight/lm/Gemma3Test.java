@@ -12,7 +12,6 @@ import com.google.gson.JsonObject;
 import io.nnsight.Cache;
 import io.nnsight.Envoy;
 import io.nnsight.Invoke;
-import io.nnsight.Tensors;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -172,12 +171,12 @@ class Gemma3Test {
         assertEquals(2, rotations.size(), "rotary_emb runs once per layer type");
         assertEquals("full_attention", rotations.get(0).inputs().get(2));
         assertEquals("sliding_attention", rotations.get(1).inputs().get(2));
-        assertClose(expected.fullCos(), lastPosition(rotations.get(0), 0), 1e-6, "full layers' cos");
-        assertClose(expected.fullSin(), lastPosition(rotations.get(0), 1), 1e-6, "full layers' sin");
-        assertClose(expected.slidingCos(), lastPosition(rotations.get(1), 0), 1e-6, "sliding layers' cos");
-        assertClose(expected.slidingSin(), lastPosition(rotations.get(1), 1), 1e-6, "sliding layers' sin");
+        Shared.assertClose(expected.fullCos(), lastPosition(rotations.get(0), 0), 1e-6, "full layers' cos");
+        Shared.assertClose(expected.fullSin(), lastPosition(rotations.get(0), 1), 1e-6, "full layers' sin");
+        Shared.assertClose(expected.slidingCos(), lastPosition(rotations.get(1), 0), 1e-6, "sliding layers' cos");
+        Shared.assertClose(expected.slidingSin(), lastPosition(rotations.get(1), 1), 1e-6, "sliding layers' sin");
         Tensor logits = cache.output("lm_head").select(0, 0).select(0, -1);
-        assertClose(expected.logits(), logits, 1e-5, "logits");
+        Shared.assertClose(expected.logits(), logits, 1e-5, "logits");
         assertEquals(expected.sum(), logits.sum().item_double(), 1e-4, "sum of the logits");
         assertEquals(expected.l2(), logits.norm().item_double(), 1e-4, "L2 of the logits");
     }
@@ -199,8 +198,8 @@ class Gemma3Test {
                 tr.invoke(SHORT_PROMPT, () -> lm.output().select(1, -1).select(0, 0)),
                 tr.invoke(LONG_PROMPT, () -> lm.output().select(1, -1).select(0, 0))));
 
-        assertClose(SHORT.logits(), batched.get(0).get(), 1e-5, "short prompt's logits, batched");
-        assertClose(LONG.logits(), batched.get(1).get(), 1e-5, "long prompt's logits, batched");
+        Shared.assertClose(SHORT.logits(), batched.get(0).get(), 1e-5, "short prompt's logits, batched");
+        Shared.assertClose(LONG.logits(), batched.get(1).get(), 1e-5, "long prompt's logits, batched");
         assertEquals(SHORT.sum(), batched.get(0).get().sum().item_double(), 1e-4, "short prompt's sum, batched");
         assertEquals(LONG.sum(), batched.get(1).get().sum().item_double(), 1e-4, "long prompt's sum, batched");
     }
@@ -243,13 +242,5 @@ class Gemma3Test {
     @SuppressWarnings("unchecked")
     private static Tensor lastPosition(Cache.Call rotation, int index) {
         return ((List<Tensor>) rotation.output()).get(index).select(0, 0).select(0, -1);
-    }
-
-    private static void assertClose(double[] expected, Tensor actual, double tolerance, String what) {
-        float[] values = Tensors.floats(actual);
-        assertTrue(values.length >= expected.length, what + ": " + values.length + " values");
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], values[i], tolerance, what + " " + i);
-        }
     }
 }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
 import io.nnsight.Invoke;
-import io.nnsight.Tensors;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -121,8 +120,8 @@ class OlmoTest {
                 lm.output().select(0, 0).select(0, -1)));
 
         assertEquals(expected.tokens(), lm.tokenizer().encode(expected.prompt()).length);
-        assertClose(expected.layer1(), seen.get(0), 1e-5, "layer 1's output");
-        assertClose(expected.logits(), seen.get(1), 1e-5, "logits");
+        Shared.assertClose(expected.layer1(), seen.get(0), 1e-5, "layer 1's output");
+        Shared.assertClose(expected.logits(), seen.get(1), 1e-5, "logits");
         assertEquals(expected.sum(), seen.get(1).sum().item_double(), 1e-4, "sum of the logits");
         assertEquals(expected.l2(), seen.get(1).norm().item_double(), 1e-4, "L2 of the logits");
     }
@@ -145,8 +144,8 @@ class OlmoTest {
                 tr.invoke(SHORT_PROMPT, () -> lm.output().select(1, -1).select(0, 0)),
                 tr.invoke(LONG_PROMPT, () -> lm.output().select(1, -1).select(0, 0))));
 
-        assertClose(expected.get(0).logits(), batched.get(0).get(), 1e-5, "short prompt's logits, batched");
-        assertClose(expected.get(1).logits(), batched.get(1).get(), 1e-5, "long prompt's logits, batched");
+        Shared.assertClose(expected.get(0).logits(), batched.get(0).get(), 1e-5, "short prompt's logits, batched");
+        Shared.assertClose(expected.get(1).logits(), batched.get(1).get(), 1e-5, "long prompt's logits, batched");
     }
 
     @Test
@@ -160,13 +159,5 @@ class OlmoTest {
         assertTrue(lm.get("layers.0.attn").children().stream().anyMatch(child -> child.name().equals("q_norm")));
         assertEquals(32, lm.get("model.layers.0.self_attn.q_norm").module().parameters().get(0).size(0));
         assertEquals(16, lm.get("model.layers.0.self_attn.k_norm").module().parameters().get(0).size(0));
-    }
-
-    private static void assertClose(double[] expected, Tensor actual, double tolerance, String what) {
-        float[] values = Tensors.floats(actual);
-        assertTrue(values.length >= expected.length, what + ": " + values.length + " values");
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], values[i], tolerance, what + " " + i);
-        }
     }
 }

@@ -2,11 +2,9 @@ package io.nnsight.lm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import io.nnsight.Tensors;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -108,9 +106,9 @@ class RopeScalingTest {
         });
 
         assertEquals(expected.tokens(), lm.tokenizer().encode(expected.prompt()).length);
-        assertClose(expected.cos(), seen.get(0), 1e-6, "cos");
-        assertClose(expected.sin(), seen.get(1), 1e-6, "sin");
-        assertClose(expected.logits(), seen.get(2), 1e-5, "logits");
+        Shared.assertClose(expected.cos(), seen.get(0), 1e-6, "cos");
+        Shared.assertClose(expected.sin(), seen.get(1), 1e-6, "sin");
+        Shared.assertClose(expected.logits(), seen.get(2), 1e-5, "logits");
         assertEquals(expected.sum(), seen.get(2).sum().item_double(), 1e-4, "sum of the logits");
         assertEquals(expected.l2(), seen.get(2).norm().item_double(), 1e-4, "L2 of the logits");
     }
@@ -127,13 +125,5 @@ class RopeScalingTest {
         long[] ids = LanguageModel.load(folder.toString()).generate(expected.prompt(), Generation.maxNewTokens(10)).ids(0);
 
         assertArrayEquals(expected.greedy(), Arrays.copyOfRange(ids, expected.tokens(), ids.length));
-    }
-
-    private static void assertClose(double[] expected, Tensor actual, double tolerance, String what) {
-        float[] values = Tensors.floats(actual);
-        assertTrue(values.length >= expected.length, what + ": " + values.length + " values");
-        for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], values[i], tolerance, what + " " + i);
-        }
     }
 }

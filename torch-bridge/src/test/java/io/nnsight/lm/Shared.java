@@ -1,22 +1,29 @@
 package io.nnsight.lm;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.nnsight.Tensors;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
+import org.bytedeco.pytorch.Tensor;
 
 /**
  * The models and fixtures in {@code ../shared}, beside the project's root, for the tests of every module (the
@@ -85,6 +92,17 @@ public final class Shared {
     /** {@link #replaceWeights(Path, Collection, Map)}, the tensors kept renamed by {@code rename}. */
     public static void replaceWeights(Path file, UnaryOperator<String> rename, Collection<String> removed,
             Map<String, float[]> added) {
+        Map<String, Weight> vectors = new LinkedHashMap<>();
+        added.forEach((name, values) -> vectors.put(name, new Weight(new long[] {values.length}, values)));
+        replaceShapedWeights(file, rename, removed, vectors);
+    }
+
+    /** A float32 tensor to add to a checkpoint: its shape and its values, row-major. */
+    public record Weight(long[] shape, float[] values) {}
+
+    /** {@link #replaceWeights(Path, UnaryOperator, Collection, Map)} with tensors of any shape added. */
+    public static void replaceShapedWeights(Path file, UnaryOperator<String> rename, Collection<String> removed,
+            Map<String, Weight> added) {
         try {
             ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
             int headerLength = (int) bytes.getLong(0);
@@ -109,16 +127,17 @@ public final class Shared {
                 data.write(bytes.array(), dataStart + (int) begin, (int) (end - begin));
                 written.add(rename.apply(entry.getKey()), info);
             }
-            for (Map.Entry<String, float[]> vector : added.entrySet()) {
+            for (Map.Entry<String, Weight> tensor : added.entrySet()) {
+                float[] floats = tensor.getValue().values();
                 JsonObject info = new JsonObject();
                 info.addProperty("dtype", "F32");
                 JsonArray shape = new JsonArray();
-                shape.add(vector.getValue().length);
+                Arrays.stream(tensor.getValue().shape()).forEach(shape::add);
                 info.add("shape", shape);
-                info.add("data_offsets", offsets(data.size(), vector.getValue().length * 4L));
-                written.add(vector.getKey(), info);
-                ByteBuffer values = ByteBuffer.allocate(vector.getValue().length * 4).order(ByteOrder.LITTLE_ENDIAN);
-                for (float value : vector.getValue()) {
+                info.add("data_offsets", offsets(data.size(), floats.length * 4L));
+                written.add(tensor.getKey(), info);
+                ByteBuffer values = ByteBuffer.allocate(floats.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (float value : floats) {
                     values.putFloat(value);
                 }
                 data.write(values.array());
@@ -159,5 +178,14 @@ public final class Shared {
         rope.add("full_attention", full);
         rope.add("sliding_attention", sliding);
         return rope;
+    }
+
+    /** Asserts that {@code actual}'s first values are {@code expected}'s within {@code tolerance}; {@code what} names them. */
+    public static void assertClose(double[] expected, Tensor actual, double tolerance, String what) {
+        float[] values = Tensors.floats(actual);
+        assertTrue(values.length >= expected.length, what + ": " + values.length + " values");
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], values[i], tolerance, what + " " + i);
+        }
     }
 }

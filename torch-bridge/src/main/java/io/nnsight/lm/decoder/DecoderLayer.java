@@ -11,8 +11,9 @@ import org.bytedeco.pytorch.Tensor;
  * does. Sequentially ({@code h + attn(norm(h))}, then {@code h + mlp(norm(h))}: Llama), in parallel ({@code h +
  * attn(norm1(h)) + mlp(norm2(h))}: GPT-NeoX), with norms after the blocks as well ({@code h +
  * post_norm(attn(norm(h)))}: Gemma 2) or only after them ({@code h + post_norm(attn(h))}: OLMo 2), and with
- * dropouts on the blocks' outputs (Phi-3, GPT-NeoX). Its input is the hidden states (positional) with the
- * attention's named inputs; its output, the hidden states after the layer.
+ * dropouts on the blocks' outputs (Phi-3, GPT-NeoX). The MLP may be a mixture of experts ({@link SparseMoeBlock}:
+ * Mixtral). Its input is the hidden states (positional) with the attention's named inputs; its output, the hidden
+ * states after the layer.
  */
 public final class DecoderLayer extends HookedModule {
     private final DecoderSpec spec;
@@ -29,8 +30,8 @@ public final class DecoderLayer extends HookedModule {
     public DecoderLayer(DecoderSpec spec, int layer, Placement placement) {
         this.spec = spec;
         this.attention = register(spec.paths.attention(), new SelfAttention(spec, layer, placement));
-        this.mlp = (TensorModule) register(spec.paths.mlp(),
-                spec.gatedMlp ? new GatedMlp(spec, placement) : new DenseMlp(spec, placement));
+        this.mlp = (TensorModule) register(spec.paths.mlp(), spec.moeLayers[layer] ? new SparseMoeBlock(spec, placement)
+                : spec.gatedMlp ? new GatedMlp(spec, placement) : new DenseMlp(spec, placement));
         this.beforeAttention = norm(spec.beforeAttention, placement);
         this.afterAttention = norm(spec.afterAttention, placement);
         this.beforeMlp = norm(spec.beforeMlp, placement);

@@ -91,6 +91,12 @@ public final class DecoderSpec {
     final Double attentionSoftcap;
     final int[] windows;
     final boolean gatedMlp;
+    /** The layers' mixture of experts, or {@code null} when every layer has an MLP. */
+    final MixtureOfExperts moe;
+    /** Which layers have the mixture of experts in place of their MLP. */
+    final boolean[] moeLayers;
+    /** Where queries, keys and values are clipped to ({@code [-clip, clip]}), or {@code null}. */
+    final Double clipQkv;
     final List<String> mlpNames;
     final String activationName;
     final boolean mlpBias;
@@ -123,6 +129,7 @@ public final class DecoderSpec {
         this.rope = b.rope;
         this.localRope = b.localRope;
         this.localLayers = new boolean[b.layers];
+        this.moeLayers = new boolean[b.layers];
         this.positionEmbedding = b.positionEmbedding;
         this.embeddingDropout = b.embeddingDropout;
         this.embeddingScale = b.embeddingScale;
@@ -143,9 +150,12 @@ public final class DecoderSpec {
             scalings[i] = b.scaling.applyAsDouble(i);
             windows[i] = b.window.applyAsInt(i);
             localLayers[i] = b.localRope != null && b.localLayer.test(i);
+            moeLayers[i] = b.moe != null && b.moeLayer.test(i);
         }
         this.attentionSoftcap = b.attentionSoftcap;
         this.gatedMlp = b.gatedMlp;
+        this.moe = b.moe;
+        this.clipQkv = b.clipQkv;
         this.mlpNames = b.mlpNames;
         this.activationName = b.activationName;
         this.mlpBias = b.mlpBias;
@@ -257,6 +267,9 @@ public final class DecoderSpec {
         private Double attentionSoftcap;
         private IntUnaryOperator window = layer -> 0;
         private boolean gatedMlp = true;
+        private MixtureOfExperts moe;
+        private IntPredicate moeLayer;
+        private Double clipQkv;
         private List<String> mlpNames = List.of("gate_proj", "up_proj", "down_proj");
         private String activationName = "act_fn";
         private boolean mlpBias;
@@ -442,6 +455,24 @@ public final class DecoderSpec {
         public Builder fusedGatedMlp(String gateUp, String down) {
             this.gatedMlp = true;
             this.mlpNames = List.of(gateUp, down);
+            return this;
+        }
+
+        /**
+         * A mixture of experts in place of the MLP of the layers {@code inLayer} marks, at the MLP's path (the
+         * others keep their MLP): a router ({@code gate}) picks each token's experts ({@code experts}: gated MLPs of
+         * the layout's activation, their weights stacked as {@code gate_up_proj} and {@code down_proj}) and weighs
+         * their outputs, as {@code moe} says.
+         */
+        public Builder sparseMoe(MixtureOfExperts moe, IntPredicate inLayer) {
+            this.moe = Objects.requireNonNull(moe, "moe");
+            this.moeLayer = Objects.requireNonNull(inLayer, "inLayer");
+            return this;
+        }
+
+        /** Queries, keys and values clipped to {@code [-clip, clip]} after their norms (OLMoE's {@code clip_qkv}); {@code null} for none. */
+        public Builder clipQkv(Double clip) {
+            this.clipQkv = clip;
             return this;
         }
 

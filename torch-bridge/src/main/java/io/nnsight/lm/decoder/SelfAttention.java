@@ -10,6 +10,7 @@ import java.util.List;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
@@ -55,6 +56,9 @@ public final class SelfAttention extends HookedModule {
     private final TensorOptional noMask = persistent(new TensorOptional());
     private final LongOptional headsDim = persistent(new LongOptional(1));
     private final LongOptional noLength = persistent(new LongOptional());
+    /** The bounds queries, keys and values are clipped to, or {@code null}. */
+    private final ScalarOptional clip;
+    private final ScalarOptional negativeClip;
 
     /** The attention of layer {@code layer}, its weights uninitialised until loaded. */
     public SelfAttention(DecoderSpec spec, int layer, Placement placement) {
@@ -64,6 +68,9 @@ public final class SelfAttention extends HookedModule {
         this.keyValueHeads = spec.keyValueHeads;
         this.headDim = spec.headDim;
         this.rotatedDims = spec.ropeOf(layer) == null ? 0 : spec.ropeOf(layer).rotatedDims(headDim);
+        this.clip = spec.clipQkv == null ? null : persistent(new ScalarOptional(persistent(new Scalar(spec.clipQkv))));
+        this.negativeClip = spec.clipQkv == null ? null
+                : persistent(new ScalarOptional(persistent(new Scalar(-spec.clipQkv))));
         this.placement = placement;
         long hidden = spec.hiddenSize;
         long queries = (long) heads * headDim;
@@ -123,9 +130,15 @@ public final class SelfAttention extends HookedModule {
             queries = queryNorm.forward(queries);
             keys = keyNorm.forward(keys);
         }
+        Tensor values = qkv[2];
+        if (clip != null) {
+            queries = queries.clamp(negativeClip, clip);
+            keys = keys.clamp(negativeClip, clip);
+            values = values.clamp(negativeClip, clip);
+        }
         queries = queries.transpose(1, 2);
         keys = keys.transpose(1, 2);
-        Tensor values = qkv[2].transpose(1, 2);
+        values = values.transpose(1, 2);
         List<Tensor> rotary = (List<Tensor>) in.get("position_embeddings");
         if (rotary != null) {
             Tensor cos = rotary.get(0).unsqueeze(1);

@@ -54,6 +54,32 @@ public abstract class Family {
     }
 
     /**
+     * The part of a parameter that a checkpoint's tensor fills, for a family whose checkpoints store one parameter as
+     * several tensors (Mixtral's experts, each its own {@code w1}, {@code w2}, {@code w3}, which transformers 5 stacks
+     * into {@code experts.gate_up_proj} and {@code experts.down_proj}); {@code null} for a tensor that fills a whole
+     * parameter, {@link #parameterName}'s.
+     */
+    public Part part(String name) {
+        return null;
+    }
+
+    /**
+     * A part of a parameter: along its first dimension, entry {@code index}; of that, along its next dimension,
+     * {@code chunk} of {@code chunks} equal chunks (Mixtral's {@code w3} of expert 5 is chunk 1 of 2 of {@code
+     * gate_up_proj[5]}).
+     *
+     * @param parameter the parameter's name
+     */
+    public record Part(String parameter, long index, int chunk, int chunks) {
+        /** Checks the arguments. */
+        public Part {
+            if (index < 0 || chunks < 1 || chunk < 0 || chunk >= chunks) {
+                throw new IllegalArgumentException("no chunk " + chunk + " of " + chunks + " at " + index);
+            }
+        }
+    }
+
+    /**
      * Whether a checkpoint's tensor that fills no parameter is left alone: buffers that older checkpoints
      * saved ({@code rotary_emb.inv_freq}, GPT-2's and GPT-NeoX's causal-mask {@code bias}). Any other tensor
      * without a parameter fails the load, since it means the checkpoint is not of the architecture described.

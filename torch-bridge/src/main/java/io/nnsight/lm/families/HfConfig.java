@@ -131,6 +131,25 @@ public final class HfConfig {
         }
     }
 
+    /** A whole number, or {@code fallback} when absent or null. */
+    public long number(String key, long fallback) {
+        return has(key) ? number(key) : fallback;
+    }
+
+    /** A list of whole numbers that fit an {@code int}; empty when absent or null. */
+    public List<Integer> integers(String key) {
+        if (!has(key)) {
+            return List.of();
+        }
+        try {
+            List<Integer> values = new ArrayList<>();
+            json.getAsJsonArray(key).forEach(value -> values.add(Math.toIntExact(value.getAsLong())));
+            return values;
+        } catch (RuntimeException e) {
+            throw invalid(key, "a list of whole numbers", e);
+        }
+    }
+
     /** A required whole number that fits an {@code int}. */
     public int integer(String key) {
         return Math.toIntExact(number(key));

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,13 +42,17 @@ public final class WeightLoader {
     public static void load(DecoderForCausalLM model, Family family, Path folder) {
         try (Weights weights = Weights.open(folder); PointerScope scope = new PointerScope();
                 NoGradGuard noGrad = new NoGradGuard()) {
-            Map<String, String> sources = match(model, family, weights);
+            Map<String, List<String>> parts = new LinkedHashMap<>();
+            Map<String, String> sources = match(model, family, weights, parts);
             StringTensorDict parameters = model.named_parameters(true);
             for (long i = 0; i < parameters.size(); i++) {
                 String name = parameters.get(i).key().getString();
                 String source = sources.get(name);
                 if (source != null) {
                     fill(parameters.get(i).value(), weights, source);
+                }
+                for (String part : parts.getOrDefault(name, List.of())) {
+                    fillPart(parameters.get(i).value(), weights, part, family.part(part));
                 }
             }
         } catch (IOException e) {
@@ -72,9 +77,14 @@ public final class WeightLoader {
         }
     }
 
-    /** For each parameter to fill, the checkpoint's name of its weight; refuses a checkpoint that does not fit. */
-    private static Map<String, String> match(DecoderForCausalLM model, Family family, Weights weights) {
+    /**
+     * For each parameter to fill, the checkpoint's name of its weight, or in {@code parts} the names of the tensors
+     * that fill its parts ({@link Family#part}); refuses a checkpoint that does not fit.
+     */
+    private static Map<String, String> match(DecoderForCausalLM model, Family family, Weights weights,
+            Map<String, List<String>> parts) {
         List<String> parameters = new ArrayList<>();
+        Map<String, Long> partsNeeded = new HashMap<>();
         StringTensorDict named = model.named_parameters(true);
         for (long i = 0; i < named.size(); i++) {
             parameters.add(named.get(i).key().getString());
@@ -84,6 +94,12 @@ public final class WeightLoader {
         Map<String, String> sources = new LinkedHashMap<>();
         List<String> unexpected = new ArrayList<>();
         for (String name : weights.names()) {
+            Family.Part part = family.part(name);
+            if (part != null && parameters.contains(part.parameter())) {
+                parts.computeIfAbsent(part.parameter(), key -> new ArrayList<>()).add(name);
+                partsNeeded.put(part.parameter(), part.chunks() * parameterRows(named, part.parameter()));
+                continue;
+            }
             String parameter = family.parameterName(name);
             if (!parameters.contains(parameter) && parameters.contains(base + parameter)) {
                 parameter = base + parameter; // a checkpoint of the decoder alone (GPT-2's h.0.attn...)
@@ -100,6 +116,13 @@ public final class WeightLoader {
         List<String> missing = new ArrayList<>(parameters);
         missing.removeAll(sources.keySet());
         missing.remove(tiedHead);
+        partsNeeded.forEach((parameter, needed) -> {
+            if (parts.get(parameter).size() == needed) {
+                missing.remove(parameter);
+            } else {
+                unexpected.addAll(parts.get(parameter)); // named as the parameter's missing parts
+            }
+        });
         if (!missing.isEmpty() || !unexpected.isEmpty()) {
             throw new IllegalArgumentException(weights + " does not fit the " + family.modelType() + " model its config "
                     + "describes: " + (missing.isEmpty() ? "" : missing.size() + " parameters have no weight (" + first(missing)
@@ -112,6 +135,30 @@ public final class WeightLoader {
 
     private static String first(List<String> names) {
         return String.join(", ", names.subList(0, Math.min(LISTED, names.size()))) + (names.size() > LISTED ? ", ..." : "");
+    }
+
+    /** The size of the first dimension of parameter {@code name} of {@code named}. */
+    private static long parameterRows(StringTensorDict named, String name) {
+        for (long i = 0; i < named.size(); i++) {
+            if (named.get(i).key().getString().equals(name)) {
+                return named.get(i).value().size(0);
+            }
+        }
+        throw new IllegalStateException("no parameter " + name);
+    }
+
+    /** Copies the stored tensor {@code name} into {@code part} of {@code parameter}, converting it to its type. */
+    private static void fillPart(Tensor parameter, Weights weights, String name, Family.Part part) {
+        long rows = parameter.size(1) / part.chunks();
+        Tensor target = parameter.select(0, part.index()).narrow(0, part.chunk() * rows, rows);
+        TensorInfo stored = weights.info(name);
+        if (part.index() >= parameter.size(0) || !Arrays.equals(stored.shape(), Tensors.shape(target))) {
+            throw new IllegalArgumentException(weights + ": tensor \"" + name + "\" has shape "
+                    + Arrays.toString(stored.shape()) + " but its part of the model's parameter " + part.parameter()
+                    + " " + Arrays.toString(Tensors.shape(parameter)) + " has shape " + Arrays.toString(Tensors.shape(target))
+                    + "; does config.json describe this checkpoint?");
+        }
+        weights.copyInto(name, target);
     }
 
     /**

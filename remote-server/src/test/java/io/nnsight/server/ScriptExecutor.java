@@ -20,6 +20,8 @@ import java.util.concurrent.CountDownLatch;
  *   <li>{@code sleep MILLIS TEXT}: sleeps, then returns TEXT (an interrupt fails the job);
  *   <li>{@code wait TEXT}: waits until {@link #gate} opens, then returns TEXT (an interrupt fails the job);
  *   <li>{@code stuck MILLIS}: sleeps MILLIS whatever happens, interrupts included, then returns {@code late};
+ *   <li>{@code elsewhere MILLIS TEXT}: as an executor whose replica runs the job after other calls, reports the job's
+ *       end MILLIS and 100 ms from now, sleeps MILLIS, then returns TEXT;
  *   <li>{@code log N}: prints lines {@code line 0} to {@code line N-1}, returns {@code logged};
  *   <li>{@code bytes N}: returns N zero bytes;
  *   <li>{@code random N}: returns {@link #random N random bytes}, which do not compress;
@@ -53,6 +55,14 @@ final class ScriptExecutor implements JobExecutor {
                 case "wait":
                     gate.await();
                     return bytes(argument);
+                case "elsewhere": {
+                    String[] elsewhere = argument.split(" ", 2);
+                    long millis = Long.parseLong(elsewhere[0]);
+                    long reported = System.nanoTime() + Duration.ofMillis(millis + 100).toNanos();
+                    context.progress().deadline(() -> reported);
+                    Thread.sleep(millis);
+                    return bytes(elsewhere[1]);
+                }
                 case "stuck":
                     long end = System.nanoTime() + Duration.ofMillis(Long.parseLong(argument)).toNanos();
                     for (long left; (left = end - System.nanoTime()) > 0; ) {

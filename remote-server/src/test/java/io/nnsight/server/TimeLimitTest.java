@@ -227,6 +227,21 @@ class TimeLimitTest {
     }
 
     @Test
+    void stream_executorReportingAnEndPastTheLimit_isGivenIt_andTheJobCompletes() throws Exception {
+        ScriptExecutor executor = new ScriptExecutor();
+        try (ModelServer server = TestServers.builder(executor).timeLimit(Duration.ofMillis(200))
+                        .stopGrace(Duration.ofMillis(300)).batchJobs(1).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            // 1 s is past the limit and the grace (500 ms), but the executor reports the job ends later: it waited
+            // elsewhere, as a Ray replica's call does behind the replica's other calls
+            StatusMessage elsewhere = http.submit("tiny", payload("elsewhere 1000 done"));
+
+            assertEquals("done", text(http.download(http.stream(elsewhere.id(), m -> {}).id(), 100)));
+            assertEquals("RUNNING", tinyStatus(http).get("state").getAsString());
+        }
+    }
+
+    @Test
     void stream_batchMemberPastHardLimit_everyMemberFailsAfterTheBatchsLimit() throws Exception {
         ScriptExecutor executor = new ScriptExecutor();
         try (ModelServer server = TestServers.builder(executor).timeLimit(Duration.ofMillis(200))

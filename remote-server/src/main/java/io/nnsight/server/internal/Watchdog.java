@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
  * <p>Members whose executor reports no deadline end at the batch's bound: each member's time limit, one after the
  * other ({@code k} time limits for {@code k} jobs). Past that bound plus the grace period the overtime rule applies
  * whoever runs: no batch whose members keep to their limits takes that long, since each member is charged for its
- * own code and its forward pass only, so the forward pass itself (or the executor) is stuck.
+ * own code and its forward pass only, so the forward pass itself (or the executor) is stuck. An executor that runs
+ * the jobs elsewhere may report an end past the bound (a Ray replica's call that waited there behind other calls):
+ * the latest end reported then stands in for the bound.
  *
  * <p>It runs under the queue's lock.
  */
@@ -85,8 +87,15 @@ final class Watchdog implements Runnable {
             }
             long now = System.nanoTime();
             long grace = limits.stopGrace().toNanos();
+            long latest = bound; // or a later end a member's executor reports
+            for (int i = 0; i < batch.size(); i++) {
+                long end = progress.get(i).end().orElse(bound);
+                if (queue.worker(batch.get(i)) != null && !batch.get(i).terminal() && end - latest > 0) {
+                    latest = end;
+                }
+            }
             boolean live = false;
-            long wake = bound + grace;
+            long wake = latest + grace;
             for (int i = 0; i < batch.size(); i++) {
                 SubmittedJob job = batch.get(i);
                 if (queue.worker(job) == null || job.terminal()) {
@@ -103,7 +112,7 @@ final class Watchdog implements Runnable {
             if (!live) {
                 return;
             }
-            if (now - (bound + grace) >= 0) {
+            if (now - (latest + grace) >= 0) {
                 overtime(null);
                 return;
             }

@@ -12,6 +12,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -49,6 +50,17 @@ final class ModelThread {
     private boolean continuing;
     /** The epoch length of the batch: the latest call's (the front end gives every call the same); under the lock. */
     private int epochSteps = JobFeed.DEFAULT_EPOCH_STEPS;
+    /**
+     * Each job of a call not answered yet, by id: the {@link System#nanoTime()} at which its call started on the model
+     * thread, or {@link #NOT_STARTED} before.
+     */
+    private final Map<String, Long> calls = new ConcurrentHashMap<>();
+    private static final long NOT_STARTED = Long.MIN_VALUE;
+
+    /** {@link #runningFor}'s answer for a job whose call waits for the model thread. */
+    static final long WAITING = -1;
+    /** {@link #runningFor}'s answer for a job that has no call here: answered, or never called. */
+    static final long UNKNOWN = -2;
 
     /** A thread whose continuous batches {@code continuous} runs on the replica's model. */
     ModelThread(Consumer<JobFeed> continuous) {
@@ -86,22 +98,39 @@ final class ModelThread {
         }
     }
 
-    /** Runs {@code batch} on the model thread once it is free, and returns its answer. */
-    byte[] run(Supplier<byte[]> batch) throws InterruptedException {
-        Future<byte[]> answer;
-        synchronized (this) { // counted before it is submitted: a continuous batch ending now hands over no more
-            batchesWaiting++;
-            answer = thread.submit(() -> {
-                synchronized (this) {
-                    batchesWaiting--;
-                }
-                return batch.get();
-            });
-        }
+    /**
+     * How long the job {@code id}'s call has run on the model thread, in nanoseconds: {@link #WAITING} while it waits
+     * for it, {@link #UNKNOWN} when no call of the job is here (answered, or never called). What the front end asks a
+     * replica that is late to answer: a call that waits behind others is not late.
+     */
+    long runningFor(String id) {
+        Long started = calls.get(id);
+        return started == null ? UNKNOWN : started == NOT_STARTED ? WAITING : Math.max(0, System.nanoTime() - started);
+    }
+
+    /** Runs the jobs {@code ids}' {@code batch} on the model thread once it is free, and returns its answer. */
+    byte[] run(List<String> ids, Supplier<byte[]> batch) throws InterruptedException {
+        ids.forEach(id -> calls.put(id, NOT_STARTED));
         try {
-            return answer.get();
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("the batch failed on the model thread", e.getCause());
+            Future<byte[]> answer;
+            synchronized (this) { // counted before it is submitted: a continuous batch ending now hands over no more
+                batchesWaiting++;
+                answer = thread.submit(() -> {
+                    synchronized (this) {
+                        batchesWaiting--;
+                    }
+                    long now = System.nanoTime();
+                    ids.forEach(id -> calls.put(id, now));
+                    return batch.get();
+                });
+            }
+            try {
+                return answer.get();
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("the batch failed on the model thread", e.getCause());
+            }
+        } finally {
+            ids.forEach(calls::remove);
         }
     }
 
@@ -111,6 +140,17 @@ final class ModelThread {
      */
     byte[] join(ReplicaCall call) throws InterruptedException {
         Joining joining = new Joining(call.jobs().get(0));
+        String id = joining.job.context().id();
+        calls.put(id, NOT_STARTED);
+        try {
+            return joined(joining, call);
+        } finally {
+            calls.remove(id);
+        }
+    }
+
+    /** Hands {@code joining} over as {@link #join} says. */
+    private byte[] joined(Joining joining, ReplicaCall call) throws InterruptedException {
         synchronized (this) {
             epochSteps = call.epochSteps();
             waiting.add(joining);
@@ -157,9 +197,11 @@ final class ModelThread {
                 List<JobFeed.Job> joining = List.of(); // at most steps nothing joins: no list made
                 if (batchesWaiting == 0 && !waiting.isEmpty()) {
                     joining = new ArrayList<>(waiting.size());
+                    long now = System.nanoTime();
                     for (Joining next = waiting.poll(); next != null; next = waiting.poll()) {
                         running.put(next.job, next);
                         joining.add(next.job);
+                        calls.put(next.job.context().id(), now);
                     }
                 }
                 int now = runningNow + joining.size();

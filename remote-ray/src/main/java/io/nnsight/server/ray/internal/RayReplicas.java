@@ -39,9 +39,12 @@ import org.slf4j.LoggerFactory;
  * batches as the server's own model would, or a generation that joins the replica's continuous batch ({@link
  * #executeContinuous}); each call goes to the ready replica with the fewest running jobs. When
  * the replica dies before answering, its jobs have returned nothing, so they run once more on another ready replica;
- * if that one dies too, or there is none, they fail saying so. Jobs whose replica does not answer within their time
- * limits and a grace are failed, and the replica restarted (a fresh process reloads the model, as after lost
- * weights).
+ * if that one dies too, or there is none, they fail saying so. A call not answered within its jobs' time limits and a
+ * grace is checked with its replica ({@link ReplicaActor#runningMillis}): time it spent waiting behind the replica's
+ * other calls does not count, so it is given its limits from when it started there; jobs whose replica does not
+ * answer that question, or has run them past their limits and the grace, are failed, and the replica restarted (a
+ * fresh process reloads the model, as after lost weights). Each job's deadline, so moved, is its progress for the
+ * server's watchdog.
  */
 public final class RayReplicas implements ModelReplicas {
     private static final Logger LOG = LoggerFactory.getLogger(RayReplicas.class);
@@ -308,7 +311,7 @@ public final class RayReplicas implements ModelReplicas {
             long now = System.nanoTime();
             for (Iterator<Joined> calls = inFlight.values().iterator(); calls.hasNext(); ) {
                 Joined joined = calls.next();
-                if (now - joined.deadline >= 0) {
+                if (now - joined.deadline.end() >= 0 && !joined.deadline.moveLater(joined.replica)) {
                     calls.remove();
                     joined.replica.running.decrementAndGet();
                     if (joined.replica.ready()) { // once for all its overdue generations
@@ -332,15 +335,16 @@ public final class RayReplicas implements ModelReplicas {
         final Member replica;
         /** How its first replica died, if it runs again; else {@code null}. */
         final String died;
-        /** When it must have been answered, in {@link System#nanoTime()}'s terms. */
-        final long deadline;
+        /** When it must have been answered. */
+        final Deadline deadline;
 
         Joined(JobFeed.Job job, byte[] call, Member replica, String died) {
             this.job = job;
             this.call = call;
             this.replica = replica;
             this.died = died;
-            this.deadline = System.nanoTime() + job.context().timeLimit().plus(GRACE).toNanos();
+            this.deadline = new Deadline(job.context().id(), job.context().timeLimit());
+            job.context().progress().deadline(deadline::end);
         }
     }
 
@@ -389,6 +393,55 @@ public final class RayReplicas implements ModelReplicas {
         feed.finished(joined.job, outcome);
     }
 
+    /**
+     * When a call must have been answered: its jobs' time limits and the grace from when it was sent, moved later,
+     * when it comes, by what its replica says of the call ({@link LateCall}). Thread-safe: the server's watchdog reads
+     * {@link #end} from another thread.
+     */
+    private static final class Deadline {
+        private final String job;
+        private final Duration limits;
+        private volatile long end;
+        private boolean unseen;
+
+        /** The deadline of a call, sent now, whose first job is {@code job} and whose jobs' limits add up to {@code limits}. */
+        Deadline(String job, Duration limits) {
+            this.job = job;
+            this.limits = limits;
+            this.end = System.nanoTime() + limits.plus(GRACE).toNanos();
+        }
+
+        /** When the call must have been answered, in {@link System#nanoTime()}'s terms. */
+        long end() {
+            return end;
+        }
+
+        /** How long to wait for the answer now, in milliseconds (at least 1). */
+        long millisLeft() {
+            return Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()));
+        }
+
+        /**
+         * Asks {@code replica} about the call, now late: whether its deadline moves later (it waited behind other
+         * calls, or its answer is on its way), or the replica is stuck ({@code false}).
+         */
+        boolean moveLater(Member replica) {
+            long running;
+            try {
+                running = replica.actor.task(ReplicaActor::runningMillis, job).remote().get(GRACE.toMillis());
+            } catch (RayException e) { // it does not answer, even a question that runs beside its calls
+                return false;
+            }
+            LateCall late = LateCall.of(System.nanoTime(), running, limits.plus(GRACE), unseen);
+            if (late == null) {
+                return false;
+            }
+            end = late.end();
+            unseen = late.unseen();
+            return true;
+        }
+    }
+
     /** Each of {@code jobs} jobs fails with {@code message}: none ran. */
     private static BatchReport failed(int jobs, String message) {
         List<JobOutcome> outcomes = new ArrayList<>(jobs);
@@ -428,16 +481,22 @@ public final class RayReplicas implements ModelReplicas {
         int jobs = call.jobs().size();
         try {
             ObjectRef<byte[]> answer = replica.actor.task(ReplicaActor::execute, bytes).remote();
-            ReplicaAnswer answered;
-            try {
-                answered = ReplicaAnswer.read(answer.get(call.timeLimits().plus(GRACE).toMillis()));
-            } catch (RayTimeoutException e) {
-                restart(replica, "it did not answer within the time limits of its jobs");
-                return failed(jobs, timedOut(jobs, call.timeLimits(), replica));
-            } catch (RayActorException e) {
-                throw new ReplicaDied(died(replica));
-            } catch (RayException e) {
-                return failed(jobs, "Ray could not run the job on " + replica.describe() + ": " + e.getMessage());
+            Deadline deadline = new Deadline(call.jobs().get(0).id(), call.timeLimits());
+            contexts.forEach(context -> context.progress().deadline(deadline::end));
+            ReplicaAnswer answered = null;
+            while (answered == null) {
+                try {
+                    answered = ReplicaAnswer.read(answer.get(deadline.millisLeft()));
+                } catch (RayTimeoutException e) {
+                    if (!deadline.moveLater(replica)) {
+                        restart(replica, "it did not answer within the time limits of its jobs");
+                        return failed(jobs, timedOut(jobs, call.timeLimits(), replica));
+                    }
+                } catch (RayActorException e) {
+                    throw new ReplicaDied(died(replica));
+                } catch (RayException e) {
+                    return failed(jobs, "Ray could not run the job on " + replica.describe() + ": " + e.getMessage());
+                }
             }
             return received(replica, answered, contexts);
         } finally {

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * The model of a replica and the executor that runs jobs on it, in the sandbox, as a model server does: one job
@@ -20,10 +21,11 @@ import java.util.function.Function;
  * traces share forward passes and whose generations, when there are several, run as one continuous batch that they
  * all join at its start; a generation that joins by a call of its own, in the continuous batch that such calls share
  * ({@link SandboxedExecutor#executeContinuous}), answered when it leaves. Calls come on several threads at once; the
- * model is used on one ({@link ModelThread}). Loaded by the {@link ReplicaActor}'s own class loader, and called
- * through {@link Function} only, so that nothing of its (or nnsight's libraries') classes is shared with Ray's.
+ * model is used on one ({@link ModelThread}), which also tells how long a job's call has run there. Loaded by the
+ * {@link ReplicaActor}'s own class loader, and called through {@link Function} and {@link ToLongFunction} only, so that
+ * nothing of its (or nnsight's libraries') classes is shared with Ray's.
  */
-public final class Replica implements Function<byte[], byte[]> {
+public final class Replica implements Function<byte[], byte[]>, ToLongFunction<String> {
     private final LanguageModel model;
     private final SandboxedExecutor executor = new SandboxedExecutor();
     private final ModelThread modelThread;
@@ -57,13 +59,23 @@ public final class Replica implements Function<byte[], byte[]> {
         try {
             ReplicaCall call = ReplicaCall.read(bytes);
             jobs = call.jobs().size();
-            return call.joins() ? modelThread.join(call) : modelThread.run(() -> run(call));
+            return call.joins() ? modelThread.join(call)
+                    : modelThread.run(call.jobs().stream().map(ReplicaCall.Job::id).toList(), () -> run(call));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return ReplicaAnswer.failed(jobs, "the replica was stopped while it ran the job", false, List.of()).write();
         } catch (RuntimeException | Error e) { // the replica must answer, whatever happened
             return ReplicaAnswer.failed(jobs, "the replica failed while running the job: " + e, false, List.of()).write();
         }
+    }
+
+    /**
+     * How long the call of the job {@code id} has run on the model thread, in nanoseconds; {@code -1} while it waits
+     * for it, {@code -2} when no call of the job is here ({@link ModelThread#runningFor}).
+     */
+    @Override
+    public long applyAsLong(String id) {
+        return modelThread.runningFor(id);
     }
 
     /** Runs the call's jobs, one alone or several as a batch, on the model thread. */

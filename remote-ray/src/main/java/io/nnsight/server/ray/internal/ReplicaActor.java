@@ -11,7 +11,9 @@ import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * A replica: a Ray actor, in a worker JVM of the cluster, that loads the model once and runs jobs on it: a job
@@ -92,6 +94,21 @@ public final class ReplicaActor {
         }
         Thread.currentThread().setContextClassLoader(replica.getClass().getClassLoader());
         return replica.apply(call);
+    }
+
+    /**
+     * How long the call of the job {@code id} has run on the replica's model, in milliseconds: {@code -1} while it
+     * waits behind other calls, {@code -2} when no call of the job is here (answered, never called, or the model did
+     * not load). Answered at once, beside the calls that run: the front end asks it of a replica late to answer, so
+     * that time spent waiting behind other calls is not counted against the job's time limit.
+     */
+    @SuppressWarnings("unchecked")
+    public Long runningMillis(String id) {
+        if (replica == null) {
+            return -2L;
+        }
+        long nanos = ((ToLongFunction<String>) replica).applyAsLong(id);
+        return nanos < 0 ? nanos : TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
     /**

@@ -279,7 +279,7 @@ class ReplicaTest {
         assertTrue(firstRuns.await(60, TimeUnit.SECONDS));
         CompletableFuture<byte[]> batch = CompletableFuture.supplyAsync(() -> {
             try {
-                return thread.run(() -> {
+                return thread.run(List.of("batch"), () -> {
                     events.add("batch runs");
                     return new byte[0];
                 });
@@ -296,6 +296,49 @@ class ReplicaTest {
         assertEquals(List.of("taken first", "left first", "batch runs", "taken later", "left later"), events);
         assertEquals(1, laterAnswer.solo(), "it did not join the first one's batch");
         assertEquals(1, first.get().solo());
+    }
+
+    @Test
+    void runningFor_aCallWaitingBehindAGeneration_isWaiting_aRunningOne_hasRun_andAnAnsweredOne_isUnknown()
+            throws Exception {
+        CountDownLatch firstRuns = new CountDownLatch(1);
+        ModelThread thread = modelThread(event -> firstRuns.countDown());
+        CompletableFuture<ReplicaAnswer> first = join(thread, "first", generate("Once upon a time", 20));
+        assertTrue(firstRuns.await(60, TimeUnit.SECONDS));
+        CountDownLatch batchRuns = new CountDownLatch(1);
+        CountDownLatch batchMayEnd = new CountDownLatch(1);
+        CompletableFuture<byte[]> batch = CompletableFuture.supplyAsync(() -> {
+            try {
+                return thread.run(List.of("trace 1", "trace 2"), () -> {
+                    batchRuns.countDown();
+                    try {
+                        batchMayEnd.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return new byte[0];
+                });
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, CALLERS);
+        waitUntilParked("the batch's call");
+
+        long waiting = thread.runningFor("trace 2");
+        long generating = thread.runningFor("first");
+        assertTrue(batchRuns.await(60, TimeUnit.SECONDS), "the batch runs once the generation left");
+        Thread.sleep(20);
+        long running = thread.runningFor("trace 1");
+        batchMayEnd.countDown();
+        batch.get(60, TimeUnit.SECONDS);
+        first.get(60, TimeUnit.SECONDS);
+
+        assertEquals(ModelThread.WAITING, waiting, "a call waiting behind the generation has not started");
+        assertTrue(generating >= 0, "the generation runs: " + generating);
+        assertTrue(running >= TimeUnit.MILLISECONDS.toNanos(20), "the batch has run 20 ms at least: " + running);
+        assertEquals(ModelThread.UNKNOWN, thread.runningFor("trace 1"), "an answered call is not known");
+        assertEquals(ModelThread.UNKNOWN, thread.runningFor("first"));
+        assertEquals(ModelThread.UNKNOWN, thread.runningFor("never called"));
     }
 
     /** Waits until a thread of the test's pools waits in a call of the model thread's. */

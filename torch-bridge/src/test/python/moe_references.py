@@ -14,7 +14,7 @@ It derives, as the test does, three mixtures of experts with 4 experts, 2 per to
 The Qwen and OLMoE experts are stored as the Hub's checkpoints store them (`mlp.experts.E.gate_proj`, `up_proj`,
 `down_proj`). It loads each with transformers in float32 and prints, for two prompts, the last position's logits
 (first 8, sum, L2), layer 1's output there (first 8), layer 0's router logits there and the experts it picks, and ten
-greedy tokens.
+greedy tokens; and, for Mixtral, the gradient of a logit difference w.r.t. layer 0's output.
 """
 import json, os, torch
 from tokenizers import Tokenizer
@@ -114,7 +114,21 @@ def run(fixture, change_config, change_weights, architecture):
     return out
 
 
+def mixtral_gradient():
+    """The gradient of logit 5 less logit 7 at the last position of the short prompt w.r.t. layer 0's output there."""
+    folder = variant("mistral-tiny", mixtral_config, mixtral_weights)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+    ids = torch.tensor([tokenizer.encode(SHORT_PROMPT).ids])
+    result = model(ids, output_hidden_states=True)
+    layer0 = result.hidden_states[1]
+    layer0.retain_grad()
+    (result.logits[0, -1, 5] - result.logits[0, -1, 7]).backward()
+    return rounded(layer0.grad[0, -1, :8])
+
+
 if __name__ == "__main__":
+    print("mixtral gradient", json.dumps(mixtral_gradient()))
     for family, values in (
             ("mixtral", run("mistral-tiny", mixtral_config, mixtral_weights, "MixtralForCausalLM")),
             ("qwen3_moe", run("qwen3-tiny", qwen3_moe_config, experts((0, 2), 24), "Qwen3MoeForCausalLM")),

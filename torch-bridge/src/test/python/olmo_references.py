@@ -1,4 +1,4 @@
-"""The transformers references of Olmo2Test and Olmo3Test, printed as the tests' literals.
+"""The transformers references of OlmoTest (OLMo 2 and OLMo 3), printed as its literals.
 
 Run with transformers 5.18 and torch 2.13 (CPU) from the repository's root:
     python3 torch-bridge/src/test/python/olmo_references.py

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import io.nnsight.Cache;
 import io.nnsight.Envoy;
 import io.nnsight.Invoke;
 import io.nnsight.Tensors;
@@ -255,6 +256,34 @@ class MixtureOfExpertsTest {
 
         assertTrue(refused.getMessage().contains("1 parameters have no weight (model.layers.2.mlp.experts.down_proj)"),
                 refused.getMessage());
+    }
+
+    @Test
+    void backward_throughTheRouterAndTheExperts_givesTransformersGradient() {
+        LanguageModel lm = model("mixtral");
+
+        Tensor grad = lm.trace(SHORT_PROMPT, tr -> {
+            lm.get("model.layers.0").output();
+            Tensor last = lm.get("lm_head").output().select(0, 0).select(0, -1);
+            Tensor metric = last.select(0, 5).sub(last.select(0, 7));
+            return tr.backward(metric, () -> lm.get("model.layers.0").grad().select(0, 0).select(0, -1));
+        });
+
+        Shared.assertClose(new double[] {-0.7230155, 1.2222286, -1.1570406, 0.6288217, 0.0927653, 0.9883537, -0.6286274,
+            0.0400935}, grad, 1e-4, "the gradient of logit 5 less logit 7 w.r.t. layer 0's output");
+    }
+
+    @Test
+    void cache_recordsTheRoutersOutputsAndTheExperts() {
+        LanguageModel lm = model("mixtral");
+
+        Cache cache = lm.trace(SHORT_PROMPT, tr -> tr.cache());
+
+        @SuppressWarnings("unchecked")
+        List<Tensor> routed = (List<Tensor>) cache.calls("model.layers.0.mlp.gate").get(0).output();
+        assertArrayEquals(new long[] {12, EXPERTS}, Tensors.shape(routed.get(0)), "router logits over all tokens");
+        assertArrayEquals(new long[] {2, 1}, Tensors.longs(routed.get(2).select(0, -1)), "the last token's experts");
+        assertArrayEquals(new long[] {12, 32}, Tensors.shape(cache.output("model.layers.0.mlp.experts")));
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.nnsight.safetensors;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import io.nnsight.Tensors;
 import java.io.Closeable;
 import java.io.IOException;
@@ -7,11 +9,17 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -51,6 +59,15 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <p>The file stays open until {@link #close}. A model split over several files is read with {@link Weights}.
  *
+ * <p>{@link #write} writes tensors to a new file that Hugging Face's safetensors reads (in Python, {@code
+ * safetensors.torch.load_file}): activations saved by a trace, for analysis in Python, or an edited checkpoint.
+ *
+ * <pre>{@code
+ * Map<String, Tensor> saved = new LinkedHashMap<>();
+ * saved.put("layers.3.output", hidden);
+ * SafeTensors.write(Path.of("activations.safetensors"), saved, Map.of("prompt", prompt));
+ * }</pre>
+ *
  * <p><b>Byte order.</b> safetensors stores values little-endian, and this reader copies bytes unchanged
  * into libtorch tensors, which hold values in the platform's byte order. Every platform Bytedeco builds
  * libtorch for (x86-64, ARM64) is little-endian; {@link #open} refuses to run on a big-endian one.
@@ -64,7 +81,7 @@ import org.bytedeco.pytorch.global.torch;
  * not run while they do.
  */
 public final class SafeTensors implements Closeable {
-    /** The largest piece read at once: a {@link ByteBuffer} holds at most 2 GiB. */
+    /** The largest piece read or written at once: a {@link ByteBuffer} holds at most 2 GiB. */
     private static final int MAX_READ_BYTES = 1 << 30;
 
     private final Path file;
@@ -115,6 +132,102 @@ public final class SafeTensors implements Closeable {
                 e.addSuppressed(closeFailure);
             }
             throw e;
+        }
+    }
+
+    /**
+     * Writes {@code tensors}, by name, to the safetensors file {@code file}, with {@code metadata} as its string
+     * metadata (transformers writes {@code {"format": "pt"}}): each tensor's values in its own type, copied to the
+     * CPU and laid out contiguously on the way (a view writes the values it shows). The data of larger element types
+     * comes first, then by name, so that every tensor starts aligned to its element size, as the reference writer
+     * lays them out. The file is written beside {@code file} and then moved over it, so a file that a model maps
+     * (its weights) can be replaced safely: the model keeps the old file's pages.
+     *
+     * @param tensors the tensors, of any {@link DType} and device; none may be named {@code __metadata__}
+     * @throws IllegalArgumentException for a name that is empty or {@code __metadata__}, or a tensor that is
+     *     undefined or of a type safetensors does not store (the message names it)
+     * @throws IOException if the file cannot be written
+     * @throws UnsupportedOperationException on a big-endian platform
+     */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new UnsupportedOperationException("safetensors data is little-endian and this writer does not swap "
+                    + "bytes, but this platform (" + System.getProperty("os.arch") + ") is big-endian");
+        }
+        List<Map.Entry<String, Tensor>> laidOut = new ArrayList<>(tensors.entrySet());
+        Map<String, DType> types = new HashMap<>();
+        for (Map.Entry<String, Tensor> entry : laidOut) {
+            String name = entry.getKey();
+            if (name.isEmpty() || name.equals("__metadata__")) {
+                throw new IllegalArgumentException("a tensor cannot be named \"" + name + "\" in a safetensors file");
+            }
+            if (entry.getValue() == null || !entry.getValue().defined()) {
+                throw new IllegalArgumentException("tensor \"" + name + "\" is undefined");
+            }
+            try {
+                types.put(name, DType.of(entry.getValue().scalar_type()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("tensor \"" + name + "\": " + e.getMessage(), e);
+            }
+        }
+        laidOut.sort(Comparator.<Map.Entry<String, Tensor>>comparingInt(entry -> -types.get(entry.getKey()).byteSize())
+                .thenComparing(Map.Entry::getKey));
+        JsonObject header = new JsonObject();
+        if (!metadata.isEmpty()) {
+            JsonObject strings = new JsonObject();
+            metadata.forEach(strings::addProperty);
+            header.add("__metadata__", strings);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Tensor> entry : laidOut) {
+            JsonObject info = new JsonObject();
+            info.addProperty("dtype", types.get(entry.getKey()).name());
+            JsonArray shape = new JsonArray();
+            long bytes = types.get(entry.getKey()).byteSize();
+            for (long size : Tensors.shape(entry.getValue())) {
+                shape.add(size);
+                bytes *= size;
+            }
+            info.add("shape", shape);
+            JsonArray offsets = new JsonArray();
+            offsets.add(offset);
+            offsets.add(offset + bytes);
+            info.add("data_offsets", offsets);
+            header.add(entry.getKey(), info);
+            offset += bytes;
+        }
+        StringBuilder json = new StringBuilder(header.toString());
+        while (json.length() % 8 != 0) { // the data starts 8-aligned, padded with spaces as the reference writer pads
+            json.append(' ');
+        }
+        byte[] headerBytes = json.toString().getBytes(StandardCharsets.UTF_8);
+        Path written = file.resolveSibling(file.getFileName() + ".writing");
+        try (FileChannel channel = FileChannel.open(written, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING); PointerScope scope = new PointerScope();
+                NoGradGuard noGrad = new NoGradGuard()) {
+            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(headerBytes.length);
+            writeFully(channel, prefix.flip());
+            writeFully(channel, ByteBuffer.wrap(headerBytes));
+            for (Map.Entry<String, Tensor> entry : laidOut) {
+                Tensor values = entry.getValue().detach().cpu().contiguous();
+                long size = values.numel() * types.get(entry.getKey()).byteSize();
+                BytePointer memory = new BytePointer(values.data_ptr());
+                for (long done = 0; done < size; ) {
+                    int length = (int) Math.min(size - done, MAX_READ_BYTES);
+                    writeFully(channel, memory.getPointer(done).limit(length).asByteBuffer());
+                    done += length;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(written);
+            throw e;
+        }
+        Files.move(written, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
+        while (buffer.hasRemaining()) {
+            channel.write(buffer);
         }
     }
 

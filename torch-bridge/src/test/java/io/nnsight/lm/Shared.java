@@ -3,27 +3,25 @@ package io.nnsight.lm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.nnsight.Tensors;
-import java.io.ByteArrayOutputStream;
+import io.nnsight.safetensors.SafeTensors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * The models and fixtures in {@code ../shared}, beside the project's root, for the tests of every module (the
@@ -103,64 +101,28 @@ public final class Shared {
     /** {@link #replaceWeights(Path, UnaryOperator, Collection, Map)} with tensors of any shape added. */
     public static void replaceShapedWeights(Path file, UnaryOperator<String> rename, Collection<String> removed,
             Map<String, Weight> added) {
-        try {
-            ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
-            int headerLength = (int) bytes.getLong(0);
-            JsonObject header = JsonParser.parseString(new String(bytes.array(), 8, headerLength,
-                    StandardCharsets.UTF_8)).getAsJsonObject();
-            int dataStart = 8 + headerLength;
-            JsonObject written = new JsonObject();
-            ByteArrayOutputStream data = new ByteArrayOutputStream();
-            for (Map.Entry<String, JsonElement> entry : header.entrySet()) {
-                if (removed.contains(entry.getKey())) {
-                    continue;
+        try (PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            Map<String, String> metadata;
+            try (SafeTensors checkpoint = SafeTensors.open(file)) {
+                metadata = checkpoint.metadata();
+                for (String name : checkpoint.names()) {
+                    if (!removed.contains(name)) {
+                        tensors.put(rename.apply(name), checkpoint.tensor(name));
+                    }
                 }
-                JsonObject info = entry.getValue().getAsJsonObject();
-                if (!info.has("data_offsets")) { // the metadata, not a tensor
-                    written.add(entry.getKey(), info);
-                    continue;
-                }
-                JsonArray offsets = info.getAsJsonArray("data_offsets");
-                long begin = offsets.get(0).getAsLong();
-                long end = offsets.get(1).getAsLong();
-                info.add("data_offsets", offsets(data.size(), end - begin));
-                data.write(bytes.array(), dataStart + (int) begin, (int) (end - begin));
-                written.add(rename.apply(entry.getKey()), info);
             }
-            for (Map.Entry<String, Weight> tensor : added.entrySet()) {
-                float[] floats = tensor.getValue().values();
-                JsonObject info = new JsonObject();
-                info.addProperty("dtype", "F32");
-                JsonArray shape = new JsonArray();
-                Arrays.stream(tensor.getValue().shape()).forEach(shape::add);
-                info.add("shape", shape);
-                info.add("data_offsets", offsets(data.size(), floats.length * 4L));
-                written.add(tensor.getKey(), info);
-                ByteBuffer values = ByteBuffer.allocate(floats.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-                for (float value : floats) {
-                    values.putFloat(value);
-                }
-                data.write(values.array());
-            }
-            StringBuilder json = new StringBuilder(written.toString());
-            while (json.length() % 8 != 0) { // the data stays aligned, as safetensors writes it
-                json.append(' ');
-            }
-            byte[] newHeader = json.toString().getBytes(StandardCharsets.UTF_8);
-            ByteBuffer out = ByteBuffer.allocate(8 + newHeader.length + data.size()).order(ByteOrder.LITTLE_ENDIAN);
-            out.putLong(newHeader.length).put(newHeader).put(data.toByteArray());
-            Files.write(file, out.array());
+            added.forEach((name, weight) -> {
+                Tensor tensor = torch.zeros(weight.shape());
+                new FloatPointer(tensor.data_ptr()).put(weight.values());
+                tensors.put(name, tensor);
+            });
+            SafeTensors.write(file, tensors, metadata);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    private static JsonArray offsets(long begin, long length) {
-        JsonArray offsets = new JsonArray();
-        offsets.add(begin);
-        offsets.add(begin + length);
-        return offsets;
-    }
 
     /**
      * Rotary parameters per layer type, as transformers 5 writes them in a config: linear scaling by 2 over {@code

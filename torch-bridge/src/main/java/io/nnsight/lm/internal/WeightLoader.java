@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,11 +82,11 @@ public final class WeightLoader {
      */
     private static Map<String, String> match(DecoderForCausalLM model, Family family, Weights weights,
             Map<String, List<String>> parts) {
-        List<String> parameters = new ArrayList<>();
-        Map<String, Long> partsNeeded = new HashMap<>();
+        Map<String, Long> parameters = new LinkedHashMap<>(); // each parameter's first dimension, by name
         StringTensorDict named = model.named_parameters(true);
         for (long i = 0; i < named.size(); i++) {
-            parameters.add(named.get(i).key().getString());
+            Tensor parameter = named.get(i).value();
+            parameters.put(named.get(i).key().getString(), parameter.dim() == 0 ? 1 : parameter.size(0));
         }
         String tiedHead = model.tiesOutputToEmbedding() ? family.paths().lmHead() + ".weight" : null;
         String base = family.paths().layers().substring(0, family.paths().layers().indexOf('.') + 1);
@@ -95,34 +94,32 @@ public final class WeightLoader {
         List<String> unexpected = new ArrayList<>();
         for (String name : weights.names()) {
             Family.Part part = family.part(name);
-            if (part != null && parameters.contains(part.parameter())) {
+            if (part != null && parameters.containsKey(part.parameter())) {
                 parts.computeIfAbsent(part.parameter(), key -> new ArrayList<>()).add(name);
-                partsNeeded.put(part.parameter(), part.chunks() * parameterRows(named, part.parameter()));
                 continue;
             }
             String parameter = family.parameterName(name);
-            if (!parameters.contains(parameter) && parameters.contains(base + parameter)) {
+            if (!parameters.containsKey(parameter) && parameters.containsKey(base + parameter)) {
                 parameter = base + parameter; // a checkpoint of the decoder alone (GPT-2's h.0.attn...)
             }
             if (parameter.equals(tiedHead)) {
                 continue; // the embedding's weight, which transformers ties
             }
-            if (parameters.contains(parameter)) {
+            if (parameters.containsKey(parameter)) {
                 sources.put(parameter, name);
             } else if (!family.ignores(name)) {
                 unexpected.add(name);
             }
         }
-        List<String> missing = new ArrayList<>(parameters);
-        missing.removeAll(sources.keySet());
-        missing.remove(tiedHead);
-        partsNeeded.forEach((parameter, needed) -> {
-            if (parts.get(parameter).size() == needed) {
-                missing.remove(parameter);
-            } else {
-                unexpected.addAll(parts.get(parameter)); // named as the parameter's missing parts
+        List<String> missing = new ArrayList<>();
+        for (Map.Entry<String, Long> parameter : parameters.entrySet()) {
+            String name = parameter.getKey();
+            List<String> filling = parts.get(name);
+            boolean whole = filling != null && filling.size() == family.part(filling.get(0)).chunks() * parameter.getValue();
+            if (!sources.containsKey(name) && !name.equals(tiedHead) && !whole) {
+                missing.add(name); // a stacked parameter some of whose parts the checkpoint lacks, too
             }
-        });
+        }
         if (!missing.isEmpty() || !unexpected.isEmpty()) {
             throw new IllegalArgumentException(weights + " does not fit the " + family.modelType() + " model its config "
                     + "describes: " + (missing.isEmpty() ? "" : missing.size() + " parameters have no weight (" + first(missing)
@@ -135,16 +132,6 @@ public final class WeightLoader {
 
     private static String first(List<String> names) {
         return String.join(", ", names.subList(0, Math.min(LISTED, names.size()))) + (names.size() > LISTED ? ", ..." : "");
-    }
-
-    /** The size of the first dimension of parameter {@code name} of {@code named}. */
-    private static long parameterRows(StringTensorDict named, String name) {
-        for (long i = 0; i < named.size(); i++) {
-            if (named.get(i).key().getString().equals(name)) {
-                return named.get(i).value().size(0);
-            }
-        }
-        throw new IllegalStateException("no parameter " + name);
     }
 
     /** Copies the stored tensor {@code name} into {@code part} of {@code parameter}, converting it to its type. */

@@ -5,6 +5,7 @@ transformers 5 loads it in by default, its default attention (sdpa), autograd of
 and p90 of the forward's wall time in microseconds over 2000 calls after 200 warm-up calls.
 
     python jmh/python/hf_forward.py            # from the project folder, beside ../shared
+    python jmh/python/hf_forward.py FOLDER...  # other model folders, each with the reference.json of its fixture
 """
 import json
 import statistics
@@ -41,9 +42,10 @@ def measure(folder: Path, prompt: str, warmup: int = 200, calls: int = 2000) -> 
 def main() -> None:
     torch.set_num_threads(1)
     root = shared()
-    models = [(root / "fixtures" / name, json.loads((root / "fixtures" / name / "reference.json").read_text())["prompt"])
-              for name in FIXTURES]
-    models.append((root / "models" / "stories260K", "Once upon a time, there was a little girl named Lily."))
+    folders = [Path(folder) for folder in sys.argv[1:]] or [root / "fixtures" / name for name in FIXTURES]
+    models = [(folder, json.loads((folder / "reference.json").read_text())["prompt"]) for folder in folders]
+    if len(sys.argv) == 1:
+        models.append((root / "models" / "stories260K", "Once upon a time, there was a little girl named Lily."))
     print(f"transformers forward, torch {torch.__version__}, 1 thread; microseconds")
     print("| model | dtype | min | median | p90 |")
     print("| --- | --- | ---: | ---: | ---: |")

@@ -90,8 +90,9 @@ def run(image_text=False):
     return out
 
 
-text, image_text = run(), run(image_text=True)
-for name, values in text.items():
-    print(name, json.dumps(values))
-assert image_text == text, (image_text, text)
-print("the image-text checkpoint gives the same numbers")
+if __name__ == "__main__":
+    text, image_text = run(), run(image_text=True)
+    for name, values in text.items():
+        print(name, json.dumps(values))
+    assert image_text == text, (image_text, text)
+    print("the image-text checkpoint gives the same numbers")

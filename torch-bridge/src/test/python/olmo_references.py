@@ -70,7 +70,8 @@ def run(change_config, architecture):
     return out
 
 
-for family, change_config, architecture in (("olmo2", olmo2_config, "Olmo2ForCausalLM"),
-                                            ("olmo3", olmo3_config, "Olmo3ForCausalLM")):
-    for name, values in run(change_config, architecture).items():
-        print(family, name, json.dumps(values))
+if __name__ == "__main__":
+    for family, change_config, architecture in (("olmo2", olmo2_config, "Olmo2ForCausalLM"),
+                                                ("olmo3", olmo3_config, "Olmo3ForCausalLM")):
+        for name, values in run(change_config, architecture).items():
+            print(family, name, json.dumps(values))

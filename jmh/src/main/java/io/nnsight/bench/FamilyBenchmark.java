@@ -5,6 +5,7 @@ import io.nnsight.Inputs;
 import io.nnsight.lm.CausalLM;
 import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.ModulePaths;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +45,7 @@ public class FamilyBenchmark {
     /** A family's model, the prompt's tokens and the five modules a trace reads. */
     @State(Scope.Thread)
     public static class Model {
+        /** A fixture of {@code ../shared}, or the absolute path of a model folder ({@code jmh/python/derived_models.py}). */
         @Param({"pythia-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-tiny", "gemma2-tiny", "phi3-tiny", "llama3-bf16-tiny"})
         public String fixture;
 
@@ -54,7 +56,8 @@ public class FamilyBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             Engines.use("continuations");
-            lm = LanguageModel.load(Shared.path("fixtures/" + fixture).toString());
+            Path folder = Path.of(fixture).isAbsolute() ? Path.of(fixture) : Shared.path("fixtures/" + fixture);
+            lm = LanguageModel.load(folder.toString());
             Tensor tokens = torch.tensor(lm.tokenizer().encode(PROMPT)).unsqueeze(0);
             prompt = Inputs.of().with("input_ids", tokens).with("attention_mask", torch.ones_like(tokens));
             ModulePaths paths = lm.paths();

@@ -150,4 +150,14 @@ public final class Shared {
             assertEquals(expected[i], values[i], tolerance, what + " " + i);
         }
     }
+
+    /**
+     * Asserts that {@code logits}, a position's, have transformers' first values (within 1e-5), sum and L2 norm (within
+     * 1e-4), as the reference scripts print them.
+     */
+    public static void assertLogits(double[] first, double sum, double l2, Tensor logits) {
+        assertClose(first, logits, 1e-5, "logits");
+        assertEquals(sum, logits.sum().item_double(), 1e-4, "sum of the logits");
+        assertEquals(l2, logits.norm().item_double(), 1e-4, "L2 of the logits");
+    }
 }

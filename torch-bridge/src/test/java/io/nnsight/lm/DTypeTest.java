@@ -1,5 +1,6 @@
 package io.nnsight.lm;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,7 +9,9 @@ import io.nnsight.Invoke;
 import io.nnsight.NNsight;
 import io.nnsight.safetensors.DType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
@@ -16,11 +19,13 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Half precision: weights load in the type {@code Options.dtype} picks (by default the checkpoint's, as
  * transformers 5 does), converted as they load, and traces, batched invokes, generation with interventions,
- * saves and replaced outputs work in bfloat16 and float16 as in float32.
+ * saves and replaced outputs work in bfloat16 and float16 as in float32; in float16, logits and greedy tokens are
+ * transformers' (bfloat16's are checked by {@code FamilyReferenceTest} on {@code llama3-bf16-tiny}).
  */
 class DTypeTest {
     private static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
@@ -45,6 +50,44 @@ class DTypeTest {
         assertParametersAre(DType.F32, load("llama3-bf16-tiny", DType.F32));
         assertParametersAre(DType.BF16, load("qwen3-tiny", DType.BF16));
         assertParametersAre(DType.F16, load("gemma2-tiny", DType.F16));
+    }
+
+    /** What transformers gives for a fixture in float16, printed by {@code src/test/python/f16_references.py}. */
+    record Float16(String fixture, double[] logits, double sum, double l2, long[] greedy) {
+        @Override
+        public String toString() {
+            return fixture;
+        }
+    }
+
+    static Stream<Float16> float16() {
+        return Stream.of(
+            new Float16("qwen2-tiny", new double[] {-0.1824951, -0.0458679, -0.0133514, -0.0163269, 0.1905518, -0.0339966,
+                0.0249481, -0.2374268}, -1.486336, 2.595764, new long[] {76, 445, 76, 445, 76, 445, 76, 445, 438, 389}),
+            new Float16("gemma2-tiny", new double[] {0.0, 0.1298828, -0.0004256, -0.0080566, 0.0761108, 0.0398254,
+                0.0545044, 0.0107193}, 2.802976, 2.378427, new long[] {74, 74, 250, 450, 209, 209, 415, 415, 415, 371}),
+            new Float16("pythia-tiny", new double[] {0.0643921, 0.1405029, 0.0281372, -0.0523682, -0.0180359, -0.2315674,
+                0.2279053, 0.0853882}, 2.975628, 2.671481, new long[] {374, 431, 193, 374, 431, 193, 374, 431, 193, 374}));
+    }
+
+    /**
+     * Float16 end to end, against transformers in float16: the logits within 1e-3 (float16 keeps about three
+     * significant digits, and the two sides round a few operations in different orders; their sums within 5e-3) and ten
+     * greedy tokens exactly.
+     */
+    @ParameterizedTest
+    @MethodSource("float16")
+    void float16_logitsAndGreedyTokens_matchTransformersInFloat16(Float16 expected) {
+        String prompt = "Once upon a time, there was a little girl named Lily. She loved to play";
+        LanguageModel lm = load(expected.fixture(), DType.F16);
+
+        Tensor logits = lm.trace(prompt, tr -> lm.output().select(0, 0).select(0, -1).to(torch.ScalarType.Float));
+        long[] ids = lm.generate(prompt, Generation.maxNewTokens(10)).ids(0);
+
+        Shared.assertClose(expected.logits(), logits, 1e-3, "float16 logits");
+        assertEquals(expected.sum(), logits.sum().item_double(), 5e-3, "sum of the logits");
+        assertEquals(expected.l2(), logits.norm().item_double(), 5e-3, "L2 of the logits");
+        assertArrayEquals(expected.greedy(), Arrays.copyOfRange(ids, ids.length - 10, ids.length));
     }
 
     @Test

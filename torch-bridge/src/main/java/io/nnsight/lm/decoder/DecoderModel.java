@@ -34,6 +34,9 @@ public final class DecoderModel extends HookedModule {
     private final ModuleList<DecoderLayer> layers;
     private final TensorModule norm;
     private final RotaryEmbedding rotary;
+    /** Whether some layer rotates with the full layers' rope, and some with the sliding layers' (when they differ). */
+    private final boolean anyFull;
+    private final boolean anySliding;
 
     /** A decoder, its weights uninitialised until loaded. */
     public DecoderModel(DecoderSpec spec, Placement placement) {
@@ -53,6 +56,8 @@ public final class DecoderModel extends HookedModule {
         this.norm = (TensorModule) register(spec.finalNormName(), spec.norm.create(spec.hiddenSize, placement));
         this.rotary = spec.rope == null ? null : register("rotary_emb", new RotaryEmbedding(ropes(spec), spec.headDim,
                 placement));
+        this.anyFull = hasLayers(spec, false);
+        this.anySliding = hasLayers(spec, true);
     }
 
     /** Runs the decoder; see the class description for the inputs. */
@@ -74,8 +79,8 @@ public final class DecoderModel extends HookedModule {
         if (spec.localRope == null) {
             rotation = rotary == null ? null : rotary.forward(hidden, inputs.positions());
         } else { // as transformers, each layer type's once, for the layers of that type
-            rotation = hasLayers(false) ? rotary.forward(hidden, inputs.positions(), FULL) : null;
-            localRotation = hasLayers(true) ? rotary.forward(hidden, inputs.positions(), SLIDING) : null;
+            rotation = anyFull ? rotary.forward(hidden, inputs.positions(), FULL) : null;
+            localRotation = anySliding ? rotary.forward(hidden, inputs.positions(), SLIDING) : null;
         }
         for (int i = 0; i < spec.layers; i++) {
             hidden = layers.get(i).forward(Inputs.of(hidden)
@@ -99,7 +104,7 @@ public final class DecoderModel extends HookedModule {
     }
 
     /** Whether some layer rotates with the sliding layers' rope ({@code local}), or with the full layers'. */
-    private boolean hasLayers(boolean local) {
+    private static boolean hasLayers(DecoderSpec spec, boolean local) {
         for (boolean each : spec.localLayers) {
             if (each == local) {
                 return true;

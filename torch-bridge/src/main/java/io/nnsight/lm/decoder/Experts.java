@@ -52,7 +52,8 @@ public final class Experts extends HookedModule {
         if (tokens.is_meta()) {
             return result;
         }
-        long perToken = picked.size(1);
+        Scalar perToken = new Scalar(picked.size(1));
+        Tensor flatWeights = weights.flatten();
         long[] tokensPerExpert = Tensors.longs(torch.bincount(picked.flatten(), noWeights, spec.moe.experts()));
         for (int expert = 0; expert < tokensPerExpert.length; expert++) {
             if (tokensPerExpert[expert] == 0) {
@@ -62,7 +63,7 @@ public final class Experts extends HookedModule {
             Tensor token = where.select(1, 0);
             TensorVector gateAndUp = torch.linear(tokens.index_select(0, token), gateUp.select(0, expert)).chunk(2, -1);
             Tensor output = torch.linear(activation.forward(gateAndUp.get(0)).mul(gateAndUp.get(1)), down.select(0, expert));
-            Tensor weight = weights.flatten().index_select(0, token.mul(new Scalar(perToken)).add(where.select(1, 1)));
+            Tensor weight = flatWeights.index_select(0, token.mul(perToken).add(where.select(1, 1)));
             result.index_add_(0, token, output.mul(weight.unsqueeze(-1)).to(result.scalar_type()), ONE);
         }
         return result;

@@ -18,6 +18,7 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class TopKRouter extends HookedModule {
     private static final ScalarTypeOptional FLOAT32 = persistent(new ScalarTypeOptional(torch.ScalarType.Float));
+    private static final ScalarTypeOptional SAME_TYPE = persistent(new ScalarTypeOptional());
 
     private final DecoderSpec spec;
     private final Tensor weight;
@@ -40,7 +41,7 @@ public final class TopKRouter extends HookedModule {
         T_TensorTensor_T top = torch.topk(logits.softmax(-1, FLOAT32), spec.moe.perToken());
         Tensor weights = top.get0();
         if (spec.moe.renormalize()) {
-            weights = weights.div(weights.sum(new long[] {-1}, true, new ScalarTypeOptional()));
+            weights = weights.div(weights.sum(new long[] {-1}, true, SAME_TYPE));
         }
         if (spec.moe.weightsInModelType()) {
             weights = weights.to(logits.scalar_type());

@@ -45,6 +45,7 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
             }
             code = ShippedCode.load(sandbox, envelope);
             if (code.usesAutograd()) {
+                code.recycle(); // none of its code ran: the job alone takes the loader
                 return null;
             }
         } catch (IllegalArgumentException | SandboxException e) {
@@ -66,6 +67,7 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
                 peers.add(body.limit());
                 return new BatchedJob<>(context, code, graph, joined, body, output);
             }
+            code.recycle(); // its values were read, and it runs alone
         } catch (Throwable e) {
             // it runs alone, and fails there as it does alone
         } finally {
@@ -75,11 +77,17 @@ record BatchedJob<J>(JobContext context, ShippedCode code, Object[] graph, J joi
         return null;
     }
 
-    /** Its result payload, written in its own context as {@code execute} writes it, or the error it gives. */
+    /**
+     * Its result payload, written in its own context as {@code execute} writes it, or the error it gives; once
+     * written, its class loader goes back for the next job of its code ({@link ShippedCode#recycle}). Call it once its
+     * code has run.
+     */
     JobOutcome encode(NNsight model, Object result) {
         Object previous = body.enter();
         try {
-            return JobOutcome.succeeded(SandboxedExecutor.resultPayload(code, model, graph, result));
+            JobOutcome written = JobOutcome.succeeded(SandboxedExecutor.resultPayload(code, model, graph, result));
+            code.recycle();
+            return written;
         } catch (Throwable e) {
             return failed(e);
         } finally {

@@ -89,10 +89,12 @@ public final class SandboxedExecutor implements JobExecutor {
             context.progress().deadline(() -> end);
             context.progress().enter(); // alone, the job's code and the model take turns: all of it counts as its own
             // Reading the values may run shipped code too (an enum's initializer): all of it within the limit.
-            return Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
+            byte[] result = Deadline.within(context.timeLimit(), () -> JobOutput.capturing(context.log(), () -> {
                 Object[] graph = values(code, model);
                 return resultPayload(code, model, graph, run(envelope.kind(), model, graph));
             }));
+            code.recycle();
+            return result;
         } catch (Throwable e) {
             throw JobFailures.failure(e, context, code);
         } finally {

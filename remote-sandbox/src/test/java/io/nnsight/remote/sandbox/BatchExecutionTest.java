@@ -53,6 +53,20 @@ class BatchExecutionTest {
         lm = Shared.stories();
     }
 
+    /** Shipped code whose body changes a static field that the client packs with the job. */
+    static final class Tally {
+        static int count = 41;
+
+        private Tally() {}
+
+        static TraceBody<Integer> bump() {
+            return tr -> {
+                lm.get("lm_head").output();
+                return ++count;
+            };
+        }
+    }
+
     /** A job's request payload, as a client ships it. */
     private static byte[] trace(TraceBody<?> body) {
         return trace(PROMPT, body);
@@ -175,6 +189,23 @@ class BatchExecutionTest {
         assertEachGetsWhatItGetsAlone(requests, outcomes);
         assertFalse(torch.allclose((Tensor) decode(outcomes.get(0).get()), (Tensor) decode(outcomes.get(1).get()), 0,
                 1e-3, false), "each member's intervention reached only its own rows");
+    }
+
+    @Test
+    void executeBatch_sameCodeRoundAfterRound_eachJobStartsFromWhatItsClientPacked() throws JobFailedException {
+        // each job's class loader goes back for the next job of the same code; none of them sees another's count
+        SandboxedExecutor executor = new SandboxedExecutor();
+        for (int round = 0; round < 3; round++) {
+            List<byte[]> requests = List.of(trace(Tally.bump()), trace(Tally.bump()), trace(Tally.bump()));
+            BatchReport report = executor.executeBatch(lm, requests, contexts(requests.size(), new ArrayList<>()),
+                    BatchLimits.DEFAULT);
+            assertRan(report, List.of(3), 0, 0, 0, "round " + round);
+            for (JobOutcome outcome : report.outcomes()) {
+                assertEquals(42, decode(outcome.get()), "round " + round);
+            }
+            assertEquals(42, decode(executor.execute(lm, trace(Tally.bump()), context("alone", new ArrayList<>()))));
+        }
+        assertEquals(41, Tally.count, "the test's own class is untouched");
     }
 
     @Test

@@ -4,11 +4,20 @@ import io.nnsight.remote.internal.allowlist.Policy;
 import io.nnsight.remote.internal.allowlist.ValueClassLoader;
 import io.nnsight.spi.AgentExempt;
 import java.io.IOException;
+import java.lang.reflect.Array;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.net.URL;
 import java.util.Collections;
 import java.util.Enumeration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.objectweb.asm.ClassReader;
+import org.objectweb.asm.ClassVisitor;
+import org.objectweb.asm.FieldVisitor;
+import org.objectweb.asm.Opcodes;
 
 /**
  * The class loader of one job: it defines the job's shipped classes and hands out, from its parent, only the
@@ -42,6 +51,11 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
     private final Map<String, byte[]> classes;
     private final Policy policy;
     private final ClassLoader values;
+    /**
+     * The static fields of each shipped class that can change, with their values in a new loader, found once per
+     * class ({@link #clearStatics}).
+     */
+    private final Map<String, Map<Field, Object>> changeable = new HashMap<>();
 
     /**
      * @param classes the job's prepared classes: binary name (dots) to class file, as {@link Sandbox#prepare}
@@ -77,6 +91,76 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
                     name + " is not available to shipped code: " + policy.type(name).refusal());
         }
         return defineClass(name, classFile, 0, classFile.length);
+    }
+
+    /**
+     * Sets every static field that can change (every one not {@code final}) of the shipped classes defined so far
+     * back to the value it has in a new loader: its constant ({@code ConstantValue}) if it has one, else its default
+     * ({@code null}, zero, {@code false}), so that the next job of the same code ({@link LoaderPool}) finds none of
+     * the last one's values. Call it only while no code of this loader runs.
+     *
+     * @throws LinkageError when a class defined here cannot be initialized (its linking failed)
+     */
+    void clearStatics() {
+        for (String name : classes.keySet()) {
+            Class<?> type = findLoadedClass(name);
+            if (type == null) {
+                continue;
+            }
+            for (Map.Entry<Field, Object> initial : changeable.computeIfAbsent(name, any -> changeableStatics(type))
+                    .entrySet()) {
+                try {
+                    initial.getKey().set(null, initial.getValue());
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException("a field made accessible refused access: " + initial.getKey(), e);
+                }
+            }
+        }
+    }
+
+    /** The static fields of {@code type} that can change, each with the value it has in a new loader. */
+    private Map<Field, Object> changeableStatics(Class<?> type) {
+        Map<String, Object> constants = new HashMap<>();
+        new ClassReader(classes.get(type.getName())).accept(new ClassVisitor(Opcodes.ASM9) {
+            @Override
+            public FieldVisitor visitField(int access, String name, String descriptor, String signature,
+                    Object value) {
+                if (value != null) {
+                    constants.put(name, value);
+                }
+                return null;
+            }
+        }, ClassReader.SKIP_CODE | ClassReader.SKIP_DEBUG | ClassReader.SKIP_FRAMES);
+        Map<Field, Object> fields = new LinkedHashMap<>();
+        for (Field field : type.getDeclaredFields()) {
+            if (Modifier.isStatic(field.getModifiers()) && !Modifier.isFinal(field.getModifiers())) {
+                field.setAccessible(true);
+                fields.put(field, initialValue(field.getType(), constants.get(field.getName())));
+            }
+        }
+        return fields;
+    }
+
+    /**
+     * The value a static field of {@code type} has before code sets it: its {@code constant}, as the class file
+     * holds it (an {@code Integer} for every type up to {@code int}), or the type's default.
+     */
+    private static Object initialValue(Class<?> type, Object constant) {
+        if (constant == null) {
+            return type.isPrimitive() ? Array.get(Array.newInstance(type, 1), 0) : null;
+        }
+        if (constant instanceof Integer value) {
+            if (type == boolean.class) {
+                return value != 0;
+            } else if (type == byte.class) {
+                return value.byteValue();
+            } else if (type == char.class) {
+                return (char) value.intValue();
+            } else if (type == short.class) {
+                return value.shortValue();
+            }
+        }
+        return constant;
     }
 
     /**

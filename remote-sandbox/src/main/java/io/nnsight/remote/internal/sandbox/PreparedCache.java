@@ -28,8 +28,8 @@ import java.util.Map;
  * checked as if nothing were cached.
  *
  * <p>Only accepted code is kept, never a refusal, and only the rewritten class files (and whether they can use
- * autograd): each job still defines them in a {@link JobClassLoader} of its own, so it gets classes, and static
- * fields, of its own. The maps handed out are unmodifiable and shared by every job that hits; nothing writes to their
+ * autograd): a job defines them in a {@link JobClassLoader} of its own, or takes one that a job of the same code gave
+ * back ({@link LoaderPool}), so no two running jobs share classes or static fields. The maps handed out are unmodifiable and shared by every job that hits; nothing writes to their
  * arrays ({@link JobClassLoader} only reads them to define classes).
  *
  * <p>Bounded: at most {@code maxEntries} entries and {@code maxBytes} bytes of class files and names; the least

@@ -9,8 +9,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.objectweb.asm.ClassReader;
+import org.objectweb.asm.ConstantDynamic;
 import org.objectweb.asm.Type;
+import org.objectweb.asm.tree.AbstractInsnNode;
 import org.objectweb.asm.tree.ClassNode;
+import org.objectweb.asm.tree.InvokeDynamicInsnNode;
+import org.objectweb.asm.tree.LdcInsnNode;
+import org.objectweb.asm.tree.MethodNode;
 
 /**
  * Checks the class files of shipped intervention code before a server defines them, and rewrites those that
@@ -57,22 +62,26 @@ public final class Sandbox {
             + "java.lang basics, collections, streams and math; compute such values before the trace and capture them.";
     private static final int CACHED_REQUESTS = 256;
     private static final int CACHED_MIB = 64;
+    private static final int IDLE_LOADERS = 64;
     private static final ClassLoader SERVER_LOADER = Sandbox.class.getClassLoader();
     private static final Sandbox SERVER = new Sandbox(new ServerClasses(SERVER_LOADER), CACHED_REQUESTS,
-            (long) CACHED_MIB << 20);
+            (long) CACHED_MIB << 20, IDLE_LOADERS);
 
     private final ServerClasses server;
     private final Policy policy;
     private final PreparedCache cache;
+    private final LoaderPool loaders;
 
     /**
      * A sandbox over the server's classes {@code server}, keeping the code of up to {@code cachedRequests} requests
-     * and {@code cachedBytes} bytes of class files ({@link PreparedCache}).
+     * and {@code cachedBytes} bytes of class files ({@link PreparedCache}), and up to {@code idleLoaders} class
+     * loaders of jobs that ended well ({@link LoaderPool}).
      */
-    Sandbox(ServerClasses server, int cachedRequests, long cachedBytes) {
+    Sandbox(ServerClasses server, int cachedRequests, long cachedBytes, int idleLoaders) {
         this.server = server;
         this.policy = policy(server);
         this.cache = new PreparedCache(cachedRequests, cachedBytes);
+        this.loaders = new LoaderPool(idleLoaders);
     }
 
     /**
@@ -96,6 +105,11 @@ public final class Sandbox {
         return cache;
     }
 
+    /** The class loaders of jobs that ended well this sandbox keeps, for tests. */
+    LoaderPool loaders() {
+        return loaders;
+    }
+
     /** The sandbox of the model server: the standard allow-list over the classes of nnsight's class loader. */
     public static Sandbox server() {
         return SERVER;
@@ -107,8 +121,31 @@ public final class Sandbox {
      * @param classes the rewritten class files, under their binary names; unmodifiable
      * @param usesAutograd whether the code references a member through which it can use autograd ({@link
      *     AutogradUse}); without one it cannot tell whether autograd is on
+     * @param reusable whether the code keeps no state in its classes but their static fields: no class has a static
+     *     initializer or uses a dynamic constant (a value its class keeps once made). The class loader of a job of
+     *     such code can serve the next job of the same code once its static fields are cleared ({@link
+     *     #recycle})
      */
-    public record Prepared(Map<String, byte[]> classes, boolean usesAutograd) {}
+    public record Prepared(Map<String, byte[]> classes, boolean usesAutograd, boolean reusable) {}
+
+    /**
+     * A class loader of {@code code} for a job, whose parent is nnsight's: one that a job of the same code gave back
+     * ({@link #recycle}), its classes defined and its static fields cleared, or else a new one.
+     */
+    public JobClassLoader loader(Prepared code) {
+        JobClassLoader idle = loaders.take(code);
+        return idle != null ? idle : new JobClassLoader(code.classes(), SERVER_LOADER);
+    }
+
+    /**
+     * Gives back the class loader of a job of {@code code} that succeeded, once its code has returned and its result
+     * is written, for the next job of the same code if the code is {@linkplain Prepared#reusable() reusable}: up to
+     * {@value #IDLE_LOADERS} loaders wait, their static fields cleared ({@link LoaderPool}). The job must not use
+     * the loader or its classes again.
+     */
+    public void recycle(Prepared code, JobClassLoader loader) {
+        loaders.give(code, loader);
+    }
 
     /**
      * Checks the shipped classes and rewrites them to run as a job.
@@ -131,7 +168,8 @@ public final class Sandbox {
      * #CACHED_MIB} MiB of class files, least recently used dropped first), keyed by the SHA-256 digest of every
      * byte of every class file and every field of every lambda spec: the same classes and lambdas shipped again,
      * byte for byte, get the same classes back without being checked again. Anything else is checked in full; a
-     * refusal is never kept. Each job still defines the classes in a {@link JobClassLoader} of its own.
+     * refusal is never kept. A job defines the classes in a {@link JobClassLoader} of its own ({@link #loader}), or
+     * takes one that a job of the same code gave back ({@link #recycle}).
      *
      * @param lambdas the factories of the request's lambdas; a class whose lambda's implementation it does not
      *     declare as the request says is refused with the message of the {@link IllegalArgumentException}
@@ -168,7 +206,8 @@ public final class Sandbox {
 
         Map<String, byte[]> prepared = new LinkedHashMap<>();
         shipped.forEach((name, read) -> prepared.put(name, Rewriter.rewrite(read.classFile())));
-        Prepared result = new Prepared(Collections.unmodifiableMap(prepared), usesAutograd);
+        boolean reusable = nodes.values().stream().noneMatch(Sandbox::keepsState);
+        Prepared result = new Prepared(Collections.unmodifiableMap(prepared), usesAutograd, reusable);
         cache.put(key, result);
         return result;
     }
@@ -181,6 +220,32 @@ public final class Sandbox {
      * @param compiledFor the Java version (feature number) it was compiled for
      */
     private record Shipped(byte[] classFile, ClassNode node, int compiledFor) {}
+
+    /**
+     * Whether a class keeps state of its own beyond its static fields: a static initializer (which runs once per
+     * class loader), or a dynamic constant (whose value its class keeps once made; {@code ConstantBootstraps.invoke}
+     * can make a mutable one).
+     */
+    private static boolean keepsState(ClassNode node) {
+        for (MethodNode method : node.methods) {
+            if (method.name.equals("<clinit>")) {
+                return true;
+            }
+            for (AbstractInsnNode instruction : method.instructions) {
+                if (instruction instanceof LdcInsnNode ldc && ldc.cst instanceof ConstantDynamic) {
+                    return true;
+                }
+                if (instruction instanceof InvokeDynamicInsnNode dynamic) {
+                    for (Object argument : dynamic.bsmArgs) {
+                        if (argument instanceof ConstantDynamic) {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        return false;
+    }
 
     private static Optional<Shipped> added(String name, Shipped read, LambdaFactories lambdas,
             List<Violation> violations) {

@@ -18,6 +18,8 @@ import java.util.Set;
  * <pre>{@code
  * ShippedCode code = ShippedCode.load(Sandbox.server(), envelope);   // nothing defined if refused
  * Object[] values = code.values(model, 6, "a job's [input, options, body, edits, renames, statics]");
+ * byte[] result = ...;                                                // run the job, write its result
+ * code.recycle();                                                     // it succeeded: the next job may take the loader
  * }</pre>
  *
  * <p>Pitfall: reading the values may run shipped code (an enum's initializer); a server reads them within the
@@ -26,27 +28,42 @@ import java.util.Set;
 public final class ShippedCode {
     private final Envelope envelope;
     private final LambdaFactories lambdas;
+    private final Sandbox sandbox;
+    private final Sandbox.Prepared prepared;
     private final JobClassLoader loader;
-    private final boolean usesAutograd;
+    private boolean recycled;
 
-    private ShippedCode(Envelope envelope, LambdaFactories lambdas, JobClassLoader loader, boolean usesAutograd) {
+    private ShippedCode(Envelope envelope, LambdaFactories lambdas, Sandbox sandbox, Sandbox.Prepared prepared) {
         this.envelope = envelope;
         this.lambdas = lambdas;
-        this.loader = loader;
-        this.usesAutograd = usesAutograd;
+        this.sandbox = sandbox;
+        this.prepared = prepared;
+        this.loader = sandbox.loader(prepared);
     }
 
     /**
-     * Checks the envelope's classes and defines them in a class loader of their own, whose parent is nnsight's.
+     * Checks the envelope's classes and defines them in a class loader of the job's own, whose parent is nnsight's:
+     * a new one, or one that a job of the same code {@linkplain #recycle gave back}.
      *
      * @throws IllegalArgumentException when its lambdas are not implemented by its classes as it says
      * @throws SandboxException when a class is refused; then no class has been defined
      */
     public static ShippedCode load(Sandbox sandbox, Envelope envelope) {
         LambdaFactories lambdas = LambdaFactories.of(envelope.lambdas(), envelope.classes().keySet());
-        Sandbox.Prepared checked = sandbox.prepare(envelope.classes(), lambdas);
-        return new ShippedCode(envelope, lambdas,
-                new JobClassLoader(checked.classes(), ShippedCode.class.getClassLoader()), checked.usesAutograd());
+        return new ShippedCode(envelope, lambdas, sandbox, sandbox.prepare(envelope.classes(), lambdas));
+    }
+
+    /**
+     * Gives the class loader back for the next job of the same code ({@link Sandbox#recycle}), once none of this
+     * job's code runs any more and nothing of it failed: its result is written, or it goes on elsewhere before any of
+     * its code ran or after its values were read; never after a failure (a class whose linking failed stays failed
+     * in its loader). Nothing may use this code, its loader or its values after. Calls after the first do nothing.
+     */
+    public void recycle() {
+        if (!recycled) {
+            recycled = true;
+            sandbox.recycle(prepared, loader);
+        }
     }
 
     /**
@@ -82,7 +99,7 @@ public final class ShippedCode {
      * does not cannot tell whether autograd is on.
      */
     public boolean usesAutograd() {
-        return usesAutograd;
+        return prepared.usesAutograd();
     }
 
     /** The binary names of the classes shipped. */

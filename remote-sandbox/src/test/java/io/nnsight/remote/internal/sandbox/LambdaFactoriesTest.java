@@ -40,7 +40,7 @@ class LambdaFactoriesTest {
     }
 
     private static Sandbox sandbox() {
-        return new Sandbox(new ServerClasses(Sandbox.class.getClassLoader()), 16, 16L << 20);
+        return new Sandbox(new ServerClasses(Sandbox.class.getClassLoader()), 16, 16L << 20, 0);
     }
 
     /** Shipped code whose methods are the lambdas' implementations. */

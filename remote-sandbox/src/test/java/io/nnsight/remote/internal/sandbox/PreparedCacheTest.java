@@ -42,7 +42,7 @@ class PreparedCacheTest {
 
     /** A fresh sandbox over nnsight's classes, with a cache of its own. */
     private static Sandbox sandbox(int entries, long bytes) {
-        return new Sandbox(new ServerClasses(Sandbox.class.getClassLoader()), entries, bytes);
+        return new Sandbox(new ServerClasses(Sandbox.class.getClassLoader()), entries, bytes, 0);
     }
 
     private static Sandbox sandbox() {

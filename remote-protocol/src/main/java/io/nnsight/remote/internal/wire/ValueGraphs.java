@@ -318,11 +318,18 @@ public final class ValueGraphs {
             return super.writeClass(output, type);
         }
 
+        /**
+         * The class of the name, from the class loader given: asked in Java, not through the JVM ({@code
+         * Class.forName}), which records the loader as one that looked the class up and so makes the JVM's data of a
+         * class loader for each new loader a graph is read through (a client reads each result through a new one).
+         * Array names, which class loaders do not resolve, go through {@code Class.forName}.
+         */
         @Override
         @SuppressWarnings("rawtypes")
         protected Class getTypeByName(String className) {
+            ClassLoader loader = kryo.getClassLoader();
             try {
-                return Class.forName(className, false, kryo.getClassLoader());
+                return className.startsWith("[") ? Class.forName(className, false, loader) : loader.loadClass(className);
             } catch (ClassNotFoundException e) {
                 throw new KryoException("Unable to find class: " + className, e);
             }

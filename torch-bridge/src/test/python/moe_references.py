@@ -9,6 +9,10 @@ It derives, as the test does, three mixtures of experts with 4 experts, 2 per to
   `down_proj`);
 - Qwen 3 MoE (`qwen3_moe`) from ../shared/fixtures/qwen3-tiny: 4 experts of 24 features (`moe_intermediate_size`),
   2 per token, renormalised (`norm_topk_prob`), in layers 0 and 2, layer 1 keeping its dense MLP (`mlp_only_layers`);
+- Qwen 2 MoE (`qwen2_moe`) from ../shared/fixtures/mistral-tiny (qwen2-tiny's checkpoint is sharded): 4 experts
+  of 24 features, 2 per token, not renormalised, and a shared expert of 40 features (`shared_expert`, gated by
+  `shared_expert_gate`, values of kinds 4 to 7), in layers 0 and 2, layer 1 keeping its dense MLP; biases on the
+  query, key and value projections (`qkv_bias`, ((3j + 5l + 7k) % 11 - 5) / 50, kinds 8 to 10);
 - OLMoE (`olmoe`) from ../shared/fixtures/mistral-tiny: 4 experts of 72 features, 2 per token, not renormalised,
   query and key norms over whole projections, and queries, keys and values clipped to [-0.3, 0.3] (`clip_qkv`).
 The Qwen and OLMoE experts are stored as the Hub's checkpoints store them (`mlp.experts.E.gate_proj`, `up_proj`,
@@ -57,6 +61,31 @@ def qwen3_moe_config(config):
     config.update(model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"], num_experts=EXPERTS,
                   num_experts_per_tok=2, norm_topk_prob=True, moe_intermediate_size=24, decoder_sparse_step=1,
                   mlp_only_layers=[1])
+
+
+def qwen2_moe_config(config):
+    del config["sliding_window"]
+    config.update(model_type="qwen2_moe", architectures=["Qwen2MoeForCausalLM"], num_experts=EXPERTS,
+                  num_experts_per_tok=2, norm_topk_prob=False, moe_intermediate_size=24,
+                  shared_expert_intermediate_size=40, decoder_sparse_step=1, mlp_only_layers=[1], qkv_bias=True)
+
+
+def shared_experts(layers, width):
+    def change(weights, config):
+        hidden = config["hidden_size"]
+        for layer in layers:
+            prefix = f"model.layers.{layer}.mlp."
+            weights[prefix + "shared_expert.gate_proj.weight"] = weight(layer, 4, 0, width, hidden)
+            weights[prefix + "shared_expert.up_proj.weight"] = weight(layer, 5, 0, width, hidden)
+            weights[prefix + "shared_expert.down_proj.weight"] = weight(layer, 6, 0, hidden, width)
+            weights[prefix + "shared_expert_gate.weight"] = weight(layer, 7, 0, 1, hidden)
+        heads, kv_heads, head_dim = config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]
+        for layer in range(config["num_hidden_layers"]):  # qkv_bias: the biases mistral-tiny lacks
+            for kind, name, size in ((8, "q_proj", heads * head_dim), (9, "k_proj", kv_heads * head_dim),
+                                     (10, "v_proj", kv_heads * head_dim)):
+                weights[f"model.layers.{layer}.self_attn.{name}.bias"] = torch.tensor(
+                    [((3 * j + 5 * layer + 7 * kind) % 11 - 5) / 50 for j in range(size)], dtype=torch.float32)
+    return change
 
 
 def olmoe_config(config):
@@ -132,6 +161,8 @@ if __name__ == "__main__":
     for family, values in (
             ("mixtral", run("mistral-tiny", mixtral_config, mixtral_weights, "MixtralForCausalLM")),
             ("qwen3_moe", run("qwen3-tiny", qwen3_moe_config, experts((0, 2), 24), "Qwen3MoeForCausalLM")),
+            ("qwen2_moe", run("mistral-tiny", qwen2_moe_config, experts((0, 2), 24, shared_experts((0, 2), 40)),
+                              "Qwen2MoeForCausalLM")),
             ("olmoe", run("mistral-tiny", olmoe_config, experts((0, 1, 2), 72, projection_norms), "OlmoeForCausalLM"))):
         for name, numbers in values.items():
             print(family, name, json.dumps(numbers))

@@ -39,6 +39,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  *       {@code w2}, {@code w3};
  *   <li>Qwen 3 MoE ({@code qwen3_moe}) from {@code qwen3-tiny}: experts of 24 features, renormalised, in layers 0
  *       and 2, layer 1 keeping its dense MLP;
+ *   <li>Qwen 2 MoE ({@code qwen2_moe}) from {@code mistral-tiny}: experts of 24 features, not renormalised, and a
+ *       shared expert of 40 features gated by {@code shared_expert_gate}, in layers 0 and 2; biases on the query,
+ *       key and value projections;
  *   <li>OLMoE ({@code olmoe}) from {@code mistral-tiny}: not renormalised, query and key norms over whole projections,
  *       queries, keys and values clipped to [-0.3, 0.3].
  * </ul>
@@ -90,6 +93,18 @@ class MixtureOfExpertsTest {
                 new double[] {-0.0101436, 0.0005432, 0.04229, 0.0108468, 0.0132126, -0.0093465, -0.0027956, 0.0065789},
                 new double[] {0.3228655, -0.4099523, 0.0633533, 0.3091837}, new long[] {0, 3},
                 new long[] {200, 200, 200, 200, 200, 200, 200, 200, 200, 200}),
+            new Expected("qwen2_moe", SHORT_PROMPT, 12,
+                new double[] {0.124486, 0.0622489, -0.0313118, 0.1739591, -0.0695672, 0.0395123, -0.1228607, 0.0940116},
+                -2.476565, 2.49716,
+                new double[] {-0.0285209, 0.0093936, 0.0125522, -0.0122065, -0.0527485, 0.0339682, 0.0302978, 0.0052981},
+                new double[] {-0.1088057, 0.4526574, 0.5208983, -0.3166614}, new long[] {2, 1},
+                new long[] {337, 114, 73, 80, 434, 46, 431, 254, 321, 253}),
+            new Expected("qwen2_moe", LONG_PROMPT, 21,
+                new double[] {0.243205, 0.111946, -0.1333378, 0.0937702, -0.0618787, 0.0497194, 0.1910548, -0.0345122},
+                -1.308709, 2.401699,
+                new double[] {-0.0328426, 0.0110702, 0.0088767, -0.0020066, -0.0148835, 0.0170634, 0.0251909, 0.0019839},
+                new double[] {-0.2706261, 0.1320177, -0.0197152, 0.055922}, new long[] {1, 3},
+                new long[] {114, 73, 246, 63, 452, 18, 375, 114, 73, 246}),
             new Expected("olmoe", SHORT_PROMPT, 12,
                 new double[] {-0.0958579, -0.0993853, 0.1218392, 0.0747732, -0.1578406, 0.1224468, -0.1483547, -0.0059745},
                 -1.599049, 2.607067,
@@ -123,7 +138,7 @@ class MixtureOfExpertsTest {
                 return derive("mistral-tiny", "MixtralForCausalLM", config -> {
                     config.addProperty("num_local_experts", EXPERTS);
                     config.addProperty("num_experts_per_tok", 2);
-                }, List.of(0, 1, 2), 72, "block_sparse_moe", List.of("w1", "w2", "w3"), false);
+                }, List.of(0, 1, 2), 72, "block_sparse_moe", List.of("w1", "w2", "w3"), false, Map.of());
             case "qwen3_moe":
                 return derive("qwen3-tiny", "Qwen3MoeForCausalLM", config -> {
                     config.addProperty("num_experts", EXPERTS);
@@ -134,7 +149,22 @@ class MixtureOfExpertsTest {
                     JsonArray dense = new JsonArray();
                     dense.add(1);
                     config.add("mlp_only_layers", dense);
-                }, List.of(0, 2), 24, "mlp", List.of("gate_proj", "down_proj", "up_proj"), false);
+                }, List.of(0, 2), 24, "mlp", List.of("gate_proj", "down_proj", "up_proj"), false, Map.of());
+            case "qwen2_moe":
+                return derive("mistral-tiny", "Qwen2MoeForCausalLM", config -> {
+                    config.remove("sliding_window");
+                    config.addProperty("num_experts", EXPERTS);
+                    config.addProperty("num_experts_per_tok", 2);
+                    config.addProperty("norm_topk_prob", false);
+                    config.addProperty("moe_intermediate_size", 24);
+                    config.addProperty("shared_expert_intermediate_size", 40);
+                    config.addProperty("decoder_sparse_step", 1);
+                    config.addProperty("qkv_bias", true);
+                    JsonArray dense = new JsonArray();
+                    dense.add(1);
+                    config.add("mlp_only_layers", dense);
+                }, List.of(0, 2), 24, "mlp", List.of("gate_proj", "down_proj", "up_proj"), false,
+                        sharedExpertsAndBiases(List.of(0, 2), 40));
             default:
                 return derive("mistral-tiny", "OlmoeForCausalLM", config -> {
                     config.remove("sliding_window");
@@ -142,21 +172,46 @@ class MixtureOfExpertsTest {
                     config.addProperty("num_experts_per_tok", 2);
                     config.addProperty("norm_topk_prob", false);
                     config.addProperty("clip_qkv", 0.3);
-                }, List.of(0, 1, 2), 72, "mlp", List.of("gate_proj", "down_proj", "up_proj"), true);
+                }, List.of(0, 1, 2), 72, "mlp", List.of("gate_proj", "down_proj", "up_proj"), true, Map.of());
         }
+    }
+
+    /**
+     * Qwen 2 MoE's weights that {@code mistral-tiny} lacks: a shared expert of {@code width} features and its gate in
+     * each of {@code layers} (kinds 4 to 7), and biases on every layer's query, key and value projections ({@code
+     * ((3j + 5l + 7k) % 11 - 5) / 50}, kinds 8 to 10).
+     */
+    private static Map<String, Shared.Weight> sharedExpertsAndBiases(List<Integer> layers, int width) {
+        Map<String, Shared.Weight> added = new LinkedHashMap<>();
+        for (int layer : layers) {
+            String prefix = "model.layers." + layer + ".mlp.";
+            added.put(prefix + "shared_expert.gate_proj.weight", weight(layer, 4, 0, width, 32));
+            added.put(prefix + "shared_expert.up_proj.weight", weight(layer, 5, 0, width, 32));
+            added.put(prefix + "shared_expert.down_proj.weight", weight(layer, 6, 0, 32, width));
+            added.put(prefix + "shared_expert_gate.weight", weight(layer, 7, 0, 1, 32));
+        }
+        for (int layer = 0; layer < 3; layer++) {
+            int l = layer;
+            String prefix = "model.layers." + layer + ".self_attn.";
+            added.put(prefix + "q_proj.bias", vector(32, j -> ((3 * j + 5 * l + 7 * 8) % 11 - 5) / 50.0));
+            added.put(prefix + "k_proj.bias", vector(16, j -> ((3 * j + 5 * l + 7 * 9) % 11 - 5) / 50.0));
+            added.put(prefix + "v_proj.bias", vector(16, j -> ((3 * j + 5 * l + 7 * 10) % 11 - 5) / 50.0));
+        }
+        return added;
     }
 
     /**
      * {@code fixture} as {@code architecture}, its config changed by {@code change}, the MLPs of {@code layers} made
      * experts of {@code width} features under {@code block} named {@code kinds} (gate, down, up), with OLMo's query and
-     * key norms if {@code projectionNorms}.
+     * key norms if {@code projectionNorms}, and the weights {@code extra} added.
      */
     private LanguageModel derive(String fixture, String architecture, Consumer<JsonObject> change, List<Integer> layers,
-            int width, String block, List<String> kinds, boolean projectionNorms) {
+            int width, String block, List<String> kinds, boolean projectionNorms, Map<String, Shared.Weight> extra) {
         Shared.fixtureVariant(fixture, folder, config -> {
             String type = switch (architecture) {
                 case "MixtralForCausalLM" -> "mixtral";
                 case "Qwen3MoeForCausalLM" -> "qwen3_moe";
+                case "Qwen2MoeForCausalLM" -> "qwen2_moe";
                 default -> "olmoe";
             };
             config.addProperty("model_type", type);
@@ -185,6 +240,7 @@ class MixtureOfExpertsTest {
             added.put("model.layers." + layer + ".self_attn.q_norm.weight", vector(32, j -> 1 + 0.05 * (j % 5 - 2) + 0.03 * i));
             added.put("model.layers." + layer + ".self_attn.k_norm.weight", vector(16, j -> 1 - 0.04 * (j % 3 - 1) + 0.02 * i));
         }
+        added.putAll(extra);
         Shared.replaceShapedWeights(folder.resolve("model.safetensors"), name -> name, removed, added);
         return LanguageModel.load(folder.toString());
     }
@@ -225,7 +281,7 @@ class MixtureOfExpertsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mixtral", "qwen3_moe", "olmoe"})
+    @ValueSource(strings = {"mixtral", "qwen3_moe", "qwen2_moe", "olmoe"})
     void batchedPrompts_padded_giveEachPromptsLogitsAlone(String family) {
         List<Expected> expected = cases().filter(each -> each.family().equals(family)).toList();
         LanguageModel lm = model(family);
@@ -307,6 +363,26 @@ class MixtureOfExpertsTest {
         assertEquals(List.of("act_fn"), names(lm.get("layers.0.mlp.experts")));
         assertEquals(List.of("gate_proj", "up_proj", "down_proj", "act_fn"), names(lm.get("layers.1.mlp")));
         assertArrayEquals(new long[] {1, 12, 32}, Tensors.shape(scanned));
+    }
+
+    @Test
+    void sharedExpert_gatedBySigmoid_addsToTheRoutedExperts_inTransformersOrder() {
+        LanguageModel lm = model("qwen2_moe");
+
+        // read in the order the block runs them: shared_expert, gate, experts, shared_expert_gate
+        Tensor[] seen = lm.trace(SHORT_PROMPT, tr -> new Tensor[] {
+            lm.get("model.layers.0.mlp.shared_expert").output().clone(),
+            lm.get("model.layers.0.mlp.experts").output().clone(),
+            lm.get("model.layers.0.mlp.shared_expert_gate").output().clone(),
+            lm.get("model.layers.0.mlp").output()});
+
+        assertEquals(List.of("gate", "experts", "shared_expert", "shared_expert_gate"), names(lm.get("layers.0.mlp")));
+        assertEquals(List.of("gate_proj", "up_proj", "down_proj", "act_fn"),
+                names(lm.get("layers.0.mlp.shared_expert")));
+        assertArrayEquals(new long[] {12, 1}, Tensors.shape(seen[2]), "one gate value per token");
+        Tensor expected = seen[1].add(torch.sigmoid(seen[2]).mul(seen[0])).reshape(1, 12, 32);
+        assertTrue(torch.allclose(expected, seen[3], 0, 1e-6, false), "experts + sigmoid(gate) * shared expert");
+        assertTrue(seen[0].abs().max().item_double() > 1e-3, "the shared expert contributes");
     }
 
     private static List<String> names(Envoy envoy) {

@@ -17,12 +17,18 @@ public final class GatedMlp extends HookedModule implements TensorModule {
     private final TensorModule gateUp;
     private final TensorModule down;
     private final TensorModule activation;
+    private final long inner;
 
     /** The MLP of a layer, its weights uninitialised until loaded. */
     public GatedMlp(DecoderSpec spec, Placement placement) {
+        this(spec, spec.intermediateSize, placement);
+    }
+
+    /** A gated MLP of {@code inner} features (a mixture's shared expert), its weights uninitialised until loaded. */
+    GatedMlp(DecoderSpec spec, long inner, Placement placement) {
         this.spec = spec;
+        this.inner = inner;
         long hidden = spec.hiddenSize;
-        long inner = spec.intermediateSize;
         if (spec.mlpNames.size() == 3) {
             this.gate = child(spec.mlpNames.get(0), spec.projection(hidden, inner, spec.mlpBias, placement));
             this.up = child(spec.mlpNames.get(1), spec.projection(hidden, inner, spec.mlpBias, placement));
@@ -62,6 +68,6 @@ public final class GatedMlp extends HookedModule implements TensorModule {
 
     @Override
     public String describe() {
-        return spec.family + "MLP(hidden=" + spec.hiddenSize + ", intermediate=" + spec.intermediateSize + ")";
+        return spec.family + "MLP(hidden=" + spec.hiddenSize + ", intermediate=" + inner + ")";
     }
 }

@@ -6,8 +6,8 @@ import java.util.stream.Collectors;
 /** The families this library implements, found by a {@code config.json}'s {@code model_type}. */
 public final class Families {
     private static final List<Family> ALL = List.of(new Llama(), new Mistral(), new Mixtral(), new Qwen2(), new Qwen3(),
-            new Qwen3Moe(), new Gemma2(), new Gemma3(), new Gemma3ImageText(), new Phi3(), new Olmo2(), new Olmo3(),
-            new Olmoe(), new GptNeoX(), new Gpt2());
+            new Qwen2Moe(), new Qwen3Moe(), new Gemma2(), new Gemma3(), new Gemma3ImageText(), new Phi3(), new Olmo2(),
+            new Olmo3(), new Olmoe(), new GptNeoX(), new Gpt2());
 
     private Families() {}
 

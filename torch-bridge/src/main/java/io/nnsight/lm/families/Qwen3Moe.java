@@ -34,7 +34,7 @@ public final class Qwen3Moe extends Family {
                 .windows(layer -> window == null ? 0 : window);
         if (experts > 0) {
             layout.sparseMoe(new MixtureOfExperts(experts, config.integer("num_experts_per_tok", 8),
-                    config.number("moe_intermediate_size", 768), config.bool("norm_topk_prob", false), true),
+                    config.number("moe_intermediate_size", 768), config.bool("norm_topk_prob", false), true, 0),
                     layer -> !dense.contains(layer) && (layer + 1) % step == 0);
         }
         return layout.build();

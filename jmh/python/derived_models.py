@@ -22,6 +22,8 @@ MODELS = {
     "olmo3-tiny": ("mistral-tiny", olmo_references.olmo3_config, olmo_references.olmo2_weights),
     "mixtral-tiny": ("mistral-tiny", moe_references.mixtral_config, moe_references.mixtral_weights),
     "qwen3-moe-tiny": ("qwen3-tiny", moe_references.qwen3_moe_config, moe_references.experts((0, 2), 24)),
+    "qwen2-moe-tiny": ("mistral-tiny", moe_references.qwen2_moe_config,
+                       moe_references.experts((0, 2), 24, moe_references.shared_experts((0, 2), 40))),
     "olmoe-tiny": ("mistral-tiny", moe_references.olmoe_config,
                    moe_references.experts((0, 1, 2), 72, moe_references.projection_norms)),
 }

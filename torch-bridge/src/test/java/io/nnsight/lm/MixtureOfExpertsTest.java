@@ -11,6 +11,9 @@ import io.nnsight.Cache;
 import io.nnsight.Envoy;
 import io.nnsight.Invoke;
 import io.nnsight.Tensors;
+import io.nnsight.lm.families.HfConfig;
+import io.nnsight.lm.families.Qwen2;
+import io.nnsight.lm.families.Qwen2Moe;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -383,6 +386,23 @@ class MixtureOfExpertsTest {
         Tensor expected = seen[1].add(torch.sigmoid(seen[2]).mul(seen[0])).reshape(1, 12, 32);
         assertTrue(torch.allclose(expected, seen[3], 0, 1e-6, false), "experts + sigmoid(gate) * shared expert");
         assertTrue(seen[0].abs().max().item_double() > 1e-3, "the shared expert contributes");
+    }
+
+    @Test
+    void windows_withUseSlidingWindow_followTransformersDefaultLayerTypes() throws IOException {
+        // transformers 5.18, 3 layers, max_window_layers 2: Qwen2MoeConfig's layer_types are [sliding, full, full],
+        // Qwen2Config's [full, full, sliding]
+        Shared.fixtureVariant("mistral-tiny", folder, config -> {
+            config.addProperty("use_sliding_window", true);
+            config.addProperty("sliding_window", 4);
+            config.addProperty("max_window_layers", 2);
+            config.addProperty("num_experts", EXPERTS);
+            config.addProperty("num_experts_per_tok", 2);
+        });
+        HfConfig config = HfConfig.read(folder.resolve("config.json"));
+
+        assertTrue(new Qwen2Moe().decoder(config).toString().contains("windows=[4, 0, 0]"));
+        assertTrue(new Qwen2().decoder(config).toString().contains("windows=[0, 0, 4]"));
     }
 
     private static List<String> names(Envoy envoy) {

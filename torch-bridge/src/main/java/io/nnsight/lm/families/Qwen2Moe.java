@@ -2,12 +2,6 @@ package io.nnsight.lm.families;
 
 import io.nnsight.lm.decoder.DecoderSpec;
 import io.nnsight.lm.decoder.MixtureOfExperts;
-import java.util.HashSet;
-import java.util.List;
-import java.util.Set;
-import java.util.function.IntUnaryOperator;
-import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 
 /**
  * Qwen 1.5 and 2's mixtures of experts ({@code qwen2_moe}: Qwen1.5-MoE-A2.7B, Qwen2-57B-A14B): {@link Qwen2}'s
@@ -30,33 +24,15 @@ public final class Qwen2Moe extends Family {
     @Override
     public DecoderSpec decoder(HfConfig config) {
         int experts = config.integer("num_experts", 60);
-        int step = config.integer("decoder_sparse_step", 1);
-        Set<Integer> dense = new HashSet<>(config.integers("mlp_only_layers"));
         DecoderSpec.Builder layout = Llama.layout("Qwen2Moe", paths(), config, 0)
                 .attentionBias(config.bool("qkv_bias", true), false)
-                .windows(windows(config));
+                .windows(Qwen2.windows(config, (layer, windowLayers) -> layer % 2 == 0 && layer < windowLayers));
         if (experts > 0) {
             layout.sparseMoe(new MixtureOfExperts(experts, config.integer("num_experts_per_tok", 4),
                     config.number("moe_intermediate_size", 1408), config.bool("norm_topk_prob", false), true,
-                    config.number("shared_expert_intermediate_size", 5632)),
-                    layer -> !dense.contains(layer) && (layer + 1) % step == 0);
+                    config.number("shared_expert_intermediate_size", 5632)), Qwen3Moe.expertLayers(config));
         }
         return layout.build();
-    }
-
-    /**
-     * The windows of the layers: {@code sliding_window} where {@code layer_types} says so, if {@code
-     * use_sliding_window}; without {@code layer_types}, the even layers (0, 2, ...) below {@code max_window_layers}.
-     */
-    private static IntUnaryOperator windows(HfConfig config) {
-        int layers = config.integer("num_hidden_layers");
-        Integer window = config.bool("use_sliding_window", false) ? config.optionalInteger("sliding_window", 4096) : null;
-        int windowLayers = config.integer("max_window_layers", 28);
-        List<String> types = config.layerTypes(layers, IntStream.range(0, layers)
-                .mapToObj(layer -> window != null && (layer + 1) % 2 == 1 && layer < windowLayers ? HfConfig.SLIDING
-                        : HfConfig.FULL)
-                .collect(Collectors.toList()));
-        return layer -> window != null && types.get(layer).equals(HfConfig.SLIDING) ? window : 0;
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.nnsight.lm.decoder.DecoderSpec;
 import io.nnsight.lm.decoder.MixtureOfExperts;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.function.IntPredicate;
 
 /**
  * Qwen 3's mixtures of experts ({@code qwen3_moe}: Qwen3-30B-A3B, Qwen3-235B-A22B): {@link Qwen3}'s attention (RMS
@@ -24,8 +25,6 @@ public final class Qwen3Moe extends Family {
     @Override
     public DecoderSpec decoder(HfConfig config) {
         int experts = config.integer("num_experts", 128);
-        int step = config.integer("decoder_sparse_step", 1);
-        Set<Integer> dense = new HashSet<>(config.integers("mlp_only_layers"));
         Integer window = config.bool("use_sliding_window", false) ? config.optionalInteger("sliding_window", 4096) : null;
         boolean bias = config.bool("attention_bias", false);
         DecoderSpec.Builder layout = Llama.layout("Qwen3Moe", paths(), config, 0)
@@ -35,9 +34,19 @@ public final class Qwen3Moe extends Family {
         if (experts > 0) {
             layout.sparseMoe(new MixtureOfExperts(experts, config.integer("num_experts_per_tok", 8),
                     config.number("moe_intermediate_size", 768), config.bool("norm_topk_prob", false), true, 0),
-                    layer -> !dense.contains(layer) && (layer + 1) % step == 0);
+                    expertLayers(config));
         }
         return layout.build();
+    }
+
+    /**
+     * The layers of a Qwen mixture that hold experts: those {@code decoder_sparse_step} (1) picks ({@code (layer + 1) %
+     * step == 0}) and {@code mlp_only_layers} does not name.
+     */
+    static IntPredicate expertLayers(HfConfig config) {
+        int step = config.integer("decoder_sparse_step", 1);
+        Set<Integer> dense = new HashSet<>(config.integers("mlp_only_layers"));
+        return layer -> !dense.contains(layer) && (layer + 1) % step == 0;
     }
 
     @Override

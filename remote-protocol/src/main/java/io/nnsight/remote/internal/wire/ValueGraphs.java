@@ -329,7 +329,8 @@ public final class ValueGraphs {
         protected Class getTypeByName(String className) {
             ClassLoader loader = kryo.getClassLoader();
             try {
-                return className.startsWith("[") ? Class.forName(className, false, loader) : loader.loadClass(className);
+                return className.startsWith("[") ? Class.forName(className, false, loader)
+                        : loader.loadClass(className);
             } catch (ClassNotFoundException e) {
                 throw new KryoException("Unable to find class: " + className, e);
             }

@@ -29,8 +29,9 @@ import java.util.Map;
  *
  * <p>Only accepted code is kept, never a refusal, and only the rewritten class files (and whether they can use
  * autograd): a job defines them in a {@link JobClassLoader} of its own, or takes one that a job of the same code gave
- * back ({@link LoaderPool}), so no two running jobs share classes or static fields. The maps handed out are unmodifiable and shared by every job that hits; nothing writes to their
- * arrays ({@link JobClassLoader} only reads them to define classes).
+ * back ({@link LoaderPool}), so no two running jobs share classes or static fields. The maps handed out are
+ * unmodifiable and shared by every job that hits; nothing writes to their arrays ({@link JobClassLoader} only reads
+ * them to define classes).
  *
  * <p>Bounded: at most {@code maxEntries} entries and {@code maxBytes} bytes of class files and names; the least
  * recently used entries are dropped first, and code larger than the whole bound is not kept.

@@ -23,6 +23,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -311,7 +312,8 @@ public final class RayReplicas implements ModelReplicas {
             long now = System.nanoTime();
             for (Iterator<Joined> calls = inFlight.values().iterator(); calls.hasNext(); ) {
                 Joined joined = calls.next();
-                if (now - joined.deadline.end() >= 0 && !joined.deadline.moveLater(joined.replica)) {
+                if (now - joined.deadline.end() >= 0
+                        && !joined.deadline.moveLater(runningMillis(joined.replica, joined.job.context().id()))) {
                     calls.remove();
                     joined.replica.running.decrementAndGet();
                     if (joined.replica.ready()) { // once for all its overdue generations
@@ -336,14 +338,14 @@ public final class RayReplicas implements ModelReplicas {
         /** How its first replica died, if it runs again; else {@code null}. */
         final String died;
         /** When it must have been answered. */
-        final Deadline deadline;
+        final CallDeadline deadline;
 
         Joined(JobFeed.Job job, byte[] call, Member replica, String died) {
             this.job = job;
             this.call = call;
             this.replica = replica;
             this.died = died;
-            this.deadline = new Deadline(job.context().id(), job.context().timeLimit());
+            this.deadline = new CallDeadline(job.context().timeLimit(), GRACE);
             job.context().progress().deadline(deadline::end);
         }
     }
@@ -394,51 +396,15 @@ public final class RayReplicas implements ModelReplicas {
     }
 
     /**
-     * When a call must have been answered: its jobs' time limits and the grace from when it was sent, moved later,
-     * when it comes, by what its replica says of the call ({@link LateCall}). Thread-safe: the server's watchdog reads
-     * {@link #end} from another thread.
+     * What {@code replica} says of the call whose first job is {@code job}: how long it has run the call ({@link
+     * ReplicaActor#runningMillis}); empty when it does not answer within the grace, even this question, which runs
+     * beside its calls.
      */
-    private static final class Deadline {
-        private final String job;
-        private final Duration limits;
-        private volatile long end;
-        private boolean unseen;
-
-        /** The deadline of a call, sent now, whose first job is {@code job} and whose jobs' limits add up to {@code limits}. */
-        Deadline(String job, Duration limits) {
-            this.job = job;
-            this.limits = limits;
-            this.end = System.nanoTime() + limits.plus(GRACE).toNanos();
-        }
-
-        /** When the call must have been answered, in {@link System#nanoTime()}'s terms. */
-        long end() {
-            return end;
-        }
-
-        /** How long to wait for the answer now, in milliseconds (at least 1). */
-        long millisLeft() {
-            return Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()));
-        }
-
-        /**
-         * Asks {@code replica} about the call, now late: whether its deadline moves later (it waited behind other
-         * calls, or its answer is on its way), or the replica is stuck ({@code false}).
-         */
-        boolean moveLater(Member replica) {
-            long running;
-            try {
-                running = replica.actor.task(ReplicaActor::runningMillis, job).remote().get(GRACE.toMillis());
-            } catch (RayException e) { // it does not answer, even a question that runs beside its calls
-                return false;
-            }
-            LateCall late = LateCall.of(System.nanoTime(), running, limits.plus(GRACE), unseen);
-            if (late == null) {
-                return false;
-            }
-            end = late.end();
-            unseen = late.unseen();
-            return true;
+    private static OptionalLong runningMillis(Member replica, String job) {
+        try {
+            return OptionalLong.of(replica.actor.task(ReplicaActor::runningMillis, job).remote().get(GRACE.toMillis()));
+        } catch (RayException e) {
+            return OptionalLong.empty();
         }
     }
 
@@ -481,14 +447,14 @@ public final class RayReplicas implements ModelReplicas {
         int jobs = call.jobs().size();
         try {
             ObjectRef<byte[]> answer = replica.actor.task(ReplicaActor::execute, bytes).remote();
-            Deadline deadline = new Deadline(call.jobs().get(0).id(), call.timeLimits());
+            CallDeadline deadline = new CallDeadline(call.timeLimits(), GRACE);
             contexts.forEach(context -> context.progress().deadline(deadline::end));
             ReplicaAnswer answered = null;
             while (answered == null) {
                 try {
                     answered = ReplicaAnswer.read(answer.get(deadline.millisLeft()));
                 } catch (RayTimeoutException e) {
-                    if (!deadline.moveLater(replica)) {
+                    if (!deadline.moveLater(runningMillis(replica, call.jobs().get(0).id()))) {
                         restart(replica, "it did not answer within the time limits of its jobs");
                         return failed(jobs, timedOut(jobs, call.timeLimits(), replica));
                     }

@@ -82,7 +82,7 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class SafeTensors implements Closeable {
     /** The largest piece read or written at once: a {@link ByteBuffer} holds at most 2 GiB. */
-    private static final int MAX_READ_BYTES = 1 << 30;
+    private static final int MAX_IO_BYTES = 1 << 30;
 
     private final Path file;
     private final FileChannel channel;
@@ -213,7 +213,7 @@ public final class SafeTensors implements Closeable {
                 long size = values.numel() * types.get(entry.getKey()).byteSize();
                 BytePointer memory = new BytePointer(values.data_ptr());
                 for (long done = 0; done < size; ) {
-                    int length = (int) Math.min(size - done, MAX_READ_BYTES);
+                    int length = (int) Math.min(size - done, MAX_IO_BYTES);
                     writeFully(channel, memory.getPointer(done).limit(length).asByteBuffer());
                     done += length;
                 }
@@ -405,7 +405,7 @@ public final class SafeTensors implements Closeable {
         long start = header.dataStart() + info.dataBegin();
         try {
             for (long done = 0; done < size; ) {
-                int length = (int) Math.min(size - done, MAX_READ_BYTES);
+                int length = (int) Math.min(size - done, MAX_IO_BYTES);
                 BytePointer piece = memory.getPointer(done);
                 ByteBuffer buffer = piece.limit(length).asByteBuffer();
                 Header.readFully(file, channel, buffer, start + done);

@@ -52,8 +52,8 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
     private final Policy policy;
     private final ClassLoader values;
     /**
-     * The static fields of each shipped class that can change, with their values in a new loader, found once per
-     * class ({@link #clearStatics}).
+     * The static fields of each shipped class defined so far that can change, with their values in a new loader, found
+     * once per class ({@link #clearStatics}).
      */
     private final Map<String, Map<Field, Object>> changeable = new HashMap<>();
 
@@ -103,12 +103,16 @@ public final class JobClassLoader extends ClassLoader implements AgentExempt {
      */
     void clearStatics() {
         for (String name : classes.keySet()) {
-            Class<?> type = findLoadedClass(name);
-            if (type == null) {
-                continue;
+            Map<Field, Object> fields = changeable.get(name); // known once the class is: the JVM is asked until then
+            if (fields == null) {
+                Class<?> type = findLoadedClass(name);
+                if (type == null) {
+                    continue;
+                }
+                fields = changeableStatics(type);
+                changeable.put(name, fields);
             }
-            for (Map.Entry<Field, Object> initial : changeable.computeIfAbsent(name, any -> changeableStatics(type))
-                    .entrySet()) {
+            for (Map.Entry<Field, Object> initial : fields.entrySet()) {
                 try {
                     initial.getKey().set(null, initial.getValue());
                 } catch (IllegalAccessException e) {

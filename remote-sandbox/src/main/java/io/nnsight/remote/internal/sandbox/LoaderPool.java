@@ -80,12 +80,12 @@ final class LoaderPool {
         }
     }
 
-    /** How many loaders wait. */
+    /** How many loaders wait, for tests. */
     synchronized int size() {
         return idle.size();
     }
 
-    /** How many times {@link #take} found one. */
+    /** How many times {@link #take} found one, for tests. */
     synchronized long taken() {
         return taken;
     }

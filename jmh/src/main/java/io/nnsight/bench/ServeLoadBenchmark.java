@@ -55,6 +55,13 @@ import org.bytedeco.pytorch.global.torch;
  * warmed up for 20 s by default: the JIT compiles for about 30 s after the JVM starts, and a shorter warm-up measures
  * the first mode (one at a time) while it still does.
  *
+ * <p><b>Rounds.</b> A shared machine's speed drifts over minutes (other tenants, the host), and one mode measured
+ * after the other takes the drift into their ratio. With {@code --rounds R} the modes run in turn R times, each time
+ * on a new server, measured for {@code --measure} seconds each time and warmed up for {@code --warmup} seconds the
+ * first time and {@value #REWARM_SECONDS} s after (the JIT has compiled by then; the clients reach their steady state).
+ * The table sums each mode's rounds; a line after it gives each round's throughput per mode, and each round's ratio of
+ * a batching mode to one at a time with the median of those ratios, which drift between rounds does not move.
+ *
  * <p>Not a JMH benchmark: the clients are threads of their own and the measure is the server's throughput. Run it from
  * the project folder (it reads {@code ../shared/models/stories260K}), with {@code jdk.internal.vm} exported so that
  * trace bodies run as continuations on the model's thread, as {@code nnsight serve} runs them on JDK 21+ (without it,
@@ -64,6 +71,7 @@ import org.bytedeco.pytorch.global.torch;
  * java --enable-native-access=ALL-UNNAMED --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
  *     -cp jmh/target/benchmarks.jar io.nnsight.bench.ServeLoadBenchmark
  * java ... io.nnsight.bench.ServeLoadBenchmark --clients 16 --warmup 20 --measure 20 --modes one,equal,mixed,gen-one,gen
+ * java ... io.nnsight.bench.ServeLoadBenchmark --modes one,equal --warmup 20 --measure 10 --rounds 5
  * </pre>
  *
  * <p>With {@code --url URL} it drives a running server instead (anonymous jobs; {@code nnsight serve
@@ -79,6 +87,8 @@ public final class ServeLoadBenchmark {
     /** The prefix of a generation's entry among the expected answers. */
     private static final String GENERATE = "generate: ";
     private static final String MODES = "the modes are one, equal, mixed, gen-one, gen and gen-long: ";
+    /** The warm-up of every round after the first ({@code --rounds}), in seconds. */
+    private static final double REWARM_SECONDS = 5;
 
     private ServeLoadBenchmark() {}
 
@@ -141,6 +151,22 @@ public final class ServeLoadBenchmark {
         double cpuMillisPerJob(long nanos) {
             return jobs == 0 ? Double.NaN : nanos / 1e6 / jobs;
         }
+
+        /**
+         * This mode's rounds as one measurement: counts, times, latencies and CPU summed; the batch sizes of the last
+         * round, the sampled mean over all of them.
+         */
+        static Result of(List<Result> rounds) {
+            Result last = rounds.get(rounds.size() - 1);
+            return new Result(last.mode, rounds.stream().mapToLong(Result::jobs).sum(),
+                    rounds.stream().mapToLong(Result::untimed).sum(), rounds.stream().mapToLong(Result::failures).sum(),
+                    rounds.stream().mapToLong(Result::wrong).sum(), rounds.stream().mapToDouble(Result::seconds).sum(),
+                    rounds.stream().flatMapToLong(r -> Arrays.stream(r.latenciesNanos)).sorted().toArray(), last.batch,
+                    rounds.stream().mapToDouble(Result::sampledLast).average().orElse(Double.NaN),
+                    rounds.stream().mapToLong(Result::workerCpuNanos).sum(),
+                    rounds.stream().mapToLong(Result::clientCpuNanos).sum(),
+                    rounds.stream().mapToLong(Result::processCpuNanos).sum());
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -151,6 +177,7 @@ public final class ServeLoadBenchmark {
         int clients = 16;
         double warmup = 20;
         double measure = 20;
+        int rounds = 1;
         List<String> chosen = List.of("one", "equal", "mixed", "gen-one", "gen");
         String url = null;
         for (int i = 0; i < args.length; i++) {
@@ -159,10 +186,11 @@ public final class ServeLoadBenchmark {
                 case "--warmup" -> warmup = Double.parseDouble(args[++i]);
                 case "--measure" -> measure = Double.parseDouble(args[++i]);
                 case "--modes" -> chosen = List.of(args[++i].split(","));
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--url" -> url = args[++i];
                 default -> {
                     System.err.println("usage: ServeLoadBenchmark [--clients N] [--warmup SECONDS] [--measure SECONDS]"
-                            + " [--modes one,equal,mixed,gen-one,gen,gen-long] [--url URL]");
+                            + " [--rounds R] [--modes one,equal,mixed,gen-one,gen,gen-long] [--url URL]");
                     System.exit(2);
                 }
             }
@@ -184,8 +212,13 @@ public final class ServeLoadBenchmark {
                         Generation.maxNewTokens(tokens), tr -> lm.generator().output()).flatten())));
             }
         }
-        System.out.printf(Locale.ROOT, "stories260K; %d clients, %.0f s warm-up, %.0f s measured per mode; engine %s, "
-                + "libtorch threads %d, %d processors%n", clients, warmup, measure, BodyEngine.configured().property(),
+        if (rounds < 1) {
+            throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
+        }
+        System.out.printf(Locale.ROOT, "stories260K; %d clients, %.0f s warm-up, %.0f s measured per mode%s; engine %s, "
+                + "libtorch threads %d, %d processors%n", clients, warmup, measure, rounds == 1 ? ""
+                : String.format(Locale.ROOT, " in each of %d rounds (%.0f s warm-up after the first)", rounds,
+                        Math.min(warmup, REWARM_SECONDS)), BodyEngine.configured().property(),
                 torch.get_num_threads(), Runtime.getRuntime().availableProcessors());
         System.out.println("equal-length prompts (" + tokens(lm, equal.get(0)) + " tokens with BOS): " + equal);
         List<Long> lengths = varied.stream().map(prompt -> tokens(lm, prompt)).toList();
@@ -215,15 +248,52 @@ public final class ServeLoadBenchmark {
                 default -> throw new IllegalArgumentException(MODES + mode);
             });
         }
-        List<Result> results = new ArrayList<>();
-        for (Mode mode : modes) {
-            Result result = run(lm, mode, url, clients, warmup, measure, expected);
-            results.add(result);
-            System.out.printf(Locale.ROOT, "%s: %d jobs in %.1f s (and %d long ones, not timed), %d failed, %d wrong; "
-                    + "/status batch %s%n", mode.name, result.jobs, result.seconds, result.untimed, result.failures,
-                    result.wrong, result.batch);
+        List<List<Result>> byMode = new ArrayList<>();
+        modes.forEach(mode -> byMode.add(new ArrayList<>()));
+        for (int round = 0; round < rounds; round++) {
+            for (int m = 0; m < modes.size(); m++) {
+                Mode mode = modes.get(m);
+                Result result = run(lm, mode, url, clients, round == 0 ? warmup : Math.min(warmup, REWARM_SECONDS),
+                        measure, expected);
+                byMode.get(m).add(result);
+                System.out.printf(Locale.ROOT, "%s%s: %d jobs in %.1f s (and %d long ones, not timed), %d failed, %d "
+                        + "wrong; /status batch %s%n", mode.name, rounds == 1 ? "" : ", round " + (round + 1),
+                        result.jobs, result.seconds, result.untimed, result.failures, result.wrong, result.batch);
+            }
         }
-        print(results);
+        print(byMode.stream().map(Result::of).toList());
+        if (rounds > 1) {
+            printRounds(byMode);
+        }
+    }
+
+    /**
+     * Each round's throughput per mode, and each round's ratio of every batching mode to the one-at-a-time mode of the
+     * same kind (traces or generations) in that round, with the median of those ratios.
+     */
+    private static void printRounds(List<List<Result>> byMode) {
+        System.out.println();
+        for (List<Result> rounds : byMode) {
+            Mode mode = rounds.get(0).mode;
+            StringBuilder line = new StringBuilder(mode.name + ", jobs/s per round:");
+            rounds.forEach(r -> line.append(String.format(Locale.ROOT, " %.1f", r.jobsPerSecond())));
+            List<Result> baseline = byMode.stream()
+                    .filter(other -> other.get(0).mode.batchJobs == 1 && other.get(0).mode.generates == mode.generates)
+                    .findFirst().orElse(null);
+            if (mode.batchJobs != 1 && baseline != null) {
+                double[] ratios = new double[rounds.size()];
+                for (int i = 0; i < ratios.length; i++) {
+                    ratios[i] = rounds.get(i).jobsPerSecond() / baseline.get(i).jobsPerSecond();
+                }
+                line.append("; × one at a time per round:");
+                Arrays.stream(ratios).forEach(ratio -> line.append(String.format(Locale.ROOT, " %.2f", ratio)));
+                Arrays.sort(ratios);
+                double median = ratios.length % 2 == 1 ? ratios[ratios.length / 2]
+                        : (ratios[ratios.length / 2 - 1] + ratios[ratios.length / 2]) / 2;
+                line.append(String.format(Locale.ROOT, "; median %.2f", median));
+            }
+            System.out.println(line);
+        }
     }
 
     /** Drives the server at {@code url}, or, when it is {@code null}, one of its own batching as the mode says. */

@@ -1,4 +1,4 @@
-"""Writes the models the tests derive from ../shared's fixtures (Gemma 3, OLMo 2 and 3, the mixtures of experts) into
+"""Writes the models the tests derive from ../shared's fixtures (Gemma 3, OLMo 2 and 3, the mixtures of experts, GPT-OSS) into
 a folder, one sub-folder each, for FamilyBenchmark and hf_forward.py to measure as they measure the fixtures.
 
     python jmh/python/derived_models.py /tmp/derived      # from the project folder, beside ../shared
@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "torch-bridge/src/test/python"))
 from fixture_variants import variant  # noqa: E402
 import gemma3_references  # noqa: E402
+import gpt_oss_references  # noqa: E402
 import moe_references  # noqa: E402
 import olmo_references  # noqa: E402
 
@@ -26,6 +27,7 @@ MODELS = {
                        moe_references.experts((0, 2), 24, moe_references.shared_experts((0, 2), 40))),
     "olmoe-tiny": ("mistral-tiny", moe_references.olmoe_config,
                    moe_references.experts((0, 1, 2), 72, moe_references.projection_norms)),
+    "gpt-oss-tiny": ("mistral-tiny", gpt_oss_references.gpt_oss_config, gpt_oss_references.gpt_oss_weights),
 }
 
 

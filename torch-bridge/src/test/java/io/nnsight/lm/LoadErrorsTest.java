@@ -78,7 +78,7 @@ class LoadErrorsTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,
                 () -> LanguageModel.load(folder.toString()));
 
-        assertMessage(error, "'mamba'", "llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, gemma2, gemma3_text, gemma3, phi3, olmo2, olmo3, olmoe, gpt_neox, gpt2");
+        assertMessage(error, "'mamba'", "llama, mistral, mixtral, qwen2, qwen3, qwen2_moe, qwen3_moe, gemma2, gemma3_text, gemma3, phi3, olmo2, olmo3, olmoe, gpt_oss, gpt_neox, gpt2");
     }
 
     @Test
@@ -173,7 +173,7 @@ class LoadErrorsTest {
 
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> LanguageModel.load(folder.toString()));
 
-        assertMessage(error, "\"quantization_config\"", "quantized");
+        assertMessage(error, "\"quantization_config\"", "quantized", "quant_method: bitsandbytes");
     }
 
     @Test

@@ -23,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.function.IntToDoubleFunction;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -35,7 +34,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Mixtures of experts against transformers 5.18 in float32, each derived from a shared fixture in a temporary folder,
- * with 4 experts of which each token takes 2, every router and expert weight given by {@link #weight}, and the
+ * with 4 experts of which each token takes 2, every router and expert weight given by {@link Shared#formulaMatrix}, and the
  * experts stored as the Hub's checkpoints store them (each expert's weights apart):
  * <ul>
  *   <li>Mixtral ({@code mixtral}) from {@code mistral-tiny}, its experts {@code block_sparse_moe.experts.E.w1},
@@ -122,18 +121,6 @@ class MixtureOfExpertsTest {
                 new long[] {281, 277, 407, 339, 170, 231, 474, 76, 183, 289}));
     }
 
-    /** A deterministic matrix: {@code ((7r + 13c + 17e + 19l + 23k) % 29 - 14) / 140}, as the reference scripts'. */
-    private static Shared.Weight weight(int layer, int kind, int expert, int rows, int columns) {
-        float[] values = new float[rows * columns];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < columns; c++) {
-                values[r * columns + c] = (float) (((7 * r + 13 * c + 17 * expert + 19 * layer + 23 * kind) % 29 - 14)
-                        / 140.0);
-            }
-        }
-        return new Shared.Weight(new long[] {rows, columns}, values);
-    }
-
     /** The derived model of {@code family}. */
     private LanguageModel model(String family) {
         switch (family) {
@@ -188,17 +175,17 @@ class MixtureOfExpertsTest {
         Map<String, Shared.Weight> added = new LinkedHashMap<>();
         for (int layer : layers) {
             String prefix = "model.layers." + layer + ".mlp.";
-            added.put(prefix + "shared_expert.gate_proj.weight", weight(layer, 4, 0, width, 32));
-            added.put(prefix + "shared_expert.up_proj.weight", weight(layer, 5, 0, width, 32));
-            added.put(prefix + "shared_expert.down_proj.weight", weight(layer, 6, 0, 32, width));
-            added.put(prefix + "shared_expert_gate.weight", weight(layer, 7, 0, 1, 32));
+            added.put(prefix + "shared_expert.gate_proj.weight", Shared.formulaMatrix(layer, 4, 0, width, 32));
+            added.put(prefix + "shared_expert.up_proj.weight", Shared.formulaMatrix(layer, 5, 0, width, 32));
+            added.put(prefix + "shared_expert.down_proj.weight", Shared.formulaMatrix(layer, 6, 0, 32, width));
+            added.put(prefix + "shared_expert_gate.weight", Shared.formulaMatrix(layer, 7, 0, 1, 32));
         }
         for (int layer = 0; layer < 3; layer++) {
             int l = layer;
             String prefix = "model.layers." + layer + ".self_attn.";
-            added.put(prefix + "q_proj.bias", vector(32, j -> ((3 * j + 5 * l + 7 * 8) % 11 - 5) / 50.0));
-            added.put(prefix + "k_proj.bias", vector(16, j -> ((3 * j + 5 * l + 7 * 9) % 11 - 5) / 50.0));
-            added.put(prefix + "v_proj.bias", vector(16, j -> ((3 * j + 5 * l + 7 * 10) % 11 - 5) / 50.0));
+            added.put(prefix + "q_proj.bias", Shared.vector(32, j -> ((3 * j + 5 * l + 7 * 8) % 11 - 5) / 50.0));
+            added.put(prefix + "k_proj.bias", Shared.vector(16, j -> ((3 * j + 5 * l + 7 * 9) % 11 - 5) / 50.0));
+            added.put(prefix + "v_proj.bias", Shared.vector(16, j -> ((3 * j + 5 * l + 7 * 10) % 11 - 5) / 50.0));
         }
         return added;
     }
@@ -230,30 +217,22 @@ class MixtureOfExpertsTest {
             for (String mlp : List.of("gate_proj", "up_proj", "down_proj")) {
                 removed.add(prefix + "mlp." + mlp + ".weight");
             }
-            added.put(prefix + block + ".gate.weight", weight(layer, 0, 0, EXPERTS, 32));
+            added.put(prefix + block + ".gate.weight", Shared.formulaMatrix(layer, 0, 0, EXPERTS, 32));
             for (int expert = 0; expert < EXPERTS; expert++) { // each fills a part of a stacked parameter
                 String experts = prefix + block + ".experts." + expert + ".";
-                added.put(experts + kinds.get(0) + ".weight", weight(layer, 1, expert, width, 32));
-                added.put(experts + kinds.get(1) + ".weight", weight(layer, 2, expert, 32, width));
-                added.put(experts + kinds.get(2) + ".weight", weight(layer, 3, expert, width, 32));
+                added.put(experts + kinds.get(0) + ".weight", Shared.formulaMatrix(layer, 1, expert, width, 32));
+                added.put(experts + kinds.get(1) + ".weight", Shared.formulaMatrix(layer, 2, expert, 32, width));
+                added.put(experts + kinds.get(2) + ".weight", Shared.formulaMatrix(layer, 3, expert, width, 32));
             }
         }
         for (int layer = 0; projectionNorms && layer < 3; layer++) {
             int i = layer;
-            added.put("model.layers." + layer + ".self_attn.q_norm.weight", vector(32, j -> 1 + 0.05 * (j % 5 - 2) + 0.03 * i));
-            added.put("model.layers." + layer + ".self_attn.k_norm.weight", vector(16, j -> 1 - 0.04 * (j % 3 - 1) + 0.02 * i));
+            added.put("model.layers." + layer + ".self_attn.q_norm.weight", Shared.vector(32, j -> 1 + 0.05 * (j % 5 - 2) + 0.03 * i));
+            added.put("model.layers." + layer + ".self_attn.k_norm.weight", Shared.vector(16, j -> 1 - 0.04 * (j % 3 - 1) + 0.02 * i));
         }
         added.putAll(extra);
         Shared.replaceShapedWeights(folder.resolve("model.safetensors"), name -> name, removed, added);
         return LanguageModel.load(folder.toString());
-    }
-
-    private static Shared.Weight vector(int size, IntToDoubleFunction formula) {
-        float[] values = new float[size];
-        for (int j = 0; j < size; j++) {
-            values[j] = (float) formula.applyAsDouble(j);
-        }
-        return new Shared.Weight(new long[] {size}, values);
     }
 
     @ParameterizedTest

@@ -16,6 +16,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.bytedeco.javacpp.FloatPointer;
@@ -97,6 +98,31 @@ public final class Shared {
 
     /** A float32 tensor to add to a checkpoint: its shape and its values, row-major. */
     public record Weight(long[] shape, float[] values) {}
+
+    /**
+     * A deterministic matrix for derived fixtures, {@code ((7r + 13c + 17e + 19l + 23k) % 29 - 14) / 140} at row
+     * {@code r}, column {@code c}, for layer {@code l}, kind {@code k} and expert {@code e}: as the reference scripts
+     * of {@code src/test/python} make it.
+     */
+    public static Weight formulaMatrix(int layer, int kind, int expert, int rows, int columns) {
+        float[] values = new float[rows * columns];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < columns; c++) {
+                values[r * columns + c] = (float) (((7 * r + 13 * c + 17 * expert + 19 * layer + 23 * kind) % 29 - 14)
+                        / 140.0);
+            }
+        }
+        return new Weight(new long[] {rows, columns}, values);
+    }
+
+    /** A vector of {@code size} values, {@code formula(j)} at index {@code j}. */
+    public static Weight vector(int size, IntToDoubleFunction formula) {
+        float[] values = new float[size];
+        for (int j = 0; j < size; j++) {
+            values[j] = (float) formula.applyAsDouble(j);
+        }
+        return new Weight(new long[] {size}, values);
+    }
 
     /** {@link #replaceWeights(Path, UnaryOperator, Collection, Map)} with tensors of any shape added. */
     public static void replaceShapedWeights(Path file, UnaryOperator<String> rename, Collection<String> removed,

@@ -5,6 +5,7 @@ import io.nnsight.nn.TensorModule;
 import io.nnsight.spi.BatchSensitive;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -23,6 +24,11 @@ import org.bytedeco.pytorch.global.torch;
  * lm.trace(prompt, tr -> { probs.output().select(1, 3).zero_(); return null; });   // silence head 3
  * }</pre>
  *
+ * <p>With attention sinks (GPT-OSS: {@code self_attn.sinks}, one learned logit per head), each query's row of
+ * scores gains its head's sink as one more column before the softmax, which is then dropped, as transformers' GPT-OSS
+ * eager attention computes it (in the scores' type): a row of the pattern sums to less than 1, the rest going to
+ * the sink.
+ *
  * <p>The attention computes the pattern only when some trace's body waits for this module (or always, for an
  * attention whose scores are soft-capped): otherwise it runs libtorch's fused scaled-dot-product kernel, which
  * gives the same output without the pattern. Since waiting for it changes every row's kernel, it is {@link
@@ -30,13 +36,33 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class AttentionProbs extends HookedModule implements TensorModule, BatchSensitive {
     private static final ScalarTypeOptional FLOAT32 = persistent(new ScalarTypeOptional(torch.ScalarType.Float));
+    private static final long[] LAST = {-1};
+
+    /** Each head's sink {@code [heads]}, or {@code null}. */
+    private final Tensor sinks;
+
+    /** The pattern of an attention without sinks. */
+    public AttentionProbs() {
+        this(null);
+    }
+
+    /** The pattern of an attention whose heads have the sinks {@code sinks} {@code [heads]} (its parameter). */
+    public AttentionProbs(Tensor sinks) {
+        this.sinks = sinks;
+    }
 
     @Override
     public Tensor forward(Tensor scores) {
-        return hooked(scores, AttentionProbs::softmax);
+        return hooked(scores, this::softmax);
     }
 
-    private static Tensor softmax(Tensor scores) {
-        return scores.softmax(-1, FLOAT32).to(scores.scalar_type());
+    private Tensor softmax(Tensor scores) {
+        if (sinks == null) {
+            return scores.softmax(-1, FLOAT32).to(scores.scalar_type());
+        }
+        Tensor column = sinks.to(scores.scalar_type()).reshape(1, -1, 1, 1).expand(scores.size(0), -1, scores.size(2), 1);
+        Tensor combined = torch.cat(new TensorVector(scores, column), -1);
+        combined = combined.sub(combined.amax(LAST, true));
+        return combined.softmax(-1).narrow(-1, 0, scores.size(-1));
     }
 }

@@ -12,13 +12,14 @@ import org.bytedeco.pytorch.Tensor;
  * attn(norm1(h)) + mlp(norm2(h))}: GPT-NeoX), with norms after the blocks as well ({@code h +
  * post_norm(attn(norm(h)))}: Gemma 2) or only after them ({@code h + post_norm(attn(h))}: OLMo 2), and with
  * dropouts on the blocks' outputs (Phi-3, GPT-NeoX). The MLP may be a mixture of experts ({@link SparseMoeBlock}:
- * Mixtral). Its input is the hidden states (positional) with the attention's named inputs; its output, the hidden
+ * Mixtral; {@link ScoringMoeBlock}, whose output also holds the routing weights: GPT-OSS). Its input is the hidden states (positional) with the attention's named inputs; its output, the hidden
  * states after the layer.
  */
 public final class DecoderLayer extends HookedModule {
     private final DecoderSpec spec;
     private final SelfAttention attention;
-    private final TensorModule mlp;
+    /** A {@link TensorModule}, or a {@link ScoringMoeBlock}. */
+    private final HookedModule mlp;
     private final TensorModule beforeAttention;
     private final TensorModule afterAttention;
     private final TensorModule beforeMlp;
@@ -30,8 +31,10 @@ public final class DecoderLayer extends HookedModule {
     public DecoderLayer(DecoderSpec spec, int layer, Placement placement) {
         this.spec = spec;
         this.attention = register(spec.paths.attention(), new SelfAttention(spec, layer, placement));
-        this.mlp = (TensorModule) register(spec.paths.mlp(), spec.moeLayers[layer] ? new SparseMoeBlock(spec, placement)
-                : spec.gatedMlp ? new GatedMlp(spec, placement) : new DenseMlp(spec, placement));
+        this.mlp = register(spec.paths.mlp(), !spec.moeLayers[layer]
+                ? (spec.gatedMlp ? new GatedMlp(spec, placement) : new DenseMlp(spec, placement))
+                : spec.moe.kind() == MixtureOfExperts.Kind.TOP_K_THEN_SOFTMAX ? new ScoringMoeBlock(spec, placement)
+                : new SparseMoeBlock(spec, placement));
         this.beforeAttention = norm(spec.beforeAttention, placement);
         this.afterAttention = norm(spec.afterAttention, placement);
         this.beforeMlp = norm(spec.beforeMlp, placement);
@@ -58,11 +61,16 @@ public final class DecoderLayer extends HookedModule {
         Tensor attended = apply(attentionDropout, apply(afterAttention, attention.forward(in.withFirst(
                 apply(beforeAttention, hidden)))));
         if (spec.residual == DecoderSpec.Residual.PARALLEL) {
-            Tensor mlpOut = apply(mlpDropout, mlp.forward(apply(beforeMlp, hidden)));
+            Tensor mlpOut = apply(mlpDropout, mlp(apply(beforeMlp, hidden)));
             return mlpOut.add(attended).add(hidden);
         }
         hidden = hidden.add(attended);
-        return hidden.add(apply(mlpDropout, apply(afterMlp, mlp.forward(apply(beforeMlp, hidden)))));
+        return hidden.add(apply(mlpDropout, apply(afterMlp, mlp(apply(beforeMlp, hidden)))));
+    }
+
+    /** The MLP's hidden states for {@code x} (of a {@link ScoringMoeBlock}, the first of its outputs). */
+    private Tensor mlp(Tensor x) {
+        return mlp instanceof ScoringMoeBlock scoring ? scoring.forward(x).get(0) : ((TensorModule) mlp).forward(x);
     }
 
     /** {@code module}'s output for {@code x}, or {@code x} for a layer without that module. */

@@ -55,7 +55,7 @@ public final class DecoderModel extends HookedModule {
         this.layers = register(spec.layersName(), new ModuleList<>(blocks));
         this.norm = (TensorModule) register(spec.finalNormName(), spec.norm.create(spec.hiddenSize, placement));
         this.rotary = spec.rope == null ? null : register("rotary_emb", new RotaryEmbedding(ropes(spec), spec.headDim,
-                placement));
+                spec.halfRotaryOutput, placement));
         this.anyFull = hasLayers(spec, false);
         this.anySliding = hasLayers(spec, true);
     }

@@ -89,6 +89,10 @@ public final class DecoderSpec {
     final String attentionOutputDropout;
     final double[] scalings;
     final Double attentionSoftcap;
+    /** Whether each head's softmax has a learned sink ({@code self_attn.sinks}: GPT-OSS). */
+    final boolean attentionSinks;
+    /** Whether {@code rotary_emb} gives the cosines and sines of one half of the rotated dimensions (GPT-OSS). */
+    final boolean halfRotaryOutput;
     final int[] windows;
     final boolean gatedMlp;
     /** The layers' mixture of experts, or {@code null} when every layer has an MLP. */
@@ -153,6 +157,8 @@ public final class DecoderSpec {
             moeLayers[i] = b.moe != null && b.moeLayer.test(i);
         }
         this.attentionSoftcap = b.attentionSoftcap;
+        this.attentionSinks = b.attentionSinks;
+        this.halfRotaryOutput = b.halfRotaryOutput;
         this.gatedMlp = b.gatedMlp;
         this.moe = b.moe;
         this.clipQkv = b.clipQkv;
@@ -265,6 +271,8 @@ public final class DecoderSpec {
         private String attentionOutputDropout;
         private IntToDoubleFunction scaling;
         private Double attentionSoftcap;
+        private boolean attentionSinks;
+        private boolean halfRotaryOutput;
         private IntUnaryOperator window = layer -> 0;
         private boolean gatedMlp = true;
         private MixtureOfExperts moe;
@@ -442,6 +450,25 @@ public final class DecoderSpec {
         }
 
         /**
+         * A learned sink per head ({@code self_attn.sinks}, GPT-OSS): a logit that joins each query's scores in the
+         * softmax and is then dropped, so that a query may attend to less than all of its keys. The attention then
+         * always computes its probabilities ({@link AttentionProbs}), as transformers' eager attention does.
+         */
+        public Builder attentionSinks() {
+            this.attentionSinks = true;
+            return this;
+        }
+
+        /**
+         * {@code rotary_emb}'s cosines and sines cover one half of the rotated dimensions, as GPT-OSS's do (each
+         * half of a head rotates by the same angles); by default they cover all of them, the halves repeated.
+         */
+        public Builder halfRotaryOutput() {
+            this.halfRotaryOutput = true;
+            return this;
+        }
+
+        /**
          * The sliding window of each layer's attention: a query attends to itself and the {@code window - 1}
          * tokens before it; 0 for every earlier token (the default).
          */
@@ -460,9 +487,9 @@ public final class DecoderSpec {
 
         /**
          * A mixture of experts in place of the MLP of the layers {@code inLayer} marks, at the MLP's path (the
-         * others keep their MLP): a router ({@code gate}) picks each token's experts ({@code experts}: gated MLPs of
-         * the layout's activation, their weights stacked as {@code gate_up_proj} and {@code down_proj}) and weighs
-         * their outputs, as {@code moe} says.
+         * others keep their MLP): a router ({@code gate}, GPT-OSS's {@code router}) picks each token's experts
+         * ({@code experts}: gated MLPs, their weights stacked as {@code gate_up_proj} and {@code down_proj}) and
+         * weighs their outputs, as {@code moe} says ({@link MixtureOfExperts.Kind}).
          */
         public Builder sparseMoe(MixtureOfExperts moe, IntPredicate inLayer) {
             this.moe = Objects.requireNonNull(moe, "moe");

@@ -17,10 +17,14 @@ import org.bytedeco.pytorch.global.torch;
  * rope's {@linkplain Rope#attentionFactor attention factor}) and returned in the activations' type, as transformers'
  * {@code RotaryEmbedding} does. Inputs: the hidden states (for their type), the position ids and, in a model whose
  * layer types rotate differently (Gemma 3), the layer type ({@code full_attention}, {@code sliding_attention}: the
- * module then runs once per type in each forward pass, full layers' first); output: {@code [cos, sin]}.
+ * module then runs once per type in each forward pass, full layers' first); output: {@code [cos, sin]}. Each half of
+ * the rotated dimensions turns by the same angles: the output repeats them for both halves, or, as GPT-OSS's does,
+ * gives them once ({@code [batch, tokens, rotated dims / 2]}).
  */
 public final class RotaryEmbedding extends HookedModule {
     private final int headDim;
+    /** Whether the output gives the angles of one half of the rotated dimensions only. */
+    private final boolean half;
     private final Placement placement;
     private final Map<String, Frequencies> byLayerType;
 
@@ -39,12 +43,15 @@ public final class RotaryEmbedding extends HookedModule {
      * The embeddings of heads of {@code headDim} dimensions, of which {@link Rope#rotatedDims} rotate: one rope per
      * layer type, in the order the model computes them; a model whose layers all rotate alike gives one, under any
      * key, and calls {@link #forward(Tensor, Tensor)}.
+     *
+     * @param half whether the cosines and sines cover one half of the rotated dimensions (else both, repeated)
      */
-    public RotaryEmbedding(Map<String, Rope> byLayerType, int headDim, Placement placement) {
+    public RotaryEmbedding(Map<String, Rope> byLayerType, int headDim, boolean half, Placement placement) {
         if (byLayerType.isEmpty()) {
             throw new IllegalArgumentException("a rotary embedding needs a rope");
         }
         this.headDim = headDim;
+        this.half = half;
         this.placement = placement;
         this.byLayerType = new LinkedHashMap<>();
         byLayerType.forEach((type, rope) -> this.byLayerType.put(type, new Frequencies(rope,
@@ -74,7 +81,9 @@ public final class RotaryEmbedding extends HookedModule {
             inverse = frequencies.forLength(positions.max().item_long() + 1, headDim, placement);
         }
         Tensor angles = positions.to(torch.ScalarType.Float).unsqueeze(-1).mul(inverse);
-        angles = torch.cat(new TensorVector(angles, angles), -1);
+        if (!half) {
+            angles = torch.cat(new TensorVector(angles, angles), -1);
+        }
         Tensor cos = angles.cos();
         Tensor sin = angles.sin();
         double scaling = rope.attentionFactor();

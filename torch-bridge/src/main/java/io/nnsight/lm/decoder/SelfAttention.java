@@ -28,8 +28,8 @@ import org.bytedeco.pytorch.global.torch;
  * {@code null}).
  *
  * <p>The probabilities are the child {@link AttentionProbs} ({@code attention_probs}), computed only when a
- * trace's body waits for them, the scores are soft-capped or the model is on the meta device (a scan) ("eager"
- * attention); otherwise libtorch's fused scaled-dot-product attention runs.
+ * trace's body waits for them, the scores are soft-capped, the heads have sinks ({@code sinks}, GPT-OSS) or the model
+ * is on the meta device (a scan) ("eager" attention); otherwise libtorch's fused scaled-dot-product attention runs.
  */
 public final class SelfAttention extends HookedModule {
     private final DecoderSpec spec;
@@ -45,6 +45,8 @@ public final class SelfAttention extends HookedModule {
     private final TensorModule output;
     private final TensorModule queryNorm;
     private final TensorModule keyNorm;
+    /** Each head's attention sink {@code [heads]}, or {@code null}. */
+    private final Tensor sinks;
     private final AttentionProbs probabilities;
     private final Dropout probabilitiesDropout;
     private final Dropout outputDropout;
@@ -92,7 +94,8 @@ public final class SelfAttention extends HookedModule {
                 : child(spec.queryNorm, spec.norm.create(spec.projectionNorms ? queries : headDim, placement));
         this.keyNorm = spec.keyNorm == null ? null
                 : child(spec.keyNorm, spec.norm.create(spec.projectionNorms ? keys : headDim, placement));
-        this.probabilities = register("attention_probs", new AttentionProbs());
+        this.sinks = spec.attentionSinks ? registerParameter("sinks", placement.parameter(heads)) : null;
+        this.probabilities = register("attention_probs", new AttentionProbs(sinks));
         this.probabilitiesDropout = spec.probabilitiesDropout == null ? null
                 : register(spec.probabilitiesDropout, new Dropout(spec.dropout));
         this.outputDropout = spec.attentionOutputDropout == null ? null
@@ -141,8 +144,14 @@ public final class SelfAttention extends HookedModule {
         values = values.transpose(1, 2);
         List<Tensor> rotary = (List<Tensor>) in.get("position_embeddings");
         if (rotary != null) {
-            Tensor cos = rotary.get(0).unsqueeze(1);
-            Tensor signedSin = rotary.get(1).mul(halfSigns).unsqueeze(1);
+            Tensor cos = rotary.get(0);
+            Tensor sin = rotary.get(1);
+            if (spec.halfRotaryOutput) { // the angles of one half: both halves turn by them
+                cos = torch.cat(new TensorVector(cos, cos), -1);
+                sin = torch.cat(new TensorVector(sin, sin), -1);
+            }
+            cos = cos.unsqueeze(1);
+            Tensor signedSin = sin.mul(halfSigns).unsqueeze(1);
             queries = rotate(queries, cos, signedSin);
             keys = rotate(keys, cos, signedSin);
         }
@@ -153,7 +162,7 @@ public final class SelfAttention extends HookedModule {
             values = all[1];
         }
         Tensor mask = in.tensor("attention_mask");
-        boolean eager = softcap != null || probabilities.hookPoint().isAwaited() || placement.isMeta();
+        boolean eager = softcap != null || sinks != null || probabilities.hookPoint().isAwaited() || placement.isMeta();
         Tensor attended = eager ? eager(queries, keys, values, mask) : fused(queries, keys, values, mask);
         attended = attended.transpose(1, 2).reshape(batch, tokens, (long) heads * headDim);
         Tensor out = output.forward(attended);

@@ -6,14 +6,16 @@ import java.util.List;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.T_TensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * The router of a mixture of experts ({@code gate}, transformers' {@code MixtralTopKRouter}): for tokens {@code
  * [tokens, hidden]}, the router logits {@code [tokens, experts]} ({@code weight} applied), the softmax of each
  * token's logits in float32, of which the top {@code k} (renormalised to sum to 1 if the family does, and cast to
- * the model's type if it does) are the experts' weights. Output: {@code [router logits, weights [tokens, k],
- * experts [tokens, k]]}, as
+ * the model's type if it does) are the experts' weights. GPT-OSS's ({@code router}, {@link
+ * MixtureOfExperts.Kind#TOP_K_THEN_SOFTMAX}) adds a {@code bias} to the logits and takes the softmax of the top
+ * {@code k} logits instead. Output: {@code [router logits, weights [tokens, k], experts [tokens, k]]}, as
  * transformers' router returns them; a trace may read or replace any of the three.
  */
 public final class TopKRouter extends HookedModule {
@@ -22,11 +24,14 @@ public final class TopKRouter extends HookedModule {
 
     private final DecoderSpec spec;
     private final Tensor weight;
+    private final Tensor bias;
 
-    /** The router of a layer, its weight uninitialised until loaded. */
+    /** The router of a layer, its weights uninitialised until loaded. */
     public TopKRouter(DecoderSpec spec, Placement placement) {
         this.spec = spec;
         this.weight = registerParameter("weight", placement.parameter(spec.moe.experts(), spec.hiddenSize));
+        this.bias = spec.moe.kind() == MixtureOfExperts.Kind.TOP_K_THEN_SOFTMAX
+                ? registerParameter("bias", placement.parameter(spec.moe.experts())) : null;
     }
 
     /** Routes {@code tokens} {@code [tokens, hidden]}; see the class description for the output. */
@@ -37,6 +42,11 @@ public final class TopKRouter extends HookedModule {
 
     private List<Tensor> compute(Inputs in) {
         Tensor tokens = in.tensor(0);
+        if (bias != null) {
+            Tensor logits = torch.linear(tokens, weight, new TensorOptional(bias));
+            T_TensorTensor_T top = torch.topk(logits, spec.moe.perToken());
+            return List.of(logits, top.get0().softmax(-1, SAME_TYPE), top.get1());
+        }
         Tensor logits = torch.linear(tokens, weight);
         T_TensorTensor_T top = torch.topk(logits.softmax(-1, FLOAT32), spec.moe.perToken());
         Tensor weights = top.get0();

@@ -7,7 +7,7 @@ import java.util.stream.Collectors;
 public final class Families {
     private static final List<Family> ALL = List.of(new Llama(), new Mistral(), new Mixtral(), new Qwen2(), new Qwen3(),
             new Qwen2Moe(), new Qwen3Moe(), new Gemma2(), new Gemma3(), new Gemma3ImageText(), new Phi3(), new Olmo2(),
-            new Olmo3(), new Olmoe(), new GptNeoX(), new Gpt2());
+            new Olmo3(), new Olmoe(), new GptOss(), new GptNeoX(), new Gpt2());
 
     private Families() {}
 
@@ -25,8 +25,13 @@ public final class Families {
     public static Family of(HfConfig config) {
         String type = config.modelType();
         if (config.has("quantization_config")) {
-            throw config.refused("quantization_config", "quantized checkpoints (bitsandbytes, GPTQ, AWQ, ...) are not "
-                    + "supported; load the unquantized weights, and pick their type with LanguageModel.Options.dtype");
+            HfConfig quantization = config.section("quantization_config");
+            String method = quantization.has("quant_method") ? quantization.string("quant_method") : "unnamed";
+            throw config.refused("quantization_config", "quantized checkpoints (this one's quant_method: " + method
+                    + "; bitsandbytes, GPTQ, AWQ, MXFP4, ...) are not supported; load the unquantized weights"
+                    + (method.equals("mxfp4") ? ", such as a copy transformers saves after from_pretrained(..., "
+                    + "quantization_config=Mxfp4Config(dequantize=True))" : "")
+                    + ", and pick their type with LanguageModel.Options.dtype");
         }
         for (Family family : ALL) {
             if (family.modelType().equals(type)) {

@@ -84,13 +84,23 @@ public final class HfConfig {
 
     /**
      * This config with {@code defaults} for the fields it lacks: the defaults of transformers' config class, for a
-     * family whose configs leave them out (Gemma 3's {@code text_config} gives only what differs from them).
+     * family whose configs leave them out (Gemma 3's {@code text_config} gives only what differs from them). A default
+     * is a {@link Number} or a {@link JsonElement} (an object such as {@code rope_parameters}).
+     *
+     * @throws IllegalArgumentException for a default of another type
      */
-    public HfConfig withDefaults(Map<String, ? extends Number> defaults) {
+    public HfConfig withDefaults(Map<String, ?> defaults) {
         JsonObject completed = json.deepCopy();
         defaults.forEach((key, value) -> {
-            if (!completed.has(key)) {
-                completed.addProperty(key, value);
+            if (completed.has(key)) {
+                return;
+            }
+            if (value instanceof Number number) {
+                completed.addProperty(key, number);
+            } else if (value instanceof JsonElement element) {
+                completed.add(key, element.deepCopy());
+            } else {
+                throw new IllegalArgumentException("the default of " + key + " must be a number or JSON, not " + value);
             }
         });
         return new HfConfig(file, completed, prefix);

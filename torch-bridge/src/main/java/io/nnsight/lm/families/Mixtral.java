@@ -22,7 +22,8 @@ public final class Mixtral extends Family {
     public DecoderSpec decoder(HfConfig config) {
         Integer window = config.optionalInteger("sliding_window", null);
         MixtureOfExperts moe = new MixtureOfExperts(config.integer("num_local_experts", 8),
-                config.integer("num_experts_per_tok", 2), config.number("intermediate_size"), true, false, 0);
+                config.integer("num_experts_per_tok", 2), config.number("intermediate_size"), true, false, 0,
+                MixtureOfExperts.Kind.SOFTMAX_THEN_TOP_K);
         return Llama.layout("Mixtral", paths(), config, 0)
                 .windows(layer -> window == null ? 0 : window)
                 .sparseMoe(moe, layer -> true)

@@ -29,7 +29,7 @@ public final class Olmoe extends Family {
                 .clipQkv(config.optionalReal("clip_qkv", null))
                 .sparseMoe(new MixtureOfExperts(config.integer("num_experts", 64),
                         config.integer("num_experts_per_tok", 8), config.number("intermediate_size"),
-                        config.bool("norm_topk_prob", false), true, 0), layer -> true)
+                        config.bool("norm_topk_prob", false), true, 0, MixtureOfExperts.Kind.SOFTMAX_THEN_TOP_K), layer -> true)
                 .build();
     }
 

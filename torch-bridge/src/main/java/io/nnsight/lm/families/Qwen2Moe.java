@@ -30,7 +30,8 @@ public final class Qwen2Moe extends Family {
         if (experts > 0) {
             layout.sparseMoe(new MixtureOfExperts(experts, config.integer("num_experts_per_tok", 4),
                     config.number("moe_intermediate_size", 1408), config.bool("norm_topk_prob", false), true,
-                    config.number("shared_expert_intermediate_size", 5632)), Qwen3Moe.expertLayers(config));
+                    config.number("shared_expert_intermediate_size", 5632), MixtureOfExperts.Kind.SOFTMAX_THEN_TOP_K),
+                    Qwen3Moe.expertLayers(config));
         }
         return layout.build();
     }

@@ -33,7 +33,7 @@ public final class Qwen3Moe extends Family {
                 .windows(layer -> window == null ? 0 : window);
         if (experts > 0) {
             layout.sparseMoe(new MixtureOfExperts(experts, config.integer("num_experts_per_tok", 8),
-                    config.number("moe_intermediate_size", 768), config.bool("norm_topk_prob", false), true, 0),
+                    config.number("moe_intermediate_size", 768), config.bool("norm_topk_prob", false), true, 0, MixtureOfExperts.Kind.SOFTMAX_THEN_TOP_K),
                     expertLayers(config));
         }
         return layout.build();

@@ -222,6 +222,19 @@ class GptOssTest {
     }
 
     @Test
+    void scan_givesTheShapesOfTheMlpsTwoOutputs_withoutRunningTheExperts() {
+        List<Tensor> scanned = lm.scan(SHORT_PROMPT, tr -> {
+            @SuppressWarnings("unchecked")
+            List<Tensor> block = lm.get("model.layers.0.mlp").output(List.class);
+            return List.of(block.get(0), block.get(1), lm.get("model.layers.2.self_attn.attention_probs").output());
+        });
+
+        assertArrayEquals(new long[] {1, 12, HIDDEN}, Tensors.shape(scanned.get(0)));
+        assertArrayEquals(new long[] {12, 2}, Tensors.shape(scanned.get(1)), "each token's two routing weights");
+        assertArrayEquals(new long[] {1, HEADS, 12, 12}, Tensors.shape(scanned.get(2)), "the pattern without the sink");
+    }
+
+    @Test
     void load_mxfp4Checkpoint_isRefusedWithTheWayToADequantizedOne(@TempDir Path quantized) {
         Shared.fixtureVariant("mistral-tiny", quantized, config -> {
             configure(config);

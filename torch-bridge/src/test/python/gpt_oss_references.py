@@ -13,6 +13,12 @@ projections are scaled by 40 so that the experts' clamps (at 7) take effect.
 It loads it with transformers in float32 and prints, for two prompts, the last position's logits (first 8, sum, L2),
 layer 1's output there (first 8), layer 0's router logits there and the experts it picks, how many of layer 0's
 gate and up values the clamps change, and ten greedy tokens.
+
+Then it derives the same model with experts of 32 features stored in MXFP4, as OpenAI's checkpoints store them
+(`quantization_config` `mxfp4`; `gate_up_proj_blocks` and `_scales`, `down_proj_blocks` and `_scales`, their bytes
+`nibbles(...)` and `scales(...)` below), loads it with transformers (which dequantizes it to bfloat16 on a CPU) and
+prints, for layer 0, the first 4 values of expert 1's gate_up_proj rows 0 to 2 and down_proj row 0, and the sum of
+the absolute values of each (exact: every value is a 4-bit value times a power of two).
 """
 import json, os, torch
 from tokenizers import Tokenizer
@@ -100,6 +106,60 @@ def run():
     return out
 
 
+MXFP4_WIDTH = 32
+
+
+def nibbles(layer, kind, expert, rows, groups):
+    """Blocks [rows, groups, 16] of bytes, each two 4-bit codes: low (5r + 3g + 7b + 11e + 13l + 17k) % 16, high
+    (7r + 5b + 3e + 2l + k) % 16, exactly as the Java test makes them."""
+    return torch.tensor([[[((5 * r + 3 * g + 7 * b + 11 * expert + 13 * layer + 17 * kind) % 16)
+                           | (((7 * r + 5 * b + 3 * expert + 2 * layer + kind) % 16) << 4)
+                           for b in range(16)] for g in range(groups)] for r in range(rows)], dtype=torch.uint8)
+
+
+def scales(layer, kind, expert, rows, groups):
+    """Scales [rows, groups]: 124 + (r + 2g + e + l + k) % 3, that is 2^-3 to 2^-1."""
+    return torch.tensor([[124 + (r + 2 * g + expert + layer + kind) % 3 for g in range(groups)] for r in range(rows)],
+                        dtype=torch.uint8)
+
+
+def mxfp4_config(config):
+    gpt_oss_config(config)
+    config["intermediate_size"] = MXFP4_WIDTH
+    config["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": [
+        "model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}
+
+
+def mxfp4_weights(weights, config):
+    global WIDTH
+    width, WIDTH = WIDTH, MXFP4_WIDTH
+    try:
+        gpt_oss_weights(weights, config)
+    finally:
+        WIDTH = width
+    hidden = config["hidden_size"]
+    for layer in range(config["num_hidden_layers"]):
+        prefix = f"model.layers.{layer}.mlp.experts."
+        del weights[prefix + "gate_up_proj"], weights[prefix + "down_proj"]
+        for name, kind, rows, columns in (("gate_up_proj", 1, 2 * MXFP4_WIDTH, hidden), ("down_proj", 2, hidden,
+                                                                                             MXFP4_WIDTH)):
+            weights[prefix + name + "_blocks"] = torch.stack(
+                [nibbles(layer, kind, e, rows, columns // 32) for e in range(EXPERTS)])
+            weights[prefix + name + "_scales"] = torch.stack(
+                [scales(layer, kind, e, rows, columns // 32) for e in range(EXPERTS)])
+
+
+def mxfp4():
+    folder = variant("mistral-tiny", mxfp4_config, mxfp4_weights)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    experts = model.model.layers[0].mlp.experts
+    gate_up, down = experts.gate_up_proj.detach().float(), experts.down_proj.detach().float()
+    return dict(gate_up=[rounded(gate_up[1, r, :4]) for r in range(3)], down=rounded(down[1, 0, :4]),
+                gate_up_abs=float(gate_up.abs().sum()), down_abs=float(down.abs().sum()),
+                shapes=[list(gate_up.shape), list(down.shape)])
+
+
 if __name__ == "__main__":
     for name, numbers in run().items():
         print("gpt_oss", name, json.dumps(numbers))
+    print("gpt_oss mxfp4", json.dumps(mxfp4()))

@@ -65,7 +65,7 @@ import org.bytedeco.pytorch.Tensor;
  * {@code qwen3}, {@code gemma2}, {@code gemma3_text} and {@code gemma3} (Gemma 3, the image-text models for text),
  * {@code phi3} (with {@code longrope}), {@code olmo2}, {@code olmo3}, {@code gpt_neox} (Pythia), {@code gpt2}, and
  * the mixtures of experts {@code mixtral}, {@code qwen2_moe}, {@code qwen3_moe}, {@code olmoe} and {@code gpt_oss}
- * (GPT-OSS, its checkpoints dequantized), with transformers' module paths:
+ * (GPT-OSS; its MXFP4 checkpoints load dequantized), with transformers' module paths:
  * {@code model.layers.N.self_attn}, {@code gpt_neox.layers.N.attention}, {@code transformer.h.N.attn}...
  * ({@link #paths()} gives each family's), and with standard names, the same in every family, as aliases ({@link
  * #rename}): {@code embed}, {@code layers.N}, {@code layers.N.attn}, {@code layers.N.mlp}, {@code ln_final} and

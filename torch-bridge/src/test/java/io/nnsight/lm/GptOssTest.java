@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeEach;
@@ -76,7 +77,24 @@ class GptOssTest {
 
     @BeforeEach
     void derive() {
-        Shared.fixtureVariant("mistral-tiny", folder, GptOssTest::configure);
+        lm = derive(folder, WIDTH, null);
+    }
+
+    /**
+     * The test's model in {@code into}, with experts of {@code width} features; with {@code packed}, a stacked
+     * parameter's blocks and scales given by it ({@code [name]_blocks}, {@code _scales}) take its place and
+     * config.json says MXFP4.
+     */
+    private static LanguageModel derive(Path into, int width, Map<String, Tensor> packed) {
+        Shared.fixtureVariant("mistral-tiny", into, config -> {
+            configure(config);
+            config.addProperty("intermediate_size", width);
+            if (packed != null) {
+                JsonObject quantization = new JsonObject();
+                quantization.addProperty("quant_method", "mxfp4");
+                config.add("quantization_config", quantization);
+            }
+        });
         List<String> removed = new ArrayList<>();
         Map<String, Shared.Weight> added = new LinkedHashMap<>();
         for (int layer = 0; layer < 3; layer++) {
@@ -93,13 +111,20 @@ class GptOssTest {
             added.put(prefix + "self_attn.sinks", vector(layer, 12, HEADS, 25));
             added.put(prefix + "mlp.router.weight", Shared.formulaMatrix(layer, 0, 0, EXPERTS, HIDDEN));
             added.put(prefix + "mlp.router.bias", vector(layer, 13, EXPERTS, 1));
-            added.put(prefix + "mlp.experts.gate_up_proj", stacked(e -> Shared.formulaMatrix(l, 1, e, HIDDEN, 2 * WIDTH), 40));
-            added.put(prefix + "mlp.experts.gate_up_proj_bias", stacked(e -> vector(l, 14 + e, 2 * WIDTH, 1), 1));
-            added.put(prefix + "mlp.experts.down_proj", stacked(e -> Shared.formulaMatrix(l, 2, e, WIDTH, HIDDEN), 1));
+            if (packed == null) {
+                added.put(prefix + "mlp.experts.gate_up_proj",
+                        stacked(e -> Shared.formulaMatrix(l, 1, e, HIDDEN, 2 * width), 40));
+                added.put(prefix + "mlp.experts.down_proj", stacked(e -> Shared.formulaMatrix(l, 2, e, width, HIDDEN), 1));
+            }
+            added.put(prefix + "mlp.experts.gate_up_proj_bias", stacked(e -> vector(l, 14 + e, 2 * width, 1), 1));
             added.put(prefix + "mlp.experts.down_proj_bias", stacked(e -> vector(l, 18 + e, HIDDEN, 1), 1));
         }
-        Shared.replaceShapedWeights(folder.resolve("model.safetensors"), name -> name, removed, added);
-        lm = LanguageModel.load(folder.toString());
+        Path checkpoint = into.resolve("model.safetensors");
+        Shared.replaceShapedWeights(checkpoint, name -> name, removed, added);
+        if (packed != null) {
+            Shared.replaceTensors(checkpoint, name -> name, List.of(), packed);
+        }
+        return LanguageModel.load(into.toString());
     }
 
     private static void configure(JsonObject config) {
@@ -234,20 +259,129 @@ class GptOssTest {
         assertArrayEquals(new long[] {1, HEADS, 12, 12}, Tensors.shape(scanned.get(2)), "the pattern without the sink");
     }
 
+    // ---- MXFP4 checkpoints: experts of 32 features, each value 4 bits times a power of two per 32 ----
+
+    private static final int PACKED_WIDTH = 32;
+    private static final float[] FP4 = {0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f};
+
+    /** The reference script's {@code nibbles}: byte {@code b} of group {@code g} of row {@code r}. */
+    private static int packedByte(int layer, int kind, int expert, int r, int g, int b) {
+        return ((5 * r + 3 * g + 7 * b + 11 * expert + 13 * layer + 17 * kind) % 16)
+                | (((7 * r + 5 * b + 3 * expert + 2 * layer + kind) % 16) << 4);
+    }
+
+    /** The reference script's {@code scales}: the exponent, plus 127, of group {@code g} of row {@code r}. */
+    private static int packedScale(int layer, int kind, int expert, int r, int g) {
+        return 124 + (r + 2 * g + expert + layer + kind) % 3;
+    }
+
+    /** Every layer's experts as MXFP4 blocks and scales, by name, as OpenAI's checkpoints store them. */
+    private static Map<String, Tensor> packedExperts() {
+        Map<String, Tensor> packed = new LinkedHashMap<>();
+        for (int layer = 0; layer < 3; layer++) {
+            String prefix = "model.layers." + layer + ".mlp.experts.";
+            int[][] kinds = {{1, 2 * PACKED_WIDTH, HIDDEN}, {2, HIDDEN, PACKED_WIDTH}}; // kind, rows, columns
+            String[] names = {"gate_up_proj", "down_proj"};
+            for (int i = 0; i < 2; i++) {
+                int kind = kinds[i][0];
+                int rows = kinds[i][1];
+                int groups = kinds[i][2] / 32;
+                byte[] blocks = new byte[EXPERTS * rows * groups * 16];
+                byte[] scales = new byte[EXPERTS * rows * groups];
+                for (int e = 0; e < EXPERTS; e++) {
+                    for (int r = 0; r < rows; r++) {
+                        for (int g = 0; g < groups; g++) {
+                            scales[(e * rows + r) * groups + g] = (byte) packedScale(layer, kind, e, r, g);
+                            for (int b = 0; b < 16; b++) {
+                                blocks[((e * rows + r) * groups + g) * 16 + b] = (byte) packedByte(layer, kind, e, r, g, b);
+                            }
+                        }
+                    }
+                }
+                packed.put(prefix + names[i] + "_blocks", bytes(blocks, EXPERTS, rows, groups, 16));
+                packed.put(prefix + names[i] + "_scales", bytes(scales, EXPERTS, rows, groups));
+            }
+        }
+        return packed;
+    }
+
+    private static Tensor bytes(byte[] values, long... shape) {
+        Tensor tensor = torch.empty(shape).to(torch.ScalarType.Byte);
+        new org.bytedeco.javacpp.BytePointer(tensor.data_ptr()).put(values);
+        return tensor;
+    }
+
+    /**
+     * Expert {@code expert}'s dequantized {@code [columns, rows]} value at {@code column}, {@code row}, read from the
+     * formulas as the MXFP4 format defines it (the low 4 bits first), for comparison with the loader's.
+     */
+    private static float dequantized(int layer, int kind, int expert, int column, int row) {
+        int packedByte = packedByte(layer, kind, expert, row, column / 32, column % 32 / 2);
+        int code = column % 2 == 0 ? packedByte & 0x0F : packedByte >> 4;
+        return FP4[code] * (float) Math.pow(2, packedScale(layer, kind, expert, row, column / 32) - 127);
+    }
+
     @Test
-    void load_mxfp4Checkpoint_isRefusedWithTheWayToADequantizedOne(@TempDir Path quantized) {
+    void load_mxfp4Checkpoint_dequantizesTheExpertsAsTransformers(@TempDir Path quantized) {
+        LanguageModel packed = derive(quantized, PACKED_WIDTH, packedExperts());
+        Tensor logits = packed.trace(SHORT_PROMPT, tr -> packed.output());
+
+        Tensor gateUp = parameter(packed, "model.layers.0.mlp.experts", "gate_up_proj");
+        Tensor down = parameter(packed, "model.layers.0.mlp.experts", "down_proj");
+        // transformers 5.18 dequantizing the same checkpoint on the CPU (gpt_oss_references.py, "mxfp4")
+        assertArrayEquals(new long[] {EXPERTS, HIDDEN, 2 * PACKED_WIDTH}, Tensors.shape(gateUp));
+        assertArrayEquals(new long[] {EXPERTS, PACKED_WIDTH, HIDDEN}, Tensors.shape(down));
+        Shared.assertClose(new double[] {-1.0, 0.0625, 1.0, -0.75}, gateUp.select(0, 1).select(0, 0), 0, "gate_up row 0");
+        Shared.assertClose(new double[] {1.0, -0.1875, 0.25, -0.25}, gateUp.select(0, 1).select(0, 1), 0, "gate_up row 1");
+        Shared.assertClose(new double[] {0.75, -0.0, -0.75, 0.5}, gateUp.select(0, 1).select(0, 2), 0, "gate_up row 2");
+        Shared.assertClose(new double[] {-0.375, 0.25, 3.0, -0.25}, down.select(0, 1).select(0, 0), 0, "down row 0");
+        assertEquals(5373.0, gateUp.abs().sum().item_double(), 0, "sum of |gate_up_proj|");
+        assertEquals(2691.0, down.abs().sum().item_double(), 0, "sum of |down_proj|");
+        for (int column = 0; column < HIDDEN; column += 7) { // the format, read from the formulas
+            for (int row = 0; row < 2 * PACKED_WIDTH; row += 5) {
+                assertEquals(dequantized(0, 1, 3, column, row),
+                        gateUp.select(0, 3).select(0, column).select(0, row).item_double(), 0);
+            }
+        }
+        assertTrue(torch.isfinite(logits).all().item_bool(), "the packed model's logits are finite");
+    }
+
+    @Test
+    void load_mxfp4Checkpoint_missingItsScales_namesTheParameter(@TempDir Path quantized) {
+        Map<String, Tensor> packed = packedExperts();
+        packed.remove("model.layers.2.mlp.experts.down_proj_scales");
+
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> derive(quantized, PACKED_WIDTH, packed));
+
+        assertTrue(refused.getMessage().contains("1 parameters have no weight (model.layers.2.mlp.experts.down_proj)"),
+                refused.getMessage());
+    }
+
+    @Test
+    void load_otherQuantization_isRefusedNamingItAndTheOneGptOssLoads(@TempDir Path quantized) {
         Shared.fixtureVariant("mistral-tiny", quantized, config -> {
             configure(config);
             JsonObject quantization = new JsonObject();
-            quantization.addProperty("quant_method", "mxfp4");
+            quantization.addProperty("quant_method", "bitsandbytes");
             config.add("quantization_config", quantization);
         });
 
         IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
                 () -> LanguageModel.load(quantized.toString()));
 
-        assertTrue(refused.getMessage().contains("quant_method: mxfp4")
-                && refused.getMessage().contains("Mxfp4Config(dequantize=True)"), refused.getMessage());
+        assertTrue(refused.getMessage().contains("quant_method: bitsandbytes")
+                && refused.getMessage().contains("gpt_oss's mxfp4 is"), refused.getMessage());
+    }
+
+    private static Tensor parameter(LanguageModel model, String module, String name) {
+        StringTensorDict parameters = model.get(module).module().named_parameters(false);
+        for (long i = 0; i < parameters.size(); i++) {
+            if (parameters.get(i).key().getString().equals(name)) {
+                return parameters.get(i).value();
+            }
+        }
+        throw new AssertionError(module + " has no parameter " + name);
     }
 
     private static List<String> names(Envoy envoy) {

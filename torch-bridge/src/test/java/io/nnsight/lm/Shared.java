@@ -129,6 +129,20 @@ public final class Shared {
             Map<String, Weight> added) {
         try (PointerScope scope = new PointerScope()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
+            added.forEach((name, weight) -> {
+                Tensor tensor = torch.zeros(weight.shape());
+                new FloatPointer(tensor.data_ptr()).put(weight.values());
+                tensors.put(name, tensor);
+            });
+            replaceTensors(file, rename, removed, tensors);
+        }
+    }
+
+    /** {@link #replaceShapedWeights} with libtorch tensors of any type added (bytes, say). */
+    public static void replaceTensors(Path file, UnaryOperator<String> rename, Collection<String> removed,
+            Map<String, Tensor> added) {
+        try (PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
             Map<String, String> metadata;
             try (SafeTensors checkpoint = SafeTensors.open(file)) {
                 metadata = checkpoint.metadata();
@@ -138,11 +152,7 @@ public final class Shared {
                     }
                 }
             }
-            added.forEach((name, weight) -> {
-                Tensor tensor = torch.zeros(weight.shape());
-                new FloatPointer(tensor.data_ptr()).put(weight.values());
-                tensors.put(name, tensor);
-            });
+            tensors.putAll(added);
             SafeTensors.write(file, tensors, metadata);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

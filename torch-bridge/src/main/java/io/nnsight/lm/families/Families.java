@@ -20,25 +20,24 @@ public final class Families {
      * The family of {@code config}'s {@code model_type}, after the checks every family shares.
      *
      * @throws IllegalArgumentException naming the field, for a {@code model_type} no family implements (the message
-     *     lists those that do) or a quantized checkpoint ({@code quantization_config})
+     *     lists those that do) or a quantized checkpoint ({@code quantization_config}) other than the family's own
+     *     ({@link Family#quantization()}: GPT-OSS's MXFP4)
      */
     public static Family of(HfConfig config) {
         String type = config.modelType();
+        Family family = ALL.stream().filter(each -> each.modelType().equals(type)).findFirst().orElseThrow(
+                () -> new IllegalArgumentException(config.file() + " describes a '" + type + "' model (model_type); "
+                        + "this library implements " + String.join(", ", modelTypes())));
         if (config.has("quantization_config")) {
             HfConfig quantization = config.section("quantization_config");
             String method = quantization.has("quant_method") ? quantization.string("quant_method") : "unnamed";
-            throw config.refused("quantization_config", "quantized checkpoints (this one's quant_method: " + method
-                    + "; bitsandbytes, GPTQ, AWQ, MXFP4, ...) are not supported; load the unquantized weights"
-                    + (method.equals("mxfp4") ? ", such as a copy transformers saves after from_pretrained(..., "
-                    + "quantization_config=Mxfp4Config(dequantize=True))" : "")
-                    + ", and pick their type with LanguageModel.Options.dtype");
-        }
-        for (Family family : ALL) {
-            if (family.modelType().equals(type)) {
-                return family;
+            if (!method.equals(family.quantization())) {
+                throw config.refused("quantization_config", "quantized checkpoints (this one's quant_method: " + method
+                        + "; bitsandbytes, GPTQ, AWQ, ...) are not supported" + (family.quantization() == null ? ""
+                        : " (" + type + "'s " + family.quantization() + " is)") + "; load the unquantized weights, and "
+                        + "pick their type with LanguageModel.Options.dtype");
             }
         }
-        throw new IllegalArgumentException(config.file() + " describes a '" + type + "' model (model_type); this library "
-                + "implements " + String.join(", ", modelTypes()));
+        return family;
     }
 }

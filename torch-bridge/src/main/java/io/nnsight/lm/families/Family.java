@@ -38,6 +38,16 @@ public abstract class Family {
     }
 
     /**
+     * The {@code quant_method} of a {@code quantization_config} that this family's checkpoints may have, whose weights
+     * it dequantizes as it loads them; {@code null} (the default) for none, and {@link Families} refuses quantized
+     * checkpoints. GPT-OSS's: {@code mxfp4}, where a stacked parameter {@code P} is stored as {@code P_blocks} and
+     * {@code P_scales}.
+     */
+    public String quantization() {
+        return null;
+    }
+
+    /**
      * The model {@code config} describes.
      *
      * @throws IllegalArgumentException naming the field, when a field is missing or has a value this library

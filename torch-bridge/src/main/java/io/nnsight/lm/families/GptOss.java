@@ -21,8 +21,9 @@ import java.util.Map;
  * as transformers' {@code GptOssMLP} returns them.
  *
  * <p>OpenAI's own checkpoints store the experts in MXFP4 ({@code quantization_config} with {@code quant_method}
- * {@code mxfp4}); {@link Families} refuses them, as every quantized checkpoint, with the way to a dequantized copy.
- * Checkpoints in bfloat16 (dequantized, as transformers writes them) load as any other.
+ * {@code mxfp4}: {@code mlp.experts.gate_up_proj_blocks} and {@code _scales}, {@code down_proj_blocks} and {@code
+ * _scales}); they load dequantized, into parameters of the model's type, as transformers loads them on a CPU
+ * ({@link #quantization()}). Checkpoints already dequantized (bfloat16) load as any other.
  */
 public final class GptOss extends Family {
     /** The family, as {@link Families} knows it. */
@@ -50,6 +51,12 @@ public final class GptOss extends Family {
                         config.integer("num_experts_per_tok", 4), config.number("intermediate_size"), false, false, 0,
                         MixtureOfExperts.Kind.TOP_K_THEN_SOFTMAX), layer -> true)
                 .build();
+    }
+
+    /** MXFP4: each value 4 bits, one of 16 (the sign and {@code 0, 0.5, ... 6}), times a power of two per 32 values. */
+    @Override
+    public String quantization() {
+        return "mxfp4";
     }
 
     /** transformers' {@code GptOssConfig} defaults that differ from the layout's. */

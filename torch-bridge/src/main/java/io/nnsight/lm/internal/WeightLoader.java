@@ -27,6 +27,9 @@ import org.bytedeco.pytorch.Tensor;
 public final class WeightLoader {
     /** How many names of each kind an error lists. */
     private static final int LISTED = 5;
+    /** The suffixes of an MXFP4 parameter's two stored tensors ({@link Mxfp4}). */
+    private static final String BLOCKS = "_blocks";
+    private static final String SCALES = "_scales";
 
     private WeightLoader() {}
 
@@ -42,7 +45,8 @@ public final class WeightLoader {
         try (Weights weights = Weights.open(folder); PointerScope scope = new PointerScope();
                 NoGradGuard noGrad = new NoGradGuard()) {
             Map<String, List<String>> parts = new LinkedHashMap<>();
-            Map<String, String> sources = match(model, family, weights, parts);
+            Map<String, String> packed = new LinkedHashMap<>();
+            Map<String, String> sources = match(model, family, weights, parts, packed);
             StringTensorDict parameters = model.named_parameters(true);
             for (long i = 0; i < parameters.size(); i++) {
                 String name = parameters.get(i).key().getString();
@@ -52,6 +56,10 @@ public final class WeightLoader {
                 }
                 for (String part : parts.getOrDefault(name, List.of())) {
                     fillPart(parameters.get(i).value(), weights, part, family.part(part));
+                }
+                if (packed.containsKey(name)) {
+                    Mxfp4.dequantizeInto(parameters.get(i).value(), weights.mapped(name + BLOCKS),
+                            weights.mapped(name + SCALES), name);
                 }
             }
         } catch (IOException e) {
@@ -78,10 +86,12 @@ public final class WeightLoader {
 
     /**
      * For each parameter to fill, the checkpoint's name of its weight, or in {@code parts} the names of the tensors
-     * that fill its parts ({@link Family#part}); refuses a checkpoint that does not fit.
+     * that fill its parts ({@link Family#part}), or in {@code packed} the parameters stored in MXFP4, by the suffix
+     * ({@code _blocks} or {@code _scales}) of each of their tensors found (a family whose {@link Family#quantization()}
+     * is {@code mxfp4}); refuses a checkpoint that does not fit.
      */
     private static Map<String, String> match(DecoderForCausalLM model, Family family, Weights weights,
-            Map<String, List<String>> parts) {
+            Map<String, List<String>> parts, Map<String, String> packed) {
         Map<String, Long> parameters = new LinkedHashMap<>(); // each parameter's first dimension, by name
         StringTensorDict named = model.named_parameters(true);
         for (long i = 0; i < named.size(); i++) {
@@ -92,7 +102,13 @@ public final class WeightLoader {
         String base = family.paths().layers().substring(0, family.paths().layers().indexOf('.') + 1);
         Map<String, String> sources = new LinkedHashMap<>();
         List<String> unexpected = new ArrayList<>();
+        boolean mxfp4 = "mxfp4".equals(family.quantization());
         for (String name : weights.names()) {
+            String suffix = name.endsWith(BLOCKS) ? BLOCKS : name.endsWith(SCALES) ? SCALES : null;
+            if (mxfp4 && suffix != null && parameters.containsKey(name.substring(0, name.length() - suffix.length()))) {
+                packed.merge(name.substring(0, name.length() - suffix.length()), suffix, String::concat);
+                continue;
+            }
             Family.Part part = family.part(name);
             if (part != null && parameters.containsKey(part.parameter())) {
                 parts.computeIfAbsent(part.parameter(), key -> new ArrayList<>()).add(name);
@@ -116,7 +132,8 @@ public final class WeightLoader {
             String name = parameter.getKey();
             List<String> filling = parts.get(name);
             boolean whole = filling != null && filling.size() == family.part(filling.get(0)).chunks() * parameter.getValue();
-            if (!sources.containsKey(name) && !name.equals(tiedHead) && !whole) {
+            boolean bothPacked = packed.getOrDefault(name, "").length() == BLOCKS.length() + SCALES.length();
+            if (!sources.containsKey(name) && !name.equals(tiedHead) && !whole && !bothPacked) {
                 missing.add(name); // a stacked parameter some of whose parts the checkpoint lacks, too
             }
         }

@@ -12,8 +12,8 @@ import org.bytedeco.pytorch.Tensor;
  * attn(norm1(h)) + mlp(norm2(h))}: GPT-NeoX), with norms after the blocks as well ({@code h +
  * post_norm(attn(norm(h)))}: Gemma 2) or only after them ({@code h + post_norm(attn(h))}: OLMo 2), and with
  * dropouts on the blocks' outputs (Phi-3, GPT-NeoX). The MLP may be a mixture of experts ({@link SparseMoeBlock}:
- * Mixtral; {@link ScoringMoeBlock}, whose output also holds the routing weights: GPT-OSS). Its input is the hidden states (positional) with the attention's named inputs; its output, the hidden
- * states after the layer.
+ * Mixtral; {@link ScoringMoeBlock}, whose output also holds the routing weights: GPT-OSS). Its input is the hidden
+ * states (positional) with the attention's named inputs; its output, the hidden states after the layer.
  */
 public final class DecoderLayer extends HookedModule {
     private final DecoderSpec spec;

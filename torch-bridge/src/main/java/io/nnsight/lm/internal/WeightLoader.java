@@ -10,9 +10,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
@@ -22,7 +24,8 @@ import org.bytedeco.pytorch.Tensor;
  * Fills a model's parameters from a model folder's safetensors checkpoint (one file or shards), matched by Hugging
  * Face name: memory-mapped where the stored type is the one the model runs in on the CPU (the parameter's memory
  * is then the file's, shared with the operating system's file cache: loading costs no copy), read, converted and
- * moved to the device otherwise, one tensor at a time.
+ * moved to the device otherwise, one tensor at a time. The experts of an MXFP4 checkpoint (GPT-OSS's) are dequantized
+ * as they load ({@link Mxfp4}).
  */
 public final class WeightLoader {
     /** How many names of each kind an error lists. */
@@ -45,7 +48,7 @@ public final class WeightLoader {
         try (Weights weights = Weights.open(folder); PointerScope scope = new PointerScope();
                 NoGradGuard noGrad = new NoGradGuard()) {
             Map<String, List<String>> parts = new LinkedHashMap<>();
-            Map<String, String> packed = new LinkedHashMap<>();
+            Map<String, Set<String>> packed = new LinkedHashMap<>();
             Map<String, String> sources = match(model, family, weights, parts, packed);
             StringTensorDict parameters = model.named_parameters(true);
             for (long i = 0; i < parameters.size(); i++) {
@@ -91,7 +94,7 @@ public final class WeightLoader {
      * is {@code mxfp4}); refuses a checkpoint that does not fit.
      */
     private static Map<String, String> match(DecoderForCausalLM model, Family family, Weights weights,
-            Map<String, List<String>> parts, Map<String, String> packed) {
+            Map<String, List<String>> parts, Map<String, Set<String>> packed) {
         Map<String, Long> parameters = new LinkedHashMap<>(); // each parameter's first dimension, by name
         StringTensorDict named = model.named_parameters(true);
         for (long i = 0; i < named.size(); i++) {
@@ -106,7 +109,8 @@ public final class WeightLoader {
         for (String name : weights.names()) {
             String suffix = name.endsWith(BLOCKS) ? BLOCKS : name.endsWith(SCALES) ? SCALES : null;
             if (mxfp4 && suffix != null && parameters.containsKey(name.substring(0, name.length() - suffix.length()))) {
-                packed.merge(name.substring(0, name.length() - suffix.length()), suffix, String::concat);
+                packed.computeIfAbsent(name.substring(0, name.length() - suffix.length()), key -> new HashSet<>())
+                        .add(suffix);
                 continue;
             }
             Family.Part part = family.part(name);
@@ -132,7 +136,7 @@ public final class WeightLoader {
             String name = parameter.getKey();
             List<String> filling = parts.get(name);
             boolean whole = filling != null && filling.size() == family.part(filling.get(0)).chunks() * parameter.getValue();
-            boolean bothPacked = packed.getOrDefault(name, "").length() == BLOCKS.length() + SCALES.length();
+            boolean bothPacked = packed.getOrDefault(name, Set.of()).size() == 2;
             if (!sources.containsKey(name) && !name.equals(tiedHead) && !whole && !bothPacked) {
                 missing.add(name); // a stacked parameter some of whose parts the checkpoint lacks, too
             }

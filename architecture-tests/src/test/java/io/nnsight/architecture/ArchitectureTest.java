@@ -86,7 +86,9 @@ class ArchitectureTest {
             "io.nnsight.lm.internal.PromptInputs", "token ids are made and checked on the host, then moved to the device",
             "io.nnsight.lm.decoder.ScaledEmbedding", "a number is rounded to the weights' type in a 0-dim tensor once",
             "io.nnsight.lm.decoder.Rope", "rotary frequencies are computed on the host, where every kernel exists (not "
-                    + "on the meta device), then moved to the device");
+                    + "on the meta device), then moved to the device",
+            "io.nnsight.lm.internal.Mxfp4", "MXFP4 weights are dequantized on the host, where the checkpoint's pages "
+                    + "are, one expert at a time, then copied into the parameter on its device");
 
     private static final Path ROOT = projectRoot();
     private static Map<String, String> moduleOfPackage;

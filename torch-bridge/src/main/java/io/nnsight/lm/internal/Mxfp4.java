@@ -14,8 +14,9 @@ import org.bytedeco.pytorch.global.torch;
  * {@code [0, 0.5, 1, 1.5, 2, 3, 4, 6]} and their negatives, and {@code _scales} {@code [experts, rows, groups]} bytes,
  * each the exponent plus 127 of the power of two that multiplies its group of 32 values; a row's groups, in order,
  * are its {@code columns = groups * 32} values, and the parameter holds each expert's matrix transposed. The values
- * are exact in any floating type with 8 exponent bits (bfloat16, float32). One expert at a time, so that the
- * temporaries stay the size of one expert's matrix.
+ * are exact in any floating type with 8 exponent bits (bfloat16, float32). Computed on the host, where the
+ * checkpoint's pages are, one expert at a time, so that the temporaries stay the size of one expert's matrix, and
+ * copied into the parameter on its device.
  */
 final class Mxfp4 {
     /** The 16 values of a 4-bit code: the sign in the high bit. */

@@ -16,7 +16,10 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import java.util.stream.Stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -157,7 +160,7 @@ class GptOssTest {
     }
 
     /** The experts' matrices or vectors {@code each(e)}, stacked along a first dimension, each value times {@code scale}. */
-    private static Shared.Weight stacked(java.util.function.IntFunction<Shared.Weight> each, double scale) {
+    private static Shared.Weight stacked(IntFunction<Shared.Weight> each, double scale) {
         List<Shared.Weight> parts = new ArrayList<>();
         for (int e = 0; e < EXPERTS; e++) {
             parts.add(each.apply(e));
@@ -230,18 +233,18 @@ class GptOssTest {
         assertArrayEquals(new long[] {1, 12, HIDDEN}, Tensors.shape(seen.get(2)));
         assertTrue(torch.equal(seen.get(1).reshape(1, 12, HIDDEN), seen.get(2)), "the block's hidden states");
         assertTrue(torch.equal(seen.get(0), seen.get(3)), "the block's routing weights");
-        assertTrue(torch.allclose(seen.get(3).sum(new long[] {-1}, false, new org.bytedeco.pytorch.ScalarTypeOptional()),
+        assertTrue(torch.allclose(seen.get(3).sum(new long[] {-1}, false, new ScalarTypeOptional()),
                 torch.ones(12), 0, 1e-6, false), "each token's weights are a softmax over its picked experts");
     }
 
     @Test
     void attentionProbs_withSinks_sumToLessThanOne_andRotaryEmbGivesHalfTheHead() {
         List<Tensor> seen = lm.trace(SHORT_PROMPT, tr -> List.of(
-                lm.get("model.rotary_emb").output(List.class).get(0) instanceof Tensor cos ? cos : null,
+                (Tensor) lm.get("model.rotary_emb").output(List.class).get(0),
                 lm.get("model.layers.1.self_attn.attention_probs").output()));
 
         assertArrayEquals(new long[] {1, 12, 4}, Tensors.shape(seen.get(0)), "cos of one half of each 8-wide head");
-        Tensor rows = seen.get(1).sum(new long[] {-1}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
+        Tensor rows = seen.get(1).sum(new long[] {-1}, false, new ScalarTypeOptional());
         assertTrue(rows.max().item_double() < 0.999, "the sinks take some of every row: " + rows.max().item_double());
         assertTrue(rows.min().item_double() > 0.01, "and not all of it");
     }
@@ -307,7 +310,7 @@ class GptOssTest {
 
     private static Tensor bytes(byte[] values, long... shape) {
         Tensor tensor = torch.empty(shape).to(torch.ScalarType.Byte);
-        new org.bytedeco.javacpp.BytePointer(tensor.data_ptr()).put(values);
+        new BytePointer(tensor.data_ptr()).put(values);
         return tensor;
     }
 

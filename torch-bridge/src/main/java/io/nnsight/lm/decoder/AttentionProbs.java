@@ -36,7 +36,6 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class AttentionProbs extends HookedModule implements TensorModule, BatchSensitive {
     private static final ScalarTypeOptional FLOAT32 = persistent(new ScalarTypeOptional(torch.ScalarType.Float));
-    private static final long[] LAST = {-1};
 
     /** Each head's sink {@code [heads]}, or {@code null}. */
     private final Tensor sinks;
@@ -60,9 +59,8 @@ public final class AttentionProbs extends HookedModule implements TensorModule, 
         if (sinks == null) {
             return scores.softmax(-1, FLOAT32).to(scores.scalar_type());
         }
-        Tensor column = sinks.to(scores.scalar_type()).reshape(1, -1, 1, 1).expand(scores.size(0), -1, scores.size(2), 1);
-        Tensor combined = torch.cat(new TensorVector(scores, column), -1);
-        combined = combined.sub(combined.amax(LAST, true));
-        return combined.softmax(-1).narrow(-1, 0, scores.size(-1));
+        // transformers subtracts each row's maximum first; libtorch's softmax does that itself, with the same values
+        Tensor column = sinks.reshape(1, -1, 1, 1).expand(scores.size(0), -1, scores.size(2), 1);
+        return torch.cat(new TensorVector(scores, column), -1).softmax(-1).narrow(-1, 0, scores.size(-1));
     }
 }

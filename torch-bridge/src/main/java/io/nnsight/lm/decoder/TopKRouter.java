@@ -24,14 +24,16 @@ public final class TopKRouter extends HookedModule {
 
     private final DecoderSpec spec;
     private final Tensor weight;
-    private final Tensor bias;
+    /** GPT-OSS's bias, made optional once, as {@code torch.linear} takes it; {@code null} for the others. */
+    private final TensorOptional bias;
 
     /** The router of a layer, its weights uninitialised until loaded. */
     public TopKRouter(DecoderSpec spec, Placement placement) {
         this.spec = spec;
         this.weight = registerParameter("weight", placement.parameter(spec.moe.experts(), spec.hiddenSize));
         this.bias = spec.moe.kind() == MixtureOfExperts.Kind.TOP_K_THEN_SOFTMAX
-                ? registerParameter("bias", placement.parameter(spec.moe.experts())) : null;
+                ? persistent(new TensorOptional(registerParameter("bias", placement.parameter(spec.moe.experts()))))
+                : null;
     }
 
     /** Routes {@code tokens} {@code [tokens, hidden]}; see the class description for the output. */
@@ -43,7 +45,7 @@ public final class TopKRouter extends HookedModule {
     private List<Tensor> compute(Inputs in) {
         Tensor tokens = in.tensor(0);
         if (bias != null) {
-            Tensor logits = torch.linear(tokens, weight, new TensorOptional(bias));
+            Tensor logits = torch.linear(tokens, weight, bias);
             T_TensorTensor_T top = torch.topk(logits, spec.moe.perToken());
             return List.of(logits, top.get0().softmax(-1, SAME_TYPE), top.get1());
         }

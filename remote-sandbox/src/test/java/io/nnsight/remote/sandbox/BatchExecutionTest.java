@@ -420,6 +420,45 @@ class BatchExecutionTest {
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
     }
 
+    /** A divisor the client sets before it packs; the server sets it only once it has read the job's values. */
+    static final class Divisor {
+        static int value;
+    }
+
+    /**
+     * A value whose constants divide by {@link Divisor#value} when made: an enum's static initializer ships with it
+     * (its constants are made there), so on the server it divides by zero while its job's values are read.
+     */
+    enum Share {
+        HALF;
+
+        final int part = 10 / Divisor.value;
+    }
+
+    @Test
+    void executeBatch_memberWhoseValuesThrowAnErrorWhenRead_failsAlone_withExecutesMessage() throws JobFailedException {
+        Divisor.value = 2;
+        Share share = Share.HALF;
+        TraceBody<Integer> capturing = tr -> {
+            lm.get("lm_head").output();
+            return share.part;
+        };
+        List<byte[]> requests = List.of(trace(lastLogits()), trace(capturing), trace(ablatedLogits(2)));
+        SandboxedExecutor executor = new SandboxedExecutor();
+        JobFailedException solo = assertThrows(JobFailedException.class,
+                () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
+
+        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
+        List<JobOutcome> outcomes = report.outcomes();
+
+        assertTrue(solo.getMessage().contains("ExceptionInInitializerError"), solo.getMessage());
+        assertRan(report, List.of(2), 1, 0, 0, "the member whose values failed to read ran alone");
+        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
+        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
+        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+    }
+
     @Test
     void executeBatch_memberPastItsTimeLimit_failsAlone_withExecutesMessage() throws JobFailedException {
         TraceBody<Long> endless = tr -> {

@@ -436,27 +436,16 @@ class BatchExecutionTest {
     }
 
     @Test
-    void executeBatch_memberWhoseValuesThrowAnErrorWhenRead_failsAlone_withExecutesMessage() throws JobFailedException {
+    void executeBatch_memberWhoseValuesThrowAnErrorWhenRead_runsAlone_andFailsWithExecutesMessage()
+            throws JobFailedException {
         Divisor.value = 2;
         Share share = Share.HALF;
         TraceBody<Integer> capturing = tr -> {
             lm.get("lm_head").output();
             return share.part;
         };
-        List<byte[]> requests = List.of(trace(lastLogits()), trace(capturing), trace(ablatedLogits(2)));
-        SandboxedExecutor executor = new SandboxedExecutor();
-        JobFailedException solo = assertThrows(JobFailedException.class,
-                () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
-
-        BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
-        List<JobOutcome> outcomes = report.outcomes();
-
-        assertTrue(solo.getMessage().contains("ExceptionInInitializerError"), solo.getMessage());
-        assertRan(report, List.of(2), 1, 0, 0, "the member whose values failed to read ran alone");
-        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
-        List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
-        assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
-        assertSameResult(expected.get(1), decode(outcomes.get(2).get()));
+        // the member is not in the pass: it fails alone, as it does with execute
+        assertFailsInBatchAsAlone(capturing, "ExceptionInInitializerError", List.of(2), 1);
     }
 
     @Test
@@ -515,7 +504,7 @@ class BatchExecutionTest {
             lm.get("model.layers.1").setOutput(torch.zeros(1, 2, 32));
             return lm.get("lm_head").output().select(1, -1);
         };
-        assertFailsInBatchAsAlone(misshapen, "has shape [1, 2, 32]");
+        assertFailsInBatchAsAlone(misshapen, "has shape [1, 2, 32]", List.of(3), 0);
     }
 
     @Test
@@ -524,25 +513,27 @@ class BatchExecutionTest {
             lm.get("model.layers.1").setOutput(torch.zeros(1, 16, 64).to(torch.ScalarType.Long));
             return lm.get("lm_head").output().select(1, -1);
         };
-        assertFailsInBatchAsAlone(integral, "holds Long values");
+        assertFailsInBatchAsAlone(integral, "holds Long values", List.of(3), 0);
     }
 
     /**
-     * A batch of a trace with {@code failing} between two that succeed, in one forward pass with no re-run: the
-     * failing member gets the error it gets alone (which says {@code says}); the others, their results alone.
+     * A batch of a trace with {@code failing} between two that succeed, run in shared passes of {@code jobsPerPass}
+     * jobs, {@code solo} of them alone, with no re-run: the failing member gets the error it gets alone (which says
+     * {@code says}); the others, their results alone.
      */
-    private void assertFailsInBatchAsAlone(TraceBody<Tensor> failing, String says) throws JobFailedException {
+    private void assertFailsInBatchAsAlone(TraceBody<?> failing, String says, List<Integer> jobsPerPass, int solo)
+            throws JobFailedException {
         List<byte[]> requests = List.of(trace(lastLogits()), trace(failing), trace(ablatedLogits(2)));
         SandboxedExecutor executor = new SandboxedExecutor();
-        JobFailedException solo = assertThrows(JobFailedException.class,
+        JobFailedException alone = assertThrows(JobFailedException.class,
                 () -> executor.execute(lm, requests.get(1), context("alone", new ArrayList<>())));
 
         BatchReport report = executor.executeBatch(lm, requests, contexts(3, new ArrayList<>()), BatchLimits.DEFAULT);
         List<JobOutcome> outcomes = report.outcomes();
 
-        assertRan(report, List.of(3), 0, 0, 0);
-        assertTrue(solo.getMessage().contains(says), solo.getMessage());
-        assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
+        assertRan(report, jobsPerPass, solo, 0, 0);
+        assertTrue(alone.getMessage().contains(says), alone.getMessage());
+        assertEquals(alone.getMessage(), outcomes.get(1).failure().getMessage());
         List<Object> expected = alone(List.of(requests.get(0), requests.get(2)));
         assertSameResult(expected.get(0), decode(outcomes.get(0).get()));
         assertSameResult(expected.get(1), decode(outcomes.get(2).get()));

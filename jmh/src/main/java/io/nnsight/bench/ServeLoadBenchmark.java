@@ -26,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.global.torch;
 
@@ -50,7 +51,11 @@ import org.bytedeco.pytorch.global.torch;
  * over the last 100 batches, read at the end of the window, and "sampled" is the mean of {@code last} read every 100
  * ms), how many answers differ from the prompt's top token traced locally, and CPU per job: the model worker thread's
  * (reading and checking the job, the forward pass, encoding), the client threads' (shipping, Kryo, HTTP) and the whole
- * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores. The JVM skips JavaCPP's
+ * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores. A line per mode gives the
+ * process's resident memory, the Java heap's committed memory and JavaCPP's count of live native objects at the start
+ * and the end of the measured window: resident memory that grows beyond the heap's growth is native memory that
+ * clients and server leave behind (the clients' results are left to the garbage collector, so the count of native
+ * objects moves with its cycles). The JVM skips JavaCPP's
  * physical-memory check, as {@code nnsight serve} does ({@link ModelServer#skipPhysicalMemoryCheck()}). Each mode is
  * warmed up for 20 s by default: the JIT compiles for about 30 s after the JVM starts, and a shorter warm-up measures
  * the first mode (one at a time) while it still does.
@@ -360,6 +365,9 @@ public final class ServeLoadBenchmark {
             workers.forEach(Thread::start);
             sleepUntil(measureStart);
             Map<Long, ThreadCpu> before = cpu(threads);
+            long residentBefore = Pointer.physicalBytes();
+            long heapBefore = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
+            long nativeBefore = Pointer.totalCount();
             long processBefore = os.getProcessCpuTime();
             double sampledSum = 0;
             int samples = 0;
@@ -370,6 +378,9 @@ public final class ServeLoadBenchmark {
             }
             sleepUntil(measureEnd);
             Map<Long, ThreadCpu> after = cpu(threads);
+            long residentAfter = Pointer.physicalBytes();
+            long heapAfter = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
+            long nativeAfter = Pointer.totalCount();
             long processAfter = os.getProcessCpuTime();
             JsonObject batch = batch(http, status);
             for (Thread worker : workers) {
@@ -402,6 +413,10 @@ public final class ServeLoadBenchmark {
                     .forEach(entry -> groups.append(String.format(Locale.ROOT, " %s %.2f;", entry.getKey(),
                             sorted.length == 0 ? Double.NaN : entry.getValue() / 1e6 / sorted.length)));
             System.out.println(groups);
+            System.out.printf(Locale.ROOT, "%s: over the measured window, the process's resident memory %.1f -> %.1f MB "
+                    + "(the Java heap's committed memory %.1f -> %.1f MB), JavaCPP's live native objects %d -> %d%n",
+                    mode.name, residentBefore / 1048576.0, residentAfter / 1048576.0, heapBefore / 1048576.0,
+                    heapAfter / 1048576.0, nativeBefore, nativeAfter);
             return new Result(mode, sorted.length, untimed.get(), failures.get(), wrong.get(), measure, sorted, batch,
                     samples == 0 ? Double.NaN : sampledSum / samples, workerCpu, clientCpu, processAfter - processBefore);
         }

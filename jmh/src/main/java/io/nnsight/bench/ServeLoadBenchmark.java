@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.global.torch;
 
@@ -54,8 +55,8 @@ import org.bytedeco.pytorch.global.torch;
  * process's (with the HTTP server, GC and JIT). Clients and server share the machine's cores. A line per mode gives the
  * process's resident memory, the Java heap's committed memory and JavaCPP's count of live native objects at the start
  * and the end of the measured window: resident memory that grows beyond the heap's growth is native memory that
- * clients and server leave behind (the clients' results are left to the garbage collector, so the count of native
- * objects moves with its cycles). The JVM skips JavaCPP's
+ * clients and server leave behind (each client frees a job's result tensors with a {@code PointerScope}, as a loop of
+ * jobs should). The JVM skips JavaCPP's
  * physical-memory check, as {@code nnsight serve} does ({@link ModelServer#skipPhysicalMemoryCheck()}). Each mode is
  * warmed up for 20 s by default: the JIT compiles for about 30 s after the JVM starts, and a shorter warm-up measures
  * the first mode (one at a time) while it still does.
@@ -333,7 +334,8 @@ public final class ServeLoadBenchmark {
                         String prompt = mode.prompts.get(k % mode.prompts.size());
                         long t0 = System.nanoTime();
                         Object answer;
-                        try {
+                        // the job's result tensors are freed with it, as a client that runs jobs in a loop should
+                        try (PointerScope scope = new PointerScope()) {
                             answer = mode.generates ? Client.generate(remote, prompt, tokens)
                                     : Client.nextToken(remote, prompt);
                         } catch (RuntimeException e) {

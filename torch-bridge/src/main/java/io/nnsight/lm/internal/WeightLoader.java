@@ -107,10 +107,10 @@ public final class WeightLoader {
         List<String> unexpected = new ArrayList<>();
         boolean mxfp4 = "mxfp4".equals(family.quantization());
         for (String name : weights.names()) {
-            String suffix = name.endsWith(BLOCKS) ? BLOCKS : name.endsWith(SCALES) ? SCALES : null;
-            if (mxfp4 && suffix != null && parameters.containsKey(name.substring(0, name.length() - suffix.length()))) {
-                packed.computeIfAbsent(name.substring(0, name.length() - suffix.length()), key -> new HashSet<>())
-                        .add(suffix);
+            String suffix = !mxfp4 ? null : name.endsWith(BLOCKS) ? BLOCKS : name.endsWith(SCALES) ? SCALES : null;
+            String stored = suffix == null ? null : name.substring(0, name.length() - suffix.length());
+            if (stored != null && parameters.containsKey(stored)) {
+                packed.computeIfAbsent(stored, key -> new HashSet<>()).add(suffix);
                 continue;
             }
             Family.Part part = family.part(name);

@@ -104,11 +104,10 @@ public final class Shipment {
      * result of the same code used, when it shipped the same classes.
      */
     private ValueClassLoader valueLoader() {
-        AtomicReference<ValueClassLoader> kept = VALUE_LOADERS.get(bodyClass);
-        ClassLoader loader = bodyClass.getClassLoader();
+        AtomicReference<ValueClassLoader> kept = VALUE_LOADERS.get(bodyClass); // reads through the class's own loader
         ValueClassLoader values = kept.get();
-        if (values == null || !values.serves(loader, envelope.classes().keySet())) {
-            values = new ValueClassLoader(loader, envelope.classes().keySet());
+        if (values == null || !values.ships(envelope.classes().keySet())) {
+            values = new ValueClassLoader(bodyClass.getClassLoader(), envelope.classes().keySet());
             kept.set(values);
         }
         return values;

@@ -55,9 +55,9 @@ public final class ValueClassLoader extends ClassLoader implements AgentExempt {
         return classes.loadClass(name);
     }
 
-    /** Whether this loader resolves the values of a job of {@code shipped} classes through {@code classes}. */
-    public boolean serves(ClassLoader classes, Set<String> shipped) {
-        return this.classes == classes && this.shipped.equals(shipped);
+    /** Whether this loader resolves the values of a job that ships the classes named {@code shipped}. */
+    public boolean ships(Set<String> shipped) {
+        return this.shipped.equals(shipped);
     }
 
     /** Always {@code null}: values need no resources. */

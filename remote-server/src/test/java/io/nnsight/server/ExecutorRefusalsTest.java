@@ -9,8 +9,9 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.remote.internal.shipping.Shipment;
 import io.nnsight.remote.internal.wire.Envelope;
-import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.internal.wire.GraphClasses;
 import io.nnsight.remote.internal.wire.LambdaFactory;
+import io.nnsight.remote.internal.wire.ValueGraphs;
 import io.nnsight.remote.sandbox.SandboxedExecutor;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
@@ -92,7 +93,7 @@ class ExecutorRefusalsTest {
         Envelope garbage = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
                 real.lambdas(), new byte[0]);
 
-        assertExecutorRefuses(notAJob, "not a job's [input, options, body, edits, renames, statics]");
+        assertExecutorRefuses(notAJob, "not a job's [input, options, body, edits, renames]");
         assertExecutorRefuses(garbage, "cannot read the values");
     }
 
@@ -100,10 +101,8 @@ class ExecutorRefusalsTest {
     void graphNamingAServerClass_isRefusedByTheExecutor_namingTheClass() throws Exception {
         // Kryo used to fall back to its own class loader for a name the job's refused, and made the URL
         Envelope real = realEnvelope();
-        byte[] graph = ValueGraphs.write(new Object[] {null, null, java.net.URI.create("http://example.com").toURL(),
-                List.of(), Map.of(), Map.of()}, ExecutorRefusalsTest.class.getClassLoader(), lm);
-        Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), graph);
+        Envelope envelope = withGraph(real, Map.of(),
+                new Object[] {null, null, java.net.URI.create("http://example.com").toURL(), List.of(), Map.of()});
 
         assertExecutorRefuses(envelope, "java.net.URL", "cannot be a value of a job");
     }
@@ -111,11 +110,7 @@ class ExecutorRefusalsTest {
     @Test
     void staticFieldOfAClassNotShipped_isRefusedByTheExecutor() {
         Envelope real = realEnvelope();
-        Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
-                LambdaFactory.DESERIALIZE_LAMBDA);
-        job[5] = Map.of("java/lang/Integer#MAX_VALUE", 3);
-        Envelope envelope = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        Envelope envelope = withGraph(real, Map.of("java/lang/Integer#MAX_VALUE", 3), valuesOf(real));
 
         assertExecutorRefuses(envelope, "java/lang/Integer#MAX_VALUE", "a class that does not ship with them");
     }
@@ -123,14 +118,11 @@ class ExecutorRefusalsTest {
     @Test
     void editsThatAreNotBodies_areRefusedByTheExecutor() {
         Envelope real = realEnvelope();
-        Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
-                LambdaFactory.DESERIALIZE_LAMBDA);
+        Object[] job = valuesOf(real);
         job[3] = "zero layer 2";
-        Envelope notAList = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        Envelope notAList = withGraph(real, Map.of(), job);
         job[3] = List.of(7);
-        Envelope notABody = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        Envelope notABody = withGraph(real, Map.of(), job);
 
         assertExecutorRefuses(notAList, "the request's edits are", "not a list");
         assertExecutorRefuses(notABody, "an edit in the request is", "not a TraceBody");
@@ -139,16 +131,27 @@ class ExecutorRefusalsTest {
     @Test
     void aliasesThatAreNotPathsToNames_areRefusedByTheExecutor() {
         Envelope real = realEnvelope();
-        Object[] job = (Object[]) ValueGraphs.read(real.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
-                LambdaFactory.DESERIALIZE_LAMBDA);
+        Object[] job = valuesOf(real);
         job[4] = List.of("model.layers", "blocks");
-        Envelope notAMap = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        Envelope notAMap = withGraph(real, Map.of(), job);
         job[4] = Map.of("model.layers", List.of(7));
-        Envelope notAName = new Envelope(real.kind(), real.modelKey(), real.javaFeature(), real.classes(),
-                real.lambdas(), ValueGraphs.write(job, ExecutorRefusalsTest.class.getClassLoader(), lm));
+        Envelope notAName = withGraph(real, Map.of(), job);
 
         assertExecutorRefuses(notAMap, "the request's aliases are", "not a map of module paths to lists of aliases");
         assertExecutorRefuses(notAName, "the request's aliases of model.layers hold", "not a name");
+    }
+
+    /** The values of {@code envelope}'s graph, {@code [input, options, body, edits, renames]}, read here. */
+    private static Object[] valuesOf(Envelope envelope) {
+        return (Object[]) ValueGraphs.read(envelope.graph(), ExecutorRefusalsTest.class.getClassLoader(), lm,
+                LambdaFactory.DESERIALIZE_LAMBDA, statics -> {});
+    }
+
+    /** {@code envelope} with the graph of {@code statics} and then {@code values} instead of its own. */
+    private static Envelope withGraph(Envelope envelope, Map<String, ?> statics, Object[] values) {
+        byte[] graph = ValueGraphs.write(statics, values, ExecutorRefusalsTest.class.getClassLoader(), lm,
+                new GraphClasses());
+        return new Envelope(envelope.kind(), envelope.modelKey(), envelope.javaFeature(), envelope.classes(),
+                envelope.lambdas(), graph);
     }
 }

@@ -18,7 +18,7 @@ import java.util.function.Function;
  * as {@link SandboxedExecutor#execute} reads it alone, and run in that context: its deadline, charged for its own
  * code only ({@link Peers}); its output, buffered until its outcome is known; its class loader ({@link JobBody}).
  *
- * @param graph its values, {@code [input, options, body, edits, renames, statics]}
+ * @param graph its values, {@code [input, options, body, edits, renames]}
  * @param joins what the batch runs of it
  * @param <J> what a batch runs of a job
  */

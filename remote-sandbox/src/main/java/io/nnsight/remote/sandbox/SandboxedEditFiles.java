@@ -31,8 +31,8 @@ import java.util.stream.Stream;
  * model server in, and read with the server's checks: the {@link EditFiles} of nnsight, found as a service.
  *
  * <p>A file is {@code NNSEDITS}, a format number, the SHA-256 hash of the rest, and the rest: a zstd-compressed
- * {@link Envelope} of kind {@code EDITS} for the model's key, whose value graph is {@code [edits, statics]}
- * ({@link Packing}): the edits' class files (the application's own, sliced to what the edits reach), their
+ * {@link Envelope} of kind {@code EDITS} for the model's key, whose value graph is the static fields' values and
+ * then {@code [edits]} ({@link Packing}): the edits' class files (the application's own, sliced to what the edits reach), their
  * captured values, and the static fields their code reads.
  *
  * <p>Reading checks, in order, before any class of the file is defined: the header, the hash (a file changed
@@ -42,7 +42,8 @@ import java.util.stream.Stream;
  */
 public final class SandboxedEditFiles implements EditFiles {
     private static final byte[] MAGIC = "NNSEDITS".getBytes(StandardCharsets.US_ASCII);
-    private static final int FORMAT = 1;
+    /** Format 2 writes the static fields' values before the edits (format 1 wrote them after). */
+    private static final int FORMAT = 2;
     private static final String KIND = "EDITS";
     private static final int HASH_BYTES = 32;
     private static final int HEADER = MAGIC.length + Integer.BYTES + HASH_BYTES;
@@ -88,7 +89,7 @@ public final class SandboxedEditFiles implements EditFiles {
         }
         Object edits;
         try {
-            edits = code.values(model, 2, "[edits, statics]")[0];
+            edits = code.values(model, 1, "[edits]")[0];
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("cannot read the edits in " + file + ": " + e.getMessage(), e);
         }

@@ -255,10 +255,13 @@ public final class SandboxedExecutor implements JobExecutor {
         }
     }
 
-    /** The job's values: {@code [input, options, body, edits, renames, statics]}; alone and as a batch's member. */
+    /**
+     * The job's values, {@code [input, options, body, edits, renames]}, read once its static fields are set; alone
+     * and as a batch's member.
+     */
     static Object[] values(ShippedCode code, NNsight model) throws JobFailedException {
         try {
-            return code.values(model, 6, "a job's [input, options, body, edits, renames, statics]");
+            return code.values(model, 5, "a job's [input, options, body, edits, renames]");
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(e.getMessage(), e);
         }

@@ -420,14 +420,15 @@ class BatchExecutionTest {
         assertEquals(solo.getMessage(), outcomes.get(1).failure().getMessage());
     }
 
-    /** A divisor the client sets before it packs; the server sets it only once it has read the job's values. */
+    /** A divisor that the server sets, as the client had it when it packed, before it reads the job's values. */
     static final class Divisor {
         static int value;
     }
 
     /**
      * A value whose constants divide by {@link Divisor#value} when made: an enum's static initializer ships with it
-     * (its constants are made there), so on the server it divides by zero while its job's values are read.
+     * (its constants are made there), so on the server it divides by the divisor the client packed, while its job's
+     * values are read.
      */
     enum Share {
         HALF;
@@ -439,7 +440,8 @@ class BatchExecutionTest {
     void executeBatch_memberWhoseValuesThrowAnErrorWhenRead_runsAlone_andFailsWithExecutesMessage()
             throws JobFailedException {
         Divisor.value = 2;
-        Share share = Share.HALF;
+        Share share = Share.HALF; // made here with 2; the server makes it with the 0 packed
+        Divisor.value = 0;
         TraceBody<Integer> capturing = tr -> {
             lm.get("lm_head").output();
             return share.part;

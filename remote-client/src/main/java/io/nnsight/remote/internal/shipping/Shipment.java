@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * back: the class loader of the caller's code and the values the body captured, which receive what the
  * body did to them on the server ({@link WriteBack}).
  *
- * <p>The graph is {@code [input, options, body, edits, renames, statics]}: the job's values, its model's edits and
- * aliases, and the values of the static fields the shipped code uses ({@link Packing}).
+ * <p>The graph is the values of the static fields the shipped code uses, and then {@code [input, options, body,
+ * edits, renames]}: the job's values, and its model's edits and aliases ({@link Packing}).
  */
 public final class Shipment {
     /**
@@ -55,8 +55,8 @@ public final class Shipment {
     }
 
     /**
-     * Prepares {@code job}, with the edits and aliases of its model: the graph is {@code [input, options, body,
-     * edits, renames, statics]} (see {@link Packing}).
+     * Prepares {@code job}, with the edits and aliases of its model: the graph is the static fields' values and then
+     * {@code [input, options, body, edits, renames]} (see {@link Packing}).
      *
      * @throws IllegalArgumentException when something the body uses cannot be shipped, saying what and why
      */

@@ -124,6 +124,18 @@ class LambdaCaptureTest {
 
     record Window(int layer, int from, int length) {}
 
+    /** How many tokens a {@link Span} covers: set by the test before the enum is first used. */
+    static final class SpanWidth {
+        static int tokens;
+    }
+
+    /** An enum whose constants are made from another class's static field, by its initializer (which ships). */
+    enum Span {
+        LAST_FEW;
+
+        final int from = -SpanWidth.tokens;
+    }
+
     /** The body of a static method reference: reads the model from a static field, shipped by value. */
     static Tensor lastLogitsOf(Tracer tracer) {
         return lm.get("lm_head").output().select(1, -1);
@@ -254,6 +266,44 @@ class LambdaCaptureTest {
         assertEquals(21, simulated.get("code"));
         assertEquals(List.of(0, 1), simulated.get("ordinals"));
         assertEquals(Site.ATTENTION, simulated.get("site"), "the result's enum is the caller's constant");
+    }
+
+    @Test
+    void capturedEnumMadeFromAnotherClassesStaticField_seesTheValueTheFieldHadWhenShipped() {
+        SpanWidth.tokens = 3;
+        Span span = Span.LAST_FEW;
+
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT, tr -> {
+            Tensor logits = lm.get("lm_head").output();
+            return logits.narrow(1, logits.size(1) + span.from, -span.from);
+        });
+
+        Tensor local = lm.trace(PROMPT, tr -> lm.get("lm_head").output());
+        assertClose(local.narrow(1, local.size(1) - 3, 3), simulated);
+    }
+
+    /** A layer a {@link Probe} reads: set by the test before the enum is first used. */
+    static final class ProbedLayer {
+        static int index;
+    }
+
+    /** An enum with a static field of its own, whose constants are made from another class's static field. */
+    enum Probe {
+        OUTPUT;
+
+        static double scale;
+        final String path = "model.layers." + ProbedLayer.index;
+    }
+
+    @Test
+    void enumWithAStaticFieldOfItsOwn_travelsWithItsValue_andIsMadeAfterTheOtherClassesFieldsAreSet() {
+        Probe.scale = 2.0;
+        ProbedLayer.index = 3;
+
+        Tensor simulated = lm.on(Remote.local()).trace(PROMPT,
+                tr -> lm.get(Probe.OUTPUT.path).output().select(1, -1).mul(new Scalar(Probe.scale)));
+
+        assertClose(layerOutput(3).mul(new Scalar(2.0)), simulated);
     }
 
     @Test

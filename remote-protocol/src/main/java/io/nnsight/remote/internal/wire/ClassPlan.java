@@ -34,7 +34,9 @@ import org.objectweb.asm.Type;
  *
  * <p>Static fields travel by value, like the globals of a pickled Python function: a shipped class has no
  * static initializer on the server (enums excepted), and the fields the shipped code reads are set to
- * their values in this JVM ({@link #staticFields()}).
+ * their values in this JVM ({@link #staticFields()}) before the job's values are read. An enum's initializer
+ * ships, since it makes the constants; it runs on the server once the other classes' fields are set, and the
+ * enum's fields that are not final are then set too.
  */
 public final class ClassPlan {
     private static final List<String> REGISTERED = new CopyOnWriteArrayList<>();
@@ -138,7 +140,7 @@ public final class ClassPlan {
 
     /**
      * The static fields of shipped classes that shipped code uses, by owner (internal name) and field name:
-     * their values travel with the job.
+     * their values travel with the job. Of an enum, only those that are not final.
      */
     Map<String, Set<String>> staticFields() {
         return staticFields;

@@ -258,17 +258,20 @@ final class ClassWalk {
 
     /**
      * The static fields of shipped classes that shipped code uses, by owner (internal name) and field name:
-     * their values travel with the job.
+     * their values travel with the job. Of an enum, whose initializer ships to make its constants, only the fields
+     * that are not final: the initializer makes the others on the server.
      */
     Map<String, Set<String>> staticFields() {
         Map<String, Set<String>> statics = new LinkedHashMap<>();
         fields.forEach((owner, names) -> {
             ClassNode node = nodes.get(owner);
-            if (node == null || (node.access & Opcodes.ACC_ENUM) != 0) {
+            if (node == null) {
                 return;
             }
+            int made = (node.access & Opcodes.ACC_ENUM) != 0 ? Opcodes.ACC_FINAL : 0;
             for (FieldNode field : node.fields) {
-                if ((field.access & Opcodes.ACC_STATIC) != 0 && names.contains(field.name)) {
+                if ((field.access & Opcodes.ACC_STATIC) != 0 && (field.access & made) == 0
+                        && names.contains(field.name)) {
                     statics.computeIfAbsent(owner, o -> new LinkedHashSet<>()).add(field.name);
                 }
             }

@@ -17,7 +17,7 @@ import java.util.Map;
 
 /**
  * A job as it travels: the envelope's kind, and the input, options, body, edits and aliases that the request's value
- * graph holds ({@code [input, options, body, edits, renames, statics]}). The client makes one {@linkplain #of(Job) of
+ * graph holds ({@code [input, options, body, edits, renames]}, after the static fields' values). The client makes one {@linkplain #of(Job) of
  * a job}; the server makes the job again {@linkplain #on(NNsight) on the model it hosts}, edited as the client's, and
  * runs it with the client's aliases ({@code spi.ClientAliases}).
  *
@@ -63,7 +63,7 @@ public record JobForm(String kind, Object input, Object options, Object body, Li
     }
 
     /**
-     * The form a request's value graph {@code [input, options, body, edits, renames, statics]} holds.
+     * The form a request's values {@code [input, options, body, edits, renames]} hold.
      *
      * @throws IllegalArgumentException when the edits are not a list of {@link TraceBody}s, or the aliases not a map
      *     of paths to lists of aliases

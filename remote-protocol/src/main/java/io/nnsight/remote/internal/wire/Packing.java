@@ -2,7 +2,6 @@ package io.nnsight.remote.internal.wire;
 
 import io.nnsight.NNsight;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,28 +12,27 @@ import java.util.Set;
  * class files ({@link ClassPlan}), and the values of the static fields that code reads. What a job's request
  * ships, and what a file of exported edits holds.
  *
- * <p>The graph is the values followed by {@code statics}, a map from {@code "owner#field"} (internal owner
- * name) to the value of each static field the shipped code uses. Writing it reveals classes to ship, whose code
- * may use more static fields, whose values may hold more classes: the graph is written again until nothing new
- * turns up.
+ * <p>The graph has two roots: {@code statics}, a map from {@code "owner#field"} (internal owner name) to the value
+ * of each static field the shipped code uses, and then the values, so that a server sets those fields before it
+ * reads the values, whose enums' initializers (which ship, as they make the constants) may use them. Writing it
+ * reveals classes to ship, whose code may use more static fields, whose values may hold more classes: the graph is
+ * written again until nothing new turns up.
  */
 public final class Packing {
     private Packing() {}
 
     /**
-     * Packs {@code values} for {@code model}: an envelope of {@code kind} whose graph is {@code [values...,
-     * statics]}.
+     * Packs {@code values} for {@code model}: an envelope of {@code kind} whose graph is the static fields' map and
+     * then {@code values}.
      *
      * @param loader the class loader of the code the values come from
      * @throws IllegalArgumentException when something the values use cannot be shipped, saying what and why
      */
     public static Envelope pack(String kind, NNsight model, Object[] values, ClassLoader loader) {
         Map<String, Object> statics = new LinkedHashMap<>();
-        Object[] root = Arrays.copyOf(values, values.length + 1);
-        root[values.length] = statics;
         while (true) {
             GraphClasses seen = new GraphClasses();
-            byte[] graph = ValueGraphs.write(root, loader, model, seen);
+            byte[] graph = ValueGraphs.write(statics, values, loader, model, seen);
             ClassPlan plan = ClassPlan.of(seen, loader);
             boolean added = false;
             for (Map.Entry<String, Set<String>> owner : plan.staticFields().entrySet()) {

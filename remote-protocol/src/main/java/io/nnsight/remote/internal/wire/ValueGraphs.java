@@ -30,6 +30,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.bytedeco.javacpp.Pointer;
@@ -104,6 +105,18 @@ public final class ValueGraphs {
         return pooled(loader, model, null, seen, pooled -> write(pooled, root));
     }
 
+    /**
+     * Writes {@code first} and then {@code then} as one graph, in which an object both reach is written once, and
+     * notes in {@code seen} what {@link #write(Object, ClassLoader, NNsight, GraphClasses)} notes: a reader ({@link
+     * #read(byte[], ClassLoader, NNsight, LambdaFactory, Consumer)}) can act on the first before it reads the
+     * second, as a server sets static fields before it reads the values that use them.
+     *
+     * @throws IllegalArgumentException when a value cannot travel, saying which and why
+     */
+    public static byte[] write(Object first, Object then, ClassLoader loader, NNsight model, GraphClasses seen) {
+        return pooled(loader, model, null, seen, pooled -> write(pooled, first, then));
+    }
+
     /** Writes {@code root}. */
     public static byte[] write(Object root, ClassLoader loader, NNsight model) {
         return write(root, loader, model, new GraphClasses());
@@ -117,11 +130,16 @@ public final class ValueGraphs {
         return pooled(loader, model, made, null, pooled -> write(pooled, root));
     }
 
-    private static byte[] write(Pooled pooled, Object root) {
+    /** Writes {@code roots} in order as one graph. */
+    private static byte[] write(Pooled pooled, Object... roots) {
         Output output = pooled.output();
         output.reset();
+        Kryo kryo = pooled.kryo();
+        kryo.setAutoReset(false); // the roots share one graph's references
         try {
-            pooled.kryo().writeClassAndObject(output, root);
+            for (Object root : roots) {
+                kryo.writeClassAndObject(output, root);
+            }
         } catch (KryoException e) {
             throw new IllegalArgumentException("cannot write the values: " + brief(e.getMessage()), e);
         } catch (InaccessibleObjectException e) {
@@ -129,6 +147,9 @@ public final class ValueGraphs {
             throw new IllegalArgumentException("cannot write the values: one of them is of a JDK class that does not "
                     + "travel (" + e.getMessage() + "). Values travel as collections, maps, arrays, records, strings, "
                     + "numbers, atomics, tensors and objects of your own classes", e);
+        } finally {
+            kryo.reset();
+            kryo.setAutoReset(true);
         }
         byte[] bytes = output.toBytes();
         if (output.getBuffer().length > KEPT_OUTPUT_BYTES) {
@@ -144,7 +165,19 @@ public final class ValueGraphs {
      * @throws IllegalArgumentException when the bytes are not a graph, or name a class {@code loader} refuses
      */
     public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas) {
-        return pooled(loader, model, lambdas, null, pooled -> read(pooled.kryo(), graph));
+        return pooled(loader, model, lambdas, null, pooled -> read(pooled.kryo(), graph, null));
+    }
+
+    /**
+     * Reads a graph of two roots written by {@link #write(Object, Object, ClassLoader, NNsight, GraphClasses)}:
+     * gives the first to {@code first} before it reads the second, which it returns.
+     *
+     * @throws IllegalArgumentException when the bytes are not such a graph, name a class {@code loader} refuses, or
+     *     {@code first} refuses the first root
+     */
+    public static Object read(byte[] graph, ClassLoader loader, NNsight model, LambdaFactory lambdas,
+            Consumer<Object> first) {
+        return pooled(loader, model, lambdas, null, pooled -> read(pooled.kryo(), graph, first));
     }
 
     /**
@@ -171,9 +204,15 @@ public final class ValueGraphs {
         }
     }
 
-    private static Object read(Kryo kryo, byte[] graph) {
+    /** Reads the graph's root, or with {@code first} its first root, given to it, and then its second. */
+    private static Object read(Kryo kryo, byte[] graph, Consumer<Object> first) {
+        kryo.setAutoReset(false); // the roots share one graph's references
         try (Input input = new CountChecks.BoundedInput(graph)) {
             Object root = kryo.readClassAndObject(input);
+            if (first != null) {
+                first.accept(root);
+                root = kryo.readClassAndObject(input);
+            }
             if (input.position() != graph.length) {
                 throw new IllegalArgumentException("the graph has " + (graph.length - input.position())
                         + " bytes after its end");
@@ -186,6 +225,9 @@ public final class ValueGraphs {
         } catch (RuntimeException e) {
             // what Kryo's serializers throw on bytes they cannot make sense of, outside an object's fields
             throw new IllegalArgumentException("cannot read the values: " + e, e);
+        } finally {
+            kryo.reset();
+            kryo.setAutoReset(true);
         }
     }
 

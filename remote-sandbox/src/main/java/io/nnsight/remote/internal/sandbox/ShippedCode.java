@@ -6,18 +6,19 @@ import io.nnsight.remote.internal.wire.Packing;
 import io.nnsight.remote.internal.wire.ValueGraphs;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 
 /**
  * The code of an {@link Envelope} (a job's request, or a file of exported edits), loaded: its classes checked
  * by the {@link Sandbox} and defined in a {@link JobClassLoader} of their own, with the factories of its lambdas
- * ({@link LambdaFactories}); then {@linkplain #values its values} read in that loader, with the static fields
- * of its classes set to the values they had where they were packed ({@link Packing}).
+ * ({@link LambdaFactories}); then {@linkplain #values its values} read in that loader, once the static fields of
+ * its classes are set to the values they had where they were packed ({@link Packing}).
  *
  * <pre>{@code
  * ShippedCode code = ShippedCode.load(Sandbox.server(), envelope);   // nothing defined if refused
- * Object[] values = code.values(model, 6, "a job's [input, options, body, edits, renames, statics]");
+ * Object[] values = code.values(model, 5, "a job's [input, options, body, edits, renames]");
  * byte[] result = ...;                                                // run the job, write its result
  * code.recycle();                                                     // it succeeded: the next job may take the loader
  * }</pre>
@@ -67,20 +68,27 @@ public final class ShippedCode {
     }
 
     /**
-     * Reads the envelope's value graph for {@code model}, which must be an array of values with a map of static
-     * field values last ({@link Packing}), and sets those static fields.
+     * Reads the envelope's value graph for {@code model} ({@link Packing}): first the map of static field values,
+     * which it sets, then the values, an array of {@code length}, which it returns. The fields are set before the
+     * values are read, since reading an enum's constant runs the enum's initializer, which may use them; the
+     * fields of enums are set last, after those their initializers may use.
      *
-     * @param expected what the graph must be, for the error, such as {@code "a job's [input, options, body,
-     *     edits, renames, statics]"}; its number of values is {@code length}
-     * @throws IllegalArgumentException when the graph cannot be read, is not {@code expected}, or sets a field
-     *     that is not a static field of a class it ships
+     * @param expected what the values must be, for the error, such as {@code "a job's [input, options, body, edits,
+     *     renames]"}
+     * @throws IllegalArgumentException when the graph cannot be read, is not the static fields and {@code expected},
+     *     or sets a field that is not a static field of a class it ships
      */
     public Object[] values(NNsight model, int length, String expected) {
-        Object root = ValueGraphs.read(envelope.graph(), loader.forValues(), model, lambdas);
-        if (!(root instanceof Object[] values) || values.length != length || !(values[length - 1] instanceof Map)) {
+        Object root = ValueGraphs.read(envelope.graph(), loader.forValues(), model, lambdas, statics -> {
+            if (!(statics instanceof Map<?, ?> map)) {
+                throw new IllegalArgumentException("the graph does not start with the static fields' values, so it "
+                        + "is not " + expected);
+            }
+            setStatics(map);
+        });
+        if (!(root instanceof Object[] values) || values.length != length) {
             throw new IllegalArgumentException("the values are not " + expected);
         }
-        setStatics((Map<?, ?>) values[length - 1]);
         return values;
     }
 
@@ -107,8 +115,13 @@ public final class ShippedCode {
         return envelope.classes().keySet();
     }
 
-    /** Sets the static fields of shipped classes to the values they had where the code was packed. */
+    /**
+     * Sets the static fields of shipped classes to the values they had where the code was packed: first those of
+     * classes other than enums, which have no initializer on the server, then those of enums, whose initializers
+     * (run as their fields are set) see the others' values.
+     */
     private void setStatics(Map<?, ?> statics) {
+        Map<Field, Object> enums = new LinkedHashMap<>();
         for (Map.Entry<?, ?> entry : statics.entrySet()) {
             String key = String.valueOf(entry.getKey());
             int hash = key.indexOf('#');
@@ -126,12 +139,22 @@ public final class ShippedCode {
             if (!Modifier.isStatic(field.getModifiers())) {
                 throw new IllegalArgumentException("the values set " + key + ", which is not a static field");
             }
-            try {
-                field.setAccessible(true);
-                field.set(null, entry.getValue());
-            } catch (IllegalAccessException | RuntimeException e) {
-                throw new IllegalArgumentException("cannot set the static field " + key + ": " + e, e);
+            if (field.getDeclaringClass().isEnum()) {
+                enums.put(field, entry.getValue());
+            } else {
+                set(field, entry.getValue());
             }
+        }
+        enums.forEach(ShippedCode::set);
+    }
+
+    private static void set(Field field, Object value) {
+        try {
+            field.setAccessible(true);
+            field.set(null, value);
+        } catch (IllegalAccessException | RuntimeException e) {
+            throw new IllegalArgumentException("cannot set the static field " + field.getDeclaringClass().getName()
+                    + "#" + field.getName() + ": " + e, e);
         }
     }
 }

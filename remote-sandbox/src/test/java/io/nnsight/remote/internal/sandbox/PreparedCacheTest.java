@@ -230,13 +230,13 @@ class PreparedCacheTest {
         ShippedCode two = ShippedCode.load(sandbox, tallyJob());
         assertEquals(1, sandbox.cache().hits(), "the second job's code came from the cache");
 
-        Object[] oneValues = one.values(model, 2, "[body, statics]");
+        Object[] oneValues = one.values(model, 1, "[body]");
         @SuppressWarnings("unchecked")
         TraceBody<Integer> oneBody = (TraceBody<Integer>) oneValues[0];
         assertEquals(42, oneBody.run(null));
         assertEquals(43, oneBody.run(null));
 
-        Object[] twoValues = two.values(model, 2, "[body, statics]");
+        Object[] twoValues = two.values(model, 1, "[body]");
         @SuppressWarnings("unchecked")
         TraceBody<Integer> twoBody = (TraceBody<Integer>) twoValues[0];
         assertEquals(42, twoBody.run(null), "the second job's static starts where it was packed, not where the first "
@@ -267,7 +267,7 @@ class PreparedCacheTest {
                     PreparedCacheTest.class.getClassLoader());
             ShippedCode code = ShippedCode.load(sandbox, envelope);
             jobs.add(code);
-            values.add(code.values(model, 3, "[body, mark, statics]"));
+            values.add(code.values(model, 2, "[body, mark]"));
         }
         assertEquals(2, sandbox.cache().hits());
 
@@ -297,7 +297,7 @@ class PreparedCacheTest {
         Envelope envelope = Packing.pack("TRACE", model, new Object[] {Tally.bump(), new Mark("once")},
                 PreparedCacheTest.class.getClassLoader());
         ShippedCode code = ShippedCode.load(sandbox, envelope);
-        code.values(model, 3, "[body, mark, statics]");
+        code.values(model, 2, "[body, mark]");
         return new WeakReference<>(code.loader());
     }
 

@@ -108,7 +108,7 @@ public final class HttpApi extends Handler.Abstract {
         } else if (path.startsWith(Protocol.STREAM)) {
             method(request, "GET");
             SubmittedJob job = job(request, path.substring(Protocol.STREAM.length()));
-            StatusStream.send(job, job.subscribe(), inlineLimit(request), response, callback);
+            StatusStream.send(job, job.subscribe(inlineLimit(request)), response, callback);
         } else if (path.startsWith(Protocol.RESPONSE)) {
             method(request, "GET");
             SubmittedJob job = job(request, path.substring(Protocol.RESPONSE.length()));
@@ -239,7 +239,7 @@ public final class HttpApi extends Handler.Abstract {
         SubmittedJob job = new SubmittedJob(UUID.randomUUID().toString(), owner, body, decompressed);
         StatusMessage received = job.latest();
         // subscribed before it is queued, so that its stream starts with RECEIVED
-        BlockingQueue<StatusMessage> events = follow ? job.subscribe() : null;
+        BlockingQueue<StatusMessage> events = follow ? job.subscribe(inline) : null;
         jobs.add(job);
         String refused = queue.submit(job);
         if (refused != null) {
@@ -251,7 +251,7 @@ public final class HttpApi extends Handler.Abstract {
         }
         LOG.debug("Job {} received for model '{}' ({} bytes)", job.id(), modelKey, body.length);
         if (follow) {
-            StatusStream.send(job, events, inline, response, callback);
+            StatusStream.send(job, events, response, callback);
         } else {
             send(response, callback, 200, "application/json", received.toJson());
         }

@@ -1,6 +1,5 @@
 package io.nnsight.server.internal;
 
-import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import java.io.IOException;
@@ -47,21 +46,19 @@ final class StatusStream {
     }
 
     /**
-     * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe()} queue) as server-sent events
+     * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe} queue) as server-sent events
      * up to the final one, each with those that follow it within {@link #EVENT_DELAY_NANOS} in one write, the final
-     * one at once with the end of the answer. A
-     * {@code COMPLETED} event carries the compressed result when it has at most {@code inline} bytes and this is the
-     * job's newest stream (a client that lost its stream comes back on a new one, while the server may not yet know
-     * the old one is dead); that takes the result, and puts it back if the event cannot be written.
+     * one at once with the end of the answer. A {@code COMPLETED} event that carries the compressed result (the
+     * queue is the job's newest stream, and the result small enough to go inline) puts it back in the job if it
+     * cannot be written, for a download.
      */
-    static void send(SubmittedJob job, BlockingQueue<StatusMessage> events, long inline, Response response,
-            Callback callback) {
+    static void send(SubmittedJob job, BlockingQueue<StatusMessage> events, Response response, Callback callback) {
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, Protocol.EVENT_STREAM);
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
         response.getHeaders().put("X-Accel-Buffering", "no"); // tells proxies such as nginx not to buffer events
         long heartbeat = Protocol.HEARTBEAT.toMillis();
-        byte[] inlined = null;
+        StatusMessage unsent = null; // an event that carries the result, until it is written
         try {
             boolean terminal = false;
             while (!terminal) {
@@ -73,9 +70,8 @@ final class StatusStream {
                 StringBuilder text = new StringBuilder();
                 long writeBy = System.nanoTime() + EVENT_DELAY_NANOS;
                 while (event != null) {
-                    if (event.status() == JobStatus.COMPLETED && inline > 0) {
-                        inlined = job.takeResult(inline, events);
-                        event = inlined == null ? event : event.withResult(inlined);
+                    if (event.result() != null) {
+                        unsent = event;
                     }
                     text.append("data: ").append(event.toJson()).append("\n\n");
                     terminal = event.terminal();
@@ -83,12 +79,10 @@ final class StatusStream {
                     event = terminal ? null : wait > 0 ? events.poll(wait, TimeUnit.NANOSECONDS) : events.poll();
                 }
                 Content.Sink.write(response, terminal, ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
+                unsent = null;
             }
         } catch (IOException e) {
             LOG.debug("The status stream of job {} closed early: {}", job.id(), e.toString());
-            if (inlined != null) {
-                job.restoreResult(inlined);
-            }
             callback.failed(e);
             return;
         } catch (InterruptedException e) {
@@ -96,6 +90,9 @@ final class StatusStream {
             callback.failed(e);
             return;
         } finally {
+            if (unsent != null) {
+                job.restoreResult(unsent.inlineResult());
+            }
             job.unsubscribe(events);
         }
         callback.succeeded();

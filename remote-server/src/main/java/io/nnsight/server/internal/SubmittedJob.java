@@ -37,12 +37,12 @@ final class SubmittedJob {
     /** The position in its queue it was last told ({@link ModelQueue}); under its queue's lock. */
     int position;
     private StatusMessage latest;
-    private final List<BlockingQueue<StatusMessage>> subscribers = new ArrayList<>();
     /**
-     * The stream that may take the result inline: the newest one, which is the client's if it came back on a new
-     * stream after its first one broke (the server learns that a stream is dead only when it next writes to it).
+     * The streams following it, oldest first. The newest takes the result inline: it is the client's if the client
+     * came back on a new stream after its first one broke (the server learns that a stream is dead only when it next
+     * writes to it).
      */
-    private BlockingQueue<StatusMessage> newestStream;
+    private final List<Subscriber> subscribers = new ArrayList<>();
     /** The {@code LOG} statuses so far, for streams that start late. */
     private final List<StatusMessage> logs = new ArrayList<>();
     private int logChars;
@@ -101,30 +101,51 @@ final class SubmittedJob {
         return latest.terminal();
     }
 
+    /** A stream following the job: its queue of statuses, and the most bytes of result it takes inline. */
+    private record Subscriber(BlockingQueue<StatusMessage> queue, long inline) {}
+
     /**
      * A queue that receives the job's statuses: now the latest one with the {@code LOG} lines so far (after
      * it, or before it if it is the final status), then every later one up to the final status. It is the job's
-     * newest stream: it takes the result inline ({@link #takeResult(long, BlockingQueue)}), not older ones.
+     * newest stream: its {@code COMPLETED} status carries the result if the result has at most {@code inline} bytes
+     * and no stream or download took it first; the result is then the stream's, which gives it back ({@link
+     * #restoreResult}) if it cannot send it. Older streams' {@code COMPLETED} carries none.
      */
-    synchronized BlockingQueue<StatusMessage> subscribe() {
+    synchronized BlockingQueue<StatusMessage> subscribe(long inline) {
         BlockingQueue<StatusMessage> queue = new LinkedBlockingQueue<>();
-        newestStream = queue;
         if (latest.terminal()) {
             queue.addAll(logs);
-            queue.add(latest);
+            queue.add(withResult(latest, inline));
         } else {
             queue.add(latest);
             queue.addAll(logs);
-            subscribers.add(queue);
+            subscribers.add(new Subscriber(queue, inline));
         }
         return queue;
     }
 
+    /**
+     * Ends the stream of {@code queue}: it gets no more statuses, and the result goes back to the job if the queue
+     * still holds it, unsent.
+     */
     synchronized void unsubscribe(BlockingQueue<StatusMessage> queue) {
-        subscribers.remove(queue);
-        if (newestStream == queue) {
-            newestStream = subscribers.isEmpty() ? null : subscribers.get(subscribers.size() - 1);
+        subscribers.removeIf(subscriber -> subscriber.queue == queue);
+        for (StatusMessage unsent : queue) {
+            if (unsent.result() != null) {
+                restoreResult(unsent.inlineResult());
+            }
         }
+    }
+
+    /**
+     * {@code message} with the result, taken from the job, if it is {@code COMPLETED} and the result has at most
+     * {@code inline} bytes.
+     */
+    private StatusMessage withResult(StatusMessage message, long inline) {
+        if (message.status() != JobStatus.COMPLETED || result == null || result.length > inline) {
+            return message;
+        }
+        return message.withResult(takeResult());
     }
 
     /** Publishes a status unless the job has ended; {@code false} if it had. */
@@ -137,8 +158,9 @@ final class SubmittedJob {
         } else {
             latest = message;
         }
-        for (BlockingQueue<StatusMessage> subscriber : subscribers) {
-            subscriber.add(message);
+        for (int i = 0; i < subscribers.size(); i++) {
+            Subscriber subscriber = subscribers.get(i);
+            subscriber.queue.add(i == subscribers.size() - 1 ? withResult(message, subscriber.inline) : message);
         }
         if (message.terminal()) {
             subscribers.clear();
@@ -193,18 +215,6 @@ final class SubmittedJob {
             takenNanos = System.nanoTime();
         }
         return taken;
-    }
-
-    /**
-     * The compressed result, removed from the job, for {@code stream} to send inline, if it has at most {@code
-     * maxBytes} and {@code stream} is the job's newest stream; else {@code null}, and the result stays for that stream
-     * or a download.
-     */
-    synchronized byte[] takeResult(long maxBytes, BlockingQueue<StatusMessage> stream) {
-        if (result == null || result.length > maxBytes || stream != newestStream) {
-            return null;
-        }
-        return takeResult();
     }
 
     /** Puts back a result whose download failed, so the client can try again. */

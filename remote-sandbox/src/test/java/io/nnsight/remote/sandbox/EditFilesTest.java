@@ -12,6 +12,7 @@ import io.nnsight.lm.LanguageModel;
 import io.nnsight.lm.Shared;
 import io.nnsight.nn.Linear;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -99,6 +100,21 @@ class EditFilesTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> lm.importEdits(file));
 
         assertTrue(error.getMessage().contains("was changed since it was written"), error.getMessage());
+    }
+
+    @Test
+    void importEdits_ofAnEarlierFormat_isRefused_sayingToExportAgain() throws IOException {
+        Path file = folder.resolve("steer.nnedits");
+        steered().exportEdits(file);
+        byte[] bytes = Files.readAllBytes(file);
+        ByteBuffer.wrap(bytes, "NNSEDITS".length(), Integer.BYTES).putInt(1); // format 1 held the statics last
+        Files.write(file, bytes);
+
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> lm.importEdits(file));
+
+        assertTrue(error.getMessage().contains("has edits in format 1; this nnsight reads format 2: export them again"),
+                error.getMessage());
+        assertTrue(logits(lm).equal(logits(lm.withoutEdits())), "the model runs on");
     }
 
     @Test

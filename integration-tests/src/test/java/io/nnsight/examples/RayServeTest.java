@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -33,6 +34,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.AfterAll;
@@ -54,7 +57,8 @@ import org.junit.jupiter.api.Test;
  * <p>Needs Ray ({@code pip install ray}): the folder of its {@code ray} command in {@code nnsight.ray.bin} or
  * {@value #RAY_BIN}, which {@code .ci/run} sets; without it the test is skipped, unless {@value #REQUIRE_RAY} is
  * set, as on CI. Pitfall: it runs {@code ray stop --force} before (a crashed run's leftovers) and after, which stops
- * every Ray process of this user: do not set {@value #RAY_BIN} beside a Ray cluster of your own.
+ * every Ray process of this user: do not set {@value #RAY_BIN} beside a Ray cluster of your own. After, it deletes
+ * the copy of Ray's native library (40 MB) in the session folder of its cluster, keeping the logs there.
  */
 class RayServeTest {
     static final String RAY_BIN = "NNSIGHT_RAY_BIN";
@@ -62,8 +66,13 @@ class RayServeTest {
     private static final String PROMPT = "Once upon a time, there was a little girl named Lily.";
     private static final int CLIENTS = 16;
     private static final double TOLERANCE = 1e-4;
+    /** Where Ray keeps its files on this machine: a session folder per cluster, a folder per driver. */
+    private static final Path RAY_FILES = Path.of("/tmp/ray");
+    private static final String RAY_LIBRARY = System.mapLibraryName("core_worker_library_java");
     private static Path ray;
     private static Map<String, String> environment;
+    /** The session folders there before the cluster started. */
+    private static Set<Path> earlierSessions;
 
     @BeforeAll
     static void startCluster() throws Exception {
@@ -81,6 +90,7 @@ class RayServeTest {
         environment = Map.of("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + bin + ":"
                 + System.getenv("PATH"));
         run(List.of(ray.toString(), "stop", "--force"));
+        earlierSessions = rayFiles("session_.*");
         int port;
         try (ServerSocket free = new ServerSocket(0)) {
             port = free.getLocalPort();
@@ -96,6 +106,22 @@ class RayServeTest {
     static void stopCluster() throws Exception {
         if (ray != null) {
             run(List.of(ray.toString(), "stop", "--force"));
+            for (Path session : rayFiles("session_.*")) {
+                if (earlierSessions != null && !earlierSessions.contains(session)) {
+                    Files.deleteIfExists(session.resolve(RAY_LIBRARY));
+                }
+            }
+        }
+    }
+
+    /** The folders in {@link #RAY_FILES} whose names match {@code pattern}. */
+    private static Set<Path> rayFiles(String pattern) throws IOException {
+        if (!Files.isDirectory(RAY_FILES)) {
+            return Set.of();
+        }
+        try (Stream<Path> files = Files.list(RAY_FILES)) {
+            return files.filter(file -> file.getFileName().toString().matches(pattern) && !Files.isSymbolicLink(file))
+                    .collect(Collectors.toSet());
         }
     }
 
@@ -114,11 +140,14 @@ class RayServeTest {
     @Test
     void serveOnRay_sixteenClients_oneReplicaKilledMidJob_noJobLost_andTheClusterServesOn() throws Exception {
         Path stories = SharedFiles.path("models/stories260K");
+        Set<Path> driverCopies = rayFiles("\\d+");
         Process server = serve();
         ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
         try {
             ServerOutput output = new ServerOutput(server, Duration.ofMinutes(3));
             String url = output.awaitServing();
+            assertEquals(driverCopies, rayFiles("\\d+"),
+                    "the server deleted the copy of Ray's library that Ray unpacked for it as a driver");
             LanguageModel lm = LanguageModel.load(stories.toString());
             Tensor expected = lm.trace(PROMPT, tr -> lm.get("lm_head").output());
             Tensor expectedTokens = lm.generate(PROMPT, Generation.maxNewTokens(5), tr -> lm.generator().output());

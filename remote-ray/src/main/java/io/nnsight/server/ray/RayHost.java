@@ -15,7 +15,10 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Replicas of language models as Ray actors: the {@link ReplicaHost} named {@code "ray"}, which {@code nnsight
@@ -34,6 +37,11 @@ import java.util.stream.Stream;
  * running jobs run once more on another replica, or fail saying why. See {@code docs/remote.md}.
  */
 public final class RayHost implements ReplicaHost {
+    private static final Logger LOG = LoggerFactory.getLogger(RayHost.class);
+    /** Ray's native library, which a Ray driver unpacks into a folder of its own. */
+    private static final String RAY_LIBRARY = System.mapLibraryName("core_worker_library_java");
+    /** The folder a Ray driver unpacks its library into: {@code /tmp/ray/} and the time in milliseconds. */
+    private static final Pattern DRIVER_COPY = Pattern.compile("/tmp/ray/\\d+");
     /** The file where {@code ray start --head} leaves the address of the cluster this machine runs. */
     private static final Path CURRENT_CLUSTER = Path.of(System.getProperty("java.io.tmpdir"), "ray", "ray_current_cluster");
 
@@ -72,10 +80,46 @@ public final class RayHost implements ReplicaHost {
                 System.setProperty("ray.job.code-search-path", classPath);
                 System.setProperty("log4j2.statusLoggerLevel", System.getProperty("log4j2.statusLoggerLevel", "OFF"));
                 Ray.init();
+                deleteDriverLibraryCopy();
             }
         }
         return RayReplicas.start(classPath, model, settings.getOrDefault("tokenizer", ""), settings.getOrDefault("dtype", ""),
                 settings.getOrDefault("device", "cpu"), count, WORKER_OPTIONS);
+    }
+
+    /**
+     * Deletes the copy of Ray's native library that {@code Ray.init()} unpacked for this driver, 40 MB in a folder of
+     * its own ({@code /tmp/ray/} and the time in milliseconds) that Ray never deletes, so that a server started again
+     * and again does not fill {@code /tmp}. Once loaded, the file is not needed: Linux keeps a deleted library mapped.
+     * The copy is found in this process's memory map; without one (not Linux) it stays.
+     */
+    private static void deleteDriverLibraryCopy() {
+        Path maps = Path.of("/proc/self/maps");
+        if (!Files.isReadable(maps)) {
+            return;
+        }
+        List<Path> copies;
+        try (Stream<String> lines = Files.lines(maps)) {
+            copies = lines.filter(line -> line.endsWith("/" + RAY_LIBRARY))
+                    .map(line -> Path.of(line.substring(line.indexOf('/'))))
+                    .filter(library -> DRIVER_COPY.matcher(library.getParent().toString()).matches())
+                    .distinct()
+                    .toList();
+        } catch (IOException e) {
+            LOG.debug("Cannot read {} to find Ray's copy of its library: {}", maps, e.toString());
+            return;
+        }
+        for (Path library : copies) {
+            Path folder = library.getParent();
+            try {
+                Files.deleteIfExists(library);
+                Files.deleteIfExists(folder.resolve("file_lock")); // Ray's lock while it unpacks
+                Files.deleteIfExists(folder);
+                LOG.debug("Deleted {}, Ray's copy of its library for this driver, loaded", folder);
+            } catch (IOException e) {
+                LOG.debug("Cannot delete {}, Ray's copy of its library for this driver: {}", folder, e.toString());
+            }
+        }
     }
 
     private static String currentCluster() {

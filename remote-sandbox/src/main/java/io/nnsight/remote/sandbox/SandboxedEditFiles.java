@@ -32,8 +32,8 @@ import java.util.stream.Stream;
  *
  * <p>A file is {@code NNSEDITS}, a format number, the SHA-256 hash of the rest, and the rest: a zstd-compressed
  * {@link Envelope} of kind {@code EDITS} for the model's key, whose value graph is the static fields' values and
- * then {@code [edits]} ({@link Packing}): the edits' class files (the application's own, sliced to what the edits reach), their
- * captured values, and the static fields their code reads.
+ * then {@code [edits]} ({@link Packing}): the edits' class files (the application's own, sliced to what the edits
+ * reach), their captured values, and the static fields their code reads.
  *
  * <p>Reading checks, in order, before any class of the file is defined: the header, the hash (a file changed
  * since it was written is refused), the model's key, and every class against the server's allow-list (a

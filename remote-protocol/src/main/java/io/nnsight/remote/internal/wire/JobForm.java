@@ -17,9 +17,9 @@ import java.util.Map;
 
 /**
  * A job as it travels: the envelope's kind, and the input, options, body, edits and aliases that the request's value
- * graph holds ({@code [input, options, body, edits, renames]}, after the static fields' values). The client makes one {@linkplain #of(Job) of
- * a job}; the server makes the job again {@linkplain #on(NNsight) on the model it hosts}, edited as the client's, and
- * runs it with the client's aliases ({@code spi.ClientAliases}).
+ * graph holds ({@code [input, options, body, edits, renames]}, after the static fields' values). The client makes
+ * one {@linkplain #of(Job) of a job}; the server makes the job again {@linkplain #on(NNsight) on the model it hosts},
+ * edited as the client's, and runs it with the client's aliases ({@code spi.ClientAliases}).
  *
  * @param kind {@code TRACE}, {@code GENERATE} or {@code SESSION}
  * @param input the job's input, or {@code null}

@@ -81,8 +81,8 @@ public final class ShippedCode {
     public Object[] values(NNsight model, int length, String expected) {
         Object root = ValueGraphs.read(envelope.graph(), loader.forValues(), model, lambdas, statics -> {
             if (!(statics instanceof Map<?, ?> map)) {
-                throw new IllegalArgumentException("the graph does not start with the static fields' values, so it "
-                        + "is not " + expected);
+                throw new IllegalArgumentException("the graph does not start with the static fields' values (an "
+                        + "older nnsight 0.1 client writes them last: update it), so it is not " + expected);
             }
             setStatics(map);
         });

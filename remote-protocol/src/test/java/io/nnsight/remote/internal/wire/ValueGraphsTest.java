@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoSerializable;
+import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 import com.esotericsoftware.kryo.util.DefaultClassResolver;
 import com.esotericsoftware.kryo.util.MapReferenceResolver;
@@ -453,6 +455,46 @@ class ValueGraphsTest {
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> read(graph));
 
         assertTrue(error.getMessage().contains("nest deeper than 256 levels"), error.getMessage());
+    }
+
+    @Test
+    void twoRoots_shareTheirObjects_andTheFirstIsGivenBeforeTheSecondIsRead() {
+        Node shared = new Node("shared");
+        Map<String, Object> first = new LinkedHashMap<>(Map.of("field", shared));
+        byte[] graph = ValueGraphs.write(first, new Object[] {shared, new Witness()}, LOADER, lm, new GraphClasses());
+        Witness.EVENTS.clear();
+
+        Map<?, ?>[] given = new Map<?, ?>[1];
+        Object[] second = (Object[]) ValueGraphs.read(graph, LOADER, lm, LambdaFactory.DESERIALIZE_LAMBDA, root -> {
+            Witness.EVENTS.add("first given");
+            given[0] = (Map<?, ?>) root;
+        });
+
+        assertSame(given[0].get("field"), second[0], "one object, as written");
+        assertEquals(List.of("first given", "second read"), Witness.EVENTS);
+    }
+
+    /** Notes in {@link #EVENTS} when it is read. */
+    static final class Witness implements KryoSerializable {
+        static final List<String> EVENTS = Collections.synchronizedList(new ArrayList<>());
+
+        @Override
+        public void write(Kryo kryo, Output output) {
+            // nothing to write: reading it is what counts
+        }
+
+        @Override
+        public void read(Kryo kryo, Input input) {
+            EVENTS.add("second read");
+        }
+    }
+
+    @Test
+    void secondRootMissing_isRefused() {
+        byte[] graph = ValueGraphs.write(Map.of("field", 1), LOADER, lm);
+
+        assertThrows(IllegalArgumentException.class,
+                () -> ValueGraphs.read(graph, LOADER, lm, LambdaFactory.DESERIALIZE_LAMBDA, root -> { }));
     }
 
     @Test

@@ -408,9 +408,10 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
-         * How many batch rows one forward pass of a batch holds at most, over all its jobs (a job adds one row per
-         * prompt); 16 by default. Compatible jobs beyond it run in another forward pass of the same batch; a job
-         * with more rows runs in a pass of its own.
+         * How many batch rows one forward pass of a batch of traces holds at most, over all its jobs (a job adds one
+         * row per prompt); 16 by default. Compatible jobs beyond it run in another forward pass of the same batch; a
+         * job with more rows runs in a pass of its own. A continuous batch of generations is bounded by {@link
+         * #batchJobs} instead: each of its steps holds the rows of every running generation.
          */
         public Builder batchRows(int rows) {
             this.batchRows = (int) positive(rows, "batchRows");
@@ -418,9 +419,10 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
-         * How many tokens one forward pass of a batch holds at most: the sum over its rows of their padded length;
-         * 4096 by default. Compatible jobs beyond it run in another forward pass of the same batch; a job with more
-         * tokens runs in a pass of its own.
+         * How many tokens one forward pass of a batch of traces holds at most: the sum over its rows of their padded
+         * length; 4096 by default. Compatible jobs beyond it run in another forward pass of the same batch; a job
+         * with more tokens runs in a pass of its own. Not a bound on a continuous batch of generations ({@link
+         * #batchRows}).
          */
         public Builder batchTokens(long tokens) {
             this.batchTokens = positive(tokens, "batchTokens");

@@ -1,5 +1,6 @@
 package io.nnsight.server.internal;
 
+import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.Protocol;
 import io.nnsight.remote.internal.protocol.StatusMessage;
 import java.io.IOException;
@@ -48,9 +49,9 @@ final class StatusStream {
     /**
      * Sends the job's statuses from {@code events} (a {@link SubmittedJob#subscribe} queue) as server-sent events
      * up to the final one, each with those that follow it within {@link #EVENT_DELAY_NANOS} in one write, the final
-     * one at once with the end of the answer. A {@code COMPLETED} event that carries the compressed result (the
-     * queue is the job's newest stream, and the result small enough to go inline) puts it back in the job if it
-     * cannot be written, for a download.
+     * one at once with the end of the answer. A {@code COMPLETED} event carries the compressed result when the job
+     * kept it for this stream ({@link SubmittedJob#takeResult(BlockingQueue)}); if it is not written, the result goes
+     * back to the job for a download.
      */
     static void send(SubmittedJob job, BlockingQueue<StatusMessage> events, Response response, Callback callback) {
         response.setStatus(200);
@@ -58,7 +59,7 @@ final class StatusStream {
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
         response.getHeaders().put("X-Accel-Buffering", "no"); // tells proxies such as nginx not to buffer events
         long heartbeat = Protocol.HEARTBEAT.toMillis();
-        StatusMessage unsent = null; // an event that carries the result, until it is written
+        byte[] unsent = null; // the result taken to send inline, until it is written
         try {
             boolean terminal = false;
             while (!terminal) {
@@ -70,8 +71,9 @@ final class StatusStream {
                 StringBuilder text = new StringBuilder();
                 long writeBy = System.nanoTime() + EVENT_DELAY_NANOS;
                 while (event != null) {
-                    if (event.result() != null) {
-                        unsent = event;
+                    if (event.status() == JobStatus.COMPLETED) {
+                        unsent = job.takeResult(events);
+                        event = unsent == null ? event : event.withResult(unsent);
                     }
                     text.append("data: ").append(event.toJson()).append("\n\n");
                     terminal = event.terminal();
@@ -91,7 +93,7 @@ final class StatusStream {
             return;
         } finally {
             if (unsent != null) {
-                job.restoreResult(unsent.inlineResult());
+                job.restoreResult(unsent);
             }
             job.unsubscribe(events);
         }

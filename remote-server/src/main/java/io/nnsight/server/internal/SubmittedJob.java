@@ -43,6 +43,12 @@ final class SubmittedJob {
      * writes to it).
      */
     private final List<Subscriber> subscribers = new ArrayList<>();
+    /**
+     * The stream the result is kept for, to send inline ({@link #takeResult(BlockingQueue)}): the newest one when the
+     * job completed (or a stream that came after), if the result fits its inline limit; a download finds none
+     * meanwhile. {@code null}: the result is for a download.
+     */
+    private BlockingQueue<StatusMessage> resultStream;
     /** The {@code LOG} statuses so far, for streams that start late. */
     private final List<StatusMessage> logs = new ArrayList<>();
     private int logChars;
@@ -107,15 +113,15 @@ final class SubmittedJob {
     /**
      * A queue that receives the job's statuses: now the latest one with the {@code LOG} lines so far (after
      * it, or before it if it is the final status), then every later one up to the final status. It is the job's
-     * newest stream: its {@code COMPLETED} status carries the result if the result has at most {@code inline} bytes
-     * and no stream or download took it first; the result is then the stream's, which gives it back ({@link
-     * #restoreResult}) if it cannot send it. Older streams' {@code COMPLETED} carries none.
+     * newest stream: the result is kept for it to send inline if it has at most {@code inline} bytes when the job
+     * completes (now, if it has), and no stream or download took it first.
      */
     synchronized BlockingQueue<StatusMessage> subscribe(long inline) {
         BlockingQueue<StatusMessage> queue = new LinkedBlockingQueue<>();
         if (latest.terminal()) {
             queue.addAll(logs);
-            queue.add(withResult(latest, inline));
+            queue.add(latest);
+            keepResultFor(queue, inline);
         } else {
             queue.add(latest);
             queue.addAll(logs);
@@ -124,28 +130,17 @@ final class SubmittedJob {
         return queue;
     }
 
-    /**
-     * Ends the stream of {@code queue}: it gets no more statuses, and the result goes back to the job if the queue
-     * still holds it, unsent.
-     */
+    /** Ends the stream of {@code queue}: it gets no more statuses, and a result kept for it is left for a download. */
     synchronized void unsubscribe(BlockingQueue<StatusMessage> queue) {
         subscribers.removeIf(subscriber -> subscriber.queue == queue);
-        for (StatusMessage unsent : queue) {
-            if (unsent.result() != null) {
-                restoreResult(unsent.inlineResult());
-            }
+        if (resultStream == queue) {
+            resultStream = null;
         }
     }
 
-    /**
-     * {@code message} with the result, taken from the job, if it is {@code COMPLETED} and the result has at most
-     * {@code inline} bytes.
-     */
-    private StatusMessage withResult(StatusMessage message, long inline) {
-        if (message.status() != JobStatus.COMPLETED || result == null || result.length > inline) {
-            return message;
-        }
-        return message.withResult(takeResult());
+    /** Keeps the result for {@code stream} if it has at most {@code inline} bytes, else for a download. */
+    private void keepResultFor(BlockingQueue<StatusMessage> stream, long inline) {
+        resultStream = result != null && result.length <= inline ? stream : null;
     }
 
     /** Publishes a status unless the job has ended; {@code false} if it had. */
@@ -158,9 +153,8 @@ final class SubmittedJob {
         } else {
             latest = message;
         }
-        for (int i = 0; i < subscribers.size(); i++) {
-            Subscriber subscriber = subscribers.get(i);
-            subscriber.queue.add(i == subscribers.size() - 1 ? withResult(message, subscriber.inline) : message);
+        for (Subscriber subscriber : subscribers) {
+            subscriber.queue.add(message);
         }
         if (message.terminal()) {
             subscribers.clear();
@@ -203,11 +197,33 @@ final class SubmittedJob {
             return false;
         }
         result = compressedResult;
+        if (!subscribers.isEmpty()) {
+            Subscriber newest = subscribers.get(subscribers.size() - 1);
+            keepResultFor(newest.queue, newest.inline);
+        }
         return publish(StatusMessage.completed(id, size));
     }
 
-    /** The compressed result, removed from the job; {@code null} if there is none (any more). */
+    /**
+     * The compressed result, removed from the job, for a download; {@code null} if there is none (any more), or it is
+     * kept for a stream to send inline.
+     */
     synchronized byte[] takeResult() {
+        return resultStream == null ? take() : null;
+    }
+
+    /**
+     * The compressed result, removed from the job, if it is kept for {@code stream} to send inline; else {@code null}.
+     */
+    synchronized byte[] takeResult(BlockingQueue<StatusMessage> stream) {
+        if (resultStream != stream) {
+            return null;
+        }
+        resultStream = null;
+        return take();
+    }
+
+    private byte[] take() {
         byte[] taken = result;
         result = null;
         if (taken != null) {
@@ -217,7 +233,7 @@ final class SubmittedJob {
         return taken;
     }
 
-    /** Puts back a result whose download failed, so the client can try again. */
+    /** Puts back a result whose download or inline sending failed, so the client can download it. */
     synchronized void restoreResult(byte[] compressedResult) {
         if (result == null) {
             result = compressedResult;

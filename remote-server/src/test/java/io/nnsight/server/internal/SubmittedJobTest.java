@@ -1,18 +1,14 @@
 package io.nnsight.server.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import org.junit.jupiter.api.Test;
 
-/** Which of a job's status streams gets its result inline, and when the result goes back for a download. */
+/** Which of a job's status streams gets its result inline, and when the result is left for a download. */
 class SubmittedJobTest {
     private static final byte[] RESULT = {2, 3, 5};
 
@@ -20,26 +16,17 @@ class SubmittedJobTest {
         return new SubmittedJob(UUID.randomUUID().toString(), "alice", new byte[] {1}, 1);
     }
 
-    /** The queue's {@code COMPLETED} status; the statuses before it are taken too. */
-    private static StatusMessage completed(BlockingQueue<StatusMessage> queue) {
-        List<StatusMessage> statuses = new ArrayList<>();
-        queue.drainTo(statuses);
-        StatusMessage last = statuses.get(statuses.size() - 1);
-        assertEquals(JobStatus.COMPLETED, last.status(), statuses.toString());
-        return last;
-    }
-
     @Test
-    void complete_givesTheResultToTheNewestStream_theOlderGetsNone_andTheResultIsTaken() {
+    void complete_keepsTheResultForTheNewestStream_notTheOlderNorADownload() {
         SubmittedJob job = job();
         BlockingQueue<StatusMessage> older = job.subscribe(100);
         BlockingQueue<StatusMessage> newer = job.subscribe(100);
 
         job.complete(RESULT, 3);
 
-        assertArrayEquals(RESULT, completed(newer).inlineResult());
-        assertNull(completed(older).result(), "an older stream's client downloads, and finds it taken");
-        assertNull(job.takeResult());
+        assertNull(job.takeResult(older), "an older stream sends COMPLETED without the result");
+        assertNull(job.takeResult(), "an older stream's client downloads, and finds it taken");
+        assertArrayEquals(RESULT, job.takeResult(newer));
     }
 
     @Test
@@ -49,7 +36,7 @@ class SubmittedJobTest {
 
         job.complete(RESULT, 3);
 
-        assertNull(completed(stream).result());
+        assertNull(job.takeResult(stream));
         assertArrayEquals(RESULT, job.takeResult());
     }
 
@@ -60,12 +47,12 @@ class SubmittedJobTest {
 
         BlockingQueue<StatusMessage> late = job.subscribe(100);
 
-        assertArrayEquals(RESULT, completed(late).inlineResult());
-        assertNull(job.takeResult());
+        assertNull(job.takeResult(), "kept for the stream");
+        assertArrayEquals(RESULT, job.takeResult(late));
     }
 
     @Test
-    void unsubscribe_ofAStreamThatDidNotSendTheResult_putsItBackForADownload() {
+    void unsubscribe_ofTheStreamTheResultIsKeptFor_leavesItForADownload() {
         SubmittedJob job = job();
         BlockingQueue<StatusMessage> stream = job.subscribe(100);
         BlockingQueue<StatusMessage> lost = job.subscribe(100);
@@ -73,7 +60,7 @@ class SubmittedJobTest {
 
         job.unsubscribe(lost);
 
-        assertNull(completed(stream).result());
+        assertNull(job.takeResult(stream));
         assertArrayEquals(RESULT, job.takeResult());
     }
 
@@ -86,7 +73,19 @@ class SubmittedJobTest {
 
         job.complete(RESULT, 3);
 
-        assertArrayEquals(RESULT, completed(first).inlineResult());
-        assertEquals(0, broken.stream().filter(status -> status.status() == JobStatus.COMPLETED).count());
+        assertNull(job.takeResult(broken));
+        assertArrayEquals(RESULT, job.takeResult(first));
+    }
+
+    @Test
+    void restoreResult_afterTheStreamFailedToSendIt_leavesItForADownload() {
+        SubmittedJob job = job();
+        BlockingQueue<StatusMessage> stream = job.subscribe(100);
+        job.complete(RESULT, 3);
+        byte[] taken = job.takeResult(stream);
+
+        job.restoreResult(taken);
+
+        assertArrayEquals(RESULT, job.takeResult());
     }
 }

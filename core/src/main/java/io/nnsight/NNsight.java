@@ -311,8 +311,9 @@ public class NNsight extends Envoy {
             }
 
             @Override
-            public Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, Object options) {
-                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, "a job", context, null, options);
+            public Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context,
+                    TraceBatch.PreparedInput prepared, Object options) {
+                return cohortOf((NNsight) hosted, run, (TraceJob<?>) job, "a job", context, prepared, options);
             }
         });
     }

@@ -31,10 +31,13 @@ public final class CohortBatches {
         /**
          * The cohort of {@code job}, a {@code TraceJob} of {@code hosted} or of a copy of it, in {@code run}.
          *
+         * @param prepared its input prepared for {@code hosted} ({@code TraceBatch.prepare}, checked and claimed), or
+         *     {@code null}: the run prepares it
          * @param options what the run's model runner reads for it
          * @throws IllegalArgumentException when the job traces another model
          */
-        Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, Object options);
+        Cohort cohort(Object hosted, TraceRun run, Object job, BodyContext context, TraceBatch.PreparedInput prepared,
+                Object options);
     }
 
     private static volatile Runner runner;

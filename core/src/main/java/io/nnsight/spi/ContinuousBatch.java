@@ -7,6 +7,7 @@ import io.nnsight.internal.Cohort;
 import io.nnsight.internal.CohortBatches;
 import io.nnsight.internal.ContinuousRun;
 import io.nnsight.internal.TraceRun;
+import io.nnsight.internal.TraceTarget;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -60,12 +61,28 @@ public final class ContinuousBatch {
      * @param job the trace: its model must be the hosted wrapper or a copy of it
      * @param options what the model's {@link Runner} reads for this trace (a language model: its {@code Generation})
      * @param context put in force around every piece of the job's code that runs ({@link BodyContext#NONE}: none)
+     * @param input the job's input as {@link TraceBatch#prepare} prepared it for the hosted wrapper (to learn its
+     *     {@linkplain TraceBatch.Shape shape} before it joins, say), which the run uses instead of preparing it again;
+     *     {@code null}: the run prepares it
      */
-    public record Member(TraceJob<?> job, Object options, BodyContext context) {
-        /** Checks the arguments. */
+    public record Member(TraceJob<?> job, Object options, BodyContext context, TraceBatch.PreparedInput input) {
+        /**
+         * Checks the arguments.
+         *
+         * @throws IllegalArgumentException when {@code input} was prepared from another input than the job's
+         */
         public Member {
             Objects.requireNonNull(job, "job");
             Objects.requireNonNull(context, "context");
+            if (input != null && input.input() != job.input()) {
+                throw new IllegalArgumentException("the prepared input of a member must be prepared from its job's "
+                        + "input (TraceBatch.prepare(hosted, job.input())), not from another");
+            }
+        }
+
+        /** A member whose input the run prepares. */
+        public Member(TraceJob<?> job, Object options, BodyContext context) {
+            this(job, options, context, null);
         }
     }
 
@@ -154,7 +171,9 @@ public final class ContinuousBatch {
      * @param runner the model's stepping loop
      * @param feed gives members and takes their outcomes
      * @param epochSteps how many forward passes the run admits members for, at least 1
-     * @throws IllegalArgumentException when {@code epochSteps} is below 1
+     * @throws IllegalArgumentException when {@code epochSteps} is below 1, or a member's input was prepared for
+     *     another model (thrown by the run once the feed gives it)
+     * @throws IllegalStateException when a member's prepared input was used already (likewise)
      * @throws io.nnsight.TraceException when the calling thread runs a trace of the same model already
      */
     public static void run(NNsight hosted, Runner runner, Feed feed, int epochSteps) {
@@ -165,14 +184,21 @@ public final class ContinuousBatch {
             throw new IllegalArgumentException("epochSteps must be at least 1, not " + epochSteps);
         }
         CohortBatches.Cohorts cohorts = CohortBatches.cohorts();
-        TraceRun run = new TraceRun(cohorts.target(hosted));
+        TraceTarget target = cohorts.target(hosted);
+        TraceRun run = new TraceRun(target);
         Map<Cohort, Member> members = new IdentityHashMap<>();
         ContinuousRun.execute(run, runner, new ContinuousRun.Admission() {
             @Override
             public List<Cohort> admit(int running) {
                 List<Cohort> admitted = new ArrayList<>();
                 for (Member member : feed.admit(running)) {
-                    Cohort cohort = cohorts.cohort(hosted, run, member.job(), member.context(), member.options());
+                    TraceBatch.PreparedInput input = member.input();
+                    if (input != null) {
+                        input.checkFor(target, hosted, "a member");
+                        input.claim("a member");
+                    }
+                    Cohort cohort = cohorts.cohort(hosted, run, member.job(), member.context(), input,
+                            member.options());
                     members.put(cohort, member);
                     admitted.add(cohort);
                 }

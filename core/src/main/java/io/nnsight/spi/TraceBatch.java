@@ -191,6 +191,22 @@ public final class TraceBatch {
         public Shape shape() {
             return shape;
         }
+
+        /** Checks that it was prepared for {@code target}, {@code hosted}'s; {@code which} names its member. */
+        void checkFor(TraceTarget target, NNsight hosted, String which) {
+            if (this.target != target) {
+                throw new IllegalArgumentException("the input of " + which + " was prepared for another model than "
+                        + "the hosted " + hosted.key() + ": prepare it with TraceBatch.prepare(hosted, input)");
+            }
+        }
+
+        /** Marks it used by a run, which may change it; {@code which} names its member. */
+        void claim(String which) {
+            if (!used.compareAndSet(false, true)) {
+                throw new IllegalStateException("the prepared input of " + which + " was used by a batch already, "
+                        + "which may have changed it: prepare the input again for this batch");
+            }
+        }
     }
 
     /**
@@ -244,16 +260,14 @@ public final class TraceBatch {
         TraceTarget target = CohortBatches.cohorts().target(hosted);
         for (int i = 0; i < members.size(); i++) {
             PreparedInput input = members.get(i).input();
-            if (input != null && input.target != target) {
-                throw new IllegalArgumentException("the input of member " + i + " was prepared for another model than "
-                        + "the hosted " + hosted.key() + ": prepare it with TraceBatch.prepare(hosted, input)");
+            if (input != null) {
+                input.checkFor(target, hosted, "member " + i);
             }
         }
         for (int i = 0; i < members.size(); i++) {
             PreparedInput input = members.get(i).input();
-            if (input != null && !input.used.compareAndSet(false, true)) {
-                throw new IllegalStateException("the prepared input of member " + i + " was used by a batch already, "
-                        + "which may have changed it: prepare the input again for this batch");
+            if (input != null) {
+                input.claim("member " + i);
             }
         }
         List<Cohort> cohorts = CohortBatches.runner().run(hosted, members, budget);

@@ -113,14 +113,16 @@ final class ServeCommand implements Callable<Integer> {
     int batchJobs;
 
     @Option(names = "--batch-rows", paramLabel = "N", defaultValue = "16",
-            description = "How many batch rows (prompts) one shared forward pass of traces holds at most; more jobs of "
-                    + "a batch run in further passes, and a job with more rows in a pass of its own; generations are "
-                    + "bounded by --batch-jobs (default: ${DEFAULT-VALUE}).")
+            description = "How many batch rows (prompts) one shared forward pass holds at most; more traces of a "
+                    + "batch run in further passes, and a job with more rows in a pass of its own; running "
+                    + "generations hold at most this many rows together, and one that does not fit waits until "
+                    + "others leave (default: ${DEFAULT-VALUE}).")
     int batchRows;
 
     @Option(names = "--batch-tokens", paramLabel = "N", defaultValue = "4096",
-            description = "How many tokens one shared forward pass of traces holds at most, summed over its rows at "
-                    + "their padded length; more run in further passes (default: ${DEFAULT-VALUE}).")
+            description = "How many tokens one shared forward pass holds at most, summed over its rows at their "
+                    + "padded length; more traces run in further passes, more generations' prompts at the next "
+                    + "step (default: ${DEFAULT-VALUE}).")
     long batchTokens;
 
     @Option(names = "--batch-max-request", paramLabel = "SIZE", defaultValue = "1M", converter = SizesAndDurations.SizeConverter.class,

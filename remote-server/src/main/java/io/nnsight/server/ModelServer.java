@@ -408,10 +408,12 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
-         * How many batch rows one forward pass of a batch of traces holds at most, over all its jobs (a job adds one
-         * row per prompt); 16 by default. Compatible jobs beyond it run in another forward pass of the same batch; a
-         * job with more rows runs in a pass of its own. A continuous batch of generations is bounded by {@link
-         * #batchJobs} instead: each of its steps holds the rows of every running generation.
+         * How many batch rows one forward pass holds at most, over all its jobs (a job adds one row per prompt); 16
+         * by default. In a batch of traces, compatible jobs beyond it run in another forward pass of the same batch,
+         * and a job with more rows runs in a pass of its own. In a continuous batch of generations, the running
+         * generations hold at most this many rows together (and at most {@link #batchJobs} jobs): a generation that
+         * does not fit waits, its time limit not running, until enough leave, and the generations after it wait
+         * behind it; one with more rows joins once none runs.
          */
         public Builder batchRows(int rows) {
             this.batchRows = (int) positive(rows, "batchRows");
@@ -419,10 +421,11 @@ public final class ModelServer implements AutoCloseable {
         }
 
         /**
-         * How many tokens one forward pass of a batch of traces holds at most: the sum over its rows of their padded
-         * length; 4096 by default. Compatible jobs beyond it run in another forward pass of the same batch; a job
-         * with more tokens runs in a pass of its own. Not a bound on a continuous batch of generations ({@link
-         * #batchRows}).
+         * How many tokens one forward pass holds at most: the sum over its rows of their padded length; 4096 by
+         * default. In a batch of traces, compatible jobs beyond it run in another forward pass of the same batch, and
+         * a job with more tokens runs in a pass of its own. In a continuous batch of generations, it bounds the
+         * prompts that join at one step boundary (their rows times their padded length), which run in that step;
+         * each later step adds one token per row ({@link #batchRows}).
          */
         public Builder batchTokens(long tokens) {
             this.batchTokens = positive(tokens, "batchTokens");

@@ -4,7 +4,7 @@ package io.nnsight.remote.spi;
  * How large one forward pass of a batch may be ({@link JobExecutor#executeBatch}): an executor that runs several
  * jobs in one forward pass puts at most {@code rows} batch rows and {@code tokens} tokens into each, and splits a
  * larger group of compatible jobs into several passes. A job larger than either bound on its own runs in a pass of
- * its own.
+ * its own. A continuous batch's jobs join within them as {@link JobFeed#limits()} says.
  *
  * <pre>{@code
  * BatchReport report = executor.executeBatch(model, requests, contexts, new BatchLimits(16, 4096));

@@ -26,7 +26,7 @@ public interface JobFeed {
 
     /**
      * The jobs to join now, oldest first; an empty list when none waits (once none runs either, the batch ends).
-     * Called on the executor's thread.
+     * Called on the executor's thread, and not while a job taken earlier still waits for room ({@link #limits()}).
      *
      * @param running how many jobs of the batch are running now
      */
@@ -47,4 +47,17 @@ public interface JobFeed {
 
     /** What {@link #epochSteps()} gives unless a feed says otherwise. */
     int DEFAULT_EPOCH_STEPS = 256;
+
+    /**
+     * How large the batch's forward passes may be: the running jobs hold at most {@link BatchLimits#rows()} rows
+     * together (a generation of several prompts holds one per prompt), and the jobs that join at one step boundary,
+     * whose prompts run in that step, at most {@link BatchLimits#tokens()} tokens (their rows times their padded
+     * prompt length); each later step adds one token per row. A taken job that does not fit waits, its time limit not
+     * yet running, and joins at a later boundary (or the next epoch's first), before any job taken after it; one that
+     * exceeds a limit on its own joins once no job runs. A model server's {@code --batch-rows} and {@code
+     * --batch-tokens}; {@link BatchLimits#DEFAULT} unless the feed says otherwise.
+     */
+    default BatchLimits limits() {
+        return BatchLimits.DEFAULT;
+    }
 }

@@ -5,11 +5,13 @@ import io.nnsight.TraceJob;
 import io.nnsight.lm.GenerateJob;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.JobForm;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import io.nnsight.spi.ContinuousBatch;
 import io.nnsight.spi.TraceBatch;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -40,12 +42,16 @@ final class ContinuousJobs {
         Epoch epoch = new Epoch(model, executor.weights.guard(model), feed);
         int taken;
         do {
+            if (executor.weights.lost(model) != null) {
+                epoch.alone.addAll(epoch.waiting()); // they fail alone with the reason
+            }
             // no member's code uses autograd
             try (PointerScope scope = new PointerScope(); NoGradGuard off = new NoGradGuard()) {
                 try {
                     ContinuousBatch.run(model, runner, epoch, feed.epochSteps());
                 } catch (RuntimeException | Error e) {
                     epoch.alone.addAll(epoch.running()); // the batch could not run: each runs alone
+                    epoch.alone.addAll(epoch.waiting());
                 }
             }
             if (epoch.batched > 0) {
@@ -54,19 +60,37 @@ final class ContinuousJobs {
             epoch.runAlone();
             taken = epoch.taken;
             epoch.reset();
-        } while (taken > 0); // the next epoch, while the feed gives jobs
+        } while (taken > 0 || epoch.hasWaiting()); // the next epoch, while the feed gives jobs or one waits for room
     }
 
     /** A member of a continuous batch: its job as taken from the feed, and the job as it runs in the batch. */
-    private record Generating(JobFeed.Job job, BatchedJob<GenerateJob<?>> batched) {}
+    private record Generating(JobFeed.Job job, BatchedJob<Joining> batched) {}
+
+    /** What a continuous batch runs of a job: its generation, with its input prepared (which tells its rows). */
+    private record Joining(GenerateJob<?> generation, TraceBatch.PreparedInput input) {
+        TraceBatch.Shape shape() {
+            return input.shape();
+        }
+    }
+
+    /**
+     * A job taken from the feed that waits for room in the batch ({@link JobFeed#limits()}), with its shape once
+     * known (its preparation is dropped when it has to wait, and made again when it joins).
+     */
+    private record Waiting(JobFeed.Job job, TraceBatch.Shape shape) {}
 
     /** One epoch of a continuous batch: its members, and the jobs to run alone when it ends. */
     private final class Epoch implements ContinuousBatch.Feed {
         private final NNsight model;
         private final WeightGuard guard;
         private final JobFeed feed;
+        private final BatchLimits limits;
         private final Map<ContinuousBatch.Member, Generating> members = new IdentityHashMap<>();
         private final List<JobFeed.Job> alone = new ArrayList<>();
+        /** Jobs taken that wait for room, oldest first; they outlive an epoch, their preparation does not. */
+        private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
+        /** The rows of the members running now. */
+        private int rows;
         private Peers peers = new Peers();
         /** Whether the weights changed: no more members join, and those running run again alone. */
         private boolean tainted;
@@ -79,42 +103,102 @@ final class ContinuousJobs {
             this.model = model;
             this.guard = guard;
             this.feed = feed;
+            this.limits = feed.limits();
         }
 
+        /**
+         * The jobs that wait for room, then the feed's (asked only when none waits), in order, as long as each fits
+         * beside the running members and those joining now ({@link JobFeed#limits()}); the first that does not fit
+         * waits, and so do those after it.
+         */
         @Override
         public List<ContinuousBatch.Member> admit(int running) {
             if (tainted || executor.weights.lost(model) != null) {
                 return List.of();
             }
-            List<ContinuousBatch.Member> joining = new ArrayList<>();
-            List<JobFeed.Job> jobs = feed.take(running);
-            taken += jobs.size();
-            for (JobFeed.Job job : jobs) {
-                BatchedJob<GenerateJob<?>> member = BatchedJob.prepare(executor.sandbox, model, GENERATE,
-                        job.request(), job.context(), peers, this::generation);
-                if (member == null) {
-                    alone.add(job);
-                } else {
-                    GenerateJob<?> generation = member.joins();
-                    ContinuousBatch.Member batched = new ContinuousBatch.Member(new TraceJob<>(generation.model(),
-                            generation.input(), generation.body()), generation.generation(), member.body());
-                    members.put(batched, new Generating(job, member));
-                    joining.add(batched);
-                    this.batched++;
+            if (waiting.isEmpty()) {
+                List<JobFeed.Job> jobs = feed.take(running);
+                taken += jobs.size();
+                for (JobFeed.Job job : jobs) {
+                    waiting.add(new Waiting(job, null));
                 }
             }
+            List<ContinuousBatch.Member> joining = new ArrayList<>();
+            int joiningRows = 0;
+            long joiningTokens = 0;
+            while (!waiting.isEmpty()) {
+                Waiting next = waiting.peek();
+                if (next.shape() != null && !fits(next.shape(), joiningRows, joiningTokens)) {
+                    break;
+                }
+                waiting.poll();
+                JobFeed.Job job = next.job();
+                BatchedJob<Joining> member = BatchedJob.prepare(executor.sandbox, model, GENERATE, job.request(),
+                        job.context(), peers, this::joining);
+                if (member == null) {
+                    alone.add(job);
+                    continue;
+                }
+                TraceBatch.Shape shape = member.joins().shape();
+                if (!fits(shape, joiningRows, joiningTokens)) {
+                    waitForRoom(job, member, shape);
+                    break;
+                }
+                GenerateJob<?> generation = member.joins().generation();
+                ContinuousBatch.Member batched = new ContinuousBatch.Member(new TraceJob<>(generation.model(),
+                        generation.input(), generation.body()), generation.generation(), member.body(),
+                        member.joins().input());
+                members.put(batched, new Generating(job, member));
+                joining.add(batched);
+                joiningRows += shape.rows();
+                joiningTokens += shape.tokens();
+                this.batched++;
+            }
+            rows += joiningRows;
             return joining;
         }
 
-        /** The generation a job of {@code form} runs in the batch: a plain one (an input); else {@code null}. */
-        private GenerateJob<?> generation(JobForm form) {
-            return form.input() != null && form.on(model) instanceof GenerateJob<?> generation ? generation : null;
+        /**
+         * Whether a job of {@code shape} fits beside the running members and those joining now (of {@code
+         * joiningRows} rows and {@code joiningTokens} prompt tokens): within the limits, or alone in the batch.
+         */
+        private boolean fits(TraceBatch.Shape shape, int joiningRows, long joiningTokens) {
+            if (rows == 0 && joiningRows == 0) {
+                return true;
+            }
+            return rows + joiningRows + shape.rows() <= limits.rows() && joiningTokens + shape.tokens() <= limits.tokens();
+        }
+
+        /**
+         * Puts {@code job} back at the head of the waiting jobs: its preparation is dropped (it is made again when the
+         * job joins, in the epoch it joins), and its time limit does not run meanwhile.
+         */
+        private void waitForRoom(JobFeed.Job job, BatchedJob<Joining> member, TraceBatch.Shape shape) {
+            peers.remove(member.body().limit());
+            member.output().drop();
+            member.code().recycle();
+            long limit = Math.min(job.context().timeLimit().toNanos(), Long.MAX_VALUE / 4);
+            job.context().progress().deadline(() -> System.nanoTime() + limit);
+            waiting.addFirst(new Waiting(job, shape));
+        }
+
+        /**
+         * What the batch runs of a job of {@code form}: a plain generation (an input) whose input prepares into rows
+         * that may share a pass; else {@code null}.
+         */
+        private Joining joining(JobForm form) {
+            if (form.input() == null || !(form.on(model) instanceof GenerateJob<?> generation)) {
+                return null;
+            }
+            TraceBatch.PreparedInput input = TraceBatch.prepare(model, generation.input());
+            return input.shape().key() == null ? null : new Joining(generation, input);
         }
 
         @Override
         public void finished(ContinuousBatch.Member batched, TraceBatch.Outcome outcome) {
             Generating member = members.remove(batched);
-            BatchedJob<GenerateJob<?>> job = member.batched();
+            BatchedJob<Joining> job = member.batched();
+            rows -= job.joins().shape().rows();
             peers.remove(job.body().limit());
             JobOutcome result = null;
             String lost = executor.weights.lost(model);
@@ -151,6 +235,19 @@ final class ContinuousJobs {
                 rerun++;
             }
             members.clear();
+            rows = 0;
+            return jobs;
+        }
+
+        /** Whether a job taken waits for room. */
+        boolean hasWaiting() {
+            return !waiting.isEmpty();
+        }
+
+        /** The jobs that wait for room, no longer waiting. */
+        List<JobFeed.Job> waiting() {
+            List<JobFeed.Job> jobs = waiting.stream().map(Waiting::job).toList();
+            waiting.clear();
             return jobs;
         }
 

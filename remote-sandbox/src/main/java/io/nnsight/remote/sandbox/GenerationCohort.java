@@ -15,16 +15,19 @@ import java.util.Map;
 
 /**
  * The generations of one {@link SandboxedExecutor#executeBatch} call, run as one continuous batch that they all join at
- * its first step (a {@link JobFeed} that hands them all over at once and none after), after the call's other jobs; it
- * keeps each outcome and the most jobs that ran at once, which the report tells.
+ * its first step (a {@link JobFeed} that hands them all over at once and none after; those that do not fit the call's
+ * {@link BatchLimits} join as others leave), after the call's other jobs; it keeps each outcome and the most jobs that
+ * ran at once, which the report tells.
  */
 final class GenerationCohort implements JobFeed {
     private List<JobFeed.Job> waiting;
+    private final BatchLimits limits;
     private final Map<JobFeed.Job, JobOutcome> outcomes = new IdentityHashMap<>();
     private int mostRunning;
 
-    private GenerationCohort(List<JobFeed.Job> jobs) {
+    private GenerationCohort(List<JobFeed.Job> jobs, BatchLimits limits) {
         this.waiting = jobs;
+        this.limits = limits;
     }
 
     /**
@@ -61,7 +64,7 @@ final class GenerationCohort implements JobFeed {
         for (int index : generations) {
             joining.add(new JobFeed.Job(requests.get(index), contexts.get(index)));
         }
-        GenerationCohort cohort = new GenerationCohort(joining);
+        GenerationCohort cohort = new GenerationCohort(joining, limits);
         executor.executeContinuous(model, cohort);
         for (int i = 0; i < generations.size(); i++) {
             JobOutcome outcome = cohort.outcomes.get(joining.get(i));
@@ -91,5 +94,10 @@ final class GenerationCohort implements JobFeed {
     @Override
     public void finished(JobFeed.Job job, JobOutcome outcome) {
         outcomes.put(job, outcome);
+    }
+
+    @Override
+    public BatchLimits limits() {
+        return limits;
     }
 }

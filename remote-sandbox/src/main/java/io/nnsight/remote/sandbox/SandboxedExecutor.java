@@ -130,7 +130,8 @@ public final class SandboxedExecutor implements JobExecutor {
      *       TraceBatch.Budget}), and evicts those that do not fit, which run again alone.
      *   <li><b>Generations.</b> When several of the jobs are generations that a continuous batch holds ({@link
      *       #joinsContinuously}), they run after the others as one continuous batch ({@link #executeContinuous}) that
-     *       they all join at its first step and leave as each ends. The report counts it as one forward pass of
+     *       they join at its first step, as many as fit the {@code limits} (the rest as others leave), and leave as
+     *       each ends. The report counts it as one forward pass of
      *       its jobs whose rows and tokens are those of the step when most of them ran (one new token per row), or,
      *       if they never ran together, its jobs as alone. A lone generation runs alone.
      *   <li><b>Preparation.</b> Each member's classes are loaded and its values read within its own time limit,
@@ -215,6 +216,12 @@ public final class SandboxedExecutor implements JobExecutor {
      * it.
      *
      * <ul>
+     *   <li><b>Room.</b> The running jobs hold at most the feed's {@link JobFeed#limits() rows} together, and the
+     *       jobs joining at one boundary at most its tokens (their prompts run in that step); a job's rows and tokens
+     *       are known once its input is prepared, which the batch then uses. A job that does not fit waits, its
+     *       preparation dropped and its clock stopped ({@link io.nnsight.remote.spi.JobProgress} tells a deadline its
+     *       full limit away), and joins when there is room, prepared again, before any job taken after it; while one
+     *       waits, the feed is asked for none. A job over a limit on its own joins once none runs.
      *   <li><b>Alone, after the epoch:</b> a job that is no plain generation, does not load or can use autograd,
      *       one that was evicted (it skipped a module, read the key/value cache, ...) and every job running when the
      *       forward pass failed. Its batched lines are dropped; it starts a fresh clock. A job that stops its run

@@ -16,10 +16,13 @@ import io.nnsight.remote.internal.wire.LambdaFactory;
 import io.nnsight.remote.internal.wire.Packing;
 import io.nnsight.remote.internal.wire.ResultPayload;
 import io.nnsight.remote.internal.wire.ValueGraphs;
+import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
+import io.nnsight.spi.TraceBatch;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -48,8 +51,8 @@ class ContinuousExecutionTest {
         lm = Shared.stories();
     }
 
-    private static byte[] generation(String prompt, int tokens, TraceBody<?> body) {
-        return Packing.pack("GENERATE", lm, new Object[] {prompt, Generation.maxNewTokens(tokens), body, List.of(), Map.of()},
+    private static byte[] generation(Object prompts, int tokens, TraceBody<?> body) {
+        return Packing.pack("GENERATE", lm, new Object[] {prompts, Generation.maxNewTokens(tokens), body, List.of(), Map.of()},
                 ContinuousExecutionTest.class.getClassLoader()).write();
     }
 
@@ -67,6 +70,10 @@ class ContinuousExecutionTest {
         final JobFeed.Job job;
         JobOutcome outcome;
         int finishedAt = -1;
+        /** How many jobs were answered before it. */
+        int answeredAfter = -1;
+        /** What was left of its time limit when the first job was answered, in nanoseconds, if it had a deadline. */
+        long leftAtFirstAnswer = -1;
 
         Planned(byte[] request, int joinAt) {
             this.request = request;
@@ -82,14 +89,27 @@ class ContinuousExecutionTest {
 
     /** Feeds {@code planned} to {@code executor}, each at its take, in epochs of {@code epochSteps} passes. */
     private static void feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps) {
+        feed(executor, planned, epochSteps, BatchLimits.DEFAULT);
+    }
+
+    /**
+     * Feeds {@code planned} to {@code executor}, each at its take, in epochs of {@code epochSteps} passes within {@code
+     * limits}; records, for each job, how much of its time limit remained when the first job was answered.
+     *
+     * @return how many jobs were running at each take
+     */
+    private static List<Integer> feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps,
+            BatchLimits limits) {
         Map<JobFeed.Job, Planned> byJob = new IdentityHashMap<>();
         for (Planned plan : planned) {
             byJob.put(plan.job, plan);
         }
         int[] takes = {0};
+        List<Integer> runningAtTakes = new ArrayList<>();
         executor.executeContinuous(lm, new JobFeed() {
             @Override
             public List<JobFeed.Job> take(int running) {
+                runningAtTakes.add(running);
                 List<JobFeed.Job> now = new ArrayList<>();
                 for (Planned plan : planned) {
                     if (plan.joinAt == takes[0]) {
@@ -104,6 +124,13 @@ class ContinuousExecutionTest {
             public void finished(JobFeed.Job job, JobOutcome outcome) {
                 Planned plan = byJob.get(job);
                 assertTrue(plan.outcome == null, "one outcome per job");
+                if (planned.stream().allMatch(each -> each.outcome == null)) {
+                    long now = System.nanoTime();
+                    for (Planned each : planned) {
+                        each.job.context().progress().end().ifPresent(end -> each.leftAtFirstAnswer = end - now);
+                    }
+                }
+                plan.answeredAfter = (int) planned.stream().filter(each -> each.outcome != null).count();
                 plan.outcome = outcome;
                 plan.finishedAt = takes[0];
             }
@@ -112,10 +139,16 @@ class ContinuousExecutionTest {
             public int epochSteps() {
                 return epochSteps;
             }
+
+            @Override
+            public BatchLimits limits() {
+                return limits;
+            }
         });
         for (Planned plan : planned) {
             assertNotNull(plan.outcome, "every job has its outcome");
         }
+        return runningAtTakes;
     }
 
     private static Object alone(byte[] request) throws JobFailedException {
@@ -298,5 +331,106 @@ class ContinuousExecutionTest {
                 planned.get(1).log.toString());
         assertFalse(planned.get(0).log.stream().anyMatch(line -> line.contains("weights")));
         assertSameGeneration(clean, alone(planned.get(0).request));
+    }
+
+    @Test
+    void executeContinuous_jobsBeyondTheRowsLimit_waitWithTheirClocksStopped_andJoinAsOthersLeave()
+            throws JobFailedException {
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 10, tokensAndLogits("a")), 0),
+                new Planned(generation("Once upon a time", 3, tokensAndLogits("b")), 0),
+                new Planned(generation("The cat sat", 4, steered(3.0)), 0),
+                new Planned(generation("Tom had a big red ball", 3, tokensAndLogits("d")), 1));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        List<Integer> running = feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS, new BatchLimits(2, 4096));
+
+        assertEquals(2, running.stream().mapToInt(Integer::intValue).max().orElseThrow(),
+                "at most two rows ran, and the feed was asked for no job while one waited: " + running);
+        assertEquals(new SandboxedExecutor.EpochCounts(4, 0), executor.lastEpoch, "all four joined, in turn");
+        assertTrue(planned.get(1).answeredAfter < planned.get(2).answeredAfter, "the third joined once the second left");
+        long limit = Duration.ofSeconds(60).toNanos();
+        assertTrue(planned.get(2).leftAtFirstAnswer > limit - Duration.ofMillis(1).toNanos(),
+                "the waiting job's clock had not started: " + planned.get(2).leftAtFirstAnswer + " ns left");
+        assertTrue(planned.get(0).leftAtFirstAnswer < planned.get(2).leftAtFirstAnswer, "the running job's had");
+        assertEquals(List.of("b step 0", "b step 1", "b step 2"), planned.get(1).log);
+        for (Planned plan : planned) {
+            assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
+        }
+    }
+
+    @Test
+    void executeContinuous_aJobWaitingForRoomWhenItsEpochEnds_joinsTheNextEpoch() throws JobFailedException {
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 4, tokensAndLogits("a")), 0),
+                new Planned(generation("The cat sat", 3, tokensAndLogits("b")), 0));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        feed(executor, planned, 1, new BatchLimits(1, 4096));
+
+        assertEquals(new SandboxedExecutor.EpochCounts(1, 0), executor.lastEpoch, "the second epoch ran the job");
+        assertEquals(List.of(0, 1), planned.stream().map(plan -> plan.answeredAfter).toList());
+        assertEquals(List.of("b step 0", "b step 1", "b step 2"), planned.get(1).log, "prepared twice, run once");
+        for (Planned plan : planned) {
+            assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
+        }
+    }
+
+    @Test
+    void executeContinuous_aJobOverTheRowsLimitOnItsOwn_joinsOnceNoneRuns_andTheJobsAfterItWait()
+            throws JobFailedException {
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 4, tokensAndLogits("a")), 0),
+                new Planned(generation(List.of("Once upon a time", "The cat sat", "Lily and Tom"), 3,
+                        tokensAndLogits("b")), 0),
+                new Planned(generation("Tom had a big red ball", 3, tokensAndLogits("c")), 0));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS, new BatchLimits(2, 4096));
+
+        assertEquals(List.of(0, 1, 2), planned.stream().map(plan -> plan.answeredAfter).toList(),
+                "the three prompts joined once none ran, and the job after them waited, though it fitted beside the "
+                + "first and is shorter");
+        for (Planned plan : planned) {
+            assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
+        }
+    }
+
+    @Test
+    void executeContinuous_promptsBeyondTheTokensLimitTogether_joinAtSuccessiveBoundaries() throws JobFailedException {
+        String first = Shared.STORIES_PROMPT;
+        String second = "Once upon a time, there was a big dog.";
+        long tokens = TraceBatch.prepare(lm, first).shape().tokens() + TraceBatch.prepare(lm, second).shape().tokens();
+        List<Planned> together = List.of(
+                new Planned(generation(first, 3, tokensAndLogits("a")), 0),
+                new Planned(generation(second, 3, tokensAndLogits("b")), 0));
+        List<Planned> split = List.of(
+                new Planned(generation(first, 3, tokensAndLogits("a")), 0),
+                new Planned(generation(second, 3, tokensAndLogits("b")), 0));
+
+        feed(new SandboxedExecutor(), together, JobFeed.DEFAULT_EPOCH_STEPS, new BatchLimits(16, tokens));
+        feed(new SandboxedExecutor(), split, JobFeed.DEFAULT_EPOCH_STEPS, new BatchLimits(16, tokens - 1));
+
+        assertEquals(together.get(0).finishedAt, together.get(1).finishedAt, "both prompts ran in one step");
+        assertTrue(split.get(0).finishedAt < split.get(1).finishedAt, "the second prompt ran a step later");
+        for (Planned plan : split) {
+            assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
+        }
+    }
+
+    @Test
+    void executeBatch_generations_shareTheirContinuousBatchWithinTheCallsLimits() throws JobFailedException {
+        List<byte[]> requests = List.of(generation(Shared.STORIES_PROMPT, 6, tokensAndLogits("a")),
+                generation("Once upon a time", 4, tokensAndLogits("b")),
+                generation("The cat sat", 3, tokensAndLogits("c")));
+        List<JobContext> contexts = requests.stream()
+                .map(request -> new JobContext("job", Duration.ofSeconds(60), line -> { })).toList();
+
+        BatchReport report = new SandboxedExecutor().executeBatch(lm, requests, contexts, new BatchLimits(2, 4096));
+
+        assertEquals(List.of(new BatchReport.Forward(3, 2, 2)), report.forwards(), "two ran at once, not three");
+        for (int i = 0; i < requests.size(); i++) {
+            assertSameGeneration(alone(requests.get(i)), decode(report.outcomes().get(i).get()));
+        }
     }
 }

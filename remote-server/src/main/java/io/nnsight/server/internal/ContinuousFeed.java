@@ -1,5 +1,6 @@
 package io.nnsight.server.internal;
 
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import java.util.ArrayList;
@@ -17,18 +18,20 @@ final class ContinuousFeed implements JobFeed {
     private final ModelQueue queue;
     private final ReplicaCalls calls;
     private final int epochSteps;
+    private final BatchLimits limits;
     private final Map<JobFeed.Job, SubmittedJob> jobs = new IdentityHashMap<>();
     /** Each job's watchdog: a batch of one, from when it joined. */
     private final Map<JobFeed.Job, Watchdog> watchdogs = new IdentityHashMap<>();
 
     /**
      * A feed of {@code queue}'s generations, whose outcomes {@code calls} turn into the jobs' ends, for a batch of
-     * epochs of at most {@code epochSteps} passes.
+     * epochs of at most {@code epochSteps} passes within {@code limits}.
      */
-    ContinuousFeed(ModelQueue queue, ReplicaCalls calls, int epochSteps) {
+    ContinuousFeed(ModelQueue queue, ReplicaCalls calls, int epochSteps, BatchLimits limits) {
         this.queue = queue;
         this.calls = calls;
         this.epochSteps = epochSteps;
+        this.limits = limits;
     }
 
     @Override
@@ -63,6 +66,11 @@ final class ContinuousFeed implements JobFeed {
     @Override
     public int epochSteps() {
         return epochSteps;
+    }
+
+    @Override
+    public BatchLimits limits() {
+        return limits;
     }
 
     /** Fails every job taken and not yet answered. */

@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import io.nnsight.remote.internal.protocol.Compression;
 import io.nnsight.remote.internal.protocol.JobStatus;
 import io.nnsight.remote.internal.protocol.StatusMessage;
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobExecutor;
 import io.nnsight.remote.spi.JobFailedException;
@@ -333,7 +334,8 @@ public final class ModelQueue {
      * a batch of one from when it joined: the executor reports when its code runs and where its deadline ends.
      */
     private void runContinuously() {
-        ContinuousFeed feed = new ContinuousFeed(this, calls, limits.batchEpochSteps());
+        ContinuousFeed feed = new ContinuousFeed(this, calls, limits.batchEpochSteps(),
+                new BatchLimits(limits.batchRows(), limits.batchTokens()));
         try {
             replicas.executeContinuous(feed);
         } catch (Throwable e) { // the worker must outlive any failure, errors included

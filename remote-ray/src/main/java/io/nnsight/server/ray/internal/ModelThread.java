@@ -1,5 +1,6 @@
 package io.nnsight.server.ray.internal;
 
+import io.nnsight.remote.spi.BatchLimits;
 import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobContext;
 import io.nnsight.remote.spi.JobFailedException;
@@ -11,6 +12,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -50,6 +52,8 @@ final class ModelThread {
     private boolean continuing;
     /** The epoch length of the batch: the latest call's (the front end gives every call the same); under the lock. */
     private int epochSteps = JobFeed.DEFAULT_EPOCH_STEPS;
+    /** The batch's limits: the latest call's, likewise; under the lock. */
+    private BatchLimits limits = BatchLimits.DEFAULT;
     /**
      * Each job of a call not answered yet, by id: the {@link System#nanoTime()} at which its call started on the model
      * thread, or {@link #NOT_STARTED} before.
@@ -101,11 +105,33 @@ final class ModelThread {
     /**
      * How long the job {@code id}'s call has run on the model thread, in nanoseconds: {@link #WAITING} while it waits
      * for it, {@link #UNKNOWN} when no call of the job is here (answered, or never called). What the front end asks a
-     * replica that is late to answer: a call that waits behind others is not late.
+     * replica that is late to answer: a call that waits behind others is not late. For a generation in the continuous
+     * batch, how much of its time limit it has used as the executor counts it ({@link JobContext#progress()}): its
+     * peers' code is not its own, and a generation that waits for room in the batch ({@link JobFeed#limits()}) has
+     * used none.
      */
     long runningFor(String id) {
         Long started = calls.get(id);
-        return started == null ? UNKNOWN : started == NOT_STARTED ? WAITING : Math.max(0, System.nanoTime() - started);
+        if (started == null || started == NOT_STARTED) {
+            return started == null ? UNKNOWN : WAITING;
+        }
+        JobContext joined = joined(id);
+        OptionalLong end = joined == null ? OptionalLong.empty() : joined.progress().end();
+        if (end.isPresent()) { // what it used of its limit, as the executor counts it: none while it waits for room
+            long limit = Math.min(joined.timeLimit().toNanos(), Long.MAX_VALUE / 4);
+            return Math.max(0, limit - (end.getAsLong() - System.nanoTime()));
+        }
+        return Math.max(0, System.nanoTime() - started);
+    }
+
+    /** The context of the generation {@code id} in the continuous batch, or {@code null}. */
+    private synchronized JobContext joined(String id) {
+        for (JobFeed.Job job : running.keySet()) {
+            if (job.context().id().equals(id)) {
+                return job.context();
+            }
+        }
+        return null;
     }
 
     /** Runs the jobs {@code ids}' {@code batch} on the model thread once it is free, and returns its answer. */
@@ -153,6 +179,7 @@ final class ModelThread {
     private byte[] joined(Joining joining, ReplicaCall call) throws InterruptedException {
         synchronized (this) {
             epochSteps = call.epochSteps();
+            limits = call.limits();
             waiting.add(joining);
             continueIfIdle();
         }
@@ -204,9 +231,8 @@ final class ModelThread {
                         calls.put(next.job.context().id(), now);
                     }
                 }
-                int now = runningNow + joining.size();
-                for (Joining each : running.values()) {
-                    each.mostRunning = Math.max(each.mostRunning, now);
+                for (Joining each : running.values()) { // those taken now count once they run (one may wait for room)
+                    each.mostRunning = Math.max(each.mostRunning, runningNow);
                 }
                 return joining;
             }
@@ -227,6 +253,13 @@ final class ModelThread {
         public int epochSteps() {
             synchronized (ModelThread.this) {
                 return epochSteps;
+            }
+        }
+
+        @Override
+        public BatchLimits limits() {
+            synchronized (ModelThread.this) {
+                return limits;
             }
         }
     }

@@ -282,7 +282,8 @@ public final class RayReplicas implements ModelReplicas {
         Map<ObjectRef<byte[]>, Joined> inFlight = new IdentityHashMap<>(); // Ray's refs are equal only to themselves
         while (!closed.get() && !Thread.currentThread().isInterrupted()) {
             for (JobFeed.Job job : feed.take(inFlight.size())) {
-                byte[] call = ReplicaCall.joining(job.request(), job.context(), feed.epochSteps()).write();
+                byte[] call = ReplicaCall.joining(job.request(), job.context(), feed.epochSteps(), feed.limits())
+                        .write();
                 Member replica = pick(null, 1);
                 if (replica == null) {
                     feed.finished(job, JobOutcome.failed(new JobFailedException(noneReady())));

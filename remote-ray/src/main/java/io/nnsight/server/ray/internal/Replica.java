@@ -92,7 +92,7 @@ public final class Replica implements Function<byte[], byte[]>, ToLongFunction<S
             }
             BatchReport report = requests.size() == 1
                     ? BatchReport.oneAtATime(List.of(alone(requests.get(0), contexts.get(0))))
-                    : executor.executeBatch(model, requests, contexts, new BatchLimits(call.rows(), call.tokens()));
+                    : executor.executeBatch(model, requests, contexts, call.limits());
             return ReplicaAnswer.of(report, logs).write();
         } catch (RuntimeException | Error e) { // the replica must answer, whatever happened
             return ReplicaAnswer.failed(call.jobs().size(), "the replica failed while running the job: " + e, false, logs)

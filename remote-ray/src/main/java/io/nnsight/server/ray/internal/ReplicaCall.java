@@ -21,8 +21,10 @@ import java.util.List;
  * in the server's JVM does; or one generation that joins the replica's continuous batch ({@link #joining}).
  *
  * @param jobs the jobs, in the order their outcomes come back ({@link ReplicaAnswer})
- * @param rows the most batch rows of one forward pass ({@link BatchLimits#rows()})
- * @param tokens the most tokens of one forward pass ({@link BatchLimits#tokens()})
+ * @param rows the most batch rows of one forward pass ({@link BatchLimits#rows()}); of a continuous batch, the most its
+ *     running jobs hold ({@link JobFeed#limits()})
+ * @param tokens the most tokens of one forward pass ({@link BatchLimits#tokens()}); of a continuous batch, the most its
+ *     jobs joining at one step boundary hold
  * @param epochSteps {@code 0} when the replica runs the jobs as one batch; otherwise the call's one job joins the
  *     replica's continuous batch of generations at its next step boundary, and this is how many forward passes an
  *     epoch of that batch admits jobs for ({@link JobFeed#epochSteps()})
@@ -63,13 +65,20 @@ public record ReplicaCall(List<Job> jobs, int rows, long tokens, int epochSteps)
 
     /**
      * The call by which a generation joins its replica's continuous batch, whose epochs last {@code epochSteps}
-     * forward passes; it is answered when the generation leaves the batch.
+     * forward passes and whose jobs join within {@code limits} ({@link JobFeed#limits()}); it is answered when the
+     * generation leaves the batch.
      */
-    static ReplicaCall joining(byte[] request, JobContext context, int epochSteps) {
+    static ReplicaCall joining(byte[] request, JobContext context, int epochSteps, BatchLimits limits) {
         if (epochSteps <= 0) {
             throw new IllegalArgumentException("epochs of " + epochSteps + " steps");
         }
-        return new ReplicaCall(List.of(new Job(request, context.id(), context.timeLimit())), 0, 0, epochSteps);
+        return new ReplicaCall(List.of(new Job(request, context.id(), context.timeLimit())), limits.rows(),
+                limits.tokens(), epochSteps);
+    }
+
+    /** The call's limits: of each forward pass of its batch, or of its continuous batch's ({@link JobFeed#limits()}). */
+    BatchLimits limits() {
+        return new BatchLimits(rows, tokens);
     }
 
     /** Whether the call's job joins the replica's continuous batch, rather than running in a batch of the call's. */

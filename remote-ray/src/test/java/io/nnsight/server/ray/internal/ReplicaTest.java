@@ -203,7 +203,7 @@ class ReplicaTest {
         byte[] request = generate("Once upon a time", 5);
 
         ReplicaAnswer answer = ReplicaAnswer.read(replica.apply(ReplicaCall.joining(request,
-                new JobContext("joins", LIMIT, line -> {}), 16).write()));
+                new JobContext("joins", LIMIT, line -> {}), 16, BatchLimits.DEFAULT).write()));
 
         assertEquals(1, answer.solo(), "nothing ran beside it");
         assertTrue(torch.equal((Tensor) alone(request), (Tensor) decode(answer.outcomes().get(0).result())));
@@ -233,12 +233,23 @@ class ReplicaTest {
             public int epochSteps() {
                 return feed.epochSteps();
             }
+
+            @Override
+            public BatchLimits limits() {
+                return feed.limits();
+            }
         }));
     }
 
     /** Joins {@code request} to the thread's continuous batch, as the generation's own call does, on another thread. */
     private static CompletableFuture<ReplicaAnswer> join(ModelThread thread, String id, byte[] request) {
-        ReplicaCall call = ReplicaCall.joining(request, new JobContext(id, LIMIT, line -> {}), 256);
+        return join(thread, id, request, BatchLimits.DEFAULT);
+    }
+
+    /** Joins {@code request} as {@link #join(ModelThread, String, byte[])} does, with a call of {@code limits}. */
+    private static CompletableFuture<ReplicaAnswer> join(ModelThread thread, String id, byte[] request,
+            BatchLimits limits) {
+        ReplicaCall call = ReplicaCall.joining(request, new JobContext(id, LIMIT, line -> {}), 256, limits);
         return CompletableFuture.supplyAsync(() -> {
             try {
                 return ReplicaAnswer.read(thread.join(call));
@@ -341,6 +352,39 @@ class ReplicaTest {
         assertEquals(ModelThread.UNKNOWN, thread.runningFor("never called"));
     }
 
+    @Test
+    void runningFor_aGenerationWaitingForRoomInTheBatch_hasUsedNoneOfItsLimit_andJoinsWhenTheOtherLeaves()
+            throws Exception {
+        CountDownLatch firstTaken = new CountDownLatch(1);
+        CountDownLatch secondTaken = new CountDownLatch(1);
+        ModelThread thread = modelThread(event -> {
+            if (event.equals("taken first")) {
+                firstTaken.countDown();
+            } else if (event.equals("taken second")) {
+                secondTaken.countDown();
+            }
+        });
+        BatchLimits oneRow = new BatchLimits(1, 4096);
+        CompletableFuture<ReplicaAnswer> first = join(thread, "first", generate("Once upon a time", 200), oneRow);
+        assertTrue(firstTaken.await(60, TimeUnit.SECONDS));
+        byte[] second = generate("Tom saw a ball. He", 3);
+        CompletableFuture<ReplicaAnswer> secondAnswer = join(thread, "second", second, oneRow);
+        assertTrue(secondTaken.await(60, TimeUnit.SECONDS));
+
+        Thread.sleep(60);
+        long waited = thread.runningFor("second");
+        long generating = thread.runningFor("first");
+        boolean firstRan = first.isDone();
+        ReplicaAnswer answer = secondAnswer.get(60, TimeUnit.SECONDS);
+
+        assertFalse(firstRan, "the first generation still ran: " + generating + " ns");
+        assertTrue(waited < TimeUnit.MILLISECONDS.toNanos(20), "the waiting one has used " + waited + " ns of its limit");
+        assertTrue(generating >= TimeUnit.MILLISECONDS.toNanos(40), "the running one has used " + generating + " ns");
+        assertTrue(first.get(60, TimeUnit.SECONDS).outcomes().get(0).result() != null);
+        assertEquals(1, answer.solo(), "one row at a time: it ran after the first, not beside it");
+        assertTrue(torch.equal((Tensor) alone(second), (Tensor) decode(answer.outcomes().get(0).result())));
+    }
+
     /** Waits until a thread of the test's pools waits in a call of the model thread's. */
     private static void waitUntilParked(String what) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -381,9 +425,10 @@ class ReplicaTest {
         assertFalse(read.joins());
         assertEquals(Duration.ofMillis(6500), read.timeLimits());
         ReplicaCall joining = ReplicaCall.read(ReplicaCall.joining(new byte[] {4}, new JobContext("c", LIMIT, line -> {}),
-                32).write());
+                32, new BatchLimits(3, 96)).write());
         assertTrue(joining.joins());
         assertEquals(32, joining.epochSteps());
+        assertEquals(new BatchLimits(3, 96), joining.limits(), "the continuous batch's limits travel with the call");
         assertArrayEquals(new byte[] {4}, joining.jobs().get(0).request());
         for (int i = 0; i < 2; i++) {
             assertEquals(call.jobs().get(i).id(), read.jobs().get(i).id());

@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Continuous batching of generations on a real server: stories260K, the real {@link SandboxedExecutor}, 16 client
  * threads shipping generations of different lengths, token counts and seeds with the real client. Each gets the
- * tokens it gets alone in this JVM, and the model's {@code /status} shows that jobs ran together.
+ * tokens it gets alone in this JVM, and the model's {@code /status} shows that jobs ran together; under a rows limit of
+ * one, a generation waits for the running one to leave.
  */
 class ContinuousServerTest {
     private static LanguageModel lm;
@@ -85,6 +86,37 @@ class ContinuousServerTest {
             Tensor logits = lm.on(remote).trace("Once upon a time", tr -> lm.get("lm_head").output().select(1, -1));
             Tensor alone = lm.trace("Once upon a time", tr -> lm.get("lm_head").output().select(1, -1));
             assertTrue(org.bytedeco.pytorch.global.torch.allclose(alone, logits, 0, 1e-4, false));
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void generate_aGenerationBeyondTheRowsLimit_waitsForTheRunningOneToLeave_andGetsItsSoloTokens() throws Exception {
+        Generation longer = Generation.maxNewTokens(150);
+        Generation shorter = Generation.maxNewTokens(3);
+        long[] longAlone = Tensors.longs(lm.generate("Once upon a time", longer, tr -> lm.generator().output())
+                .flatten());
+        long[] shortAlone = Tensors.longs(lm.generate("The cat", shorter, tr -> lm.generator().output()).flatten());
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        try (ModelServer server = ModelServer.builder().model(lm.key(), lm).port(0).apiKeys(Set.of(ALICE))
+                .timeLimit(Duration.ofSeconds(60)).batchRows(1).start();
+                HttpTransport http = new HttpTransport(server.url(), ALICE)) {
+            Remote remote = Remote.on(server.url()).apiKey(ALICE).quiet();
+            CompletableFuture<Tensor> first = CompletableFuture.supplyAsync(() -> lm.on(remote).generate(
+                    "Once upon a time", longer, tr -> lm.generator().output()), threads);
+            long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (http.status().getAsJsonArray("models").get(0).getAsJsonObject().get("running").getAsInt() == 0
+                    && System.nanoTime() < waitUntil) {
+                Thread.sleep(1);
+            }
+
+            Tensor second = CompletableFuture.supplyAsync(() -> lm.on(remote).generate("The cat", shorter,
+                    tr -> lm.generator().output()), threads).get(120, TimeUnit.SECONDS);
+
+            assertTrue(first.isDone(), "the short generation waited for the long one: one row at a time");
+            assertEquals(Arrays.toString(shortAlone), Arrays.toString(Tensors.longs(second.flatten())));
+            assertEquals(Arrays.toString(longAlone), Arrays.toString(Tensors.longs(first.get().flatten())));
         } finally {
             threads.shutdownNow();
         }

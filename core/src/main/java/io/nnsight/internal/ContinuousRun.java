@@ -25,6 +25,12 @@ public final class ContinuousRun implements ContinuousBatch.Control {
 
         /** {@code cohort} has its outcome; called once per cohort, as soon as it is final. */
         void finished(Cohort cohort);
+
+        /**
+         * A step ran: a forward pass of {@code cohorts} cohorts whose steps had not ended, of {@code rows} rows,
+         * which ran {@code tokens} tokens (a cohort's first pass, its prompt: its shape's tokens; later: one per row).
+         */
+        void stepped(int cohorts, int rows, long tokens);
     }
 
     private final TraceRun run;
@@ -38,6 +44,10 @@ public final class ContinuousRun implements ContinuousBatch.Control {
     private final Set<Throwable> cleanedFailures = Collections.newSetFromMap(new IdentityHashMap<>());
     private int forwards;
     private int live;
+    /** The cohorts present in a step already: a later pass runs one new token per row of theirs. */
+    private final Set<Cohort> stepped = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** The cohorts whose steps ended: a pass of only these (a generator on their ids) is no step. */
+    private final Set<Cohort> stepsEnded = Collections.newSetFromMap(new IdentityHashMap<>());
 
     private ContinuousRun(TraceRun run, Interleaver running, Admission admission, int epochSteps,
             StackTraceElement[] callerFrames) {
@@ -172,16 +182,38 @@ public final class ContinuousRun implements ContinuousBatch.Control {
         }
         forwards++;
         running.layout(present, sizes);
+        T result;
         try {
-            return pass.get();
+            result = pass.get();
         } finally {
             running.layout(List.of(), List.of());
+        }
+        reportStep(present);
+        return result;
+    }
+
+    /** Tells the admission of the step {@code present} ran, unless every one of them had ended its steps. */
+    private void reportStep(List<Cohort> present) {
+        int cohorts = 0;
+        int rows = 0;
+        long tokens = 0;
+        for (Cohort cohort : present) {
+            if (!stepsEnded.contains(cohort)) {
+                cohorts++;
+                rows += cohort.size();
+                tokens += stepped.add(cohort) ? cohort.shape.tokens() : cohort.size();
+            }
+        }
+        if (cohorts > 0) {
+            admission.stepped(cohorts, rows, tokens);
         }
     }
 
     @Override
     public void endSteps(ContinuousBatch.Lane lane) {
-        running.endSteps(own(lane));
+        Cohort cohort = own(lane);
+        stepsEnded.add(cohort);
+        running.endSteps(cohort);
     }
 
     @Override

@@ -98,6 +98,14 @@ public final class ContinuousBatch {
 
         /** Called once per member, as soon as its outcome is final (it may then be encoded and answered). */
         void finished(Member member, TraceBatch.Outcome outcome);
+
+        /**
+         * Called after each step, a forward pass of the model: how many members it served, their rows, and the tokens
+         * it ran (a member's first pass runs its prompt, its rows times their padded length; each later one a token
+         * per row). A pass that serves only members whose steps ended (a language model's generator on their ids) is
+         * no step. For statistics; nothing by default.
+         */
+        default void stepped(int members, int rows, long tokens) {}
     }
 
     /**
@@ -208,6 +216,11 @@ public final class ContinuousBatch {
             @Override
             public void finished(Cohort cohort) {
                 feed.finished(members.remove(cohort), TraceBatch.outcome(cohort));
+            }
+
+            @Override
+            public void stepped(int cohorts, int rows, long tokens) {
+                feed.stepped(cohorts, rows, tokens);
             }
         }, epochSteps);
     }

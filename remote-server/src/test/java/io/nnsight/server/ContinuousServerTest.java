@@ -80,7 +80,13 @@ class ContinuousServerTest {
                 assertEquals(Arrays.toString(solo.get(client)), Arrays.toString(served), "client " + client);
             }
             JsonObject model = http.status().getAsJsonArray("models").get(0).getAsJsonObject();
-            assertTrue(model.getAsJsonObject("batch").getAsJsonObject("max").get("jobs").getAsInt() > 1, "jobs ran together: " + model);
+            JsonObject batch = model.getAsJsonObject("batch");
+            assertTrue(batch.getAsJsonObject("max").get("jobs").getAsInt() > 1, "jobs ran together: " + model);
+            assertEquals(1.0, batch.getAsJsonObject("mean").get("forwards").getAsDouble(), "each step is one pass");
+            assertEquals(batch.getAsJsonObject("max").get("jobs"), batch.getAsJsonObject("max").get("rows"),
+                    "one prompt each: as many rows as jobs in a step: " + batch);
+            assertTrue(batch.getAsJsonObject("max").get("tokens").getAsInt()
+                    > batch.getAsJsonObject("max").get("rows").getAsInt(), "a step that ran prompts: " + batch);
             assertEquals(0, model.get("running").getAsInt(), model.toString());
             // afterwards a trace still gets its solo numbers
             Tensor logits = lm.on(remote).trace("Once upon a time", tr -> lm.get("lm_head").output().select(1, -1));

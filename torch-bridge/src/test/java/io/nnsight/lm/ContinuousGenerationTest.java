@@ -85,9 +85,14 @@ class ContinuousGenerationTest {
         }
     }
 
-    /** Runs {@code planned} as one continuous batch of {@code model}, each joining at its boundary. */
-    private static void runContinuously(LanguageModel model, List<Planned> planned) {
+    /**
+     * Runs {@code planned} as one continuous batch of {@code model}, each joining at its boundary.
+     *
+     * @return the steps the feed was told of: {@code [members, rows, tokens]} each
+     */
+    private static List<List<Long>> runContinuously(LanguageModel model, List<Planned> planned) {
         Map<ContinuousBatch.Member, Planned> byMember = new IdentityHashMap<>();
+        List<List<Long>> steps = new ArrayList<>();
         int[] boundary = {0};
         ContinuousBatch.run(model, model.generationRunner().orElseThrow(), new ContinuousBatch.Feed() {
             @Override
@@ -116,10 +121,16 @@ class ContinuousGenerationTest {
                 plan.outcome = outcome;
                 plan.finishedAtBoundary = boundary[0];
             }
+
+            @Override
+            public void stepped(int members, int rows, long tokens) {
+                steps.add(List.of((long) members, (long) rows, tokens));
+            }
         }, 256);
         for (Planned plan : planned) {
             assertTrue(plan.outcome != null, "every member gets an outcome");
         }
+        return steps;
     }
 
     /** The generated ids and each step's last-position logits. */
@@ -169,6 +180,32 @@ class ContinuousGenerationTest {
         }
         assertTrue(planned.get(1).finishedAtBoundary < planned.get(0).finishedAtBoundary,
                 "the short generation left before the long one ended");
+    }
+
+    @Test
+    void eachStep_isToldToTheFeed_withItsMembersRowsAndTokens_butNotTheGeneratorsPasses() {
+        List<String> pair = List.of("The cat sat", "Tom ran to the park");
+        List<Planned> planned = List.of(
+                new Planned(lm, "Once upon a time", Generation.maxNewTokens(4), 0, tokensAndLogits(lm)),
+                new Planned(lm, pair, Generation.maxNewTokens(2), 1, tokensAndLogits(lm)));
+        long firstPrompt = TraceBatch.prepare(lm, "Once upon a time").shape().tokens();
+        long pairPrompts = TraceBatch.prepare(lm, pair).shape().tokens();
+
+        List<List<Long>> steps = runContinuously(lm, planned);
+
+        assertEquals(List.of(1L, 1L, firstPrompt), steps.get(0), "the first step runs the first prompt: " + steps);
+        assertTrue(steps.contains(List.of(1L, 2L, pairPrompts)), "the pair's prompts join in a step of their own");
+        assertTrue(steps.contains(List.of(2L, 3L, 3L)), "then both share steps of a token per row: " + steps);
+        assertEquals(4 + 2, steps.stream().mapToLong(step -> step.get(0)).sum(),
+                "a generation of n tokens is in n steps; the generator's passes on its ids are no steps: " + steps);
+        for (List<Long> step : steps) {
+            if (step.get(2) != firstPrompt && step.get(2) != pairPrompts) {
+                assertEquals(step.get(1), step.get(2), "a later step runs one token per row: " + steps);
+            }
+        }
+        for (Planned plan : planned) {
+            assertSameGeneration(plan.solo(), plan.result(), 1e-4);
+        }
     }
 
     @Test

@@ -36,6 +36,14 @@ public interface JobFeed {
     void finished(Job job, JobOutcome outcome);
 
     /**
+     * A step of the batch ran, on the executor's thread: a forward pass of {@code step.jobs()} jobs, {@code
+     * step.rows()} rows and {@code step.tokens()} tokens (a job's first step runs its prompt, its rows times their
+     * padded length; each later one a token per row). For statistics (a model server's {@code /status}); nothing by
+     * default.
+     */
+    default void stepped(BatchReport.Forward step) {}
+
+    /**
      * How many forward passes one <em>epoch</em> of the batch admits jobs for: the native memory of a continuous
      * batch is freed when its epoch ends, so an executor stops admitting jobs after this many passes, lets the
      * running ones finish, frees the epoch's memory and starts the next. Bounds how much memory one batch holds (a

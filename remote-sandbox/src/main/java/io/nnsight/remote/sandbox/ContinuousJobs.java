@@ -6,6 +6,7 @@ import io.nnsight.lm.GenerateJob;
 import io.nnsight.remote.internal.sandbox.WeightGuard;
 import io.nnsight.remote.internal.wire.JobForm;
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobFailedException;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
@@ -224,6 +225,11 @@ final class ContinuousJobs {
                 job.output().publish(job.context().log());
                 feed.finished(member.job(), result);
             }
+        }
+
+        @Override
+        public void stepped(int members, int rows, long tokens) {
+            feed.stepped(new BatchReport.Forward(members, rows, tokens));
         }
 
         /** The jobs of members that never got an outcome. */

@@ -6,7 +6,8 @@ import java.util.List;
 
 /**
  * How a model's batches ran, for {@code /status}: the latest batch (one call of the executor: its jobs, its shared
- * forward passes, and their rows and tokens, summed over the passes), the mean over the latest {@value
+ * forward passes, and their rows and tokens, summed over the passes; or one step of a continuous batch, a pass of the
+ * generations it served), the mean over the latest {@value
  * #RECENT} batches, the largest of each, and totals of the jobs that ran alone, were evicted from a pass or ran
  * again alone. Not thread-safe: the queue calls it under its lock.
  */

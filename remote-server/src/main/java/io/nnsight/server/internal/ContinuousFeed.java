@@ -1,6 +1,7 @@
 package io.nnsight.server.internal;
 
 import io.nnsight.remote.spi.BatchLimits;
+import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import java.util.ArrayList;
@@ -61,6 +62,12 @@ final class ContinuousFeed implements JobFeed {
         // before its client hears of it: its next job finds the key's quota free again
         queue.ended(job, watchdogs.remove(entry));
         calls.finish(job, outcome);
+    }
+
+    /** Records the step for {@code /status}, as a batch of its jobs in one forward pass. */
+    @Override
+    public void stepped(BatchReport.Forward step) {
+        queue.record(step.jobs(), List.of(step), 0, 0, 0);
     }
 
     @Override

@@ -373,7 +373,6 @@ public final class ModelQueue {
                 started.add(new Started(taken.get(i), requests.get(i),
                         new Watchdog(this, limits, timer, List.of(taken.get(i)))));
             }
-            batches.record(running + taken.size(), List.of(), 0, 0, 0);
             return started;
         } finally {
             lock.unlock();

@@ -48,6 +48,8 @@ final class ModelThread {
     private final Map<JobFeed.Job, Joining> running = new IdentityHashMap<>();
     /** Calls' batches submitted to the thread and not started; under the lock. */
     private int batchesWaiting;
+    /** The continuous batch's steps since a generation was last answered; the next answer carries them; under the lock. */
+    private final List<BatchReport.Forward> steps = new ArrayList<>();
     /** Whether a continuous batch runs or is submitted to the thread; under the lock. */
     private boolean continuing;
     /** The epoch length of the batch: the latest call's (the front end gives every call the same); under the lock. */
@@ -91,14 +93,15 @@ final class ModelThread {
 
         /**
          * Answers the call with {@code outcome}: the report counts the job in a forward pass of as many rows as
-         * generations ran at once, if others ran beside it, or as alone.
+         * generations ran at once, if others ran beside it, or as alone; the answer carries the batch's {@code steps}
+         * since the previous answer.
          */
-        void answer(JobOutcome outcome) {
+        void answer(JobOutcome outcome, List<BatchReport.Forward> steps) {
             BatchReport report = mostRunning > 1
                     ? new BatchReport(List.of(outcome), List.of(new BatchReport.Forward(1, mostRunning, mostRunning)), 0,
                             0, 0)
                     : BatchReport.oneAtATime(List.of(outcome));
-            answer.complete(ReplicaAnswer.of(report, List.of(log)).write());
+            answer.complete(ReplicaAnswer.of(report, List.of(log), steps).write());
         }
     }
 
@@ -190,6 +193,13 @@ final class ModelThread {
         }
     }
 
+    /** The steps since the last answer, no longer kept; under the lock. */
+    private List<BatchReport.Forward> drainSteps() {
+        List<BatchReport.Forward> drained = List.copyOf(steps);
+        steps.clear();
+        return drained;
+    }
+
     /** Submits a continuous batch if none runs and a generation waits; under the lock. */
     private void continueIfIdle() {
         if (!continuing && !waiting.isEmpty()) {
@@ -208,7 +218,7 @@ final class ModelThread {
             synchronized (this) {
                 continuing = false;
                 for (Joining left : running.values()) {
-                    left.answer(JobOutcome.failed(new JobFailedException(unanswered)));
+                    left.answer(JobOutcome.failed(new JobFailedException(unanswered)), drainSteps());
                 }
                 running.clear();
                 continueIfIdle(); // those that waited for a batch: after it, as it was submitted first
@@ -241,11 +251,20 @@ final class ModelThread {
         @Override
         public void finished(JobFeed.Job job, JobOutcome outcome) {
             Joining left;
+            List<BatchReport.Forward> ran;
             synchronized (ModelThread.this) {
                 left = running.remove(job);
+                ran = left == null ? List.of() : drainSteps();
             }
             if (left != null) {
-                left.answer(outcome);
+                left.answer(outcome, ran);
+            }
+        }
+
+        @Override
+        public void stepped(BatchReport.Forward step) {
+            synchronized (ModelThread.this) {
+                steps.add(step);
             }
         }
 

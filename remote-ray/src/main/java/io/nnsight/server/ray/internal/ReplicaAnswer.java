@@ -22,17 +22,31 @@ import java.util.List;
  * @param solo as {@link BatchReport#solo()}
  * @param evicted as {@link BatchReport#evicted()}
  * @param reruns as {@link BatchReport#reruns()}
+ * @param steps the steps the replica's continuous batch ran since its previous answer of a generation, for the
+ *     server's {@code /status} ({@link io.nnsight.remote.spi.JobFeed#stepped}); empty in other answers
  */
 public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> forwards, int solo, int evicted,
-        int reruns) {
+        int reruns, List<BatchReport.Forward> steps) {
     /** Copies the lists. */
     public ReplicaAnswer {
         outcomes = List.copyOf(outcomes);
         forwards = List.copyOf(forwards);
+        steps = List.copyOf(steps);
+    }
+
+    /** An answer that tells no steps of a continuous batch. */
+    public ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> forwards, int solo, int evicted,
+            int reruns) {
+        this(outcomes, forwards, solo, evicted, reruns, List.of());
     }
 
     /** The answer of jobs that ran as {@code report} says, each having printed the lines of {@code logs} (as many). */
     static ReplicaAnswer of(BatchReport report, List<List<String>> logs) {
+        return of(report, logs, List.of());
+    }
+
+    /** {@link #of(BatchReport, List)}, telling the continuous batch's {@code steps} since the previous answer. */
+    static ReplicaAnswer of(BatchReport report, List<List<String>> logs, List<BatchReport.Forward> steps) {
         List<Outcome> outcomes = new ArrayList<>(logs.size());
         for (int i = 0; i < logs.size(); i++) {
             JobOutcome outcome = report.outcomes().get(i);
@@ -42,7 +56,7 @@ public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> fo
                     failure.getMessage() != null ? failure.getMessage() : "the job failed (" + failure.getCause() + ")",
                     failure.modelUnusable(), log));
         }
-        return new ReplicaAnswer(outcomes, report.forwards(), report.solo(), report.evicted(), report.reruns());
+        return new ReplicaAnswer(outcomes, report.forwards(), report.solo(), report.evicted(), report.reruns(), steps);
     }
 
     /** The answer that fails all {@code jobs} jobs with {@code message}, each having printed the lines of {@code logs}. */
@@ -76,15 +90,11 @@ public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> fo
             for (Outcome outcome : outcomes) {
                 outcome.write(out);
             }
-            out.writeInt(forwards.size());
-            for (BatchReport.Forward forward : forwards) {
-                out.writeInt(forward.jobs());
-                out.writeInt(forward.rows());
-                out.writeLong(forward.tokens());
-            }
+            writeForwards(out, forwards);
             out.writeInt(solo);
             out.writeInt(evicted);
             out.writeInt(reruns);
+            writeForwards(out, steps);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -99,14 +109,31 @@ public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> fo
             for (int i = 0; i < count; i++) {
                 outcomes.add(Outcome.read(in));
             }
-            int passes = in.readInt();
-            List<BatchReport.Forward> forwards = new ArrayList<>(Math.min(Math.max(passes, 0), 1024));
-            for (int i = 0; i < passes; i++) {
-                forwards.add(new BatchReport.Forward(in.readInt(), in.readInt(), in.readLong()));
-            }
-            return new ReplicaAnswer(outcomes, forwards, in.readInt(), in.readInt(), in.readInt());
+            List<BatchReport.Forward> forwards = readForwards(in);
+            int solo = in.readInt();
+            int evicted = in.readInt();
+            int reruns = in.readInt();
+            return new ReplicaAnswer(outcomes, forwards, solo, evicted, reruns, readForwards(in));
         } catch (IOException e) {
             throw new IllegalStateException("a replica's answer is malformed: " + e, e);
         }
+    }
+
+    private static void writeForwards(DataOutputStream out, List<BatchReport.Forward> forwards) throws IOException {
+        out.writeInt(forwards.size());
+        for (BatchReport.Forward forward : forwards) {
+            out.writeInt(forward.jobs());
+            out.writeInt(forward.rows());
+            out.writeLong(forward.tokens());
+        }
+    }
+
+    private static List<BatchReport.Forward> readForwards(DataInputStream in) throws IOException {
+        int count = in.readInt();
+        List<BatchReport.Forward> forwards = new ArrayList<>(Math.min(Math.max(count, 0), 1024));
+        for (int i = 0; i < count; i++) {
+            forwards.add(new BatchReport.Forward(in.readInt(), in.readInt(), in.readLong()));
+        }
+        return forwards;
     }
 }

@@ -60,7 +60,9 @@ import org.slf4j.LoggerFactory;
  * (each of at most {@linkplain Builder#batchRows 16 rows} and {@linkplain Builder#batchTokens 4096 tokens}), each job
  * isolated and answered as if it ran alone, within its own time limit (it is not charged for its peers' code). A
  * job too large to join a batch may be passed over by younger ones, but by at most {@linkplain Builder#batchFairness
- * 4} batches. {@code /status} reports each model's batches (jobs, forward passes, rows, tokens, re-runs). A model hosted as
+ * 4} batches. Generations run as a continuous batch instead: each joins at a step boundary, within the same rows
+ * and tokens, and is answered as soon as it is done. {@code /status} reports each model's batches and steps (jobs,
+ * forward passes, rows, tokens, re-runs). A model hosted as
  * replicas elsewhere ({@link Builder#replicated}, such as Ray actors) has a worker per replica, so its jobs run as
  * many at once, one job per replica. A client follows its job's status ({@code RECEIVED}, {@code QUEUED} with its position, {@code RUNNING}, the lines its code prints, {@code
  * COMPLETED} or {@code ERROR}), on the answer to its submission if it asks, and then downloads the result, which the

@@ -22,10 +22,11 @@ import org.bytedeco.pytorch.NoGradGuard;
 
 /**
  * Runs continuous batches of generations, as {@link SandboxedExecutor#executeContinuous} describes: epochs of one
- * {@link ContinuousBatch} each, with autograd off (no member's code can use it), while the feed gives jobs. An
- * {@link Epoch} admits the feed's plain generations as members ({@link BatchedJob}), checks the weights as each leaves
- * and gives its outcome to the feed at once; the jobs that did not join, or need a second run, run alone when the
- * epoch ends.
+ * {@link ContinuousBatch} each, with autograd off (no member's code can use it), while the feed gives jobs or one waits
+ * for room. An {@link Epoch} admits the feed's plain generations as members ({@link BatchedJob}) as long as they fit
+ * the feed's limits (the first that does not waits, and those after it), tells the feed of each step, checks the
+ * weights as each member leaves and gives its outcome to the feed at once; the jobs that did not join, or need a
+ * second run, run alone when the epoch ends.
  */
 final class ContinuousJobs {
     /** The kind of job a continuous batch holds. */

@@ -44,6 +44,15 @@ public interface JobFeed {
     default void stepped(BatchReport.Forward step) {}
 
     /**
+     * Jobs of the batch run alone once their epoch ended, told on the executor's thread before they run: {@code
+     * solo} that never joined it (not plain generations, code that can use autograd, ...) and {@code reruns} that run
+     * again after their batched attempt, {@code evicted} of these because they were evicted (the others because the
+     * weights changed or the forward pass failed), as a {@link BatchReport} counts them. For statistics; nothing by
+     * default.
+     */
+    default void runsAlone(int solo, int evicted, int reruns) {}
+
+    /**
      * How many forward passes one <em>epoch</em> of the batch admits jobs for: the native memory of a continuous
      * batch is freed when its epoch ends, so an executor stops admitting jobs after this many passes, lets the
      * running ones finish, frees the epoch's memory and starts the next. Bounds how much memory one batch holds (a

@@ -45,7 +45,7 @@ final class ContinuousJobs {
         int taken;
         do {
             if (executor.weights.lost(model) != null) {
-                epoch.alone.addAll(epoch.waiting()); // they fail alone with the reason
+                epoch.runWaitingAlone(); // they fail alone with the reason
             }
             // no member's code uses autograd
             try (PointerScope scope = new PointerScope(); NoGradGuard off = new NoGradGuard()) {
@@ -53,11 +53,14 @@ final class ContinuousJobs {
                     ContinuousBatch.run(model, runner, epoch, feed.epochSteps());
                 } catch (RuntimeException | Error e) {
                     epoch.alone.addAll(epoch.running()); // the batch could not run: each runs alone
-                    epoch.alone.addAll(epoch.waiting());
+                    epoch.runWaitingAlone();
                 }
             }
             if (epoch.batched > 0) {
                 executor.lastEpoch = new SandboxedExecutor.EpochCounts(epoch.batched, epoch.rerun);
+            }
+            if (!epoch.alone.isEmpty()) {
+                feed.runsAlone(epoch.alone.size() - epoch.rerun, epoch.evicted, epoch.rerun);
             }
             epoch.runAlone();
             taken = epoch.taken;
@@ -100,6 +103,8 @@ final class ContinuousJobs {
         private int taken;
         private int batched;
         private int rerun;
+        /** How many of those were evicted. */
+        private int evicted;
 
         Epoch(NNsight model, WeightGuard guard, JobFeed feed) {
             this.model = model;
@@ -222,6 +227,9 @@ final class ContinuousJobs {
                 job.output().drop(); // evicted, or run with changed weights: it runs again alone
                 alone.add(member.job());
                 rerun++;
+                if (outcome instanceof TraceBatch.Evicted) {
+                    evicted++;
+                }
             } else {
                 job.output().publish(job.context().log());
                 feed.finished(member.job(), result);
@@ -251,11 +259,10 @@ final class ContinuousJobs {
             return !waiting.isEmpty();
         }
 
-        /** The jobs that wait for room, no longer waiting. */
-        List<JobFeed.Job> waiting() {
-            List<JobFeed.Job> jobs = waiting.stream().map(Waiting::job).toList();
+        /** The jobs that wait for room run alone instead, after the epoch. */
+        void runWaitingAlone() {
+            waiting.forEach(next -> alone.add(next.job()));
             waiting.clear();
-            return jobs;
         }
 
         void runAlone() {
@@ -271,6 +278,7 @@ final class ContinuousJobs {
             taken = 0;
             batched = 0;
             rerun = 0;
+            evicted = 0;
         }
     }
 }

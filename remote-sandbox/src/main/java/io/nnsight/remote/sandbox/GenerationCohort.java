@@ -24,6 +24,10 @@ final class GenerationCohort implements JobFeed {
     private final BatchLimits limits;
     private final Map<JobFeed.Job, JobOutcome> outcomes = new IdentityHashMap<>();
     private int mostRunning;
+    /** Of the generations, how many ran alone without joining, were evicted, and ran again alone. */
+    private int solo;
+    private int evicted;
+    private int reruns;
 
     private GenerationCohort(List<JobFeed.Job> jobs, BatchLimits limits) {
         this.waiting = jobs;
@@ -72,7 +76,11 @@ final class GenerationCohort implements JobFeed {
                     "the continuous batch ended without the job's outcome"));
         }
         if (cohort.mostRunning > 1) {
-            forwards.add(new BatchReport.Forward(generations.size(), cohort.mostRunning, cohort.mostRunning));
+            forwards.add(new BatchReport.Forward(generations.size() - cohort.solo, cohort.mostRunning,
+                    cohort.mostRunning));
+            solo += cohort.solo;
+            evicted += cohort.evicted;
+            reruns += cohort.reruns;
         } else {
             solo += generations.size();
         }
@@ -99,5 +107,12 @@ final class GenerationCohort implements JobFeed {
     @Override
     public BatchLimits limits() {
         return limits;
+    }
+
+    @Override
+    public void runsAlone(int alone, int evictedNow, int rerunNow) {
+        solo += alone;
+        evicted += evictedNow;
+        reruns += rerunNow;
     }
 }

@@ -83,29 +83,37 @@ class ContinuousExecutionTest {
     }
 
     /** Feeds {@code planned} to {@code executor}, each at its take, in epochs of the default length. */
-    private static void feed(SandboxedExecutor executor, List<Planned> planned) {
-        feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS);
+    private static Fed feed(SandboxedExecutor executor, List<Planned> planned) {
+        return feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS);
     }
 
     /** Feeds {@code planned} to {@code executor}, each at its take, in epochs of {@code epochSteps} passes. */
-    private static void feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps) {
-        feed(executor, planned, epochSteps, BatchLimits.DEFAULT);
+    private static Fed feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps) {
+        return feed(executor, planned, epochSteps, BatchLimits.DEFAULT);
     }
+
+    /**
+     * What the feed was told.
+     *
+     * @param running how many jobs were running at each take
+     * @param alone the sums of {@link JobFeed#runsAlone}'s counts: solo, evicted, reruns
+     */
+    private record Fed(List<Integer> running, List<Integer> alone) {}
 
     /**
      * Feeds {@code planned} to {@code executor}, each at its take, in epochs of {@code epochSteps} passes within {@code
      * limits}; records, for each job, how much of its time limit remained when the first job was answered.
      *
-     * @return how many jobs were running at each take
+     * @return what the feed was told
      */
-    private static List<Integer> feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps,
-            BatchLimits limits) {
+    private static Fed feed(SandboxedExecutor executor, List<Planned> planned, int epochSteps, BatchLimits limits) {
         Map<JobFeed.Job, Planned> byJob = new IdentityHashMap<>();
         for (Planned plan : planned) {
             byJob.put(plan.job, plan);
         }
         int[] takes = {0};
         List<Integer> runningAtTakes = new ArrayList<>();
+        int[] alone = new int[3];
         executor.executeContinuous(lm, new JobFeed() {
             @Override
             public List<JobFeed.Job> take(int running) {
@@ -144,11 +152,18 @@ class ContinuousExecutionTest {
             public BatchLimits limits() {
                 return limits;
             }
+
+            @Override
+            public void runsAlone(int solo, int evicted, int reruns) {
+                alone[0] += solo;
+                alone[1] += evicted;
+                alone[2] += reruns;
+            }
         });
         for (Planned plan : planned) {
             assertNotNull(plan.outcome, "every job has its outcome");
         }
-        return runningAtTakes;
+        return new Fed(runningAtTakes, List.of(alone[0], alone[1], alone[2]));
     }
 
     private static Object alone(byte[] request) throws JobFailedException {
@@ -205,9 +220,10 @@ class ContinuousExecutionTest {
                 new Planned(generation("Lily and Tom", 2, steered(0.0)), 7));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        feed(executor, planned);
+        Fed fed = feed(executor, planned);
 
         assertEquals(new SandboxedExecutor.EpochCounts(5, 0), executor.lastEpoch, "all five joined one batch");
+        assertEquals(List.of(0, 0, 0), fed.alone(), "none ran alone");
         for (Planned plan : planned) {
             assertSameGeneration(alone(plan.request), decode(plan.outcome.get()));
         }
@@ -268,9 +284,10 @@ class ContinuousExecutionTest {
         JobFailedException solo = assertThrows(JobFailedException.class, () -> executor.execute(lm,
                 planned.get(3).request, new JobContext("alone", Duration.ofSeconds(60), line -> { })));
 
-        feed(executor, planned);
+        Fed fed = feed(executor, planned);
 
         assertEquals(new SandboxedExecutor.EpochCounts(3, 0), executor.lastEpoch, "the stopping job ended in the batch");
+        assertEquals(List.of(1, 0, 0), fed.alone(), "the trace ran alone, without joining");
         assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
         Tensor stopped = (Tensor) decode(planned.get(1).outcome.get());
         assertTrue(torch.allclose((Tensor) alone(planned.get(1).request), stopped, 0, TOLERANCE, false));
@@ -296,12 +313,36 @@ class ContinuousExecutionTest {
                 new Planned(generation("The cat sat", 4, steered(2.0)), 1));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        feed(executor, planned);
+        Fed fed = feed(executor, planned);
 
         assertEquals(new SandboxedExecutor.EpochCounts(2, 0), executor.lastEpoch, "the asking job did not join");
+        assertEquals(List.of(1, 0, 0), fed.alone(), "it ran alone, without joining");
         assertEquals(List.of(true, true, true), decode(planned.get(1).outcome.get()), "autograd on, as locally");
         assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
         assertSameGeneration(alone(planned.get(2).request), decode(planned.get(2).outcome.get()));
+    }
+
+    @Test
+    void executeContinuous_aGenerationThatReadsTheCache_isEvicted_andRunsAgainAlone_countedSo()
+            throws JobFailedException {
+        TraceBody<Object> readingTheCache = tr -> {
+            int steps = 0;
+            for (int step : tr.all()) {
+                lm.get("model").inputs();
+                steps++;
+            }
+            return steps;
+        };
+        List<Planned> planned = List.of(
+                new Planned(generation(Shared.STORIES_PROMPT, 6, tokensAndLogits("a")), 0),
+                new Planned(generation("Once upon a time", 4, readingTheCache), 1));
+        SandboxedExecutor executor = new SandboxedExecutor();
+
+        Fed fed = feed(executor, planned);
+
+        assertEquals(List.of(0, 1, 1), fed.alone(), "evicted, it ran again alone");
+        assertEquals(4, decode(planned.get(1).outcome.get()), "alone, it read the cache at each of its steps");
+        assertSameGeneration(alone(planned.get(0).request), decode(planned.get(0).outcome.get()));
     }
 
     @Test
@@ -321,10 +362,11 @@ class ContinuousExecutionTest {
         SandboxedExecutor executor = new SandboxedExecutor();
         Object clean = alone(planned.get(0).request);
 
-        feed(executor, planned);
+        Fed fed = feed(executor, planned);
 
         assertEquals(3, executor.lastEpoch.members());
         assertEquals(3, executor.lastEpoch.rerun(), "every job running once the change was found ran again alone");
+        assertEquals(List.of(0, 0, 3), fed.alone(), "three ran again alone, none of them evicted");
         assertSameGeneration(clean, decode(planned.get(0).outcome.get()));
         assertSameGeneration(alone(planned.get(2).request), decode(planned.get(2).outcome.get()));
         assertTrue(planned.get(1).log.get(planned.get(1).log.size() - 1).contains("changed the model's weights"),
@@ -343,7 +385,7 @@ class ContinuousExecutionTest {
                 new Planned(generation("Tom had a big red ball", 3, tokensAndLogits("d")), 1));
         SandboxedExecutor executor = new SandboxedExecutor();
 
-        List<Integer> running = feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS, new BatchLimits(2, 4096));
+        List<Integer> running = feed(executor, planned, JobFeed.DEFAULT_EPOCH_STEPS, new BatchLimits(2, 4096)).running();
 
         assertEquals(2, running.stream().mapToInt(Integer::intValue).max().orElseThrow(),
                 "at most two rows ran, and the feed was asked for no job while one waited: " + running);

@@ -71,6 +71,11 @@ final class BatchStatistics {
         next = (next + 1) % RECENT;
         last = sizes;
         largest = largest.max(sizes);
+        count(solo, evicted, reruns);
+    }
+
+    /** Counts jobs that ran alone, were evicted or ran again alone (of a continuous batch), apart from any batch. */
+    void count(int solo, int evicted, int reruns) {
         this.solo += solo;
         this.evicted += evicted;
         this.reruns += reruns;

@@ -70,6 +70,12 @@ final class ContinuousFeed implements JobFeed {
         queue.record(step.jobs(), List.of(step), 0, 0, 0);
     }
 
+    /** Counts, for {@code /status}, the jobs that ran alone. */
+    @Override
+    public void runsAlone(int solo, int evicted, int reruns) {
+        queue.counted(solo, evicted, reruns);
+    }
+
     @Override
     public int epochSteps() {
         return epochSteps;

@@ -390,6 +390,16 @@ public final class ModelQueue {
         }
     }
 
+    /** Counts jobs that ran alone, were evicted or ran again alone outside any batch's record, for {@code /status}. */
+    void counted(int solo, int evicted, int reruns) {
+        lock.lock();
+        try {
+            batches.count(solo, evicted, reruns);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Records how a batch ran, for {@code /status}. */
     void record(int jobs, List<BatchReport.Forward> forwards, int solo, int evicted, int reruns) {
         lock.lock();

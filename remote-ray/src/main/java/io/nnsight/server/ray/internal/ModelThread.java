@@ -48,8 +48,14 @@ final class ModelThread {
     private final Map<JobFeed.Job, Joining> running = new IdentityHashMap<>();
     /** Calls' batches submitted to the thread and not started; under the lock. */
     private int batchesWaiting;
-    /** The continuous batch's steps since a generation was last answered; the next answer carries them; under the lock. */
+    /**
+     * What the continuous batch did since a generation was last answered, which the next answer carries: its steps, and
+     * the counts of its jobs that ran alone; under the lock.
+     */
     private final List<BatchReport.Forward> steps = new ArrayList<>();
+    private int solo;
+    private int evicted;
+    private int reruns;
     /** Whether a continuous batch runs or is submitted to the thread; under the lock. */
     private boolean continuing;
     /** The epoch length of the batch: the latest call's (the front end gives every call the same); under the lock. */
@@ -93,15 +99,15 @@ final class ModelThread {
 
         /**
          * Answers the call with {@code outcome}: the report counts the job in a forward pass of as many rows as
-         * generations ran at once, if others ran beside it, or as alone; the answer carries the batch's {@code steps}
-         * since the previous answer.
+         * generations ran at once, if others ran beside it, or as alone; the answer carries what the batch did since the
+         * previous answer.
          */
-        void answer(JobOutcome outcome, List<BatchReport.Forward> steps) {
+        void answer(JobOutcome outcome, ReplicaAnswer.Continued continued) {
             BatchReport report = mostRunning > 1
                     ? new BatchReport(List.of(outcome), List.of(new BatchReport.Forward(1, mostRunning, mostRunning)), 0,
                             0, 0)
                     : BatchReport.oneAtATime(List.of(outcome));
-            answer.complete(ReplicaAnswer.of(report, List.of(log), steps).write());
+            answer.complete(ReplicaAnswer.of(report, List.of(log), continued).write());
         }
     }
 
@@ -193,10 +199,13 @@ final class ModelThread {
         }
     }
 
-    /** The steps since the last answer, no longer kept; under the lock. */
-    private List<BatchReport.Forward> drainSteps() {
-        List<BatchReport.Forward> drained = List.copyOf(steps);
+    /** What the batch did since the last answer, no longer kept; under the lock. */
+    private ReplicaAnswer.Continued drainContinued() {
+        ReplicaAnswer.Continued drained = new ReplicaAnswer.Continued(steps, solo, evicted, reruns);
         steps.clear();
+        solo = 0;
+        evicted = 0;
+        reruns = 0;
         return drained;
     }
 
@@ -218,7 +227,7 @@ final class ModelThread {
             synchronized (this) {
                 continuing = false;
                 for (Joining left : running.values()) {
-                    left.answer(JobOutcome.failed(new JobFailedException(unanswered)), drainSteps());
+                    left.answer(JobOutcome.failed(new JobFailedException(unanswered)), drainContinued());
                 }
                 running.clear();
                 continueIfIdle(); // those that waited for a batch: after it, as it was submitted first
@@ -251,10 +260,10 @@ final class ModelThread {
         @Override
         public void finished(JobFeed.Job job, JobOutcome outcome) {
             Joining left;
-            List<BatchReport.Forward> ran;
+            ReplicaAnswer.Continued ran;
             synchronized (ModelThread.this) {
                 left = running.remove(job);
-                ran = left == null ? List.of() : drainSteps();
+                ran = left == null ? ReplicaAnswer.Continued.NONE : drainContinued();
             }
             if (left != null) {
                 left.answer(outcome, ran);
@@ -265,6 +274,15 @@ final class ModelThread {
         public void stepped(BatchReport.Forward step) {
             synchronized (ModelThread.this) {
                 steps.add(step);
+            }
+        }
+
+        @Override
+        public void runsAlone(int alone, int evictedNow, int rerunNow) {
+            synchronized (ModelThread.this) {
+                solo += alone;
+                evicted += evictedNow;
+                reruns += rerunNow;
             }
         }
 

@@ -386,7 +386,7 @@ public final class RayReplicas implements ModelReplicas {
         JobOutcome outcome;
         try {
             outcome = received(replica, answer, List.of(joined.job.context())).outcomes().get(0);
-            answer.steps().forEach(feed::stepped);
+            answer.continued().tell(feed);
             int together = answer.forwards().stream().mapToInt(BatchReport.Forward::rows).max().orElse(1);
             replica.lastContinuous = together;
             replica.mostContinuous.accumulateAndGet(together, Math::max);

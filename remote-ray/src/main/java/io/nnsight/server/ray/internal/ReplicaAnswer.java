@@ -2,6 +2,7 @@ package io.nnsight.server.ray.internal;
 
 import io.nnsight.remote.spi.BatchReport;
 import io.nnsight.remote.spi.JobFailedException;
+import io.nnsight.remote.spi.JobFeed;
 import io.nnsight.remote.spi.JobOutcome;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What a replica answers a {@link ReplicaCall}, as the bytes that travel back through Ray: each job's {@link
@@ -22,31 +24,53 @@ import java.util.List;
  * @param solo as {@link BatchReport#solo()}
  * @param evicted as {@link BatchReport#evicted()}
  * @param reruns as {@link BatchReport#reruns()}
- * @param steps the steps the replica's continuous batch ran since its previous answer of a generation, for the
- *     server's {@code /status} ({@link io.nnsight.remote.spi.JobFeed#stepped}); empty in other answers
+ * @param continued what the replica's continuous batch did since it last answered a generation ({@link Continued#NONE}
+ *     in other answers)
  */
 public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> forwards, int solo, int evicted,
-        int reruns, List<BatchReport.Forward> steps) {
+        int reruns, Continued continued) {
     /** Copies the lists. */
     public ReplicaAnswer {
         outcomes = List.copyOf(outcomes);
         forwards = List.copyOf(forwards);
-        steps = List.copyOf(steps);
+        Objects.requireNonNull(continued, "continued");
     }
 
-    /** An answer that tells no steps of a continuous batch. */
+    /** An answer that tells nothing of a continuous batch. */
     public ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> forwards, int solo, int evicted,
             int reruns) {
-        this(outcomes, forwards, solo, evicted, reruns, List.of());
+        this(outcomes, forwards, solo, evicted, reruns, Continued.NONE);
+    }
+
+    /**
+     * What a replica's continuous batch did since it last answered a generation, for the server's {@code /status}:
+     * its steps ({@link JobFeed#stepped}) and the counts of its jobs that ran alone ({@link JobFeed#runsAlone}).
+     */
+    public record Continued(List<BatchReport.Forward> steps, int solo, int evicted, int reruns) {
+        /** Nothing done. */
+        public static final Continued NONE = new Continued(List.of(), 0, 0, 0);
+
+        /** Copies the list. */
+        public Continued {
+            steps = List.copyOf(steps);
+        }
+
+        /** Tells {@code feed} of it, as the replica's executor told its own feed. */
+        void tell(JobFeed feed) {
+            steps.forEach(feed::stepped);
+            if (solo + reruns > 0) {
+                feed.runsAlone(solo, evicted, reruns);
+            }
+        }
     }
 
     /** The answer of jobs that ran as {@code report} says, each having printed the lines of {@code logs} (as many). */
     static ReplicaAnswer of(BatchReport report, List<List<String>> logs) {
-        return of(report, logs, List.of());
+        return of(report, logs, Continued.NONE);
     }
 
-    /** {@link #of(BatchReport, List)}, telling the continuous batch's {@code steps} since the previous answer. */
-    static ReplicaAnswer of(BatchReport report, List<List<String>> logs, List<BatchReport.Forward> steps) {
+    /** {@link #of(BatchReport, List)}, telling what the continuous batch did since the previous answer. */
+    static ReplicaAnswer of(BatchReport report, List<List<String>> logs, Continued continued) {
         List<Outcome> outcomes = new ArrayList<>(logs.size());
         for (int i = 0; i < logs.size(); i++) {
             JobOutcome outcome = report.outcomes().get(i);
@@ -56,7 +80,8 @@ public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> fo
                     failure.getMessage() != null ? failure.getMessage() : "the job failed (" + failure.getCause() + ")",
                     failure.modelUnusable(), log));
         }
-        return new ReplicaAnswer(outcomes, report.forwards(), report.solo(), report.evicted(), report.reruns(), steps);
+        return new ReplicaAnswer(outcomes, report.forwards(), report.solo(), report.evicted(), report.reruns(),
+                continued);
     }
 
     /** The answer that fails all {@code jobs} jobs with {@code message}, each having printed the lines of {@code logs}. */
@@ -94,7 +119,10 @@ public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> fo
             out.writeInt(solo);
             out.writeInt(evicted);
             out.writeInt(reruns);
-            writeForwards(out, steps);
+            writeForwards(out, continued.steps());
+            out.writeInt(continued.solo());
+            out.writeInt(continued.evicted());
+            out.writeInt(continued.reruns());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -113,7 +141,9 @@ public record ReplicaAnswer(List<Outcome> outcomes, List<BatchReport.Forward> fo
             int solo = in.readInt();
             int evicted = in.readInt();
             int reruns = in.readInt();
-            return new ReplicaAnswer(outcomes, forwards, solo, evicted, reruns, readForwards(in));
+            List<BatchReport.Forward> steps = readForwards(in);
+            Continued continued = new Continued(steps, in.readInt(), in.readInt(), in.readInt());
+            return new ReplicaAnswer(outcomes, forwards, solo, evicted, reruns, continued);
         } catch (IOException e) {
             throw new IllegalStateException("a replica's answer is malformed: " + e, e);
         }

@@ -243,6 +243,11 @@ class ReplicaTest {
             public void stepped(BatchReport.Forward step) {
                 feed.stepped(step);
             }
+
+            @Override
+            public void runsAlone(int solo, int evicted, int reruns) {
+                feed.runsAlone(solo, evicted, reruns);
+            }
         }));
     }
 
@@ -277,8 +282,8 @@ class ReplicaTest {
 
         assertFalse(longOne.isDone(), "the short generation was answered when it left, while the long one ran on");
         assertEquals(List.of(new BatchReport.Forward(1, 2, 2)), shortOne.forwards(), "it ran beside the long one");
-        assertTrue(shortOne.steps().contains(new BatchReport.Forward(2, 2, 2)),
-                "its answer tells the steps since the last one, one token per row: " + shortOne.steps());
+        assertTrue(shortOne.continued().steps().contains(new BatchReport.Forward(2, 2, 2)),
+                "its answer tells the steps since the last one, one token per row: " + shortOne.continued());
         assertTrue(torch.equal((Tensor) alone(shorter), (Tensor) decode(shortOne.outcomes().get(0).result())));
         ReplicaAnswer longAnswer = longOne.get(60, TimeUnit.SECONDS);
         assertEquals(List.of(new BatchReport.Forward(1, 2, 2)), longAnswer.forwards());
@@ -445,7 +450,8 @@ class ReplicaTest {
 
         ReplicaAnswer answer = new ReplicaAnswer(List.of(Outcome.succeeded(new byte[] {9}, List.of("out")),
                 Outcome.failed("weights lost", true, List.of())), List.of(new BatchReport.Forward(2, 3, 24)), 0, 1, 1,
-                List.of(new BatchReport.Forward(2, 2, 2), new BatchReport.Forward(1, 4, 36)));
+                new ReplicaAnswer.Continued(List.of(new BatchReport.Forward(2, 2, 2), new BatchReport.Forward(1, 4, 36)),
+                        1, 2, 3));
         ReplicaAnswer back = ReplicaAnswer.read(answer.write());
         assertArrayEquals(new byte[] {9}, back.outcomes().get(0).result());
         assertEquals(List.of("out"), back.outcomes().get(0).log());
@@ -453,7 +459,7 @@ class ReplicaTest {
         assertTrue(back.outcomes().get(1).modelUnusable());
         assertEquals(answer.forwards(), back.forwards());
         assertEquals(List.of(0, 1, 1), List.of(back.solo(), back.evicted(), back.reruns()));
-        assertEquals(answer.steps(), back.steps(), "the continuous batch's steps travel back");
+        assertEquals(answer.continued(), back.continued(), "what the continuous batch did travels back");
     }
 
     @Test

@@ -74,10 +74,7 @@ public final class ContinuousBatch {
         public Member {
             Objects.requireNonNull(job, "job");
             Objects.requireNonNull(context, "context");
-            if (input != null && input.input() != job.input()) {
-                throw new IllegalArgumentException("the prepared input of a member must be prepared from its job's "
-                        + "input (TraceBatch.prepare(hosted, job.input())), not from another");
-            }
+            TraceBatch.PreparedInput.checkFrom(input, job);
         }
 
         /** A member whose input the run prepares. */

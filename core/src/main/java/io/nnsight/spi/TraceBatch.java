@@ -78,10 +78,7 @@ public final class TraceBatch {
         public Member {
             Objects.requireNonNull(job, "job");
             Objects.requireNonNull(context, "context");
-            if (input != null && input.input != job.input()) {
-                throw new IllegalArgumentException("the prepared input of a member must be prepared from its job's "
-                        + "input (TraceBatch.prepare(hosted, job.input())), not from another");
-            }
+            PreparedInput.checkFrom(input, job);
         }
 
         /** A member whose input the batch prepares. */
@@ -190,6 +187,14 @@ public final class TraceBatch {
         /** Its key, rows and tokens in a batch: what to group traces by before running them together. */
         public Shape shape() {
             return shape;
+        }
+
+        /** Checks that {@code input}, if given, was prepared from {@code job}'s input, as a batch's member needs. */
+        static void checkFrom(PreparedInput input, TraceJob<?> job) {
+            if (input != null && input.input != job.input()) {
+                throw new IllegalArgumentException("the prepared input of a member must be prepared from its job's "
+                        + "input (TraceBatch.prepare(hosted, job.input())), not from another");
+            }
         }
 
         /** Checks that it was prepared for {@code target}, {@code hosted}'s; {@code which} names its member. */

@@ -94,8 +94,6 @@ final class ContinuousJobs {
         private final List<JobFeed.Job> alone = new ArrayList<>();
         /** Jobs taken that wait for room, oldest first; they outlive an epoch, their preparation does not. */
         private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
-        /** The rows of the members running now. */
-        private int rows;
         private Peers peers = new Peers();
         /** Whether the weights changed: no more members join, and those running run again alone. */
         private boolean tainted;
@@ -131,11 +129,14 @@ final class ContinuousJobs {
                 }
             }
             List<ContinuousBatch.Member> joining = new ArrayList<>();
-            int joiningRows = 0;
+            int rows = 0; // of the running members, then of those joining too
+            for (Generating member : members.values()) {
+                rows += member.batched().joins().shape().rows();
+            }
             long joiningTokens = 0;
             while (!waiting.isEmpty()) {
                 Waiting next = waiting.peek();
-                if (next.shape() != null && !fits(next.shape(), joiningRows, joiningTokens)) {
+                if (next.shape() != null && !fits(next.shape(), rows, joiningTokens)) {
                     break;
                 }
                 waiting.poll();
@@ -147,7 +148,7 @@ final class ContinuousJobs {
                     continue;
                 }
                 TraceBatch.Shape shape = member.joins().shape();
-                if (!fits(shape, joiningRows, joiningTokens)) {
+                if (!fits(shape, rows, joiningTokens)) {
                     waitForRoom(job, member, shape);
                     break;
                 }
@@ -157,23 +158,20 @@ final class ContinuousJobs {
                         member.joins().input());
                 members.put(batched, new Generating(job, member));
                 joining.add(batched);
-                joiningRows += shape.rows();
+                rows += shape.rows();
                 joiningTokens += shape.tokens();
                 this.batched++;
             }
-            rows += joiningRows;
             return joining;
         }
 
         /**
-         * Whether a job of {@code shape} fits beside the running members and those joining now (of {@code
-         * joiningRows} rows and {@code joiningTokens} prompt tokens): within the limits, or alone in the batch.
+         * Whether a job of {@code shape} fits beside the running members and those joining now, of {@code rows} rows
+         * together, those joining of {@code joiningTokens} prompt tokens: within the limits, or alone in the batch.
          */
-        private boolean fits(TraceBatch.Shape shape, int joiningRows, long joiningTokens) {
-            if (rows == 0 && joiningRows == 0) {
-                return true;
-            }
-            return rows + joiningRows + shape.rows() <= limits.rows() && joiningTokens + shape.tokens() <= limits.tokens();
+        private boolean fits(TraceBatch.Shape shape, int rows, long joiningTokens) {
+            return rows == 0
+                    || rows + shape.rows() <= limits.rows() && joiningTokens + shape.tokens() <= limits.tokens();
         }
 
         /**
@@ -205,7 +203,6 @@ final class ContinuousJobs {
         public void finished(ContinuousBatch.Member batched, TraceBatch.Outcome outcome) {
             Generating member = members.remove(batched);
             BatchedJob<Joining> job = member.batched();
-            rows -= job.joins().shape().rows();
             peers.remove(job.body().limit());
             JobOutcome result = null;
             String lost = executor.weights.lost(model);
@@ -250,7 +247,6 @@ final class ContinuousJobs {
                 rerun++;
             }
             members.clear();
-            rows = 0;
             return jobs;
         }
 
